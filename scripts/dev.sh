@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# `make dev`: runs mKit locally in workerd (wrangler dev) with a local D1, on 127.0.0.1.
+# Ctrl-C stops everything this script started.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port="${1:-8787}"
+
+# Local vars live in .dev.vars (git-ignored). Create it once with working local values.
+if [ ! -f .dev.vars ]; then
+  secret="whsec_local_$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+  cat > .dev.vars <<VARS
+# Local development values for \`make dev\` (git-ignored). See docs/configuration.md.
+OAUTH_ISSUER=http://127.0.0.1:9400/
+STRIPE_WEBHOOK_SECRET=${secret}
+VARS
+  echo "dev: wrote .dev.vars with local values"
+fi
+
+wrangler d1 migrations apply DB --local >/dev/null
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup INT TERM EXIT
+
+wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false &
+pids+=($!)
+
+url="http://127.0.0.1:${port}"
+for _ in $(seq 1 240); do
+  if curl -s -o /dev/null "$url/healthz"; then break; fi
+  if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "dev: wrangler exited" >&2; exit 1; fi
+  sleep 0.5
+done
+
+cat <<MSG
+
+  mKit is running (Ctrl-C stops it):
+    health     $url/healthz
+    MCP        $url/mcp
+    webhook    $url/stripe/webhook
+  Local D1 state: .wrangler/state   Vars: .dev.vars
+
+MSG
+wait "${pids[0]}"

@@ -1,0 +1,109 @@
+//! `/healthz`: the operator's view of one deployment. The report is pure; the worker adapter
+//! gathers the check results.
+
+use crate::config::{ConfigReport, VarState};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// The crate version and the git commit baked in at build time.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = match option_env!("MKIT_COMMIT") {
+    Some(c) => c,
+    None => "unknown",
+};
+
+/// The result of one probe, e.g. `SELECT 1` on D1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Probe {
+    Ok,
+    /// A short, fixed reason code: never an upstream message that could carry data.
+    Fail(&'static str),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Status {
+    Ok,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HealthReport {
+    status: Status,
+    version: &'static str,
+    commit: &'static str,
+    checks: Map<String, Value>,
+}
+
+impl HealthReport {
+    pub fn new(config: &ConfigReport, db: &Probe) -> HealthReport {
+        let mut checks = Map::new();
+        let config_checks: Map<String, Value> =
+            config.entries.iter().map(|(name, state)| ((*name).to_owned(), serde_json::json!(state))).collect();
+        checks.insert("config".into(), Value::Object(config_checks));
+        checks.insert(
+            "db".into(),
+            match db {
+                Probe::Ok => "ok".into(),
+                Probe::Fail(code) => format!("fail: {code}").into(),
+            },
+        );
+        let ok = config.entries.iter().all(|(_, s)| *s == VarState::Ok) && *db == Probe::Ok;
+        HealthReport { status: if ok { Status::Ok } else { Status::Fail }, version: VERSION, commit: COMMIT, checks }
+    }
+
+    pub fn http_status(&self) -> u16 {
+        match self.status {
+            Status::Ok => 200,
+            Status::Fail => 503,
+        }
+    }
+
+    /// The first failing check, for the request log's error code.
+    pub fn error_code(&self) -> Option<&'static str> {
+        (self.status == Status::Fail).then_some("health_check_failed")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::check;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn healthy_report() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let r = HealthReport::new(&cfg, &Probe::Ok);
+        assert_eq!(r.http_status(), 200);
+        assert_eq!(r.error_code(), None);
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(v["status"], "ok");
+        assert_eq!(v["version"], VERSION);
+        assert_eq!(v["checks"]["config"]["OAUTH_ISSUER"], "ok");
+        assert_eq!(v["checks"]["db"], "ok");
+    }
+
+    #[test]
+    fn missing_var_fails_without_leaking_values() {
+        let cfg = check(&vars(&[("STRIPE_WEBHOOK_SECRET", "whsec_topsecret")]));
+        let r = HealthReport::new(&cfg, &Probe::Ok);
+        assert_eq!(r.http_status(), 503);
+        let body = serde_json::to_string(&r).expect("json");
+        assert!(body.contains(r#""status":"fail""#));
+        assert!(body.contains(r#""OAUTH_ISSUER":"missing""#));
+        assert!(!body.contains("topsecret"));
+    }
+
+    #[test]
+    fn db_failure_fails() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"));
+        assert_eq!(r.http_status(), 503);
+        assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");
+    }
+}

@@ -1,0 +1,23 @@
+//! mKit: a paid, remote MCP server on Cloudflare Workers.
+//!
+//! Pure modules (`config`, `routes`, `health`, `log`) never touch the `worker` crate and are
+//! tested natively; `edge` binds them to workers-rs.
+
+pub mod config;
+pub mod health;
+pub mod log;
+pub mod routes;
+
+mod edge;
+
+use worker::{event, Context, Env, Request, Response, Result};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    edge::serve(req, env).await
+}

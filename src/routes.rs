@@ -1,0 +1,100 @@
+//! The route table: which path and method reach which handler. Pure, so 404/405 are tested natively.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Healthz,
+    Mcp,
+    McpPreflight,
+    StripeWebhook,
+    #[cfg(feature = "fixtures")]
+    FixturePanic,
+}
+
+impl Route {
+    /// The stable name logged for this route.
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Healthz => "/healthz",
+            Route::Mcp | Route::McpPreflight => "/mcp",
+            Route::StripeWebhook => "/stripe/webhook",
+            #[cfg(feature = "fixtures")]
+            Route::FixturePanic => "/__fixtures/panic",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Routing {
+    Found(Route),
+    NotFound,
+    /// The path exists but not for this method; `allow` is the `Allow` header value.
+    MethodNotAllowed { route: &'static str, allow: &'static str },
+}
+
+pub fn route(method: &str, path: &str) -> Routing {
+    let allowed = |route: &'static str, allow: &'static str, found: Option<Route>| match found {
+        Some(r) => Routing::Found(r),
+        None => Routing::MethodNotAllowed { route, allow },
+    };
+    match path {
+        "/healthz" => allowed(
+            "/healthz",
+            "GET, HEAD",
+            matches!(method, "GET" | "HEAD").then_some(Route::Healthz),
+        ),
+        "/mcp" => allowed(
+            "/mcp",
+            "POST",
+            match method {
+                "POST" => Some(Route::Mcp),
+                "OPTIONS" => Some(Route::McpPreflight),
+                _ => None,
+            },
+        ),
+        "/stripe/webhook" => allowed("/stripe/webhook", "POST", (method == "POST").then_some(Route::StripeWebhook)),
+        #[cfg(feature = "fixtures")]
+        "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
+        _ => Routing::NotFound,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_routes() {
+        assert_eq!(route("GET", "/healthz"), Routing::Found(Route::Healthz));
+        assert_eq!(route("HEAD", "/healthz"), Routing::Found(Route::Healthz));
+        assert_eq!(route("POST", "/mcp"), Routing::Found(Route::Mcp));
+        assert_eq!(route("OPTIONS", "/mcp"), Routing::Found(Route::McpPreflight));
+        assert_eq!(route("POST", "/stripe/webhook"), Routing::Found(Route::StripeWebhook));
+    }
+
+    #[test]
+    fn wrong_method_names_the_allowed_ones() {
+        assert_eq!(route("POST", "/healthz"), Routing::MethodNotAllowed { route: "/healthz", allow: "GET, HEAD" });
+        assert_eq!(route("GET", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
+        assert_eq!(route("DELETE", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
+        assert_eq!(
+            route("GET", "/stripe/webhook"),
+            Routing::MethodNotAllowed { route: "/stripe/webhook", allow: "POST" }
+        );
+    }
+
+    #[test]
+    fn unknown_paths_are_not_found() {
+        for p in ["/", "/healthz/", "/mcp/x", "/HEALTHZ", "", "/stripe", "/__fixtures/panic"] {
+            if cfg!(feature = "fixtures") && p == "/__fixtures/panic" {
+                continue;
+            }
+            assert_eq!(route("GET", p), Routing::NotFound, "{p}");
+        }
+    }
+
+    #[test]
+    fn route_names_are_stable() {
+        assert_eq!(Route::McpPreflight.name(), "/mcp");
+        assert_eq!(Route::StripeWebhook.name(), "/stripe/webhook");
+    }
+}
