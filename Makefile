@@ -26,9 +26,14 @@ WORKER_BUILD_VERSION = $(call lock_version,worker)
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
 export WASM_OPT_BIN     := $(NODEBIN)/wasm-opt
 export ESBUILD_BIN      := $(NODEBIN)/esbuild
-export MKIT_COMMIT      ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The commit /healthz reports: HEAD, with "-dirty" when tracked files have uncommitted changes.
+export MKIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) || { echo unknown; exit 0; }; \
+  if [ -n "$$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then echo "$$c-dirty"; else echo "$$c"; fi)
+# Rebuild when the commit changes, not only when sources do.
+COMMIT_STAMP := target/mkit-commit
+$(shell mkdir -p target; [ "$$(cat $(COMMIT_STAMP) 2>/dev/null)" = "$(MKIT_COMMIT)" ] || echo "$(MKIT_COMMIT)" > $(COMMIT_STAMP))
 
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs
+RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(COMMIT_STAMP)
 
 PORT ?= 8787
 
@@ -96,7 +101,7 @@ test-unit:
 	cargo test --all-targets
 
 test-e2e:
-	node --test --test-concurrency=2 tests/e2e/
+	node --test --test-concurrency=2 'tests/e2e/*.test.mjs'
 
 ## ---- quality -------------------------------------------------------------------------------
 

@@ -44,27 +44,32 @@ process.on("exit", () => {
  *   name:    a label for the state/log directory
  *   vars:    worker vars (default: defaultVars())
  *   script:  entry point relative to the repo (default: wrangler.jsonc's main, the release build)
+ *   config:  a wrangler config other than the repo's (e.g. bench/noop/wrangler.jsonc)
  *   migrate: apply migrations/ to the local D1 first (default true)
  */
-export async function startWorker({ name = "worker", vars = defaultVars(), script, migrate = true } = {}) {
+export async function startWorker({ name = "worker", vars = defaultVars(), script, config, migrate = true,
+  logLevel = "log", extraEnv = {} } = {}) {
   const dir = join(ROOT, ".e2e", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const persist = join(dir, "state");
   // An empty env file, so a developer's own .dev.vars never leaks into a test.
   const envFile = join(dir, "env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n");
-  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true" };
+  const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", CI: "true",
+    ...extraEnv };
 
   if (migrate) {
-    await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist], { cwd: ROOT, env });
+    await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist,
+      ...(config ? ["--config", config] : [])], { cwd: ROOT, env });
   }
   const port = await freePort();
   const inspectorPort = await freePort();
   const logPath = join(dir, "wrangler.log");
   const out = openSync(logPath, "a");
-  const args = ["dev", ...(script ? [script] : []), "--ip", "127.0.0.1", "--port", String(port),
+  const args = ["dev", ...(script ? [script] : []), ...(config ? ["--config", config] : []), "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(inspectorPort), "--persist-to", persist, "--env-file", envFile,
-    "--show-interactive-dev-session=false", "--log-level", "log"];
+    "--show-interactive-dev-session=false", "--log-level", logLevel];
+  const startedAt = performance.now();
   const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", out, out], detached: false });
   live.add(child);
   const exited = new Promise((r) => child.once("exit", r));
@@ -101,6 +106,7 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
       await sleep(250);
     }
   }
+  worker.startupMs = performance.now() - startedAt;
   if (!ready) {
     await worker.stop();
     const tail = worker.logs().split("\n").slice(-40).join("\n");
