@@ -95,12 +95,13 @@ dev: setup worker
 
 ## ---- test ------------------------------------------------------------------------------------
 
-test: setup test-unit worker worker-fixtures test-e2e
+test: setup lint test-unit worker worker-fixtures test-e2e
 
 test-unit:
 	cargo test --all-targets
 
-test-e2e:
+test-e2e: worker worker-fixtures
+	rm -rf .e2e
 	node --test --test-concurrency=2 'tests/e2e/*.test.mjs'
 
 ## ---- quality -------------------------------------------------------------------------------

@@ -22,13 +22,41 @@ struct VarSpec {
 }
 
 const VARS: &[VarSpec] = &[
-    VarSpec { name: "OAUTH_ISSUER", required: true, validate: validate_url },
-    VarSpec { name: "OAUTH_JWKS_URI", required: false, validate: validate_url },
-    VarSpec { name: "OAUTH_AUDIENCE", required: false, validate: validate_list },
-    VarSpec { name: "MCP_RESOURCE", required: false, validate: validate_url },
-    VarSpec { name: "STRIPE_WEBHOOK_SECRET", required: true, validate: validate_webhook_secrets },
-    VarSpec { name: "STRIPE_SECRET_KEY", required: false, validate: validate_nonempty },
-    VarSpec { name: "MCP_ALLOWED_ORIGINS", required: false, validate: validate_origins },
+    VarSpec {
+        name: "OAUTH_ISSUER",
+        required: true,
+        validate: validate_url,
+    },
+    VarSpec {
+        name: "OAUTH_JWKS_URI",
+        required: false,
+        validate: validate_url,
+    },
+    VarSpec {
+        name: "OAUTH_AUDIENCE",
+        required: false,
+        validate: validate_list,
+    },
+    VarSpec {
+        name: "MCP_RESOURCE",
+        required: false,
+        validate: validate_url,
+    },
+    VarSpec {
+        name: "STRIPE_WEBHOOK_SECRET",
+        required: true,
+        validate: validate_webhook_secrets,
+    },
+    VarSpec {
+        name: "STRIPE_SECRET_KEY",
+        required: false,
+        validate: validate_nonempty,
+    },
+    VarSpec {
+        name: "MCP_ALLOWED_ORIGINS",
+        required: false,
+        validate: validate_origins,
+    },
 ];
 
 /// The state of one variable as `/healthz` reports it: names only, never values.
@@ -90,14 +118,22 @@ pub fn check(src: &dyn VarSource) -> ConfigReport {
     for spec in VARS {
         let state = match value(src, spec.name) {
             None if spec.required => {
-                errors.push(ConfigError { variable: spec.name, state: VarState::Missing, reason: "is required but not set" });
+                errors.push(ConfigError {
+                    variable: spec.name,
+                    state: VarState::Missing,
+                    reason: "is required but not set",
+                });
                 VarState::Missing
             }
             None => continue,
             Some(v) => match (spec.validate)(&v) {
                 Ok(()) => VarState::Ok,
                 Err(reason) => {
-                    errors.push(ConfigError { variable: spec.name, state: VarState::Invalid, reason });
+                    errors.push(ConfigError {
+                        variable: spec.name,
+                        state: VarState::Invalid,
+                        reason,
+                    });
                     VarState::Invalid
                 }
             },
@@ -129,7 +165,11 @@ impl Config {
 
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(v: &str) -> Vec<String> {
-    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// `https://…`, or `http://` on a loopback host for local development.
@@ -139,7 +179,11 @@ fn validate_url(v: &str) -> Result<(), &'static str> {
     } else if let Some(rest) = v.strip_prefix("http://") {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
         let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
         });
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return Err("must be an https URL (http only for localhost)");
@@ -165,7 +209,11 @@ fn validate_list(v: &str) -> Result<(), &'static str> {
 
 fn validate_webhook_secrets(v: &str) -> Result<(), &'static str> {
     let secrets = split_list(v);
-    if secrets.is_empty() || !secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > "whsec_".len()) {
+    if secrets.is_empty()
+        || !secrets
+            .iter()
+            .all(|s| s.starts_with("whsec_") && s.len() > "whsec_".len())
+    {
         return Err("must be one or more comma-separated whsec_ values");
     }
     Ok(())
@@ -196,7 +244,10 @@ mod tests {
     }
 
     fn good() -> HashMap<String, String> {
-        vars(&[("OAUTH_ISSUER", "https://auth.example.com/"), ("STRIPE_WEBHOOK_SECRET", "whsec_abc")])
+        vars(&[
+            ("OAUTH_ISSUER", "https://auth.example.com/"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+        ])
     }
 
     #[test]
@@ -259,7 +310,10 @@ mod tests {
     fn webhook_secrets_are_a_list_of_whsec_values() {
         let mut v = good();
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_a, whsec_b".into());
-        assert_eq!(Config::load(&v).expect("ok").stripe_webhook_secrets, vec!["whsec_a", "whsec_b"]);
+        assert_eq!(
+            Config::load(&v).expect("ok").stripe_webhook_secrets,
+            vec!["whsec_a", "whsec_b"]
+        );
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_a,sk_test_x".into());
         assert!(Config::load(&v).is_err());
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_".into());
@@ -270,7 +324,10 @@ mod tests {
     fn audience_and_origins_are_lists() {
         let mut v = good();
         v.insert("OAUTH_AUDIENCE".into(), "a, ,b".into());
-        v.insert("MCP_ALLOWED_ORIGINS".into(), "https://app.example.com,http://localhost:6274".into());
+        v.insert(
+            "MCP_ALLOWED_ORIGINS".into(),
+            "https://app.example.com,http://localhost:6274".into(),
+        );
         let c = Config::load(&v).expect("ok");
         assert_eq!(c.oauth_audience, vec!["a", "b"]);
         assert_eq!(c.mcp_allowed_origins.len(), 2);

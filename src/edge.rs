@@ -78,7 +78,11 @@ async fn db_probe(env: &Env) -> Probe {
     let Ok(db) = env.d1("DB") else {
         return Probe::Fail("binding_missing");
     };
-    match db.prepare("SELECT 1 AS one").first::<serde_json::Value>(Some("one")).await {
+    match db
+        .prepare("SELECT 1 AS one")
+        .first::<serde_json::Value>(Some("one"))
+        .await
+    {
         Ok(Some(_)) => Probe::Ok,
         Ok(None) => Probe::Fail("no_row"),
         Err(_) => Probe::Fail("query_failed"),
@@ -87,7 +91,10 @@ async fn db_probe(env: &Env) -> Probe {
 
 fn json_error(status: u16, code: &'static str) -> Result<Outcome> {
     let response = Response::from_json(&json!({ "error": code }))?.with_status(status);
-    Ok(Outcome { response, error: Some(code) })
+    Ok(Outcome {
+        response,
+        error: Some(code),
+    })
 }
 
 /// Test-only: a deliberate panic, to measure what happens to the isolate afterwards.

@@ -28,7 +28,10 @@ pub enum Routing {
     Found(Route),
     NotFound,
     /// The path exists but not for this method; `allow` is the `Allow` header value.
-    MethodNotAllowed { route: &'static str, allow: &'static str },
+    MethodNotAllowed {
+        route: &'static str,
+        allow: &'static str,
+    },
 }
 
 pub fn route(method: &str, path: &str) -> Routing {
@@ -51,7 +54,11 @@ pub fn route(method: &str, path: &str) -> Routing {
                 _ => None,
             },
         ),
-        "/stripe/webhook" => allowed("/stripe/webhook", "POST", (method == "POST").then_some(Route::StripeWebhook)),
+        "/stripe/webhook" => allowed(
+            "/stripe/webhook",
+            "POST",
+            (method == "POST").then_some(Route::StripeWebhook),
+        ),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
         _ => Routing::NotFound,
@@ -73,18 +80,47 @@ mod tests {
 
     #[test]
     fn wrong_method_names_the_allowed_ones() {
-        assert_eq!(route("POST", "/healthz"), Routing::MethodNotAllowed { route: "/healthz", allow: "GET, HEAD" });
-        assert_eq!(route("GET", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
-        assert_eq!(route("DELETE", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
+        assert_eq!(
+            route("POST", "/healthz"),
+            Routing::MethodNotAllowed {
+                route: "/healthz",
+                allow: "GET, HEAD"
+            }
+        );
+        assert_eq!(
+            route("GET", "/mcp"),
+            Routing::MethodNotAllowed {
+                route: "/mcp",
+                allow: "POST"
+            }
+        );
+        assert_eq!(
+            route("DELETE", "/mcp"),
+            Routing::MethodNotAllowed {
+                route: "/mcp",
+                allow: "POST"
+            }
+        );
         assert_eq!(
             route("GET", "/stripe/webhook"),
-            Routing::MethodNotAllowed { route: "/stripe/webhook", allow: "POST" }
+            Routing::MethodNotAllowed {
+                route: "/stripe/webhook",
+                allow: "POST"
+            }
         );
     }
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for p in ["/", "/healthz/", "/mcp/x", "/HEALTHZ", "", "/stripe", "/__fixtures/panic"] {
+        for p in [
+            "/",
+            "/healthz/",
+            "/mcp/x",
+            "/HEALTHZ",
+            "",
+            "/stripe",
+            "/__fixtures/panic",
+        ] {
             if cfg!(feature = "fixtures") && p == "/__fixtures/panic" {
                 continue;
             }
