@@ -1,9 +1,12 @@
 //! The workers-rs adapter: Env, D1 and the clock, bound to the pure modules.
 
-use crate::config::{self, VarSource};
+use crate::config::{self, Config, VarSource};
 use crate::health::{HealthReport, Probe};
 use crate::log::{sanitize_cf_ray, RequestLog};
+use crate::mcp::transport::{self, Caller, HttpReply, HttpRequest};
+use crate::mcp::Server;
 use crate::routes::{route, Route, Routing};
+use crate::tools::{REGISTRY, SERVER_INFO};
 use serde_json::json;
 use worker::{console_log, Date, Env, Request, Response, Result};
 
@@ -54,12 +57,20 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     Ok(outcome.response)
 }
 
-async fn dispatch(r: Route, _req: Request, env: &Env) -> Result<Outcome> {
+async fn dispatch(r: Route, req: Request, env: &Env) -> Result<Outcome> {
     match r {
         Route::Healthz => healthz(env).await,
-        Route::Mcp | Route::McpPreflight | Route::StripeWebhook => json_error(501, "not_implemented"),
+        Route::Mcp => mcp(req, env).await,
+        Route::McpPreflight => {
+            let origins = allowed_origins(env);
+            reply(transport::preflight(
+                req.headers().get("Origin").ok().flatten(),
+                &origins,
+            ))
+        }
+        Route::StripeWebhook => json_error(501, "not_implemented"),
         #[cfg(feature = "fixtures")]
-        Route::FixturePanic => fixture_panic(&_req),
+        Route::FixturePanic => fixture_panic(&req),
     }
 }
 
@@ -87,6 +98,86 @@ async fn db_probe(env: &Env) -> Probe {
         Ok(None) => Probe::Fail("no_row"),
         Err(_) => Probe::Fail("query_failed"),
     }
+}
+
+/// The request as the MCP transport reads it.
+struct McpRequest {
+    headers: worker::Headers,
+    body: Vec<u8>,
+}
+
+impl HttpRequest for McpRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+fn allowed_origins(env: &Env) -> Vec<String> {
+    EnvVars(env)
+        .get("MCP_ALLOWED_ORIGINS")
+        .map(|v| config::split_list(&v))
+        .unwrap_or_default()
+}
+
+async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
+    let config = match Config::load(&EnvVars(env)) {
+        Ok(c) => c,
+        Err(errors) => {
+            let names: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+            let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
+                "code": -32603, "message": format!("server misconfigured: {}", names.join("; ")) } });
+            let response = Response::from_json(&body)?.with_status(503);
+            return Ok(Outcome {
+                response,
+                error: Some("misconfigured"),
+            });
+        }
+    };
+    let declared_len = req
+        .headers()
+        .get("Content-Length")
+        .ok()
+        .flatten()
+        .and_then(|l| l.parse::<usize>().ok());
+    if declared_len.is_some_and(|l| l > transport::MAX_BODY_BYTES) {
+        return reply(transport::too_large());
+    }
+    let body = req.bytes().await?;
+    let request = McpRequest {
+        headers: req.headers().clone(),
+        body,
+    };
+    let answer = REGISTRY.with(|r| r.clone());
+    let server = Server {
+        registry: &answer,
+        info: &SERVER_INFO,
+        page_size: 50,
+    };
+    let caller = Caller {
+        principal: None,
+        entitlements: &[],
+        bindings: Some(env),
+    };
+    reply(transport::handle_post(&server, &request, &config.mcp_allowed_origins, &caller).await)
+}
+
+fn reply(r: HttpReply) -> Result<Outcome> {
+    let headers = worker::Headers::new();
+    for (name, value) in &r.headers {
+        headers.set(name, value)?;
+    }
+    let response = if r.body.is_empty() {
+        Response::empty()?
+    } else {
+        Response::ok(r.body)?
+    };
+    Ok(Outcome {
+        response: response.with_status(r.status).with_headers(headers),
+        error: r.error,
+    })
 }
 
 fn json_error(status: u16, code: &'static str) -> Result<Outcome> {

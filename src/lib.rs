@@ -6,7 +6,9 @@
 pub mod config;
 pub mod health;
 pub mod log;
+pub mod mcp;
 pub mod routes;
+pub mod tools;
 
 mod edge;
 

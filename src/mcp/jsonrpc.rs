@@ -1,0 +1,188 @@
+//! JSON-RPC 2.0 framing: classify one message, build errors. Pure.
+
+use serde_json::{json, Map, Value};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// 2026-07-28: an HTTP header disagrees with the body, or a required one is missing.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// 2026-07-28: the request needs a client capability it did not declare.
+pub const MISSING_REQUIRED_CLIENT_CAPABILITY: i64 = -32021;
+/// 2026-07-28: the requested protocol version is not supported.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// 2025-11-25 and earlier: resource not found (2026-07-28 uses -32602).
+pub const RESOURCE_NOT_FOUND_LEGACY: i64 = -32002;
+
+/// A JSON-RPC request id: a string or a number (never null, per MCP).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Id(pub Value);
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Message {
+    Request {
+        id: Id,
+        method: String,
+        params: Option<Value>,
+    },
+    Notification {
+        method: String,
+    },
+    Response,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        RpcError {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        RpcError::new(INVALID_PARAMS, message)
+    }
+    pub fn to_value(&self) -> Value {
+        let mut e = Map::new();
+        e.insert("code".into(), self.code.into());
+        e.insert("message".into(), self.message.clone().into());
+        if let Some(d) = &self.data {
+            e.insert("data".into(), d.clone());
+        }
+        Value::Object(e)
+    }
+}
+
+/// Classifies one decoded JSON value. On failure returns the error and the id, if one could
+/// be read, so the error response can carry it.
+pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
+    let Value::Object(mut obj) = v else {
+        return Err((
+            RpcError::new(INVALID_REQUEST, "a JSON-RPC message must be an object"),
+            None,
+        ));
+    };
+    let id = match obj.remove("id") {
+        None => None,
+        Some(v @ (Value::String(_) | Value::Number(_))) => Some(Id(v)),
+        Some(_) => return Err((RpcError::new(INVALID_REQUEST, "id must be a string or a number"), None)),
+    };
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Err((RpcError::new(INVALID_REQUEST, "jsonrpc must be \"2.0\""), id));
+    }
+    match obj.remove("method") {
+        Some(Value::String(method)) => {
+            let params = match obj.remove("params") {
+                None => None,
+                Some(p @ Value::Object(_)) => Some(p),
+                Some(_) => return Err((RpcError::new(INVALID_REQUEST, "params must be an object"), id)),
+            };
+            Ok(match id {
+                Some(id) => Message::Request { id, method, params },
+                None => Message::Notification { method },
+            })
+        }
+        Some(_) => Err((RpcError::new(INVALID_REQUEST, "method must be a string"), id)),
+        None if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) => Ok(Message::Response),
+        None => Err((
+            RpcError::new(INVALID_REQUEST, "not a request, notification or response"),
+            id,
+        )),
+    }
+}
+
+pub fn success(id: &Id, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.0, "result": result })
+}
+
+/// An error response; `id` is null when the request's id could not be read.
+pub fn failure(id: Option<&Id>, err: &RpcError) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.map_or(Value::Null, |i| i.0.clone()), "error": err.to_value() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Result<Message, (RpcError, Option<Id>)> {
+        classify(serde_json::from_str(s).expect("test json"))
+    }
+
+    #[test]
+    fn request_notification_response() {
+        assert_eq!(
+            c(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
+            Ok(Message::Request {
+                id: Id(json!(1)),
+                method: "ping".into(),
+                params: None
+            })
+        );
+        assert_eq!(
+            c(r#"{"jsonrpc":"2.0","id":"a","method":"x","params":{"k":1}}"#),
+            Ok(Message::Request {
+                id: Id(json!("a")),
+                method: "x".into(),
+                params: Some(json!({"k":1}))
+            })
+        );
+        assert_eq!(
+            c(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
+            Ok(Message::Notification {
+                method: "notifications/initialized".into()
+            })
+        );
+        assert_eq!(c(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#), Ok(Message::Response));
+        assert_eq!(
+            c(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#),
+            Ok(Message::Response)
+        );
+    }
+
+    #[test]
+    fn malformed_messages_are_invalid_requests() {
+        for (s, has_id) in [
+            (r#"[]"#, false),
+            (r#"1"#, false),
+            (r#"{"id":1,"method":"ping"}"#, true),
+            (r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, true),
+            (r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, false),
+            (r#"{"jsonrpc":"2.0","id":true,"method":"ping"}"#, false),
+            (r#"{"jsonrpc":"2.0","id":1,"method":7}"#, true),
+            (r#"{"jsonrpc":"2.0","id":1,"method":"x","params":[1]}"#, true),
+            (r#"{"jsonrpc":"2.0","id":1}"#, true),
+            (r#"{"jsonrpc":"2.0","id":1,"result":{},"error":{}}"#, true),
+            (r#"{"jsonrpc":"2.0","result":{}}"#, false),
+        ] {
+            let (err, id) = c(s).expect_err(s);
+            assert_eq!(err.code, INVALID_REQUEST, "{s}");
+            assert_eq!(id.is_some(), has_id, "{s}");
+        }
+    }
+
+    #[test]
+    fn envelopes() {
+        assert_eq!(
+            success(&Id(json!(7)), json!({})),
+            json!({"jsonrpc":"2.0","id":7,"result":{}})
+        );
+        let err = RpcError::new(METHOD_NOT_FOUND, "nope").with_data(json!({"m":"x"}));
+        assert_eq!(
+            failure(None, &err),
+            json!({"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"nope","data":{"m":"x"}}})
+        );
+    }
+}

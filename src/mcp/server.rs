@@ -1,0 +1,352 @@
+//! MCP method dispatch for both eras. The transport has already checked the envelope, the
+//! version and the headers; this module turns (method, params) into a result or an error.
+
+use serde_json::{json, Map, Value};
+
+use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
+use super::tool::{RegisteredTool, Registry, ToolContext, ToolOutcome};
+use super::version::{Era, ProtocolVersion};
+
+/// `serverInfo` / `io.modelcontextprotocol/serverInfo`.
+pub struct ServerInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub version: &'static str,
+    pub description: &'static str,
+    pub website_url: Option<&'static str>,
+    pub instructions: &'static str,
+}
+
+impl ServerInfo {
+    pub fn to_value(&self, v: ProtocolVersion) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), self.name.into());
+        m.insert("version".into(), self.version.into());
+        if v.has_structured_output() {
+            m.insert("title".into(), self.title.into());
+        }
+        if v.has_icons() {
+            m.insert("description".into(), self.description.into());
+            if let Some(url) = self.website_url {
+                m.insert("websiteUrl".into(), url.into());
+            }
+        }
+        Value::Object(m)
+    }
+}
+
+pub struct Server<'r> {
+    pub registry: &'r Registry,
+    pub info: &'r ServerInfo,
+    pub page_size: usize,
+}
+
+const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+impl Server<'_> {
+    pub fn capabilities(&self, v: ProtocolVersion) -> Value {
+        let mut caps = json!({
+            "tools": { "listChanged": false },
+            "resources": { "subscribe": false, "listChanged": false },
+            "prompts": { "listChanged": false },
+            "completions": {},
+        });
+        if v.era() == Era::Handshake {
+            caps["logging"] = json!({});
+        }
+        caps
+    }
+
+    /// Answers one request. `params` is `{}` when the request had none.
+    pub async fn dispatch(
+        &self,
+        ctx: &ToolContext<'_>,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Result<Value, RpcError> {
+        let v = ctx.protocol_version;
+        let handshake = v.era() == Era::Handshake;
+        match method {
+            "initialize" if handshake => Ok(self.initialize(params)),
+            "ping" if handshake => Ok(json!({})),
+            "logging/setLevel" if handshake => set_level(params),
+            "server/discover" if !handshake => Ok(json!({
+                "supportedVersions": ProtocolVersion::all_supported(),
+                "capabilities": self.capabilities(v),
+                "instructions": self.info.instructions,
+            })),
+            "tools/list" => self.list_tools(ctx, params),
+            "tools/call" => self.call_tool(ctx, params).await,
+            "resources/list" => self.page(params, "resources", self.registry.resources.iter().map(|r| {
+                let mut m = json!({ "uri": r.uri, "name": r.name, "description": r.description, "mimeType": r.mime_type });
+                if let (Some(t), true) = (r.title, v.has_structured_output()) {
+                    m["title"] = t.into();
+                }
+                m
+            })),
+            "resources/templates/list" => self.page(params, "resourceTemplates", self.registry.templates.iter().map(|t| {
+                let mut m = json!({ "uriTemplate": t.uri_template, "name": t.name, "description": t.description, "mimeType": t.mime_type });
+                if let (Some(title), true) = (t.title, v.has_structured_output()) {
+                    m["title"] = title.into();
+                }
+                m
+            })),
+            "resources/read" => self.read_resource(ctx, params),
+            "prompts/list" => self.page(params, "prompts", self.registry.prompts.iter().map(|p| {
+                let args: Vec<Value> = p.arguments.iter().map(|a| json!({ "name": a.name, "description": a.description, "required": a.required })).collect();
+                let mut m = json!({ "name": p.name, "description": p.description, "arguments": args });
+                if let (Some(t), true) = (p.title, v.has_structured_output()) {
+                    m["title"] = t.into();
+                }
+                m
+            })),
+            "prompts/get" => self.get_prompt(params),
+            "completion/complete" => self.complete(params),
+            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))),
+        }
+    }
+
+    fn initialize(&self, params: &Map<String, Value>) -> Value {
+        // Echo a supported handshake version; otherwise offer our latest and let the client decide.
+        let negotiated = params
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .and_then(ProtocolVersion::parse)
+            .filter(|v| v.era() == Era::Handshake)
+            .unwrap_or(ProtocolVersion::LATEST_HANDSHAKE);
+        json!({
+            "protocolVersion": negotiated.as_str(),
+            "capabilities": self.capabilities(negotiated),
+            "serverInfo": self.info.to_value(negotiated),
+            "instructions": self.info.instructions,
+        })
+    }
+
+    /// One page of a list; the cursor is the offset as decimal text, opaque to clients.
+    fn page(
+        &self,
+        params: &Map<String, Value>,
+        key: &str,
+        items: impl Iterator<Item = Value>,
+    ) -> Result<Value, RpcError> {
+        let start = match params.get("cursor") {
+            None | Some(Value::Null) => 0,
+            Some(Value::String(s)) if s.is_empty() => 0,
+            Some(Value::String(s)) => s
+                .parse::<usize>()
+                .map_err(|_| RpcError::invalid_params("invalid cursor"))?,
+            Some(_) => return Err(RpcError::invalid_params("cursor must be a string")),
+        };
+        let all: Vec<Value> = items.collect();
+        if start > all.len() {
+            return Err(RpcError::invalid_params("invalid cursor"));
+        }
+        let end = (start + self.page_size.max(1)).min(all.len());
+        let mut out = Map::new();
+        out.insert(key.into(), Value::Array(all[start..end].to_vec()));
+        if end < all.len() {
+            out.insert("nextCursor".into(), end.to_string().into());
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visible<'t>(&'t self, ctx: &'t ToolContext<'_>) -> impl Iterator<Item = &'t RegisteredTool> + 't {
+        self.registry
+            .tools
+            .iter()
+            .filter(move |t| has_scopes(ctx, t.info.scopes))
+    }
+
+    fn list_tools(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let v = ctx.protocol_version;
+        self.page(params, "tools", self.visible(ctx).map(|t| render_tool(t, v)))
+    }
+
+    async fn call_tool(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("tools/call needs a string name"))?;
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => Value::Object(Map::new()),
+            Some(a @ Value::Object(_)) => a.clone(),
+            Some(_) => return Err(RpcError::invalid_params("arguments must be an object")),
+        };
+        let tool = self
+            .visible(ctx)
+            .find(|t| t.info.name == name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let structured = ctx.protocol_version.has_structured_output();
+        Ok(match tool.call(ctx, args).await {
+            ToolOutcome::Ok(out) => {
+                let text = serde_json::to_string(&out).unwrap_or_default();
+                let mut r = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
+                if structured {
+                    r["structuredContent"] = out;
+                }
+                r
+            }
+            ToolOutcome::InvalidInput(msg) => json!({
+                "content": [{ "type": "text", "text": format!("Invalid arguments for tool {name}: {msg}") }],
+                "isError": true,
+            }),
+            ToolOutcome::Failed(err) => {
+                let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
+                if let (Some(s), true) = (err.structured, structured) {
+                    r["structuredContent"] = s;
+                }
+                r
+            }
+        })
+    }
+
+    fn read_resource(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let uri = params
+            .get("uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("resources/read needs a string uri"))?;
+        let found = self
+            .registry
+            .resources
+            .iter()
+            .find(|r| r.uri == uri)
+            .map(|r| (r.mime_type, (r.read)(ctx)))
+            .or_else(|| {
+                self.registry
+                    .templates
+                    .iter()
+                    .find_map(|t| (t.read)(uri, self.registry).map(|text| (t.mime_type, text)))
+            });
+        match found {
+            Some((mime, text)) => Ok(json!({ "contents": [{ "uri": uri, "mimeType": mime, "text": text }] })),
+            None => {
+                let code = if ctx.protocol_version.era() == Era::Stateless {
+                    INVALID_PARAMS
+                } else {
+                    RESOURCE_NOT_FOUND_LEGACY
+                };
+                Err(RpcError::new(code, "resource not found").with_data(json!({ "uri": uri })))
+            }
+        }
+    }
+
+    fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let name = params
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| RpcError::invalid_params("prompts/get needs a string name"))?;
+        let prompt = self
+            .registry
+            .prompts
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+        let args = match params.get("arguments") {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
+            Some(_) => {
+                return Err(RpcError::invalid_params(
+                    "prompt arguments must be an object of strings",
+                ))
+            }
+        };
+        if let Some(missing) = prompt
+            .arguments
+            .iter()
+            .find(|a| a.required && !args.contains_key(a.name))
+        {
+            return Err(RpcError::invalid_params(format!(
+                "missing required argument: {}",
+                missing.name
+            )));
+        }
+        let text = (prompt.render)(&args, self.registry).map_err(RpcError::invalid_params)?;
+        Ok(json!({
+            "description": prompt.description,
+            "messages": [{ "role": "user", "content": { "type": "text", "text": text } }],
+        }))
+    }
+
+    fn complete(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let bad = || RpcError::invalid_params("completion/complete needs ref and argument {name, value}");
+        let reference = params.get("ref").and_then(Value::as_object).ok_or_else(bad)?;
+        let argument = params.get("argument").and_then(Value::as_object).ok_or_else(bad)?;
+        let arg_name = argument.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+        let prefix = argument.get("value").and_then(Value::as_str).ok_or_else(bad)?;
+        let values: Vec<String> = match reference.get("type").and_then(Value::as_str) {
+            Some("ref/prompt") => {
+                let name = reference.get("name").and_then(Value::as_str).ok_or_else(bad)?;
+                let prompt = self
+                    .registry
+                    .prompts
+                    .iter()
+                    .find(|p| p.name == name)
+                    .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+                prompt
+                    .arguments
+                    .iter()
+                    .find(|a| a.name == arg_name)
+                    .and_then(|a| a.complete)
+                    .map(|f| f(self.registry))
+                    .unwrap_or_default()
+            }
+            Some("ref/resource") => {
+                reference.get("uri").and_then(Value::as_str).ok_or_else(bad)?;
+                Vec::new()
+            }
+            _ => return Err(bad()),
+        };
+        let matching: Vec<String> = values.into_iter().filter(|s| s.starts_with(prefix)).collect();
+        let total = matching.len();
+        let shown: Vec<String> = matching.into_iter().take(100).collect();
+        Ok(json!({ "completion": { "values": shown, "total": total, "hasMore": total > 100 } }))
+    }
+}
+
+fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
+    match params.get("level").and_then(Value::as_str) {
+        Some(l) if LOG_LEVELS.contains(&l) => Ok(json!({})),
+        _ => Err(RpcError::invalid_params(format!(
+            "level must be one of {}",
+            LOG_LEVELS.join(", ")
+        ))),
+    }
+}
+
+fn has_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> bool {
+    needed.is_empty()
+        || ctx
+            .principal
+            .is_some_and(|p| needed.iter().all(|s| p.scopes.iter().any(|h| h == s)))
+}
+
+/// A tool as `tools/list` shows it to a client of version `v`.
+fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
+    let i = &t.info;
+    let mut m = json!({ "name": i.name, "description": i.description, "inputSchema": t.input_schema });
+    if i.annotations != Default::default() {
+        m["annotations"] = serde_json::to_value(&i.annotations).unwrap_or_default();
+    }
+    if v.has_structured_output() {
+        if let Some(title) = i.title {
+            m["title"] = title.into();
+        }
+        m["outputSchema"] = t.output_schema.clone();
+    }
+    if v.has_icons() && !i.icons.is_empty() {
+        m["icons"] = serde_json::to_value(&i.icons).unwrap_or_default();
+    }
+    if let Some(key) = i.entitlement {
+        m["_meta"] = json!({ "mkit/entitlement": key });
+    }
+    m
+}

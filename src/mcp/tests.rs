@@ -1,0 +1,618 @@
+//! Transport and dispatch tests: every branch and error code of both eras, natively.
+
+use serde_json::{json, Value};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use super::jsonrpc::*;
+use super::tool::{Principal, Registry, Tool, ToolContext, ToolError, ToolInfo};
+use super::transport::{self, decode_header_value, Caller, HttpReply, HttpRequest};
+use super::Server;
+use crate::tools;
+
+/// Drives a future that never waits on real I/O (the tools under test do not).
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+struct Req {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl HttpRequest for Req {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// A tool only callers with the `notes:admin` scope may see.
+struct Admin;
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Empty {}
+impl Tool for Admin {
+    type Input = Empty;
+    type Output = Value;
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("admin_only", "needs a scope").scopes(&["notes:admin"])
+    }
+    async fn call(&self, _: &ToolContext<'_>, _: Empty) -> Result<Value, ToolError> {
+        Ok(json!({"ok": true}))
+    }
+}
+
+fn registry() -> Registry {
+    let mut r = tools::registry();
+    r.tool(Admin);
+    r
+}
+
+struct Harness {
+    registry: Registry,
+    page_size: usize,
+    origins: Vec<String>,
+    principal: Option<Principal>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        Harness {
+            registry: registry(),
+            page_size: 50,
+            origins: vec!["https://app.example.com".into()],
+            principal: None,
+        }
+    }
+
+    fn post(&self, headers: &[(&str, &str)], body: &str) -> HttpReply {
+        let req = Req {
+            headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+            body: body.as_bytes().to_vec(),
+        };
+        let server = Server {
+            registry: &self.registry,
+            info: &tools::SERVER_INFO,
+            page_size: self.page_size,
+        };
+        let caller = Caller {
+            principal: self.principal.as_ref(),
+            entitlements: &[],
+            bindings: None,
+        };
+        let r = block_on(transport::handle_post(&server, &req, &self.origins, &caller));
+        assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
+        r
+    }
+
+    /// A handshake-era request at `version` (None: no header).
+    fn rpc(&self, version: Option<&str>, method: &str, params: Value) -> (u16, Value) {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
+        let mut headers = vec![
+            ("Accept", "application/json, text/event-stream"),
+            ("Content-Type", "application/json"),
+        ];
+        if let Some(v) = version {
+            headers.push(("MCP-Protocol-Version", v));
+        }
+        let r = self.post(&headers, &body);
+        (r.status, serde_json::from_str(&r.body).expect("json body"))
+    }
+
+    /// A stateless-era request with every header set right, unless `tweak` changes them.
+    fn stateless(
+        &self,
+        method: &str,
+        mut params: Value,
+        tweak: impl FnOnce(&mut Vec<(String, String)>),
+    ) -> (u16, Value) {
+        params["_meta"] = json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+        });
+        let mut headers = vec![
+            ("Accept".to_string(), "application/json, text/event-stream".to_string()),
+            ("MCP-Protocol-Version".into(), "2026-07-28".into()),
+            ("Mcp-Method".into(), method.into()),
+        ];
+        if let Some(name) = params.get("name").or(params.get("uri")).and_then(Value::as_str) {
+            headers.push(("Mcp-Name".into(), name.into()));
+        }
+        tweak(&mut headers);
+        let body = json!({"jsonrpc": "2.0", "id": "s1", "method": method, "params": params}).to_string();
+        let hs: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let r = self.post(&hs, &body);
+        (r.status, serde_json::from_str(&r.body).expect("json body"))
+    }
+}
+
+fn code(v: &Value) -> i64 {
+    v["error"]["code"].as_i64().unwrap_or(0)
+}
+
+const V1: &str = "2025-03-26";
+const V2: &str = "2025-06-18";
+const V3: &str = "2025-11-25";
+
+#[test]
+fn initialize_echoes_supported_versions_and_offers_latest_otherwise() {
+    let h = Harness::new();
+    for v in [V1, V2, V3] {
+        let (s, r) = h.rpc(
+            None,
+            "initialize",
+            json!({"protocolVersion": v, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}),
+        );
+        assert_eq!(s, 200);
+        assert_eq!(r["result"]["protocolVersion"], v);
+        assert_eq!(r["result"]["serverInfo"]["name"], "mkit");
+        assert!(r["result"]["capabilities"]["tools"].is_object());
+        assert!(r["result"]["capabilities"]["logging"].is_object());
+    }
+    let (_, r) = h.rpc(None, "initialize", json!({"protocolVersion": "2024-11-05"}));
+    assert_eq!(r["result"]["protocolVersion"], V3);
+    let (_, r) = h.rpc(None, "initialize", json!({"protocolVersion": "2026-07-28"}));
+    assert_eq!(r["result"]["protocolVersion"], V3, "2026-07-28 has no handshake");
+    let (_, r) = h.rpc(None, "initialize", json!({}));
+    assert_eq!(r["result"]["protocolVersion"], V3);
+    // Fields by version: title from 2025-06-18, description from 2025-11-25.
+    let (_, r) = h.rpc(None, "initialize", json!({"protocolVersion": V1}));
+    assert!(r["result"]["serverInfo"].get("title").is_none());
+    let (_, r) = h.rpc(None, "initialize", json!({"protocolVersion": V3}));
+    assert_eq!(r["result"]["serverInfo"]["title"], "mKit");
+    assert!(r["result"]["serverInfo"]["description"].is_string());
+}
+
+#[test]
+fn notifications_and_responses_get_202_with_no_body() {
+    let h = Harness::new();
+    for body in [
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+        r#"{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}"#,
+        r#"{"jsonrpc":"2.0","id":5,"result":{}}"#,
+    ] {
+        let r = h.post(&[("Accept", "application/json")], body);
+        assert_eq!((r.status, r.body.as_str()), (202, ""), "{body}");
+    }
+}
+
+#[test]
+fn protocol_version_header_rules() {
+    let h = Harness::new();
+    // Absent: 2025-03-26, which knows no outputSchema.
+    let (s, r) = h.rpc(None, "tools/list", json!({}));
+    assert_eq!(s, 200);
+    assert!(r["result"]["tools"][0].get("outputSchema").is_none());
+    let (_, r) = h.rpc(Some(V2), "tools/list", json!({}));
+    assert!(r["result"]["tools"][0]["outputSchema"].is_object());
+    // Unsupported: 400 listing what is supported.
+    let (s, r) = h.rpc(Some("2024-01-01"), "tools/list", json!({}));
+    assert_eq!(s, 400);
+    assert_eq!(code(&r), INVALID_REQUEST);
+    assert_eq!(r["id"], 1);
+    assert_eq!(r["error"]["data"]["supported"], json!(["2026-07-28", V3, V2, V1]));
+    assert_eq!(r["error"]["data"]["requested"], "2024-01-01");
+    // 2026-07-28 without its _meta fields is malformed.
+    let (s, r) = h.rpc(Some("2026-07-28"), "tools/list", json!({}));
+    assert_eq!((s, code(&r)), (400, INVALID_PARAMS));
+    // A notification with a bad header is refused too.
+    let r = h.post(
+        &[("MCP-Protocol-Version", "bogus")],
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn bad_input_gets_the_specified_status_and_code() {
+    let h = Harness::new();
+    let r = h.post(&[], "{not json");
+    assert_eq!(r.status, 400);
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!((code(&v), v["id"].clone()), (PARSE_ERROR, Value::Null));
+    for body in [
+        r#"{"jsonrpc":"2.0","id":1}"#,
+        r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+        r#""hello""#,
+        r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+    ] {
+        let r = h.post(&[], body);
+        let v: Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!((r.status, code(&v)), (400, INVALID_REQUEST), "{body}");
+    }
+    let (s, r) = h.rpc(Some(V3), "no/such/method", json!({}));
+    assert_eq!((s, code(&r)), (200, METHOD_NOT_FOUND));
+    let (s, r) = h.rpc(Some(V3), "tools/call", json!({}));
+    assert_eq!((s, code(&r)), (200, INVALID_PARAMS));
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "a".repeat(transport::MAX_BODY_BYTES)
+    );
+    assert_eq!(h.post(&[], &big).status, 413);
+}
+
+#[test]
+fn batches_follow_the_version() {
+    let h = Harness::new();
+    let batch = r#"[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","method":"notifications/initialized"},{"jsonrpc":"2.0","id":2,"method":"initialize","params":{}},{"jsonrpc":"2.0","id":3}]"#;
+    // 2025-03-26 (also the default without a header) must accept batches.
+    let r = h.post(&[], batch);
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 3);
+    assert_eq!(arr[0], json!({"jsonrpc":"2.0","id":1,"result":{}}));
+    assert_eq!(
+        (arr[1]["id"].clone(), code(&arr[1])),
+        (json!(2), INVALID_REQUEST),
+        "initialize is not batchable"
+    );
+    assert_eq!(code(&arr[2]), INVALID_REQUEST);
+    let r = h.post(&[], r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#);
+    assert_eq!((r.status, r.body.as_str()), (202, ""));
+    // Later versions removed batching.
+    for v in [V2, V3] {
+        let r = h.post(&[("MCP-Protocol-Version", v)], batch);
+        let body: Value = serde_json::from_str(&r.body).expect("json");
+        assert_eq!((r.status, code(&body)), (400, INVALID_REQUEST), "{v}");
+    }
+    let r = h.post(&[], "[]");
+    assert_eq!(r.status, 400);
+}
+
+#[test]
+fn accept_and_content_type() {
+    let h = Harness::new();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for accept in ["application/json", "application/json, text/event-stream", "*/*", ""] {
+        let r = h.post(&[("Accept", accept)], ping);
+        assert_eq!(
+            (r.status, r.header("Content-Type")),
+            (200, Some("application/json")),
+            "{accept}"
+        );
+    }
+    let r = h.post(&[("Accept", "text/event-stream")], ping);
+    assert_eq!((r.status, r.header("Content-Type")), (200, Some("text/event-stream")));
+    assert_eq!(
+        r.body,
+        "event: message\ndata: {\"id\":1,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n"
+    );
+    let r = h.post(&[("Accept", "application/json;q=0, text/event-stream")], ping);
+    assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+    let r = h.post(&[("Accept", "text/html")], ping);
+    assert_eq!(r.status, 406);
+    let r = h.post(&[("Content-Type", "text/plain")], ping);
+    assert_eq!(r.status, 415);
+    let r = h.post(&[("Content-Type", "application/json; charset=utf-8")], ping);
+    assert_eq!(r.status, 200);
+}
+
+#[test]
+fn origins_and_cors() {
+    let h = Harness::new();
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let r = h.post(&[("Origin", "https://evil.example")], ping);
+    assert_eq!(r.status, 403);
+    let r = h.post(&[("Origin", "https://app.example.com")], ping);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
+    assert_eq!(
+        r.header("Access-Control-Expose-Headers"),
+        Some(transport::EXPOSE_HEADERS)
+    );
+    let p = transport::preflight(Some("https://app.example.com".into()), &h.origins);
+    assert_eq!(p.status, 204);
+    assert_eq!(p.header("Access-Control-Allow-Headers"), Some(transport::ALLOW_HEADERS));
+    assert!(transport::ALLOW_HEADERS.contains("Mcp-Name") && transport::ALLOW_HEADERS.contains("Last-Event-ID"));
+    assert_eq!(
+        transport::preflight(Some("https://evil.example".into()), &h.origins).status,
+        403
+    );
+    assert_eq!(transport::preflight(None, &h.origins).status, 204);
+}
+
+#[test]
+fn stateless_era_results_carry_result_type_cache_hints_and_server_info() {
+    let h = Harness::new();
+    let (s, r) = h.stateless("server/discover", json!({}), |_| {});
+    assert_eq!(s, 200);
+    let res = &r["result"];
+    assert_eq!(res["resultType"], "complete");
+    assert_eq!(res["supportedVersions"], json!(["2026-07-28", V3, V2, V1]));
+    assert_eq!(
+        (res["ttlMs"].as_u64().is_some(), res["cacheScope"].as_str()),
+        (true, Some("public"))
+    );
+    assert_eq!(res["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mkit");
+    assert!(
+        res["capabilities"].get("logging").is_none(),
+        "logging/setLevel is gone in 2026-07-28"
+    );
+    let (_, r) = h.stateless("tools/list", json!({}), |_| {});
+    assert_eq!(
+        (r["result"]["cacheScope"].as_str(), r["result"]["resultType"].as_str()),
+        (Some("private"), Some("complete"))
+    );
+    let (_, r) = h.stateless("tools/call", json!({"name": "whoami", "arguments": {}}), |_| {});
+    assert_eq!(r["result"]["resultType"], "complete");
+    assert!(r["result"].get("ttlMs").is_none());
+    assert_eq!(r["result"]["structuredContent"]["protocol_version"], "2026-07-28");
+}
+
+#[test]
+fn stateless_era_header_checks() {
+    let h = Harness::new();
+    let set = |name: &'static str, value: Option<&'static str>| {
+        move |hs: &mut Vec<(String, String)>| {
+            hs.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+            if let Some(v) = value {
+                hs.push((name.into(), v.into()));
+            }
+        }
+    };
+    let call = json!({"name": "whoami", "arguments": {}});
+    for (what, tweak) in [
+        ("no version header", set("MCP-Protocol-Version", None)),
+        ("version mismatch", set("MCP-Protocol-Version", Some(V3))),
+        ("no Mcp-Method", set("Mcp-Method", None)),
+        ("Mcp-Method mismatch", set("Mcp-Method", Some("tools/list"))),
+        ("no Mcp-Name", set("Mcp-Name", None)),
+        ("Mcp-Name mismatch", set("Mcp-Name", Some("text_stats"))),
+        ("Mcp-Name bad base64", set("Mcp-Name", Some("=?base64?!!!?="))),
+    ] {
+        let (s, r) = h.stateless("tools/call", call.clone(), tweak);
+        assert_eq!((s, code(&r)), (400, HEADER_MISMATCH), "{what}");
+        assert_eq!(r["id"], "s1");
+    }
+    // The base64 form is decoded before comparing.
+    let (s, r) = h.stateless("tools/call", call.clone(), set("Mcp-Name", Some("=?base64?d2hvYW1p?=")));
+    assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(false)));
+    let (s, r) = h.stateless("resources/read", json!({"uri": "mkit://about"}), |_| {});
+    assert_eq!((s, r["result"]["cacheScope"].as_str()), (200, Some("private")));
+}
+
+#[test]
+fn stateless_era_meta_and_method_errors() {
+    let h = Harness::new();
+    // Unsupported version in _meta: -32022 with the supported list.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
+        "io.modelcontextprotocol/protocolVersion":"2030-01-01","io.modelcontextprotocol/clientCapabilities":{}}}})
+    .to_string();
+    let r = h.post(
+        &[("MCP-Protocol-Version", "2030-01-01"), ("Mcp-Method", "tools/list")],
+        &body,
+    );
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!((r.status, code(&v)), (400, UNSUPPORTED_PROTOCOL_VERSION));
+    assert_eq!(v["error"]["data"]["requested"], "2030-01-01");
+    assert!(v["error"]["data"]["supported"].as_array().is_some_and(|a| a.len() == 4));
+    // A handshake version named in _meta is not a stateless version either.
+    let body = body.replace("2030-01-01", V3);
+    let r = h.post(&[("MCP-Protocol-Version", V3), ("Mcp-Method", "tools/list")], &body);
+    assert_eq!(r.status, 400);
+    // Missing clientCapabilities: -32602, 400.
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
+        "io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})
+    .to_string();
+    let r = h.post(
+        &[("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/list")],
+        &body,
+    );
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!((r.status, code(&v)), (400, INVALID_PARAMS));
+    // Unknown and removed methods: 404 with -32601.
+    for m in ["no/such", "ping", "logging/setLevel", "initialize"] {
+        let (s, r) = h.stateless(m, json!({}), |_| {});
+        assert_eq!((s, code(&r)), (404, METHOD_NOT_FOUND), "{m}");
+    }
+    // server/discover does not exist in the handshake era.
+    let (s, r) = h.rpc(Some(V3), "server/discover", json!({}));
+    assert_eq!((s, code(&r)), (200, METHOD_NOT_FOUND));
+}
+
+#[test]
+fn tools_call_results_and_errors() {
+    let h = Harness::new();
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
+    let res = &r["result"];
+    assert_eq!(res["isError"], false);
+    assert_eq!(res["structuredContent"]["protocol_version"], V3);
+    let text: Value = serde_json::from_str(res["content"][0]["text"].as_str().expect("text")).expect("json text");
+    assert_eq!(
+        text, res["structuredContent"],
+        "text content is the serialised structured content"
+    );
+    // 2025-03-26 has no structuredContent.
+    let (_, r) = h.rpc(Some(V1), "tools/call", json!({"name": "whoami"}));
+    assert!(r["result"].get("structuredContent").is_none());
+    // Input that does not fit the schema: a tool error the model can read, not a protocol error.
+    let (s, r) = h.rpc(
+        Some(V3),
+        "tools/call",
+        json!({"name": "whoami", "arguments": {"bogus": 1}}),
+    );
+    assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
+    assert!(r["result"]["content"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("bogus")));
+    let (_, r) = h.rpc(
+        Some(V3),
+        "tools/call",
+        json!({"name": "text_stats", "arguments": {"text": 5}}),
+    );
+    assert_eq!(r["result"]["isError"], true);
+    // The handler's own error.
+    let (_, r) = h.rpc(
+        Some(V3),
+        "tools/call",
+        json!({"name": "text_stats", "arguments": {"text": "a", "words_per_minute": 0}}),
+    );
+    assert_eq!(r["result"]["isError"], true);
+    let (_, r) = h.rpc(
+        Some(V3),
+        "tools/call",
+        json!({"name": "text_stats", "arguments": {"text": "Hello world. Hello again!"}}),
+    );
+    assert_eq!(
+        r["result"]["structuredContent"],
+        json!({"characters": 25, "words": 4, "sentences": 2, "unique_words": 3, "reading_seconds": 2})
+    );
+    // Protocol errors: unknown tool, malformed arguments.
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "nope"}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami", "arguments": [1]}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+    // A tool needing Worker bindings fails cleanly without them.
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "remember", "arguments": {}}));
+    assert_eq!(r["result"]["isError"], true);
+}
+
+#[test]
+fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
+    let mut h = Harness::new();
+    h.page_size = 1;
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let params = cursor.as_ref().map_or(json!({}), |c| json!({"cursor": c}));
+        let (_, r) = h.rpc(Some(V3), "tools/list", params);
+        let tools = r["result"]["tools"].as_array().expect("tools").clone();
+        assert_eq!(tools.len(), 1);
+        names.push(tools[0]["name"].as_str().expect("name").to_owned());
+        match r["result"]["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        names,
+        ["whoami", "remember", "text_stats"],
+        "admin_only is hidden without the scope"
+    );
+    let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "zz"}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+    let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "99"}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+    let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": 3}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+    // The paid tool carries its entitlement; annotations and titles are present.
+    h.page_size = 50;
+    let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
+    let tools = r["result"]["tools"].as_array().expect("tools");
+    let paid = tools.iter().find(|t| t["name"] == "text_stats").expect("paid tool");
+    assert_eq!(paid["_meta"], json!({"mkit/entitlement": "pro"}));
+    assert_eq!(paid["annotations"]["readOnlyHint"], true);
+    assert_eq!(paid["title"], "Text statistics");
+    assert_eq!(paid["inputSchema"]["type"], "object");
+    assert_eq!(paid["inputSchema"]["required"], json!(["text"]));
+    assert_eq!(paid["inputSchema"]["additionalProperties"], false);
+    assert_eq!(paid["outputSchema"]["type"], "object");
+    // With the scope, the hidden tool appears and can be called.
+    h.principal = Some(Principal {
+        sub: "u1".into(),
+        client_id: None,
+        scopes: vec!["notes:admin".into()],
+    });
+    let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
+    assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(4));
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
+    assert_eq!(r["result"]["isError"], false);
+    h.principal = None;
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+}
+
+#[test]
+fn resources_prompts_completion_logging() {
+    let h = Harness::new();
+    let (_, r) = h.rpc(Some(V3), "resources/list", json!({}));
+    assert_eq!(r["result"]["resources"][0]["uri"], "mkit://about");
+    let (_, r) = h.rpc(Some(V3), "resources/templates/list", json!({}));
+    assert_eq!(
+        r["result"]["resourceTemplates"][0]["uriTemplate"],
+        "mkit://tools/{name}"
+    );
+    let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://about"}));
+    assert!(r["result"]["contents"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.starts_with("# mKit")));
+    let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://tools/whoami"}));
+    assert_eq!(r["result"]["contents"][0]["mimeType"], "application/json");
+    let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://tools/nope"}));
+    assert_eq!(code(&r), RESOURCE_NOT_FOUND_LEGACY);
+    let (s, r) = h.stateless("resources/read", json!({"uri": "mkit://nope"}), |_| {});
+    assert_eq!(
+        (s, code(&r)),
+        (200, INVALID_PARAMS),
+        "2026-07-28 uses -32602 for a missing resource"
+    );
+    let (_, r) = h.rpc(Some(V3), "resources/read", json!({}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+
+    let (_, r) = h.rpc(Some(V3), "prompts/list", json!({}));
+    assert_eq!(r["result"]["prompts"][0]["name"], "explain_tool");
+    let (_, r) = h.rpc(
+        Some(V3),
+        "prompts/get",
+        json!({"name": "explain_tool", "arguments": {"tool": "whoami"}}),
+    );
+    assert_eq!(r["result"]["messages"][0]["role"], "user");
+    for params in [
+        json!({"name": "explain_tool"}),
+        json!({"name": "explain_tool", "arguments": {"tool": 1}}),
+        json!({"name": "explain_tool", "arguments": {"tool": "nope"}}),
+        json!({"name": "nope"}),
+        json!({}),
+    ] {
+        let (_, r) = h.rpc(Some(V3), "prompts/get", params.clone());
+        assert_eq!(code(&r), INVALID_PARAMS, "{params}");
+    }
+
+    let (_, r) = h.rpc(
+        Some(V3),
+        "completion/complete",
+        json!({"ref": {"type": "ref/prompt", "name": "explain_tool"}, "argument": {"name": "tool", "value": "te"}}),
+    );
+    assert_eq!(
+        r["result"]["completion"],
+        json!({"values": ["text_stats"], "total": 1, "hasMore": false})
+    );
+    let (_, r) = h.rpc(Some(V3), "completion/complete", json!({"ref": {"type": "ref/resource", "uri": "mkit://tools/{name}"}, "argument": {"name": "name", "value": ""}}));
+    assert_eq!(r["result"]["completion"]["values"], json!([]));
+    let (_, r) = h.rpc(
+        Some(V3),
+        "completion/complete",
+        json!({"ref": {"type": "ref/other"}, "argument": {"name": "x", "value": ""}}),
+    );
+    assert_eq!(code(&r), INVALID_PARAMS);
+
+    let (_, r) = h.rpc(Some(V3), "logging/setLevel", json!({"level": "debug"}));
+    assert_eq!(r["result"], json!({}));
+    let (_, r) = h.rpc(Some(V3), "logging/setLevel", json!({"level": "loud"}));
+    assert_eq!(code(&r), INVALID_PARAMS);
+}
+
+#[test]
+fn header_value_decoding() {
+    assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
+    assert_eq!(decode_header_value("=?base64?w6lsYW4=?=").as_deref(), Some("élan"));
+    assert_eq!(decode_header_value("=?base64?@@?=").as_deref(), None);
+    assert_eq!(decode_header_value("=?base64?/w==?=").as_deref(), None, "not UTF-8");
+    assert_eq!(
+        decode_header_value("=?BASE64?d2hvYW1p?=").as_deref(),
+        Some("=?BASE64?d2hvYW1p?="),
+        "markers are case-sensitive"
+    );
+}

@@ -1,0 +1,92 @@
+//! The shipped tools, resources and prompts: the part a kit user edits.
+//!
+//! Adding a tool: write `src/tools/my_tool.rs` implementing `crate::mcp::Tool`, declare it
+//! below with `mod my_tool;`, and add one line to `registry()`.
+
+pub mod notes;
+pub mod text_stats;
+pub mod whoami;
+
+use serde_json::{Map, Value};
+
+use crate::mcp::tool::{Prompt, PromptArgument, Resource, ResourceTemplate};
+use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
+
+pub const SERVER_INFO: ServerInfo = ServerInfo {
+    name: "mkit",
+    title: "mKit",
+    version: env!("CARGO_PKG_VERSION"),
+    description: "A paid, remote MCP server on Cloudflare Workers.",
+    website_url: None,
+    instructions: "Call whoami to see your identity and entitlements. Paid tools list their entitlement \
+                   in _meta[\"mkit/entitlement\"].",
+};
+
+/// Everything this server offers. Built once per isolate.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    r.tool(whoami::WhoAmI).tool(notes::Remember).tool(text_stats::TextStats);
+    r.resource(Resource {
+        uri: "mkit://about",
+        name: "about",
+        title: Some("About this server"),
+        description: "What this server is and which version is running.",
+        mime_type: "text/markdown",
+        read: |_| {
+            format!(
+                "# mKit {}\n\nA paid, remote MCP server on Cloudflare Workers (commit {}).\n",
+                crate::health::VERSION,
+                crate::health::COMMIT
+            )
+        },
+    });
+    r.template(ResourceTemplate {
+        uri_template: "mkit://tools/{name}",
+        name: "tool-docs",
+        title: Some("Tool documentation"),
+        description: "The description and input schema of one tool.",
+        mime_type: "application/json",
+        read: tool_doc,
+    });
+    r.prompt(Prompt {
+        name: "explain_tool",
+        title: Some("Explain a tool"),
+        description: "Asks the model to explain how to use one of this server's tools.",
+        arguments: vec![PromptArgument {
+            name: "tool",
+            description: "The tool's name",
+            required: true,
+            complete: Some(|reg| reg.tools.iter().map(|t| t.info.name.to_owned()).collect()),
+        }],
+        render: explain_tool,
+    });
+    r
+}
+
+fn tool_doc(uri: &str, reg: &Registry) -> Option<String> {
+    let t = reg.find_tool(uri.strip_prefix("mkit://tools/")?)?;
+    let doc =
+        serde_json::json!({ "name": t.info.name, "description": t.info.description, "inputSchema": t.input_schema });
+    Some(doc.to_string())
+}
+
+fn explain_tool(args: &Map<String, Value>, reg: &Registry) -> Result<String, String> {
+    let name = args.get("tool").and_then(Value::as_str).unwrap_or_default();
+    let tool = reg.find_tool(name).ok_or_else(|| format!("unknown tool: {name}"))?;
+    Ok(format!(
+        "Explain how to use the MCP tool `{}` ({}). Its input schema is:\n{}",
+        tool.info.name, tool.info.description, tool.input_schema
+    ))
+}
+
+thread_local! {
+    /// One registry per isolate: schemas are generated once, not per request.
+    pub static REGISTRY: std::rc::Rc<Registry> = std::rc::Rc::new(registry());
+}
+
+/// The Worker's bindings (D1, vars) for a tool; an error result where there are none.
+pub fn env<'a>(ctx: &ToolContext<'a>) -> Result<&'a worker::Env, ToolError> {
+    ctx.bindings
+        .and_then(|b| b.downcast_ref::<worker::Env>())
+        .ok_or_else(|| ToolError::new("this tool needs the Worker's bindings, which are not available here"))
+}

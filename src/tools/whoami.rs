@@ -1,0 +1,49 @@
+//! `whoami`: the caller's identity, scopes and entitlements. Free.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+
+pub struct WhoAmI;
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Input {}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Output {
+    /// The OAuth subject, or null for an unauthenticated caller.
+    pub sub: Option<String>,
+    /// The OAuth client the token was issued to.
+    pub client_id: Option<String>,
+    pub scopes: Vec<String>,
+    /// Entitlement keys from the billing ledger.
+    pub entitlements: Vec<String>,
+    /// The MCP protocol version of this request.
+    pub protocol_version: String,
+}
+
+impl Tool for WhoAmI {
+    type Input = Input;
+    type Output = Output;
+
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new(
+            "whoami",
+            "Returns who you are: your OAuth subject, client, scopes and entitlements.",
+        )
+        .title("Who am I")
+        .read_only()
+    }
+
+    async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
+        Ok(Output {
+            sub: ctx.principal.map(|p| p.sub.clone()),
+            client_id: ctx.principal.and_then(|p| p.client_id.clone()),
+            scopes: ctx.principal.map(|p| p.scopes.clone()).unwrap_or_default(),
+            entitlements: ctx.entitlements.to_vec(),
+            protocol_version: ctx.protocol_version.as_str().to_owned(),
+        })
+    }
+}

@@ -1,0 +1,163 @@
+// /mcp on workerd, driven by the official MCP TypeScript SDK client, plus raw requests for the
+// stateless 2026-07-28 era and for every kind of bad input.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { startWorker, defaultVars, d1 } from "./harness.mjs";
+
+let worker;
+let client;
+before(async () => {
+  worker = await startWorker({ name: "mcp", vars: { ...defaultVars(), MCP_ALLOWED_ORIGINS: "https://app.example.com" } });
+  client = new Client({ name: "mkit-e2e", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp`)));
+});
+after(async () => {
+  await client?.close();
+  await worker?.stop();
+});
+
+const post = (body, headers = {}) =>
+  fetch(`${worker.url}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+
+test("the SDK client negotiates 2025-11-25 and sees the server's capabilities", () => {
+  assert.equal(client.getServerVersion().name, "mkit");
+  const caps = client.getServerCapabilities();
+  assert.ok(caps.tools && caps.resources && caps.prompts && caps.completions && caps.logging);
+});
+
+test("tools/list shows the shipped tools with schemas, annotations and the paid marker", async () => {
+  const { tools } = await client.listTools();
+  assert.deepEqual(tools.map((t) => t.name), ["whoami", "remember", "text_stats"]);
+  const paid = tools.find((t) => t.name === "text_stats");
+  assert.deepEqual(paid._meta, { "mkit/entitlement": "pro" });
+  assert.equal(paid.annotations.readOnlyHint, true);
+  assert.equal(paid.inputSchema.type, "object");
+  assert.deepEqual(paid.inputSchema.required, ["text"]);
+  assert.equal(paid.outputSchema.type, "object");
+});
+
+test("tools/call returns structured content validated by the SDK against outputSchema", async () => {
+  const who = await client.callTool({ name: "whoami", arguments: {} });
+  assert.equal(who.isError, false);
+  assert.equal(who.structuredContent.protocol_version, "2025-11-25");
+  const stats = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });
+  assert.deepEqual(stats.structuredContent, { characters: 15, words: 3, sentences: 2, unique_words: 3, reading_seconds: 1 });
+  const bad = await client.callTool({ name: "text_stats", arguments: { txt: "typo" } });
+  assert.equal(bad.isError, true, "schema violations are tool errors the model can read");
+  assert.match(bad.content[0].text, /txt|text/);
+});
+
+test("the remember tool writes to and reads from D1", async () => {
+  const first = await client.callTool({ name: "remember", arguments: { note: "buy milk" } });
+  assert.equal(first.isError, false);
+  assert.equal(first.structuredContent.stored, true);
+  const second = await client.callTool({ name: "remember", arguments: { note: "call Ana" } });
+  assert.deepEqual(second.structuredContent.notes.map((n) => n.text), ["call Ana", "buy milk"]);
+  const listed = await client.callTool({ name: "remember", arguments: {} });
+  assert.equal(listed.structuredContent.stored, false);
+  const rows = await d1(worker, "SELECT owner, text FROM notes ORDER BY id");
+  assert.deepEqual(rows, [{ owner: "anonymous", text: "buy milk" }, { owner: "anonymous", text: "call Ana" }]);
+});
+
+test("resources, templates, prompts, completion, ping and logging", async () => {
+  const { resources } = await client.listResources();
+  assert.equal(resources[0].uri, "mkit://about");
+  const about = await client.readResource({ uri: "mkit://about" });
+  assert.match(about.contents[0].text, /^# mKit/);
+  const { resourceTemplates } = await client.listResourceTemplates();
+  assert.equal(resourceTemplates[0].uriTemplate, "mkit://tools/{name}");
+  const doc = await client.readResource({ uri: "mkit://tools/whoami" });
+  assert.equal(JSON.parse(doc.contents[0].text).name, "whoami");
+  const { prompts } = await client.listPrompts();
+  assert.equal(prompts[0].name, "explain_tool");
+  const prompt = await client.getPrompt({ name: "explain_tool", arguments: { tool: "remember" } });
+  assert.match(prompt.messages[0].content.text, /remember/);
+  const done = await client.complete({ ref: { type: "ref/prompt", name: "explain_tool" }, argument: { name: "tool", value: "wh" } });
+  assert.deepEqual(done.completion.values, ["whoami"]);
+  assert.deepEqual(await client.ping(), {});
+  assert.deepEqual(await client.setLoggingLevel("warning"), {});
+  await assert.rejects(client.readResource({ uri: "mkit://nope" }), /resource not found/);
+});
+
+const stateless = (method, params = {}, headers = {}) => {
+  const body = { jsonrpc: "2.0", id: 7, method, params: { ...params, _meta: {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+    "io.modelcontextprotocol/clientCapabilities": {},
+    "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" } } } };
+  const name = params.name ?? params.uri;
+  return post(body, { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...(name ? { "mcp-name": name } : {}), ...headers });
+};
+
+test("stateless era: server/discover and tools/call without a handshake", async () => {
+  const res = await stateless("server/discover");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("mcp-session-id"), null);
+  const { result } = await res.json();
+  assert.equal(result.resultType, "complete");
+  assert.ok(result.supportedVersions.includes("2026-07-28"));
+  assert.equal(result._meta["io.modelcontextprotocol/serverInfo"].name, "mkit");
+  assert.equal(typeof result.ttlMs, "number");
+  const call = await (await stateless("tools/call", { name: "whoami", arguments: {} })).json();
+  assert.equal(call.result.structuredContent.protocol_version, "2026-07-28");
+  const list = await (await stateless("tools/list")).json();
+  assert.equal(list.result.cacheScope, "private");
+  const mismatch = await stateless("tools/call", { name: "whoami" }, { "mcp-name": "text_stats" });
+  assert.equal(mismatch.status, 400);
+  assert.equal((await mismatch.json()).error.code, -32020);
+  const gone = await stateless("ping");
+  assert.equal(gone.status, 404);
+  assert.equal((await gone.json()).error.code, -32601);
+  const old = await (await post({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: {
+    "io.modelcontextprotocol/protocolVersion": "1999-01-01", "io.modelcontextprotocol/clientCapabilities": {} } } },
+  { "mcp-protocol-version": "1999-01-01", "mcp-method": "tools/list" })).json();
+  assert.equal(old.error.code, -32022);
+  assert.equal(old.error.data.requested, "1999-01-01");
+});
+
+test("every kind of bad input gets its status and code, never a 5xx", async () => {
+  const cases = [
+    ["invalid JSON", () => post("{oops"), 400, -32700],
+    ["wrong shape", () => post({ jsonrpc: "2.0", id: 1 }), 400, -32600],
+    ["batch under 2025-11-25", () => post([{ jsonrpc: "2.0", id: 1, method: "ping" }], { "mcp-protocol-version": "2025-11-25" }), 400, -32600],
+    ["unknown method", () => post({ jsonrpc: "2.0", id: 1, method: "nope" }, { "mcp-protocol-version": "2025-11-25" }), 200, -32601],
+    ["bad params", () => post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: 3 } }, { "mcp-protocol-version": "2025-11-25" }), 200, -32602],
+    ["unsupported version header", () => post({ jsonrpc: "2.0", id: 1, method: "ping" }, { "mcp-protocol-version": "2099-01-01" }), 400, -32600],
+    ["oversize body", () => post(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping", params: { pad: "x".repeat(1024 * 1024) } })), 413, -32600],
+    ["not acceptable", () => post({ jsonrpc: "2.0", id: 1, method: "ping" }, { accept: "text/html" }), 406, -32600],
+    ["foreign origin", () => post({ jsonrpc: "2.0", id: 1, method: "ping" }, { origin: "https://evil.example" }), 403, -32600],
+  ];
+  for (const [what, send, status, code] of cases) {
+    const res = await send();
+    assert.equal(res.status, status, what);
+    assert.equal((await res.json()).error.code, code, what);
+  }
+  for (const method of ["GET", "DELETE"]) {
+    const res = await fetch(`${worker.url}/mcp`, { method });
+    assert.equal(res.status, 405, method);
+    assert.equal(res.headers.get("allow"), "POST");
+  }
+  const note = await post({ jsonrpc: "2.0", method: "notifications/initialized" });
+  assert.equal(note.status, 202);
+  assert.equal(await note.text(), "");
+});
+
+test("CORS: preflight and responses for an allowed origin only", async () => {
+  const pre = await fetch(`${worker.url}/mcp`, { method: "OPTIONS", headers: {
+    origin: "https://app.example.com", "access-control-request-method": "POST" } });
+  assert.equal(pre.status, 204);
+  assert.equal(pre.headers.get("access-control-allow-origin"), "https://app.example.com");
+  assert.match(pre.headers.get("access-control-allow-headers"), /Mcp-Protocol-Version/);
+  assert.match(pre.headers.get("access-control-expose-headers"), /WWW-Authenticate/);
+  const res = await post({ jsonrpc: "2.0", id: 1, method: "ping" }, { origin: "https://app.example.com" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example.com");
+  const denied = await fetch(`${worker.url}/mcp`, { method: "OPTIONS", headers: { origin: "https://evil.example" } });
+  assert.equal(denied.status, 403);
+});
