@@ -109,7 +109,7 @@ impl Server<'_> {
                 }
                 m
             })),
-            "prompts/get" => self.get_prompt(params),
+            "prompts/get" => self.get_prompt(ctx, params),
             "completion/complete" => self.complete(params),
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))),
         }
@@ -199,6 +199,8 @@ impl Server<'_> {
                 "content": [{ "type": "text", "text": format!("Invalid arguments for tool {name}: {msg}") }],
                 "isError": true,
             }),
+            ToolOutcome::Raw(result) => result,
+            ToolOutcome::Protocol(e) => return Err(e),
             ToolOutcome::Failed(err) => {
                 let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
                 if let (Some(s), true) = (err.structured, structured) {
@@ -239,7 +241,7 @@ impl Server<'_> {
         }
     }
 
-    fn get_prompt(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    fn get_prompt(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
         let name = params
             .get("name")
             .and_then(Value::as_str)
@@ -269,11 +271,7 @@ impl Server<'_> {
                 missing.name
             )));
         }
-        let text = (prompt.render)(&args, self.registry).map_err(RpcError::invalid_params)?;
-        Ok(json!({
-            "description": prompt.description,
-            "messages": [{ "role": "user", "content": { "type": "text", "text": text } }],
-        }))
+        (prompt.render)(&args, self.registry, ctx)
     }
 
     fn complete(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -340,7 +338,9 @@ fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
         if let Some(title) = i.title {
             m["title"] = title.into();
         }
-        m["outputSchema"] = t.output_schema.clone();
+        if let Some(schema) = &t.output_schema {
+            m["outputSchema"] = schema.clone();
+        }
     }
     if v.has_icons() && !i.icons.is_empty() {
         m["icons"] = serde_json::to_value(&i.icons).unwrap_or_default();

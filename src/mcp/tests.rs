@@ -53,9 +53,27 @@ impl Tool for Admin {
     }
 }
 
+/// A tool that reports progress and logs, as long-running tools do.
+struct Chatty;
+impl Tool for Chatty {
+    type Input = Empty;
+    type Output = Value;
+    fn info(&self) -> ToolInfo {
+        ToolInfo::new("chatty", "progress and logs")
+    }
+    async fn call(&self, ctx: &ToolContext<'_>, _: Empty) -> Result<Value, ToolError> {
+        ctx.log(super::tool::LogLevel::Debug, "chatty", json!("too detailed"));
+        for i in 0..3 {
+            ctx.progress(f64::from(i * 50), Some(100.0), None);
+            ctx.log(super::tool::LogLevel::Info, "chatty", json!(format!("step {i}")));
+        }
+        Ok(json!({"done": true}))
+    }
+}
+
 fn registry() -> Registry {
     let mut r = tools::registry();
-    r.tool(Admin);
+    r.tool(Admin).tool(Chatty);
     r
 }
 
@@ -498,7 +516,7 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
     }
     assert_eq!(
         names,
-        ["whoami", "remember", "text_stats"],
+        ["whoami", "remember", "text_stats", "chatty"],
         "admin_only is hidden without the scope"
     );
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "zz"}));
@@ -526,7 +544,7 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
         scopes: vec!["notes:admin".into()],
     });
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
-    assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(4));
+    assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(5));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
     assert_eq!(r["result"]["isError"], false);
     h.principal = None;
@@ -615,4 +633,79 @@ fn header_value_decoding() {
         Some("=?BASE64?d2hvYW1p?="),
         "markers are case-sensitive"
     );
+}
+
+fn sse_events(body: &str) -> Vec<Value> {
+    body.split("\n\n")
+        .filter_map(|e| e.strip_prefix("event: message\ndata: "))
+        .map(|d| serde_json::from_str(d).expect("event json"))
+        .collect()
+}
+
+#[test]
+fn notifications_travel_on_an_event_stream_before_the_response() {
+    let h = Harness::new();
+    let call =
+        json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"chatty","_meta":{"progressToken":"p1"}}})
+            .to_string();
+    let r = h.post(
+        &[
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", V3),
+        ],
+        &call,
+    );
+    assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
+    let events = sse_events(&r.body);
+    let methods: Vec<&str> = events
+        .iter()
+        .map(|e| e["method"].as_str().unwrap_or("response"))
+        .collect();
+    assert_eq!(
+        methods,
+        [
+            "notifications/progress",
+            "notifications/message",
+            "notifications/progress",
+            "notifications/message",
+            "notifications/progress",
+            "notifications/message",
+            "response"
+        ]
+    );
+    assert_eq!(
+        events[0]["params"],
+        json!({"progressToken": "p1", "progress": 0.0, "total": 100.0})
+    );
+    assert_eq!(events[1]["params"]["level"], "info", "debug is below the default level");
+    assert_eq!(events[6]["id"], 9);
+    // Without a progress token there is no progress; a JSON-only client gets plain JSON.
+    let call = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"chatty"}}).to_string();
+    let r = h.post(
+        &[
+            ("Accept", "application/json, text/event-stream"),
+            ("MCP-Protocol-Version", V3),
+        ],
+        &call,
+    );
+    assert_eq!(sse_events(&r.body).len(), 4);
+    let r = h.post(&[("Accept", "application/json"), ("MCP-Protocol-Version", V3)], &call);
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    // 2026-07-28 logs only when _meta asks for a level.
+    let (_, r) = h.stateless("tools/call", json!({"name": "chatty"}), |_| {});
+    assert_eq!(r["result"]["isError"], false, "JSON response, no notifications");
+    let body = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"chatty","_meta":{
+        "io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},
+        "io.modelcontextprotocol/logLevel":"debug"}}})
+    .to_string();
+    let hs = [
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", "tools/call"),
+        ("Mcp-Name", "chatty"),
+    ];
+    let events = sse_events(&h.post(&hs, &body).body);
+    assert_eq!(events.len(), 5, "debug + 3 info + response");
+    let bad = body.replace("\"debug\"", "\"loud\"");
+    assert_eq!(h.post(&hs, &bad).status, 400);
 }

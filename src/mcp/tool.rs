@@ -20,6 +20,47 @@ pub struct Principal {
     pub scopes: Vec<String>,
 }
 
+/// Log levels of `notifications/message`, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 8] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Critical,
+        LogLevel::Alert,
+        LogLevel::Emergency,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+            LogLevel::Alert => "alert",
+            LogLevel::Emergency => "emergency",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
 /// What a tool, resource or prompt handler is given about the request.
 pub struct ToolContext<'a> {
     pub protocol_version: ProtocolVersion,
@@ -30,6 +71,70 @@ pub struct ToolContext<'a> {
     /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
     /// `crate::tools::env(ctx)` gives it typed.
     pub bindings: Option<&'a dyn Any>,
+    /// 2026-07-28: the client's declared capabilities (`_meta`). `None` in the handshake era,
+    /// where a stateless server does not remember `initialize`.
+    pub client_capabilities: Option<&'a Value>,
+    /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
+    pub input_responses: Option<&'a Value>,
+    pub request_state: Option<&'a str>,
+    /// `_meta.progressToken` of the request, if the client wants progress.
+    pub progress_token: Option<&'a Value>,
+    /// The least severe level the client wants as `notifications/message`; `None`: no logs.
+    pub log_level: Option<LogLevel>,
+    /// Notifications emitted while handling the request, sent before the response when the
+    /// client accepts an event stream.
+    pub notifications: std::cell::RefCell<Vec<Value>>,
+}
+
+impl<'a> ToolContext<'a> {
+    /// A context with nothing but the version: for tests and internal calls.
+    pub fn new(protocol_version: ProtocolVersion) -> Self {
+        ToolContext {
+            protocol_version,
+            principal: None,
+            entitlements: &[],
+            bindings: None,
+            client_capabilities: None,
+            input_responses: None,
+            request_state: None,
+            progress_token: None,
+            log_level: None,
+            notifications: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Reports progress if the client asked for it (`notifications/progress`).
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = self.progress_token else { return };
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Some(t) = total {
+            params["total"] = t.into();
+        }
+        if let Some(m) = message {
+            params["message"] = m.into();
+        }
+        self.notifications
+            .borrow_mut()
+            .push(json!({ "jsonrpc": "2.0", "method": "notifications/progress", "params": params }));
+    }
+
+    /// Sends a log message to the client if it wants that level (`notifications/message`).
+    pub fn log(&self, level: LogLevel, logger: &str, data: Value) {
+        if self.log_level.is_none_or(|min| level < min) {
+            return;
+        }
+        let params = json!({ "level": level.as_str(), "logger": logger, "data": data });
+        self.notifications
+            .borrow_mut()
+            .push(json!({ "jsonrpc": "2.0", "method": "notifications/message", "params": params }));
+    }
+
+    /// Whether the client declared a capability (2026-07-28 `_meta`).
+    pub fn client_has(&self, capability: &str) -> bool {
+        self.client_capabilities
+            .and_then(|c| c.get(capability))
+            .is_some_and(|c| !c.is_null())
+    }
 }
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
@@ -159,7 +264,15 @@ pub enum ToolOutcome {
     /// The arguments do not fit `inputSchema`: a tool execution error per 2025-11-25.
     InvalidInput(String),
     Failed(ToolError),
+    /// A complete `CallToolResult` (or 2026-07-28 `InputRequiredResult`) built by a raw tool.
+    Raw(Value),
+    /// A protocol-level error, e.g. -32021 for a missing client capability.
+    Protocol(super::jsonrpc::RpcError),
 }
+
+/// A raw tool's handler: gets the arguments, returns the whole result.
+pub type RawHandler =
+    for<'a> fn(&'a ToolContext<'a>, Value) -> LocalFuture<'a, Result<Value, super::jsonrpc::RpcError>>;
 
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 type CallFn = Box<dyn for<'a> Fn(&'a ToolContext<'a>, Value) -> LocalFuture<'a, ToolOutcome>>;
@@ -168,7 +281,7 @@ type CallFn = Box<dyn for<'a> Fn(&'a ToolContext<'a>, Value) -> LocalFuture<'a, 
 pub struct RegisteredTool {
     pub info: ToolInfo,
     pub input_schema: Value,
-    pub output_schema: Value,
+    pub output_schema: Option<Value>,
     call: CallFn,
 }
 
@@ -179,7 +292,7 @@ impl RegisteredTool {
         RegisteredTool {
             info,
             input_schema: schema_for::<T::Input>(),
-            output_schema: schema_for::<T::Output>(),
+            output_schema: Some(schema_for::<T::Output>()),
             call: Box::new(move |ctx, args| {
                 let tool = tool.clone();
                 Box::pin(async move {
@@ -193,6 +306,24 @@ impl RegisteredTool {
                             Err(_) => ToolOutcome::Failed(ToolError::new("the tool's output could not be encoded")),
                         },
                         Err(e) => ToolOutcome::Failed(e),
+                    }
+                })
+            }),
+        }
+    }
+
+    /// A tool that builds its whole result itself: rich content (images, audio, embedded
+    /// resources) or multi-round results. Its arguments are not validated for it.
+    pub fn raw(info: ToolInfo, input_schema: Value, handler: RawHandler) -> Self {
+        RegisteredTool {
+            info,
+            input_schema,
+            output_schema: None,
+            call: Box::new(move |ctx, args| {
+                Box::pin(async move {
+                    match handler(ctx, args).await {
+                        Ok(v) => ToolOutcome::Raw(v),
+                        Err(e) => ToolOutcome::Protocol(e),
                     }
                 })
             }),
@@ -253,8 +384,13 @@ pub struct Prompt {
     pub title: Option<&'static str>,
     pub description: &'static str,
     pub arguments: Vec<PromptArgument>,
-    /// Renders the prompt's user message text; `Err` names a bad argument.
-    pub render: fn(&Map<String, Value>, &Registry) -> Result<String, String>,
+    /// Renders the whole `prompts/get` result from the (string) arguments.
+    pub render: fn(&Map<String, Value>, &Registry, &ToolContext<'_>) -> Result<Value, super::jsonrpc::RpcError>,
+}
+
+/// A `prompts/get` result with one user text message.
+pub fn user_prompt(description: &str, text: String) -> Value {
+    json!({ "description": description, "messages": [{ "role": "user", "content": { "type": "text", "text": text } }] })
 }
 
 /// Everything the server offers. Built once per isolate.
@@ -269,6 +405,10 @@ pub struct Registry {
 impl Registry {
     pub fn tool<T: Tool>(&mut self, tool: T) -> &mut Self {
         self.tools.push(RegisteredTool::new(tool));
+        self
+    }
+    pub fn raw_tool(&mut self, info: ToolInfo, input_schema: Value, handler: RawHandler) -> &mut Self {
+        self.tools.push(RegisteredTool::raw(info, input_schema, handler));
         self
     }
     pub fn resource(&mut self, r: Resource) -> &mut Self {

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::server::Server;
-use super::tool::{Principal, ToolContext};
+use super::tool::{LogLevel, Principal, ToolContext};
 use super::version::{Era, ProtocolVersion};
 
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -17,6 +17,7 @@ pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id";
 const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
 const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
+const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 
 /// The parts of an HTTP request the transport reads. Header lookup is case-insensitive.
 pub trait HttpRequest {
@@ -63,29 +64,40 @@ enum Format {
     Sse,
 }
 
-/// `Accept`: JSON when the client takes it (or says nothing), SSE only when that is all it takes.
-fn negotiate(accept: Option<&str>) -> Option<Format> {
+/// What the client accepts. JSON is the default answer; an event stream is used when it is all
+/// the client takes, or when the answer has notifications to deliver before the response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Accepts {
+    json: bool,
+    sse: bool,
+}
+
+impl Accepts {
+    fn format(self, has_notifications: bool) -> Format {
+        if self.sse && (has_notifications || !self.json) {
+            Format::Sse
+        } else {
+            Format::Json
+        }
+    }
+}
+
+fn negotiate(accept: Option<&str>) -> Option<Accepts> {
     let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Some(Format::Json);
+        return Some(Accepts { json: true, sse: false });
     };
     let types: Vec<String> = accept
         .split(',')
         .filter(|part| !part.split(';').skip(1).any(|p| p.trim().replace(' ', "") == "q=0"))
         .map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .collect();
-    if types
+    let json = types
         .iter()
-        .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"))
-    {
-        Some(Format::Json)
-    } else if types
+        .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"));
+    let sse = types
         .iter()
-        .any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"))
-    {
-        Some(Format::Sse)
-    } else {
-        None
-    }
+        .any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"));
+    (json || sse).then_some(Accepts { json, sse })
 }
 
 /// CORS for browser clients: only origins in `MCP_ALLOWED_ORIGINS`.
@@ -156,6 +168,8 @@ struct Answer {
     status: u16,
     body: Value,
     error: Option<&'static str>,
+    /// Progress and log notifications to send before the response (event stream only).
+    notifications: Vec<Value>,
 }
 
 impl Answer {
@@ -164,6 +178,7 @@ impl Answer {
             status,
             error: Some(error_code_name(e.code)),
             body: jsonrpc::failure(id, &e),
+            notifications: Vec::new(),
         }
     }
 }
@@ -192,7 +207,7 @@ pub async fn handle_post(
 }
 
 async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> HttpReply {
-    let Some(format) = negotiate(req.header("Accept").as_deref()) else {
+    let Some(accepts) = negotiate(req.header("Accept").as_deref()) else {
         let err = RpcError::new(
             jsonrpc::INVALID_REQUEST,
             "Accept must include application/json or text/event-stream",
@@ -219,7 +234,7 @@ async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<
     let header_version = req.header("MCP-Protocol-Version");
 
     let answer = match parsed {
-        Value::Array(items) => return batch(server, req, caller, header_version, items, format).await,
+        Value::Array(items) => return batch(server, req, caller, header_version, items, accepts.format(false)).await,
         single => match classify(single) {
             Err((e, id)) => Some(Answer::err(400, id.as_ref(), e)),
             Ok(Message::Notification { .. } | Message::Response) => handshake_version(header_version.as_deref()).err(),
@@ -230,7 +245,10 @@ async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<
     };
     match answer {
         None => HttpReply::new(202, String::new(), None),
-        Some(a) => encode(format, a.status, &a.body, a.error),
+        Some(a) => {
+            let format = accepts.format(!a.notifications.is_empty());
+            encode(format, a.status, &a.notifications, &a.body, a.error)
+        }
     }
 }
 
@@ -239,11 +257,21 @@ pub fn too_large() -> HttpReply {
     json_reply(413, &jsonrpc::failure(None, &err), Some("payload_too_large"))
 }
 
-fn encode(format: Format, status: u16, body: &Value, error: Option<&'static str>) -> HttpReply {
+fn encode(
+    format: Format,
+    status: u16,
+    notifications: &[Value],
+    body: &Value,
+    error: Option<&'static str>,
+) -> HttpReply {
     match format {
         Format::Json => json_reply(status, body, error),
         Format::Sse => {
-            let mut r = HttpReply::new(status, format!("event: message\ndata: {body}\n\n"), error);
+            let mut events = String::new();
+            for n in notifications.iter().chain(std::iter::once(body)) {
+                events.push_str(&format!("event: message\ndata: {n}\n\n"));
+            }
+            let mut r = HttpReply::new(status, events, error);
             r.headers.push(("Content-Type", "text/event-stream".into()));
             r.headers.push(("Cache-Control", "no-cache".into()));
             r
@@ -285,7 +313,7 @@ async fn batch(
 ) -> HttpReply {
     let version = match handshake_version(header_version.as_deref()) {
         Ok(v) => v,
-        Err(a) => return encode(format, a.status, &a.body, a.error),
+        Err(a) => return encode(format, a.status, &[], &a.body, a.error),
     };
     if !version.accepts_batches() || items.is_empty() {
         let err = RpcError::new(
@@ -322,7 +350,7 @@ async fn batch(
     if out.is_empty() {
         HttpReply::new(202, String::new(), None)
     } else {
-        encode(format, 200, &Value::Array(out), None)
+        encode(format, 200, &[], &Value::Array(out), None)
     }
 }
 
@@ -356,13 +384,40 @@ async fn request(
             }
         },
     };
+    let stateless = version.era() == Era::Stateless;
+    let log_level = if stateless {
+        match meta.and_then(|m| m.get(META_LOG_LEVEL)) {
+            None => None,
+            Some(l) => match l.as_str().and_then(LogLevel::parse) {
+                Some(l) => Some(l),
+                None => {
+                    return Answer::err(
+                        400,
+                        Some(&id),
+                        RpcError::invalid_params(format!("_meta[\"{META_LOG_LEVEL}\"] is not a log level")),
+                    )
+                }
+            },
+        }
+    } else {
+        Some(LogLevel::Info)
+    };
     let ctx = ToolContext {
         protocol_version: version,
         principal: caller.principal,
         entitlements: caller.entitlements,
         bindings: caller.bindings,
+        client_capabilities: if stateless {
+            meta.and_then(|m| m.get(META_CAPABILITIES))
+        } else {
+            None
+        },
+        input_responses: params.get("inputResponses"),
+        request_state: params.get("requestState").and_then(Value::as_str),
+        progress_token: meta.and_then(|m| m.get("progressToken")),
+        log_level,
+        notifications: Default::default(),
     };
-    let stateless = version.era() == Era::Stateless;
     match server.dispatch(&ctx, &method, &params).await {
         Ok(mut result) => {
             if stateless {
@@ -377,15 +432,19 @@ async fn request(
                 status: 200,
                 body: jsonrpc::success(&id, result),
                 error,
+                notifications: ctx.notifications.take(),
             }
         }
         Err(e) => {
-            let status = if stateless && e.code == jsonrpc::METHOD_NOT_FOUND {
-                404
-            } else {
-                200
+            let status = match e.code {
+                jsonrpc::METHOD_NOT_FOUND if stateless => 404,
+                jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
+                _ => 200,
             };
-            Answer::err(status, Some(&id), e)
+            Answer {
+                notifications: ctx.notifications.take(),
+                ..Answer::err(status, Some(&id), e)
+            }
         }
     }
 }
@@ -469,6 +528,13 @@ pub fn decode_header_value(v: &str) -> Option<String> {
 /// 2026-07-28 result fields: `resultType`, caching hints and `serverInfo`.
 fn decorate_stateless(server: &Server<'_>, method: &str, result: &mut Value) {
     let Value::Object(m) = result else { return };
+    // A multi-round tool may already have said `input_required`; it gets no caching hints.
+    if m.get("resultType")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "complete")
+    {
+        return;
+    }
     m.insert("resultType".into(), "complete".into());
     // Tool lists and resource contents depend on the caller's scopes and entitlements.
     let cache = match method {

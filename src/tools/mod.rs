@@ -9,7 +9,8 @@ pub mod whoami;
 
 use serde_json::{Map, Value};
 
-use crate::mcp::tool::{Prompt, PromptArgument, Resource, ResourceTemplate};
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::tool::{user_prompt, Prompt, PromptArgument, Resource, ResourceTemplate};
 use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
@@ -70,12 +71,18 @@ fn tool_doc(uri: &str, reg: &Registry) -> Option<String> {
     Some(doc.to_string())
 }
 
-fn explain_tool(args: &Map<String, Value>, reg: &Registry) -> Result<String, String> {
+fn explain_tool(args: &Map<String, Value>, reg: &Registry, _ctx: &ToolContext<'_>) -> Result<Value, RpcError> {
     let name = args.get("tool").and_then(Value::as_str).unwrap_or_default();
-    let tool = reg.find_tool(name).ok_or_else(|| format!("unknown tool: {name}"))?;
-    Ok(format!(
+    let tool = reg
+        .find_tool(name)
+        .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+    let text = format!(
         "Explain how to use the MCP tool `{}` ({}). Its input schema is:\n{}",
         tool.info.name, tool.info.description, tool.input_schema
+    );
+    Ok(user_prompt(
+        "Asks the model to explain how to use one of this server's tools.",
+        text,
     ))
 }
 
