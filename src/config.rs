@@ -163,6 +163,30 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Browser origins allowed on `/mcp`: `MCP_ALLOWED_ORIGINS` plus the origin of
+    /// `MCP_RESOURCE` (same-origin pages). Never derived from the request's Host, which a DNS
+    /// rebinding attacker controls.
+    pub fn allowed_origins(&self) -> Vec<String> {
+        let mut origins = self.mcp_allowed_origins.clone();
+        if let Some(o) = self.mcp_resource.as_deref().and_then(origin_of) {
+            origins.push(o);
+        }
+        origins
+    }
+}
+
+/// `scheme://host[:port]` of an absolute URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    ))
+}
+
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(v: &str) -> Vec<String> {
     v.split(',')
@@ -318,6 +342,24 @@ mod tests {
         assert!(Config::load(&v).is_err());
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_".into());
         assert!(Config::load(&v).is_err());
+    }
+
+    #[test]
+    fn resource_origin_is_allowed() {
+        let mut v = good();
+        v.insert("MCP_RESOURCE".into(), "https://MKit.example.com:8443/mcp".into());
+        v.insert("MCP_ALLOWED_ORIGINS".into(), "https://app.example.com".into());
+        let c = Config::load(&v).expect("ok");
+        assert_eq!(
+            c.allowed_origins(),
+            vec!["https://app.example.com", "https://mkit.example.com:8443"]
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8787/mcp").as_deref(),
+            Some("http://127.0.0.1:8787")
+        );
+        assert_eq!(origin_of("nope"), None);
+        assert_eq!(origin_of("https:///x"), None);
     }
 
     #[test]

@@ -161,7 +161,7 @@ async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
         entitlements: &[],
         bindings: Some(env),
     };
-    reply(transport::handle_post(&server, &request, &config.mcp_allowed_origins, &caller).await)
+    reply(transport::handle_post(&server, &request, &config.allowed_origins(), &caller).await)
 }
 
 fn reply(r: HttpReply) -> Result<Outcome> {

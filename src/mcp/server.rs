@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
-use super::tool::{RegisteredTool, Registry, ToolContext, ToolOutcome};
+use super::tool::{LogLevel, RegisteredTool, Registry, ResourceBody, ToolContext, ToolOutcome};
 use super::version::{Era, ProtocolVersion};
 
 /// `serverInfo` / `io.modelcontextprotocol/serverInfo`.
@@ -40,17 +40,6 @@ pub struct Server<'r> {
     pub info: &'r ServerInfo,
     pub page_size: usize,
 }
-
-const LOG_LEVELS: [&str; 8] = [
-    "debug",
-    "info",
-    "notice",
-    "warning",
-    "error",
-    "critical",
-    "alert",
-    "emergency",
-];
 
 impl Server<'_> {
     pub fn capabilities(&self, v: ProtocolVersion) -> Value {
@@ -226,10 +215,17 @@ impl Server<'_> {
                 self.registry
                     .templates
                     .iter()
-                    .find_map(|t| (t.read)(uri, self.registry).map(|text| (t.mime_type, text)))
+                    .find_map(|t| (t.read)(uri, self.registry).map(|b| (t.mime_type, b)))
             });
         match found {
-            Some((mime, text)) => Ok(json!({ "contents": [{ "uri": uri, "mimeType": mime, "text": text }] })),
+            Some((mime, body)) => {
+                let mut contents = json!({ "uri": uri, "mimeType": mime });
+                match body {
+                    ResourceBody::Text(text) => contents["text"] = text.into(),
+                    ResourceBody::Blob(blob) => contents["blob"] = blob.into(),
+                }
+                Ok(json!({ "contents": [contents] }))
+            }
             None => {
                 let code = if ctx.protocol_version.era() == Era::Stateless {
                     INVALID_PARAMS
@@ -310,13 +306,14 @@ impl Server<'_> {
     }
 }
 
+/// Accepted and validated; a stateless server cannot remember it, so log notifications use the
+/// default level (info) in the handshake era.
 fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
-    match params.get("level").and_then(Value::as_str) {
-        Some(l) if LOG_LEVELS.contains(&l) => Ok(json!({})),
-        _ => Err(RpcError::invalid_params(format!(
-            "level must be one of {}",
-            LOG_LEVELS.join(", ")
-        ))),
+    match params.get("level").and_then(Value::as_str).and_then(LogLevel::parse) {
+        Some(_) => Ok(json!({})),
+        None => Err(RpcError::invalid_params(
+            "level must be one of debug, info, notice, warning, error, critical, alert, emergency",
+        )),
     }
 }
 

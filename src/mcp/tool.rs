@@ -350,6 +350,13 @@ fn schema_for<T: JsonSchema>() -> Value {
     v
 }
 
+/// What reading a resource gives.
+pub enum ResourceBody {
+    Text(String),
+    /// Base64-encoded bytes.
+    Blob(String),
+}
+
 /// A static resource (`resources/list`, `resources/read`).
 pub struct Resource {
     pub uri: &'static str,
@@ -357,7 +364,7 @@ pub struct Resource {
     pub title: Option<&'static str>,
     pub description: &'static str,
     pub mime_type: &'static str,
-    pub read: fn(&ToolContext<'_>) -> String,
+    pub read: fn(&ToolContext<'_>) -> ResourceBody,
 }
 
 /// A resource template (`resources/templates/list`); `read` returns `None` for a URI it does
@@ -368,7 +375,7 @@ pub struct ResourceTemplate {
     pub title: Option<&'static str>,
     pub description: &'static str,
     pub mime_type: &'static str,
-    pub read: fn(&str, &Registry) -> Option<String>,
+    pub read: fn(&str, &Registry) -> Option<ResourceBody>,
 }
 
 pub struct PromptArgument {
@@ -385,8 +392,12 @@ pub struct Prompt {
     pub description: &'static str,
     pub arguments: Vec<PromptArgument>,
     /// Renders the whole `prompts/get` result from the (string) arguments.
-    pub render: fn(&Map<String, Value>, &Registry, &ToolContext<'_>) -> Result<Value, super::jsonrpc::RpcError>,
+    pub render: PromptRenderer,
 }
+
+/// Renders the whole `prompts/get` result from the (string) arguments.
+pub type PromptRenderer =
+    fn(&Map<String, Value>, &Registry, &ToolContext<'_>) -> Result<Value, super::jsonrpc::RpcError>;
 
 /// A `prompts/get` result with one user text message.
 pub fn user_prompt(description: &str, text: String) -> Value {

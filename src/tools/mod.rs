@@ -3,6 +3,8 @@
 //! Adding a tool: write `src/tools/my_tool.rs` implementing `crate::mcp::Tool`, declare it
 //! below with `mod my_tool;`, and add one line to `registry()`.
 
+#[cfg(feature = "fixtures")]
+mod fixtures;
 pub mod notes;
 pub mod text_stats;
 pub mod whoami;
@@ -10,7 +12,7 @@ pub mod whoami;
 use serde_json::{Map, Value};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::tool::{user_prompt, Prompt, PromptArgument, Resource, ResourceTemplate};
+use crate::mcp::tool::{user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
 use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
@@ -34,11 +36,11 @@ pub fn registry() -> Registry {
         description: "What this server is and which version is running.",
         mime_type: "text/markdown",
         read: |_| {
-            format!(
+            ResourceBody::Text(format!(
                 "# mKit {}\n\nA paid, remote MCP server on Cloudflare Workers (commit {}).\n",
                 crate::health::VERSION,
                 crate::health::COMMIT
-            )
+            ))
         },
     });
     r.template(ResourceTemplate {
@@ -61,14 +63,16 @@ pub fn registry() -> Registry {
         }],
         render: explain_tool,
     });
+    #[cfg(feature = "fixtures")]
+    fixtures::register(&mut r);
     r
 }
 
-fn tool_doc(uri: &str, reg: &Registry) -> Option<String> {
+fn tool_doc(uri: &str, reg: &Registry) -> Option<ResourceBody> {
     let t = reg.find_tool(uri.strip_prefix("mkit://tools/")?)?;
     let doc =
         serde_json::json!({ "name": t.info.name, "description": t.info.description, "inputSchema": t.input_schema });
-    Some(doc.to_string())
+    Some(ResourceBody::Text(doc.to_string()))
 }
 
 fn explain_tool(args: &Map<String, Value>, reg: &Registry, _ctx: &ToolContext<'_>) -> Result<Value, RpcError> {

@@ -46,9 +46,10 @@ process.on("exit", () => {
  *   script:  entry point relative to the repo (default: wrangler.jsonc's main, the release build)
  *   config:  a wrangler config other than the repo's (e.g. bench/noop/wrangler.jsonc)
  *   migrate: apply migrations/ to the local D1 first (default true)
+ *   port:    listen on this port (default: a free one), e.g. when a var must name the URL
  */
 export async function startWorker({ name = "worker", vars = defaultVars(), script, config, migrate = true,
-  logLevel = "log", extraEnv = {} } = {}) {
+  logLevel = "log", extraEnv = {}, port: wantedPort } = {}) {
   const dir = join(ROOT, ".e2e", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const persist = join(dir, "state");
@@ -62,7 +63,7 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
     await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist,
       ...(config ? ["--config", config] : [])], { cwd: ROOT, env });
   }
-  const port = await freePort();
+  const port = wantedPort ?? await freePort();
   const inspectorPort = await freePort();
   const logPath = join(dir, "wrangler.log");
   const out = openSync(logPath, "a");

@@ -1,0 +1,51 @@
+// The official MCP conformance suite (@modelcontextprotocol/conformance, pinned) against the
+// fixtures build, once per requirement set. Scenarios that cannot pass on a stateless worker are
+// listed, with reasons, in tests/conformance/expected-failures-<set>.yaml; the suite fails on any
+// other failure and on an expected failure that now passes.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
+
+const run = promisify(execFile);
+const CLI = join(ROOT, "node_modules/.bin/conformance");
+
+let worker;
+before(async () => {
+  const port = await freePort();
+  worker = await startWorker({
+    name: "conformance",
+    script: "build-fixtures/index.js",
+    port,
+    vars: { ...defaultVars(), MCP_RESOURCE: `http://127.0.0.1:${port}/mcp` },
+  });
+});
+after(async () => {
+  await worker?.stop();
+});
+
+for (const set of ["2025-11-25", "2026-07-28"]) {
+  test(`conformance suite, requirement set ${set}`, async (t) => {
+    const args = ["server", "--url", `${worker.url}/mcp`, "--requirements", set,
+      "--expected-failures", join(ROOT, "tests/conformance", `expected-failures-${set}.yaml`),
+      "-o", join(worker.dir, `conformance-${set}`)];
+    let stdout = "";
+    let code = 0;
+    try {
+      // Run with this test's Node (22): the suite does not start on older ones.
+      ({ stdout } = await run(process.execPath, [CLI, ...args], { cwd: ROOT, maxBuffer: 32 << 20, timeout: 300_000 }));
+    } catch (e) {
+      stdout = e.stdout ?? "";
+      code = e.code ?? 1;
+    }
+    const summary = stdout.slice(stdout.indexOf("=== SUMMARY ==="));
+    const total = summary.match(/Total: (\d+) passed, (\d+) failed/);
+    t.diagnostic(`conformance ${set}: ${total ? `${total[1]} checks passed, ${total[2]} failed` : "no summary"}`);
+    for (const line of summary.split("\n").filter((l) => l.startsWith("✗"))) t.diagnostic(line);
+    assert.ok(total, `the suite printed a summary:\n${stdout.slice(-3000)}`);
+    assert.equal(code, 0, `unexpected conformance failures (or stale expected failures):\n${summary}`);
+  });
+}
