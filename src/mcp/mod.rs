@@ -2,6 +2,7 @@
 //! Streamable HTTP transport. Pure: nothing here touches the `worker` crate.
 
 pub mod jsonrpc;
+pub mod mrtr;
 pub mod server;
 pub mod tool;
 pub mod transport;

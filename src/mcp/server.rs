@@ -43,12 +43,8 @@ pub struct Server<'r> {
 
 impl Server<'_> {
     pub fn capabilities(&self, v: ProtocolVersion) -> Value {
-        let mut caps = json!({
-            "tools": { "listChanged": false },
-            "resources": { "subscribe": false, "listChanged": false },
-            "prompts": { "listChanged": false },
-            "completions": {},
-        });
+        // No listChanged or subscribe: a stateless server has no stream to announce changes on.
+        let mut caps = json!({ "tools": {}, "resources": {}, "prompts": {}, "completions": {} });
         if v.era() == Era::Handshake {
             caps["logging"] = json!({});
         }

@@ -449,7 +449,9 @@ async fn request(
     }
 }
 
-/// 2026-07-28 request validation: the `_meta` version, the required headers and capabilities.
+/// 2026-07-28 request validation, in the order the spec's error precedence needs: the required
+/// `_meta` fields (-32602), then the headers against the body (-32020), then whether the version
+/// is supported (-32022).
 fn stateless_checks(
     req: &dyn HttpRequest,
     header_version: Option<&str>,
@@ -458,34 +460,31 @@ fn stateless_checks(
     requested: &Value,
     meta: Option<&Map<String, Value>>,
 ) -> Result<ProtocolVersion, (u16, RpcError)> {
-    let requested = requested.as_str().ok_or_else(|| {
-        (
-            400,
-            RpcError::invalid_params(format!("_meta[\"{META_VERSION}\"] must be a string")),
-        )
-    })?;
-    let version = ProtocolVersion::parse(requested)
-        .filter(|v| v.era() == Era::Stateless)
-        .ok_or_else(|| {
-            (
-                400,
-                RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                    .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": requested })),
-            )
-        })?;
-    let mismatch = |msg: String| (400, RpcError::new(jsonrpc::HEADER_MISMATCH, msg));
+    let malformed = |msg: String| (400, RpcError::invalid_params(msg));
+    let requested = requested
+        .as_str()
+        .ok_or_else(|| malformed(format!("_meta[\"{META_VERSION}\"] must be a string")))?;
+    if !meta
+        .and_then(|m| m.get(META_CAPABILITIES))
+        .is_some_and(Value::is_object)
+    {
+        return Err(malformed(format!("_meta[\"{META_CAPABILITIES}\"] is required")));
+    }
+    let mismatch = |msg: &str| (400, RpcError::new(jsonrpc::HEADER_MISMATCH, msg));
+    // RFC 9110 §5.5: optional whitespace around a field value is not part of it.
+    let header_version = header_version.map(|h| h.trim_matches([' ', '\t']));
     match header_version {
-        None => return Err(mismatch("the MCP-Protocol-Version header is required".into())),
+        None => return Err(mismatch("the MCP-Protocol-Version header is required")),
         Some(h) if h != requested => {
             return Err(mismatch(
-                "MCP-Protocol-Version does not match the request's _meta protocol version".into(),
+                "MCP-Protocol-Version does not match the request's _meta protocol version",
             ))
         }
         Some(_) => {}
     }
-    match req.header("Mcp-Method") {
-        None => return Err(mismatch("the Mcp-Method header is required".into())),
-        Some(h) if h != method => return Err(mismatch("Mcp-Method does not match the request's method".into())),
+    match req.header("Mcp-Method").as_deref().map(|h| h.trim_matches([' ', '\t'])) {
+        None => return Err(mismatch("the Mcp-Method header is required")),
+        Some(h) if h != method => return Err(mismatch("Mcp-Method does not match the request's method")),
         Some(_) => {}
     }
     let name_source = match method {
@@ -496,20 +495,31 @@ fn stateless_checks(
     if let Some(expected) = name_source.and_then(Value::as_str) {
         let header = req
             .header("Mcp-Name")
-            .ok_or_else(|| mismatch("the Mcp-Name header is required".into()))?;
-        let decoded = decode_header_value(&header).ok_or_else(|| mismatch("Mcp-Name is not validly encoded".into()))?;
+            .ok_or_else(|| mismatch("the Mcp-Name header is required"))?;
+        let decoded = decode_header_value(header.trim_matches([' ', '\t']))
+            .ok_or_else(|| mismatch("Mcp-Name is not validly encoded"))?;
         if decoded != expected {
-            return Err(mismatch("Mcp-Name does not match the request body".into()));
+            return Err(mismatch("Mcp-Name does not match the request body"));
         }
     }
-    if !meta
-        .and_then(|m| m.get(META_CAPABILITIES))
-        .is_some_and(Value::is_object)
-    {
-        return Err((
-            400,
-            RpcError::invalid_params(format!("_meta[\"{META_CAPABILITIES}\"] is required")),
-        ));
+    let version = ProtocolVersion::parse(requested)
+        .filter(|v| v.era() == Era::Stateless)
+        .ok_or_else(|| {
+            (
+                400,
+                RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                    .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": requested })),
+            )
+        })?;
+    // Multi-round answers must be an object of objects.
+    if let Some(responses) = params.get("inputResponses") {
+        let ok = responses.as_object().is_some_and(|m| m.values().all(Value::is_object));
+        if !ok {
+            return Err((
+                200,
+                RpcError::invalid_params("Invalid inputResponses: expected an object of response objects"),
+            ));
+        }
     }
     Ok(version)
 }

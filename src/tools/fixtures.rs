@@ -110,6 +110,7 @@ pub fn register(r: &mut Registry) {
     for (name, description, handler) in tools {
         r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
     }
+    register_stateless(r);
 
     r.resource(Resource {
         uri: "test://static-text",
@@ -201,6 +202,321 @@ pub fn register(r: &mut Registry) {
                 { "role": "user", "content": { "type": "image", "data": PNG, "mimeType": "image/png" } },
                 { "role": "user", "content": { "type": "text", "text": "Please analyze the image above." } },
             ] }))
+        },
+    });
+}
+
+/// Seals the fixtures' multi-round state. A fixed key is fine for test-only tools.
+const STATE_KEY: &[u8] = b"mkit-conformance-fixtures";
+
+fn ask(message: &str, field: &str, kind: &str) -> Value {
+    json!({ "method": "elicitation/create", "params": { "message": message, "requestedSchema": {
+        "type": "object", "properties": { field: { "type": kind } }, "required": [field] } } })
+}
+
+fn sample(text: &str, max_tokens: u32) -> Value {
+    json!({ "method": "sampling/createMessage", "params": {
+        "messages": [{ "role": "user", "content": { "type": "text", "text": text } }], "maxTokens": max_tokens } })
+}
+
+fn roots() -> Value {
+    json!({ "method": "roots/list", "params": {} })
+}
+
+fn requests(pairs: &[(&str, Value)]) -> Map<String, Value> {
+    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+}
+
+fn complete_text(text: String) -> Result<Value, RpcError> {
+    Ok(json!({ "content": [{ "type": "text", "text": text }] }))
+}
+
+fn missing(cap: &str) -> RpcError {
+    RpcError::new(
+        crate::mcp::jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY,
+        format!("Missing required client capability: {cap}"),
+    )
+    .with_data(json!({ "requiredCapabilities": { cap: {} } }))
+}
+
+/// The sealed state sent back, checked; `Ok(None)` when the client sent none.
+fn state(ctx: &ToolContext<'_>) -> Result<Option<Value>, RpcError> {
+    ctx.request_state
+        .map(|s| crate::mcp::mrtr::open(STATE_KEY, s))
+        .transpose()
+}
+
+fn sampled_text(ctx: &ToolContext<'_>, key: &str) -> Option<String> {
+    ctx.input_responses?
+        .get(key)?
+        .get("content")?
+        .get("text")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+use crate::mcp::mrtr::{accepted_content, input_required, seal};
+
+fn mrtr_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        state(ctx)?;
+        match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
+            Some(name) => complete_text(format!("Hello, {name}!")),
+            None => Ok(input_required(
+                requests(&[("user_name", ask("What is your name?", "name", "string"))]),
+                None,
+            )),
+        }
+    })
+}
+
+fn mrtr_sampling<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        match sampled_text(ctx, "capital_question") {
+            Some(answer) => complete_text(answer),
+            None => Ok(input_required(
+                requests(&[("capital_question", sample("What is the capital of France?", 100))]),
+                None,
+            )),
+        }
+    })
+}
+
+fn mrtr_roots<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        let listed = ctx
+            .input_responses
+            .and_then(|r| r.get("client_roots")?.get("roots")?.as_array());
+        match listed {
+            Some(roots) => {
+                let uris: Vec<&str> = roots.iter().filter_map(|r| r.get("uri")?.as_str()).collect();
+                complete_text(format!("Client roots: {}", uris.join(", ")))
+            }
+            None => Ok(input_required(requests(&[("client_roots", roots())]), None)),
+        }
+    })
+}
+
+/// Shared by the request-state and tampered-state fixtures: a confirmation bound to a sealed state.
+fn mrtr_confirm<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        let sealed = state(ctx)?;
+        match (sealed, accepted_content(ctx.input_responses, "confirm")) {
+            (Some(s), Some(c)) if s["stage"] == "confirm" => {
+                complete_text(format!("state-ok: confirmed={}", c.get("ok").unwrap_or(&Value::Null)))
+            }
+            _ => Ok(input_required(
+                requests(&[("confirm", ask("Please confirm", "ok", "boolean"))]),
+                Some(seal(STATE_KEY, &json!({ "stage": "confirm" }))),
+            )),
+        }
+    })
+}
+
+fn mrtr_multiple<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        let sealed = state(ctx)?;
+        let name = accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str());
+        let greeting = sampled_text(ctx, "greeting");
+        let rooted = ctx
+            .input_responses
+            .and_then(|r| r.get("client_roots")?.get("roots")?.as_array())
+            .is_some();
+        match (sealed, name, greeting, rooted) {
+            (Some(_), Some(name), Some(greeting), true) => {
+                complete_text(format!("{greeting} {name}, your roots were received."))
+            }
+            _ => Ok(input_required(
+                requests(&[
+                    ("user_name", ask("What is your name?", "name", "string")),
+                    ("greeting", sample("Generate a greeting", 50)),
+                    ("client_roots", roots()),
+                ]),
+                Some(seal(STATE_KEY, &json!({ "stage": "multiple" }))),
+            )),
+        }
+    })
+}
+
+fn mrtr_multi_round<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        let sealed = state(ctx)?.unwrap_or(Value::Null);
+        let step1 = || {
+            input_required(
+                requests(&[("step1", ask("Step 1: What is your name?", "name", "string"))]),
+                Some(seal(STATE_KEY, &json!({ "stage": "step1" }))),
+            )
+        };
+        match sealed["stage"].as_str() {
+            Some("step1") => match accepted_content(ctx.input_responses, "step1").and_then(|c| c.get("name")?.as_str())
+            {
+                Some(name) => Ok(input_required(
+                    requests(&[("step2", ask("Step 2: What is your favorite color?", "color", "string"))]),
+                    Some(seal(STATE_KEY, &json!({ "stage": "step2", "name": name }))),
+                )),
+                None => Ok(step1()),
+            },
+            Some("step2") => {
+                let name = sealed["name"].as_str().unwrap_or_default();
+                match accepted_content(ctx.input_responses, "step2").and_then(|c| c.get("color")?.as_str()) {
+                    Some(color) => complete_text(format!("{name}'s favorite color is {color}")),
+                    None => Ok(step1()),
+                }
+            }
+            _ => Ok(step1()),
+        }
+    })
+}
+
+fn mrtr_capabilities<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        if let Some(summary) = sampled_text(ctx, "summary") {
+            return complete_text(summary);
+        }
+        let mut asks = Vec::new();
+        if ctx.client_has("sampling") {
+            asks.push(("summary", sample("Summarize", 50)));
+        }
+        if ctx.client_has("elicitation") {
+            asks.push(("confirm", ask("Please confirm", "ok", "boolean")));
+        }
+        if asks.is_empty() {
+            return Err(missing("sampling"));
+        }
+        Ok(input_required(requests(&asks), None))
+    })
+}
+
+fn missing_capability<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        if !ctx.client_has("sampling") {
+            return Err(missing("sampling"));
+        }
+        match sampled_text(ctx, "sample") {
+            Some(text) => complete_text(text),
+            None => Ok(input_required(requests(&[("sample", sample("Say hello", 50))]), None)),
+        }
+    })
+}
+
+fn streaming_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        if !ctx.client_has("elicitation") {
+            return Err(missing("elicitation"));
+        }
+        match accepted_content(ctx.input_responses, "user_input").and_then(|c| c.get("value")?.as_str()) {
+            Some(v) => complete_text(format!("Received: {v}")),
+            None => Ok(input_required(
+                requests(&[("user_input", ask("Please provide a value", "value", "string"))]),
+                None,
+            )),
+        }
+    })
+}
+
+fn logging_tool<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async move {
+        ctx.log(LogLevel::Info, "test_logging_tool", json!("Logging tool running"));
+        complete_text("Logging tool executed".into())
+    })
+}
+
+fn json_schema_2020_12<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+    Box::pin(async { complete_text("ok".into()) })
+}
+
+fn json_schema_2020_12_input() -> Value {
+    json!({"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
+        "$defs":{"address":{"$anchor":"addressDef","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
+        "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},"contactMethod":{"type":"string","enum":["phone","email"]},
+            "phone":{"type":"string"},"email":{"type":"string"}},
+        "allOf":[{"anyOf":[{"required":["phone"]},{"required":["email"]}]}],
+        "if":{"properties":{"contactMethod":{"const":"phone"}},"required":["contactMethod"]},"then":{"required":["phone"]},"else":{"required":["email"]},
+        "additionalProperties":false})
+}
+
+fn register_stateless(r: &mut Registry) {
+    let tools: [(&'static str, &'static str, crate::mcp::tool::RawHandler); 11] = [
+        (
+            "test_input_required_result_elicitation",
+            "Asks for the user's name",
+            mrtr_elicitation,
+        ),
+        (
+            "test_input_required_result_sampling",
+            "Asks the client's model a question",
+            mrtr_sampling,
+        ),
+        (
+            "test_input_required_result_list_roots",
+            "Asks for the client's roots",
+            mrtr_roots,
+        ),
+        (
+            "test_input_required_result_request_state",
+            "Confirms with a sealed request state",
+            mrtr_confirm,
+        ),
+        (
+            "test_input_required_result_tampered_state",
+            "Rejects an altered request state",
+            mrtr_confirm,
+        ),
+        (
+            "test_input_required_result_multiple_inputs",
+            "Asks for three inputs at once",
+            mrtr_multiple,
+        ),
+        (
+            "test_input_required_result_multi_round",
+            "Asks in two rounds",
+            mrtr_multi_round,
+        ),
+        (
+            "test_input_required_result_capabilities",
+            "Asks only for what the client supports",
+            mrtr_capabilities,
+        ),
+        (
+            "test_missing_capability",
+            "Needs the sampling capability",
+            missing_capability,
+        ),
+        (
+            "test_streaming_elicitation",
+            "Needs the elicitation capability",
+            streaming_elicitation,
+        ),
+        (
+            "test_logging_tool",
+            "Logs only when the request asks for a level",
+            logging_tool,
+        ),
+    ];
+    for (name, description, handler) in tools {
+        r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
+    }
+    r.raw_tool(
+        ToolInfo::new("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features"),
+        json_schema_2020_12_input(),
+        json_schema_2020_12,
+    );
+    r.prompt(Prompt {
+        name: "test_input_required_result_prompt",
+        title: None,
+        description: "A prompt that asks for context first",
+        arguments: vec![],
+        render: |_, _, ctx| match accepted_content(ctx.input_responses, "user_context")
+            .and_then(|c| c.get("context")?.as_str())
+        {
+            Some(context) => Ok(text_prompt(format!("Use this context: {context}"))),
+            None => Ok(input_required(
+                requests(&[(
+                    "user_context",
+                    ask("What context should the prompt use?", "context", "string"),
+                )]),
+                None,
+            )),
         },
     });
 }
