@@ -98,7 +98,7 @@ dev: setup worker
 test: setup lint test-unit worker worker-fixtures test-e2e
 
 test-unit:
-	cargo test --all-targets
+	cargo test
 
 test-e2e: worker worker-fixtures
 	rm -rf .e2e

@@ -62,7 +62,13 @@ for (let round = 1; round <= ROUNDS; round++) {
       const conc = await wrk(`${w.url}/healthz`, { connections: CONCURRENCY });
       // The cheapest answer each worker gives: mKit's 404 (routing + JSON, no I/O) vs the no-op's 200.
       const bare = await wrk(`${w.url}/${key === "mkit" ? "not-found" : ""}`, { connections: 1, expectNon2xx: true });
-      results[key].push({ startupMs: w.startupMs, seq, conc, bare });
+      // tools/call of a trivial tool (the no-op answers the same POST with its fixed 200).
+      const callUrl = `${w.url}/${key === "mkit" ? "mcp" : ""}`;
+      const script = join(ROOT, "bench/tools-call.lua");
+      await wrk(callUrl, { connections: 1, duration: "1s", script });
+      const call = await wrk(callUrl, { connections: 1, script });
+      const callConc = await wrk(callUrl, { connections: CONCURRENCY, script });
+      results[key].push({ startupMs: w.startupMs, seq, conc, bare, call, callConc });
       console.error(`round ${round} ${key}: start ${w.startupMs.toFixed(0)} ms, seq p50 ${seq.p50} ms p99 ${seq.p99} ms (${seq.reqs} req), c${CONCURRENCY} ${conc.rps} req/s`);
     } finally {
       await w.stop();
@@ -78,6 +84,9 @@ const rows = [
   ["/healthz seq p50 (ms) (mKit runs D1 SELECT 1)", (r) => r.seq.p50],
   ["/healthz seq p99 (ms)", (r) => r.seq.p99],
   [`/healthz req/s at c${CONCURRENCY}`, (r) => r.conc.rps],
+  ["tools/call whoami seq p50 (ms)", (r) => r.call.p50],
+  ["tools/call whoami seq p99 (ms)", (r) => r.call.p99],
+  [`tools/call whoami req/s at c${CONCURRENCY}`, (r) => r.callConc.rps],
 ];
 const sizes = await bundleSizes();
 console.log(`\nmKit benchmark — ${ROUNDS} alternating rounds, medians; wrk ${DURATION} per measurement; workerd via wrangler dev\n`);

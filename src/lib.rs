@@ -12,6 +12,11 @@ pub mod tools;
 
 mod edge;
 
+/// The README's Rust examples compile as doctests, so "Adding a tool" cannot go stale.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 use worker::{event, Context, Env, Request, Response, Result};
 
 #[event(start)]
