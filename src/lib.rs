@@ -3,6 +3,7 @@
 //! Pure modules (`config`, `routes`, `health`, `log`) never touch the `worker` crate and are
 //! tested natively; `edge` binds them to workers-rs.
 
+pub mod auth;
 pub mod config;
 pub mod health;
 pub mod log;

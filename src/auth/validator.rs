@@ -1,0 +1,222 @@
+//! `AccessTokenValidator`: JWT access tokens (RFC 9068) checked the way RFC 8725 asks.
+
+use serde_json::{Map, Value};
+
+use super::json::parse_strict;
+use super::jwk::{verify_signature, Alg, JwkSet, B64URL};
+use crate::mcp::Principal;
+use base64::Engine as _;
+
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+pub const MAX_LEEWAY_SECS: u64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenError {
+    TooLarge,
+    Malformed(&'static str),
+    UnsupportedAlg,
+    WrongType,
+    CriticalHeader,
+    /// No key with the token's `kid` (or, without a `kid`, none fit): refetching the JWKS may help.
+    UnknownKey,
+    /// A key with that `kid` exists but cannot verify this `alg`.
+    KeyMismatch,
+    BadSignature,
+    Expired,
+    NotYetValid,
+    IssuedInFuture,
+    WrongIssuer,
+    WrongAudience,
+    MissingClaim(&'static str),
+}
+
+impl TokenError {
+    /// The short `error_description` of the bearer challenge: says what, never echoes input.
+    pub fn description(&self) -> &'static str {
+        match self {
+            TokenError::TooLarge => "token too large",
+            TokenError::Malformed(_) => "malformed token",
+            TokenError::UnsupportedAlg => "unsupported signature algorithm",
+            TokenError::WrongType => "token type must be at+jwt",
+            TokenError::CriticalHeader => "unsupported critical header",
+            TokenError::UnknownKey => "unknown signing key",
+            TokenError::KeyMismatch => "signing key does not fit the algorithm",
+            TokenError::BadSignature => "invalid signature",
+            TokenError::Expired => "token expired",
+            TokenError::NotYetValid => "token not yet valid",
+            TokenError::IssuedInFuture => "token issued in the future",
+            TokenError::WrongIssuer => "wrong issuer",
+            TokenError::WrongAudience => "token not issued for this resource",
+            TokenError::MissingClaim(_) => "required claim missing",
+        }
+    }
+
+    /// A stable code for logs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            TokenError::TooLarge => "token_too_large",
+            TokenError::Malformed(_) => "token_malformed",
+            TokenError::UnsupportedAlg => "token_alg",
+            TokenError::WrongType => "token_typ",
+            TokenError::CriticalHeader => "token_crit",
+            TokenError::UnknownKey => "token_unknown_kid",
+            TokenError::KeyMismatch => "token_key_mismatch",
+            TokenError::BadSignature => "token_signature",
+            TokenError::Expired => "token_expired",
+            TokenError::NotYetValid => "token_nbf",
+            TokenError::IssuedInFuture => "token_iat",
+            TokenError::WrongIssuer => "token_iss",
+            TokenError::WrongAudience => "token_aud",
+            TokenError::MissingClaim(_) => "token_claim_missing",
+        }
+    }
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedToken {
+    pub principal: Principal,
+    /// `exp`, in seconds since the epoch.
+    pub expires_at: u64,
+}
+
+/// The parts of a compact JWS, decoded but not yet trusted.
+struct Parts {
+    header: Map<String, Value>,
+    claims: Map<String, Value>,
+    signing_input_len: usize,
+    signature: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AccessTokenValidator {
+    pub issuer: String,
+    /// Accepted `aud` values.
+    pub audiences: Vec<String>,
+    pub leeway_secs: u64,
+    /// Accept `typ: JWT` (or none) as well as `at+jwt`, for issuers that do not send RFC 9068 types.
+    pub accept_jwt_typ: bool,
+}
+
+fn decode_json_part(part: &str, what: &'static str) -> Result<Map<String, Value>, TokenError> {
+    let bytes = B64URL.decode(part).map_err(|_| TokenError::Malformed(what))?;
+    match parse_strict(&bytes).map_err(|_| TokenError::Malformed(what))? {
+        Value::Object(m) => Ok(m),
+        _ => Err(TokenError::Malformed(what)),
+    }
+}
+
+fn split(token: &str) -> Result<Parts, TokenError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(TokenError::TooLarge);
+    }
+    let mut it = token.split('.');
+    let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return Err(TokenError::Malformed("compact JWS has three parts"));
+    };
+    if s.is_empty() {
+        return Err(TokenError::Malformed("signature"));
+    }
+    Ok(Parts {
+        header: decode_json_part(h, "header")?,
+        claims: decode_json_part(c, "claims")?,
+        signing_input_len: h.len() + 1 + c.len(),
+        signature: B64URL.decode(s).map_err(|_| TokenError::Malformed("signature"))?,
+    })
+}
+
+fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v.as_f64().filter(|n| n.is_finite()).map(Some).ok_or(TokenError::Malformed(name)),
+    }
+}
+
+impl AccessTokenValidator {
+    pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64) -> Result<ValidatedToken, TokenError> {
+        let parts = split(token)?;
+        let header = &parts.header;
+
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Alg::parse)
+            .ok_or(TokenError::UnsupportedAlg)?;
+        if header.contains_key("crit") {
+            return Err(TokenError::CriticalHeader);
+        }
+        let typ = header.get("typ").and_then(Value::as_str).map(str::to_ascii_lowercase);
+        let typ_ok = match typ.as_deref() {
+            Some("at+jwt" | "application/at+jwt") => true,
+            Some("jwt") | None => self.accept_jwt_typ,
+            Some(_) => false,
+        };
+        if !typ_ok {
+            return Err(TokenError::WrongType);
+        }
+        // jku, x5u, jwk and x5c are never consulted: keys come only from the configured JWKS.
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(k)) => Some(k.as_str()),
+            Some(_) => return Err(TokenError::Malformed("kid")),
+        };
+        let candidates: Vec<_> = match kid {
+            Some(k) => keys.keys.iter().filter(|e| e.kid.as_deref() == Some(k)).collect(),
+            None => keys.keys.iter().filter(|e| e.allows(alg)).collect(),
+        };
+        if candidates.is_empty() {
+            return Err(TokenError::UnknownKey);
+        }
+        let fitting: Vec<_> = candidates.into_iter().filter(|e| e.allows(alg)).collect();
+        if fitting.is_empty() {
+            return Err(TokenError::KeyMismatch);
+        }
+        let message = &token.as_bytes()[..parts.signing_input_len];
+        if !fitting.iter().any(|e| verify_signature(alg, &e.key, message, &parts.signature)) {
+            return Err(TokenError::BadSignature);
+        }
+
+        let claims = &parts.claims;
+        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
+            return Err(TokenError::WrongIssuer);
+        }
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a)),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(TokenError::WrongAudience);
+        }
+        let leeway = self.leeway_secs.min(MAX_LEEWAY_SECS) as f64;
+        let now = now_secs as f64;
+        let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+        if now >= exp + leeway {
+            return Err(TokenError::Expired);
+        }
+        if numeric_date(claims, "nbf")?.is_some_and(|nbf| now + leeway < nbf) {
+            return Err(TokenError::NotYetValid);
+        }
+        if numeric_date(claims, "iat")?.is_some_and(|iat| now + leeway < iat) {
+            return Err(TokenError::IssuedInFuture);
+        }
+        let sub = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::MissingClaim("sub"))?;
+        let client_id = claims.get("client_id").or_else(|| claims.get("azp")).and_then(Value::as_str);
+        Ok(ValidatedToken {
+            principal: Principal { sub: sub.to_owned(), client_id: client_id.map(str::to_owned), scopes: scopes(claims) },
+            expires_at: exp.max(0.0) as u64,
+        })
+    }
+}
+
+/// Scopes from `scope` (space-separated, RFC 9068) or `scp` (an array, or a string as some
+/// issuers send it).
+fn scopes(claims: &Map<String, Value>) -> Vec<String> {
+    let from_str = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
+    match (claims.get("scope"), claims.get("scp")) {
+        (Some(Value::String(s)), _) => from_str(s),
+        (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        (_, Some(Value::String(s))) => from_str(s),
+        _ => Vec::new(),
+    }
+}
