@@ -106,10 +106,18 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
                 Err(_) => false,
             }
         }
-        (PublicKey::Ed25519(k), Alg::EdDsa) => match <Ed25519 as Algorithm>::Signature::try_from_slice(signature) {
-            Ok(sig) => Ed25519.verify_signature(&sig, k, message),
-            Err(_) => false,
-        },
+        (PublicKey::Ed25519(k), Alg::EdDsa) => {
+            // jwt-compact's Ed25519 `try_from_slice` panics on a wrong length (it relies on the
+            // caller checking `LENGTH` first, as its own token path does): check it here. The
+            // Wycheproof suite found this.
+            if signature.len() != 64 {
+                return false;
+            }
+            match <Ed25519 as Algorithm>::Signature::try_from_slice(signature) {
+                Ok(sig) => Ed25519.verify_signature(&sig, k, message),
+                Err(_) => false,
+            }
+        }
         _ => false,
     }
 }

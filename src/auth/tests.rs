@@ -328,3 +328,14 @@ fn scopes_from_scope_or_scp() {
     assert_eq!(with("scp", json!("a b")), ["a", "b"]);
     assert!(with("other", json!(1)).is_empty());
 }
+
+#[test]
+fn short_signatures_are_rejected_not_panicked_on() {
+    for (alg, kid) in [("EdDSA", "ed1"), ("ES256", "ec1"), ("RS256", "rsa1")] {
+        let t = token(json!({"alg": alg, "typ": "at+jwt", "kid": kid}), claims());
+        let (input, _) = t.rsplit_once('.').expect("dot");
+        for sig in ["AA", "AAAA", &"A".repeat(90)] {
+            assert_eq!(check(&format!("{input}.{sig}")).err(), Some(TokenError::BadSignature), "{alg} {sig}");
+        }
+    }
+}
