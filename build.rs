@@ -8,13 +8,8 @@ fn main() {
     println!("cargo:rerun-if-changed=.git/HEAD");
     println!("cargo:rerun-if-changed=.git/refs/heads");
     let commit = std::env::var("MKIT_COMMIT").ok().filter(|c| !c.is_empty()).or_else(|| {
-        let out = Command::new("git")
-            .args(["rev-parse", "--short=12", "HEAD"])
-            .output()
-            .ok()?;
-        out.status
-            .success()
-            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let out = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
+        out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
     });
     if let Some(c) = commit.filter(|c| c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')) {
         println!("cargo:rustc-env=MKIT_COMMIT={c}");

@@ -22,41 +22,17 @@ struct VarSpec {
 }
 
 const VARS: &[VarSpec] = &[
-    VarSpec {
-        name: "OAUTH_ISSUER",
-        required: true,
-        validate: validate_url,
-    },
-    VarSpec {
-        name: "OAUTH_JWKS_URI",
-        required: false,
-        validate: validate_url,
-    },
-    VarSpec {
-        name: "OAUTH_AUDIENCE",
-        required: false,
-        validate: validate_list,
-    },
-    VarSpec {
-        name: "MCP_RESOURCE",
-        required: false,
-        validate: validate_url,
-    },
-    VarSpec {
-        name: "STRIPE_WEBHOOK_SECRET",
-        required: true,
-        validate: validate_webhook_secrets,
-    },
-    VarSpec {
-        name: "STRIPE_SECRET_KEY",
-        required: false,
-        validate: validate_nonempty,
-    },
-    VarSpec {
-        name: "MCP_ALLOWED_ORIGINS",
-        required: false,
-        validate: validate_origins,
-    },
+    VarSpec { name: "OAUTH_ISSUER", required: true, validate: validate_url },
+    VarSpec { name: "OAUTH_JWKS_URI", required: false, validate: validate_url },
+    VarSpec { name: "OAUTH_AUDIENCE", required: false, validate: validate_list },
+    VarSpec { name: "MCP_RESOURCE", required: false, validate: validate_url },
+    VarSpec { name: "STRIPE_WEBHOOK_SECRET", required: true, validate: validate_webhook_secrets },
+    VarSpec { name: "STRIPE_SECRET_KEY", required: false, validate: validate_nonempty },
+    VarSpec { name: "MCP_ALLOWED_ORIGINS", required: false, validate: validate_origins },
+    VarSpec { name: "OAUTH_LEEWAY_SECONDS", required: false, validate: validate_leeway },
+    VarSpec { name: "OAUTH_ACCEPT_JWT_TYP", required: false, validate: validate_bool },
+    VarSpec { name: "OAUTH_REQUIRED_SCOPES", required: false, validate: validate_list },
+    VarSpec { name: "OAUTH_TOKEN_CACHE", required: false, validate: validate_on_off },
 ];
 
 /// The state of one variable as `/healthz` reports it: names only, never values.
@@ -91,6 +67,13 @@ pub struct Config {
     pub stripe_webhook_secrets: Vec<String>,
     pub stripe_secret_key: Option<String>,
     pub mcp_allowed_origins: Vec<String>,
+    /// Clock skew allowed on `exp`/`nbf`/`iat`, at most 60 s (default 60).
+    pub oauth_leeway_secs: u64,
+    pub oauth_accept_jwt_typ: bool,
+    /// Scopes every `/mcp` request needs.
+    pub oauth_required_scopes: Vec<String>,
+    /// The verified-token cache (default on; `off` exists to measure it).
+    pub oauth_token_cache: bool,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -129,11 +112,7 @@ pub fn check(src: &dyn VarSource) -> ConfigReport {
             Some(v) => match (spec.validate)(&v) {
                 Ok(()) => VarState::Ok,
                 Err(reason) => {
-                    errors.push(ConfigError {
-                        variable: spec.name,
-                        state: VarState::Invalid,
-                        reason,
-                    });
+                    errors.push(ConfigError { variable: spec.name, state: VarState::Invalid, reason });
                     VarState::Invalid
                 }
             },
@@ -159,6 +138,10 @@ impl Config {
             stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRET"),
             stripe_secret_key: value(src, "STRIPE_SECRET_KEY"),
             mcp_allowed_origins: list("MCP_ALLOWED_ORIGINS"),
+            oauth_leeway_secs: value(src, "OAUTH_LEEWAY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(60),
+            oauth_accept_jwt_typ: value(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            oauth_required_scopes: value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
+            oauth_token_cache: !value(src, "OAUTH_TOKEN_CACHE").is_some_and(|v| v.eq_ignore_ascii_case("off")),
         })
     }
 }
@@ -180,20 +163,12 @@ impl Config {
 pub fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     let host = rest.split(['/', '?', '#']).next().filter(|h| !h.is_empty())?;
-    Some(format!(
-        "{}://{}",
-        scheme.to_ascii_lowercase(),
-        host.to_ascii_lowercase()
-    ))
+    Some(format!("{}://{}", scheme.to_ascii_lowercase(), host.to_ascii_lowercase()))
 }
 
 /// Splits a comma-separated list, dropping blanks.
 pub fn split_list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
+    v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
 }
 
 /// `https://…`, or `http://` on a loopback host for local development.
@@ -202,13 +177,16 @@ fn validate_url(v: &str) -> Result<(), &'static str> {
         rest
     } else if let Some(rest) = v.strip_prefix("http://") {
         let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
-            if port.bytes().all(|b| b.is_ascii_digit()) {
-                h
-            } else {
-                host
-            }
-        });
+        let host = host.rsplit_once(':').map_or(
+            host,
+            |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            },
+        );
         if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
             return Err("must be an https URL (http only for localhost)");
         }
@@ -233,14 +211,38 @@ fn validate_list(v: &str) -> Result<(), &'static str> {
 
 fn validate_webhook_secrets(v: &str) -> Result<(), &'static str> {
     let secrets = split_list(v);
-    if secrets.is_empty()
-        || !secrets
-            .iter()
-            .all(|s| s.starts_with("whsec_") && s.len() > "whsec_".len())
-    {
+    if secrets.is_empty() || !secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > "whsec_".len()) {
         return Err("must be one or more comma-separated whsec_ values");
     }
     Ok(())
+}
+
+/// Scopes are space- or comma-separated.
+pub fn split_scopes(v: &str) -> Vec<String> {
+    v.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+}
+
+fn validate_leeway(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u64>() {
+        Ok(n) if n <= 60 => Ok(()),
+        _ => Err("must be a whole number of seconds from 0 to 60"),
+    }
+}
+
+fn validate_bool(v: &str) -> Result<(), &'static str> {
+    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+        Ok(())
+    } else {
+        Err("must be true or false")
+    }
+}
+
+fn validate_on_off(v: &str) -> Result<(), &'static str> {
+    if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") {
+        Ok(())
+    } else {
+        Err("must be on or off")
+    }
 }
 
 fn validate_nonempty(_: &str) -> Result<(), &'static str> {
@@ -268,10 +270,7 @@ mod tests {
     }
 
     fn good() -> HashMap<String, String> {
-        vars(&[
-            ("OAUTH_ISSUER", "https://auth.example.com/"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
-        ])
+        vars(&[("OAUTH_ISSUER", "https://auth.example.com/"), ("STRIPE_WEBHOOK_SECRET", "whsec_abc")])
     }
 
     #[test]
@@ -334,14 +333,30 @@ mod tests {
     fn webhook_secrets_are_a_list_of_whsec_values() {
         let mut v = good();
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_a, whsec_b".into());
-        assert_eq!(
-            Config::load(&v).expect("ok").stripe_webhook_secrets,
-            vec!["whsec_a", "whsec_b"]
-        );
+        assert_eq!(Config::load(&v).expect("ok").stripe_webhook_secrets, vec!["whsec_a", "whsec_b"]);
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_a,sk_test_x".into());
         assert!(Config::load(&v).is_err());
         v.insert("STRIPE_WEBHOOK_SECRET".into(), "whsec_".into());
         assert!(Config::load(&v).is_err());
+    }
+
+    #[test]
+    fn oauth_options() {
+        let mut v = good();
+        let c = Config::load(&v).expect("ok");
+        assert_eq!((c.oauth_leeway_secs, c.oauth_accept_jwt_typ, c.oauth_token_cache), (60, false, true));
+        v.insert("OAUTH_LEEWAY_SECONDS".into(), "5".into());
+        v.insert("OAUTH_ACCEPT_JWT_TYP".into(), "TRUE".into());
+        v.insert("OAUTH_REQUIRED_SCOPES".into(), "mcp, tools:read notes".into());
+        v.insert("OAUTH_TOKEN_CACHE".into(), "off".into());
+        let c = Config::load(&v).expect("ok");
+        assert_eq!((c.oauth_leeway_secs, c.oauth_accept_jwt_typ, c.oauth_token_cache), (5, true, false));
+        assert_eq!(c.oauth_required_scopes, ["mcp", "tools:read", "notes"]);
+        for (k, bad) in [("OAUTH_LEEWAY_SECONDS", "61"), ("OAUTH_LEEWAY_SECONDS", "-1"), ("OAUTH_ACCEPT_JWT_TYP", "yes"), ("OAUTH_TOKEN_CACHE", "0")] {
+            let mut w = good();
+            w.insert(k.into(), bad.into());
+            assert!(Config::load(&w).is_err(), "{k}={bad}");
+        }
     }
 
     #[test]
@@ -350,14 +365,8 @@ mod tests {
         v.insert("MCP_RESOURCE".into(), "https://MKit.example.com:8443/mcp".into());
         v.insert("MCP_ALLOWED_ORIGINS".into(), "https://app.example.com".into());
         let c = Config::load(&v).expect("ok");
-        assert_eq!(
-            c.allowed_origins(),
-            vec!["https://app.example.com", "https://mkit.example.com:8443"]
-        );
-        assert_eq!(
-            origin_of("http://127.0.0.1:8787/mcp").as_deref(),
-            Some("http://127.0.0.1:8787")
-        );
+        assert_eq!(c.allowed_origins(), vec!["https://app.example.com", "https://mkit.example.com:8443"]);
+        assert_eq!(origin_of("http://127.0.0.1:8787/mcp").as_deref(), Some("http://127.0.0.1:8787"));
         assert_eq!(origin_of("nope"), None);
         assert_eq!(origin_of("https:///x"), None);
     }
@@ -366,10 +375,7 @@ mod tests {
     fn audience_and_origins_are_lists() {
         let mut v = good();
         v.insert("OAUTH_AUDIENCE".into(), "a, ,b".into());
-        v.insert(
-            "MCP_ALLOWED_ORIGINS".into(),
-            "https://app.example.com,http://localhost:6274".into(),
-        );
+        v.insert("MCP_ALLOWED_ORIGINS".into(), "https://app.example.com,http://localhost:6274".into());
         let c = Config::load(&v).expect("ok");
         assert_eq!(c.oauth_audience, vec!["a", "b"]);
         assert_eq!(c.mcp_allowed_origins.len(), 2);

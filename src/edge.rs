@@ -63,10 +63,7 @@ async fn dispatch(r: Route, req: Request, env: &Env) -> Result<Outcome> {
         Route::Mcp => mcp(req, env).await,
         Route::McpPreflight => {
             let origins = allowed_origins(env);
-            reply(transport::preflight(
-                req.headers().get("Origin").ok().flatten(),
-                &origins,
-            ))
+            reply(transport::preflight(req.headers().get("Origin").ok().flatten(), &origins))
         }
         Route::StripeWebhook => json_error(501, "not_implemented"),
         #[cfg(feature = "fixtures")]
@@ -89,11 +86,7 @@ async fn db_probe(env: &Env) -> Probe {
     let Ok(db) = env.d1("DB") else {
         return Probe::Fail("binding_missing");
     };
-    match db
-        .prepare("SELECT 1 AS one")
-        .first::<serde_json::Value>(Some("one"))
-        .await
-    {
+    match db.prepare("SELECT 1 AS one").first::<serde_json::Value>(Some("one")).await {
         Ok(Some(_)) => Probe::Ok,
         Ok(None) => Probe::Fail("no_row"),
         Err(_) => Probe::Fail("query_failed"),
@@ -116,10 +109,7 @@ impl HttpRequest for McpRequest {
 }
 
 fn allowed_origins(env: &Env) -> Vec<String> {
-    EnvVars(env)
-        .get("MCP_ALLOWED_ORIGINS")
-        .map(|v| config::split_list(&v))
-        .unwrap_or_default()
+    EnvVars(env).get("MCP_ALLOWED_ORIGINS").map(|v| config::split_list(&v)).unwrap_or_default()
 }
 
 async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
@@ -130,37 +120,18 @@ async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
             let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
                 "code": -32603, "message": format!("server misconfigured: {}", names.join("; ")) } });
             let response = Response::from_json(&body)?.with_status(503);
-            return Ok(Outcome {
-                response,
-                error: Some("misconfigured"),
-            });
+            return Ok(Outcome { response, error: Some("misconfigured") });
         }
     };
-    let declared_len = req
-        .headers()
-        .get("Content-Length")
-        .ok()
-        .flatten()
-        .and_then(|l| l.parse::<usize>().ok());
+    let declared_len = req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
     if declared_len.is_some_and(|l| l > transport::MAX_BODY_BYTES) {
         return reply(transport::too_large());
     }
     let body = req.bytes().await?;
-    let request = McpRequest {
-        headers: req.headers().clone(),
-        body,
-    };
+    let request = McpRequest { headers: req.headers().clone(), body };
     let answer = REGISTRY.with(|r| r.clone());
-    let server = Server {
-        registry: &answer,
-        info: &SERVER_INFO,
-        page_size: 50,
-    };
-    let caller = Caller {
-        principal: None,
-        entitlements: &[],
-        bindings: Some(env),
-    };
+    let server = Server { registry: &answer, info: &SERVER_INFO, page_size: 50 };
+    let caller = Caller { principal: None, entitlements: &[], bindings: Some(env) };
     reply(transport::handle_post(&server, &request, &config.allowed_origins(), &caller).await)
 }
 
@@ -169,23 +140,13 @@ fn reply(r: HttpReply) -> Result<Outcome> {
     for (name, value) in &r.headers {
         headers.set(name, value)?;
     }
-    let response = if r.body.is_empty() {
-        Response::empty()?
-    } else {
-        Response::ok(r.body)?
-    };
-    Ok(Outcome {
-        response: response.with_status(r.status).with_headers(headers),
-        error: r.error,
-    })
+    let response = if r.body.is_empty() { Response::empty()? } else { Response::ok(r.body)? };
+    Ok(Outcome { response: response.with_status(r.status).with_headers(headers), error: r.error })
 }
 
 fn json_error(status: u16, code: &'static str) -> Result<Outcome> {
     let response = Response::from_json(&json!({ "error": code }))?.with_status(status);
-    Ok(Outcome {
-        response,
-        error: Some(code),
-    })
+    Ok(Outcome { response, error: Some(code) })
 }
 
 /// Test-only: a deliberate panic, to measure what happens to the isolate afterwards.

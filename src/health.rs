@@ -38,11 +38,8 @@ pub struct HealthReport {
 impl HealthReport {
     pub fn new(config: &ConfigReport, db: &Probe) -> HealthReport {
         let mut checks = Map::new();
-        let config_checks: Map<String, Value> = config
-            .entries
-            .iter()
-            .map(|(name, state)| ((*name).to_owned(), serde_json::json!(state)))
-            .collect();
+        let config_checks: Map<String, Value> =
+            config.entries.iter().map(|(name, state)| ((*name).to_owned(), serde_json::json!(state))).collect();
         checks.insert("config".into(), Value::Object(config_checks));
         checks.insert(
             "db".into(),
@@ -52,12 +49,7 @@ impl HealthReport {
             },
         );
         let ok = config.entries.iter().all(|(_, s)| *s == VarState::Ok) && *db == Probe::Ok;
-        HealthReport {
-            status: if ok { Status::Ok } else { Status::Fail },
-            version: VERSION,
-            commit: COMMIT,
-            checks,
-        }
+        HealthReport { status: if ok { Status::Ok } else { Status::Fail }, version: VERSION, commit: COMMIT, checks }
     }
 
     pub fn http_status(&self) -> u16 {
@@ -85,10 +77,7 @@ mod tests {
 
     #[test]
     fn healthy_report() {
-        let cfg = check(&vars(&[
-            ("OAUTH_ISSUER", "https://a.example"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-        ]));
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
         let r = HealthReport::new(&cfg, &Probe::Ok);
         assert_eq!(r.http_status(), 200);
         assert_eq!(r.error_code(), None);
@@ -112,15 +101,9 @@ mod tests {
 
     #[test]
     fn db_failure_fails() {
-        let cfg = check(&vars(&[
-            ("OAUTH_ISSUER", "https://a.example"),
-            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
-        ]));
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
         let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"));
         assert_eq!(r.http_status(), 503);
-        assert_eq!(
-            serde_json::to_value(&r).expect("json")["checks"]["db"],
-            "fail: d1_error"
-        );
+        assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");
     }
 }

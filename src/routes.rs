@@ -40,11 +40,7 @@ pub fn route(method: &str, path: &str) -> Routing {
         None => Routing::MethodNotAllowed { route, allow },
     };
     match path {
-        "/healthz" => allowed(
-            "/healthz",
-            "GET, HEAD",
-            matches!(method, "GET" | "HEAD").then_some(Route::Healthz),
-        ),
+        "/healthz" => allowed("/healthz", "GET, HEAD", matches!(method, "GET" | "HEAD").then_some(Route::Healthz)),
         "/mcp" => allowed(
             "/mcp",
             "POST",
@@ -54,11 +50,7 @@ pub fn route(method: &str, path: &str) -> Routing {
                 _ => None,
             },
         ),
-        "/stripe/webhook" => allowed(
-            "/stripe/webhook",
-            "POST",
-            (method == "POST").then_some(Route::StripeWebhook),
-        ),
+        "/stripe/webhook" => allowed("/stripe/webhook", "POST", (method == "POST").then_some(Route::StripeWebhook)),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
         _ => Routing::NotFound,
@@ -80,47 +72,18 @@ mod tests {
 
     #[test]
     fn wrong_method_names_the_allowed_ones() {
-        assert_eq!(
-            route("POST", "/healthz"),
-            Routing::MethodNotAllowed {
-                route: "/healthz",
-                allow: "GET, HEAD"
-            }
-        );
-        assert_eq!(
-            route("GET", "/mcp"),
-            Routing::MethodNotAllowed {
-                route: "/mcp",
-                allow: "POST"
-            }
-        );
-        assert_eq!(
-            route("DELETE", "/mcp"),
-            Routing::MethodNotAllowed {
-                route: "/mcp",
-                allow: "POST"
-            }
-        );
+        assert_eq!(route("POST", "/healthz"), Routing::MethodNotAllowed { route: "/healthz", allow: "GET, HEAD" });
+        assert_eq!(route("GET", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
+        assert_eq!(route("DELETE", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
         assert_eq!(
             route("GET", "/stripe/webhook"),
-            Routing::MethodNotAllowed {
-                route: "/stripe/webhook",
-                allow: "POST"
-            }
+            Routing::MethodNotAllowed { route: "/stripe/webhook", allow: "POST" }
         );
     }
 
     #[test]
     fn unknown_paths_are_not_found() {
-        for p in [
-            "/",
-            "/healthz/",
-            "/mcp/x",
-            "/HEALTHZ",
-            "",
-            "/stripe",
-            "/__fixtures/panic",
-        ] {
+        for p in ["/", "/healthz/", "/mcp/x", "/HEALTHZ", "", "/stripe", "/__fixtures/panic"] {
             if cfg!(feature = "fixtures") && p == "/__fixtures/panic" {
                 continue;
             }

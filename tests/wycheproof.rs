@@ -70,7 +70,8 @@ fn rsa_sets(pss: bool) {
                 .test_groups
                 .into_iter()
                 .map(|g| {
-                    let tests = g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
+                    let tests =
+                        g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
                     (g.key.n.to_vec(), g.key.e.to_vec(), tests)
                 })
                 .collect();
@@ -96,7 +97,8 @@ fn rsa_sets(pss: bool) {
                 .test_groups
                 .into_iter()
                 .map(|g| {
-                    let tests = g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
+                    let tests =
+                        g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
                     (g.key.n.to_vec(), g.key.e.to_vec(), tests)
                 })
                 .collect();

@@ -4,7 +4,7 @@
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
 use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaSignature};
-use jwt_compact::{AlgorithmSignature, Algorithm};
+use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::Value;
 
 /// base64url without padding, strictly: no `=`, no stray bits, no other alphabet.
@@ -217,7 +217,9 @@ pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
             sec1.push(0x04);
             sec1.extend_from_slice(&x);
             sec1.extend_from_slice(&y);
-            PublicKey::P256(p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JwkRejection::Malformed("x/y"))?)
+            PublicKey::P256(
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JwkRejection::Malformed("x/y"))?,
+            )
         }
         Some("OKP") => {
             if str_member("crv") != Some("Ed25519") {

@@ -1,8 +1,10 @@
 //! OAuth 2.1 protected resource: access-token validation (RFC 9068, RFC 8725), JWK sets,
 //! Protected Resource Metadata (RFC 9728) and bearer challenges (RFC 6750). Pure.
 
+pub mod cache;
 pub mod json;
 pub mod jwk;
+pub mod prm;
 pub mod validator;
 
 #[cfg(test)]

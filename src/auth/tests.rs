@@ -103,7 +103,16 @@ fn check(t: &str) -> Result<super::validator::ValidatedToken, TokenError> {
 
 #[test]
 fn valid_tokens_of_every_algorithm() {
-    for (alg, kid) in [("RS256", "rsa1"), ("RS384", "rsa1"), ("RS512", "rsa1"), ("PS256", "rsa1"), ("PS384", "rsa1"), ("PS512", "rsa1"), ("ES256", "ec1"), ("EdDSA", "ed1")] {
+    for (alg, kid) in [
+        ("RS256", "rsa1"),
+        ("RS384", "rsa1"),
+        ("RS512", "rsa1"),
+        ("PS256", "rsa1"),
+        ("PS384", "rsa1"),
+        ("PS512", "rsa1"),
+        ("ES256", "ec1"),
+        ("EdDSA", "ed1"),
+    ] {
         let t = token(json!({"alg": alg, "typ": "at+jwt", "kid": kid}), claims());
         let v = check(&t).unwrap_or_else(|e| panic!("{alg}: {e:?}"));
         assert_eq!(v.principal.sub, "user-1");
@@ -285,7 +294,12 @@ fn duplicate_keys_are_refused() {
     let dup_claims = format!(r#"{{"iss":"{ISS}","aud":"{AUD}","sub":"user-1","sub":"admin","exp":{}}}"#, NOW + 300);
     let t = sign_raw(r#"{"alg":"RS256","typ":"at+jwt","kid":"rsa1"}"#, &dup_claims, "RS256", &keys().rsa);
     assert_eq!(check(&t).err(), Some(TokenError::Malformed("claims")));
-    let t = sign_raw(r#"{"alg":"RS256","alg":"none","typ":"at+jwt","kid":"rsa1"}"#, &claims().to_string(), "RS256", &keys().rsa);
+    let t = sign_raw(
+        r#"{"alg":"RS256","alg":"none","typ":"at+jwt","kid":"rsa1"}"#,
+        &claims().to_string(),
+        "RS256",
+        &keys().rsa,
+    );
     assert_eq!(check(&t).err(), Some(TokenError::Malformed("header")));
 }
 
@@ -300,7 +314,14 @@ fn weak_private_and_misused_keys_never_enter_the_set() {
     ops["key_ops"] = json!(["sign"]);
     let mut wrong_crv = ec_jwk(&k.ec, "crv");
     wrong_crv["crv"] = "P-384".into();
-    let set = jwks(vec![rsa_jwk(&k.rsa_weak, "weak"), private, enc, ops, wrong_crv, json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hs"})]);
+    let set = jwks(vec![
+        rsa_jwk(&k.rsa_weak, "weak"),
+        private,
+        enc,
+        ops,
+        wrong_crv,
+        json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hs"}),
+    ]);
     assert!(set.keys.is_empty());
     let reasons: Vec<_> = set.rejected.iter().map(|(kid, why)| (kid.as_str(), why.clone())).collect();
     assert_eq!(reasons[0], ("weak", JwkRejection::WeakRsaKey { bits: 1024 }));

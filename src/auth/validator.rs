@@ -137,11 +137,7 @@ impl AccessTokenValidator {
         let parts = split(token)?;
         let header = &parts.header;
 
-        let alg = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .and_then(Alg::parse)
-            .ok_or(TokenError::UnsupportedAlg)?;
+        let alg = header.get("alg").and_then(Value::as_str).and_then(Alg::parse).ok_or(TokenError::UnsupportedAlg)?;
         if header.contains_key("crit") {
             return Err(TokenError::CriticalHeader);
         }
@@ -182,7 +178,9 @@ impl AccessTokenValidator {
         }
         let aud_ok = match claims.get("aud") {
             Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
-            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a)),
+            Some(Value::Array(list)) => {
+                list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a))
+            }
             _ => false,
         };
         if !aud_ok {
@@ -203,7 +201,11 @@ impl AccessTokenValidator {
         let sub = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::MissingClaim("sub"))?;
         let client_id = claims.get("client_id").or_else(|| claims.get("azp")).and_then(Value::as_str);
         Ok(ValidatedToken {
-            principal: Principal { sub: sub.to_owned(), client_id: client_id.map(str::to_owned), scopes: scopes(claims) },
+            principal: Principal {
+                sub: sub.to_owned(),
+                client_id: client_id.map(str::to_owned),
+                scopes: scopes(claims),
+            },
             expires_at: exp.max(0.0) as u64,
         })
     }

@@ -22,14 +22,8 @@ pub struct Id(pub Value);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    Request {
-        id: Id,
-        method: String,
-        params: Option<Value>,
-    },
-    Notification {
-        method: String,
-    },
+    Request { id: Id, method: String, params: Option<Value> },
+    Notification { method: String },
     Response,
 }
 
@@ -42,11 +36,7 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError {
-            code,
-            message: message.into(),
-            data: None,
-        }
+        RpcError { code, message: message.into(), data: None }
     }
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
@@ -70,10 +60,7 @@ impl RpcError {
 /// be read, so the error response can carry it.
 pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
     let Value::Object(mut obj) = v else {
-        return Err((
-            RpcError::new(INVALID_REQUEST, "a JSON-RPC message must be an object"),
-            None,
-        ));
+        return Err((RpcError::new(INVALID_REQUEST, "a JSON-RPC message must be an object"), None));
     };
     let id = match obj.remove("id") {
         None => None,
@@ -97,10 +84,7 @@ pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
         }
         Some(_) => Err((RpcError::new(INVALID_REQUEST, "method must be a string"), id)),
         None if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) => Ok(Message::Response),
-        None => Err((
-            RpcError::new(INVALID_REQUEST, "not a request, notification or response"),
-            id,
-        )),
+        None => Err((RpcError::new(INVALID_REQUEST, "not a request, notification or response"), id)),
     }
 }
 
@@ -125,31 +109,18 @@ mod tests {
     fn request_notification_response() {
         assert_eq!(
             c(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#),
-            Ok(Message::Request {
-                id: Id(json!(1)),
-                method: "ping".into(),
-                params: None
-            })
+            Ok(Message::Request { id: Id(json!(1)), method: "ping".into(), params: None })
         );
         assert_eq!(
             c(r#"{"jsonrpc":"2.0","id":"a","method":"x","params":{"k":1}}"#),
-            Ok(Message::Request {
-                id: Id(json!("a")),
-                method: "x".into(),
-                params: Some(json!({"k":1}))
-            })
+            Ok(Message::Request { id: Id(json!("a")), method: "x".into(), params: Some(json!({"k":1})) })
         );
         assert_eq!(
             c(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
-            Ok(Message::Notification {
-                method: "notifications/initialized".into()
-            })
+            Ok(Message::Notification { method: "notifications/initialized".into() })
         );
         assert_eq!(c(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#), Ok(Message::Response));
-        assert_eq!(
-            c(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#),
-            Ok(Message::Response)
-        );
+        assert_eq!(c(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#), Ok(Message::Response));
     }
 
     #[test]
@@ -175,10 +146,7 @@ mod tests {
 
     #[test]
     fn envelopes() {
-        assert_eq!(
-            success(&Id(json!(7)), json!({})),
-            json!({"jsonrpc":"2.0","id":7,"result":{}})
-        );
+        assert_eq!(success(&Id(json!(7)), json!({})), json!({"jsonrpc":"2.0","id":7,"result":{}}));
         let err = RpcError::new(METHOD_NOT_FOUND, "nope").with_data(json!({"m":"x"}));
         assert_eq!(
             failure(None, &err),

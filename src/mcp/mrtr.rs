@@ -72,10 +72,7 @@ mod tests {
     #[test]
     fn accepted_content_needs_accept() {
         let r = json!({"a": {"action": "accept", "content": {"name": "x"}}, "b": {"action": "decline"}, "c": 1});
-        assert_eq!(
-            accepted_content(Some(&r), "a").and_then(|c| c.get("name")),
-            Some(&json!("x"))
-        );
+        assert_eq!(accepted_content(Some(&r), "a").and_then(|c| c.get("name")), Some(&json!("x")));
         assert!(accepted_content(Some(&r), "b").is_none());
         assert!(accepted_content(Some(&r), "c").is_none());
         assert!(accepted_content(None, "a").is_none());

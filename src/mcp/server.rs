@@ -126,9 +126,7 @@ impl Server<'_> {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
             Some(Value::String(s)) if s.is_empty() => 0,
-            Some(Value::String(s)) => s
-                .parse::<usize>()
-                .map_err(|_| RpcError::invalid_params("invalid cursor"))?,
+            Some(Value::String(s)) => s.parse::<usize>().map_err(|_| RpcError::invalid_params("invalid cursor"))?,
             Some(_) => return Err(RpcError::invalid_params("cursor must be a string")),
         };
         let all: Vec<Value> = items.collect();
@@ -145,10 +143,7 @@ impl Server<'_> {
     }
 
     fn visible<'t>(&'t self, ctx: &'t ToolContext<'_>) -> impl Iterator<Item = &'t RegisteredTool> + 't {
-        self.registry
-            .tools
-            .iter()
-            .filter(move |t| has_scopes(ctx, t.info.scopes))
+        self.registry.tools.iter().filter(move |t| has_scopes(ctx, t.info.scopes))
     }
 
     fn list_tools(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -201,17 +196,9 @@ impl Server<'_> {
             .get("uri")
             .and_then(Value::as_str)
             .ok_or_else(|| RpcError::invalid_params("resources/read needs a string uri"))?;
-        let found = self
-            .registry
-            .resources
-            .iter()
-            .find(|r| r.uri == uri)
-            .map(|r| (r.mime_type, (r.read)(ctx)))
-            .or_else(|| {
-                self.registry
-                    .templates
-                    .iter()
-                    .find_map(|t| (t.read)(uri, self.registry).map(|b| (t.mime_type, b)))
+        let found =
+            self.registry.resources.iter().find(|r| r.uri == uri).map(|r| (r.mime_type, (r.read)(ctx))).or_else(|| {
+                self.registry.templates.iter().find_map(|t| (t.read)(uri, self.registry).map(|b| (t.mime_type, b)))
             });
         match found {
             Some((mime, body)) => {
@@ -247,21 +234,10 @@ impl Server<'_> {
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
-            Some(_) => {
-                return Err(RpcError::invalid_params(
-                    "prompt arguments must be an object of strings",
-                ))
-            }
+            Some(_) => return Err(RpcError::invalid_params("prompt arguments must be an object of strings")),
         };
-        if let Some(missing) = prompt
-            .arguments
-            .iter()
-            .find(|a| a.required && !args.contains_key(a.name))
-        {
-            return Err(RpcError::invalid_params(format!(
-                "missing required argument: {}",
-                missing.name
-            )));
+        if let Some(missing) = prompt.arguments.iter().find(|a| a.required && !args.contains_key(a.name)) {
+            return Err(RpcError::invalid_params(format!("missing required argument: {}", missing.name)));
         }
         (prompt.render)(&args, self.registry, ctx)
     }
@@ -314,10 +290,7 @@ fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
 }
 
 fn has_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> bool {
-    needed.is_empty()
-        || ctx
-            .principal
-            .is_some_and(|p| needed.iter().all(|s| p.scopes.iter().any(|h| h == s)))
+    needed.is_empty() || ctx.principal.is_some_and(|p| needed.iter().all(|s| p.scopes.iter().any(|h| h == s)))
 }
 
 /// A tool as `tools/list` shows it to a client of version `v`.

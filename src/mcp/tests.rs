@@ -28,10 +28,7 @@ struct Req {
 
 impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     }
     fn body(&self) -> &[u8] {
         &self.body
@@ -99,16 +96,8 @@ impl Harness {
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         };
-        let server = Server {
-            registry: &self.registry,
-            info: &tools::SERVER_INFO,
-            page_size: self.page_size,
-        };
-        let caller = Caller {
-            principal: self.principal.as_ref(),
-            entitlements: &[],
-            bindings: None,
-        };
+        let server = Server { registry: &self.registry, info: &tools::SERVER_INFO, page_size: self.page_size };
+        let caller = Caller { principal: self.principal.as_ref(), entitlements: &[], bindings: None };
         let r = block_on(transport::handle_post(&server, &req, &self.origins, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
         r
@@ -117,10 +106,7 @@ impl Harness {
     /// A handshake-era request at `version` (None: no header).
     fn rpc(&self, version: Option<&str>, method: &str, params: Value) -> (u16, Value) {
         let body = json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}).to_string();
-        let mut headers = vec![
-            ("Accept", "application/json, text/event-stream"),
-            ("Content-Type", "application/json"),
-        ];
+        let mut headers = vec![("Accept", "application/json, text/event-stream"), ("Content-Type", "application/json")];
         if let Some(v) = version {
             headers.push(("MCP-Protocol-Version", v));
         }
@@ -225,10 +211,7 @@ fn protocol_version_header_rules() {
     let (s, r) = h.rpc(Some("2026-07-28"), "tools/list", json!({}));
     assert_eq!((s, code(&r)), (400, INVALID_PARAMS));
     // A notification with a bad header is refused too.
-    let r = h.post(
-        &[("MCP-Protocol-Version", "bogus")],
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    );
+    let r = h.post(&[("MCP-Protocol-Version", "bogus")], r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
     assert_eq!(r.status, 400);
 }
 
@@ -271,11 +254,7 @@ fn batches_follow_the_version() {
     let arr = v.as_array().expect("array");
     assert_eq!(arr.len(), 3);
     assert_eq!(arr[0], json!({"jsonrpc":"2.0","id":1,"result":{}}));
-    assert_eq!(
-        (arr[1]["id"].clone(), code(&arr[1])),
-        (json!(2), INVALID_REQUEST),
-        "initialize is not batchable"
-    );
+    assert_eq!((arr[1]["id"].clone(), code(&arr[1])), (json!(2), INVALID_REQUEST), "initialize is not batchable");
     assert_eq!(code(&arr[2]), INVALID_REQUEST);
     let r = h.post(&[], r#"[{"jsonrpc":"2.0","method":"notifications/initialized"}]"#);
     assert_eq!((r.status, r.body.as_str()), (202, ""));
@@ -295,18 +274,11 @@ fn accept_and_content_type() {
     let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
     for accept in ["application/json", "application/json, text/event-stream", "*/*", ""] {
         let r = h.post(&[("Accept", accept)], ping);
-        assert_eq!(
-            (r.status, r.header("Content-Type")),
-            (200, Some("application/json")),
-            "{accept}"
-        );
+        assert_eq!((r.status, r.header("Content-Type")), (200, Some("application/json")), "{accept}");
     }
     let r = h.post(&[("Accept", "text/event-stream")], ping);
     assert_eq!((r.status, r.header("Content-Type")), (200, Some("text/event-stream")));
-    assert_eq!(
-        r.body,
-        "event: message\ndata: {\"id\":1,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n"
-    );
+    assert_eq!(r.body, "event: message\ndata: {\"id\":1,\"jsonrpc\":\"2.0\",\"result\":{}}\n\n");
     let r = h.post(&[("Accept", "application/json;q=0, text/event-stream")], ping);
     assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
     let r = h.post(&[("Accept", "text/html")], ping);
@@ -326,18 +298,12 @@ fn origins_and_cors() {
     let r = h.post(&[("Origin", "https://app.example.com")], ping);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
-    assert_eq!(
-        r.header("Access-Control-Expose-Headers"),
-        Some(transport::EXPOSE_HEADERS)
-    );
+    assert_eq!(r.header("Access-Control-Expose-Headers"), Some(transport::EXPOSE_HEADERS));
     let p = transport::preflight(Some("https://app.example.com".into()), &h.origins);
     assert_eq!(p.status, 204);
     assert_eq!(p.header("Access-Control-Allow-Headers"), Some(transport::ALLOW_HEADERS));
     assert!(transport::ALLOW_HEADERS.contains("Mcp-Name") && transport::ALLOW_HEADERS.contains("Last-Event-ID"));
-    assert_eq!(
-        transport::preflight(Some("https://evil.example".into()), &h.origins).status,
-        403
-    );
+    assert_eq!(transport::preflight(Some("https://evil.example".into()), &h.origins).status, 403);
     assert_eq!(transport::preflight(None, &h.origins).status, 204);
 }
 
@@ -349,15 +315,9 @@ fn stateless_era_results_carry_result_type_cache_hints_and_server_info() {
     let res = &r["result"];
     assert_eq!(res["resultType"], "complete");
     assert_eq!(res["supportedVersions"], json!(["2026-07-28", V3, V2, V1]));
-    assert_eq!(
-        (res["ttlMs"].as_u64().is_some(), res["cacheScope"].as_str()),
-        (true, Some("public"))
-    );
+    assert_eq!((res["ttlMs"].as_u64().is_some(), res["cacheScope"].as_str()), (true, Some("public")));
     assert_eq!(res["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "mkit");
-    assert!(
-        res["capabilities"].get("logging").is_none(),
-        "logging/setLevel is gone in 2026-07-28"
-    );
+    assert!(res["capabilities"].get("logging").is_none(), "logging/setLevel is gone in 2026-07-28");
     let (_, r) = h.stateless("tools/list", json!({}), |_| {});
     assert_eq!(
         (r["result"]["cacheScope"].as_str(), r["result"]["resultType"].as_str()),
@@ -408,10 +368,7 @@ fn stateless_era_meta_and_method_errors() {
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
         "io.modelcontextprotocol/protocolVersion":"2030-01-01","io.modelcontextprotocol/clientCapabilities":{}}}})
     .to_string();
-    let r = h.post(
-        &[("MCP-Protocol-Version", "2030-01-01"), ("Mcp-Method", "tools/list")],
-        &body,
-    );
+    let r = h.post(&[("MCP-Protocol-Version", "2030-01-01"), ("Mcp-Method", "tools/list")], &body);
     let v: Value = serde_json::from_str(&r.body).expect("json");
     assert_eq!((r.status, code(&v)), (400, UNSUPPORTED_PROTOCOL_VERSION));
     assert_eq!(v["error"]["data"]["requested"], "2030-01-01");
@@ -424,10 +381,7 @@ fn stateless_era_meta_and_method_errors() {
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":{
         "io.modelcontextprotocol/protocolVersion":"2026-07-28"}}})
     .to_string();
-    let r = h.post(
-        &[("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/list")],
-        &body,
-    );
+    let r = h.post(&[("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/list")], &body);
     let v: Value = serde_json::from_str(&r.body).expect("json");
     assert_eq!((r.status, code(&v)), (400, INVALID_PARAMS));
     // Unknown and removed methods: 404 with -32601.
@@ -448,35 +402,19 @@ fn tools_call_results_and_errors() {
     assert_eq!(res["isError"], false);
     assert_eq!(res["structuredContent"]["protocol_version"], V3);
     let text: Value = serde_json::from_str(res["content"][0]["text"].as_str().expect("text")).expect("json text");
-    assert_eq!(
-        text, res["structuredContent"],
-        "text content is the serialised structured content"
-    );
+    assert_eq!(text, res["structuredContent"], "text content is the serialised structured content");
     // 2025-03-26 has no structuredContent.
     let (_, r) = h.rpc(Some(V1), "tools/call", json!({"name": "whoami"}));
     assert!(r["result"].get("structuredContent").is_none());
     // Input that does not fit the schema: a tool error the model can read, not a protocol error.
-    let (s, r) = h.rpc(
-        Some(V3),
-        "tools/call",
-        json!({"name": "whoami", "arguments": {"bogus": 1}}),
-    );
+    let (s, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami", "arguments": {"bogus": 1}}));
     assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
-    assert!(r["result"]["content"][0]["text"]
-        .as_str()
-        .is_some_and(|t| t.contains("bogus")));
-    let (_, r) = h.rpc(
-        Some(V3),
-        "tools/call",
-        json!({"name": "text_stats", "arguments": {"text": 5}}),
-    );
+    assert!(r["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("bogus")));
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "text_stats", "arguments": {"text": 5}}));
     assert_eq!(r["result"]["isError"], true);
     // The handler's own error.
-    let (_, r) = h.rpc(
-        Some(V3),
-        "tools/call",
-        json!({"name": "text_stats", "arguments": {"text": "a", "words_per_minute": 0}}),
-    );
+    let (_, r) =
+        h.rpc(Some(V3), "tools/call", json!({"name": "text_stats", "arguments": {"text": "a", "words_per_minute": 0}}));
     assert_eq!(r["result"]["isError"], true);
     let (_, r) = h.rpc(
         Some(V3),
@@ -514,11 +452,7 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
             None => break,
         }
     }
-    assert_eq!(
-        names,
-        ["whoami", "remember", "text_stats", "chatty"],
-        "admin_only is hidden without the scope"
-    );
+    assert_eq!(names, ["whoami", "remember", "text_stats", "chatty"], "admin_only is hidden without the scope");
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "zz"}));
     assert_eq!(code(&r), INVALID_PARAMS);
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "99"}));
@@ -538,11 +472,7 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
     assert_eq!(paid["inputSchema"]["additionalProperties"], false);
     assert_eq!(paid["outputSchema"]["type"], "object");
     // With the scope, the hidden tool appears and can be called.
-    h.principal = Some(Principal {
-        sub: "u1".into(),
-        client_id: None,
-        scopes: vec!["notes:admin".into()],
-    });
+    h.principal = Some(Principal { sub: "u1".into(), client_id: None, scopes: vec!["notes:admin".into()] });
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
     assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(5));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
@@ -558,34 +488,21 @@ fn resources_prompts_completion_logging() {
     let (_, r) = h.rpc(Some(V3), "resources/list", json!({}));
     assert_eq!(r["result"]["resources"][0]["uri"], "mkit://about");
     let (_, r) = h.rpc(Some(V3), "resources/templates/list", json!({}));
-    assert_eq!(
-        r["result"]["resourceTemplates"][0]["uriTemplate"],
-        "mkit://tools/{name}"
-    );
+    assert_eq!(r["result"]["resourceTemplates"][0]["uriTemplate"], "mkit://tools/{name}");
     let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://about"}));
-    assert!(r["result"]["contents"][0]["text"]
-        .as_str()
-        .is_some_and(|t| t.starts_with("# mKit")));
+    assert!(r["result"]["contents"][0]["text"].as_str().is_some_and(|t| t.starts_with("# mKit")));
     let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://tools/whoami"}));
     assert_eq!(r["result"]["contents"][0]["mimeType"], "application/json");
     let (_, r) = h.rpc(Some(V3), "resources/read", json!({"uri": "mkit://tools/nope"}));
     assert_eq!(code(&r), RESOURCE_NOT_FOUND_LEGACY);
     let (s, r) = h.stateless("resources/read", json!({"uri": "mkit://nope"}), |_| {});
-    assert_eq!(
-        (s, code(&r)),
-        (200, INVALID_PARAMS),
-        "2026-07-28 uses -32602 for a missing resource"
-    );
+    assert_eq!((s, code(&r)), (200, INVALID_PARAMS), "2026-07-28 uses -32602 for a missing resource");
     let (_, r) = h.rpc(Some(V3), "resources/read", json!({}));
     assert_eq!(code(&r), INVALID_PARAMS);
 
     let (_, r) = h.rpc(Some(V3), "prompts/list", json!({}));
     assert_eq!(r["result"]["prompts"][0]["name"], "explain_tool");
-    let (_, r) = h.rpc(
-        Some(V3),
-        "prompts/get",
-        json!({"name": "explain_tool", "arguments": {"tool": "whoami"}}),
-    );
+    let (_, r) = h.rpc(Some(V3), "prompts/get", json!({"name": "explain_tool", "arguments": {"tool": "whoami"}}));
     assert_eq!(r["result"]["messages"][0]["role"], "user");
     for params in [
         json!({"name": "explain_tool"}),
@@ -603,10 +520,7 @@ fn resources_prompts_completion_logging() {
         "completion/complete",
         json!({"ref": {"type": "ref/prompt", "name": "explain_tool"}, "argument": {"name": "tool", "value": "te"}}),
     );
-    assert_eq!(
-        r["result"]["completion"],
-        json!({"values": ["text_stats"], "total": 1, "hasMore": false})
-    );
+    assert_eq!(r["result"]["completion"], json!({"values": ["text_stats"], "total": 1, "hasMore": false}));
     let (_, r) = h.rpc(Some(V3), "completion/complete", json!({"ref": {"type": "ref/resource", "uri": "mkit://tools/{name}"}, "argument": {"name": "name", "value": ""}}));
     assert_eq!(r["result"]["completion"]["values"], json!([]));
     let (_, r) = h.rpc(
@@ -648,19 +562,10 @@ fn notifications_travel_on_an_event_stream_before_the_response() {
     let call =
         json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"chatty","_meta":{"progressToken":"p1"}}})
             .to_string();
-    let r = h.post(
-        &[
-            ("Accept", "application/json, text/event-stream"),
-            ("MCP-Protocol-Version", V3),
-        ],
-        &call,
-    );
+    let r = h.post(&[("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", V3)], &call);
     assert_eq!(r.header("Content-Type"), Some("text/event-stream"));
     let events = sse_events(&r.body);
-    let methods: Vec<&str> = events
-        .iter()
-        .map(|e| e["method"].as_str().unwrap_or("response"))
-        .collect();
+    let methods: Vec<&str> = events.iter().map(|e| e["method"].as_str().unwrap_or("response")).collect();
     assert_eq!(
         methods,
         [
@@ -673,21 +578,12 @@ fn notifications_travel_on_an_event_stream_before_the_response() {
             "response"
         ]
     );
-    assert_eq!(
-        events[0]["params"],
-        json!({"progressToken": "p1", "progress": 0.0, "total": 100.0})
-    );
+    assert_eq!(events[0]["params"], json!({"progressToken": "p1", "progress": 0.0, "total": 100.0}));
     assert_eq!(events[1]["params"]["level"], "info", "debug is below the default level");
     assert_eq!(events[6]["id"], 9);
     // Without a progress token there is no progress; a JSON-only client gets plain JSON.
     let call = json!({"jsonrpc":"2.0","id":9,"method":"tools/call","params":{"name":"chatty"}}).to_string();
-    let r = h.post(
-        &[
-            ("Accept", "application/json, text/event-stream"),
-            ("MCP-Protocol-Version", V3),
-        ],
-        &call,
-    );
+    let r = h.post(&[("Accept", "application/json, text/event-stream"), ("MCP-Protocol-Version", V3)], &call);
     assert_eq!(sse_events(&r.body).len(), 4);
     let r = h.post(&[("Accept", "application/json"), ("MCP-Protocol-Version", V3)], &call);
     assert_eq!(r.header("Content-Type"), Some("application/json"));

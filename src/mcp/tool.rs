@@ -131,9 +131,7 @@ impl<'a> ToolContext<'a> {
 
     /// Whether the client declared a capability (2026-07-28 `_meta`).
     pub fn client_has(&self, capability: &str) -> bool {
-        self.client_capabilities
-            .and_then(|c| c.get(capability))
-            .is_some_and(|c| !c.is_null())
+        self.client_capabilities.and_then(|c| c.get(capability)).is_some_and(|c| !c.is_null())
     }
 }
 
@@ -146,10 +144,7 @@ pub struct ToolError {
 
 impl ToolError {
     pub fn new(message: impl Into<String>) -> Self {
-        ToolError {
-            message: message.into(),
-            structured: None,
-        }
+        ToolError { message: message.into(), structured: None }
     }
     pub fn with_structured(mut self, v: Value) -> Self {
         self.structured = Some(v);
@@ -223,11 +218,7 @@ impl ToolInfo {
         self
     }
     pub fn icon(mut self, src: &str, mime_type: &str) -> Self {
-        self.icons.push(Icon {
-            src: src.into(),
-            mime_type: Some(mime_type.into()),
-            sizes: Vec::new(),
-        });
+        self.icons.push(Icon { src: src.into(), mime_type: Some(mime_type.into()), sizes: Vec::new() });
         self
     }
     pub fn scopes(mut self, scopes: &'static [&'static str]) -> Self {

@@ -36,18 +36,10 @@ pub struct HttpReply {
 
 impl HttpReply {
     fn new(status: u16, body: String, error: Option<&'static str>) -> Self {
-        HttpReply {
-            status,
-            headers: Vec::new(),
-            body,
-            error,
-        }
+        HttpReply { status, headers: Vec::new(), body, error }
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -91,12 +83,8 @@ fn negotiate(accept: Option<&str>) -> Option<Accepts> {
         .filter(|part| !part.split(';').skip(1).any(|p| p.trim().replace(' ', "") == "q=0"))
         .map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
         .collect();
-    let json = types
-        .iter()
-        .any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"));
-    let sse = types
-        .iter()
-        .any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"));
+    let json = types.iter().any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"));
+    let sse = types.iter().any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"));
     (json || sse).then_some(Accepts { json, sse })
 }
 
@@ -198,9 +186,7 @@ pub async fn handle_post(
     let mut reply = post_inner(server, req, caller).await;
     if let Some(o) = cors {
         reply.headers.push(("Access-Control-Allow-Origin", o));
-        reply
-            .headers
-            .push(("Access-Control-Expose-Headers", EXPOSE_HEADERS.into()));
+        reply.headers.push(("Access-Control-Expose-Headers", EXPOSE_HEADERS.into()));
         reply.headers.push(("Vary", "Origin".into()));
     }
     reply
@@ -208,10 +194,7 @@ pub async fn handle_post(
 
 async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> HttpReply {
     let Some(accepts) = negotiate(req.header("Accept").as_deref()) else {
-        let err = RpcError::new(
-            jsonrpc::INVALID_REQUEST,
-            "Accept must include application/json or text/event-stream",
-        );
+        let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Accept must include application/json or text/event-stream");
         return json_reply(406, &jsonrpc::failure(None, &err), Some("not_acceptable"));
     };
     if let Some(ct) = req.header("Content-Type") {
@@ -321,10 +304,7 @@ async fn batch(
             if items.is_empty() {
                 "an empty batch is not a valid request".to_owned()
             } else {
-                format!(
-                    "JSON-RPC batches are not supported in protocol version {}",
-                    version.as_str()
-                )
+                format!("JSON-RPC batches are not supported in protocol version {}", version.as_str())
             },
         );
         return json_reply(400, &jsonrpc::failure(None, &err), Some("batch_not_supported"));
@@ -339,11 +319,7 @@ async fn batch(
                 out.push(jsonrpc::failure(Some(&id), &e));
             }
             Ok(Message::Request { id, method, params }) => {
-                out.push(
-                    request(server, req, caller, header_version.as_deref(), id, method, params)
-                        .await
-                        .body,
-                );
+                out.push(request(server, req, caller, header_version.as_deref(), id, method, params).await.body);
             }
         }
     }
@@ -407,11 +383,7 @@ async fn request(
         principal: caller.principal,
         entitlements: caller.entitlements,
         bindings: caller.bindings,
-        client_capabilities: if stateless {
-            meta.and_then(|m| m.get(META_CAPABILITIES))
-        } else {
-            None
-        },
+        client_capabilities: if stateless { meta.and_then(|m| m.get(META_CAPABILITIES)) } else { None },
         input_responses: params.get("inputResponses"),
         request_state: params.get("requestState").and_then(Value::as_str),
         progress_token: meta.and_then(|m| m.get("progressToken")),
@@ -423,17 +395,8 @@ async fn request(
             if stateless {
                 decorate_stateless(server, &method, &mut result);
             }
-            let error = result
-                .get("isError")
-                .and_then(Value::as_bool)
-                .filter(|e| *e)
-                .map(|_| "tool_error");
-            Answer {
-                status: 200,
-                body: jsonrpc::success(&id, result),
-                error,
-                notifications: ctx.notifications.take(),
-            }
+            let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
+            Answer { status: 200, body: jsonrpc::success(&id, result), error, notifications: ctx.notifications.take() }
         }
         Err(e) => {
             let status = match e.code {
@@ -441,10 +404,7 @@ async fn request(
                 jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
                 _ => 200,
             };
-            Answer {
-                notifications: ctx.notifications.take(),
-                ..Answer::err(status, Some(&id), e)
-            }
+            Answer { notifications: ctx.notifications.take(), ..Answer::err(status, Some(&id), e) }
         }
     }
 }
@@ -461,13 +421,9 @@ fn stateless_checks(
     meta: Option<&Map<String, Value>>,
 ) -> Result<ProtocolVersion, (u16, RpcError)> {
     let malformed = |msg: String| (400, RpcError::invalid_params(msg));
-    let requested = requested
-        .as_str()
-        .ok_or_else(|| malformed(format!("_meta[\"{META_VERSION}\"] must be a string")))?;
-    if !meta
-        .and_then(|m| m.get(META_CAPABILITIES))
-        .is_some_and(Value::is_object)
-    {
+    let requested =
+        requested.as_str().ok_or_else(|| malformed(format!("_meta[\"{META_VERSION}\"] must be a string")))?;
+    if !meta.and_then(|m| m.get(META_CAPABILITIES)).is_some_and(Value::is_object) {
         return Err(malformed(format!("_meta[\"{META_CAPABILITIES}\"] is required")));
     }
     let mismatch = |msg: &str| (400, RpcError::new(jsonrpc::HEADER_MISMATCH, msg));
@@ -476,9 +432,7 @@ fn stateless_checks(
     match header_version {
         None => return Err(mismatch("the MCP-Protocol-Version header is required")),
         Some(h) if h != requested => {
-            return Err(mismatch(
-                "MCP-Protocol-Version does not match the request's _meta protocol version",
-            ))
+            return Err(mismatch("MCP-Protocol-Version does not match the request's _meta protocol version"))
         }
         Some(_) => {}
     }
@@ -493,24 +447,20 @@ fn stateless_checks(
         _ => None,
     };
     if let Some(expected) = name_source.and_then(Value::as_str) {
-        let header = req
-            .header("Mcp-Name")
-            .ok_or_else(|| mismatch("the Mcp-Name header is required"))?;
+        let header = req.header("Mcp-Name").ok_or_else(|| mismatch("the Mcp-Name header is required"))?;
         let decoded = decode_header_value(header.trim_matches([' ', '\t']))
             .ok_or_else(|| mismatch("Mcp-Name is not validly encoded"))?;
         if decoded != expected {
             return Err(mismatch("Mcp-Name does not match the request body"));
         }
     }
-    let version = ProtocolVersion::parse(requested)
-        .filter(|v| v.era() == Era::Stateless)
-        .ok_or_else(|| {
-            (
-                400,
-                RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                    .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": requested })),
-            )
-        })?;
+    let version = ProtocolVersion::parse(requested).filter(|v| v.era() == Era::Stateless).ok_or_else(|| {
+        (
+            400,
+            RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
+                .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": requested })),
+        )
+    })?;
     // Multi-round answers must be an object of objects.
     if let Some(responses) = params.get("inputResponses") {
         let ok = responses.as_object().is_some_and(|m| m.values().all(Value::is_object));
@@ -539,10 +489,7 @@ pub fn decode_header_value(v: &str) -> Option<String> {
 fn decorate_stateless(server: &Server<'_>, method: &str, result: &mut Value) {
     let Value::Object(m) = result else { return };
     // A multi-round tool may already have said `input_required`; it gets no caching hints.
-    if m.get("resultType")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t != "complete")
-    {
+    if m.get("resultType").and_then(Value::as_str).is_some_and(|t| t != "complete") {
         return;
     }
     m.insert("resultType".into(), "complete".into());
@@ -560,9 +507,6 @@ fn decorate_stateless(server: &Server<'_>, method: &str, result: &mut Value) {
     }
     let meta = m.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(meta) = meta {
-        meta.insert(
-            META_SERVER_INFO.into(),
-            server.info.to_value(ProtocolVersion::V2026_07_28),
-        );
+        meta.insert(META_SERVER_INFO.into(), server.info.to_value(ProtocolVersion::V2026_07_28));
     }
 }

@@ -51,11 +51,7 @@ impl ProtocolVersion {
 
     /// Versions of one era, newest first, for error data.
     pub fn supported(era: Era) -> Vec<&'static str> {
-        Self::ALL
-            .into_iter()
-            .filter(|v| v.era() == era)
-            .map(Self::as_str)
-            .collect()
+        Self::ALL.into_iter().filter(|v| v.era() == era).map(Self::as_str).collect()
     }
 
     pub fn all_supported() -> Vec<&'static str> {
@@ -89,10 +85,7 @@ mod tests {
         assert_eq!(ProtocolVersion::parse(""), None);
         assert_eq!(ProtocolVersion::V2025_11_25.era(), Era::Handshake);
         assert_eq!(ProtocolVersion::V2026_07_28.era(), Era::Stateless);
-        assert_eq!(
-            ProtocolVersion::supported(Era::Handshake),
-            vec!["2025-11-25", "2025-06-18", "2025-03-26"]
-        );
+        assert_eq!(ProtocolVersion::supported(Era::Handshake), vec!["2025-11-25", "2025-06-18", "2025-03-26"]);
         assert_eq!(ProtocolVersion::supported(Era::Stateless), vec!["2026-07-28"]);
         for v in ProtocolVersion::ALL {
             assert_eq!(ProtocolVersion::parse(v.as_str()), Some(v));

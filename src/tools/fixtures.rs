@@ -52,11 +52,7 @@ fn mixed<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, 
 
 fn with_logging<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
     Box::pin(async move {
-        for msg in [
-            "Tool execution started",
-            "Tool processing data",
-            "Tool execution completed",
-        ] {
+        for msg in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
             ctx.log(LogLevel::Info, "conformance", json!(msg));
         }
         content(json!([{ "type": "text", "text": "Tool with logging executed successfully" }]))
@@ -90,22 +86,10 @@ pub fn register(r: &mut Registry) {
         ("test_image_content", "Returns image content", image),
         ("test_audio_content", "Returns audio content", audio),
         ("test_embedded_resource", "Returns an embedded resource", embedded),
-        (
-            "test_multiple_content_types",
-            "Returns text, image and resource content",
-            mixed,
-        ),
-        (
-            "test_tool_with_logging",
-            "Sends log notifications while it runs",
-            with_logging,
-        ),
+        ("test_multiple_content_types", "Returns text, image and resource content", mixed),
+        ("test_tool_with_logging", "Sends log notifications while it runs", with_logging),
         ("test_error_handling", "Always returns a tool error", error),
-        (
-            "test_tool_with_progress",
-            "Reports progress while it runs",
-            with_progress,
-        ),
+        ("test_tool_with_progress", "Reports progress while it runs", with_progress),
     ];
     for (name, description, handler) in tools {
         r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
@@ -162,20 +146,11 @@ pub fn register(r: &mut Registry) {
                 required: true,
                 complete: Some(|_| vec!["test".into(), "testValue1".into()]),
             },
-            PromptArgument {
-                name: "arg2",
-                description: "Second argument",
-                required: true,
-                complete: None,
-            },
+            PromptArgument { name: "arg2", description: "Second argument", required: true, complete: None },
         ],
         render: |args: &Map<String, Value>, _, _| {
             let get = |k| args.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
-            Ok(text_prompt(format!(
-                "Prompt with arguments: arg1='{}', arg2='{}'",
-                get("arg1"),
-                get("arg2")
-            )))
+            Ok(text_prompt(format!("Prompt with arguments: arg1='{}', arg2='{}'", get("arg1"), get("arg2"))))
         },
     });
     r.prompt(Prompt {
@@ -241,18 +216,11 @@ fn missing(cap: &str) -> RpcError {
 
 /// The sealed state sent back, checked; `Ok(None)` when the client sent none.
 fn state(ctx: &ToolContext<'_>) -> Result<Option<Value>, RpcError> {
-    ctx.request_state
-        .map(|s| crate::mcp::mrtr::open(STATE_KEY, s))
-        .transpose()
+    ctx.request_state.map(|s| crate::mcp::mrtr::open(STATE_KEY, s)).transpose()
 }
 
 fn sampled_text(ctx: &ToolContext<'_>, key: &str) -> Option<String> {
-    ctx.input_responses?
-        .get(key)?
-        .get("content")?
-        .get("text")?
-        .as_str()
-        .map(str::to_owned)
+    ctx.input_responses?.get(key)?.get("content")?.get("text")?.as_str().map(str::to_owned)
 }
 
 use crate::mcp::mrtr::{accepted_content, input_required, seal};
@@ -262,10 +230,7 @@ fn mrtr_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, R
         state(ctx)?;
         match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
             Some(name) => complete_text(format!("Hello, {name}!")),
-            None => Ok(input_required(
-                requests(&[("user_name", ask("What is your name?", "name", "string"))]),
-                None,
-            )),
+            None => Ok(input_required(requests(&[("user_name", ask("What is your name?", "name", "string"))]), None)),
         }
     })
 }
@@ -284,9 +249,7 @@ fn mrtr_sampling<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Resu
 
 fn mrtr_roots<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
     Box::pin(async move {
-        let listed = ctx
-            .input_responses
-            .and_then(|r| r.get("client_roots")?.get("roots")?.as_array());
+        let listed = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array());
         match listed {
             Some(roots) => {
                 let uris: Vec<&str> = roots.iter().filter_map(|r| r.get("uri")?.as_str()).collect();
@@ -318,10 +281,7 @@ fn mrtr_multiple<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Resu
         let sealed = state(ctx)?;
         let name = accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str());
         let greeting = sampled_text(ctx, "greeting");
-        let rooted = ctx
-            .input_responses
-            .and_then(|r| r.get("client_roots")?.get("roots")?.as_array())
-            .is_some();
+        let rooted = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array()).is_some();
         match (sealed, name, greeting, rooted) {
             (Some(_), Some(name), Some(greeting), true) => {
                 complete_text(format!("{greeting} {name}, your roots were received."))
@@ -406,10 +366,9 @@ fn streaming_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<
         }
         match accepted_content(ctx.input_responses, "user_input").and_then(|c| c.get("value")?.as_str()) {
             Some(v) => complete_text(format!("Received: {v}")),
-            None => Ok(input_required(
-                requests(&[("user_input", ask("Please provide a value", "value", "string"))]),
-                None,
-            )),
+            None => {
+                Ok(input_required(requests(&[("user_input", ask("Please provide a value", "value", "string"))]), None))
+            }
         }
     })
 }
@@ -437,61 +396,17 @@ fn json_schema_2020_12_input() -> Value {
 
 fn register_stateless(r: &mut Registry) {
     let tools: [(&'static str, &'static str, crate::mcp::tool::RawHandler); 11] = [
-        (
-            "test_input_required_result_elicitation",
-            "Asks for the user's name",
-            mrtr_elicitation,
-        ),
-        (
-            "test_input_required_result_sampling",
-            "Asks the client's model a question",
-            mrtr_sampling,
-        ),
-        (
-            "test_input_required_result_list_roots",
-            "Asks for the client's roots",
-            mrtr_roots,
-        ),
-        (
-            "test_input_required_result_request_state",
-            "Confirms with a sealed request state",
-            mrtr_confirm,
-        ),
-        (
-            "test_input_required_result_tampered_state",
-            "Rejects an altered request state",
-            mrtr_confirm,
-        ),
-        (
-            "test_input_required_result_multiple_inputs",
-            "Asks for three inputs at once",
-            mrtr_multiple,
-        ),
-        (
-            "test_input_required_result_multi_round",
-            "Asks in two rounds",
-            mrtr_multi_round,
-        ),
-        (
-            "test_input_required_result_capabilities",
-            "Asks only for what the client supports",
-            mrtr_capabilities,
-        ),
-        (
-            "test_missing_capability",
-            "Needs the sampling capability",
-            missing_capability,
-        ),
-        (
-            "test_streaming_elicitation",
-            "Needs the elicitation capability",
-            streaming_elicitation,
-        ),
-        (
-            "test_logging_tool",
-            "Logs only when the request asks for a level",
-            logging_tool,
-        ),
+        ("test_input_required_result_elicitation", "Asks for the user's name", mrtr_elicitation),
+        ("test_input_required_result_sampling", "Asks the client's model a question", mrtr_sampling),
+        ("test_input_required_result_list_roots", "Asks for the client's roots", mrtr_roots),
+        ("test_input_required_result_request_state", "Confirms with a sealed request state", mrtr_confirm),
+        ("test_input_required_result_tampered_state", "Rejects an altered request state", mrtr_confirm),
+        ("test_input_required_result_multiple_inputs", "Asks for three inputs at once", mrtr_multiple),
+        ("test_input_required_result_multi_round", "Asks in two rounds", mrtr_multi_round),
+        ("test_input_required_result_capabilities", "Asks only for what the client supports", mrtr_capabilities),
+        ("test_missing_capability", "Needs the sampling capability", missing_capability),
+        ("test_streaming_elicitation", "Needs the elicitation capability", streaming_elicitation),
+        ("test_logging_tool", "Logs only when the request asks for a level", logging_tool),
     ];
     for (name, description, handler) in tools {
         r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
@@ -511,10 +426,7 @@ fn register_stateless(r: &mut Registry) {
         {
             Some(context) => Ok(text_prompt(format!("Use this context: {context}"))),
             None => Ok(input_required(
-                requests(&[(
-                    "user_context",
-                    ask("What context should the prompt use?", "context", "string"),
-                )]),
+                requests(&[("user_context", ask("What context should the prompt use?", "context", "string"))]),
                 None,
             )),
         },

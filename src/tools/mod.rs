@@ -77,17 +77,12 @@ fn tool_doc(uri: &str, reg: &Registry) -> Option<ResourceBody> {
 
 fn explain_tool(args: &Map<String, Value>, reg: &Registry, _ctx: &ToolContext<'_>) -> Result<Value, RpcError> {
     let name = args.get("tool").and_then(Value::as_str).unwrap_or_default();
-    let tool = reg
-        .find_tool(name)
-        .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+    let tool = reg.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
     let text = format!(
         "Explain how to use the MCP tool `{}` ({}). Its input schema is:\n{}",
         tool.info.name, tool.info.description, tool.input_schema
     );
-    Ok(user_prompt(
-        "Asks the model to explain how to use one of this server's tools.",
-        text,
-    ))
+    Ok(user_prompt("Asks the model to explain how to use one of this server's tools.", text))
 }
 
 thread_local! {

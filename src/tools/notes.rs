@@ -39,17 +39,14 @@ impl Tool for Remember {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new(
-            "remember",
-            "Stores a short note for you and returns your latest notes, newest first.",
-        )
-        .title("Remember a note")
-        .annotations(Annotations {
-            read_only_hint: Some(false),
-            destructive_hint: Some(false),
-            idempotent_hint: Some(false),
-            open_world_hint: Some(false),
-        })
+        ToolInfo::new("remember", "Stores a short note for you and returns your latest notes, newest first.")
+            .title("Remember a note")
+            .annotations(Annotations {
+                read_only_hint: Some(false),
+                destructive_hint: Some(false),
+                idempotent_hint: Some(false),
+                open_world_hint: Some(false),
+            })
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, input: Input) -> Result<Output, ToolError> {
@@ -58,17 +55,11 @@ impl Tool for Remember {
         if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             return Err(ToolError::new(format!("a note is at most {MAX_NOTE_CHARS} characters")));
         }
-        let db = super::env(ctx)?
-            .d1("DB")
-            .map_err(|_| ToolError::new("the DB binding is not configured"))?;
+        let db = super::env(ctx)?.d1("DB").map_err(|_| ToolError::new("the DB binding is not configured"))?;
         let unavailable = |_| ToolError::new("notes storage is unavailable; try again");
         if let Some(text) = &note {
             db.prepare("INSERT INTO notes (owner, text, created_at) VALUES (?1, ?2, ?3)")
-                .bind(&[
-                    owner.into(),
-                    text.as_str().into(),
-                    (worker::Date::now().as_millis() as f64).into(),
-                ])
+                .bind(&[owner.into(), text.as_str().into(), (worker::Date::now().as_millis() as f64).into()])
                 .map_err(unavailable)?
                 .run()
                 .await
@@ -83,9 +74,6 @@ impl Tool for Remember {
             .map_err(unavailable)?
             .results::<Note>()
             .map_err(unavailable)?;
-        Ok(Output {
-            stored: note.is_some(),
-            notes,
-        })
+        Ok(Output { stored: note.is_some(), notes })
     }
 }

@@ -32,13 +32,10 @@ impl Tool for TextStats {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new(
-            "text_stats",
-            "Counts characters, words, sentences and unique words, and estimates reading time.",
-        )
-        .title("Text statistics")
-        .read_only()
-        .entitlement("pro")
+        ToolInfo::new("text_stats", "Counts characters, words, sentences and unique words, and estimates reading time.")
+            .title("Text statistics")
+            .read_only()
+            .entitlement("pro")
     }
 
     async fn call(&self, _ctx: &ToolContext<'_>, input: Input) -> Result<Output, ToolError> {
@@ -58,11 +55,7 @@ impl Tool for TextStats {
         let mut unique = words.clone();
         unique.sort_unstable();
         unique.dedup();
-        let sentences = input
-            .text
-            .split(['.', '!', '?'])
-            .filter(|s| s.chars().any(char::is_alphanumeric))
-            .count();
+        let sentences = input.text.split(['.', '!', '?']).filter(|s| s.chars().any(char::is_alphanumeric)).count();
         Ok(Output {
             characters: input.text.chars().count(),
             words: words.len(),

@@ -29,12 +29,9 @@ impl Tool for WhoAmI {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new(
-            "whoami",
-            "Returns who you are: your OAuth subject, client, scopes and entitlements.",
-        )
-        .title("Who am I")
-        .read_only()
+        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes and entitlements.")
+            .title("Who am I")
+            .read_only()
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
