@@ -172,7 +172,7 @@ pub fn split_list(v: &str) -> Vec<String> {
 }
 
 /// `https://…`, or `http://` on a loopback host for local development.
-fn validate_url(v: &str) -> Result<(), &'static str> {
+pub fn validate_url(v: &str) -> Result<(), &'static str> {
     let rest = if let Some(rest) = v.strip_prefix("https://") {
         rest
     } else if let Some(rest) = v.strip_prefix("http://") {
@@ -352,7 +352,12 @@ mod tests {
         let c = Config::load(&v).expect("ok");
         assert_eq!((c.oauth_leeway_secs, c.oauth_accept_jwt_typ, c.oauth_token_cache), (5, true, false));
         assert_eq!(c.oauth_required_scopes, ["mcp", "tools:read", "notes"]);
-        for (k, bad) in [("OAUTH_LEEWAY_SECONDS", "61"), ("OAUTH_LEEWAY_SECONDS", "-1"), ("OAUTH_ACCEPT_JWT_TYP", "yes"), ("OAUTH_TOKEN_CACHE", "0")] {
+        for (k, bad) in [
+            ("OAUTH_LEEWAY_SECONDS", "61"),
+            ("OAUTH_LEEWAY_SECONDS", "-1"),
+            ("OAUTH_ACCEPT_JWT_TYP", "yes"),
+            ("OAUTH_TOKEN_CACHE", "0"),
+        ] {
             let mut w = good();
             w.insert(k.into(), bad.into());
             assert!(Config::load(&w).is_err(), "{k}={bad}");

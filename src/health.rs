@@ -1,6 +1,7 @@
 //! `/healthz`: the operator's view of one deployment. The report is pure; the worker adapter
 //! gathers the check results.
 
+use crate::auth::cache::JwksHealth;
 use crate::config::{ConfigReport, VarState};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -24,6 +25,8 @@ pub enum Probe {
 #[serde(rename_all = "lowercase")]
 enum Status {
     Ok,
+    /// Serving, but on stale issuer keys.
+    Degraded,
     Fail,
 }
 
@@ -36,7 +39,8 @@ pub struct HealthReport {
 }
 
 impl HealthReport {
-    pub fn new(config: &ConfigReport, db: &Probe) -> HealthReport {
+    /// `jwks`: the issuer keys' state and age in seconds, when the configuration allowed a look.
+    pub fn new(config: &ConfigReport, db: &Probe, jwks: Option<(JwksHealth, Option<u64>)>) -> HealthReport {
         let mut checks = Map::new();
         let config_checks: Map<String, Value> =
             config.entries.iter().map(|(name, state)| ((*name).to_owned(), serde_json::json!(state))).collect();
@@ -48,13 +52,28 @@ impl HealthReport {
                 Probe::Fail(code) => format!("fail: {code}").into(),
             },
         );
-        let ok = config.entries.iter().all(|(_, s)| *s == VarState::Ok) && *db == Probe::Ok;
-        HealthReport { status: if ok { Status::Ok } else { Status::Fail }, version: VERSION, commit: COMMIT, checks }
+        let mut degraded = false;
+        let mut jwks_ok = true;
+        if let Some((state, age)) = jwks {
+            checks.insert("jwks".into(), state.as_str().into());
+            if let Some(age) = age {
+                checks.insert("jwks_age_seconds".into(), age.into());
+            }
+            degraded = state == JwksHealth::Stale;
+            jwks_ok = matches!(state, JwksHealth::Fresh | JwksHealth::Stale);
+        }
+        let ok = config.entries.iter().all(|(_, s)| *s == VarState::Ok) && *db == Probe::Ok && jwks_ok;
+        let status = match (ok, degraded) {
+            (false, _) => Status::Fail,
+            (true, true) => Status::Degraded,
+            (true, false) => Status::Ok,
+        };
+        HealthReport { status, version: VERSION, commit: COMMIT, checks }
     }
 
     pub fn http_status(&self) -> u16 {
         match self.status {
-            Status::Ok => 200,
+            Status::Ok | Status::Degraded => 200,
             Status::Fail => 503,
         }
     }
@@ -78,7 +97,7 @@ mod tests {
     #[test]
     fn healthy_report() {
         let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
-        let r = HealthReport::new(&cfg, &Probe::Ok);
+        let r = HealthReport::new(&cfg, &Probe::Ok, None);
         assert_eq!(r.http_status(), 200);
         assert_eq!(r.error_code(), None);
         let v = serde_json::to_value(&r).expect("json");
@@ -91,7 +110,7 @@ mod tests {
     #[test]
     fn missing_var_fails_without_leaking_values() {
         let cfg = check(&vars(&[("STRIPE_WEBHOOK_SECRET", "whsec_topsecret")]));
-        let r = HealthReport::new(&cfg, &Probe::Ok);
+        let r = HealthReport::new(&cfg, &Probe::Ok, None);
         assert_eq!(r.http_status(), 503);
         let body = serde_json::to_string(&r).expect("json");
         assert!(body.contains(r#""status":"fail""#));
@@ -100,9 +119,27 @@ mod tests {
     }
 
     #[test]
+    fn jwks_states() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Fresh, Some(5))));
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            (r.http_status(), v["checks"]["jwks"].clone(), v["checks"]["jwks_age_seconds"].clone()),
+            (200, "ok".into(), 5.into())
+        );
+        let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Stale, Some(700))));
+        assert_eq!(
+            (r.http_status(), serde_json::to_value(&r).expect("json")["status"].clone()),
+            (200, "degraded".into())
+        );
+        let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Unreachable, None)));
+        assert_eq!(r.http_status(), 503);
+    }
+
+    #[test]
     fn db_failure_fails() {
         let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
-        let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"));
+        let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"), None);
         assert_eq!(r.http_status(), 503);
         assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");
     }

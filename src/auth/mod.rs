@@ -2,6 +2,7 @@
 //! Protected Resource Metadata (RFC 9728) and bearer challenges (RFC 6750). Pure.
 
 pub mod cache;
+pub mod discovery;
 pub mod json;
 pub mod jwk;
 pub mod prm;

@@ -12,9 +12,9 @@ pub fn resource(configured: Option<&str>, request_origin: &str) -> String {
 
 /// The metadata URL for `resource` (RFC 9728 §3.1: the well-known path goes before the path).
 pub fn metadata_url(resource: &str) -> String {
-    match resource.split_once("://").and_then(|(scheme, rest)| {
-        let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-        Some((scheme, host, path))
+    match resource.split_once("://").map(|(scheme, rest)| {
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        (scheme, host, path)
     }) {
         Some((scheme, host, path)) if !path.is_empty() => format!("{scheme}://{host}{PRM_PATH}/{path}"),
         Some((scheme, host, _)) => format!("{scheme}://{host}{PRM_PATH}"),

@@ -32,11 +32,14 @@ pub struct RpcError {
     pub code: i64,
     pub message: String,
     pub data: Option<Value>,
+    /// Set when the caller's token lacks these scopes: the HTTP layer answers 403 with an
+    /// `insufficient_scope` challenge instead of a plain JSON-RPC error.
+    pub insufficient_scope: Vec<String>,
 }
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError { code, message: message.into(), data: None }
+        RpcError { code, message: message.into(), data: None, insufficient_scope: Vec::new() }
     }
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
+use super::jsonrpc::{self, RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
 use super::tool::{LogLevel, RegisteredTool, Registry, ResourceBody, ToolContext, ToolOutcome};
 use super::version::{Era, ProtocolVersion};
 
@@ -161,10 +161,13 @@ impl Server<'_> {
             Some(a @ Value::Object(_)) => a.clone(),
             Some(_) => return Err(RpcError::invalid_params("arguments must be an object")),
         };
-        let tool = self
-            .visible(ctx)
-            .find(|t| t.info.name == name)
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        let tool =
+            self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
+        if !has_scopes(ctx, tool.info.scopes) {
+            let mut e = RpcError::new(jsonrpc::INVALID_REQUEST, format!("tool {name} needs scopes the token lacks"));
+            e.insufficient_scope = tool.info.scopes.iter().map(|s| (*s).to_owned()).collect();
+            return Err(e);
+        }
         let structured = ctx.protocol_version.has_structured_output();
         Ok(match tool.call(ctx, args).await {
             ToolOutcome::Ok(out) => {

@@ -477,8 +477,15 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
     assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(5));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
     assert_eq!(r["result"]["isError"], false);
-    h.principal = None;
-    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
+    // Without the scope: 403, naming every scope the tool needs, for the adapter's challenge.
+    h.principal = Some(Principal { sub: "u1".into(), client_id: None, scopes: vec!["other".into()] });
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_only"}}).to_string();
+    let reply = h.post(&[("MCP-Protocol-Version", V3)], &body);
+    assert_eq!(
+        (reply.status, reply.insufficient_scope.clone(), reply.error),
+        (403, vec!["notes:admin".to_string()], Some("insufficient_scope"))
+    );
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "no_such_tool"}));
     assert_eq!(code(&r), INVALID_PARAMS);
 }
 

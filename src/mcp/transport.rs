@@ -32,11 +32,13 @@ pub struct HttpReply {
     pub body: String,
     /// A short code for the request log, e.g. `parse_error`.
     pub error: Option<&'static str>,
+    /// Scopes a tool needed that the token lacked: the adapter adds the 403 challenge.
+    pub insufficient_scope: Vec<String>,
 }
 
 impl HttpReply {
     fn new(status: u16, body: String, error: Option<&'static str>) -> Self {
-        HttpReply { status, headers: Vec::new(), body, error }
+        HttpReply { status, headers: Vec::new(), body, error, insufficient_scope: Vec::new() }
     }
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
@@ -126,7 +128,7 @@ pub fn preflight(origin: Option<String>, allowed: &[String]) -> HttpReply {
     }
 }
 
-fn forbidden_origin() -> HttpReply {
+pub fn forbidden_origin() -> HttpReply {
     let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Origin not allowed");
     json_reply(403, &jsonrpc::failure(None, &err), Some("origin_forbidden"))
 }
@@ -158,6 +160,7 @@ struct Answer {
     error: Option<&'static str>,
     /// Progress and log notifications to send before the response (event stream only).
     notifications: Vec<Value>,
+    insufficient_scope: Vec<String>,
 }
 
 impl Answer {
@@ -167,6 +170,7 @@ impl Answer {
             error: Some(error_code_name(e.code)),
             body: jsonrpc::failure(id, &e),
             notifications: Vec::new(),
+            insufficient_scope: Vec::new(),
         }
     }
 }
@@ -230,7 +234,9 @@ async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<
         None => HttpReply::new(202, String::new(), None),
         Some(a) => {
             let format = accepts.format(!a.notifications.is_empty());
-            encode(format, a.status, &a.notifications, &a.body, a.error)
+            let mut reply = encode(format, a.status, &a.notifications, &a.body, a.error);
+            reply.insufficient_scope = a.insufficient_scope;
+            reply
         }
     }
 }
@@ -396,15 +402,27 @@ async fn request(
                 decorate_stateless(server, &method, &mut result);
             }
             let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
-            Answer { status: 200, body: jsonrpc::success(&id, result), error, notifications: ctx.notifications.take() }
+            Answer {
+                status: 200,
+                body: jsonrpc::success(&id, result),
+                error,
+                notifications: ctx.notifications.take(),
+                insufficient_scope: Vec::new(),
+            }
         }
         Err(e) => {
             let status = match e.code {
+                _ if !e.insufficient_scope.is_empty() => 403,
                 jsonrpc::METHOD_NOT_FOUND if stateless => 404,
                 jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
                 _ => 200,
             };
-            Answer { notifications: ctx.notifications.take(), ..Answer::err(status, Some(&id), e) }
+            let insufficient_scope = e.insufficient_scope.clone();
+            let error = if insufficient_scope.is_empty() { None } else { Some("insufficient_scope") };
+            let mut a = Answer { notifications: ctx.notifications.take(), ..Answer::err(status, Some(&id), e) };
+            a.insufficient_scope = insufficient_scope;
+            a.error = error.or(a.error);
+            a
         }
     }
 }

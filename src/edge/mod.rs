@@ -1,0 +1,265 @@
+//! The workers-rs adapter: Env, D1 and the clock, bound to the pure modules.
+
+mod auth;
+
+use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
+use crate::config::{self, Config, VarSource};
+use crate::health::{HealthReport, Probe};
+use crate::log::{sanitize_cf_ray, RequestLog};
+use crate::mcp::transport::{self, Caller, HttpReply, HttpRequest};
+use crate::mcp::Server;
+use crate::routes::{route, Route, Routing};
+use crate::tools::{REGISTRY, SERVER_INFO};
+use serde_json::json;
+use worker::{console_log, Date, Env, Request, Response, Result};
+
+struct EnvVars<'a>(&'a Env);
+
+impl VarSource for EnvVars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        // `Env::var` reads plain vars and secrets alike.
+        self.0.var(name).ok().map(|v| v.to_string())
+    }
+}
+
+/// A handler's answer and the error code the request log records.
+struct Outcome {
+    response: Response,
+    error: Option<&'static str>,
+}
+
+pub async fn serve(req: Request, env: Env) -> Result<Response> {
+    let started = Date::now().as_millis();
+    let method = req.method().to_string();
+    let cf_ray = req.headers().get("cf-ray").ok().flatten();
+
+    let (route_name, outcome) = match route(&method, &req.path()) {
+        Routing::Found(r) => (r.name(), dispatch(r, req, &env).await?),
+        Routing::NotFound => ("unmatched", json_error(404, "not_found")?),
+        Routing::MethodNotAllowed { route, allow } => {
+            let mut out = json_error(405, "method_not_allowed")?;
+            out.response.headers_mut().set("Allow", allow)?;
+            (route, out)
+        }
+    };
+
+    console_log!(
+        "{}",
+        RequestLog {
+            method: &method,
+            route: route_name,
+            status: outcome.response.status_code(),
+            // Workers' clock only advances across I/O, so this is wall time spent waiting
+            // on subrequests and storage, not CPU time.
+            duration_ms: Date::now().as_millis().saturating_sub(started) as f64,
+            cf_ray: cf_ray.as_deref().and_then(sanitize_cf_ray),
+            error: outcome.error,
+        }
+        .to_line()
+    );
+    Ok(outcome.response)
+}
+
+async fn dispatch(r: Route, req: Request, env: &Env) -> Result<Outcome> {
+    match r {
+        Route::Healthz => healthz(env).await,
+        Route::Mcp => mcp(req, env).await,
+        Route::ProtectedResourceMetadata => protected_resource_metadata(&req, env),
+        Route::McpPreflight => {
+            let origins = allowed_origins(env);
+            reply(transport::preflight(req.headers().get("Origin").ok().flatten(), &origins))
+        }
+        Route::StripeWebhook => json_error(501, "not_implemented"),
+        #[cfg(feature = "fixtures")]
+        Route::FixturePanic => fixture_panic(&req),
+    }
+}
+
+async fn healthz(env: &Env) -> Result<Outcome> {
+    let config = config::check(&EnvVars(env));
+    let db = db_probe(env).await;
+    let jwks = match Config::load(&EnvVars(env)) {
+        Ok(c) => Some(auth::health(&c).await),
+        Err(_) => None,
+    };
+    let report = HealthReport::new(&config, &db, jwks);
+    let status = report.http_status();
+    let error = report.error_code();
+    let mut response = Response::from_json(&report)?.with_status(status);
+    response.headers_mut().set("Cache-Control", "no-store")?;
+    Ok(Outcome { response, error })
+}
+
+async fn db_probe(env: &Env) -> Probe {
+    let Ok(db) = env.d1("DB") else {
+        return Probe::Fail("binding_missing");
+    };
+    match db.prepare("SELECT 1 AS one").first::<serde_json::Value>(Some("one")).await {
+        Ok(Some(_)) => Probe::Ok,
+        Ok(None) => Probe::Fail("no_row"),
+        Err(_) => Probe::Fail("query_failed"),
+    }
+}
+
+/// The request as the MCP transport reads it.
+struct McpRequest {
+    headers: worker::Headers,
+    body: Vec<u8>,
+}
+
+impl HttpRequest for McpRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+fn allowed_origins(env: &Env) -> Vec<String> {
+    EnvVars(env).get("MCP_ALLOWED_ORIGINS").map(|v| config::split_list(&v)).unwrap_or_default()
+}
+
+fn misconfigured(errors: &[config::ConfigError]) -> Result<Outcome> {
+    let names: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
+        "code": -32603, "message": format!("server misconfigured: {}", names.join("; ")) } });
+    let response = Response::from_json(&body)?.with_status(503);
+    Ok(Outcome { response, error: Some("misconfigured") })
+}
+
+/// The request URL's own origin (never `X-Forwarded-*`).
+fn request_origin(req: &Request) -> String {
+    req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+}
+
+/// The canonical resource, its metadata URL and the accepted audiences.
+fn resource_of(config: &Config, req: &Request) -> (String, String, Vec<String>) {
+    let resource = prm::resource(config.mcp_resource.as_deref(), &request_origin(req));
+    let metadata = prm::metadata_url(&resource);
+    let audiences =
+        if config.oauth_audience.is_empty() { vec![resource.clone()] } else { config.oauth_audience.clone() };
+    (resource, metadata, audiences)
+}
+
+/// A refused request: the challenge header, CORS for allowed browser origins, a JSON body.
+fn challenge(
+    c: &Challenge,
+    code: &'static str,
+    metadata: &str,
+    config: &Config,
+    cors: Option<&str>,
+) -> Result<Outcome> {
+    let description = match c {
+        Challenge::InvalidToken { description } | Challenge::InvalidRequest { description } => Some(*description),
+        _ => None,
+    };
+    let body = json!({ "error": match c {
+        Challenge::Missing => "unauthorized",
+        Challenge::InvalidToken { .. } => "invalid_token",
+        Challenge::InsufficientScope { .. } => "insufficient_scope",
+        Challenge::InvalidRequest { .. } => "invalid_request",
+    }, "error_description": description });
+    let mut response = Response::from_json(&body)?.with_status(c.status());
+    let h = response.headers_mut();
+    h.set("WWW-Authenticate", &c.www_authenticate(metadata, &config.oauth_required_scopes))?;
+    if let Some(o) = cors {
+        h.set("Access-Control-Allow-Origin", o)?;
+        h.set("Access-Control-Expose-Headers", transport::EXPOSE_HEADERS)?;
+        h.set("Vary", "Origin")?;
+    }
+    Ok(Outcome { response, error: Some(code) })
+}
+
+async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
+    let config = match Config::load(&EnvVars(env)) {
+        Ok(c) => c,
+        Err(errors) => return misconfigured(&errors),
+    };
+    let origin = req.headers().get("Origin").ok().flatten();
+    let cors = match transport::check_origin(origin, &config.allowed_origins()) {
+        transport::OriginCheck::Denied => return reply(transport::forbidden_origin()),
+        transport::OriginCheck::Allowed(o) => Some(o),
+        transport::OriginCheck::Absent => None,
+    };
+    let (_, metadata, audiences) = resource_of(&config, &req);
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let principal = match auth::authenticate(authorization.as_deref(), &config, audiences).await {
+        auth::AuthOutcome::Allowed(p) => p,
+        auth::AuthOutcome::Refused(c, code) => return challenge(&c, code, &metadata, &config, cors.as_deref()),
+        auth::AuthOutcome::Unavailable(auth::Unavailable(code)) => {
+            let body = json!({ "error": "authorization_unavailable",
+                "error_description": "the authorization server's keys cannot be loaded; try again" });
+            let mut response = Response::from_json(&body)?.with_status(503);
+            response.headers_mut().set("Retry-After", "30")?;
+            return Ok(Outcome { response, error: Some(code) });
+        }
+    };
+    let declared_len = req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if declared_len.is_some_and(|l| l > transport::MAX_BODY_BYTES) {
+        return reply(transport::too_large());
+    }
+    let body = req.bytes().await?;
+    let request = McpRequest { headers: req.headers().clone(), body };
+    let answer = REGISTRY.with(|r| r.clone());
+    let server = Server { registry: &answer, info: &SERVER_INFO, page_size: 50 };
+    let caller = Caller { principal: Some(&principal), entitlements: &[], bindings: Some(env) };
+    let answer = transport::handle_post(&server, &request, &config.allowed_origins(), &caller).await;
+    if !answer.insufficient_scope.is_empty() {
+        let c = Challenge::InsufficientScope { scopes: answer.insufficient_scope.clone() };
+        let mut out = reply(answer)?;
+        out.response.headers_mut().set("WWW-Authenticate", &c.www_authenticate(&metadata, &[]))?;
+        return Ok(out);
+    }
+    reply(answer)
+}
+
+/// RFC 9728 metadata: public, CORS-readable, cacheable.
+fn protected_resource_metadata(req: &Request, env: &Env) -> Result<Outcome> {
+    let config = match Config::load(&EnvVars(env)) {
+        Ok(c) => c,
+        Err(errors) => return misconfigured(&errors),
+    };
+    let (resource, _, _) = resource_of(&config, req);
+    let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
+    REGISTRY.with(|r| {
+        for t in &r.tools {
+            scopes.extend(t.info.scopes.iter().map(|s| (*s).to_owned()));
+        }
+    });
+    scopes.sort();
+    scopes.dedup();
+    let doc = ProtectedResourceMetadata {
+        resource,
+        authorization_servers: vec![config.oauth_issuer.clone()],
+        scopes_supported: scopes,
+        bearer_methods_supported: vec!["header"],
+        resource_name: "mKit",
+    };
+    let mut response = Response::from_json(&doc)?;
+    let h = response.headers_mut();
+    h.set("Access-Control-Allow-Origin", "*")?;
+    h.set("Cache-Control", "public, max-age=3600")?;
+    Ok(Outcome { response, error: None })
+}
+
+fn reply(r: HttpReply) -> Result<Outcome> {
+    let headers = worker::Headers::new();
+    for (name, value) in &r.headers {
+        headers.set(name, value)?;
+    }
+    let response = if r.body.is_empty() { Response::empty()? } else { Response::ok(r.body)? };
+    Ok(Outcome { response: response.with_status(r.status).with_headers(headers), error: r.error })
+}
+
+fn json_error(status: u16, code: &'static str) -> Result<Outcome> {
+    let response = Response::from_json(&json!({ "error": code }))?.with_status(status);
+    Ok(Outcome { response, error: Some(code) })
+}
+
+/// Test-only: a deliberate panic, to measure what happens to the isolate afterwards.
+#[cfg(feature = "fixtures")]
+fn fixture_panic(req: &Request) -> Result<Outcome> {
+    let depth = req.path().len();
+    panic!("fixture panic at depth {depth}");
+}
