@@ -6,21 +6,24 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startWorker, defaultVars, ROOT, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { startStack } from "./stack.mjs";
 
 const crateVersion = readFileSync(join(ROOT, "Cargo.toml"), "utf8").match(/^version = "([^"]+)"/m)[1];
 
+let stack;
 let healthy;
 let broken;
 before(async () => {
   const brokenVars = defaultVars();
   delete brokenVars.OAUTH_ISSUER;
-  [healthy, broken] = await Promise.all([
-    startWorker({ name: "healthz" }),
+  [stack, broken] = await Promise.all([
+    startStack({ name: "healthz" }),
     startWorker({ name: "healthz-broken", vars: brokenVars }),
   ]);
+  healthy = stack.worker;
 });
 after(async () => {
-  await Promise.all([healthy?.stop(), broken?.stop()]);
+  await Promise.all([stack?.stop(), broken?.stop()]);
 });
 
 test("GET /healthz answers 200 with version, commit and every check", async () => {
@@ -33,8 +36,9 @@ test("GET /healthz answers 200 with version, commit and every check", async () =
   assert.equal(body.version, crateVersion);
   const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
   assert.match(body.commit, new RegExp(`^${head}(-dirty)?$`), "the commit baked in at build time is the checked-out one");
-  assert.deepEqual(body.checks.config, { OAUTH_ISSUER: "ok", STRIPE_WEBHOOK_SECRET: "ok" });
+  assert.deepEqual(body.checks.config, { OAUTH_ISSUER: "ok", MCP_RESOURCE: "ok", STRIPE_WEBHOOK_SECRET: "ok" });
   assert.equal(body.checks.db, "ok");
+  assert.equal(body.checks.jwks, "ok", "the issuer's keys were fetched");
 });
 
 test("HEAD /healthz answers 200 without a body", async () => {

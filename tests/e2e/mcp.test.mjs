@@ -5,24 +5,32 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startWorker, defaultVars, d1 } from "./harness.mjs";
+import { d1 } from "./harness.mjs";
+import { startStack } from "./stack.mjs";
 
+let stack;
 let worker;
 let client;
+let token;
 before(async () => {
-  worker = await startWorker({ name: "mcp", vars: { ...defaultVars(), MCP_ALLOWED_ORIGINS: "https://app.example.com" } });
+  stack = await startStack({ name: "mcp", vars: { MCP_ALLOWED_ORIGINS: "https://app.example.com" } });
+  worker = stack.worker;
+  token = await stack.token();
   client = new Client({ name: "mkit-e2e", version: "1.0.0" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp`)));
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  }));
 });
 after(async () => {
   await client?.close();
-  await worker?.stop();
+  await stack?.stop();
 });
 
 const post = (body, headers = {}) =>
   fetch(`${worker.url}/mcp`, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
+      authorization: `Bearer ${token}`, ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
@@ -47,6 +55,9 @@ test("tools/call returns structured content validated by the SDK against outputS
   const who = await client.callTool({ name: "whoami", arguments: {} });
   assert.equal(who.isError, false);
   assert.equal(who.structuredContent.protocol_version, "2025-11-25");
+  assert.equal(who.structuredContent.sub, "mkit-test", "the token's subject reaches the tool");
+  assert.equal(who.structuredContent.client_id, "mkit-test");
+  assert.deepEqual(who.structuredContent.scopes, ["mcp", "tools:read", "notes"]);
   const stats = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });
   assert.deepEqual(stats.structuredContent, { characters: 15, words: 3, sentences: 2, unique_words: 3, reading_seconds: 1 });
   const bad = await client.callTool({ name: "text_stats", arguments: { txt: "typo" } });
@@ -63,7 +74,7 @@ test("the remember tool writes to and reads from D1", async () => {
   const listed = await client.callTool({ name: "remember", arguments: {} });
   assert.equal(listed.structuredContent.stored, false);
   const rows = await d1(worker, "SELECT owner, text FROM notes ORDER BY id");
-  assert.deepEqual(rows, [{ owner: "anonymous", text: "buy milk" }, { owner: "anonymous", text: "call Ana" }]);
+  assert.deepEqual(rows, [{ owner: "mkit-test", text: "buy milk" }, { owner: "mkit-test", text: "call Ana" }]);
 });
 
 test("resources, templates, prompts, completion, ping and logging", async () => {

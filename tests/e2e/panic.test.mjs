@@ -4,14 +4,16 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startWorker } from "./harness.mjs";
+import { startStack } from "./stack.mjs";
 
+let stack;
 let worker;
 before(async () => {
-  worker = await startWorker({ name: "panic", script: "build-fixtures/index.js" });
+  stack = await startStack({ name: "panic", script: "build-fixtures/index.js" });
+  worker = stack.worker;
 });
 after(async () => {
-  await worker?.stop();
+  await stack?.stop();
 });
 
 test("a panic fails only its own request; the next request is served", async () => {
