@@ -111,15 +111,13 @@ pub async fn refresh(config: &Config) {
         }
         let config = config.clone();
         let fut: LocalBoxFuture<'static, ()> = async move {
-            let started = now_ms();
-            JWKS.with(|j| j.borrow_mut().begin_fetch(started));
+            JWKS.with(|j| j.borrow_mut().begin_fetch(now_ms()));
             match load_keys(&config).await {
-                Ok((keys, fetched_at)) => JWKS.with(|j| {
+                Ok((keys, shared_copy_from)) => JWKS.with(|j| {
                     let mut j = j.borrow_mut();
-                    if fetched_at == started {
-                        j.store(started, keys);
-                    } else {
-                        j.seed(fetched_at, keys);
+                    match shared_copy_from {
+                        None => j.store(now_ms(), keys),
+                        Some(t) => j.seed(t, keys),
                     }
                 }),
                 Err(code) => {
@@ -137,9 +135,9 @@ pub async fn refresh(config: &Config) {
     shared.await;
 }
 
-/// The keys and when they were fetched: from the Cache API when this isolate has none and a
-/// fresh shared copy exists, else from the issuer.
-async fn load_keys(config: &Config) -> Result<(JwkSet, u64), &'static str> {
+/// The keys: from the Cache API (with the time that copy was fetched) when this isolate has
+/// none and a fresh shared copy exists, else from the issuer (`None`).
+async fn load_keys(config: &Config) -> Result<(JwkSet, Option<u64>), &'static str> {
     let uri = jwks_uri(config).await?;
     let cache_key = format!("https://jwks.mkit.invalid/{}", hex(&TokenCache::key(&uri)));
     let cold = JWKS.with(|j| j.borrow().fetched_at().is_none());
@@ -149,7 +147,7 @@ async fn load_keys(config: &Config) -> Result<(JwkSet, u64), &'static str> {
             if let (Some(t), Ok(body)) = (fetched_at, hit.bytes().await) {
                 if now_ms().saturating_sub(t) < JWKS_TTL_MS {
                     if let Ok(keys) = JwkSet::parse(&body) {
-                        return Ok((keys, t));
+                        return Ok((keys, Some(t)));
                     }
                 }
             }
@@ -168,7 +166,7 @@ async fn load_keys(config: &Config) -> Result<(JwkSet, u64), &'static str> {
         // The shared copy is an optimisation: failing to write it changes nothing.
         let _ = Cache::default().put(cache_key.as_str(), resp.with_headers(headers)).await;
     }
-    Ok((keys, now))
+    Ok((keys, None))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -228,11 +226,12 @@ async fn get_document(url: &str) -> Result<Vec<u8>, &'static str> {
     Ok(body)
 }
 
-/// `checks.jwks` for `/healthz`: on a cold isolate, fetches once so the answer is real.
+/// `checks.jwks` for `/healthz`: probes the issuer (at most every 30 s, like an unknown kid),
+/// so an outage shows even while cached keys are still fresh.
 pub async fn health(config: &Config) -> (JwksHealth, Option<u64>) {
     let (unknown, due) = JWKS.with(|j| {
         let j = j.borrow();
-        (j.health(now_ms()) == JwksHealth::Unknown, j.before_use(now_ms()) == JwksAction::Fetch)
+        (j.health(now_ms()) == JwksHealth::Unknown, j.on_unknown_kid(now_ms()) == JwksAction::Fetch)
     });
     if unknown || due {
         refresh(config).await;
