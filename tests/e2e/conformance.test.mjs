@@ -1,5 +1,6 @@
 // The official MCP conformance suite (@modelcontextprotocol/conformance, pinned) against the
-// fixtures build, once per requirement set. Scenarios that cannot pass on a stateless worker are
+// fixtures build, once per requirement set, through the real token path: the suite cannot send
+// a bearer token, so a loopback proxy adds one issued by the test issuer. Scenarios that cannot pass on a stateless worker are
 // listed, with reasons, in tests/conformance/expected-failures-<set>.yaml; the suite fails on any
 // other failure and on an expected failure that now passes.
 
@@ -8,28 +9,36 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
+import { freePort, ROOT } from "./harness.mjs";
+import { startStack } from "./stack.mjs";
+import { startTokenProxy } from "./token-proxy.mjs";
 
 const run = promisify(execFile);
 const CLI = join(ROOT, "node_modules/.bin/conformance");
 
+let stack;
+let proxy;
 let worker;
 before(async () => {
-  const port = await freePort();
-  worker = await startWorker({
+  // The suite's DNS-rebinding check sends the proxy's own origin: allow exactly that one.
+  const proxyPort = await freePort();
+  stack = await startStack({
     name: "conformance",
     script: "build-fixtures/index.js",
-    port,
-    vars: { ...defaultVars(), MCP_RESOURCE: `http://127.0.0.1:${port}/mcp` },
+    vars: { MCP_ALLOWED_ORIGINS: `http://127.0.0.1:${proxyPort}` },
   });
+  worker = stack.worker;
+  const token = await stack.token();
+  proxy = await startTokenProxy(worker.url, async () => token, proxyPort);
 });
 after(async () => {
-  await worker?.stop();
+  await proxy?.stop();
+  await stack?.stop();
 });
 
 for (const set of ["2025-11-25", "2026-07-28"]) {
   test(`conformance suite, requirement set ${set}`, async (t) => {
-    const args = ["server", "--url", `${worker.url}/mcp`, "--requirements", set,
+    const args = ["server", "--url", `${proxy.url}/mcp`, "--requirements", set,
       "--expected-failures", join(ROOT, "tests/conformance", `expected-failures-${set}.yaml`),
       "-o", join(worker.dir, `conformance-${set}`)];
     let stdout = "";
