@@ -37,7 +37,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean
+.PHONY: token help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean
 
 help:
 	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
@@ -92,6 +92,10 @@ build-fixtures/index.js: $(RUST_SOURCES)
 
 dev: setup worker
 	@scripts/dev.sh $(PORT)
+
+# A client_credentials token from the running `make dev` issuer.
+token:
+	@node scripts/token.mjs
 
 ## ---- test ------------------------------------------------------------------------------------
 

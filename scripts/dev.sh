@@ -11,6 +11,8 @@ if [ ! -f .dev.vars ]; then
   cat > .dev.vars <<VARS
 # Local development values for \`make dev\` (git-ignored). See docs/configuration.md.
 OAUTH_ISSUER=http://127.0.0.1:9400/
+MCP_RESOURCE=http://127.0.0.1:${port}/mcp
+MCP_ALLOWED_ORIGINS=http://localhost:6274
 STRIPE_WEBHOOK_SECRET=${secret}
 VARS
   echo "dev: wrote .dev.vars with local values"
@@ -26,13 +28,15 @@ cleanup() {
 }
 trap cleanup INT TERM EXIT
 
+MCP_RESOURCE="http://127.0.0.1:${port}/mcp" node scripts/dev-issuer.mjs &
+pids+=($!)
 wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false &
 pids+=($!)
 
 url="http://127.0.0.1:${port}"
 for _ in $(seq 1 240); do
   if curl -s -o /dev/null "$url/healthz"; then break; fi
-  if ! kill -0 "${pids[0]}" 2>/dev/null; then echo "dev: wrangler exited" >&2; exit 1; fi
+  if ! kill -0 "${pids[1]}" 2>/dev/null; then echo "dev: wrangler exited" >&2; exit 1; fi
   sleep 0.5
 done
 
@@ -40,9 +44,16 @@ cat <<MSG
 
   mKit is running (Ctrl-C stops it):
     health     $url/healthz
-    MCP        $url/mcp
+    MCP        $url/mcp            (OAuth: bearer token required)
+    metadata   $url/.well-known/oauth-protected-resource/mcp
     webhook    $url/stripe/webhook
+    issuer     http://127.0.0.1:9400/   (dev logins: any user name and password)
   Local D1 state: .wrangler/state   Vars: .dev.vars
 
+  A token for curl:   TOKEN=\$(make -s token)
+    curl -s $url/mcp -H "Authorization: Bearer \$TOKEN" -H 'Content-Type: application/json' \\
+      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}'
+  MCP Inspector:      npx @modelcontextprotocol/inspector  → URL $url/mcp, transport Streamable HTTP
+
 MSG
-wait "${pids[0]}"
+wait "${pids[1]}"
