@@ -417,7 +417,11 @@ fn register_stateless(r: &mut Registry) {
         json_schema_2020_12,
     );
     // For the auth tests: a tool behind a scope the test issuer never grants.
-    r.raw_tool(ToolInfo::new("test_scoped_admin", "Needs the admin scope").scopes(&["admin"]), no_args(), json_schema_2020_12);
+    r.raw_tool(
+        ToolInfo::new("test_scoped_admin", "Needs the admin scope").scopes(&["admin"]),
+        no_args(),
+        json_schema_2020_12,
+    );
     r.prompt(Prompt {
         name: "test_input_required_result_prompt",
         title: None,
