@@ -1,20 +1,26 @@
-// `make bench`: mKit side by side with a no-op JS worker, both in `wrangler dev` (workerd) in the
-// same run, rounds alternating; medians reported, with mKit/no-op ratios. Load comes from wrk.
+// `make bench`: mKit side by side with a no-op JS worker (and, when built, the TypeScript
+// alternative in bench/anchor-ts), all in `wrangler dev` (workerd) in the same run, rounds
+// alternating; medians reported, with ratios. Load comes from wrk. mKit runs behind a real
+// issuer (oidc-provider), so every tools/call carries a validated bearer token.
 
 import { execFile } from "node:child_process";
-import { readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { startWorker, ROOT } from "../tests/e2e/harness.mjs";
+import { startStack } from "../tests/e2e/stack.mjs";
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const DURATION = process.env.BENCH_DURATION ?? "5s";
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const OUT = join(ROOT, ".bench");
+mkdirSync(OUT, { recursive: true });
 
 const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (!s.length) return NaN;
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 const kib = (n) => `${(n / 1024).toFixed(1)} KiB`;
@@ -29,73 +35,111 @@ async function wrk(url, { connections, duration = DURATION, script, expectNon2xx
     const m = stdout.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m"));
     return m ? ms(m[1], m[2]) : NaN;
   };
-  const reqs = Number(stdout.match(/(\d+) requests in/)?.[1] ?? 0);
   const rps = Number(stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
   const non2xx = Number(stdout.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
   if (non2xx > 0 && !expectNon2xx) throw new Error(`${url}: ${non2xx} non-2xx responses under load`);
-  return { p50: pct(50), p99: pct(99), rps, reqs };
+  return { p50: pct(50), p99: pct(99), rps };
 }
 
-async function bundleSizes() {
-  const out = join(ROOT, ".bench", "dist");
+/** A wrk script POSTing a 2025-11-25 tools/call of `whoami`, with a bearer token if given. */
+function callScript(name, token) {
+  const path = join(OUT, `tools-call-${name}.lua`);
+  writeFileSync(path, [
+    'wrk.method = "POST"',
+    'wrk.headers["Content-Type"] = "application/json"',
+    'wrk.headers["Accept"] = "application/json, text/event-stream"',
+    'wrk.headers["MCP-Protocol-Version"] = "2025-11-25"',
+    ...(token ? [`wrk.headers["Authorization"] = "Bearer ${token}"`] : []),
+    `wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'`,
+  ].join("\n"));
+  return path;
+}
+
+async function bundleSizes(config) {
+  const out = join(OUT, `dist-${config ? "anchor" : "mkit"}`);
   const { stdout } = await run(join(ROOT, "node_modules/.bin/wrangler"),
-    ["deploy", "--dry-run", "--outdir", out], { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    ["deploy", "--dry-run", "--outdir", out, ...(config ? ["--config", config] : [])],
+    { cwd: ROOT, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   const m = stdout.match(/Total Upload:\s*([\d.]+) KiB \/ gzip:\s*([\d.]+) KiB/);
   const wasmFile = readdirSync(out).find((f) => f.endsWith(".wasm"));
-  const wasm = readFileSync(join(out, wasmFile));
-  return { uploadKiB: Number(m?.[1]), uploadGzipKiB: Number(m?.[2]), wasm: wasm.length, wasmGzip: gzipSync(wasm, { level: 9 }).length };
+  const wasm = wasmFile ? readFileSync(join(out, wasmFile)) : null;
+  return { uploadKiB: Number(m?.[1]), uploadGzipKiB: Number(m?.[2]), wasm: wasm?.length, wasmGzip: wasm && gzipSync(wasm, { level: 9 }).length };
 }
 
+const anchorBuilt = existsSync(join(ROOT, "bench/anchor-ts/index.js"));
 const targets = {
-  mkit: { name: "bench-mkit", logLevel: "warn" },
-  noop: { name: "bench-noop", config: "bench/noop/wrangler.jsonc", migrate: false, vars: {}, logLevel: "warn" },
+  mkit: { start: (o) => startStack({ name: "bench-mkit", ...o }), full: true },
+  "mkit-nocache": { start: (o) => startStack({ name: "bench-mkit-nocache", vars: { OAUTH_TOKEN_CACHE: "off" }, ...o }) },
+  noop: { start: (o) => startWorker({ name: "bench-noop", config: "bench/noop/wrangler.jsonc", migrate: false, vars: {}, ...o }), full: true },
+  ...(anchorBuilt ? { anchor: { start: (o) => startStack({ name: "bench-anchor", config: "bench/anchor-ts/wrangler.jsonc", migrate: false, ...o }) } } : {}),
 };
 
-const results = { mkit: [], noop: [] };
+const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
 for (let round = 1; round <= ROUNDS; round++) {
   const order = round % 2 ? Object.entries(targets) : Object.entries(targets).reverse();
-  for (const [key, opts] of order) {
-    const w = await startWorker({ ...opts, extraEnv: { WRANGLER_LOG: "warn" } });
+  for (const [key, t] of order) {
+    const started = await t.start({ logLevel: "warn", extraEnv: { WRANGLER_LOG: "warn" } });
+    const w = started.worker ?? started;
     try {
-      await wrk(`${w.url}/healthz`, { connections: 1, duration: "1s" }); // warm-up
-      const seq = await wrk(`${w.url}/healthz`, { connections: 1 });
-      const conc = await wrk(`${w.url}/healthz`, { connections: CONCURRENCY });
-      // The cheapest answer each worker gives: mKit's 404 (routing + JSON, no I/O) vs the no-op's 200.
-      const bare = await wrk(`${w.url}/${key === "mkit" ? "not-found" : ""}`, { connections: 1, expectNon2xx: true });
-      // tools/call of a trivial tool (the no-op answers the same POST with its fixed 200).
-      const callUrl = `${w.url}/${key === "mkit" ? "mcp" : ""}`;
-      const script = join(ROOT, "bench/tools-call.lua");
-      await wrk(callUrl, { connections: 1, duration: "1s", script });
-      const call = await wrk(callUrl, { connections: 1, script });
-      const callConc = await wrk(callUrl, { connections: CONCURRENCY, script });
-      results[key].push({ startupMs: w.startupMs, seq, conc, bare, call, callConc });
-      console.error(`round ${round} ${key}: start ${w.startupMs.toFixed(0)} ms, seq p50 ${seq.p50} ms p99 ${seq.p99} ms (${seq.reqs} req), c${CONCURRENCY} ${conc.rps} req/s`);
+      const token = started.token ? await started.token() : null;
+      const script = callScript(key, token);
+      const callUrl = `${w.url}/${key === "noop" ? "" : "mcp"}`;
+      await wrk(callUrl, { connections: 1, duration: "1s", script }); // warm-up
+      const r = { startupMs: w.startupMs };
+      r.call = await wrk(callUrl, { connections: 1, script });
+      r.callConc = await wrk(callUrl, { connections: CONCURRENCY, script });
+      if (t.full) {
+        const bare = `${w.url}/${key === "mkit" ? "not-found" : ""}`;
+        r.bare = await wrk(bare, { connections: 1, expectNon2xx: true });
+        r.health = await wrk(`${w.url}/healthz`, { connections: 1 });
+        r.healthConc = await wrk(`${w.url}/healthz`, { connections: CONCURRENCY });
+      }
+      results[key].push(r);
+      console.error(`round ${round} ${key}: tools/call p50 ${r.call.p50} ms p99 ${r.call.p99} ms, c${CONCURRENCY} ${r.callConc.rps} req/s`);
     } finally {
-      await w.stop();
+      await started.stop();
     }
   }
 }
 
-const pick = (key, f) => median(results[key].map(f));
-const rows = [
+const pick = (key, f) => median((results[key] ?? []).map((r) => { try { return f(r); } catch { return NaN; } }));
+const fmt = (x) => (Number.isFinite(x) ? x.toFixed(2) : "—");
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : "—");
+
+console.log(`\nmKit benchmark — ${ROUNDS} alternating rounds, medians; wrk ${DURATION} per measurement, c=${CONCURRENCY} for throughput; workerd via wrangler dev\n`);
+console.log("| metric | mKit | no-op JS worker | mKit / no-op |");
+console.log("| --- | ---: | ---: | ---: |");
+for (const [label, f] of [
   ["cold start to first answer (ms)", (r) => r.startupMs],
   ["no-I/O answer seq p50 (ms) (mKit 404 vs no-op 200)", (r) => r.bare.p50],
   ["no-I/O answer seq p99 (ms)", (r) => r.bare.p99],
-  ["/healthz seq p50 (ms) (mKit runs D1 SELECT 1)", (r) => r.seq.p50],
-  ["/healthz seq p99 (ms)", (r) => r.seq.p99],
-  [`/healthz req/s at c${CONCURRENCY}`, (r) => r.conc.rps],
-  ["tools/call whoami seq p50 (ms)", (r) => r.call.p50],
+  ["/healthz seq p50 (ms) (mKit: D1 SELECT 1)", (r) => r.health.p50],
+  ["/healthz seq p99 (ms)", (r) => r.health.p99],
+  [`/healthz req/s at c${CONCURRENCY}`, (r) => r.healthConc.rps],
+  ["tools/call whoami seq p50 (ms) (mKit: with bearer token)", (r) => r.call.p50],
   ["tools/call whoami seq p99 (ms)", (r) => r.call.p99],
   [`tools/call whoami req/s at c${CONCURRENCY}`, (r) => r.callConc.rps],
-];
-const sizes = await bundleSizes();
-console.log(`\nmKit benchmark — ${ROUNDS} alternating rounds, medians; wrk ${DURATION} per measurement; workerd via wrangler dev\n`);
-console.log("| metric | mKit | no-op JS worker | mKit / no-op |");
+]) {
+  console.log(`| ${label} | ${fmt(pick("mkit", f))} | ${fmt(pick("noop", f))} | ${ratio(pick("mkit", f), pick("noop", f))} |`);
+}
+
+console.log("\nAuthenticated tools/call: the verified-token cache on and off\n");
+console.log("| metric | cache on | cache off | on / off |");
 console.log("| --- | ---: | ---: | ---: |");
-for (const [label, f] of rows) {
-  const a = pick("mkit", f);
-  const b = pick("noop", f);
-  console.log(`| ${label} | ${a.toFixed(2)} | ${b.toFixed(2)} | ${(a / b).toFixed(2)}× |`);
+for (const [label, f] of [["seq p50 (ms)", (r) => r.call.p50], ["seq p99 (ms)", (r) => r.call.p99], [`req/s at c${CONCURRENCY}`, (r) => r.callConc.rps]]) {
+  console.log(`| ${label} | ${fmt(pick("mkit", f))} | ${fmt(pick("mkit-nocache", f))} | ${ratio(pick("mkit", f), pick("mkit-nocache", f))} |`);
+}
+
+const sizes = await bundleSizes();
+if (results.anchor?.length) {
+  const anchorSizes = await bundleSizes("bench/anchor-ts/wrangler.jsonc");
+  console.log("\nmKit against the TypeScript alternative (MCP TS SDK stateless + jose), same issuer, same tool\n");
+  console.log("| metric | mKit | TS SDK + jose | mKit / TS |");
+  console.log("| --- | ---: | ---: | ---: |");
+  for (const [label, f] of [["tools/call seq p50 (ms)", (r) => r.call.p50], ["tools/call seq p99 (ms)", (r) => r.call.p99], [`tools/call req/s at c${CONCURRENCY}`, (r) => r.callConc.rps]]) {
+    console.log(`| ${label} | ${fmt(pick("mkit", f))} | ${fmt(pick("anchor", f))} | ${ratio(pick("mkit", f), pick("anchor", f))} |`);
+  }
+  console.log(`| upload gzip (KiB) | ${sizes.uploadGzipKiB} | ${anchorSizes.uploadGzipKiB} | ${ratio(sizes.uploadGzipKiB, anchorSizes.uploadGzipKiB)} |`);
 }
 console.log(`\n| bundle | raw | gzip |\n| --- | ---: | ---: |`);
 console.log(`| mkit .wasm | ${kib(sizes.wasm)} | ${kib(sizes.wasmGzip)} |`);

@@ -1,0 +1,60 @@
+// The TypeScript alternative a user would otherwise pick, for `make bench`: the official MCP
+// TypeScript SDK (stateless Streamable HTTP, JSON responses, one shared Ajv validator: its best
+// configuration) and jose for the same token checks mKit makes, serving the same `whoami` tool.
+
+import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
+import { AjvJsonSchemaValidator } from "@modelcontextprotocol/sdk/validation/ajv";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import { z } from "zod";
+
+const validator = new AjvJsonSchemaValidator();
+let jwks;
+
+async function authenticate(request, env) {
+  const h = request.headers.get("authorization") ?? "";
+  const [scheme, token] = h.split(" ");
+  if (scheme?.toLowerCase() !== "bearer" || !token) return null;
+  jwks ??= createRemoteJWKSet(new URL(`${env.OAUTH_ISSUER}jwks`), { timeoutDuration: 5000, cacheMaxAge: 600_000 });
+  try {
+    const { payload } = await jwtVerify(token, jwks, {
+      issuer: env.OAUTH_ISSUER,
+      audience: env.MCP_RESOURCE,
+      typ: "at+jwt",
+      algorithms: ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA"],
+      clockTolerance: 60,
+      requiredClaims: ["exp", "sub"],
+    });
+    return payload;
+  } catch {
+    return null;
+  }
+}
+
+function server(claims) {
+  const s = new McpServer({ name: "anchor", version: "1.0.0" }, { jsonSchemaValidator: validator });
+  s.registerTool("whoami", {
+    description: "Returns who you are.",
+    inputSchema: {},
+    outputSchema: { sub: z.string(), client_id: z.string().nullable(), scopes: z.array(z.string()), entitlements: z.array(z.string()) },
+  }, async () => {
+    const out = { sub: claims.sub, client_id: claims.client_id ?? null, scopes: (claims.scope ?? "").split(" ").filter(Boolean), entitlements: [] };
+    return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
+  });
+  return s;
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    if (url.pathname === "/healthz") return Response.json({ status: "ok" });
+    if (url.pathname !== "/mcp") return Response.json({ error: "not_found" }, { status: 404 });
+    const claims = await authenticate(request, env);
+    if (!claims) {
+      return Response.json({ error: "unauthorized" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
+    }
+    const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    await server(claims).connect(transport);
+    return transport.handleRequest(request);
+  },
+};
