@@ -44,8 +44,22 @@ function server(claims) {
   return s;
 }
 
+/** One JSON log line per request, as mKit writes: the same work on both sides of the bench. */
+function logged(request, route, started, response) {
+  console.log(JSON.stringify({ method: request.method, route, status: response.status, duration_ms: Date.now() - started }));
+  return response;
+}
+
 export default {
   async fetch(request, env) {
+    const started = Date.now();
+    const response = await handle(request, env);
+    return logged(request, new URL(request.url).pathname, started, response);
+  },
+};
+
+async function handle(request, env) {
+  {
     const url = new URL(request.url);
     if (url.pathname === "/healthz") return Response.json({ status: "ok" });
     if (url.pathname !== "/mcp") return Response.json({ error: "not_found" }, { status: 404 });
@@ -56,5 +70,5 @@ export default {
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     await server(claims).connect(transport);
     return transport.handleRequest(request);
-  },
-};
+  }
+}
