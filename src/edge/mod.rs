@@ -222,11 +222,7 @@ fn protected_resource_metadata(req: &Request, env: &Env) -> Result<Outcome> {
     };
     let (resource, _, _) = resource_of(&config, req);
     let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
-    REGISTRY.with(|r| {
-        for t in &r.tools {
-            scopes.extend(t.info.scopes.iter().map(|s| (*s).to_owned()));
-        }
-    });
+    REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
     scopes.sort();
     scopes.dedup();
     let doc = ProtectedResourceMetadata {

@@ -60,6 +60,18 @@ impl Server<'_> {
     ) -> Result<Value, RpcError> {
         let v = ctx.protocol_version;
         let handshake = v.era() == Era::Handshake;
+        let needed: Vec<&str> = self
+            .registry
+            .method_scopes
+            .iter()
+            .filter(|(m, _)| *m == method)
+            .flat_map(|(_, s)| s.iter().copied())
+            .collect();
+        if !has_scopes(ctx, &needed) {
+            let mut e = RpcError::new(jsonrpc::INVALID_REQUEST, format!("{method} needs scopes the token lacks"));
+            e.insufficient_scope = needed.iter().map(|s| (*s).to_owned()).collect();
+            return Err(e);
+        }
         match method {
             "initialize" if handshake => Ok(self.initialize(params)),
             "ping" if handshake => Ok(json!({})),

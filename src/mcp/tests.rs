@@ -544,6 +544,22 @@ fn resources_prompts_completion_logging() {
 }
 
 #[test]
+fn per_method_scopes() {
+    let mut h = Harness::new();
+    h.registry.require_scopes("resources/read", &["docs:read"]);
+    assert!(h.registry.scopes().contains(&"docs:read"));
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"mkit://about"}}).to_string();
+    let r = h.post(&[("MCP-Protocol-Version", V3)], &body);
+    assert_eq!((r.status, r.insufficient_scope.clone()), (403, vec!["docs:read".to_string()]));
+    h.principal = Some(Principal { sub: "u".into(), client_id: None, scopes: vec!["docs:read".into()] });
+    assert_eq!(h.post(&[("MCP-Protocol-Version", V3)], &body).status, 200);
+    // Other methods are unaffected.
+    h.principal = None;
+    let (s, _) = h.rpc(Some(V3), "resources/list", json!({}));
+    assert_eq!(s, 200);
+}
+
+#[test]
 fn header_value_decoding() {
     assert_eq!(decode_header_value("plain").as_deref(), Some("plain"));
     assert_eq!(decode_header_value("=?base64?w6lsYW4=?=").as_deref(), Some("élan"));

@@ -402,9 +402,27 @@ pub struct Registry {
     pub resources: Vec<Resource>,
     pub templates: Vec<ResourceTemplate>,
     pub prompts: Vec<Prompt>,
+    /// OAuth scopes an MCP method needs, e.g. `("resources/read", &["docs:read"])`.
+    pub method_scopes: Vec<(&'static str, &'static [&'static str])>,
 }
 
 impl Registry {
+    /// Requires `scopes` for every call of `method` (403 `insufficient_scope` without them).
+    pub fn require_scopes(&mut self, method: &'static str, scopes: &'static [&'static str]) -> &mut Self {
+        self.method_scopes.push((method, scopes));
+        self
+    }
+
+    /// Every scope the registry names, for `scopes_supported`.
+    pub fn scopes(&self) -> Vec<&'static str> {
+        let tools = self.tools.iter().flat_map(|t| t.info.scopes.iter().copied());
+        let mut all: Vec<&'static str> =
+            tools.chain(self.method_scopes.iter().flat_map(|(_, s)| s.iter().copied())).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     pub fn tool<T: Tool>(&mut self, tool: T) -> &mut Self {
         self.tools.push(RegisteredTool::new(tool));
         self
