@@ -4,6 +4,7 @@
 //! tested natively; `edge` binds them to workers-rs.
 
 pub mod auth;
+pub mod billing;
 pub mod config;
 pub mod health;
 pub mod log;

@@ -1,0 +1,3 @@
+//! Stripe billing: webhook signatures and events. Pure.
+
+pub mod signature;
