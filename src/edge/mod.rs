@@ -69,7 +69,7 @@ async fn dispatch(r: Route, req: Request, env: &Env) -> Result<Outcome> {
             let origins = allowed_origins(env);
             reply(transport::preflight(req.headers().get("Origin").ok().flatten(), &origins))
         }
-        Route::StripeWebhook => json_error(501, "not_implemented"),
+        Route::StripeWebhook => stripe_webhook(req, env).await,
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(&req),
     }
@@ -237,6 +237,64 @@ fn protected_resource_metadata(req: &Request, env: &Env) -> Result<Outcome> {
     h.set("Access-Control-Allow-Origin", "*")?;
     h.set("Cache-Control", "public, max-age=3600")?;
     Ok(Outcome { response, error: None })
+}
+
+const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
+
+/// POST /stripe/webhook: the raw body is verified before anything reads it as JSON.
+async fn stripe_webhook(mut req: Request, env: &Env) -> Result<Outcome> {
+    use crate::billing::{event::Event, signature};
+    let config = match Config::load(&EnvVars(env)) {
+        Ok(c) => c,
+        Err(errors) => return misconfigured(&errors),
+    };
+    let declared_len = req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if declared_len.is_some_and(|l| l > MAX_WEBHOOK_BYTES) {
+        return json_error(413, "payload_too_large");
+    }
+    let body = req.bytes().await?;
+    if body.len() > MAX_WEBHOOK_BYTES {
+        return json_error(413, "payload_too_large");
+    }
+    let header = req.headers().get("Stripe-Signature").ok().flatten();
+    let now = (Date::now().as_millis() / 1000) as i64;
+    if let Err(e) = signature::verify(header.as_deref(), &body, &config.stripe_webhook_secrets, now) {
+        let response =
+            Response::from_json(&json!({ "error": "signature_invalid", "reason": e.reason() }))?.with_status(400);
+        return Ok(Outcome { response, error: Some("signature_invalid") });
+    }
+    let event = match Event::parse(&body) {
+        Ok(e) => e,
+        Err(reason) => {
+            let response =
+                Response::from_json(&json!({ "error": "invalid_event", "reason": reason }))?.with_status(400);
+            return Ok(Outcome { response, error: Some("invalid_event") });
+        }
+    };
+    if event.is_handled() {
+        // The entitlement ledger is not built yet. A non-2xx makes Stripe retry (for up to three
+        // days), so no event is lost or marked processed before it can be applied.
+        let response = Response::from_json(&json!({ "error": "not_applied_yet", "event": event.id }))?.with_status(501);
+        return Ok(Outcome { response, error: Some("event_not_applied") });
+    }
+    let Ok(db) = env.d1("DB") else {
+        return json_error(500, "storage_unavailable");
+    };
+    let insert = db
+        .prepare("INSERT OR IGNORE INTO processed_events (id, type, created, outcome, processed_at) VALUES (?1, ?2, ?3, 'ignored', ?4)")
+        .bind(&[event.id.as_str().into(), event.kind.as_str().into(), (event.created as f64).into(), ((now * 1000) as f64).into()]);
+    let written = match insert {
+        Ok(stmt) => stmt.run().await.ok().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes),
+        Err(_) => None,
+    };
+    match written {
+        // Storage failed: 500, so Stripe retries.
+        None => json_error(500, "storage_failed"),
+        Some(changes) => {
+            let body = json!({ "received": true, "outcome": "ignored", "duplicate": changes == 0 });
+            Ok(Outcome { response: Response::from_json(&body)?, error: None })
+        }
+    }
 }
 
 fn reply(r: HttpReply) -> Result<Outcome> {
