@@ -49,7 +49,7 @@ help:
 
 setup: setup-rust setup-npm
 
-setup-rust: Cargo.lock
+setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@if [ "$$($(TOOLS)/bin/wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "setup: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into .tools (about 11 min on 2 cores)"; \
@@ -66,9 +66,6 @@ setup-npm: node_modules/.installed
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
-
-Cargo.lock: Cargo.toml
-	cargo generate-lockfile
 
 ## ---- build ---------------------------------------------------------------------------------
 
