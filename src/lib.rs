@@ -8,6 +8,7 @@ pub mod billing;
 pub mod config;
 pub mod health;
 pub mod log;
+pub mod mac;
 pub mod mcp;
 pub mod routes;
 pub mod tools;

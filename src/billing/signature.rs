@@ -2,8 +2,7 @@
 //! HMAC-SHA256 keyed with the whole `whsec_…` string. Parsed the way Stripe's libraries do:
 //! split on `,`, then on the first `=`; every `v1` kept; `v0` and unknown schemes ignored.
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use crate::mac::{ct_eq, hmac_sha256};
 
 /// Timestamps further than this from now, past or future, are refused.
 pub const TOLERANCE_SECS: i64 = 300;
@@ -58,19 +57,6 @@ impl SignatureHeader {
         }
         Ok(SignatureHeader { timestamp, v1 })
     }
-}
-
-/// HMAC-SHA256 of `message`: the one MAC function, also run against the Wycheproof vectors.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut m =
-        <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    m.update(message);
-    m.finalize().into_bytes().into()
-}
-
-/// Constant-time comparison of equal-length byte strings (length is not secret).
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn hex_lower(bytes: &[u8]) -> String {

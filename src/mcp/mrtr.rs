@@ -3,18 +3,14 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use super::jsonrpc::RpcError;
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// `base64url(json) "." base64url(HMAC-SHA256(key, base64url(json)))`.
 pub fn seal(key: &[u8], payload: &Value) -> String {
     let body = URL_SAFE_NO_PAD.encode(payload.to_string());
-    format!("{body}.{}", URL_SAFE_NO_PAD.encode(mac(key, &body)))
+    format!("{body}.{}", URL_SAFE_NO_PAD.encode(crate::mac::hmac_sha256(key, body.as_bytes())))
 }
 
 /// The payload of a state this key sealed; an error for anything altered or foreign.
@@ -22,18 +18,11 @@ pub fn open(key: &[u8], state: &str) -> Result<Value, RpcError> {
     let invalid = || RpcError::invalid_params("Invalid requestState: integrity check failed");
     let (body, tag) = state.split_once('.').ok_or_else(invalid)?;
     let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-    let mut m = HmacSha256::new_from_slice(key).map_err(|_| invalid())?;
-    m.update(body.as_bytes());
-    m.verify_slice(&tag).map_err(|_| invalid())?;
+    if !crate::mac::ct_eq(&crate::mac::hmac_sha256(key, body.as_bytes()), &tag) {
+        return Err(invalid());
+    }
     let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
     serde_json::from_slice(&bytes).map_err(|_| invalid())
-}
-
-fn mac(key: &[u8], body: &str) -> Vec<u8> {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut m = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("HMAC takes any key length"));
-    m.update(body.as_bytes());
-    m.finalize().into_bytes().to_vec()
 }
 
 /// `{"resultType":"input_required","inputRequests":…,"requestState"?:…}`.
