@@ -71,6 +71,19 @@ impl HealthReport {
         HealthReport { status, version: VERSION, commit: COMMIT, checks }
     }
 
+    /// `checks.billing`: whether a webhook secret is configured and when (Unix ms) the last
+    /// Stripe event was processed. Informational: it never fails the check by itself.
+    pub fn with_billing(mut self, secret_configured: bool, last_event_at: Option<i64>) -> HealthReport {
+        self.checks.insert(
+            "billing".into(),
+            serde_json::json!({
+                "webhook_secret": if secret_configured { "ok" } else { "missing" },
+                "last_event_at": last_event_at,
+            }),
+        );
+        self
+    }
+
     pub fn http_status(&self) -> u16 {
         match self.status {
             Status::Ok | Status::Degraded => 200,
@@ -134,6 +147,23 @@ mod tests {
         );
         let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Unreachable, None)));
         assert_eq!(r.http_status(), 503);
+    }
+
+    #[test]
+    fn billing_is_informational() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, Some(1_800_000_000_000));
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            v["checks"]["billing"],
+            serde_json::json!({"webhook_secret": "ok", "last_event_at": 1_800_000_000_000_i64})
+        );
+        assert_eq!(r.http_status(), 200);
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, None);
+        assert_eq!(
+            serde_json::to_value(&r).expect("json")["checks"]["billing"]["last_event_at"],
+            serde_json::Value::Null
+        );
     }
 
     #[test]

@@ -82,12 +82,21 @@ async fn healthz(env: &Env) -> Result<Outcome> {
         Ok(c) => Some(auth::health(&c).await),
         Err(_) => None,
     };
-    let report = HealthReport::new(&config, &db, jwks);
+    let secret = config.entries.iter().any(|(n, s)| *n == "STRIPE_WEBHOOK_SECRET" && *s == config::VarState::Ok);
+    let report = HealthReport::new(&config, &db, jwks).with_billing(secret, last_event_at(env).await);
     let status = report.http_status();
     let error = report.error_code();
     let mut response = Response::from_json(&report)?.with_status(status);
     response.headers_mut().set("Cache-Control", "no-store")?;
     Ok(Outcome { response, error })
+}
+
+/// When the last Stripe event was processed (Unix ms), if any and if D1 answers.
+async fn last_event_at(env: &Env) -> Option<i64> {
+    let db = env.d1("DB").ok()?;
+    let row =
+        db.prepare("SELECT MAX(processed_at) AS t FROM processed_events").first::<serde_json::Value>(Some("t")).await;
+    row.ok().flatten().and_then(|v| v.as_f64()).map(|t| t as i64)
 }
 
 async fn db_probe(env: &Env) -> Probe {

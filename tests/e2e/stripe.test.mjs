@@ -41,6 +41,9 @@ test("a verified event of a type the ledger does not use: 200, recorded once as 
   assert.equal((await again.json()).duplicate, true, "a redelivery is recognised");
   const rows = await d1(stack.worker, `SELECT id, type, outcome FROM processed_events WHERE id = '${id}'`);
   assert.deepEqual(rows, [{ id, type: "charge.refunded", outcome: "ignored" }]);
+  const health = await (await fetch(`${stack.worker.url}/healthz`)).json();
+  assert.equal(health.checks.billing.webhook_secret, "ok");
+  assert.ok(Date.now() - health.checks.billing.last_event_at < 60_000, "the last event time is reported");
 });
 
 test("both secrets of a rotation are accepted", async () => {
