@@ -1,4 +1,5 @@
-//! Stripe billing: webhook signatures and events. Pure.
+//! Stripe billing: webhook signatures, events and the entitlement ledger. Pure.
 
 pub mod event;
+pub mod ledger;
 pub mod signature;
