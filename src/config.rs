@@ -33,6 +33,7 @@ const VARS: &[VarSpec] = &[
     VarSpec { name: "OAUTH_ACCEPT_JWT_TYP", required: false, validate: validate_bool },
     VarSpec { name: "OAUTH_REQUIRED_SCOPES", required: false, validate: validate_list },
     VarSpec { name: "OAUTH_TOKEN_CACHE", required: false, validate: validate_on_off },
+    VarSpec { name: "MKIT_UPGRADE_URL", required: false, validate: validate_url },
 ];
 
 /// The state of one variable as `/healthz` reports it: names only, never values.
@@ -74,6 +75,8 @@ pub struct Config {
     pub oauth_required_scopes: Vec<String>,
     /// The verified-token cache (default on; `off` exists to measure it).
     pub oauth_token_cache: bool,
+    /// Where a caller without a paid tool's entitlement can pay; shown in `payment_required`.
+    pub upgrade_url: Option<String>,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -142,6 +145,7 @@ impl Config {
             oauth_accept_jwt_typ: value(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             oauth_required_scopes: value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
             oauth_token_cache: !value(src, "OAUTH_TOKEN_CACHE").is_some_and(|v| v.eq_ignore_ascii_case("off")),
+            upgrade_url: value(src, "MKIT_UPGRADE_URL"),
         })
     }
 }

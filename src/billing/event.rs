@@ -2,7 +2,8 @@
 
 use serde_json::Value;
 
-/// The event types the entitlement ledger applies. Anything else is acknowledged and ignored.
+/// The event types the entitlement ledger applies (`ledger::plan`). Anything else is acknowledged
+/// and recorded as ignored.
 pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.completed",
     "customer.created",
@@ -35,10 +36,6 @@ impl Event {
         let object = v.get("data").and_then(|d| d.get("object")).cloned().ok_or("missing data.object")?;
         Ok(Event { id: id.to_owned(), kind: kind.to_owned(), created, object })
     }
-
-    pub fn is_handled(&self) -> bool {
-        HANDLED_TYPES.contains(&self.kind.as_str())
-    }
 }
 
 #[cfg(test)]
@@ -51,10 +48,6 @@ mod tests {
             Event::parse(br#"{"id":"evt_1","type":"customer.created","created":17,"data":{"object":{"id":"cus_1"}}}"#)
                 .expect("event");
         assert_eq!((e.id.as_str(), e.kind.as_str(), e.created), ("evt_1", "customer.created", 17));
-        assert!(e.is_handled());
-        let other = Event::parse(br#"{"id":"evt_2","type":"charge.refunded","created":1,"data":{"object":{}}}"#)
-            .expect("event");
-        assert!(!other.is_handled());
     }
 
     #[test]

@@ -3,11 +3,13 @@
 mod auth;
 
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
+use crate::billing::ledger;
 use crate::config::{self, Config, VarSource};
 use crate::health::{HealthReport, Probe};
 use crate::log::{sanitize_cf_ray, RequestLog};
+use crate::mcp::tool::LocalFuture;
 use crate::mcp::transport::{self, Caller, HttpReply, HttpRequest};
-use crate::mcp::Server;
+use crate::mcp::{EntitlementSource, Server};
 use crate::routes::{route, Route, Routing};
 use crate::tools::{REGISTRY, SERVER_INFO};
 use serde_json::json;
@@ -212,7 +214,13 @@ async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
     let request = McpRequest { headers: req.headers().clone(), body };
     let answer = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &answer, info: &SERVER_INFO, page_size: 50 };
-    let caller = Caller { principal: Some(&principal), entitlements: &[], bindings: Some(env) };
+    let ledger = LedgerEntitlements { env, sub: &principal.sub };
+    let caller = Caller {
+        principal: Some(&principal),
+        entitlements: Some(&ledger),
+        upgrade_url: config.upgrade_url.as_deref(),
+        bindings: Some(env),
+    };
     let answer = transport::handle_post(&server, &request, &config.allowed_origins(), &caller).await;
     if !answer.insufficient_scope.is_empty() {
         let c = Challenge::InsufficientScope { scopes: answer.insufficient_scope.clone() };
@@ -221,6 +229,34 @@ async fn mcp(mut req: Request, env: &Env) -> Result<Outcome> {
         return Ok(out);
     }
     reply(answer)
+}
+
+/// The caller's entitlements from the D1 ledger: one indexed query, made only when asked.
+struct LedgerEntitlements<'a> {
+    env: &'a Env,
+    sub: &'a str,
+}
+
+impl EntitlementSource for LedgerEntitlements<'_> {
+    fn load(&self) -> LocalFuture<'_, std::result::Result<Vec<String>, String>> {
+        Box::pin(async move {
+            let db = self.env.d1("DB").map_err(|_| "no DB binding".to_owned())?;
+            let rows = db
+                .prepare(ledger::ENTITLEMENTS_SQL)
+                .bind(&[self.sub.into()])
+                .map_err(|e| e.to_string())?
+                .all()
+                .await
+                .map_err(|_| "query failed".to_owned())?;
+            let rows: Vec<KeyRow> = rows.results().map_err(|_| "unexpected rows".to_owned())?;
+            Ok(rows.into_iter().map(|r| r.key).collect())
+        })
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KeyRow {
+    key: String,
 }
 
 /// RFC 9728 metadata: public, CORS-readable, cacheable.
@@ -280,30 +316,47 @@ async fn stripe_webhook(mut req: Request, env: &Env) -> Result<Outcome> {
             return Ok(Outcome { response, error: Some("invalid_event") });
         }
     };
-    if event.is_handled() {
-        // The entitlement ledger is not built yet. A non-2xx makes Stripe retry (for up to three
-        // days), so no event is lost or marked processed before it can be applied.
-        let response = Response::from_json(&json!({ "error": "not_applied_yet", "event": event.id }))?.with_status(501);
-        return Ok(Outcome { response, error: Some("event_not_applied") });
-    }
-    let Ok(db) = env.d1("DB") else {
-        return json_error(500, "storage_unavailable");
+    let (outcome, statements) = match ledger::plan(&event, now * 1000) {
+        Ok(p) => p,
+        Err(reason) => {
+            // A handled type we cannot read: 400, so the event stays in Stripe for retry.
+            let body = json!({ "error": "invalid_event", "reason": reason, "event": event.id });
+            let response = Response::from_json(&body)?.with_status(400);
+            return Ok(Outcome { response, error: Some("invalid_event") });
+        }
     };
-    let insert = db
-        .prepare("INSERT OR IGNORE INTO processed_events (id, type, created, outcome, processed_at) VALUES (?1, ?2, ?3, 'ignored', ?4)")
-        .bind(&[event.id.as_str().into(), event.kind.as_str().into(), (event.created as f64).into(), ((now * 1000) as f64).into()]);
-    let written = match insert {
-        Ok(stmt) => stmt.run().await.ok().and_then(|r| r.meta().ok().flatten()).and_then(|m| m.changes),
-        Err(_) => None,
-    };
-    match written {
-        // Storage failed: 500, so Stripe retries.
-        None => json_error(500, "storage_failed"),
-        Some(changes) => {
-            let body = json!({ "received": true, "outcome": "ignored", "duplicate": changes == 0 });
+    match apply_batch(env, &statements).await {
+        // Storage failed and the batch rolled back whole: 500, so Stripe retries.
+        Err(code) => json_error(500, code),
+        Ok(changes) => {
+            let duplicate = changes.last().is_none_or(|c| *c == 0);
+            let changed = changes.iter().rev().skip(1).sum::<usize>();
+            let body = json!({ "received": true, "event": event.id, "type": event.kind,
+                "outcome": outcome.as_str(), "duplicate": duplicate, "changes": changed });
             Ok(Outcome { response: Response::from_json(&body)?, error: None })
         }
     }
+}
+
+/// Runs the statements as one D1 batch (one transaction): the rows each changed.
+async fn apply_batch(env: &Env, statements: &[ledger::Statement]) -> std::result::Result<Vec<usize>, &'static str> {
+    use ledger::SqlValue;
+    let db = env.d1("DB").map_err(|_| "storage_unavailable")?;
+    let mut prepared = Vec::with_capacity(statements.len());
+    for s in statements {
+        let params: Vec<worker::wasm_bindgen::JsValue> = s
+            .params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Text(t) => t.as_str().into(),
+                SqlValue::Int(i) => (*i as f64).into(),
+                SqlValue::Null => worker::wasm_bindgen::JsValue::NULL,
+            })
+            .collect();
+        prepared.push(db.prepare(s.sql).bind(&params).map_err(|_| "storage_failed")?);
+    }
+    let results = db.batch(prepared).await.map_err(|_| "storage_failed")?;
+    Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
 }
 
 fn reply(r: HttpReply) -> Result<Outcome> {

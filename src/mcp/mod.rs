@@ -9,7 +9,9 @@ pub mod transport;
 pub mod version;
 
 pub use server::{Server, ServerInfo};
-pub use tool::{Annotations, LogLevel, Principal, Registry, Tool, ToolContext, ToolError, ToolInfo};
+pub use tool::{
+    Annotations, EntitlementSource, Entitlements, LogLevel, Principal, Registry, Tool, ToolContext, ToolError, ToolInfo,
+};
 pub use version::{Era, ProtocolVersion};
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::jsonrpc::{self, RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
-use super::tool::{LogLevel, RegisteredTool, Registry, ResourceBody, ToolContext, ToolOutcome};
+use super::tool::{LogLevel, RegisteredTool, Registry, ResourceBody, ToolContext, ToolError, ToolOutcome};
 use super::version::{Era, ProtocolVersion};
 
 /// `serverInfo` / `io.modelcontextprotocol/serverInfo`.
@@ -181,6 +181,15 @@ impl Server<'_> {
             return Err(e);
         }
         let structured = ctx.protocol_version.has_structured_output();
+        if let Some(key) = tool.info.entitlement {
+            let held = match ctx.entitlements.keys().await {
+                Ok(held) => held,
+                Err(e) => return Ok(error_result(e, structured)),
+            };
+            if !crate::billing::ledger::grants(held, key) {
+                return Ok(error_result(payment_required(name, key, ctx.entitlements.upgrade_url), structured));
+            }
+        }
         Ok(match tool.call(ctx, args).await {
             ToolOutcome::Ok(out) => {
                 let text = serde_json::to_string(&out).unwrap_or_default();
@@ -196,13 +205,7 @@ impl Server<'_> {
             }),
             ToolOutcome::Raw(result) => result,
             ToolOutcome::Protocol(e) => return Err(e),
-            ToolOutcome::Failed(err) => {
-                let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
-                if let (Some(s), true) = (err.structured, structured) {
-                    r["structuredContent"] = s;
-                }
-                r
-            }
+            ToolOutcome::Failed(err) => error_result(err, structured),
         })
     }
 
@@ -306,6 +309,26 @@ fn has_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> bool {
 }
 
 /// A tool as `tools/list` shows it to a client of version `v`.
+/// A tool result with `isError: true`; the structured part where the version has one.
+fn error_result(err: ToolError, structured: bool) -> Value {
+    let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
+    if let (Some(s), true) = (err.structured, structured) {
+        r["structuredContent"] = s;
+    }
+    r
+}
+
+/// Design: not a 403 (re-authorizing cannot fix a missing payment) but a result the model can
+/// act on, naming the entitlement and where to get it.
+fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>) -> ToolError {
+    let mut text = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
+    if let Some(url) = upgrade_url {
+        text.push_str(&format!(" Upgrade at {url}"));
+    }
+    ToolError::new(text)
+        .with_structured(json!({ "error": "payment_required", "entitlement": key, "upgrade_url": upgrade_url }))
+}
+
 fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
     let i = &t.info;
     let mut m = json!({ "name": i.name, "description": i.description, "inputSchema": t.input_schema });

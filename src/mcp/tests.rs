@@ -5,6 +5,7 @@ use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
 use super::jsonrpc::*;
+use super::tool::EntitlementSource;
 use super::tool::{Principal, Registry, Tool, ToolContext, ToolError, ToolInfo};
 use super::transport::{self, decode_header_value, Caller, HttpReply, HttpRequest};
 use super::Server;
@@ -79,6 +80,29 @@ struct Harness {
     page_size: usize,
     origins: Vec<String>,
     principal: Option<Principal>,
+    entitlements: Option<Ledger>,
+    upgrade_url: Option<&'static str>,
+}
+
+/// A ledger stand-in that counts its reads.
+struct Ledger {
+    keys: Result<Vec<String>, String>,
+    reads: std::cell::Cell<usize>,
+}
+
+impl Ledger {
+    fn new(keys: Result<&[&str], &str>) -> Ledger {
+        let keys = keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()).map_err(str::to_owned);
+        Ledger { keys, reads: Default::default() }
+    }
+}
+
+impl EntitlementSource for Ledger {
+    fn load(&self) -> super::tool::LocalFuture<'_, Result<Vec<String>, String>> {
+        self.reads.set(self.reads.get() + 1);
+        let keys = self.keys.clone();
+        Box::pin(async move { keys })
+    }
 }
 
 impl Harness {
@@ -88,6 +112,8 @@ impl Harness {
             page_size: 50,
             origins: vec!["https://app.example.com".into()],
             principal: None,
+            entitlements: Some(Ledger::new(Ok(&["pro"]))),
+            upgrade_url: None,
         }
     }
 
@@ -97,7 +123,12 @@ impl Harness {
             body: body.as_bytes().to_vec(),
         };
         let server = Server { registry: &self.registry, info: &tools::SERVER_INFO, page_size: self.page_size };
-        let caller = Caller { principal: self.principal.as_ref(), entitlements: &[], bindings: None };
+        let caller = Caller {
+            principal: self.principal.as_ref(),
+            entitlements: self.entitlements.as_ref().map(|e| e as &dyn EntitlementSource),
+            upgrade_url: self.upgrade_url,
+            bindings: None,
+        };
         let r = block_on(transport::handle_post(&server, &req, &self.origins, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
         r
@@ -627,4 +658,57 @@ fn notifications_travel_on_an_event_stream_before_the_response() {
     assert_eq!(events.len(), 5, "debug + 3 info + response");
     let bad = body.replace("\"debug\"", "\"loud\"");
     assert_eq!(h.post(&hs, &bad).status, 400);
+}
+
+#[test]
+fn paid_tools_are_gated_by_the_callers_entitlements() {
+    let args = json!({"name": "text_stats", "arguments": {"text": "Hello world."}});
+    let mut h = Harness::new();
+    h.upgrade_url = Some("https://example.com/upgrade");
+    // Entitled: the tool runs; the ledger was read once.
+    let (_, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!(r["result"]["isError"], false);
+    assert_eq!(h.entitlements.as_ref().map(|l| l.reads.get()), Some(1));
+    // A free tool that does not report entitlements never reads the ledger.
+    h.entitlements = Some(Ledger::new(Ok(&["team"])));
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "remember", "arguments": {"text": "x"}}));
+    assert!(r["result"]["isError"].is_boolean());
+    assert_eq!(h.entitlements.as_ref().map(|l| l.reads.get()), Some(0));
+    // Not entitled: a tool error naming the entitlement and where to pay; never a 403.
+    let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!(s, 200);
+    assert_eq!(r["result"]["isError"], true);
+    assert_eq!(
+        r["result"]["structuredContent"],
+        json!({"error": "payment_required", "entitlement": "pro", "upgrade_url": "https://example.com/upgrade"})
+    );
+    assert!(r["result"]["content"][0]["text"]
+        .as_str()
+        .is_some_and(|t| t.contains("\"pro\"") && t.contains("/upgrade")));
+    // Without an upgrade URL it says null; the 2025-03-26 result has only the text.
+    h.upgrade_url = None;
+    let (_, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!(r["result"]["structuredContent"]["upgrade_url"], Value::Null);
+    let (_, r) = h.rpc(Some(V1), "tools/call", args.clone());
+    assert_eq!((r["result"]["isError"].as_bool(), r["result"].get("structuredContent")), (Some(true), None));
+    // The ledger unreadable: a retryable tool error, not a protocol error or a 5xx.
+    h.entitlements = Some(Ledger::new(Err("query failed")));
+    let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
+    assert_eq!(r["result"]["structuredContent"], json!({"error": "entitlements_unavailable"}));
+    // No source (unauthenticated): nothing is held.
+    h.entitlements = None;
+    let (_, r) = h.rpc(Some(V3), "tools/call", args);
+    assert_eq!(r["result"]["structuredContent"]["error"], "payment_required");
+}
+
+#[test]
+fn whoami_reports_the_ledger() {
+    let mut h = Harness::new();
+    h.entitlements = Some(Ledger::new(Ok(&["pro", "team"])));
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
+    assert_eq!(r["result"]["structuredContent"]["entitlements"], json!(["pro", "team"]));
+    h.entitlements = Some(Ledger::new(Err("down")));
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
+    assert_eq!(r["result"]["isError"], true);
 }

@@ -66,8 +66,8 @@ pub struct ToolContext<'a> {
     pub protocol_version: ProtocolVersion,
     /// `None` when the request is unauthenticated (only possible in tests and fixtures).
     pub principal: Option<&'a Principal>,
-    /// The caller's entitlement keys (feature or price lookup keys).
-    pub entitlements: &'a [String],
+    /// The caller's entitlement keys, read from the billing ledger on first use.
+    pub entitlements: Entitlements<'a>,
     /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
     /// `crate::tools::env(ctx)` gives it typed.
     pub bindings: Option<&'a dyn Any>,
@@ -92,7 +92,7 @@ impl<'a> ToolContext<'a> {
         ToolContext {
             protocol_version,
             principal: None,
-            entitlements: &[],
+            entitlements: Entitlements::default(),
             bindings: None,
             client_capabilities: None,
             input_responses: None,
@@ -132,6 +132,43 @@ impl<'a> ToolContext<'a> {
     /// Whether the client declared a capability (2026-07-28 `_meta`).
     pub fn client_has(&self, capability: &str) -> bool {
         self.client_capabilities.and_then(|c| c.get(capability)).is_some_and(|c| !c.is_null())
+    }
+}
+
+/// Where a caller's entitlement keys come from: the billing ledger (D1) on Workers.
+pub trait EntitlementSource {
+    /// The caller's keys (feature or price lookup keys), or why they cannot be read now.
+    fn load(&self) -> LocalFuture<'_, Result<Vec<String>, String>>;
+}
+
+/// A caller's entitlements: loaded at most once per request, and only when a paid tool or a tool
+/// that reports them asks.
+#[derive(Default)]
+pub struct Entitlements<'a> {
+    source: Option<&'a dyn EntitlementSource>,
+    /// Where a caller without the entitlement can pay (`MKIT_UPGRADE_URL`).
+    pub upgrade_url: Option<&'a str>,
+    loaded: std::cell::OnceCell<Vec<String>>,
+}
+
+impl<'a> Entitlements<'a> {
+    pub fn new(source: Option<&'a dyn EntitlementSource>, upgrade_url: Option<&'a str>) -> Self {
+        Entitlements { source, upgrade_url, loaded: Default::default() }
+    }
+
+    /// The caller's keys; none without a source (an unauthenticated caller).
+    pub async fn keys(&self) -> Result<&[String], ToolError> {
+        if let Some(k) = self.loaded.get() {
+            return Ok(k);
+        }
+        let keys = match self.source {
+            None => Vec::new(),
+            Some(s) => s.load().await.map_err(|reason| {
+                ToolError::new(format!("the billing ledger cannot be read now ({reason}); try again"))
+                    .with_structured(json!({ "error": "entitlements_unavailable" }))
+            })?,
+        };
+        Ok(self.loaded.get_or_init(|| keys))
     }
 }
 

@@ -48,7 +48,8 @@ impl HttpReply {
 /// Who is calling, as established before the transport runs.
 pub struct Caller<'a> {
     pub principal: Option<&'a Principal>,
-    pub entitlements: &'a [String],
+    pub entitlements: Option<&'a dyn super::tool::EntitlementSource>,
+    pub upgrade_url: Option<&'a str>,
     pub bindings: Option<&'a dyn std::any::Any>,
 }
 
@@ -387,7 +388,7 @@ async fn request(
     let ctx = ToolContext {
         protocol_version: version,
         principal: caller.principal,
-        entitlements: caller.entitlements,
+        entitlements: super::tool::Entitlements::new(caller.entitlements, caller.upgrade_url),
         bindings: caller.bindings,
         client_capabilities: if stateless { meta.and_then(|m| m.get(META_CAPABILITIES)) } else { None },
         input_responses: params.get("inputResponses"),

@@ -35,11 +35,12 @@ impl Tool for WhoAmI {
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
+        let entitlements = ctx.entitlements.keys().await?.to_vec();
         Ok(Output {
             sub: ctx.principal.map(|p| p.sub.clone()),
             client_id: ctx.principal.and_then(|p| p.client_id.clone()),
             scopes: ctx.principal.map(|p| p.scopes.clone()).unwrap_or_default(),
-            entitlements: ctx.entitlements.to_vec(),
+            entitlements,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
         })
     }
