@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startWorker, ROOT } from "../tests/e2e/harness.mjs";
 import { startStack } from "../tests/e2e/stack.mjs";
+import { TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
+import { envelope, objectFor, deliver } from "../scripts/stripe-event.mjs";
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -41,8 +43,8 @@ async function wrk(url, { connections, duration = DURATION, script, expectNon2xx
   return { p50: pct(50), p99: pct(99), rps };
 }
 
-/** A wrk script POSTing a 2025-11-25 tools/call of `whoami`, with a bearer token if given. */
-function callScript(name, token) {
+/** A wrk script POSTing a 2025-11-25 request (default: tools/call of `whoami`), with a bearer token if given. */
+function callScript(name, token, params = '"method":"tools/call","params":{"name":"whoami","arguments":{}}') {
   const path = join(OUT, `tools-call-${name}.lua`);
   writeFileSync(path, [
     'wrk.method = "POST"',
@@ -50,7 +52,7 @@ function callScript(name, token) {
     'wrk.headers["Accept"] = "application/json, text/event-stream"',
     'wrk.headers["MCP-Protocol-Version"] = "2025-11-25"',
     ...(token ? [`wrk.headers["Authorization"] = "Bearer ${token}"`] : []),
-    `wrk.body = '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami","arguments":{}}}'`,
+    `wrk.body = '{"jsonrpc":"2.0","id":1,${params}}'`,
   ].join("\n"));
   return path;
 }
@@ -71,7 +73,7 @@ const targets = {
   mkit: { start: (o) => startStack({ name: "bench-mkit", ...o }), full: true },
   "mkit-nocache": { start: (o) => startStack({ name: "bench-mkit-nocache", vars: { OAUTH_TOKEN_CACHE: "off" }, ...o }) },
   noop: { start: (o) => startWorker({ name: "bench-noop", config: "bench/noop/wrangler.jsonc", migrate: false, vars: {}, ...o }), full: true },
-  ...(anchorBuilt ? { anchor: { start: (o) => startStack({ name: "bench-anchor", config: "bench/anchor-ts/wrangler.jsonc", migrate: false, ...o }) } } : {}),
+  ...(anchorBuilt ? { anchor: { start: (o) => startStack({ name: "bench-anchor", config: "bench/anchor-ts/wrangler.jsonc", ...o }) } } : {}),
 };
 
 const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
@@ -88,6 +90,17 @@ for (let round = 1; round <= ROUNDS; round++) {
       const r = { startupMs: w.startupMs };
       r.call = await wrk(callUrl, { connections: 1, script });
       r.callConc = await wrk(callUrl, { connections: CONCURRENCY, script });
+      if (key === "mkit") {
+        // Paid against free: the caller is granted `pro` through a signed webhook first.
+        const sub = objectFor("customer.subscription.created", { user: "mkit-test" });
+        const granted = await deliver(w.url, JSON.stringify(envelope("customer.subscription.created", sub)), TEST_WEBHOOK_SECRET);
+        if (!granted.ok) throw new Error(`granting pro: HTTP ${granted.status}`);
+        const paid = callScript("paid", token, '"method":"tools/call","params":{"name":"text_stats","arguments":{"text":"One two. Three!"}}');
+        const list = callScript("list", token, '"method":"tools/list","params":{}');
+        r.paid = await wrk(callUrl, { connections: 1, script: paid });
+        r.paidConc = await wrk(callUrl, { connections: CONCURRENCY, script: paid });
+        r.list = await wrk(callUrl, { connections: 1, script: list });
+      }
       if (t.full) {
         const bare = `${w.url}/${key === "mkit" ? "not-found" : ""}`;
         r.bare = await wrk(bare, { connections: 1, expectNon2xx: true });
@@ -128,6 +141,17 @@ console.log("| metric | cache on | cache off | on / off |");
 console.log("| --- | ---: | ---: | ---: |");
 for (const [label, f] of [["seq p50 (ms)", (r) => r.call.p50], ["seq p99 (ms)", (r) => r.call.p99], [`req/s at c${CONCURRENCY}`, (r) => r.callConc.rps]]) {
   console.log(`| ${label} | ${fmt(pick("mkit", f))} | ${fmt(pick("mkit-nocache", f))} | ${ratio(pick("mkit", f), pick("mkit-nocache", f))} |`);
+}
+
+console.log("\nPaid against free: tools/call of the paid text_stats (caller entitled to pro: one indexed D1 read) and of the free whoami (which reads the same ledger to report entitlements); tools/list reads nothing\n");
+console.log("| metric | paid text_stats | free whoami | tools/list | paid / free |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const [label, paid, free, list] of [
+  ["seq p50 (ms)", (r) => r.paid.p50, (r) => r.call.p50, (r) => r.list.p50],
+  ["seq p99 (ms)", (r) => r.paid.p99, (r) => r.call.p99, (r) => r.list.p99],
+  [`req/s at c${CONCURRENCY}`, (r) => r.paidConc.rps, (r) => r.callConc.rps, () => NaN],
+]) {
+  console.log(`| ${label} | ${fmt(pick("mkit", paid))} | ${fmt(pick("mkit", free))} | ${fmt(pick("mkit", list))} | ${ratio(pick("mkit", paid), pick("mkit", free))} |`);
 }
 
 const sizes = await bundleSizes();

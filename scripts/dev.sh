@@ -55,5 +55,9 @@ cat <<MSG
       -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}'
   MCP Inspector:      npx @modelcontextprotocol/inspector  → URL $url/mcp, transport Streamable HTTP
 
+  Grant the paid tool's \`pro\` to make token's user (a signed Stripe test event), or revoke it:
+    npm run stripe:event -- customer.subscription.created --user mkit-test --lookup-key pro --url $url
+    npm run stripe:event -- customer.subscription.deleted --user mkit-test --url $url
+
 MSG
 wait "${pids[1]}"

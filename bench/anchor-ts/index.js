@@ -1,6 +1,7 @@
 // The TypeScript alternative a user would otherwise pick, for `make bench`: the official MCP
 // TypeScript SDK (stateless Streamable HTTP, JSON responses, one shared Ajv validator: its best
-// configuration) and jose for the same token checks mKit makes, serving the same `whoami` tool.
+// configuration) and jose for the same token checks mKit makes, serving the same `whoami` tool,
+// which reads the caller's entitlements from the same D1 ledger with the same query.
 
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
@@ -31,14 +32,22 @@ async function authenticate(request, env) {
   }
 }
 
-function server(claims) {
+const ENTITLEMENTS_SQL = `SELECT j.value AS key FROM customers c
+  JOIN subscriptions s ON s.customer_id = c.customer_id AND s.status IN ('active', 'trialing')
+  JOIN json_each(s.price_lookup_keys) j WHERE c.user_sub = ?1 AND j.type = 'text'
+UNION SELECT j.value AS key FROM customers c JOIN entitlement_summaries e ON e.customer_id = c.customer_id
+  JOIN json_each(e.feature_lookup_keys) j WHERE c.user_sub = ?1 AND j.type = 'text' ORDER BY key`;
+
+function server(claims, env) {
   const s = new McpServer({ name: "anchor", version: "1.0.0" }, { jsonSchemaValidator: validator });
   s.registerTool("whoami", {
     description: "Returns who you are.",
     inputSchema: {},
     outputSchema: { sub: z.string(), client_id: z.string().nullable(), scopes: z.array(z.string()), entitlements: z.array(z.string()) },
   }, async () => {
-    const out = { sub: claims.sub, client_id: claims.client_id ?? null, scopes: (claims.scope ?? "").split(" ").filter(Boolean), entitlements: [] };
+    const { results } = await env.DB.prepare(ENTITLEMENTS_SQL).bind(claims.sub).all();
+    const out = { sub: claims.sub, client_id: claims.client_id ?? null, scopes: (claims.scope ?? "").split(" ").filter(Boolean),
+      entitlements: results.map((r) => r.key) };
     return { content: [{ type: "text", text: JSON.stringify(out) }], structuredContent: out };
   });
   return s;
@@ -68,7 +77,7 @@ async function handle(request, env) {
       return Response.json({ error: "unauthorized" }, { status: 401, headers: { "www-authenticate": "Bearer" } });
     }
     const transport = new WebStandardStreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
-    await server(claims).connect(transport);
+    await server(claims, env).connect(transport);
     return transport.handleRequest(request);
   }
 }

@@ -320,7 +320,7 @@ impl RegisteredTool {
         RegisteredTool {
             info,
             input_schema: schema_for::<T::Input>(),
-            output_schema: Some(schema_for::<T::Output>()),
+            output_schema: Some(output_schema::<T::Output>()),
             call: Box::new(move |ctx, args| {
                 let tool = tool.clone();
                 Box::pin(async move {
@@ -376,6 +376,31 @@ fn schema_for<T: JsonSchema>() -> Value {
         }
     }
     v
+}
+
+/// The `outputSchema` of a typed tool: its output, or the structured content of an error result
+/// (`{"error": "payment_required", …}`). Clients (the TS SDK among them) validate every
+/// `structuredContent` against it, error results included.
+fn output_schema<T: JsonSchema>() -> Value {
+    let mut output = schema_for::<T>();
+    let Value::Object(o) = &mut output else { return output };
+    let dialect = o.remove("$schema");
+    let mut defs = match o.remove("$defs") {
+        Some(Value::Object(d)) => d,
+        _ => Map::new(),
+    };
+    defs.insert(
+        "ToolError".into(),
+        json!({ "type": "object", "required": ["error"], "properties": {
+            "error": { "type": "string", "description": "A machine-readable code, e.g. payment_required." },
+            "entitlement": { "type": "string", "description": "The entitlement a paid tool needs." },
+            "upgrade_url": { "type": ["string", "null"], "description": "Where to get it." } } }),
+    );
+    let mut schema = json!({ "type": "object", "anyOf": [output, { "$ref": "#/$defs/ToolError" }], "$defs": defs });
+    if let Some(d) = dialect {
+        schema["$schema"] = d;
+    }
+    schema
 }
 
 /// What reading a resource gives.

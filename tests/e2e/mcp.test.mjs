@@ -5,7 +5,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { d1 } from "./harness.mjs";
+import { d1, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { startStack } from "./stack.mjs";
 
 let stack;
@@ -58,6 +59,12 @@ test("tools/call returns structured content validated by the SDK against outputS
   assert.equal(who.structuredContent.sub, "mkit-test", "the token's subject reaches the tool");
   assert.equal(who.structuredContent.client_id, "mkit-test");
   assert.deepEqual(who.structuredContent.scopes, ["mcp", "tools:read", "notes"]);
+  // The paid tool: refused until the ledger grants `pro`; the SDK accepts the error's structured content.
+  const unpaid = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });
+  assert.equal(unpaid.isError, true);
+  assert.deepEqual(unpaid.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: null });
+  const grant = envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: "mkit-test" }));
+  assert.equal((await deliver(worker.url, JSON.stringify(grant), TEST_WEBHOOK_SECRET)).status, 200);
   const stats = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });
   assert.deepEqual(stats.structuredContent, { characters: 15, words: 3, sentences: 2, unique_words: 3, reading_seconds: 1 });
   const bad = await client.callTool({ name: "text_stats", arguments: { txt: "typo" } });

@@ -4,23 +4,38 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import Stripe from "stripe";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { d1 } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
+import { envelope, objectFor, deliver, STRIPE_API_VERSION } from "../../scripts/stripe-event.mjs";
 
 const OLD = "whsec_e2e_old_secret";
 const NEW = "whsec_e2e_new_secret";
 const stripe = new Stripe("sk_test_not_used");
+const UPGRADE = "https://billing.example.com/upgrade";
 let stack;
+let client;
+let sub;
 before(async () => {
-  stack = await startStack({ name: "stripe", vars: { STRIPE_WEBHOOK_SECRET: `${OLD},${NEW}` } });
+  stack = await startStack({ name: "stripe", vars: { STRIPE_WEBHOOK_SECRET: `${OLD},${NEW}`, MKIT_UPGRADE_URL: UPGRADE } });
+  const token = await stack.token();
+  client = new Client({ name: "mkit-e2e-billing", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.worker.url}/mcp`), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  }));
+  // Listing tools makes the SDK validate every structuredContent, errors included, against outputSchema.
+  await client.listTools();
+  sub = (await client.callTool({ name: "whoami", arguments: {} })).structuredContent.sub;
 });
 after(async () => {
+  await client?.close();
   await stack?.stop();
 });
 
 let seq = 0;
 const event = (type, object = { id: "obj_1" }) => JSON.stringify({
-  id: `evt_e2e_${Date.now()}_${seq++}`, object: "event", api_version: "2025-09-30.clover", created: Math.floor(Date.now() / 1000),
+  id: `evt_e2e_${Date.now()}_${seq++}`, object: "event", api_version: STRIPE_API_VERSION, created: Math.floor(Date.now() / 1000),
   type, data: { object }, livemode: false, pending_webhooks: 1, request: { id: null, idempotency_key: null },
 });
 const send = (payload, { secret = NEW, timestamp, header } = {}) => fetch(`${stack.worker.url}/stripe/webhook`, {
@@ -35,7 +50,8 @@ test("a verified event of a type the ledger does not use: 200, recorded once as 
   const { id } = JSON.parse(payload);
   const first = await send(payload);
   assert.equal(first.status, 200);
-  assert.deepEqual(await first.json(), { received: true, outcome: "ignored", duplicate: false });
+  assert.deepEqual(await first.json(),
+    { received: true, event: id, type: "charge.refunded", outcome: "ignored", duplicate: false, changes: 0 });
   const again = await send(payload);
   assert.equal(again.status, 200);
   assert.equal((await again.json()).duplicate, true, "a redelivery is recognised");
@@ -51,14 +67,6 @@ test("both secrets of a rotation are accepted", async () => {
     const res = await send(event("charge.refunded"), { secret });
     assert.equal(res.status, 200, secret);
   }
-});
-
-test("handled types are not acknowledged until the ledger applies them (Stripe retries)", async () => {
-  const payload = event("customer.subscription.created", { id: "sub_1", object: "subscription" });
-  const res = await send(payload);
-  assert.equal(res.status, 501);
-  const rows = await d1(stack.worker, `SELECT id FROM processed_events WHERE id = '${JSON.parse(payload).id}'`);
-  assert.deepEqual(rows, [], "nothing is marked processed");
 });
 
 test("bad signatures get 400 naming the reason, never the expected signature", async () => {
@@ -90,4 +98,97 @@ test("oversize bodies get 413; other methods 405", async () => {
   const get = await fetch(`${stack.worker.url}/stripe/webhook`);
   assert.equal(get.status, 405);
   assert.equal(get.headers.get("allow"), "POST");
+});
+
+/** A realistic event for `user` (scripts/stripe-event.mjs), delivered signed; returns [status, body, event]. */
+async function send2(type, { user = sub, created, ...opts } = {}) {
+  const ev = envelope(type, objectFor(type, { user, ...opts }), created ? { created } : {});
+  const res = await deliver(stack.worker.url, JSON.stringify(ev), NEW);
+  return [res.status, await res.json(), ev];
+}
+
+const textStats = () => client.callTool({ name: "text_stats", arguments: { text: "Paid words. Counted here." } });
+const entitlements = async () => (await client.callTool({ name: "whoami", arguments: {} })).structuredContent.entitlements;
+
+test("the journey: denied, checkout and subscription grant pro, deletion revokes it, late events cannot re-grant", async () => {
+  const t0 = Math.floor(Date.now() / 1000);
+  assert.deepEqual(await entitlements(), []);
+  let r = await textStats();
+  assert.equal(r.isError, true);
+  assert.deepEqual(r.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: UPGRADE });
+
+  let [status, body, ev] = await send2("checkout.session.completed", { created: t0 });
+  assert.equal(status, 200);
+  assert.equal(body.outcome, "applied");
+  const customer = ev.data.object.customer;
+  assert.deepEqual(await d1(stack.worker, `SELECT user_sub FROM customers WHERE customer_id = '${customer}'`), [{ user_sub: sub }]);
+  assert.deepEqual(await entitlements(), [], "a checkout alone grants nothing");
+
+  const created = await send2("customer.subscription.created", { created: t0 + 1, lookupKey: "pro" });
+  assert.equal(created[0], 200);
+  assert.deepEqual([created[1].outcome, created[1].duplicate], ["applied", false]);
+  const subscription = created[2].data.object.id;
+  assert.deepEqual(await entitlements(), ["pro"]);
+  r = await textStats();
+  assert.equal(r.isError, false);
+  assert.deepEqual(r.structuredContent, { characters: 25, words: 4, sentences: 2, unique_words: 4, reading_seconds: 2 });
+
+  // The same delivery again (Stripe retries): acknowledged, applied once.
+  const again = await deliver(stack.worker.url, JSON.stringify(created[2]), NEW);
+  assert.equal(again.status, 200);
+  assert.deepEqual([(await again.json()).duplicate], [true]);
+  assert.deepEqual(await d1(stack.worker, `SELECT COUNT(*) AS n FROM processed_events WHERE id = '${created[2].id}'`), [{ n: 1 }]);
+
+  [status, body] = await send2("customer.subscription.deleted", { created: t0 + 10 });
+  assert.equal(status, 200);
+  assert.deepEqual(await entitlements(), []);
+  assert.equal((await textStats()).structuredContent.error, "payment_required");
+
+  // An `updated` older than the deletion arrives late: acknowledged, changes nothing.
+  [status, body] = await send2("customer.subscription.updated", { created: t0 + 5, status: "active" });
+  assert.deepEqual([status, body.outcome, body.duplicate, body.changes], [200, "applied", false, 0]);
+  assert.deepEqual(await entitlements(), []);
+  assert.deepEqual(await d1(stack.worker, `SELECT status, customer_id, price_lookup_keys, last_event_created FROM subscriptions WHERE id = '${subscription}'`),
+    [{ status: "canceled", customer_id: customer, price_lookup_keys: '["pro"]', last_event_created: t0 + 10 }]);
+  const outcomes = await d1(stack.worker, `SELECT type, outcome FROM processed_events WHERE type LIKE 'c%s%' AND type != 'charge.refunded' ORDER BY created`);
+  assert.deepEqual(outcomes.map((o) => o.outcome), ["applied", "applied", "applied", "applied"]);
+});
+
+test("entitlement summaries grant their feature lookup keys", async () => {
+  const user = `feature-user-${Date.now()}`;
+  const [status, body] = await send2("entitlements.active_entitlement_summary.updated", { user, lookupKey: "search" });
+  assert.deepEqual([status, body.outcome], [200, "applied"]);
+  await send2("customer.created", { user });
+  const rows = await d1(stack.worker, `SELECT feature_lookup_keys FROM entitlement_summaries s JOIN customers c USING (customer_id) WHERE c.user_sub = '${user}'`);
+  assert.deepEqual(rows, [{ feature_lookup_keys: '["search"]' }]);
+});
+
+test("a storage failure mid-event is 500 and rolls back; the redelivery applies it whole", async () => {
+  const user = `d1-failure-${Date.now()}`;
+  // A trigger makes the subscription write fail after the customer binding in the same batch.
+  await d1(stack.worker, "CREATE TRIGGER e2e_fail BEFORE INSERT ON subscriptions BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END");
+  let ev;
+  try {
+    const [status, body, e] = await send2("customer.subscription.created", { user, lookupKey: "pro" });
+    ev = e;
+    assert.deepEqual([status, body], [500, { error: "storage_failed" }]);
+  } finally {
+    await d1(stack.worker, "DROP TRIGGER IF EXISTS e2e_fail");
+  }
+  const customer = ev.data.object.customer;
+  assert.deepEqual(await d1(stack.worker, `SELECT * FROM customers WHERE customer_id = '${customer}'`), [], "the binding rolled back");
+  assert.deepEqual(await d1(stack.worker, `SELECT * FROM processed_events WHERE id = '${ev.id}'`), [], "not marked processed");
+  const res = await deliver(stack.worker.url, JSON.stringify(ev), NEW);
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).duplicate, false);
+  const rows = await d1(stack.worker, `SELECT s.status, c.user_sub FROM subscriptions s JOIN customers c USING (customer_id) WHERE s.id = '${ev.data.object.id}'`);
+  assert.deepEqual(rows, [{ status: "active", user_sub: user }]);
+});
+
+test("a handled event whose object the ledger cannot read is refused (400) and left for retry", async () => {
+  const payload = event("customer.subscription.updated", { id: "sub_1", object: "subscription" });
+  const res = await send(payload);
+  assert.equal(res.status, 400);
+  assert.deepEqual(await res.json(), { error: "invalid_event", reason: "subscription has no customer", event: JSON.parse(payload).id });
+  assert.deepEqual(await d1(stack.worker, `SELECT id FROM processed_events WHERE id = '${JSON.parse(payload).id}'`), []);
 });
