@@ -37,12 +37,16 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: token help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean
+.PHONY: token help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean \
+  deploy promote rollback secrets tail check deploy-check docs-check
 
 help:
 	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   benchmarks, side by side with a no-op worker"
+	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
+	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
+	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
 	@echo "make build | lint | fmt | clean"
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
@@ -94,9 +98,39 @@ dev: setup worker
 token:
 	@node scripts/token.mjs
 
+## ---- operate (docs/deployment.md, docs/runbook.md) ----------------------------------------------
+# Each refuses before building anything when CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID are
+# missing. DRY_RUN=1 prints the Wrangler commands instead of running them.
+
+OPS = node scripts/ops.mjs
+
+deploy: setup-npm
+	@$(OPS) preflight --env "$(ENV)" --percentage "$(PERCENT)"
+	@if [ "$${DRY_RUN:-}" = 1 ]; then echo "dry-run: make setup worker"; else $(MAKE) --no-print-directory setup worker; fi
+	@$(OPS) deploy --env "$(ENV)" --percentage "$(PERCENT)" --message "$(MESSAGE)"
+
+promote: setup-npm
+	@$(OPS) promote --env "$(ENV)" --version "$(VERSION)"
+
+rollback: setup-npm
+	@$(OPS) rollback --env "$(ENV)" --version "$(VERSION)" --message "$(MESSAGE)"
+
+secrets: setup-npm
+	@$(OPS) secrets --env "$(ENV)"
+
+tail: setup-npm
+	@$(OPS) tail --env "$(ENV)"
+
+check: setup-npm
+	@TOKEN="$(TOKEN)" node scripts/check.mjs "$(URL)"
+
 ## ---- test ------------------------------------------------------------------------------------
 
-test: setup lint test-unit worker worker-fixtures test-e2e
+test: setup lint docs-check test-unit worker worker-fixtures deploy-check test-e2e
+
+# Deployable: wrangler.jsonc's environments agree, and the release bundle is within budget.
+deploy-check: worker
+	node scripts/deploy-gate.mjs
 
 test-unit:
 	cargo test

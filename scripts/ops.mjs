@@ -1,0 +1,164 @@
+// `make deploy | promote | rollback | secrets | tail`: Wrangler, non-interactively, for one environment.
+//
+//   node scripts/ops.mjs deploy   --env staging [--percentage 10] [--message "…"]
+//   node scripts/ops.mjs promote  --env staging --version <version id>
+//   node scripts/ops.mjs rollback --env production [--version <version id>] [--message "…"]
+//   node scripts/ops.mjs secrets  --env production
+//   node scripts/ops.mjs tail     --env production
+//
+// Every command refuses to start, with the reason, when CLOUDFLARE_API_TOKEN or
+// CLOUDFLARE_ACCOUNT_ID is missing (Wrangler would otherwise wait for an interactive login), when
+// the environment is not one of wrangler.jsonc's, or when its placeholders are not filled in.
+// DRY_RUN=1 prints the Wrangler commands instead of running them (what the tests check).
+
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { readConfig, ROOT } from "./wrangler-config.mjs";
+
+const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
+/** The secrets of the configuration contract (docs/configuration.md), required first. */
+export const SECRETS = { required: ["STRIPE_WEBHOOK_SECRET"], optional: ["STRIPE_SECRET_KEY"] };
+
+class Refusal extends Error {}
+
+function parseArgs(argv) {
+  const [command, ...rest] = argv;
+  const opts = {};
+  for (let i = 0; i < rest.length; i += 2) {
+    if (!rest[i]?.startsWith("--")) throw new Refusal(`unexpected argument ${rest[i]}`);
+    opts[rest[i].slice(2)] = rest[i + 1] ?? "";
+  }
+  return { command, opts };
+}
+
+/** What every command needs before it may talk to Cloudflare. */
+function preflight(opts, { needsFilledConfig = true } = {}) {
+  const missing = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"].filter((n) => !process.env[n]);
+  if (missing.length) {
+    throw new Refusal(`${missing.join(" and ")} not set. Create an API token (Workers Scripts:Edit, D1:Edit) and export both; ` +
+      "see docs/deployment.md. Refusing to start Wrangler, which would wait for an interactive login.");
+  }
+  const config = readConfig(process.env.WRANGLER_CONFIG);
+  const envs = Object.keys(config.env ?? {});
+  if (!opts.env) throw new Refusal(`ENV is required: one of ${envs.join(", ")}`);
+  if (!envs.includes(opts.env)) throw new Refusal(`ENV=${opts.env} is not an environment in wrangler.jsonc (${envs.join(", ")})`);
+  const placeholders = JSON.stringify(config.env[opts.env]).match(/REPLACE_WITH_[A-Z_]+/g);
+  if (needsFilledConfig && placeholders) {
+    throw new Refusal(`wrangler.jsonc env.${opts.env} still has placeholders: ${[...new Set(placeholders)].join(", ")} (see docs/deployment.md)`);
+  }
+  return config;
+}
+
+const configArgs = () => (process.env.WRANGLER_CONFIG ? ["--config", process.env.WRANGLER_CONFIG] : []);
+
+/** Runs Wrangler (or, with DRY_RUN=1, prints the command); returns its stdout when captured. */
+function wrangler(args, { capture = false } = {}) {
+  const full = [...args, ...configArgs()];
+  if (process.env.DRY_RUN === "1") {
+    console.log(`dry-run: wrangler ${full.map((a) => (/^[\w@./:=,-]+$/.test(a) ? a : JSON.stringify(a))).join(" ")}`);
+    return Promise.resolve(capture ? null : "");
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(WRANGLER, full, { cwd: ROOT, stdio: ["ignore", capture ? "pipe" : "inherit", "inherit"],
+      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } });
+    let out = "";
+    child.stdout?.on("data", (d) => { out += d; process.stdout.write(d); });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`wrangler ${args.slice(0, 2).join(" ")} exited ${code}`))));
+  });
+}
+
+function percentage(opts) {
+  if (opts.percentage === undefined || opts.percentage === "") return 100;
+  const p = Number(opts.percentage);
+  if (!Number.isInteger(p) || p < 1 || p > 100) throw new Refusal(`PERCENT must be a whole number from 1 to 100, got ${opts.percentage}`);
+  return p;
+}
+
+async function deploy(opts) {
+  preflight(opts);
+  const pct = percentage(opts);
+  const commit = process.env.MKIT_COMMIT ?? "unknown";
+  if (commit.endsWith("-dirty") && process.env.ALLOW_DIRTY !== "1") {
+    throw new Refusal(`the build is from uncommitted changes (${commit}); commit first, or set ALLOW_DIRTY=1`);
+  }
+  const message = opts.message || `mkit ${commit}`;
+  const env = ["--env", opts.env];
+  // Schema first: the new version must never run against old tables (migrations only add).
+  await wrangler(["d1", "migrations", "apply", "DB", "--remote", ...env]);
+  const out = await wrangler(["versions", "upload", ...env, "--tag", commit.slice(0, 25), "--message", message], { capture: true });
+  const id = out === null ? "<new-version-id>" : out.match(/Worker Version ID:\s*([0-9a-f-]{36})/)?.[1];
+  if (!id) throw new Error("could not read the uploaded Worker Version ID from wrangler's output");
+  let specs = [`${id}@100`];
+  if (pct < 100) {
+    const current = await currentVersion(env);
+    specs = [`${id}@${pct}`, `${current}@${100 - pct}`];
+  }
+  await wrangler(["versions", "deploy", ...specs, ...env, "--yes", "--message", message]);
+  console.log(`\ndeploy: version ${id} serves ${pct}% of ${opts.env}. Next: make check URL=<${opts.env} URL>` +
+    (pct < 100 ? `, then make promote ENV=${opts.env} VERSION=${id} (or make rollback ENV=${opts.env})` : ""));
+}
+
+/** The version serving the most traffic now (the one a gradual rollout splits with). */
+async function currentVersion(env) {
+  const out = await wrangler(["deployments", "status", ...env, "--json"], { capture: true });
+  if (out === null) return "<current-version-id>";
+  const versions = JSON.parse(out).versions ?? [];
+  const top = versions.sort((a, b) => b.percentage - a.percentage)[0];
+  if (!top) throw new Refusal("there is no deployment to roll out against: deploy at 100% first");
+  return top.version_id;
+}
+
+async function promote(opts) {
+  preflight(opts);
+  if (!opts.version) throw new Refusal("VERSION is required: the version id `make deploy` printed");
+  await wrangler(["versions", "deploy", `${opts.version}@100`, "--env", opts.env, "--yes", "--message", `promote ${opts.version}`]);
+}
+
+async function rollback(opts) {
+  preflight(opts, { needsFilledConfig: false });
+  const args = ["rollback", ...(opts.version ? [opts.version] : []), "--env", opts.env, "--yes",
+    "--message", opts.message || "make rollback"];
+  await wrangler(args);
+  console.log("\nrollback: done. Confirm with make check URL=… (the commit in /healthz must be the known-good one).");
+}
+
+async function secrets(opts) {
+  preflight(opts, { needsFilledConfig: false });
+  const out = await wrangler(["secret", "list", "--env", opts.env, "--format", "json"], { capture: true });
+  if (out === null) return;
+  const set = new Set(JSON.parse(out).map((s) => s.name));
+  let missing = 0;
+  for (const name of SECRETS.required) {
+    console.log(`${set.has(name) ? "set    " : "MISSING"}  ${name} (required)`);
+    if (!set.has(name)) missing++;
+  }
+  for (const name of SECRETS.optional) console.log(`${set.has(name) ? "set    " : "unset  "}  ${name} (optional)`);
+  if (missing) {
+    console.log(`\nset it with: node_modules/.bin/wrangler secret put <NAME> --env ${opts.env}`);
+    process.exitCode = 1;
+  }
+}
+
+async function tail(opts) {
+  preflight(opts, { needsFilledConfig: false });
+  await wrangler(["tail", "--env", opts.env, "--format", "json"]);
+}
+
+/** `make deploy` runs this before building: refuse early, not after a long build. */
+async function preflightOnly(opts) {
+  preflight(opts);
+  percentage(opts);
+}
+
+const COMMANDS = { preflight: preflightOnly, deploy, promote, rollback, secrets, tail };
+
+try {
+  const { command, opts } = parseArgs(process.argv.slice(2));
+  const run = COMMANDS[command];
+  if (!run) throw new Refusal(`usage: node scripts/ops.mjs <${Object.keys(COMMANDS).join("|")}> --env <environment> …`);
+  await run(opts);
+} catch (e) {
+  console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
+  process.exit(e instanceof Refusal ? 2 : 1);
+}

@@ -1,0 +1,55 @@
+// wrangler.jsonc, read by Wrangler's own parser, and the rules every deployable environment keeps.
+
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { experimental_readRawConfig } from "wrangler";
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export function readConfig(path = join(ROOT, "wrangler.jsonc")) {
+  return experimental_readRawConfig({ config: path }).rawConfig;
+}
+
+/** The variable names of the configuration contract, from src/config.rs (the one list). */
+export function contractVars() {
+  const src = readFileSync(join(ROOT, "src/config.rs"), "utf8");
+  return [...src.matchAll(/VarSpec \{ name: "([A-Z_]+)", required: (true|false)/g)].map((m) => ({ name: m[1], required: m[2] === "true" }));
+}
+
+const SECRETS = new Set(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]);
+
+/** Problems that would make an environment deploy broken; [] when there are none. */
+export function validateConfig(config) {
+  const problems = [];
+  const known = new Map(contractVars().map((v) => [v.name, v]));
+  const envs = Object.entries(config.env ?? {});
+  if (envs.length === 0) problems.push("no environments under env");
+  const names = new Set();
+  let reference;
+  for (const [env, c] of envs) {
+    const where = `env.${env}`;
+    const db = (c.d1_databases ?? []).find((d) => d.binding === "DB");
+    if (!db) problems.push(`${where}: no D1 binding named DB (vars, bindings and D1 are not inherited)`);
+    else {
+      if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
+      if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
+    }
+    if (!c.name || c.name === config.name) problems.push(`${where}: needs its own worker name`);
+    else if (names.has(c.name)) problems.push(`${where}: worker name ${c.name} is used twice`);
+    names.add(c.name);
+    const vars = Object.keys(c.vars ?? {}).sort();
+    for (const v of vars) {
+      if (SECRETS.has(v)) problems.push(`${where}: ${v} is a secret; set it with wrangler secret put, never in vars`);
+      else if (!known.has(v)) problems.push(`${where}: ${v} is not a configuration variable (docs/configuration.md)`);
+    }
+    for (const v of known.values()) {
+      if (v.required && !SECRETS.has(v.name) && !vars.includes(v.name)) problems.push(`${where}: required var ${v.name} is missing`);
+    }
+    if (reference && reference.vars.join() !== vars.join()) {
+      problems.push(`${where}: vars ${JSON.stringify(vars)} differ from env.${reference.env}'s ${JSON.stringify(reference.vars)}`);
+    }
+    reference ??= { env, vars };
+  }
+  return problems;
+}

@@ -1,0 +1,210 @@
+// Operations: `make check` against the real local worker (all PASS) and against deliberately
+// broken configurations (each FAIL for its reason); `make deploy|rollback|secrets|tail` refusing
+// without credentials; the deploy plan (DRY_RUN); wrangler.jsonc validation.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { ROOT, TEST_WEBHOOK_SECRET, freePort, startWorker } from "./harness.mjs";
+import { startStack } from "./stack.mjs";
+import { parseChallenge, unusableKey } from "../../scripts/check.mjs";
+import { validateConfig, readConfig } from "../../scripts/wrangler-config.mjs";
+
+const exec = promisify(execFile);
+const NO_CLOUDFLARE = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CLOUDFLARE_")));
+
+/** Runs a command; resolves to { code, out } whatever the exit status. */
+async function runCmd(cmd, args, { env = process.env, timeout = 120_000 } = {}) {
+  try {
+    const { stdout, stderr } = await exec(cmd, args, { cwd: ROOT, env, timeout, maxBuffer: 1 << 22 });
+    return { code: 0, out: stdout + stderr };
+  } catch (e) {
+    if (e.killed) throw new Error(`${cmd} ${args.join(" ")} did not finish within ${timeout} ms`);
+    return { code: e.code, out: (e.stdout ?? "") + (e.stderr ?? "") };
+  }
+}
+const check = (url, token) => runCmd(process.execPath, ["scripts/check.mjs", url], { env: { ...process.env, TOKEN: token ?? "" } });
+const line = (out, name) => out.split("\n").find((l) => l.slice(5).startsWith(`${name} `)) ?? `(no ${name} line)`;
+
+let stack;
+before(async () => {
+  stack = await startStack({ name: "ops" });
+});
+after(async () => {
+  await stack?.stop();
+});
+
+test("make check against the local worker: every check passes, with and without a token", async () => {
+  const token = await stack.token();
+  const { code, out } = await runCmd("make", ["-s", "check", `URL=${stack.worker.url}`, `TOKEN=${token}`]);
+  console.log(out);
+  assert.equal(code, 0, out);
+  for (const name of ["healthz", "healthz.config", "healthz.db", "healthz.jwks", "healthz.billing", "mcp.unauthenticated",
+    "prm", "prm.consistent", "issuer.metadata", "issuer.jwks", "webhook.unsigned", "mcp.initialize", "mcp.tools/list"]) {
+    assert.match(line(out, name), /^PASS /, name);
+  }
+  assert.match(line(out, "healthz"), /\(\d+ ms\)$/, "each probe reports its latency");
+  assert.match(out, /OK: 14 passed, 0 failed/);
+  const anonymous = await check(stack.worker.url);
+  assert.equal(anonymous.code, 0, anonymous.out);
+  assert.doesNotMatch(anonymous.out, /mcp\.initialize/);
+});
+
+test("make check: a bad token fails initialize, and usage errors exit 2", async () => {
+  const { code, out } = await check(stack.worker.url, "not-a-jwt");
+  assert.equal(code, 1);
+  assert.match(line(out, "mcp.initialize"), /^FAIL .*401/);
+  assert.equal((await check("not a url")).code, 2);
+});
+
+test("make check against broken deployments: each fails for its own reason", async (t) => {
+  await t.test("nothing listening", async () => {
+    const { code, out } = await check(`http://127.0.0.1:${await freePort()}`);
+    assert.equal(code, 1);
+    assert.match(line(out, "healthz"), /^FAIL .*unreachable \(ECONNREFUSED\)/);
+    assert.match(line(out, "webhook.unsigned"), /^FAIL .*unreachable/);
+  });
+
+  await t.test("issuer down: jwks and issuer checks fail, the rest still answers", async () => {
+    const dead = `http://127.0.0.1:${await freePort()}/`;
+    const w = await startWorker({ name: "ops-issuer-down", vars: { OAUTH_ISSUER: dead, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET } });
+    try {
+      const { code, out } = await check(w.url);
+      assert.equal(code, 1);
+      assert.match(line(out, "healthz"), /^FAIL HTTP 503 status=fail/);
+      assert.match(line(out, "healthz.jwks"), /^FAIL jwks=unreachable/);
+      assert.match(line(out, "issuer.metadata"), /^FAIL .*unreachable \(ECONNREFUSED\)/);
+      assert.match(line(out, "healthz.config"), /^PASS /);
+      assert.match(line(out, "mcp.unauthenticated"), /^PASS HTTP 401/);
+      assert.match(line(out, "webhook.unsigned"), /^PASS HTTP 400/);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  await t.test("webhook secret missing: config, billing and the webhook fail", async () => {
+    const w = await startWorker({ name: "ops-no-secret", vars: { OAUTH_ISSUER: stack.issuer.url } });
+    try {
+      const { code, out } = await check(w.url);
+      assert.equal(code, 1);
+      assert.match(line(out, "healthz.config"), /^FAIL STRIPE_WEBHOOK_SECRET=missing/);
+      assert.match(line(out, "healthz.billing"), /^FAIL webhook_secret=missing/);
+      assert.match(line(out, "webhook.unsigned"), /^FAIL HTTP 503/);
+      assert.match(line(out, "issuer.jwks"), /^PASS /);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  await t.test("MCP_RESOURCE naming another host: the challenge and metadata disagree with the deployment", async () => {
+    const w = await startWorker({ name: "ops-wrong-resource", vars: { OAUTH_ISSUER: stack.issuer.url,
+      STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, MCP_RESOURCE: "https://elsewhere.example.com/mcp" } });
+    try {
+      const { code, out } = await check(w.url);
+      assert.equal(code, 1);
+      assert.match(line(out, "prm.consistent"), /^FAIL the 401 challenge points at https:\/\/elsewhere\.example\.com/);
+      assert.match(line(out, "healthz"), /^PASS /);
+    } finally {
+      await w.stop();
+    }
+  });
+});
+
+test("check's key and challenge rules", () => {
+  assert.deepEqual(parseChallenge('Bearer resource_metadata="https://x/.well-known/oauth-protected-resource/mcp", scope="a b"'),
+    { resource_metadata: "https://x/.well-known/oauth-protected-resource/mcp", scope: "a b" });
+  assert.equal(parseChallenge("Basic realm=x"), null);
+  const n = Buffer.alloc(256, 1).toString("base64url");
+  assert.equal(unusableKey({ kty: "RSA", n, e: "AQAB" }), null);
+  assert.match(unusableKey({ kty: "RSA", n: Buffer.alloc(128, 1).toString("base64url"), e: "AQAB" }), /1024 bits/);
+  assert.match(unusableKey({ kty: "RSA", n, e: "AQAB", d: "x" }), /private/);
+  assert.match(unusableKey({ kty: "EC", crv: "P-384", x: "a", y: "b" }), /P-384/);
+  assert.match(unusableKey({ kty: "oct", k: "a" }), /oct/);
+  assert.match(unusableKey({ kty: "OKP", crv: "Ed25519", x: "a", use: "enc" }), /use=enc/);
+  assert.match(unusableKey({ kty: "EC", crv: "P-256", x: "a", y: "b", alg: "HS256" }), /HS256/);
+});
+
+test("deploy, promote, rollback, secrets and tail refuse at once without Cloudflare credentials", async () => {
+  for (const target of ["deploy", "promote", "rollback", "secrets", "tail"]) {
+    const started = Date.now();
+    const { code, out } = await runCmd("make", ["-s", target, "ENV=staging"], { env: NO_CLOUDFLARE, timeout: 60_000 });
+    assert.notEqual(code, 0, target);
+    assert.match(out, /refused: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID not set/, target);
+    assert.ok(Date.now() - started < 30_000, `${target} answered without waiting for a login`);
+  }
+});
+
+test("deploy refuses unknown environments, unfilled placeholders and bad percentages", async () => {
+  const env = { ...NO_CLOUDFLARE, CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a" };
+  let r = await runCmd("make", ["-s", "deploy", "ENV=prod"], { env });
+  assert.match(r.out, /ENV=prod is not an environment in wrangler\.jsonc \(staging, production\)/);
+  r = await runCmd("make", ["-s", "deploy", "ENV=staging"], { env });
+  assert.match(r.out, /env\.staging still has placeholders: REPLACE_WITH_STAGING_D1_ID/);
+  r = await runCmd("make", ["-s", "deploy", "ENV="], { env });
+  assert.match(r.out, /ENV is required/);
+  const filled = filledConfig();
+  r = await runCmd("make", ["-s", "deploy", "ENV=staging", "PERCENT=150"], { env: { ...env, WRANGLER_CONFIG: filled } });
+  assert.match(r.out, /PERCENT must be a whole number from 1 to 100/);
+});
+
+test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy", async () => {
+  // The commit comes from the Makefile (git HEAD), as in a real deploy; the build is skipped.
+  const env = { ...NO_CLOUDFLARE, CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a", DRY_RUN: "1", WRANGLER_CONFIG: filledConfig(),
+    ALLOW_DIRTY: "1" };
+  const { code, out } = await runCmd("make", ["-s", "deploy", "ENV=staging", "PERCENT=10"], { env });
+  assert.equal(code, 0, out);
+  const commit = out.match(/--tag ([0-9a-f]{12}(?:-dirty)?) /)?.[1];
+  assert.ok(commit, out);
+  const plan = out.split("\n").filter((l) => l.startsWith("dry-run: ")).map((l) => l.replace(/ --config \S+/, ""));
+  assert.deepEqual(plan, [
+    "dry-run: make setup worker",
+    "dry-run: wrangler d1 migrations apply DB --remote --env staging",
+    `dry-run: wrangler versions upload --env staging --tag ${commit} --message "mkit ${commit}"`,
+    "dry-run: wrangler deployments status --env staging --json",
+    `dry-run: wrangler versions deploy <new-version-id>@10 <current-version-id>@90 --env staging --yes --message "mkit ${commit}"`,
+  ]);
+  const full = await runCmd("make", ["-s", "deploy", "ENV=production"], { env });
+  assert.match(full.out, /dry-run: wrangler versions deploy <new-version-id>@100 --env production --yes/);
+  const rb = await runCmd("make", ["-s", "rollback", "ENV=production", "VERSION=abc"], { env });
+  assert.match(rb.out, /dry-run: wrangler rollback abc --env production --yes --message "make rollback"/);
+  // Straight to the script, so the Makefile's commit stamp is left alone.
+  const dirty = await runCmd(process.execPath, ["scripts/ops.mjs", "deploy", "--env", "staging"],
+    { env: { ...env, ALLOW_DIRTY: "", MKIT_COMMIT: "0123456789ab-dirty" } });
+  assert.equal(dirty.code, 2);
+  assert.match(dirty.out, /refused: the build is from uncommitted changes \(0123456789ab-dirty\)/);
+});
+
+test("wrangler.jsonc validation catches drift between environments", () => {
+  assert.deepEqual(validateConfig(readConfig()), []);
+  const c = readConfig();
+  delete c.env.production.d1_databases;
+  c.env.staging.vars.MKIT_UPGRADE_URL = "https://x";
+  c.env.staging.vars.STRIPE_SECRET_KEY = "sk_live_oops";
+  c.env.production.vars.OAUTH_ISUER = c.env.production.vars.OAUTH_ISSUER;
+  delete c.env.production.vars.OAUTH_ISSUER;
+  const problems = validateConfig(c).join("\n");
+  assert.match(problems, /env\.production: no D1 binding named DB/);
+  assert.match(problems, /env\.staging: STRIPE_SECRET_KEY is a secret/);
+  assert.match(problems, /env\.production: OAUTH_ISUER is not a configuration variable/);
+  assert.match(problems, /env\.production: required var OAUTH_ISSUER is missing/);
+  assert.match(problems, /env\.production: vars .* differ from env\.staging's/);
+});
+
+/** wrangler.jsonc with its placeholders filled, beside the original so relative paths hold. */
+function filledConfig() {
+  const dir = join(ROOT, ".e2e");
+  mkdirSync(dir, { recursive: true });
+  const text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
+    .replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
+    .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
+    .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp")
+    .replace('"main": "build/index.js"', '"main": "../build/index.js"')
+    .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
+    .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
+  const path = join(dir, `wrangler-filled-${process.pid}.jsonc`);
+  writeFileSync(path, text);
+  return path;
+}
