@@ -69,7 +69,8 @@ async function checkHealth(base) {
     bad.length ? bad.map(([n, s]) => `${n}=${s}`).join(" ") : `${config.length} variables ok`);
   report(checks.db === "ok", "healthz.db", `db=${JSON.stringify(checks.db)}`);
   const age = checks.jwks_age_seconds === undefined ? "" : `, keys ${checks.jwks_age_seconds} s old`;
-  const meaning = { stale: " (issuer unreachable: serving cached keys)", unreachable: " (no keys: every token is refused)" };
+  const meaning = { stale: " (issuer unreachable: serving cached keys)", unreachable: " (no keys: every token is refused)",
+    undefined: " (not checked: the configuration is invalid)" };
   report(checks.jwks === "ok", "healthz.jwks", `jwks=${checks.jwks ?? "absent"}${meaning[checks.jwks] ?? ""}${age}`);
   const billing = checks.billing ?? {};
   const last = billing.last_event_at ? `last event ${new Date(billing.last_event_at).toISOString()}` : "no event processed yet";
@@ -104,7 +105,7 @@ async function checkMetadata(base, advertised) {
       problems.push("authorization_servers is not a non-empty list of URLs");
     }
     report(problems.length === 0, "prm", `${new URL(url).pathname}: ${problems.join(", ") || `resource=${d.resource}`}`, p.ms);
-    docs.push(d);
+    if (problems.length === 0) docs.push(d);
   }
   if (docs.length === 2) {
     const same = docs[0].resource === docs[1].resource
@@ -173,12 +174,21 @@ async function main() {
     return 2;
   }
   console.log(`mkit check against ${url}${process.env.TOKEN ? " (with a token)" : ""}`);
-  await checkHealth(url);
-  const advertised = await checkUnauthenticated(url);
-  const issuer = await checkMetadata(url, advertised);
-  await checkIssuer(issuer);
-  await checkWebhook(url);
-  if (process.env.TOKEN) await checkWithToken(url, process.env.TOKEN);
+  // A check that throws (an answer of a shape nobody expected) is a FAIL, and the others still run.
+  const guarded = async (name, f) => {
+    try {
+      return await f();
+    } catch (e) {
+      report(false, name, `unexpected answer: ${e.message}`);
+      return null;
+    }
+  };
+  await guarded("healthz", () => checkHealth(url));
+  const advertised = await guarded("mcp.unauthenticated", () => checkUnauthenticated(url));
+  const issuer = await guarded("prm", () => checkMetadata(url, advertised));
+  await guarded("issuer.metadata", () => checkIssuer(issuer));
+  await guarded("webhook.unsigned", () => checkWebhook(url));
+  if (process.env.TOKEN) await guarded("mcp.initialize", () => checkWithToken(url, process.env.TOKEN));
   const failed = results.filter((r) => !r).length;
   console.log(`\n${failed ? "FAILED" : "OK"}: ${results.length - failed} passed, ${failed} failed`);
   return failed ? 1 : 0;

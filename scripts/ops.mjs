@@ -42,7 +42,7 @@ function preflight(opts, { needsFilledConfig = true } = {}) {
   const envs = Object.keys(config.env ?? {});
   if (!opts.env) throw new Refusal(`ENV is required: one of ${envs.join(", ")}`);
   if (!envs.includes(opts.env)) throw new Refusal(`ENV=${opts.env} is not an environment in wrangler.jsonc (${envs.join(", ")})`);
-  const placeholders = JSON.stringify(config.env[opts.env]).match(/REPLACE_WITH_[A-Z_]+/g);
+  const placeholders = JSON.stringify(config.env[opts.env]).match(/REPLACE_WITH_[A-Z0-9_]+/g);
   if (needsFilledConfig && placeholders) {
     throw new Refusal(`wrangler.jsonc env.${opts.env} still has placeholders: ${[...new Set(placeholders)].join(", ")} (see docs/deployment.md)`);
   }
@@ -55,7 +55,7 @@ const configArgs = () => (process.env.WRANGLER_CONFIG ? ["--config", process.env
 function wrangler(args, { capture = false } = {}) {
   const full = [...args, ...configArgs()];
   if (process.env.DRY_RUN === "1") {
-    console.log(`dry-run: wrangler ${full.map((a) => (/^[\w@./:=,-]+$/.test(a) ? a : JSON.stringify(a))).join(" ")}`);
+    console.log(`dry-run: wrangler ${full.map((a) => (/^[\w@./:=,<>-]+$/.test(a) ? a : JSON.stringify(a))).join(" ")}`);
     return Promise.resolve(capture ? null : "");
   }
   return new Promise((resolve, reject) => {

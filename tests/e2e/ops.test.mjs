@@ -12,6 +12,7 @@ import { ROOT, TEST_WEBHOOK_SECRET, freePort, startWorker } from "./harness.mjs"
 import { startStack } from "./stack.mjs";
 import { parseChallenge, unusableKey } from "../../scripts/check.mjs";
 import { validateConfig, readConfig } from "../../scripts/wrangler-config.mjs";
+import { checkInvocation, commandsIn, wranglerInvocations } from "../../scripts/check-doc-commands.mjs";
 
 const exec = promisify(execFile);
 const NO_CLOUDFLARE = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CLOUDFLARE_")));
@@ -27,7 +28,9 @@ async function runCmd(cmd, args, { env = process.env, timeout = 120_000 } = {}) 
   }
 }
 const check = (url, token) => runCmd(process.execPath, ["scripts/check.mjs", url], { env: { ...process.env, TOKEN: token ?? "" } });
-const line = (out, name) => out.split("\n").find((l) => l.slice(5).startsWith(`${name} `)) ?? `(no ${name} line)`;
+/** The line of check `name`, as "PASS <detail>" or "FAIL <detail>". */
+const line = (out, name) => (out.split("\n").find((l) => l.slice(5).startsWith(`${name} `)) ?? `(no ${name} line)`)
+  .replace(/^(PASS|FAIL) \S+\s+/, "$1 ");
 
 let stack;
 before(async () => {
@@ -56,7 +59,7 @@ test("make check against the local worker: every check passes, with and without 
 test("make check: a bad token fails initialize, and usage errors exit 2", async () => {
   const { code, out } = await check(stack.worker.url, "not-a-jwt");
   assert.equal(code, 1);
-  assert.match(line(out, "mcp.initialize"), /^FAIL .*401/);
+  assert.match(line(out, "mcp.initialize"), /^FAIL .*invalid_token/);
   assert.equal((await check("not a url")).code, 2);
 });
 
@@ -85,15 +88,17 @@ test("make check against broken deployments: each fails for its own reason", asy
     }
   });
 
-  await t.test("webhook secret missing: config, billing and the webhook fail", async () => {
+  await t.test("webhook secret missing: the contract is broken, so config, billing and every route fail", async () => {
     const w = await startWorker({ name: "ops-no-secret", vars: { OAUTH_ISSUER: stack.issuer.url } });
     try {
       const { code, out } = await check(w.url);
       assert.equal(code, 1);
       assert.match(line(out, "healthz.config"), /^FAIL STRIPE_WEBHOOK_SECRET=missing/);
       assert.match(line(out, "healthz.billing"), /^FAIL webhook_secret=missing/);
-      assert.match(line(out, "webhook.unsigned"), /^FAIL HTTP 503/);
-      assert.match(line(out, "issuer.jwks"), /^PASS /);
+      assert.match(line(out, "webhook.unsigned"), /^FAIL HTTP 503 .*server misconfigured: STRIPE_WEBHOOK_SECRET/);
+      assert.match(line(out, "mcp.unauthenticated"), /^FAIL HTTP 503/);
+      assert.match(line(out, "healthz.jwks"), /^FAIL jwks=absent \(not checked: the configuration is invalid\)/);
+      assert.match(line(out, "healthz.db"), /^PASS /);
     } finally {
       await w.stop();
     }
@@ -208,3 +213,14 @@ function filledConfig() {
   writeFileSync(path, text);
   return path;
 }
+
+test("the docs command check reads commands and catches flags the pinned wrangler lacks", async () => {
+  const md = "Run `make check URL=x`.\n\n```sh\nnode_modules/.bin/wrangler d1 execute DB --remote \\\n  --command \"SELECT 1\"   # note\n```\n";
+  const lines = commandsIn(md);
+  assert.deepEqual(lines, ['node_modules/.bin/wrangler d1 execute DB --remote --command "SELECT 1"', "make check URL=x"]);
+  assert.deepEqual(wranglerInvocations(lines[0]), [["d1", "execute", "DB", "--remote", "--command", '"SELECT 1"']]);
+  assert.deepEqual(await checkInvocation(["versions", "deploy", "v1@10", "--yes", "-e", "x"]), { path: ["versions", "deploy"], problems: [] });
+  assert.deepEqual((await checkInvocation(["versions", "deploy", "--percent", "10"])).problems,
+    ["flag --percent is not in `wrangler versions deploy --help`"]);
+  assert.match((await checkInvocation(["deploymnets", "list"])).problems[0], /unknown wrangler command "deploymnets"/);
+});
