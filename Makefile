@@ -3,7 +3,8 @@
 #
 # Versions live in one place per ecosystem and are derived, never repeated:
 #   Rust crates and the cargo-installed build tools: Cargo.toml / Cargo.lock
-#     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version);
+#     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version,
+#     lychee = [package.metadata.mkit.tools] in Cargo.toml);
 #   npm tools (wrangler, binaryen's wasm-opt, esbuild, Node 22, test peers): package.json / package-lock.json.
 
 SHELL := /bin/bash
@@ -21,6 +22,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 lock_version = $(shell awk '/^name = "$(1)"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 WASM_BINDGEN_VERSION = $(call lock_version,wasm-bindgen)
 WORKER_BUILD_VERSION = $(call lock_version,worker)
+LYCHEE_VERSION = $(shell sed -n 's/^lychee = "\(.*\)"$$/\1/p' Cargo.toml)
 
 # worker-build must not download anything: point it at the pinned local tools.
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
@@ -62,6 +64,10 @@ setup-rust:
 	@if [ "$$($(TOOLS)/bin/worker-build --version 2>/dev/null)" != "$(WORKER_BUILD_VERSION)" ]; then \
 	  echo "setup: installing worker-build $(WORKER_BUILD_VERSION) into .tools (about 5 min)"; \
 	  cargo install --quiet --force worker-build --version "=$(WORKER_BUILD_VERSION)" --root "$(TOOLS)"; \
+	fi
+	@if [ "$$($(TOOLS)/bin/lychee --version 2>/dev/null)" != "lychee $(LYCHEE_VERSION)" ]; then \
+	  echo "setup: installing lychee $(LYCHEE_VERSION) into .tools (offline link check; about 6 min)"; \
+	  cargo install --quiet --force --locked --no-default-features lychee --version "=$(LYCHEE_VERSION)" --root "$(TOOLS)"; \
 	fi
 
 # npm ci only when package-lock.json changed since the last install.
@@ -128,6 +134,14 @@ check: setup-npm
 
 test: setup lint docs-check test-unit worker worker-fixtures deploy-check test-e2e
 
+# The docs' evidence: markdownlint, every relative link and anchor (offline), and every Wrangler
+# command and make target the operator docs name.
+DOCS := README.md SECURITY.md docs
+docs-check: setup
+	markdownlint-cli2
+	lychee --offline --include-fragments --no-progress $(DOCS)
+	node scripts/check-doc-commands.mjs
+
 # Deployable: wrangler.jsonc's environments agree, and the release bundle is within budget.
 deploy-check: worker
 	node scripts/deploy-gate.mjs
@@ -154,4 +168,4 @@ bench: setup worker
 	@scripts/bench.sh
 
 clean:
-	rm -rf build build-fixtures target/wasm32-unknown-unknown .e2e .bench
+	rm -rf build build-fixtures target/wasm32-unknown-unknown .e2e .bench .deploy-check
