@@ -192,3 +192,14 @@ test("a handled event whose object the ledger cannot read is refused (400) and l
   assert.deepEqual(await res.json(), { error: "invalid_event", reason: "subscription has no customer", event: JSON.parse(payload).id });
   assert.deepEqual(await d1(stack.worker, `SELECT id FROM processed_events WHERE id = '${JSON.parse(payload).id}'`), []);
 });
+
+test("npm run stripe:event grants a user from the command line (the make dev flow)", async () => {
+  const { execFile } = await import("node:child_process");
+  const { promisify } = await import("node:util");
+  const user = `cli-user-${Date.now()}`;
+  const { stdout } = await promisify(execFile)("npm", ["run", "-s", "stripe:event", "--", "customer.subscription.created",
+    "--user", user, "--lookup-key", "pro", "--url", stack.worker.url, "--secret", NEW], { cwd: new URL("../..", import.meta.url).pathname });
+  assert.match(stdout, /^customer\.subscription\.created evt_[0-9a-f]+ → HTTP 200 .*"outcome":"applied"/);
+  const rows = await d1(stack.worker, `SELECT s.status, s.price_lookup_keys FROM subscriptions s JOIN customers c USING (customer_id) WHERE c.user_sub = '${user}'`);
+  assert.deepEqual(rows, [{ status: "active", price_lookup_keys: '["pro"]' }]);
+});
