@@ -16,9 +16,11 @@ const run = promisify(execFile);
 /** Shell-ish commands in code blocks (backslash continuations joined) and inline code spans. */
 export function commandsIn(markdown) {
   const out = [];
-  const blocks = markdown.matchAll(/^```(?:sh|bash|shell)?\n([\s\S]*?)^```/gm);
-  for (const [, body] of blocks) out.push(...body.replace(/\s*\\\n\s*/g, " ").split("\n"));
-  for (const [, code] of markdown.matchAll(/`([^`\n]+)`/g)) out.push(code);
+  for (const [, lang, body] of markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)) {
+    if (["", "sh", "bash", "shell"].includes(lang)) out.push(...body.replace(/\s*\\\n\s*/g, " ").split("\n"));
+  }
+  const prose = markdown.replace(/^```[\s\S]*?^```/gm, "");
+  for (const [, code] of prose.matchAll(/`([^`\n]+)`/g)) out.push(code);
   return out.map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
 }
 

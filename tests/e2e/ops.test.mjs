@@ -118,6 +118,20 @@ test("make check against broken deployments: each fails for its own reason", asy
   });
 });
 
+test("every curl command in the runbook and deployment guide runs against the local worker without a 5xx", async () => {
+  const commands = new Set();
+  for (const doc of ["docs/runbook.md", "docs/deployment.md"]) {
+    for (const l of commandsIn(readFileSync(join(ROOT, doc), "utf8"))) if (l.startsWith("curl ")) commands.add(l);
+  }
+  assert.ok(commands.size >= 3, [...commands].join("\n"));
+  for (const cmd of commands) {
+    const { code, out } = await runCmd("bash", ["-c", `${cmd} -w '\nHTTP %{http_code}'`], { env: { ...process.env, URL: stack.worker.url } });
+    assert.equal(code, 0, `${cmd}: ${out}`);
+    const status = Number(out.match(/HTTP (\d+)$/)?.[1]);
+    assert.ok(status >= 200 && status < 500, `${cmd}: HTTP ${status}`);
+  }
+});
+
 test("check's key and challenge rules", () => {
   assert.deepEqual(parseChallenge('Bearer resource_metadata="https://x/.well-known/oauth-protected-resource/mcp", scope="a b"'),
     { resource_metadata: "https://x/.well-known/oauth-protected-resource/mcp", scope: "a b" });
