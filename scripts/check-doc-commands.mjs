@@ -16,10 +16,10 @@ const run = promisify(execFile);
 /** Shell-ish commands in code blocks (backslash continuations joined) and inline code spans. */
 export function commandsIn(markdown) {
   const out = [];
-  for (const [, lang, body] of markdown.matchAll(/^```(\w*)\n([\s\S]*?)^```/gm)) {
+  for (const [, lang, body] of markdown.matchAll(/^ *```(\w*)\n([\s\S]*?)^ *```/gm)) {
     if (["", "sh", "bash", "shell"].includes(lang)) out.push(...body.replace(/\s*\\\n\s*/g, " ").split("\n"));
   }
-  const prose = markdown.replace(/^```[\s\S]*?^```/gm, "");
+  const prose = markdown.replace(/^ *```[\s\S]*?^ *```/gm, "");
   for (const [, code] of prose.matchAll(/`([^`\n]+)`/g)) out.push(code);
   return out.map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
 }
