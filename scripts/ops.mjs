@@ -13,11 +13,10 @@
 
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { readConfig, ROOT } from "./wrangler-config.mjs";
+import { pathToFileURL } from "node:url";
+import { contractVars, readConfig, ROOT, SECRET_NAMES } from "./wrangler-config.mjs";
 
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-/** The secrets of the configuration contract (docs/configuration.md), required first. */
-export const SECRETS = { required: ["STRIPE_WEBHOOK_SECRET"], optional: ["STRIPE_SECRET_KEY"] };
 
 class Refusal extends Error {}
 
@@ -127,17 +126,21 @@ async function secrets(opts) {
   preflight(opts, { needsFilledConfig: false });
   const out = await wrangler(["secret", "list", "--env", opts.env, "--format", "json"], { capture: true });
   if (out === null) return;
-  const set = new Set(JSON.parse(out).map((s) => s.name));
-  let missing = 0;
-  for (const name of SECRETS.required) {
-    console.log(`${set.has(name) ? "set    " : "MISSING"}  ${name} (required)`);
-    if (!set.has(name)) missing++;
-  }
-  for (const name of SECRETS.optional) console.log(`${set.has(name) ? "set    " : "unset  "}  ${name} (optional)`);
+  const { lines, missing } = secretReport(JSON.parse(out).map((s) => s.name));
+  for (const l of lines) console.log(l);
   if (missing) {
     console.log(`\nset it with: node_modules/.bin/wrangler secret put <NAME> --env ${opts.env}`);
     process.exitCode = 1;
   }
+}
+
+/** One line per contract secret: set, MISSING (required) or unset (optional). */
+export function secretReport(setNames) {
+  const set = new Set(setNames);
+  const secrets = contractVars().filter((v) => SECRET_NAMES.has(v.name));
+  const lines = secrets.map(({ name, required }) =>
+    `${set.has(name) ? "set    " : required ? "MISSING" : "unset  "}  ${name} (${required ? "required" : "optional"})`);
+  return { lines, missing: secrets.filter((v) => v.required && !set.has(v.name)).length };
 }
 
 async function tail(opts) {
@@ -153,12 +156,14 @@ async function preflightOnly(opts) {
 
 const COMMANDS = { preflight: preflightOnly, deploy, promote, rollback, secrets, tail };
 
-try {
-  const { command, opts } = parseArgs(process.argv.slice(2));
-  const run = COMMANDS[command];
-  if (!run) throw new Refusal(`usage: node scripts/ops.mjs <${Object.keys(COMMANDS).join("|")}> --env <environment> …`);
-  await run(opts);
-} catch (e) {
-  console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
-  process.exit(e instanceof Refusal ? 2 : 1);
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    const { command, opts } = parseArgs(process.argv.slice(2));
+    const run = COMMANDS[command];
+    if (!run) throw new Refusal(`usage: node scripts/ops.mjs <${Object.keys(COMMANDS).join("|")}> --env <environment> …`);
+    await run(opts);
+  } catch (e) {
+    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
+    process.exit(e instanceof Refusal ? 2 : 1);
+  }
 }

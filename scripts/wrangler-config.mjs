@@ -17,7 +17,8 @@ export function contractVars() {
   return [...src.matchAll(/VarSpec \{ name: "([A-Z_]+)", required: (true|false)/g)].map((m) => ({ name: m[1], required: m[2] === "true" }));
 }
 
-const SECRETS = new Set(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]);
+/** The contract variables that are Worker secrets (`wrangler secret put`), never vars. */
+export const SECRET_NAMES = new Set(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]);
 
 /** Problems that would make an environment deploy broken; [] when there are none. */
 export function validateConfig(config) {
@@ -40,11 +41,11 @@ export function validateConfig(config) {
     names.add(c.name);
     const vars = Object.keys(c.vars ?? {}).sort();
     for (const v of vars) {
-      if (SECRETS.has(v)) problems.push(`${where}: ${v} is a secret; set it with wrangler secret put, never in vars`);
+      if (SECRET_NAMES.has(v)) problems.push(`${where}: ${v} is a secret; set it with wrangler secret put, never in vars`);
       else if (!known.has(v)) problems.push(`${where}: ${v} is not a configuration variable (docs/configuration.md)`);
     }
     for (const v of known.values()) {
-      if (v.required && !SECRETS.has(v.name) && !vars.includes(v.name)) problems.push(`${where}: required var ${v.name} is missing`);
+      if (v.required && !SECRET_NAMES.has(v.name) && !vars.includes(v.name)) problems.push(`${where}: required var ${v.name} is missing`);
     }
     if (reference && reference.vars.join() !== vars.join()) {
       problems.push(`${where}: vars ${JSON.stringify(vars)} differ from env.${reference.env}'s ${JSON.stringify(reference.vars)}`);

@@ -13,6 +13,7 @@ import { startStack } from "./stack.mjs";
 import { parseChallenge, unusableKey } from "../../scripts/check.mjs";
 import { validateConfig, readConfig } from "../../scripts/wrangler-config.mjs";
 import { checkInvocation, commandsIn, wranglerInvocations } from "../../scripts/check-doc-commands.mjs";
+import { secretReport } from "../../scripts/ops.mjs";
 
 const exec = promisify(execFile);
 const NO_CLOUDFLARE = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CLOUDFLARE_")));
@@ -194,6 +195,13 @@ test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy"
     { env: { ...env, ALLOW_DIRTY: "", MKIT_COMMIT: "0123456789ab-dirty" } });
   assert.equal(dirty.code, 2);
   assert.match(dirty.out, /refused: the build is from uncommitted changes \(0123456789ab-dirty\)/);
+});
+
+test("make secrets names the contract's secrets: set, missing (required) or unset (optional)", () => {
+  assert.deepEqual(secretReport(["OTHER"]), { missing: 1, lines: [
+    "MISSING  STRIPE_WEBHOOK_SECRET (required)", "unset    STRIPE_SECRET_KEY (optional)"] });
+  assert.deepEqual(secretReport(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]), { missing: 0, lines: [
+    "set      STRIPE_WEBHOOK_SECRET (required)", "set      STRIPE_SECRET_KEY (optional)"] });
 });
 
 test("wrangler.jsonc validation catches drift between environments", () => {

@@ -101,7 +101,7 @@ test("oversize bodies get 413; other methods 405", async () => {
 });
 
 /** A realistic event for `user` (scripts/stripe-event.mjs), delivered signed; returns [status, body, event]. */
-async function send2(type, { user = sub, created, ...opts } = {}) {
+async function sendEvent(type, { user = sub, created, ...opts } = {}) {
   const ev = envelope(type, objectFor(type, { user, ...opts }), created ? { created } : {});
   const res = await deliver(stack.worker.url, JSON.stringify(ev), NEW);
   return [res.status, await res.json(), ev];
@@ -117,14 +117,14 @@ test("the journey: denied, checkout and subscription grant pro, deletion revokes
   assert.equal(r.isError, true);
   assert.deepEqual(r.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: UPGRADE });
 
-  let [status, body, ev] = await send2("checkout.session.completed", { created: t0 });
+  let [status, body, ev] = await sendEvent("checkout.session.completed", { created: t0 });
   assert.equal(status, 200);
   assert.equal(body.outcome, "applied");
   const customer = ev.data.object.customer;
   assert.deepEqual(await d1(stack.worker, `SELECT user_sub FROM customers WHERE customer_id = '${customer}'`), [{ user_sub: sub }]);
   assert.deepEqual(await entitlements(), [], "a checkout alone grants nothing");
 
-  const created = await send2("customer.subscription.created", { created: t0 + 1, lookupKey: "pro" });
+  const created = await sendEvent("customer.subscription.created", { created: t0 + 1, lookupKey: "pro" });
   assert.equal(created[0], 200);
   assert.deepEqual([created[1].outcome, created[1].duplicate], ["applied", false]);
   const subscription = created[2].data.object.id;
@@ -139,13 +139,13 @@ test("the journey: denied, checkout and subscription grant pro, deletion revokes
   assert.deepEqual([(await again.json()).duplicate], [true]);
   assert.deepEqual(await d1(stack.worker, `SELECT COUNT(*) AS n FROM processed_events WHERE id = '${created[2].id}'`), [{ n: 1 }]);
 
-  [status, body] = await send2("customer.subscription.deleted", { created: t0 + 10 });
+  [status, body] = await sendEvent("customer.subscription.deleted", { created: t0 + 10 });
   assert.equal(status, 200);
   assert.deepEqual(await entitlements(), []);
   assert.equal((await textStats()).structuredContent.error, "payment_required");
 
   // An `updated` older than the deletion arrives late: acknowledged, changes nothing.
-  [status, body] = await send2("customer.subscription.updated", { created: t0 + 5, status: "active" });
+  [status, body] = await sendEvent("customer.subscription.updated", { created: t0 + 5, status: "active" });
   assert.deepEqual([status, body.outcome, body.duplicate, body.changes], [200, "applied", false, 0]);
   assert.deepEqual(await entitlements(), []);
   assert.deepEqual(await d1(stack.worker, `SELECT status, customer_id, price_lookup_keys, last_event_created FROM subscriptions WHERE id = '${subscription}'`),
@@ -156,9 +156,9 @@ test("the journey: denied, checkout and subscription grant pro, deletion revokes
 
 test("entitlement summaries grant their feature lookup keys", async () => {
   const user = `feature-user-${Date.now()}`;
-  const [status, body] = await send2("entitlements.active_entitlement_summary.updated", { user, lookupKey: "search" });
+  const [status, body] = await sendEvent("entitlements.active_entitlement_summary.updated", { user, lookupKey: "search" });
   assert.deepEqual([status, body.outcome], [200, "applied"]);
-  await send2("customer.created", { user });
+  await sendEvent("customer.created", { user });
   const rows = await d1(stack.worker, `SELECT feature_lookup_keys FROM entitlement_summaries s JOIN customers c USING (customer_id) WHERE c.user_sub = '${user}'`);
   assert.deepEqual(rows, [{ feature_lookup_keys: '["search"]' }]);
 });
@@ -169,7 +169,7 @@ test("a storage failure mid-event is 500 and rolls back; the redelivery applies 
   await d1(stack.worker, "CREATE TRIGGER e2e_fail BEFORE INSERT ON subscriptions BEGIN SELECT RAISE(ABORT, 'simulated D1 failure'); END");
   let ev;
   try {
-    const [status, body, e] = await send2("customer.subscription.created", { user, lookupKey: "pro" });
+    const [status, body, e] = await sendEvent("customer.subscription.created", { user, lookupKey: "pro" });
     ev = e;
     assert.deepEqual([status, body], [500, { error: "storage_failed" }]);
   } finally {
