@@ -244,7 +244,7 @@ impl EntitlementSource for LedgerEntitlements<'_> {
             let rows = db
                 .prepare(ledger::ENTITLEMENTS_SQL)
                 .bind(&[self.sub.into()])
-                .map_err(|e| e.to_string())?
+                .map_err(|_| "bind failed".to_owned())?
                 .all()
                 .await
                 .map_err(|_| "query failed".to_owned())?;

@@ -308,7 +308,6 @@ fn has_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> bool {
     needed.is_empty() || ctx.principal.is_some_and(|p| needed.iter().all(|s| p.scopes.iter().any(|h| h == s)))
 }
 
-/// A tool as `tools/list` shows it to a client of version `v`.
 /// A tool result with `isError: true`; the structured part where the version has one.
 fn error_result(err: ToolError, structured: bool) -> Value {
     let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
@@ -329,6 +328,7 @@ fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>) -> ToolErr
         .with_structured(json!({ "error": "payment_required", "entitlement": key, "upgrade_url": upgrade_url }))
 }
 
+/// A tool as `tools/list` shows it to a client of version `v`.
 fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
     let i = &t.info;
     let mut m = json!({ "name": i.name, "description": i.description, "inputSchema": t.input_schema });
