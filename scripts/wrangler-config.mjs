@@ -11,14 +11,14 @@ export function readConfig(path = join(ROOT, "wrangler.jsonc")) {
   return experimental_readRawConfig({ config: path }).rawConfig;
 }
 
-/** The variable names of the configuration contract, from src/config.rs (the one list). */
+/** The configuration contract, from config/contract.json (the one list; build.rs reads it too). */
 export function contractVars() {
-  const src = readFileSync(join(ROOT, "src/config.rs"), "utf8");
-  return [...src.matchAll(/VarSpec \{ name: "([A-Z_]+)", required: (true|false)/g)].map((m) => ({ name: m[1], required: m[2] === "true" }));
+  const entries = JSON.parse(readFileSync(join(ROOT, "config/contract.json"), "utf8"));
+  return entries.map(({ name, required, kind }) => ({ name, required, kind }));
 }
 
 /** The contract variables that are Worker secrets (`wrangler secret put`), never vars. */
-export const SECRET_NAMES = new Set(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]);
+export const SECRET_NAMES = new Set(contractVars().filter((v) => v.kind === "secret").map((v) => v.name));
 
 /** Problems that would make an environment deploy broken; [] when there are none. */
 export function validateConfig(config) {

@@ -2,16 +2,10 @@
 //! gathers the check results.
 
 use crate::auth::cache::JwksHealth;
+use crate::build_info::{COMMIT, VERSION};
 use crate::config::{ConfigReport, VarState};
 use serde::Serialize;
 use serde_json::{Map, Value};
-
-/// The crate version and the git commit baked in at build time.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const COMMIT: &str = match option_env!("MKIT_COMMIT") {
-    Some(c) => c,
-    None => "unknown",
-};
 
 /// The result of one probe, e.g. `SELECT 1` on D1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +30,9 @@ pub struct HealthReport {
     version: &'static str,
     commit: &'static str,
     checks: Map<String, Value>,
+    /// The first failing check, for the request log.
+    #[serde(skip)]
+    failing: Option<&'static str>,
 }
 
 impl HealthReport {
@@ -62,13 +59,21 @@ impl HealthReport {
             degraded = state == JwksHealth::Stale;
             jwks_ok = matches!(state, JwksHealth::Fresh | JwksHealth::Stale);
         }
-        let ok = config.entries.iter().all(|(_, s)| *s == VarState::Ok) && *db == Probe::Ok && jwks_ok;
-        let status = match (ok, degraded) {
-            (false, _) => Status::Fail,
-            (true, true) => Status::Degraded,
-            (true, false) => Status::Ok,
+        let failing = if !config.entries.iter().all(|(_, s)| *s == VarState::Ok) {
+            Some("health_config_failed")
+        } else if *db != Probe::Ok {
+            Some("health_db_failed")
+        } else if !jwks_ok {
+            Some("health_jwks_failed")
+        } else {
+            None
         };
-        HealthReport { status, version: VERSION, commit: COMMIT, checks }
+        let status = match (failing, degraded) {
+            (Some(_), _) => Status::Fail,
+            (None, true) => Status::Degraded,
+            (None, false) => Status::Ok,
+        };
+        HealthReport { status, version: VERSION, commit: COMMIT, checks, failing }
     }
 
     /// `checks.billing`: whether a webhook secret is configured and when (Unix ms) the last
@@ -93,7 +98,7 @@ impl HealthReport {
 
     /// The first failing check, for the request log's error code.
     pub fn error_code(&self) -> Option<&'static str> {
-        (self.status == Status::Fail).then_some("health_check_failed")
+        self.failing
     }
 }
 
@@ -124,7 +129,7 @@ mod tests {
     fn missing_var_fails_without_leaking_values() {
         let cfg = check(&vars(&[("STRIPE_WEBHOOK_SECRET", "whsec_topsecret")]));
         let r = HealthReport::new(&cfg, &Probe::Ok, None);
-        assert_eq!(r.http_status(), 503);
+        assert_eq!((r.http_status(), r.error_code()), (503, Some("health_config_failed")));
         let body = serde_json::to_string(&r).expect("json");
         assert!(body.contains(r#""status":"fail""#));
         assert!(body.contains(r#""OAUTH_ISSUER":"missing""#));
@@ -146,7 +151,7 @@ mod tests {
             (200, "degraded".into())
         );
         let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Unreachable, None)));
-        assert_eq!(r.http_status(), 503);
+        assert_eq!((r.http_status(), r.error_code()), (503, Some("health_jwks_failed")));
     }
 
     #[test]
@@ -170,7 +175,7 @@ mod tests {
     fn db_failure_fails() {
         let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
         let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"), None);
-        assert_eq!(r.http_status(), 503);
+        assert_eq!((r.http_status(), r.error_code()), (503, Some("health_db_failed")));
         assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");
     }
 }

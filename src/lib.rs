@@ -1,24 +1,24 @@
 //! mKit: a paid, remote MCP server on Cloudflare Workers.
 //!
-//! Pure modules (`config`, `routes`, `health`, `log`) never touch the `worker` crate and are
-//! tested natively; `edge` binds them to workers-rs.
+//! Every module but `edge` is pure: it never touches the `worker` crate and is tested natively.
+//! Dependencies point one way (docs/architecture.md): `auth` and `billing` know nothing of MCP;
+//! `mcp` knows no ledger and no shipped tool; `paywall` joins `billing` to `mcp`; `tools` build on
+//! `mcp`; `edge` binds everything to workers-rs.
 
 pub mod auth;
 pub mod billing;
+pub mod build_info;
 pub mod config;
 pub mod health;
+pub mod http;
 pub mod log;
 pub mod mac;
 pub mod mcp;
+pub mod paywall;
 pub mod routes;
 pub mod tools;
 
 mod edge;
-
-/// The README's Rust examples compile as doctests, so "Adding a tool" cannot go stale.
-#[doc = include_str!("../README.md")]
-#[cfg(doctest)]
-pub struct ReadmeDoctests;
 
 use worker::{event, Context, Env, Request, Response, Result};
 

@@ -17,14 +17,34 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
     ]
 }
 
-pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, &'static str> {
-    let doc = parse_strict(body).map_err(|_| "discovery_invalid")?;
-    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
-        return Err("discovery_issuer_mismatch");
+/// Why the issuer's metadata gave no usable `jwks_uri`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiscoveryError {
+    Invalid,
+    IssuerMismatch,
+    NoJwksUri,
+    JwksUriNotHttps,
+}
+
+impl DiscoveryError {
+    pub fn code(self) -> &'static str {
+        match self {
+            DiscoveryError::Invalid => "discovery_invalid",
+            DiscoveryError::IssuerMismatch => "discovery_issuer_mismatch",
+            DiscoveryError::NoJwksUri => "discovery_no_jwks_uri",
+            DiscoveryError::JwksUriNotHttps => "discovery_jwks_uri_not_https",
+        }
     }
-    let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or("discovery_no_jwks_uri")?;
+}
+
+pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, DiscoveryError> {
+    let doc = parse_strict(body).map_err(|_| DiscoveryError::Invalid)?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err(DiscoveryError::IssuerMismatch);
+    }
+    let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or(DiscoveryError::NoJwksUri)?;
     if crate::config::validate_url(uri).is_err() {
-        return Err("discovery_jwks_uri_not_https");
+        return Err(DiscoveryError::JwksUriNotHttps);
     }
     Ok(uri.to_owned())
 }
@@ -55,11 +75,11 @@ mod tests {
     fn metadata_must_name_our_issuer() {
         let doc = br#"{"issuer":"https://a.example/","jwks_uri":"https://a.example/jwks"}"#;
         assert_eq!(jwks_uri_from_metadata(doc, "https://a.example/"), Ok("https://a.example/jwks".into()));
-        assert_eq!(jwks_uri_from_metadata(doc, "https://a.example"), Err("discovery_issuer_mismatch"));
+        assert_eq!(jwks_uri_from_metadata(doc, "https://a.example"), Err(DiscoveryError::IssuerMismatch));
         let http = br#"{"issuer":"https://a.example/","jwks_uri":"http://a.example/jwks"}"#;
-        assert_eq!(jwks_uri_from_metadata(http, "https://a.example/"), Err("discovery_jwks_uri_not_https"));
+        assert_eq!(jwks_uri_from_metadata(http, "https://a.example/"), Err(DiscoveryError::JwksUriNotHttps));
         let sneaky = br#"{"issuer":"https://a.example/","jwks_uri":"http://127.0.0.1.evil.example/jwks"}"#;
-        assert_eq!(jwks_uri_from_metadata(sneaky, "https://a.example/"), Err("discovery_jwks_uri_not_https"));
+        assert_eq!(jwks_uri_from_metadata(sneaky, "https://a.example/"), Err(DiscoveryError::JwksUriNotHttps));
         assert!(jwks_uri_from_metadata(br#"{"issuer":"https://a.example/"}"#, "https://a.example/").is_err());
         assert!(
             jwks_uri_from_metadata(br#"{"issuer":"x","issuer":"https://a.example/"}"#, "https://a.example/").is_err()

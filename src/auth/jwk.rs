@@ -150,7 +150,7 @@ pub enum JwkRejection {
 #[derive(Debug, Clone, Default)]
 pub struct JwkSet {
     pub keys: Vec<KeyEntry>,
-    /// What was left out, for `/healthz` and logs (kid or index, reason).
+    /// What was left out (kid or index, reason), logged as `jwks_keys_rejected` on each fetch.
     pub rejected: Vec<(String, JwkRejection)>,
 }
 

@@ -5,8 +5,11 @@ pub mod cache;
 pub mod discovery;
 pub mod json;
 pub mod jwk;
+pub mod principal;
 pub mod prm;
 pub mod validator;
+
+pub use principal::Principal;
 
 #[cfg(test)]
 mod tests;

@@ -53,50 +53,54 @@ impl Challenge {
         }
     }
 
+    /// The RFC 6750 error code; none for a request without credentials (§3.1).
+    pub fn error(&self) -> Option<&'static str> {
+        match self {
+            Challenge::Missing => None,
+            Challenge::InvalidToken { .. } => Some("invalid_token"),
+            Challenge::InsufficientScope { .. } => Some("insufficient_scope"),
+            Challenge::InvalidRequest { .. } => Some("invalid_request"),
+        }
+    }
+
+    pub fn description(&self) -> Option<&'static str> {
+        match self {
+            Challenge::InvalidToken { description } | Challenge::InvalidRequest { description } => Some(description),
+            Challenge::Missing | Challenge::InsufficientScope { .. } => None,
+        }
+    }
+
     /// The header value. `required_scopes` (`OAUTH_REQUIRED_SCOPES`) is named on 401s so a
     /// client knows what to ask for.
     pub fn www_authenticate(&self, metadata_url: &str, required_scopes: &[String]) -> String {
         let mut parts: Vec<String> = Vec::new();
         let scope = |s: &[String]| format!("scope=\"{}\"", s.join(" "));
-        match self {
-            Challenge::Missing => {}
-            Challenge::InvalidToken { description } => {
-                parts.push("error=\"invalid_token\"".into());
-                parts.push(format!("error_description=\"{description}\""));
-            }
-            Challenge::InsufficientScope { scopes } => {
-                parts.push("error=\"insufficient_scope\"".into());
-                parts.push(scope(scopes));
-            }
-            Challenge::InvalidRequest { description } => {
-                parts.push("error=\"invalid_request\"".into());
-                parts.push(format!("error_description=\"{description}\""));
-            }
+        if let Some(error) = self.error() {
+            parts.push(format!("error=\"{error}\""));
         }
-        if !matches!(self, Challenge::InsufficientScope { .. }) && !required_scopes.is_empty() {
-            parts.push(scope(required_scopes));
+        if let Some(description) = self.description() {
+            parts.push(format!("error_description=\"{description}\""));
+        }
+        match self {
+            Challenge::InsufficientScope { scopes } => parts.push(scope(scopes)),
+            _ if !required_scopes.is_empty() => parts.push(scope(required_scopes)),
+            _ => {}
         }
         parts.push(format!("resource_metadata=\"{metadata_url}\""));
         format!("Bearer {}", parts.join(", "))
     }
-
-    pub fn error_code(&self) -> &'static str {
-        match self {
-            Challenge::Missing => "token_missing",
-            Challenge::InvalidToken { .. } => "invalid_token",
-            Challenge::InsufficientScope { .. } => "insufficient_scope",
-            Challenge::InvalidRequest { .. } => "invalid_request",
-        }
-    }
 }
 
 /// The bearer token of an `Authorization` header (RFC 6750 §2.1; scheme case-insensitive).
+/// Another scheme (`Basic …`) is a request without bearer credentials: RFC 6750 §3.1 answers it
+/// with a bare challenge (`Challenge::Missing`), which also starts a client's OAuth discovery. A
+/// malformed bearer value is `invalid_request`.
 pub fn bearer_token(header: Option<&str>) -> Result<Option<&str>, Challenge> {
     let Some(h) = header else { return Ok(None) };
-    let (scheme, token) =
-        h.trim().split_once(' ').ok_or(Challenge::InvalidRequest { description: "expected Bearer credentials" })?;
+    let h = h.trim();
+    let (scheme, token) = h.split_once(' ').unwrap_or((h, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(Challenge::InvalidRequest { description: "expected Bearer credentials" });
+        return Err(Challenge::Missing);
     }
     let token = token.trim();
     let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
@@ -150,8 +154,12 @@ mod tests {
         assert_eq!(bearer_token(None), Ok(None));
         assert_eq!(bearer_token(Some("Bearer abc.def-_")), Ok(Some("abc.def-_")));
         assert_eq!(bearer_token(Some("bearer  abc ")), Ok(Some("abc")));
-        for bad in ["Basic dXNlcg==", "Bearer", "Bearer ", "Bearer a b", "Bearer a\"b", "Token x"] {
-            assert!(bearer_token(Some(bad)).is_err(), "{bad}");
+        for bad in ["Bearer", "Bearer ", "Bearer a b", "Bearer a\"b"] {
+            assert!(matches!(bearer_token(Some(bad)), Err(Challenge::InvalidRequest { .. })), "{bad}");
+        }
+        // Another scheme is no bearer credential at all: a bare 401 challenge (RFC 6750 §3.1).
+        for other in ["Basic dXNlcg==", "Token x", "Digest", ""] {
+            assert_eq!(bearer_token(Some(other)), Err(Challenge::Missing), "{other}");
         }
     }
 

@@ -164,6 +164,23 @@ fn issuer_and_audience() {
     let mut c = claims();
     c.as_object_mut().expect("obj").remove("sub");
     assert_eq!(check(&rs256(c)).err(), Some(TokenError::MissingClaim("sub")));
+    assert_eq!(with("sub", json!("")).err(), Some(TokenError::MissingClaim("sub")), "an empty subject is no one");
+}
+
+#[test]
+fn id_tokens_are_not_access_tokens() {
+    // What an OIDC provider issues to a client at sign-in: `aud` is the client id, `typ` JWT.
+    let v = AccessTokenValidator { accept_jwt_typ: true, audiences: vec!["client-123".into()], ..validator() };
+    for marker in ["nonce", "at_hash", "c_hash"] {
+        let mut c = claims();
+        c["aud"] = json!("client-123");
+        c[marker] = json!("abc");
+        let t = token(json!({"alg": "RS256", "typ": "JWT", "kid": "rsa1"}), c);
+        assert_eq!(v.validate(&t, &default_set(), NOW).err(), Some(TokenError::IdToken), "{marker}");
+    }
+    let mut c = claims();
+    c["aud"] = json!("client-123");
+    assert!(v.validate(&token(json!({"alg": "RS256", "typ": "JWT", "kid": "rsa1"}), c), &default_set(), NOW).is_ok());
 }
 
 #[test]

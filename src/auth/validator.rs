@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::json::parse_strict;
 use super::jwk::{verify_signature, Alg, JwkSet, B64URL};
-use crate::mcp::Principal;
+use super::Principal;
 use base64::Engine as _;
 
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -28,6 +28,9 @@ pub enum TokenError {
     WrongIssuer,
     WrongAudience,
     MissingClaim(&'static str),
+    /// An OpenID Connect ID token (`nonce`, `at_hash` or `c_hash`): proof of a sign-in for a
+    /// client, never an access token for this resource.
+    IdToken,
 }
 
 impl TokenError {
@@ -48,6 +51,7 @@ impl TokenError {
             TokenError::WrongIssuer => "wrong issuer",
             TokenError::WrongAudience => "token not issued for this resource",
             TokenError::MissingClaim(_) => "required claim missing",
+            TokenError::IdToken => "an ID token is not an access token",
         }
     }
 
@@ -68,6 +72,7 @@ impl TokenError {
             TokenError::WrongIssuer => "token_iss",
             TokenError::WrongAudience => "token_aud",
             TokenError::MissingClaim(_) => "token_claim_missing",
+            TokenError::IdToken => "token_is_id_token",
         }
     }
 }
@@ -198,7 +203,12 @@ impl AccessTokenValidator {
         if numeric_date(claims, "iat")?.is_some_and(|iat| now + leeway < iat) {
             return Err(TokenError::IssuedInFuture);
         }
-        let sub = claims.get("sub").and_then(Value::as_str).ok_or(TokenError::MissingClaim("sub"))?;
+        // RFC 9068 §2.2 access tokens carry none of these; an ID token does (OIDC Core §2, §3.1.3.6).
+        if ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.contains_key(*c)) {
+            return Err(TokenError::IdToken);
+        }
+        let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty());
+        let sub = sub.ok_or(TokenError::MissingClaim("sub"))?;
         let client_id = claims.get("client_id").or_else(|| claims.get("azp")).and_then(Value::as_str);
         Ok(ValidatedToken {
             principal: Principal {

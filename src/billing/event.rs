@@ -27,13 +27,35 @@ pub struct Event {
     pub object: Value,
 }
 
+/// A verified body that is not a Stripe event envelope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventError {
+    NotJson,
+    Id,
+    Type,
+    Created,
+    Object,
+}
+
+impl EventError {
+    pub fn reason(self) -> &'static str {
+        match self {
+            EventError::NotJson => "body is not JSON",
+            EventError::Id => "missing event id",
+            EventError::Type => "missing event type",
+            EventError::Created => "missing event created",
+            EventError::Object => "missing data.object",
+        }
+    }
+}
+
 impl Event {
-    pub fn parse(body: &[u8]) -> Result<Event, &'static str> {
-        let v: Value = serde_json::from_slice(body).map_err(|_| "body is not JSON")?;
-        let id = v.get("id").and_then(Value::as_str).filter(|i| i.starts_with("evt_")).ok_or("missing event id")?;
-        let kind = v.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or("missing event type")?;
-        let created = v.get("created").and_then(Value::as_i64).ok_or("missing event created")?;
-        let object = v.get("data").and_then(|d| d.get("object")).cloned().ok_or("missing data.object")?;
+    pub fn parse(body: &[u8]) -> Result<Event, EventError> {
+        let v: Value = serde_json::from_slice(body).map_err(|_| EventError::NotJson)?;
+        let id = v.get("id").and_then(Value::as_str).filter(|i| i.starts_with("evt_")).ok_or(EventError::Id)?;
+        let kind = v.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or(EventError::Type)?;
+        let created = v.get("created").and_then(Value::as_i64).ok_or(EventError::Created)?;
+        let object = v.get("data").and_then(|d| d.get("object")).cloned().ok_or(EventError::Object)?;
         Ok(Event { id: id.to_owned(), kind: kind.to_owned(), created, object })
     }
 }

@@ -30,24 +30,21 @@ pub struct Statement {
 
 /// What the webhook reports and records for an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum Disposition {
     /// A type the ledger applies.
     Applied,
     /// A type the ledger does not use: acknowledged and recorded so it is not retried.
     Ignored,
 }
 
-impl Outcome {
+impl Disposition {
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Applied => "applied",
-            Outcome::Ignored => "ignored",
+            Disposition::Applied => "applied",
+            Disposition::Ignored => "ignored",
         }
     }
 }
-
-/// Subscription statuses that grant the subscription's price lookup keys.
-pub const GRANTING_STATUSES: [&str; 2] = ["active", "trialing"];
 
 /// The caller's entitlements in one indexed query (`customers_user_sub`, `subscriptions_customer`,
 /// the summaries' primary key): feature lookup keys of the latest summaries, and price lookup keys
@@ -99,9 +96,36 @@ WHERE excluded.last_event_created >= entitlement_summaries.last_event_created";
 const RECORD_EVENT: &str = "\
 INSERT OR IGNORE INTO processed_events (id, type, created, outcome, processed_at) VALUES (?1, ?2, ?3, ?4, ?5)";
 
+/// An event of a handled type whose object lacks what the ledger needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanError {
+    CustomerId,
+    SummaryCustomer,
+    SummaryEntitlements,
+    SubscriptionId,
+    SubscriptionCustomer,
+    SubscriptionStatus,
+    InvoiceCustomer,
+}
+
+impl PlanError {
+    /// What is missing, for the 400 answer Stripe shows in its dashboard.
+    pub fn reason(self) -> &'static str {
+        match self {
+            PlanError::CustomerId => "customer object has no cus_ id",
+            PlanError::SummaryCustomer => "summary has no customer",
+            PlanError::SummaryEntitlements => "summary has no entitlements",
+            PlanError::SubscriptionId => "subscription object has no sub_ id",
+            PlanError::SubscriptionCustomer => "subscription has no customer",
+            PlanError::SubscriptionStatus => "subscription has no status",
+            PlanError::InvoiceCustomer => "invoice has no customer",
+        }
+    }
+}
+
 /// The statements that apply `event`, ending with its dedupe row. An event of a handled type
 /// whose object lacks what the ledger needs is an error (400), so Stripe keeps it for retry.
-pub fn plan(event: &Event, now_ms: i64) -> Result<(Outcome, Vec<Statement>), &'static str> {
+pub fn plan(event: &Event, now_ms: i64) -> Result<(Disposition, Vec<Statement>), PlanError> {
     let mut p = Planner { event, statements: Vec::new() };
     let outcome = p.apply()?;
     p.statements.push(Statement {
@@ -123,7 +147,7 @@ struct Planner<'a> {
 }
 
 impl Planner<'_> {
-    fn apply(&mut self) -> Result<Outcome, &'static str> {
+    fn apply(&mut self) -> Result<Disposition, PlanError> {
         let o = &self.event.object;
         match self.event.kind.as_str() {
             "checkout.session.completed" => {
@@ -135,7 +159,7 @@ impl Planner<'_> {
             }
             "customer.created" | "customer.updated" => {
                 let customer = o.get("id").and_then(Value::as_str).filter(|i| i.starts_with("cus_"));
-                let customer = customer.ok_or("customer object has no cus_ id")?;
+                let customer = customer.ok_or(PlanError::CustomerId)?;
                 if let Some(user) = mkit_user(o) {
                     self.bind(customer, user);
                 }
@@ -147,25 +171,25 @@ impl Planner<'_> {
             | "customer.subscription.resumed" => self.subscription(o)?,
             "invoice.paid" | "invoice.payment_failed" => self.invoice(o)?,
             "entitlements.active_entitlement_summary.updated" => {
-                let customer = o.get("customer").and_then(id_of).ok_or("summary has no customer")?;
+                let customer = o.get("customer").and_then(id_of).ok_or(PlanError::SummaryCustomer)?;
                 let data =
-                    o.pointer("/entitlements/data").and_then(Value::as_array).ok_or("summary has no entitlements")?;
+                    o.pointer("/entitlements/data").and_then(Value::as_array).ok_or(PlanError::SummaryEntitlements)?;
                 let keys = lookup_keys(data.iter().map(|e| e.get("lookup_key")));
                 self.push(UPSERT_SUMMARY, vec![text(customer), text(&keys), SqlValue::Int(self.event.created)]);
             }
-            _ => return Ok(Outcome::Ignored),
+            _ => return Ok(Disposition::Ignored),
         }
-        Ok(Outcome::Applied)
+        Ok(Disposition::Applied)
     }
 
-    fn subscription(&mut self, o: &Value) -> Result<(), &'static str> {
+    fn subscription(&mut self, o: &Value) -> Result<(), PlanError> {
         let id = o.get("id").and_then(Value::as_str).filter(|i| i.starts_with("sub_"));
-        let id = id.ok_or("subscription object has no sub_ id")?;
-        let customer = o.get("customer").and_then(id_of).ok_or("subscription has no customer")?;
+        let id = id.ok_or(PlanError::SubscriptionId)?;
+        let customer = o.get("customer").and_then(id_of).ok_or(PlanError::SubscriptionCustomer)?;
         let status = if self.event.kind == "customer.subscription.deleted" {
             "canceled"
         } else {
-            o.get("status").and_then(non_empty).ok_or("subscription has no status")?
+            o.get("status").and_then(non_empty).ok_or(PlanError::SubscriptionStatus)?
         };
         let items = o.pointer("/items/data").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         let keys = lookup_keys(items.iter().map(|i| i.pointer("/price/lookup_key")));
@@ -191,8 +215,8 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn invoice(&mut self, o: &Value) -> Result<(), &'static str> {
-        let customer = o.get("customer").and_then(id_of).ok_or("invoice has no customer")?;
+    fn invoice(&mut self, o: &Value) -> Result<(), PlanError> {
+        let customer = o.get("customer").and_then(id_of).ok_or(PlanError::InvoiceCustomer)?;
         let details = o.pointer("/parent/subscription_details");
         // Before API version 2025-03-31 the subscription sat on the invoice itself.
         let subscription =

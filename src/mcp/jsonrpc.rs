@@ -32,14 +32,11 @@ pub struct RpcError {
     pub code: i64,
     pub message: String,
     pub data: Option<Value>,
-    /// Set when the caller's token lacks these scopes: the HTTP layer answers 403 with an
-    /// `insufficient_scope` challenge instead of a plain JSON-RPC error.
-    pub insufficient_scope: Vec<String>,
 }
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        RpcError { code, message: message.into(), data: None, insufficient_scope: Vec::new() }
+        RpcError { code, message: message.into(), data: None }
     }
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
@@ -48,6 +45,22 @@ impl RpcError {
     pub fn invalid_params(message: impl Into<String>) -> Self {
         RpcError::new(INVALID_PARAMS, message)
     }
+    /// A stable name for the request log, e.g. `parse_error`.
+    pub fn code_name(&self) -> &'static str {
+        match self.code {
+            PARSE_ERROR => "parse_error",
+            INVALID_REQUEST => "invalid_request",
+            METHOD_NOT_FOUND => "method_not_found",
+            INVALID_PARAMS => "invalid_params",
+            INTERNAL_ERROR => "internal_error",
+            HEADER_MISMATCH => "header_mismatch",
+            MISSING_REQUIRED_CLIENT_CAPABILITY => "missing_client_capability",
+            UNSUPPORTED_PROTOCOL_VERSION => "unsupported_protocol_version",
+            RESOURCE_NOT_FOUND_LEGACY => "resource_not_found",
+            _ => "rpc_error",
+        }
+    }
+
     pub fn to_value(&self) -> Value {
         let mut e = Map::new();
         e.insert("code".into(), self.code.into());

@@ -1,17 +1,24 @@
 //! The MCP protocol: JSON-RPC framing, versions and eras, dispatch, the tool API and the
-//! Streamable HTTP transport. Pure: nothing here touches the `worker` crate.
+//! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, the billing ledger
+//! or a shipped tool.
 
+pub mod context;
+pub mod cors;
+pub mod framing;
 pub mod jsonrpc;
 pub mod mrtr;
+pub mod registry;
+pub mod render;
 pub mod server;
+pub mod stateless;
 pub mod tool;
 pub mod transport;
 pub mod version;
 
+pub use context::{Entitlements, LogLevel, ToolContext};
+pub use registry::Registry;
 pub use server::{Server, ServerInfo};
-pub use tool::{
-    Annotations, EntitlementSource, Entitlements, LogLevel, Principal, Registry, Tool, ToolContext, ToolError, ToolInfo,
-};
+pub use tool::{Annotations, Tool, ToolError, ToolInfo};
 pub use version::{Era, ProtocolVersion};
 
 #[cfg(test)]

@@ -3,9 +3,30 @@
 
 use serde_json::{json, Map, Value};
 
-use super::jsonrpc::{self, RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
-use super::tool::{LogLevel, RegisteredTool, Registry, ResourceBody, ToolContext, ToolError, ToolOutcome};
+use super::context::{LogLevel, ToolContext};
+use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
+use super::registry::{Prompt, Registry, ResourceBody};
+use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
+use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
+
+/// Why a request was not answered with a result.
+#[derive(Debug, Clone, PartialEq)]
+pub enum DispatchError {
+    /// A JSON-RPC error response.
+    Rpc(RpcError),
+    /// The token lacks `scopes` (all the operation needs): HTTP 403 with an
+    /// `insufficient_scope` challenge, so the client can step up.
+    Forbidden { scopes: Vec<String> },
+}
+
+impl From<RpcError> for DispatchError {
+    fn from(e: RpcError) -> Self {
+        DispatchError::Rpc(e)
+    }
+}
+
+type Dispatched = Result<Value, DispatchError>;
 
 /// `serverInfo` / `io.modelcontextprotocol/serverInfo`.
 pub struct ServerInfo {
@@ -52,64 +73,38 @@ impl Server<'_> {
     }
 
     /// Answers one request. `params` is `{}` when the request had none.
-    pub async fn dispatch(
-        &self,
-        ctx: &ToolContext<'_>,
-        method: &str,
-        params: &Map<String, Value>,
-    ) -> Result<Value, RpcError> {
+    pub async fn dispatch(&self, ctx: &ToolContext<'_>, method: &str, params: &Map<String, Value>) -> Dispatched {
         let v = ctx.protocol_version;
         let handshake = v.era() == Era::Handshake;
-        let needed: Vec<&str> = self
-            .registry
-            .method_scopes
-            .iter()
-            .filter(|(m, _)| *m == method)
-            .flat_map(|(_, s)| s.iter().copied())
-            .collect();
-        if !has_scopes(ctx, &needed) {
-            let mut e = RpcError::new(jsonrpc::INVALID_REQUEST, format!("{method} needs scopes the token lacks"));
-            e.insufficient_scope = needed.iter().map(|s| (*s).to_owned()).collect();
-            return Err(e);
-        }
+        require_scopes(ctx, &self.registry.scopes_for(method))?;
+        let reg = self.registry;
         match method {
             "initialize" if handshake => Ok(self.initialize(params)),
             "ping" if handshake => Ok(json!({})),
-            "logging/setLevel" if handshake => set_level(params),
-            "server/discover" if !handshake => Ok(json!({
-                "supportedVersions": ProtocolVersion::all_supported(),
-                "capabilities": self.capabilities(v),
-                "instructions": self.info.instructions,
-            })),
-            "tools/list" => self.list_tools(ctx, params),
+            "logging/setLevel" if handshake => Ok(set_level(params)?),
+            "server/discover" if !handshake => Ok(self.discover(v)),
+            "tools/list" => Ok(self.page(params, "tools", self.visible(ctx).map(|t| render_tool(t, v)))?),
             "tools/call" => self.call_tool(ctx, params).await,
-            "resources/list" => self.page(params, "resources", self.registry.resources.iter().map(|r| {
-                let mut m = json!({ "uri": r.uri, "name": r.name, "description": r.description, "mimeType": r.mime_type });
-                if let (Some(t), true) = (r.title, v.has_structured_output()) {
-                    m["title"] = t.into();
-                }
-                m
-            })),
-            "resources/templates/list" => self.page(params, "resourceTemplates", self.registry.templates.iter().map(|t| {
-                let mut m = json!({ "uriTemplate": t.uri_template, "name": t.name, "description": t.description, "mimeType": t.mime_type });
-                if let (Some(title), true) = (t.title, v.has_structured_output()) {
-                    m["title"] = title.into();
-                }
-                m
-            })),
-            "resources/read" => self.read_resource(ctx, params),
-            "prompts/list" => self.page(params, "prompts", self.registry.prompts.iter().map(|p| {
-                let args: Vec<Value> = p.arguments.iter().map(|a| json!({ "name": a.name, "description": a.description, "required": a.required })).collect();
-                let mut m = json!({ "name": p.name, "description": p.description, "arguments": args });
-                if let (Some(t), true) = (p.title, v.has_structured_output()) {
-                    m["title"] = t.into();
-                }
-                m
-            })),
-            "prompts/get" => self.get_prompt(ctx, params),
-            "completion/complete" => self.complete(params),
-            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}"))),
+            "resources/list" => {
+                Ok(self.page(params, "resources", reg.resources.iter().map(|r| render_resource(r, v)))?)
+            }
+            "resources/templates/list" => {
+                Ok(self.page(params, "resourceTemplates", reg.templates.iter().map(|t| render_template(t, v)))?)
+            }
+            "resources/read" => Ok(self.read_resource(ctx, params)?),
+            "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter().map(|p| render_prompt(p, v)))?),
+            "prompts/get" => Ok(self.get_prompt(ctx, params)?),
+            "completion/complete" => Ok(self.complete(params)?),
+            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")).into()),
         }
+    }
+
+    fn discover(&self, v: ProtocolVersion) -> Value {
+        json!({
+            "supportedVersions": ProtocolVersion::all_supported(),
+            "capabilities": self.capabilities(v),
+            "instructions": self.info.instructions,
+        })
     }
 
     fn initialize(&self, params: &Map<String, Value>) -> Value {
@@ -155,15 +150,10 @@ impl Server<'_> {
     }
 
     fn visible<'t>(&'t self, ctx: &'t ToolContext<'_>) -> impl Iterator<Item = &'t RegisteredTool> + 't {
-        self.registry.tools.iter().filter(move |t| has_scopes(ctx, t.info.scopes))
+        self.registry.tools.iter().filter(move |t| ctx.principal.has_scopes(t.info.scopes))
     }
 
-    fn list_tools(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let v = ctx.protocol_version;
-        self.page(params, "tools", self.visible(ctx).map(|t| render_tool(t, v)))
-    }
-
-    async fn call_tool(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    async fn call_tool(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Dispatched {
         let name = params
             .get("name")
             .and_then(Value::as_str)
@@ -171,42 +161,17 @@ impl Server<'_> {
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(a @ Value::Object(_)) => a.clone(),
-            Some(_) => return Err(RpcError::invalid_params("arguments must be an object")),
+            Some(_) => return Err(RpcError::invalid_params("arguments must be an object").into()),
         };
         let tool =
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
-        if !has_scopes(ctx, tool.info.scopes) {
-            let mut e = RpcError::new(jsonrpc::INVALID_REQUEST, format!("tool {name} needs scopes the token lacks"));
-            e.insufficient_scope = tool.info.scopes.iter().map(|s| (*s).to_owned()).collect();
-            return Err(e);
-        }
-        let structured = ctx.protocol_version.has_structured_output();
+        require_scopes(ctx, tool.info.scopes)?;
         if let Some(key) = tool.info.entitlement {
-            let held = match ctx.entitlements.keys().await {
-                Ok(held) => held,
-                Err(e) => return Ok(error_result(e, structured)),
-            };
-            if !crate::billing::ledger::grants(held, key) {
-                return Ok(error_result(payment_required(name, key, ctx.entitlements.upgrade_url), structured));
+            if let Err(refusal) = ctx.entitlements.require_boxed(name, key).await {
+                return Ok(render_error(refusal, ctx.protocol_version));
             }
         }
-        Ok(match tool.call(ctx, args).await {
-            ToolOutcome::Ok(out) => {
-                let text = serde_json::to_string(&out).unwrap_or_default();
-                let mut r = json!({ "content": [{ "type": "text", "text": text }], "isError": false });
-                if structured {
-                    r["structuredContent"] = out;
-                }
-                r
-            }
-            ToolOutcome::InvalidInput(msg) => json!({
-                "content": [{ "type": "text", "text": format!("Invalid arguments for tool {name}: {msg}") }],
-                "isError": true,
-            }),
-            ToolOutcome::Raw(result) => result,
-            ToolOutcome::Protocol(e) => return Err(e),
-            ToolOutcome::Failed(err) => error_result(err, structured),
-        })
+        Ok(render_outcome(name, tool.call(ctx, args).await, ctx.protocol_version)?)
     }
 
     fn read_resource(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
@@ -238,7 +203,7 @@ impl Server<'_> {
         }
     }
 
-    fn prompt(&self, name: &str) -> Result<&super::tool::Prompt, RpcError> {
+    fn prompt(&self, name: &str) -> Result<&Prompt, RpcError> {
         self.registry
             .prompts
             .iter()
@@ -304,50 +269,10 @@ fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
     }
 }
 
-fn has_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> bool {
-    needed.is_empty() || ctx.principal.is_some_and(|p| needed.iter().all(|s| p.scopes.iter().any(|h| h == s)))
-}
-
-/// A tool result with `isError: true`; the structured part where the version has one.
-fn error_result(err: ToolError, structured: bool) -> Value {
-    let mut r = json!({ "content": [{ "type": "text", "text": err.message }], "isError": true });
-    if let (Some(s), true) = (err.structured, structured) {
-        r["structuredContent"] = s;
+/// The 403 outcome when the token lacks any of `needed`.
+fn require_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> Result<(), DispatchError> {
+    if ctx.principal.has_scopes(needed) {
+        return Ok(());
     }
-    r
-}
-
-/// Design: not a 403 (re-authorizing cannot fix a missing payment) but a result the model can
-/// act on, naming the entitlement and where to get it.
-fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>) -> ToolError {
-    let mut text = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
-    if let Some(url) = upgrade_url {
-        text.push_str(&format!(" Upgrade at {url}"));
-    }
-    ToolError::new(text)
-        .with_structured(json!({ "error": "payment_required", "entitlement": key, "upgrade_url": upgrade_url }))
-}
-
-/// A tool as `tools/list` shows it to a client of version `v`.
-fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
-    let i = &t.info;
-    let mut m = json!({ "name": i.name, "description": i.description, "inputSchema": t.input_schema });
-    if i.annotations != Default::default() {
-        m["annotations"] = serde_json::to_value(&i.annotations).unwrap_or_default();
-    }
-    if v.has_structured_output() {
-        if let Some(title) = i.title {
-            m["title"] = title.into();
-        }
-        if let Some(schema) = &t.output_schema {
-            m["outputSchema"] = schema.clone();
-        }
-    }
-    if v.has_icons() && !i.icons.is_empty() {
-        m["icons"] = serde_json::to_value(&i.icons).unwrap_or_default();
-    }
-    if let Some(key) = i.entitlement {
-        m["_meta"] = json!({ "mkit/entitlement": key });
-    }
-    m
+    Err(DispatchError::Forbidden { scopes: needed.iter().map(|s| (*s).to_owned()).collect() })
 }

@@ -4,11 +4,15 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+use super::context::Entitlements;
+use super::cors;
 use super::jsonrpc::*;
-use super::tool::EntitlementSource;
-use super::tool::{Principal, Registry, Tool, ToolContext, ToolError, ToolInfo};
-use super::transport::{self, decode_header_value, Caller, HttpReply, HttpRequest};
-use super::Server;
+use super::stateless::decode_header_value;
+use super::transport::{self, Caller, HttpRequest};
+use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
+use crate::auth::prm::Challenge;
+use crate::auth::Principal;
+use crate::http::HttpReply;
 use crate::tools;
 
 /// Drives a future that never waits on real I/O (the tools under test do not).
@@ -60,10 +64,10 @@ impl Tool for Chatty {
         ToolInfo::new("chatty", "progress and logs")
     }
     async fn call(&self, ctx: &ToolContext<'_>, _: Empty) -> Result<Value, ToolError> {
-        ctx.log(super::tool::LogLevel::Debug, "chatty", json!("too detailed"));
+        ctx.log(super::LogLevel::Debug, "chatty", json!("too detailed"));
         for i in 0..3 {
             ctx.progress(f64::from(i * 50), Some(100.0), None);
-            ctx.log(super::tool::LogLevel::Info, "chatty", json!(format!("step {i}")));
+            ctx.log(super::LogLevel::Info, "chatty", json!(format!("step {i}")));
         }
         Ok(json!({"done": true}))
     }
@@ -78,13 +82,11 @@ fn registry() -> Registry {
 struct Harness {
     registry: Registry,
     page_size: usize,
-    origins: Vec<String>,
-    principal: Option<Principal>,
-    entitlements: Option<Ledger>,
-    upgrade_url: Option<&'static str>,
+    principal: Principal,
+    entitlements: Ledger,
 }
 
-/// A ledger stand-in that counts its reads.
+/// A ledger stand-in that counts its reads (`crate::paywall` tests the real answers).
 struct Ledger {
     keys: Result<Vec<String>, String>,
     reads: std::cell::Cell<usize>,
@@ -97,24 +99,28 @@ impl Ledger {
     }
 }
 
-impl EntitlementSource for Ledger {
-    fn load(&self) -> super::tool::LocalFuture<'_, Result<Vec<String>, String>> {
+impl Entitlements for Ledger {
+    async fn keys(&self) -> Result<Vec<String>, ToolError> {
         self.reads.set(self.reads.get() + 1);
-        let keys = self.keys.clone();
-        Box::pin(async move { keys })
+        self.keys.clone().map_err(|e| ToolError::new(e).with_structured(json!({"error": "entitlements_unavailable"})))
     }
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), ToolError> {
+        match self.keys().await?.iter().any(|k| k == entitlement) {
+            true => Ok(()),
+            false => Err(ToolError::new(format!("{tool} needs {entitlement}"))
+                .with_structured(json!({"error": "payment_required", "entitlement": entitlement}))),
+        }
+    }
+}
+
+/// A caller with no scopes, as most tests use.
+fn user(scopes: &[&str]) -> Principal {
+    Principal { sub: "u1".into(), client_id: None, scopes: scopes.iter().map(|s| (*s).to_owned()).collect() }
 }
 
 impl Harness {
     fn new() -> Self {
-        Harness {
-            registry: registry(),
-            page_size: 50,
-            origins: vec!["https://app.example.com".into()],
-            principal: None,
-            entitlements: Some(Ledger::new(Ok(&["pro"]))),
-            upgrade_url: None,
-        }
+        Harness { registry: registry(), page_size: 50, principal: user(&[]), entitlements: Ledger::new(Ok(&["pro"])) }
     }
 
     fn post(&self, headers: &[(&str, &str)], body: &str) -> HttpReply {
@@ -123,13 +129,8 @@ impl Harness {
             body: body.as_bytes().to_vec(),
         };
         let server = Server { registry: &self.registry, info: &tools::SERVER_INFO, page_size: self.page_size };
-        let caller = Caller {
-            principal: self.principal.as_ref(),
-            entitlements: self.entitlements.as_ref().map(|e| e as &dyn EntitlementSource),
-            upgrade_url: self.upgrade_url,
-            bindings: None,
-        };
-        let r = block_on(transport::handle_post(&server, &req, &self.origins, &caller));
+        let caller = Caller { principal: &self.principal, entitlements: &self.entitlements, bindings: None };
+        let r = block_on(transport::handle_post(&server, &req, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
         r
     }
@@ -267,11 +268,10 @@ fn bad_input_gets_the_specified_status_and_code() {
     assert_eq!((s, code(&r)), (200, METHOD_NOT_FOUND));
     let (s, r) = h.rpc(Some(V3), "tools/call", json!({}));
     assert_eq!((s, code(&r)), (200, INVALID_PARAMS));
-    let big = format!(
-        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"x":"{}"}}}}"#,
-        "a".repeat(transport::MAX_BODY_BYTES)
-    );
-    assert_eq!(h.post(&[], &big).status, 413);
+    // The edge stops reading at the cap (tests/e2e: "oversize body"); this is its answer.
+    let r = transport::too_large();
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!((r.status, code(&v)), (413, INVALID_REQUEST));
 }
 
 #[test]
@@ -322,20 +322,22 @@ fn accept_and_content_type() {
 
 #[test]
 fn origins_and_cors() {
-    let h = Harness::new();
-    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
-    let r = h.post(&[("Origin", "https://evil.example")], ping);
-    assert_eq!(r.status, 403);
-    let r = h.post(&[("Origin", "https://app.example.com")], ping);
-    assert_eq!(r.status, 200);
+    let allowed = vec!["https://app.example.com".to_string()];
+    assert!(matches!(cors::check_origin(Some("https://evil.example".into()), &allowed), cors::OriginCheck::Denied));
+    assert!(matches!(cors::check_origin(None, &allowed), cors::OriginCheck::Absent));
+    let cors::OriginCheck::Allowed(o) = cors::check_origin(Some("https://app.example.com".into()), &allowed) else {
+        panic!("allowed origin refused");
+    };
+    let r = cors::allow(HttpReply::empty(200), &o);
     assert_eq!(r.header("Access-Control-Allow-Origin"), Some("https://app.example.com"));
-    assert_eq!(r.header("Access-Control-Expose-Headers"), Some(transport::EXPOSE_HEADERS));
-    let p = transport::preflight(Some("https://app.example.com".into()), &h.origins);
+    assert_eq!(r.header("Access-Control-Expose-Headers"), Some(cors::EXPOSE_HEADERS));
+    assert_eq!(cors::forbidden_origin().status, 403);
+    let p = cors::preflight(Some("https://app.example.com".into()), &allowed);
     assert_eq!(p.status, 204);
-    assert_eq!(p.header("Access-Control-Allow-Headers"), Some(transport::ALLOW_HEADERS));
-    assert!(transport::ALLOW_HEADERS.contains("Mcp-Name") && transport::ALLOW_HEADERS.contains("Last-Event-ID"));
-    assert_eq!(transport::preflight(Some("https://evil.example".into()), &h.origins).status, 403);
-    assert_eq!(transport::preflight(None, &h.origins).status, 204);
+    assert_eq!(p.header("Access-Control-Allow-Headers"), Some(cors::ALLOW_HEADERS));
+    assert!(cors::ALLOW_HEADERS.contains("Mcp-Name") && cors::ALLOW_HEADERS.contains("Last-Event-ID"));
+    assert_eq!(cors::preflight(Some("https://evil.example".into()), &allowed).status, 403);
+    assert_eq!(cors::preflight(None, &allowed).status, 204);
 }
 
 #[test]
@@ -503,18 +505,22 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
     assert_eq!(paid["inputSchema"]["additionalProperties"], false);
     assert_eq!(paid["outputSchema"]["type"], "object");
     // With the scope, the hidden tool appears and can be called.
-    h.principal = Some(Principal { sub: "u1".into(), client_id: None, scopes: vec!["notes:admin".into()] });
+    h.principal = user(&["notes:admin"]);
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
     assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(5));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
     assert_eq!(r["result"]["isError"], false);
     // Without the scope: 403, naming every scope the tool needs, for the adapter's challenge.
-    h.principal = Some(Principal { sub: "u1".into(), client_id: None, scopes: vec!["other".into()] });
+    h.principal = user(&["other"]);
     let body = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"admin_only"}}).to_string();
     let reply = h.post(&[("MCP-Protocol-Version", V3)], &body);
     assert_eq!(
-        (reply.status, reply.insufficient_scope.clone(), reply.error),
-        (403, vec!["notes:admin".to_string()], Some("insufficient_scope"))
+        (reply.status, reply.challenge.clone(), reply.error),
+        (
+            403,
+            Some(Challenge::InsufficientScope { scopes: vec!["notes:admin".to_string()] }),
+            Some("insufficient_scope")
+        )
     );
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "no_such_tool"}));
     assert_eq!(code(&r), INVALID_PARAMS);
@@ -581,11 +587,14 @@ fn per_method_scopes() {
     assert!(h.registry.scopes().contains(&"docs:read"));
     let body = json!({"jsonrpc":"2.0","id":1,"method":"resources/read","params":{"uri":"mkit://about"}}).to_string();
     let r = h.post(&[("MCP-Protocol-Version", V3)], &body);
-    assert_eq!((r.status, r.insufficient_scope.clone()), (403, vec!["docs:read".to_string()]));
-    h.principal = Some(Principal { sub: "u".into(), client_id: None, scopes: vec!["docs:read".into()] });
+    assert_eq!(
+        (r.status, r.challenge),
+        (403, Some(Challenge::InsufficientScope { scopes: vec!["docs:read".to_string()] }))
+    );
+    h.principal = user(&["docs:read"]);
     assert_eq!(h.post(&[("MCP-Protocol-Version", V3)], &body).status, 200);
     // Other methods are unaffected.
-    h.principal = None;
+    h.principal = user(&[]);
     let (s, _) = h.rpc(Some(V3), "resources/list", json!({}));
     assert_eq!(s, 200);
 }
@@ -664,51 +673,39 @@ fn notifications_travel_on_an_event_stream_before_the_response() {
 fn paid_tools_are_gated_by_the_callers_entitlements() {
     let args = json!({"name": "text_stats", "arguments": {"text": "Hello world."}});
     let mut h = Harness::new();
-    h.upgrade_url = Some("https://example.com/upgrade");
-    // Entitled: the tool runs; the ledger was read once.
+    // Entitled: the tool runs; the ledger was asked once.
     let (_, r) = h.rpc(Some(V3), "tools/call", args.clone());
     assert_eq!(r["result"]["isError"], false);
-    assert_eq!(h.entitlements.as_ref().map(|l| l.reads.get()), Some(1));
-    // A free tool that does not report entitlements never reads the ledger.
-    h.entitlements = Some(Ledger::new(Ok(&["team"])));
+    assert_eq!(h.entitlements.reads.get(), 1);
+    // A free tool that does not report entitlements never asks.
+    h.entitlements = Ledger::new(Ok(&["team"]));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "remember", "arguments": {"text": "x"}}));
     assert!(r["result"]["isError"].is_boolean());
-    assert_eq!(h.entitlements.as_ref().map(|l| l.reads.get()), Some(0));
-    // Not entitled: a tool error naming the entitlement and where to pay; never a 403.
+    assert_eq!(h.entitlements.reads.get(), 0);
+    // Not entitled: the refusal is a tool error, never a 403 (crate::paywall builds the
+    // payment_required content and tests it).
     let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
     assert_eq!(s, 200);
     assert_eq!(r["result"]["isError"], true);
-    assert_eq!(
-        r["result"]["structuredContent"],
-        json!({"error": "payment_required", "entitlement": "pro", "upgrade_url": "https://example.com/upgrade"})
-    );
-    assert!(r["result"]["content"][0]["text"]
-        .as_str()
-        .is_some_and(|t| t.contains("\"pro\"") && t.contains("/upgrade")));
-    // Without an upgrade URL it says null; the 2025-03-26 result has only the text.
-    h.upgrade_url = None;
-    let (_, r) = h.rpc(Some(V3), "tools/call", args.clone());
-    assert_eq!(r["result"]["structuredContent"]["upgrade_url"], Value::Null);
+    assert_eq!(r["result"]["structuredContent"], json!({"error": "payment_required", "entitlement": "pro"}));
+    assert!(r["result"]["content"][0]["text"].as_str().is_some_and(|t| t.contains("text_stats needs pro")));
+    // The 2025-03-26 result has only the text.
     let (_, r) = h.rpc(Some(V1), "tools/call", args.clone());
     assert_eq!((r["result"]["isError"].as_bool(), r["result"].get("structuredContent")), (Some(true), None));
     // The ledger unreadable: a retryable tool error, not a protocol error or a 5xx.
-    h.entitlements = Some(Ledger::new(Err("query failed")));
-    let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    h.entitlements = Ledger::new(Err("query failed"));
+    let (s, r) = h.rpc(Some(V3), "tools/call", args);
     assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
     assert_eq!(r["result"]["structuredContent"], json!({"error": "entitlements_unavailable"}));
-    // No source (unauthenticated): nothing is held.
-    h.entitlements = None;
-    let (_, r) = h.rpc(Some(V3), "tools/call", args);
-    assert_eq!(r["result"]["structuredContent"]["error"], "payment_required");
 }
 
 #[test]
 fn whoami_reports_the_ledger() {
     let mut h = Harness::new();
-    h.entitlements = Some(Ledger::new(Ok(&["pro", "team"])));
+    h.entitlements = Ledger::new(Ok(&["pro", "team"]));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
     assert_eq!(r["result"]["structuredContent"]["entitlements"], json!(["pro", "team"]));
-    h.entitlements = Some(Ledger::new(Err("down")));
+    h.entitlements = Ledger::new(Err("down"));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
     assert_eq!(r["result"]["isError"], true);
 }

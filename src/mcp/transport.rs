@@ -1,23 +1,23 @@
 //! Streamable HTTP for POST /mcp, stateless: one message per POST (batches only where
 //! 2025-03-26 requires them), JSON answers (SSE framing only for clients that accept nothing
-//! else), no `Mcp-Session-Id`. Pure: the adapter hands over headers and the raw body.
+//! else, or to deliver notifications first), no `Mcp-Session-Id`. Pure: the edge has already
+//! checked the origin, authenticated the caller and read the body under its cap.
 
-use base64::Engine as _;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
+use std::any::Any;
 
+use super::context::{DynEntitlements, LogLevel, ToolContext};
+use super::framing::{encode, negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
-use super::server::Server;
-use super::tool::{LogLevel, Principal, ToolContext};
+use super::server::{DispatchError, Server};
+use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
+use crate::auth::prm::Challenge;
+use crate::auth::Principal;
+use crate::http::HttpReply;
 
+/// The largest body `/mcp` reads; the edge stops reading past it (413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-pub const ALLOW_HEADERS: &str =
-    "Authorization, Content-Type, Mcp-Protocol-Version, Mcp-Method, Mcp-Name, Mcp-Session-Id, Last-Event-ID";
-pub const EXPOSE_HEADERS: &str = "WWW-Authenticate, Mcp-Session-Id";
-const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
-const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
-const META_SERVER_INFO: &str = "io.modelcontextprotocol/serverInfo";
-const META_LOG_LEVEL: &str = "io.modelcontextprotocol/logLevel";
 
 /// The parts of an HTTP request the transport reads. Header lookup is case-insensitive.
 pub trait HttpRequest {
@@ -25,133 +25,16 @@ pub trait HttpRequest {
     fn body(&self) -> &[u8];
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct HttpReply {
-    pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
-    pub body: String,
-    /// A short code for the request log, e.g. `parse_error`.
-    pub error: Option<&'static str>,
-    /// Scopes a tool needed that the token lacked: the adapter adds the 403 challenge.
-    pub insufficient_scope: Vec<String>,
-}
-
-impl HttpReply {
-    fn new(status: u16, body: String, error: Option<&'static str>) -> Self {
-        HttpReply { status, headers: Vec::new(), body, error, insufficient_scope: Vec::new() }
-    }
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
-    }
-}
-
 /// Who is calling, as established before the transport runs.
 pub struct Caller<'a> {
-    pub principal: Option<&'a Principal>,
-    pub entitlements: Option<&'a dyn super::tool::EntitlementSource>,
-    pub upgrade_url: Option<&'a str>,
-    pub bindings: Option<&'a dyn std::any::Any>,
+    pub principal: &'a Principal,
+    pub entitlements: &'a dyn DynEntitlements,
+    /// The platform's bindings (`worker::Env`), handed to tools.
+    pub bindings: Option<&'a dyn Any>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Sse,
-}
-
-/// What the client accepts. JSON is the default answer; an event stream is used when it is all
-/// the client takes, or when the answer has notifications to deliver before the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Accepts {
-    json: bool,
-    sse: bool,
-}
-
-impl Accepts {
-    fn format(self, has_notifications: bool) -> Format {
-        if self.sse && (has_notifications || !self.json) {
-            Format::Sse
-        } else {
-            Format::Json
-        }
-    }
-}
-
-fn negotiate(accept: Option<&str>) -> Option<Accepts> {
-    let Some(accept) = accept.filter(|a| !a.trim().is_empty()) else {
-        return Some(Accepts { json: true, sse: false });
-    };
-    let types: Vec<String> = accept
-        .split(',')
-        .filter(|part| !part.split(';').skip(1).any(|p| p.trim().replace(' ', "") == "q=0"))
-        .map(|part| part.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
-        .collect();
-    let json = types.iter().any(|t| matches!(t.as_str(), "application/json" | "application/*" | "*/*"));
-    let sse = types.iter().any(|t| matches!(t.as_str(), "text/event-stream" | "text/*"));
-    (json || sse).then_some(Accepts { json, sse })
-}
-
-/// CORS for browser clients: only origins in `MCP_ALLOWED_ORIGINS`.
-pub enum OriginCheck {
-    /// No `Origin` header: not a browser, nothing to add.
-    Absent,
-    Allowed(String),
-    Denied,
-}
-
-pub fn check_origin(origin: Option<String>, allowed: &[String]) -> OriginCheck {
-    match origin {
-        None => OriginCheck::Absent,
-        Some(o) if allowed.iter().any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&o)) => OriginCheck::Allowed(o),
-        Some(_) => OriginCheck::Denied,
-    }
-}
-
-/// OPTIONS /mcp: a CORS preflight.
-pub fn preflight(origin: Option<String>, allowed: &[String]) -> HttpReply {
-    match check_origin(origin, allowed) {
-        OriginCheck::Allowed(o) => {
-            let mut r = HttpReply::new(204, String::new(), None);
-            r.headers.push(("Access-Control-Allow-Origin", o));
-            r.headers.push(("Access-Control-Allow-Methods", "POST, OPTIONS".into()));
-            r.headers.push(("Access-Control-Allow-Headers", ALLOW_HEADERS.into()));
-            r.headers.push(("Access-Control-Expose-Headers", EXPOSE_HEADERS.into()));
-            r.headers.push(("Access-Control-Max-Age", "600".into()));
-            r.headers.push(("Vary", "Origin".into()));
-            r
-        }
-        OriginCheck::Denied => forbidden_origin(),
-        OriginCheck::Absent => {
-            let mut r = HttpReply::new(204, String::new(), None);
-            r.headers.push(("Allow", "POST, OPTIONS".into()));
-            r
-        }
-    }
-}
-
-pub fn forbidden_origin() -> HttpReply {
-    let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Origin not allowed");
-    json_reply(403, &jsonrpc::failure(None, &err), Some("origin_forbidden"))
-}
-
-fn json_reply(status: u16, v: &Value, error: Option<&'static str>) -> HttpReply {
-    let mut r = HttpReply::new(status, v.to_string(), error);
-    r.headers.push(("Content-Type", "application/json".into()));
-    r
-}
-
-fn error_code_name(code: i64) -> &'static str {
-    match code {
-        jsonrpc::PARSE_ERROR => "parse_error",
-        jsonrpc::INVALID_REQUEST => "invalid_request",
-        jsonrpc::METHOD_NOT_FOUND => "method_not_found",
-        jsonrpc::INVALID_PARAMS => "invalid_params",
-        jsonrpc::HEADER_MISMATCH => "header_mismatch",
-        jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => "missing_client_capability",
-        jsonrpc::UNSUPPORTED_PROTOCOL_VERSION => "unsupported_protocol_version",
-        jsonrpc::RESOURCE_NOT_FOUND_LEGACY => "resource_not_found",
-        _ => "rpc_error",
-    }
+fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
+    HttpReply::json(status, &jsonrpc::failure(None, e), Some(error))
 }
 
 /// One answered request: the JSON-RPC response and the HTTP status it travels with.
@@ -161,135 +44,89 @@ struct Answer {
     error: Option<&'static str>,
     /// Progress and log notifications to send before the response (event stream only).
     notifications: Vec<Value>,
-    insufficient_scope: Vec<String>,
+    challenge: Option<Challenge>,
 }
 
 impl Answer {
     fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
-        Answer {
-            status,
-            error: Some(error_code_name(e.code)),
-            body: jsonrpc::failure(id, &e),
-            notifications: Vec::new(),
-            insufficient_scope: Vec::new(),
-        }
+        let body = jsonrpc::failure(id, &e);
+        Answer { status, error: Some(e.code_name()), body, notifications: Vec::new(), challenge: None }
+    }
+
+    fn encode(self, accepts: Accepts) -> HttpReply {
+        let format = accepts.format(!self.notifications.is_empty());
+        let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
+        reply.challenge = self.challenge;
+        reply
     }
 }
 
 /// POST /mcp.
-pub async fn handle_post(
-    server: &Server<'_>,
-    req: &dyn HttpRequest,
-    allowed_origins: &[String],
-    caller: &Caller<'_>,
-) -> HttpReply {
-    let cors = match check_origin(req.header("Origin"), allowed_origins) {
-        OriginCheck::Denied => return forbidden_origin(),
-        OriginCheck::Allowed(o) => Some(o),
-        OriginCheck::Absent => None,
+pub async fn handle_post(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> HttpReply {
+    let accepts = match check_media_types(req) {
+        Ok(a) => a,
+        Err(reply) => return reply,
     };
-    let mut reply = post_inner(server, req, caller).await;
-    if let Some(o) = cors {
-        reply.headers.push(("Access-Control-Allow-Origin", o));
-        reply.headers.push(("Access-Control-Expose-Headers", EXPOSE_HEADERS.into()));
-        reply.headers.push(("Vary", "Origin".into()));
-    }
-    reply
+    let Ok(parsed) = serde_json::from_slice::<Value>(req.body()) else {
+        let err = RpcError::new(jsonrpc::PARSE_ERROR, "Parse error: the body is not valid JSON");
+        return rpc_reply(400, &err, "parse_error");
+    };
+    let header_version = req.header("MCP-Protocol-Version");
+    let answer = match parsed {
+        Value::Array(items) => return batch(server, req, caller, header_version.as_deref(), items, accepts).await,
+        single => message(server, req, caller, header_version.as_deref(), single).await,
+    };
+    answer.map_or_else(|| HttpReply::empty(202), |a| a.encode(accepts))
 }
 
-async fn post_inner(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> HttpReply {
+/// `Accept` (406) and `Content-Type` (415).
+fn check_media_types(req: &dyn HttpRequest) -> Result<Accepts, HttpReply> {
     let Some(accepts) = negotiate(req.header("Accept").as_deref()) else {
         let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Accept must include application/json or text/event-stream");
-        return json_reply(406, &jsonrpc::failure(None, &err), Some("not_acceptable"));
+        return Err(rpc_reply(406, &err, "not_acceptable"));
     };
     if let Some(ct) = req.header("Content-Type") {
         let media = ct.split(';').next().unwrap_or_default().trim();
         if !media.eq_ignore_ascii_case("application/json") {
             let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Content-Type must be application/json");
-            return json_reply(415, &jsonrpc::failure(None, &err), Some("unsupported_media_type"));
+            return Err(rpc_reply(415, &err, "unsupported_media_type"));
         }
     }
-    if req.body().len() > MAX_BODY_BYTES {
-        return too_large();
-    }
-    let parsed: Value = match serde_json::from_slice(req.body()) {
-        Ok(v) => v,
-        Err(_) => {
-            let err = RpcError::new(jsonrpc::PARSE_ERROR, "Parse error: the body is not valid JSON");
-            return json_reply(400, &jsonrpc::failure(None, &err), Some("parse_error"));
-        }
-    };
-    let header_version = req.header("MCP-Protocol-Version");
-
-    let answer = match parsed {
-        Value::Array(items) => return batch(server, req, caller, header_version, items, accepts.format(false)).await,
-        single => match classify(single) {
-            Err((e, id)) => Some(Answer::err(400, id.as_ref(), e)),
-            Ok(Message::Notification { .. } | Message::Response) => handshake_version(header_version.as_deref()).err(),
-            Ok(Message::Request { id, method, params }) => {
-                Some(request(server, req, caller, header_version.as_deref(), id, method, params).await)
-            }
-        },
-    };
-    match answer {
-        None => HttpReply::new(202, String::new(), None),
-        Some(a) => {
-            let format = accepts.format(!a.notifications.is_empty());
-            let mut reply = encode(format, a.status, &a.notifications, &a.body, a.error);
-            reply.insufficient_scope = a.insufficient_scope;
-            reply
-        }
-    }
+    Ok(accepts)
 }
 
-pub fn too_large() -> HttpReply {
-    let err = RpcError::new(jsonrpc::INVALID_REQUEST, "the body exceeds 1 MiB");
-    json_reply(413, &jsonrpc::failure(None, &err), Some("payload_too_large"))
-}
-
-fn encode(
-    format: Format,
-    status: u16,
-    notifications: &[Value],
-    body: &Value,
-    error: Option<&'static str>,
-) -> HttpReply {
-    match format {
-        Format::Json => json_reply(status, body, error),
-        Format::Sse => {
-            let mut events = String::new();
-            for n in notifications.iter().chain(std::iter::once(body)) {
-                events.push_str(&format!("event: message\ndata: {n}\n\n"));
-            }
-            let mut r = HttpReply::new(status, events, error);
-            r.headers.push(("Content-Type", "text/event-stream".into()));
-            r.headers.push(("Cache-Control", "no-cache".into()));
-            r
+/// One message: a request gets an answer; a notification or response gets none (202).
+async fn message(
+    server: &Server<'_>,
+    req: &dyn HttpRequest,
+    caller: &Caller<'_>,
+    header_version: Option<&str>,
+    v: Value,
+) -> Option<Answer> {
+    match classify(v) {
+        Err((e, id)) => Some(Answer::err(400, id.as_ref(), e)),
+        Ok(Message::Notification { .. } | Message::Response) => {
+            handshake_version(header_version).err().map(|e| Answer::err(400, None, e))
+        }
+        Ok(Message::Request { id, method, params }) => {
+            Some(request(server, req, caller, header_version, id, &method, params).await)
         }
     }
 }
 
 /// The version of a handshake-era message from its header: absent means 2025-03-26.
-fn handshake_version(header: Option<&str>) -> Result<ProtocolVersion, Answer> {
+fn handshake_version(header: Option<&str>) -> Result<ProtocolVersion, RpcError> {
     let Some(h) = header else {
         return Ok(ProtocolVersion::DEFAULT_WITHOUT_HEADER);
     };
     match ProtocolVersion::parse(h.trim()) {
         Some(v) if v.era() == Era::Handshake => Ok(v),
-        Some(v) => Err(Answer::err(
-            400,
-            None,
-            RpcError::invalid_params(format!(
-                "protocol version {} requires _meta[\"{META_VERSION}\"] on every request",
-                v.as_str()
-            )),
-        )),
-        None => Err(Answer::err(
-            400,
-            None,
-            RpcError::new(jsonrpc::INVALID_REQUEST, "Unsupported MCP-Protocol-Version")
-                .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": h })),
-        )),
+        Some(v) => Err(RpcError::invalid_params(format!(
+            "protocol version {} requires _meta[\"{META_VERSION}\"] on every request",
+            v.as_str()
+        ))),
+        None => Err(RpcError::new(jsonrpc::INVALID_REQUEST, "Unsupported MCP-Protocol-Version")
+            .with_data(serde_json::json!({ "supported": ProtocolVersion::all_supported(), "requested": h }))),
     }
 }
 
@@ -297,24 +134,16 @@ async fn batch(
     server: &Server<'_>,
     req: &dyn HttpRequest,
     caller: &Caller<'_>,
-    header_version: Option<String>,
+    header_version: Option<&str>,
     items: Vec<Value>,
-    format: Format,
+    accepts: Accepts,
 ) -> HttpReply {
-    let version = match handshake_version(header_version.as_deref()) {
+    let version = match handshake_version(header_version) {
         Ok(v) => v,
-        Err(a) => return encode(format, a.status, &[], &a.body, a.error),
+        Err(e) => return Answer::err(400, None, e).encode(accepts),
     };
-    if !version.accepts_batches() || items.is_empty() {
-        let err = RpcError::new(
-            jsonrpc::INVALID_REQUEST,
-            if items.is_empty() {
-                "an empty batch is not a valid request".to_owned()
-            } else {
-                format!("JSON-RPC batches are not supported in protocol version {}", version.as_str())
-            },
-        );
-        return json_reply(400, &jsonrpc::failure(None, &err), Some("batch_not_supported"));
+    if let Err(e) = check_batch(version, &items) {
+        return rpc_reply(400, &e, "batch_not_supported");
     }
     let mut out = Vec::new();
     for item in items {
@@ -326,24 +155,36 @@ async fn batch(
                 out.push(jsonrpc::failure(Some(&id), &e));
             }
             Ok(Message::Request { id, method, params }) => {
-                out.push(request(server, req, caller, header_version.as_deref(), id, method, params).await.body);
+                out.push(request(server, req, caller, header_version, id, &method, params).await.body);
             }
         }
     }
     if out.is_empty() {
-        HttpReply::new(202, String::new(), None)
+        HttpReply::empty(202)
     } else {
-        encode(format, 200, &[], &Value::Array(out), None)
+        encode(accepts.format(false), 200, &[], &Value::Array(out), None)
     }
 }
 
+fn check_batch(version: ProtocolVersion, items: &[Value]) -> Result<(), RpcError> {
+    let refuse = |msg: String| Err(RpcError::new(jsonrpc::INVALID_REQUEST, msg));
+    if items.is_empty() {
+        return refuse("an empty batch is not a valid request".to_owned());
+    }
+    if !version.accepts_batches() {
+        return refuse(format!("JSON-RPC batches are not supported in protocol version {}", version.as_str()));
+    }
+    Ok(())
+}
+
+/// One request: negotiate the version, build the context, dispatch, answer.
 async fn request(
     server: &Server<'_>,
     req: &dyn HttpRequest,
     caller: &Caller<'_>,
     header_version: Option<&str>,
     id: Id,
-    method: String,
+    method: &str,
     params: Option<Value>,
 ) -> Answer {
     let params = match params {
@@ -351,44 +192,51 @@ async fn request(
         _ => Map::new(),
     };
     let meta = params.get("_meta").and_then(Value::as_object);
-    let meta_version = meta.and_then(|m| m.get(META_VERSION));
+    let version = match request_version(req, header_version, method, &params, meta) {
+        Ok(v) => v,
+        Err((status, e)) => return Answer::err(status, Some(&id), e),
+    };
+    let log_level = match stateless::log_level(version, meta) {
+        Ok(l) => l,
+        Err(e) => return Answer::err(400, Some(&id), e),
+    };
+    let ctx = context(caller, version, &params, meta, log_level);
+    let mut outcome = server.dispatch(&ctx, method, &params).await;
+    if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
+        stateless::decorate(server, method, result);
+    }
+    Answer { notifications: ctx.notifications.take(), ..answer_for(&id, version, outcome) }
+}
 
-    let version = match meta_version {
-        Some(requested) => match stateless_checks(req, header_version, &method, &params, requested, meta) {
-            Ok(v) => v,
-            Err((status, e)) => return Answer::err(status, Some(&id), e),
-        },
-        None if method == "initialize" => ProtocolVersion::LATEST_HANDSHAKE,
-        None => match handshake_version(header_version) {
-            Ok(v) => v,
-            Err(mut a) => {
-                a.body["id"] = id.0.clone();
-                return a;
-            }
-        },
-    };
-    let stateless = version.era() == Era::Stateless;
-    let log_level = if stateless {
-        match meta.and_then(|m| m.get(META_LOG_LEVEL)) {
-            None => None,
-            Some(l) => match l.as_str().and_then(LogLevel::parse) {
-                Some(l) => Some(l),
-                None => {
-                    return Answer::err(
-                        400,
-                        Some(&id),
-                        RpcError::invalid_params(format!("_meta[\"{META_LOG_LEVEL}\"] is not a log level")),
-                    )
-                }
-            },
+/// The stateless era when `_meta` names a version; else the handshake era from the header.
+fn request_version(
+    req: &dyn HttpRequest,
+    header_version: Option<&str>,
+    method: &str,
+    params: &Map<String, Value>,
+    meta: Option<&Map<String, Value>>,
+) -> Result<ProtocolVersion, stateless::Refusal> {
+    match meta.and_then(|m| m.get(META_VERSION)) {
+        Some(requested) => {
+            stateless::check(&StatelessRequest { http: req, header_version, method, params, requested, meta })
         }
-    } else {
-        Some(LogLevel::Info)
-    };
-    let ctx = ToolContext {
+        None if method == "initialize" => Ok(ProtocolVersion::LATEST_HANDSHAKE),
+        None => handshake_version(header_version).map_err(|e| (400, e)),
+    }
+}
+
+fn context<'a>(
+    caller: &Caller<'a>,
+    version: ProtocolVersion,
+    params: &'a Map<String, Value>,
+    meta: Option<&'a Map<String, Value>>,
+    log_level: Option<LogLevel>,
+) -> ToolContext<'a> {
+    let stateless = version.era() == Era::Stateless;
+    ToolContext {
         protocol_version: version,
         principal: caller.principal,
-        entitlements: super::tool::Entitlements::new(caller.entitlements, caller.upgrade_url),
+        entitlements: caller.entitlements,
         bindings: caller.bindings,
         client_capabilities: if stateless { meta.and_then(|m| m.get(META_CAPABILITIES)) } else { None },
         input_responses: params.get("inputResponses"),
@@ -396,136 +244,46 @@ async fn request(
         progress_token: meta.and_then(|m| m.get("progressToken")),
         log_level,
         notifications: Default::default(),
-    };
-    match server.dispatch(&ctx, &method, &params).await {
-        Ok(mut result) => {
-            if stateless {
-                decorate_stateless(server, &method, &mut result);
-            }
+    }
+}
+
+/// The HTTP status and body for a dispatch outcome.
+fn answer_for(id: &Id, version: ProtocolVersion, outcome: Result<Value, DispatchError>) -> Answer {
+    match outcome {
+        Ok(result) => {
             let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
             Answer {
                 status: 200,
-                body: jsonrpc::success(&id, result),
+                body: jsonrpc::success(id, result),
                 error,
-                notifications: ctx.notifications.take(),
-                insufficient_scope: Vec::new(),
+                notifications: Vec::new(),
+                challenge: None,
             }
         }
-        Err(e) => {
+        Err(DispatchError::Forbidden { scopes }) => {
+            let e = RpcError::new(
+                jsonrpc::INVALID_REQUEST,
+                format!("this needs scopes the token lacks: {}", scopes.join(" ")),
+            );
+            Answer {
+                error: Some("insufficient_scope"),
+                challenge: Some(Challenge::InsufficientScope { scopes }),
+                ..Answer::err(403, Some(id), e)
+            }
+        }
+        Err(DispatchError::Rpc(e)) => {
             let status = match e.code {
-                _ if !e.insufficient_scope.is_empty() => 403,
-                jsonrpc::METHOD_NOT_FOUND if stateless => 404,
+                jsonrpc::METHOD_NOT_FOUND if version.era() == Era::Stateless => 404,
                 jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
                 _ => 200,
             };
-            let insufficient_scope = e.insufficient_scope.clone();
-            let error = if insufficient_scope.is_empty() { None } else { Some("insufficient_scope") };
-            let mut a = Answer { notifications: ctx.notifications.take(), ..Answer::err(status, Some(&id), e) };
-            a.insufficient_scope = insufficient_scope;
-            a.error = error.or(a.error);
-            a
+            Answer::err(status, Some(id), e)
         }
     }
 }
 
-/// 2026-07-28 request validation, in the order the spec's error precedence needs: the required
-/// `_meta` fields (-32602), then the headers against the body (-32020), then whether the version
-/// is supported (-32022).
-fn stateless_checks(
-    req: &dyn HttpRequest,
-    header_version: Option<&str>,
-    method: &str,
-    params: &Map<String, Value>,
-    requested: &Value,
-    meta: Option<&Map<String, Value>>,
-) -> Result<ProtocolVersion, (u16, RpcError)> {
-    let malformed = |msg: String| (400, RpcError::invalid_params(msg));
-    let requested =
-        requested.as_str().ok_or_else(|| malformed(format!("_meta[\"{META_VERSION}\"] must be a string")))?;
-    if !meta.and_then(|m| m.get(META_CAPABILITIES)).is_some_and(Value::is_object) {
-        return Err(malformed(format!("_meta[\"{META_CAPABILITIES}\"] is required")));
-    }
-    let mismatch = |msg: &str| (400, RpcError::new(jsonrpc::HEADER_MISMATCH, msg));
-    // RFC 9110 §5.5: optional whitespace around a field value is not part of it.
-    let header_version = header_version.map(|h| h.trim_matches([' ', '\t']));
-    match header_version {
-        None => return Err(mismatch("the MCP-Protocol-Version header is required")),
-        Some(h) if h != requested => {
-            return Err(mismatch("MCP-Protocol-Version does not match the request's _meta protocol version"))
-        }
-        Some(_) => {}
-    }
-    match req.header("Mcp-Method").as_deref().map(|h| h.trim_matches([' ', '\t'])) {
-        None => return Err(mismatch("the Mcp-Method header is required")),
-        Some(h) if h != method => return Err(mismatch("Mcp-Method does not match the request's method")),
-        Some(_) => {}
-    }
-    let name_source = match method {
-        "tools/call" | "prompts/get" => params.get("name"),
-        "resources/read" => params.get("uri"),
-        _ => None,
-    };
-    if let Some(expected) = name_source.and_then(Value::as_str) {
-        let header = req.header("Mcp-Name").ok_or_else(|| mismatch("the Mcp-Name header is required"))?;
-        let decoded = decode_header_value(header.trim_matches([' ', '\t']))
-            .ok_or_else(|| mismatch("Mcp-Name is not validly encoded"))?;
-        if decoded != expected {
-            return Err(mismatch("Mcp-Name does not match the request body"));
-        }
-    }
-    let version = ProtocolVersion::parse(requested).filter(|v| v.era() == Era::Stateless).ok_or_else(|| {
-        (
-            400,
-            RpcError::new(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version")
-                .with_data(json!({ "supported": ProtocolVersion::all_supported(), "requested": requested })),
-        )
-    })?;
-    // Multi-round answers must be an object of objects.
-    if let Some(responses) = params.get("inputResponses") {
-        let ok = responses.as_object().is_some_and(|m| m.values().all(Value::is_object));
-        if !ok {
-            return Err((
-                200,
-                RpcError::invalid_params("Invalid inputResponses: expected an object of response objects"),
-            ));
-        }
-    }
-    Ok(version)
-}
-
-/// Decodes the `=?base64?…?=` form of an MCP header value; plain values pass through.
-pub fn decode_header_value(v: &str) -> Option<String> {
-    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(v.to_owned()),
-    }
-}
-
-/// 2026-07-28 result fields: `resultType`, caching hints and `serverInfo`.
-fn decorate_stateless(server: &Server<'_>, method: &str, result: &mut Value) {
-    let Value::Object(m) = result else { return };
-    // A multi-round tool may already have said `input_required`; it gets no caching hints.
-    if m.get("resultType").and_then(Value::as_str).is_some_and(|t| t != "complete") {
-        return;
-    }
-    m.insert("resultType".into(), "complete".into());
-    // Tool lists and resource contents depend on the caller's scopes and entitlements.
-    let cache = match method {
-        "server/discover" => Some((3_600_000, "public")),
-        "prompts/list" | "resources/list" | "resources/templates/list" => Some((300_000, "public")),
-        "tools/list" => Some((300_000, "private")),
-        "resources/read" => Some((60_000, "private")),
-        _ => None,
-    };
-    if let Some((ttl, scope)) = cache {
-        m.insert("ttlMs".into(), ttl.into());
-        m.insert("cacheScope".into(), scope.into());
-    }
-    let meta = m.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
-    if let Value::Object(meta) = meta {
-        meta.insert(META_SERVER_INFO.into(), server.info.to_value(ProtocolVersion::V2026_07_28));
-    }
+/// 413 for a body over `MAX_BODY_BYTES`.
+pub fn too_large() -> HttpReply {
+    let err = RpcError::new(jsonrpc::INVALID_REQUEST, "the body exceeds 1 MiB");
+    rpc_reply(413, &err, "payload_too_large")
 }

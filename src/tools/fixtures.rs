@@ -4,7 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::tool::{LocalFuture, Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate, ToolContext};
+use crate::mcp::registry::{Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
+use crate::mcp::ToolContext;
 use crate::mcp::{LogLevel, Registry, ToolInfo};
 
 /// A 1×1 PNG.
@@ -20,60 +21,50 @@ fn content(blocks: Value) -> Result<Value, RpcError> {
     Ok(json!({ "content": blocks }))
 }
 
-fn simple_text<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async { content(json!([{ "type": "text", "text": "This is a simple text response for testing." }])) })
+async fn simple_text(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    content(json!([{ "type": "text", "text": "This is a simple text response for testing." }]))
 }
 
-fn image<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async { content(json!([{ "type": "image", "data": PNG, "mimeType": "image/png" }])) })
+async fn image(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    content(json!([{ "type": "image", "data": PNG, "mimeType": "image/png" }]))
 }
 
-fn audio<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async { content(json!([{ "type": "audio", "data": WAV, "mimeType": "audio/wav" }])) })
+async fn audio(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    content(json!([{ "type": "audio", "data": WAV, "mimeType": "audio/wav" }]))
 }
 
-fn embedded<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async {
-        content(json!([{ "type": "resource", "resource": {
-            "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content." } }]))
-    })
+async fn embedded(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    content(json!([{ "type": "resource", "resource": {
+        "uri": "test://embedded-resource", "mimeType": "text/plain", "text": "This is an embedded resource content." } }]))
 }
 
-fn mixed<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async {
-        content(json!([
-            { "type": "text", "text": "Multiple content types test:" },
-            { "type": "image", "data": PNG, "mimeType": "image/png" },
-            { "type": "resource", "resource": {
-                "uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}" } },
-        ]))
-    })
+async fn mixed(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    content(json!([
+        { "type": "text", "text": "Multiple content types test:" },
+        { "type": "image", "data": PNG, "mimeType": "image/png" },
+        { "type": "resource", "resource": {
+            "uri": "test://mixed-content-resource", "mimeType": "application/json", "text": "{\"test\":\"data\",\"value\":123}" } },
+    ]))
 }
 
-fn with_logging<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        for msg in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
-            ctx.log(LogLevel::Info, "conformance", json!(msg));
-        }
-        content(json!([{ "type": "text", "text": "Tool with logging executed successfully" }]))
-    })
+async fn with_logging(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    for msg in ["Tool execution started", "Tool processing data", "Tool execution completed"] {
+        ctx.log(LogLevel::Info, "conformance", json!(msg));
+    }
+    content(json!([{ "type": "text", "text": "Tool with logging executed successfully" }]))
 }
 
-fn error<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async {
-        Ok(
-            json!({ "isError": true, "content": [{ "type": "text", "text": "This tool intentionally returns an error for testing" }] }),
-        )
-    })
+async fn error(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    Ok(
+        json!({ "isError": true, "content": [{ "type": "text", "text": "This tool intentionally returns an error for testing" }] }),
+    )
 }
 
-fn with_progress<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        for p in [0.0, 50.0, 100.0] {
-            ctx.progress(p, Some(100.0), None);
-        }
-        content(json!([{ "type": "text", "text": "Tool with progress executed successfully" }]))
-    })
+async fn with_progress(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    for p in [0.0, 50.0, 100.0] {
+        ctx.progress(p, Some(100.0), None);
+    }
+    content(json!([{ "type": "text", "text": "Tool with progress executed successfully" }]))
 }
 
 fn text_prompt(text: String) -> Value {
@@ -81,19 +72,15 @@ fn text_prompt(text: String) -> Value {
 }
 
 pub fn register(r: &mut Registry) {
-    let tools: [(&'static str, &'static str, crate::mcp::tool::RawHandler); 8] = [
-        ("test_simple_text", "Returns simple text content", simple_text),
-        ("test_image_content", "Returns image content", image),
-        ("test_audio_content", "Returns audio content", audio),
-        ("test_embedded_resource", "Returns an embedded resource", embedded),
-        ("test_multiple_content_types", "Returns text, image and resource content", mixed),
-        ("test_tool_with_logging", "Sends log notifications while it runs", with_logging),
-        ("test_error_handling", "Always returns a tool error", error),
-        ("test_tool_with_progress", "Reports progress while it runs", with_progress),
-    ];
-    for (name, description, handler) in tools {
-        r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
-    }
+    let info = ToolInfo::new;
+    r.raw_tool(info("test_simple_text", "Returns simple text content"), no_args(), simple_text);
+    r.raw_tool(info("test_image_content", "Returns image content"), no_args(), image);
+    r.raw_tool(info("test_audio_content", "Returns audio content"), no_args(), audio);
+    r.raw_tool(info("test_embedded_resource", "Returns an embedded resource"), no_args(), embedded);
+    r.raw_tool(info("test_multiple_content_types", "Returns text, image and resource content"), no_args(), mixed);
+    r.raw_tool(info("test_tool_with_logging", "Sends log notifications while it runs"), no_args(), with_logging);
+    r.raw_tool(info("test_error_handling", "Always returns a tool error"), no_args(), error);
+    r.raw_tool(info("test_tool_with_progress", "Reports progress while it runs"), no_args(), with_progress);
     register_stateless(r);
 
     r.resource(Resource {
@@ -225,163 +212,139 @@ fn sampled_text(ctx: &ToolContext<'_>, key: &str) -> Option<String> {
 
 use crate::mcp::mrtr::{accepted_content, input_required, seal};
 
-fn mrtr_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        state(ctx)?;
-        match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
-            Some(name) => complete_text(format!("Hello, {name}!")),
-            None => Ok(input_required(requests(&[("user_name", ask("What is your name?", "name", "string"))]), None)),
-        }
-    })
+async fn mrtr_elicitation(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    state(ctx)?;
+    match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
+        Some(name) => complete_text(format!("Hello, {name}!")),
+        None => Ok(input_required(requests(&[("user_name", ask("What is your name?", "name", "string"))]), None)),
+    }
 }
 
-fn mrtr_sampling<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        match sampled_text(ctx, "capital_question") {
-            Some(answer) => complete_text(answer),
-            None => Ok(input_required(
-                requests(&[("capital_question", sample("What is the capital of France?", 100))]),
-                None,
-            )),
+async fn mrtr_sampling(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    match sampled_text(ctx, "capital_question") {
+        Some(answer) => complete_text(answer),
+        None => {
+            Ok(input_required(requests(&[("capital_question", sample("What is the capital of France?", 100))]), None))
         }
-    })
+    }
 }
 
-fn mrtr_roots<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        let listed = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array());
-        match listed {
-            Some(roots) => {
-                let uris: Vec<&str> = roots.iter().filter_map(|r| r.get("uri")?.as_str()).collect();
-                complete_text(format!("Client roots: {}", uris.join(", ")))
-            }
-            None => Ok(input_required(requests(&[("client_roots", roots())]), None)),
+async fn mrtr_roots(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let listed = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array());
+    match listed {
+        Some(roots) => {
+            let uris: Vec<&str> = roots.iter().filter_map(|r| r.get("uri")?.as_str()).collect();
+            complete_text(format!("Client roots: {}", uris.join(", ")))
         }
-    })
+        None => Ok(input_required(requests(&[("client_roots", roots())]), None)),
+    }
 }
 
 /// Shared by the request-state and tampered-state fixtures: a confirmation bound to a sealed state.
-fn mrtr_confirm<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        let sealed = state(ctx)?;
-        match (sealed, accepted_content(ctx.input_responses, "confirm")) {
-            (Some(s), Some(c)) if s["stage"] == "confirm" => {
-                complete_text(format!("state-ok: confirmed={}", c.get("ok").unwrap_or(&Value::Null)))
-            }
-            _ => Ok(input_required(
-                requests(&[("confirm", ask("Please confirm", "ok", "boolean"))]),
-                Some(seal(STATE_KEY, &json!({ "stage": "confirm" }))),
-            )),
+async fn mrtr_confirm(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let sealed = state(ctx)?;
+    match (sealed, accepted_content(ctx.input_responses, "confirm")) {
+        (Some(s), Some(c)) if s["stage"] == "confirm" => {
+            complete_text(format!("state-ok: confirmed={}", c.get("ok").unwrap_or(&Value::Null)))
         }
-    })
+        _ => Ok(input_required(
+            requests(&[("confirm", ask("Please confirm", "ok", "boolean"))]),
+            Some(seal(STATE_KEY, &json!({ "stage": "confirm" }))),
+        )),
+    }
 }
 
-fn mrtr_multiple<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        let sealed = state(ctx)?;
-        let name = accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str());
-        let greeting = sampled_text(ctx, "greeting");
-        let rooted = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array()).is_some();
-        match (sealed, name, greeting, rooted) {
-            (Some(_), Some(name), Some(greeting), true) => {
-                complete_text(format!("{greeting} {name}, your roots were received."))
-            }
-            _ => Ok(input_required(
-                requests(&[
-                    ("user_name", ask("What is your name?", "name", "string")),
-                    ("greeting", sample("Generate a greeting", 50)),
-                    ("client_roots", roots()),
-                ]),
-                Some(seal(STATE_KEY, &json!({ "stage": "multiple" }))),
-            )),
+async fn mrtr_multiple(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let sealed = state(ctx)?;
+    let name = accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str());
+    let greeting = sampled_text(ctx, "greeting");
+    let rooted = ctx.input_responses.and_then(|r| r.get("client_roots")?.get("roots")?.as_array()).is_some();
+    match (sealed, name, greeting, rooted) {
+        (Some(_), Some(name), Some(greeting), true) => {
+            complete_text(format!("{greeting} {name}, your roots were received."))
         }
-    })
+        _ => Ok(input_required(
+            requests(&[
+                ("user_name", ask("What is your name?", "name", "string")),
+                ("greeting", sample("Generate a greeting", 50)),
+                ("client_roots", roots()),
+            ]),
+            Some(seal(STATE_KEY, &json!({ "stage": "multiple" }))),
+        )),
+    }
 }
 
-fn mrtr_multi_round<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        let sealed = state(ctx)?.unwrap_or(Value::Null);
-        let step1 = || {
-            input_required(
-                requests(&[("step1", ask("Step 1: What is your name?", "name", "string"))]),
-                Some(seal(STATE_KEY, &json!({ "stage": "step1" }))),
-            )
-        };
-        match sealed["stage"].as_str() {
-            Some("step1") => match accepted_content(ctx.input_responses, "step1").and_then(|c| c.get("name")?.as_str())
-            {
-                Some(name) => Ok(input_required(
-                    requests(&[("step2", ask("Step 2: What is your favorite color?", "color", "string"))]),
-                    Some(seal(STATE_KEY, &json!({ "stage": "step2", "name": name }))),
-                )),
+async fn mrtr_multi_round(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let sealed = state(ctx)?.unwrap_or(Value::Null);
+    let step1 = || {
+        input_required(
+            requests(&[("step1", ask("Step 1: What is your name?", "name", "string"))]),
+            Some(seal(STATE_KEY, &json!({ "stage": "step1" }))),
+        )
+    };
+    match sealed["stage"].as_str() {
+        Some("step1") => match accepted_content(ctx.input_responses, "step1").and_then(|c| c.get("name")?.as_str()) {
+            Some(name) => Ok(input_required(
+                requests(&[("step2", ask("Step 2: What is your favorite color?", "color", "string"))]),
+                Some(seal(STATE_KEY, &json!({ "stage": "step2", "name": name }))),
+            )),
+            None => Ok(step1()),
+        },
+        Some("step2") => {
+            let name = sealed["name"].as_str().unwrap_or_default();
+            match accepted_content(ctx.input_responses, "step2").and_then(|c| c.get("color")?.as_str()) {
+                Some(color) => complete_text(format!("{name}'s favorite color is {color}")),
                 None => Ok(step1()),
-            },
-            Some("step2") => {
-                let name = sealed["name"].as_str().unwrap_or_default();
-                match accepted_content(ctx.input_responses, "step2").and_then(|c| c.get("color")?.as_str()) {
-                    Some(color) => complete_text(format!("{name}'s favorite color is {color}")),
-                    None => Ok(step1()),
-                }
-            }
-            _ => Ok(step1()),
-        }
-    })
-}
-
-fn mrtr_capabilities<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        if let Some(summary) = sampled_text(ctx, "summary") {
-            return complete_text(summary);
-        }
-        let mut asks = Vec::new();
-        if ctx.client_has("sampling") {
-            asks.push(("summary", sample("Summarize", 50)));
-        }
-        if ctx.client_has("elicitation") {
-            asks.push(("confirm", ask("Please confirm", "ok", "boolean")));
-        }
-        if asks.is_empty() {
-            return Err(missing("sampling"));
-        }
-        Ok(input_required(requests(&asks), None))
-    })
-}
-
-fn missing_capability<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        if !ctx.client_has("sampling") {
-            return Err(missing("sampling"));
-        }
-        match sampled_text(ctx, "sample") {
-            Some(text) => complete_text(text),
-            None => Ok(input_required(requests(&[("sample", sample("Say hello", 50))]), None)),
-        }
-    })
-}
-
-fn streaming_elicitation<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        if !ctx.client_has("elicitation") {
-            return Err(missing("elicitation"));
-        }
-        match accepted_content(ctx.input_responses, "user_input").and_then(|c| c.get("value")?.as_str()) {
-            Some(v) => complete_text(format!("Received: {v}")),
-            None => {
-                Ok(input_required(requests(&[("user_input", ask("Please provide a value", "value", "string"))]), None))
             }
         }
-    })
+        _ => Ok(step1()),
+    }
 }
 
-fn logging_tool<'a>(ctx: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async move {
-        ctx.log(LogLevel::Info, "test_logging_tool", json!("Logging tool running"));
-        complete_text("Logging tool executed".into())
-    })
+async fn mrtr_capabilities(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    if let Some(summary) = sampled_text(ctx, "summary") {
+        return complete_text(summary);
+    }
+    let mut asks = Vec::new();
+    if ctx.client_has("sampling") {
+        asks.push(("summary", sample("Summarize", 50)));
+    }
+    if ctx.client_has("elicitation") {
+        asks.push(("confirm", ask("Please confirm", "ok", "boolean")));
+    }
+    if asks.is_empty() {
+        return Err(missing("sampling"));
+    }
+    Ok(input_required(requests(&asks), None))
 }
 
-fn json_schema_2020_12<'a>(_: &'a ToolContext<'a>, _: Value) -> LocalFuture<'a, Result<Value, RpcError>> {
-    Box::pin(async { complete_text("ok".into()) })
+async fn missing_capability(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    if !ctx.client_has("sampling") {
+        return Err(missing("sampling"));
+    }
+    match sampled_text(ctx, "sample") {
+        Some(text) => complete_text(text),
+        None => Ok(input_required(requests(&[("sample", sample("Say hello", 50))]), None)),
+    }
+}
+
+async fn streaming_elicitation(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    if !ctx.client_has("elicitation") {
+        return Err(missing("elicitation"));
+    }
+    match accepted_content(ctx.input_responses, "user_input").and_then(|c| c.get("value")?.as_str()) {
+        Some(v) => complete_text(format!("Received: {v}")),
+        None => Ok(input_required(requests(&[("user_input", ask("Please provide a value", "value", "string"))]), None)),
+    }
+}
+
+async fn logging_tool(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    ctx.log(LogLevel::Info, "test_logging_tool", json!("Logging tool running"));
+    complete_text("Logging tool executed".into())
+}
+
+async fn json_schema_2020_12(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    complete_text("ok".into())
 }
 
 fn json_schema_2020_12_input() -> Value {
@@ -395,22 +358,42 @@ fn json_schema_2020_12_input() -> Value {
 }
 
 fn register_stateless(r: &mut Registry) {
-    let tools: [(&'static str, &'static str, crate::mcp::tool::RawHandler); 11] = [
-        ("test_input_required_result_elicitation", "Asks for the user's name", mrtr_elicitation),
-        ("test_input_required_result_sampling", "Asks the client's model a question", mrtr_sampling),
-        ("test_input_required_result_list_roots", "Asks for the client's roots", mrtr_roots),
-        ("test_input_required_result_request_state", "Confirms with a sealed request state", mrtr_confirm),
-        ("test_input_required_result_tampered_state", "Rejects an altered request state", mrtr_confirm),
-        ("test_input_required_result_multiple_inputs", "Asks for three inputs at once", mrtr_multiple),
-        ("test_input_required_result_multi_round", "Asks in two rounds", mrtr_multi_round),
-        ("test_input_required_result_capabilities", "Asks only for what the client supports", mrtr_capabilities),
-        ("test_missing_capability", "Needs the sampling capability", missing_capability),
-        ("test_streaming_elicitation", "Needs the elicitation capability", streaming_elicitation),
-        ("test_logging_tool", "Logs only when the request asks for a level", logging_tool),
-    ];
-    for (name, description, handler) in tools {
-        r.raw_tool(ToolInfo::new(name, description), no_args(), handler);
-    }
+    let info = ToolInfo::new;
+    r.raw_tool(info("test_input_required_result_elicitation", "Asks for the user's name"), no_args(), mrtr_elicitation);
+    r.raw_tool(
+        info("test_input_required_result_sampling", "Asks the client's model a question"),
+        no_args(),
+        mrtr_sampling,
+    );
+    r.raw_tool(info("test_input_required_result_list_roots", "Asks for the client's roots"), no_args(), mrtr_roots);
+    r.raw_tool(
+        info("test_input_required_result_request_state", "Confirms with a sealed request state"),
+        no_args(),
+        mrtr_confirm,
+    );
+    r.raw_tool(
+        info("test_input_required_result_tampered_state", "Rejects an altered request state"),
+        no_args(),
+        mrtr_confirm,
+    );
+    r.raw_tool(
+        info("test_input_required_result_multiple_inputs", "Asks for three inputs at once"),
+        no_args(),
+        mrtr_multiple,
+    );
+    r.raw_tool(info("test_input_required_result_multi_round", "Asks in two rounds"), no_args(), mrtr_multi_round);
+    r.raw_tool(
+        info("test_input_required_result_capabilities", "Asks only for what the client supports"),
+        no_args(),
+        mrtr_capabilities,
+    );
+    r.raw_tool(info("test_missing_capability", "Needs the sampling capability"), no_args(), missing_capability);
+    r.raw_tool(
+        info("test_streaming_elicitation", "Needs the elicitation capability"),
+        no_args(),
+        streaming_elicitation,
+    );
+    r.raw_tool(info("test_logging_tool", "Logs only when the request asks for a level"), no_args(), logging_tool);
     r.raw_tool(
         ToolInfo::new("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features"),
         json_schema_2020_12_input(),

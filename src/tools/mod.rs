@@ -12,13 +12,13 @@ pub mod whoami;
 use serde_json::{Map, Value};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::tool::{user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
+use crate::mcp::registry::{user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
 use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
     name: "mkit",
     title: "mKit",
-    version: env!("CARGO_PKG_VERSION"),
+    version: crate::build_info::VERSION,
     description: "A paid, remote MCP server on Cloudflare Workers.",
     website_url: None,
     instructions: "Call whoami to see your identity and entitlements. Paid tools list their entitlement \
@@ -38,8 +38,8 @@ pub fn registry() -> Registry {
         read: |_| {
             ResourceBody::Text(format!(
                 "# mKit {}\n\nA paid, remote MCP server on Cloudflare Workers (commit {}).\n",
-                crate::health::VERSION,
-                crate::health::COMMIT
+                crate::build_info::VERSION,
+                crate::build_info::COMMIT
             ))
         },
     });
@@ -95,4 +95,25 @@ pub fn env<'a>(ctx: &ToolContext<'a>) -> Result<&'a worker::Env, ToolError> {
     ctx.bindings
         .and_then(|b| b.downcast_ref::<worker::Env>())
         .ok_or_else(|| ToolError::new("this tool needs the Worker's bindings, which are not available here"))
+}
+
+/// The README's "Adding a tool" example, compiled exactly as the README says to write it: as a
+/// file in `src/tools/` (`build.rs` copies it out of README.md), registered with one line.
+#[cfg(test)]
+mod shout {
+    include!(concat!(env!("OUT_DIR"), "/readme_tool.rs"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_readme_tool_registers_with_one_line() {
+        let mut r = registry();
+        r.tool(shout::Shout);
+        let t = r.find_tool("shout").expect("registered");
+        assert_eq!((t.info.entitlement, t.info.scopes), (Some("pro"), &["tools:shout"][..]));
+        assert_eq!(t.input_schema["required"], serde_json::json!(["text"]));
+    }
 }

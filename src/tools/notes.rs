@@ -50,7 +50,7 @@ impl Tool for Remember {
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, input: Input) -> Result<Output, ToolError> {
-        let owner = ctx.principal.map_or("anonymous", |p| p.sub.as_str());
+        let owner = ctx.principal.sub.as_str();
         let note = input.note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
         if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             return Err(ToolError::new(format!("a note is at most {MAX_NOTE_CHARS} characters")));

@@ -13,8 +13,8 @@ pub struct Input {}
 
 #[derive(Serialize, JsonSchema)]
 pub struct Output {
-    /// The OAuth subject, or null for an unauthenticated caller.
-    pub sub: Option<String>,
+    /// The OAuth subject.
+    pub sub: String,
     /// The OAuth client the token was issued to.
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
@@ -35,11 +35,11 @@ impl Tool for WhoAmI {
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
-        let entitlements = ctx.entitlements.keys().await?.to_vec();
+        let entitlements = ctx.entitlements().await?;
         Ok(Output {
-            sub: ctx.principal.map(|p| p.sub.clone()),
-            client_id: ctx.principal.and_then(|p| p.client_id.clone()),
-            scopes: ctx.principal.map(|p| p.scopes.clone()).unwrap_or_default(),
+            sub: ctx.principal.sub.clone(),
+            client_id: ctx.principal.client_id.clone(),
+            scopes: ctx.principal.scopes.clone(),
             entitlements,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
         })

@@ -193,10 +193,17 @@ test("attack tokens end to end: each a 401 (or 400 for a malformed header), neve
     assert.equal(res.status, 401, what);
     assert.match(res.headers.get("www-authenticate"), /error="invalid_token"/, what);
   }
-  for (const header of ["Basic abc", "Bearer a b", "Bearer"]) {
+  for (const header of ["Bearer a b", "Bearer"]) {
     const res = await call(stack.worker.url, undefined, undefined, { authorization: header });
     assert.equal(res.status, 400, header);
     assert.match(res.headers.get("www-authenticate"), /error="invalid_request"/);
+  }
+  // Another scheme is no bearer credential: RFC 6750 §3.1's bare challenge, which starts a
+  // client's OAuth discovery (a 400 would not).
+  for (const header of ["Basic abc", "Token x"]) {
+    const res = await call(stack.worker.url, undefined, undefined, { authorization: header });
+    assert.equal(res.status, 401, header);
+    assert.equal(res.headers.get("www-authenticate"), `Bearer resource_metadata="${metadataUrl()}"`, header);
   }
   const logs = stack.worker.logs();
   assert.ok(!logs.includes(good), "no token in the logs");

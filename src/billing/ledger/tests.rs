@@ -381,8 +381,8 @@ fn grants_is_an_exact_match() {
 fn every_handled_type_is_planned_and_no_other() {
     for kind in crate::billing::event::HANDLED_TYPES {
         let e = Event::parse(event("evt_1", kind, 1, json!({})).to_string().as_bytes()).expect("event");
-        assert_ne!(plan(&e, 0).map(|p| p.0), Ok(Outcome::Ignored), "{kind}");
+        assert_ne!(plan(&e, 0).map(|p| p.0), Ok(Disposition::Ignored), "{kind}");
     }
     let e = Event::parse(event("evt_1", "customer.deleted", 1, json!({})).to_string().as_bytes()).expect("event");
-    assert_eq!(plan(&e, 0).map(|p| p.0), Ok(Outcome::Ignored));
+    assert_eq!(plan(&e, 0).map(|p| p.0), Ok(Disposition::Ignored));
 }

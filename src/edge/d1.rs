@@ -1,0 +1,71 @@
+//! D1, the one store: ledger batches, entitlement reads and the health probes.
+
+use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
+use worker::{D1Database, Env};
+
+use crate::billing::ledger::{self, SqlValue, Statement};
+use crate::billing::StoreError;
+use crate::health::Probe;
+use crate::paywall::LedgerReader;
+
+fn db(env: &Env) -> Result<D1Database, StoreError> {
+    env.d1("DB").map_err(|_| StoreError::Unbound)
+}
+
+fn bind_value(v: &SqlValue) -> JsValue {
+    match v {
+        SqlValue::Text(t) => t.as_str().into(),
+        SqlValue::Int(i) => (*i as f64).into(),
+        SqlValue::Null => JsValue::NULL,
+    }
+}
+
+/// Runs the statements as one D1 batch (one transaction): the rows each changed.
+pub async fn apply_batch(env: &Env, statements: &[Statement]) -> Result<Vec<usize>, StoreError> {
+    let db = db(env)?;
+    let mut prepared = Vec::with_capacity(statements.len());
+    for s in statements {
+        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+        prepared.push(db.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?);
+    }
+    let results = db.batch(prepared).await.map_err(|_| StoreError::Query)?;
+    Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
+}
+
+/// The caller's entitlements from the ledger: one indexed query.
+pub struct D1Ledger<'a>(pub &'a Env);
+
+#[derive(Deserialize)]
+struct KeyRow {
+    key: String,
+}
+
+impl LedgerReader for D1Ledger<'_> {
+    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        let statement = db(self.0)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&[sub.into()]);
+        let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
+        let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
+        Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+}
+
+/// `SELECT 1`, for `/healthz` `checks.db`.
+pub async fn probe(env: &Env) -> Probe {
+    let Ok(db) = db(env) else { return Probe::Fail("binding_missing") };
+    match db.prepare("SELECT 1 AS one").first::<serde_json::Value>(Some("one")).await {
+        Ok(Some(_)) => Probe::Ok,
+        Ok(None) => Probe::Fail("no_row"),
+        Err(_) => Probe::Fail("query_failed"),
+    }
+}
+
+/// When the last Stripe event was processed (Unix ms), if any and if D1 answers.
+pub async fn last_event_at(env: &Env) -> Option<i64> {
+    let row = db(env)
+        .ok()?
+        .prepare("SELECT MAX(processed_at) AS t FROM processed_events")
+        .first::<serde_json::Value>(Some("t"))
+        .await;
+    row.ok().flatten().and_then(|v| v.as_f64()).map(|t| t as i64)
+}

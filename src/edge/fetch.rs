@@ -1,0 +1,73 @@
+//! Outbound GETs of small JSON documents (issuer metadata, JWK sets): no redirects, a size cap
+//! enforced while streaming, and one deadline over the whole exchange, headers and body alike,
+//! so an upstream that trickles its body cannot hold a request (or a shared refresh) open.
+
+use futures_util::future::{select, Either};
+use futures_util::StreamExt;
+use std::time::Duration;
+use worker::{Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Response};
+
+/// Why a GET failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchError {
+    BadUrl,
+    Failed,
+    Timeout,
+    Redirected,
+    Status,
+    TooLarge,
+}
+
+impl FetchError {
+    pub fn code(self) -> &'static str {
+        match self {
+            FetchError::BadUrl => "fetch_bad_url",
+            FetchError::Failed => "fetch_failed",
+            FetchError::Timeout => "fetch_timeout",
+            FetchError::Redirected => "fetch_redirected",
+            FetchError::Status => "fetch_status",
+            FetchError::TooLarge => "fetch_too_large",
+        }
+    }
+}
+
+/// GET `url` as JSON: at most `cap` bytes, all within `deadline`.
+pub async fn get_document(url: &str, cap: usize, deadline: Duration) -> Result<Vec<u8>, FetchError> {
+    let exchange = Box::pin(exchange(url, cap));
+    match select(exchange, Box::pin(Delay::from(deadline))).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(FetchError::Timeout),
+    }
+}
+
+async fn exchange(url: &str, cap: usize) -> Result<Vec<u8>, FetchError> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Get).with_redirect(RequestRedirect::Manual);
+    let headers = Headers::new();
+    let _ = headers.set("accept", "application/json");
+    init.with_headers(headers);
+    let req = Request::new_with_init(url, &init).map_err(|_| FetchError::BadUrl)?;
+    let resp = Fetch::Request(req).send().await.map_err(|_| FetchError::Failed)?;
+    match resp.status_code() {
+        200 => read_capped(resp, cap).await,
+        300..=399 => Err(FetchError::Redirected),
+        _ => Err(FetchError::Status),
+    }
+}
+
+async fn read_capped(mut resp: Response, cap: usize) -> Result<Vec<u8>, FetchError> {
+    let declared = resp.headers().get("content-length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|l| l > cap) {
+        return Err(FetchError::TooLarge);
+    }
+    let Ok(mut stream) = resp.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| FetchError::Failed)?;
+        if body.len() + chunk.len() > cap {
+            return Err(FetchError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}

@@ -1,0 +1,131 @@
+//! POST and OPTIONS /mcp, and the Protected Resource Metadata that tells clients how to get a
+//! token for it. The order of guards: configuration, origin, token, body, then the protocol.
+
+use serde_json::json;
+use worker::{Env, Request};
+
+use super::body::{read_capped, BodyError};
+use super::d1::D1Ledger;
+use super::keys::{self, Authentication, Unavailable};
+use super::respond::{self, render_challenge};
+use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
+use crate::config::Config;
+use crate::http::HttpReply;
+use crate::mcp::cors::{self, OriginCheck};
+use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
+use crate::mcp::Server;
+use crate::paywall::Paywall;
+use crate::tools::{REGISTRY, SERVER_INFO};
+
+/// The request as the MCP transport reads it.
+struct McpRequest {
+    headers: worker::Headers,
+    body: Vec<u8>,
+}
+
+impl HttpRequest for McpRequest {
+    fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).ok().flatten()
+    }
+    fn body(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+/// This deployment's resource: `MCP_RESOURCE`, else the request URL's own origin (never
+/// `X-Forwarded-*`) + `/mcp`.
+struct Resource {
+    uri: String,
+    metadata_url: String,
+    audiences: Vec<String>,
+}
+
+fn resource_of(config: &Config, req: &Request) -> Resource {
+    let origin = req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let uri = prm::resource(config.mcp_resource.as_deref(), &origin);
+    let audiences = if config.oauth_audience.is_empty() { vec![uri.clone()] } else { config.oauth_audience.clone() };
+    Resource { metadata_url: prm::metadata_url(&uri), uri, audiences }
+}
+
+pub async fn post(req: Request, env: &Env) -> HttpReply {
+    let config = match respond::config(env) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let origin = match cors::check_origin(req.headers().get("Origin").ok().flatten(), &config.allowed_origins()) {
+        OriginCheck::Denied => return cors::forbidden_origin(),
+        OriginCheck::Allowed(o) => Some(o),
+        OriginCheck::Absent => None,
+    };
+    let resource = resource_of(&config, &req);
+    let reply = authenticated(req, env, &config, &resource).await;
+    let reply = render_challenge(reply, &resource.metadata_url, &config.oauth_required_scopes);
+    match origin {
+        Some(o) => cors::allow(reply, &o),
+        None => reply,
+    }
+}
+
+/// Everything after the origin check: the token, the body, then the protocol.
+async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &Resource) -> HttpReply {
+    let authorization = req.headers().get("Authorization").ok().flatten();
+    let principal = match keys::authenticate(authorization.as_deref(), config, resource.audiences.clone()).await {
+        Authentication::Allowed(p) => p,
+        Authentication::Refused(c, code) => return refusal(c, code),
+        Authentication::Unavailable(u) => return authorization_unavailable(u),
+    };
+    let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return transport::too_large(),
+        Err(BodyError::Unreadable) => return HttpReply::error(400, "body_unreadable"),
+    };
+    let request = McpRequest { headers: req.headers().clone(), body };
+    let registry = REGISTRY.with(|r| r.clone());
+    let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
+    let paywall = Paywall::new(D1Ledger(env), &principal.sub, config.upgrade_url.as_deref());
+    let caller = Caller { principal: &principal, entitlements: &paywall, bindings: Some(env) };
+    transport::handle_post(&server, &request, &caller).await
+}
+
+/// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.
+fn refusal(c: Challenge, code: &'static str) -> HttpReply {
+    let body = json!({ "error": c.error().unwrap_or("unauthorized"), "error_description": c.description() });
+    HttpReply::json(c.status(), &body, Some(code)).with_challenge(c)
+}
+
+fn authorization_unavailable(u: Unavailable) -> HttpReply {
+    let body = json!({ "error": "authorization_unavailable",
+        "error_description": "the authorization server's keys cannot be loaded; try again" });
+    HttpReply::json(503, &body, Some(u.0)).with_header("Retry-After", "30")
+}
+
+/// OPTIONS /mcp.
+pub async fn preflight(req: Request, env: &Env) -> HttpReply {
+    let allowed = match respond::config(env) {
+        Ok(c) => c.allowed_origins(),
+        Err(_) => Vec::new(),
+    };
+    cors::preflight(req.headers().get("Origin").ok().flatten(), &allowed)
+}
+
+/// RFC 9728 metadata: public, CORS-readable, cacheable.
+pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
+    let config = match respond::config(env) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
+    REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
+    scopes.sort();
+    scopes.dedup();
+    let doc = ProtectedResourceMetadata {
+        resource: resource_of(&config, &req).uri,
+        authorization_servers: vec![config.oauth_issuer.clone()],
+        scopes_supported: scopes,
+        bearer_methods_supported: vec!["header"],
+        resource_name: "mKit",
+    };
+    HttpReply::json(200, &serde_json::to_value(&doc).unwrap_or_default(), None)
+        .with_header("Access-Control-Allow-Origin", "*")
+        .with_header("Cache-Control", "public, max-age=3600")
+}

@@ -1,0 +1,48 @@
+//! Response concerns every route shares, one helper each: configuration or 503, `HttpReply` to
+//! `worker::Response`, and a bearer challenge to `WWW-Authenticate`.
+
+use serde_json::json;
+use worker::{Env, Headers, Response, Result};
+
+use crate::config::{Config, ConfigError, VarSource};
+use crate::http::HttpReply;
+use crate::mcp::jsonrpc::INTERNAL_ERROR;
+
+/// Worker vars and secrets (`Env::var` reads both).
+pub struct EnvVars<'a>(pub &'a Env);
+
+impl VarSource for EnvVars<'_> {
+    fn get(&self, name: &str) -> Option<String> {
+        self.0.var(name).ok().map(|v| v.to_string())
+    }
+}
+
+/// The validated configuration, or the 503 that names every problem (never a value).
+pub fn config(env: &Env) -> std::result::Result<Config, HttpReply> {
+    Config::load(&EnvVars(env)).map_err(|errors| misconfigured(&errors))
+}
+
+fn misconfigured(errors: &[ConfigError]) -> HttpReply {
+    let names: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
+        "code": INTERNAL_ERROR, "message": format!("server misconfigured: {}", names.join("; ")) } });
+    HttpReply::json(503, &body, Some("misconfigured"))
+}
+
+/// Sets `WWW-Authenticate` from the reply's challenge. `required_scopes`
+/// (`OAUTH_REQUIRED_SCOPES`) are named on 401s so a client knows what to ask for.
+pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, required_scopes: &[String]) -> HttpReply {
+    if let Some(c) = reply.challenge.take() {
+        reply = reply.with_header("WWW-Authenticate", c.www_authenticate(metadata_url, required_scopes));
+    }
+    reply
+}
+
+pub fn into_response(r: HttpReply) -> Result<Response> {
+    let headers = Headers::new();
+    for (name, value) in &r.headers {
+        headers.set(name, value)?;
+    }
+    let response = if r.body.is_empty() { Response::empty()? } else { Response::ok(r.body)? };
+    Ok(response.with_status(r.status).with_headers(headers))
+}

@@ -1,0 +1,142 @@
+//! What a tool, resource or prompt handler is given about the request, and the one interface
+//! through which the protocol core asks about paid access.
+
+use serde_json::{json, Value};
+use std::any::Any;
+use std::cell::RefCell;
+use std::future::Future;
+use std::pin::Pin;
+
+use super::tool::ToolError;
+use super::version::ProtocolVersion;
+use crate::auth::Principal;
+
+pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
+
+/// Log levels of `notifications/message`, least severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Notice,
+    Warning,
+    Error,
+    Critical,
+    Alert,
+    Emergency,
+}
+
+impl LogLevel {
+    pub const ALL: [LogLevel; 8] = [
+        LogLevel::Debug,
+        LogLevel::Info,
+        LogLevel::Notice,
+        LogLevel::Warning,
+        LogLevel::Error,
+        LogLevel::Critical,
+        LogLevel::Alert,
+        LogLevel::Emergency,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Notice => "notice",
+            LogLevel::Warning => "warning",
+            LogLevel::Error => "error",
+            LogLevel::Critical => "critical",
+            LogLevel::Alert => "alert",
+            LogLevel::Emergency => "emergency",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Self::ALL.into_iter().find(|l| l.as_str() == s)
+    }
+}
+
+/// The caller's paid access, as the protocol core asks about it. The core never sees the
+/// billing ledger: `crate::paywall` answers from it, tests from a fixed list.
+#[allow(async_fn_in_trait)]
+pub trait Entitlements {
+    /// The caller's entitlement keys; an error result (fail closed) when they cannot be read now.
+    async fn keys(&self) -> Result<Vec<String>, ToolError>;
+    /// `Ok` when the caller holds `entitlement`; otherwise the result a caller of `tool` sees.
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), ToolError>;
+}
+
+/// `Entitlements` behind a reference: `async fn` in traits is not object safe, so the boxing
+/// lives here once instead of in every implementation.
+pub trait DynEntitlements {
+    fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
+    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), ToolError>>;
+}
+
+impl<T: Entitlements> DynEntitlements for T {
+    fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>> {
+        Box::pin(self.keys())
+    }
+    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), ToolError>> {
+        Box::pin(self.require(tool, entitlement))
+    }
+}
+
+/// What a tool, resource or prompt handler is given about the request.
+pub struct ToolContext<'a> {
+    pub protocol_version: ProtocolVersion,
+    /// The authenticated caller: `/mcp` never runs a tool without one.
+    pub principal: &'a Principal,
+    pub(crate) entitlements: &'a dyn DynEntitlements,
+    /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
+    /// `crate::tools::env(ctx)` gives it typed.
+    pub bindings: Option<&'a dyn Any>,
+    /// 2026-07-28: the client's declared capabilities (`_meta`). `None` in the handshake era,
+    /// where a stateless server does not remember `initialize`.
+    pub client_capabilities: Option<&'a Value>,
+    /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
+    pub input_responses: Option<&'a Value>,
+    pub request_state: Option<&'a str>,
+    /// `_meta.progressToken` of the request, if the client wants progress.
+    pub progress_token: Option<&'a Value>,
+    /// The least severe level the client wants as `notifications/message`; `None`: no logs.
+    pub log_level: Option<LogLevel>,
+    /// Notifications emitted while handling the request, sent before the response when the
+    /// client accepts an event stream.
+    pub(crate) notifications: RefCell<Vec<Value>>,
+}
+
+impl ToolContext<'_> {
+    /// The caller's entitlement keys (read from the ledger on first use, once per request).
+    pub async fn entitlements(&self) -> Result<Vec<String>, ToolError> {
+        self.entitlements.keys_boxed().await
+    }
+
+    /// Reports progress if the client asked for it (`notifications/progress`).
+    pub fn progress(&self, progress: f64, total: Option<f64>, message: Option<&str>) {
+        let Some(token) = self.progress_token else { return };
+        let mut params = json!({ "progressToken": token, "progress": progress });
+        if let Some(t) = total {
+            params["total"] = t.into();
+        }
+        if let Some(m) = message {
+            params["message"] = m.into();
+        }
+        self.notify("notifications/progress", params);
+    }
+
+    /// Sends a log message to the client if it wants that level (`notifications/message`).
+    pub fn log(&self, level: LogLevel, logger: &str, data: Value) {
+        if self.log_level.is_none_or(|min| level < min) {
+            return;
+        }
+        self.notify("notifications/message", json!({ "level": level.as_str(), "logger": logger, "data": data }));
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.notifications.borrow_mut().push(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
+    }
+
+    /// Whether the client declared a capability (2026-07-28 `_meta`).
+    pub fn client_has(&self, capability: &str) -> bool {
+        self.client_capabilities.and_then(|c| c.get(capability)).is_some_and(|c| !c.is_null())
+    }
+}

@@ -1,0 +1,123 @@
+//! Everything a server offers: tools, resources, resource templates and prompts, plus the
+//! scopes each method needs. Built once per isolate.
+
+use serde_json::{json, Map, Value};
+
+use super::context::ToolContext;
+use super::jsonrpc::RpcError;
+use super::tool::{RegisteredTool, Tool, ToolInfo};
+
+/// What reading a resource gives.
+pub enum ResourceBody {
+    Text(String),
+    /// Base64-encoded bytes.
+    Blob(String),
+}
+
+/// A static resource (`resources/list`, `resources/read`).
+pub struct Resource {
+    pub uri: &'static str,
+    pub name: &'static str,
+    pub title: Option<&'static str>,
+    pub description: &'static str,
+    pub mime_type: &'static str,
+    pub read: fn(&ToolContext<'_>) -> ResourceBody,
+}
+
+/// A resource template (`resources/templates/list`); `read` returns `None` for a URI it does
+/// not serve.
+pub struct ResourceTemplate {
+    pub uri_template: &'static str,
+    pub name: &'static str,
+    pub title: Option<&'static str>,
+    pub description: &'static str,
+    pub mime_type: &'static str,
+    pub read: fn(&str, &Registry) -> Option<ResourceBody>,
+}
+
+pub struct PromptArgument {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub required: bool,
+    /// Values offered by `completion/complete`, given the registry's tool names.
+    pub complete: Option<fn(&Registry) -> Vec<String>>,
+}
+
+pub struct Prompt {
+    pub name: &'static str,
+    pub title: Option<&'static str>,
+    pub description: &'static str,
+    pub arguments: Vec<PromptArgument>,
+    /// Renders the whole `prompts/get` result from the (string) arguments.
+    pub render: PromptRenderer,
+}
+
+/// Renders the whole `prompts/get` result from the (string) arguments.
+pub type PromptRenderer = fn(&Map<String, Value>, &Registry, &ToolContext<'_>) -> Result<Value, RpcError>;
+
+/// A `prompts/get` result with one user text message.
+pub fn user_prompt(description: &str, text: String) -> Value {
+    json!({ "description": description, "messages": [{ "role": "user", "content": { "type": "text", "text": text } }] })
+}
+
+/// Everything the server offers. Built once per isolate.
+#[derive(Default)]
+pub struct Registry {
+    pub tools: Vec<RegisteredTool>,
+    pub resources: Vec<Resource>,
+    pub templates: Vec<ResourceTemplate>,
+    pub prompts: Vec<Prompt>,
+    /// OAuth scopes an MCP method needs, e.g. `("resources/read", &["docs:read"])`.
+    method_scopes: Vec<(&'static str, &'static [&'static str])>,
+}
+
+impl Registry {
+    /// Requires `scopes` for every call of `method` (403 `insufficient_scope` without them).
+    pub fn require_scopes(&mut self, method: &'static str, scopes: &'static [&'static str]) -> &mut Self {
+        self.method_scopes.push((method, scopes));
+        self
+    }
+
+    /// Every scope a call of `method` needs.
+    pub fn scopes_for(&self, method: &str) -> Vec<&'static str> {
+        self.method_scopes.iter().filter(|(m, _)| *m == method).flat_map(|(_, s)| s.iter().copied()).collect()
+    }
+
+    /// Every scope the registry names, for `scopes_supported`.
+    pub fn scopes(&self) -> Vec<&'static str> {
+        let tools = self.tools.iter().flat_map(|t| t.info.scopes.iter().copied());
+        let mut all: Vec<&'static str> =
+            tools.chain(self.method_scopes.iter().flat_map(|(_, s)| s.iter().copied())).collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
+    pub fn tool<T: Tool>(&mut self, tool: T) -> &mut Self {
+        self.tools.push(RegisteredTool::new(tool));
+        self
+    }
+    /// A tool that builds its whole result itself (`RegisteredTool::raw`).
+    pub fn raw_tool<F>(&mut self, info: ToolInfo, input_schema: Value, handler: F) -> &mut Self
+    where
+        F: for<'c, 'd> AsyncFn(&'c ToolContext<'d>, Value) -> Result<Value, RpcError> + 'static,
+    {
+        self.tools.push(RegisteredTool::raw(info, input_schema, handler));
+        self
+    }
+    pub fn resource(&mut self, r: Resource) -> &mut Self {
+        self.resources.push(r);
+        self
+    }
+    pub fn template(&mut self, t: ResourceTemplate) -> &mut Self {
+        self.templates.push(t);
+        self
+    }
+    pub fn prompt(&mut self, p: Prompt) -> &mut Self {
+        self.prompts.push(p);
+        self
+    }
+    pub fn find_tool(&self, name: &str) -> Option<&RegisteredTool> {
+        self.tools.iter().find(|t| t.info.name == name)
+    }
+}

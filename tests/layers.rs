@@ -1,0 +1,144 @@
+//! The module structure stays as docs/architecture.md draws it: dependencies point one way,
+//! pure modules never touch workers-rs, and files and edge functions stay short.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())).flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn src(dir: &str) -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
+    let files = if root.is_dir() { rust_files(&root) } else { vec![root.with_extension("rs")] };
+    files.into_iter().map(|p| (p.clone(), fs::read_to_string(&p).unwrap_or_default())).collect()
+}
+
+/// Lines that are code: comments and doc comments do not count.
+fn code_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter(|(_, l)| !l.trim_start().starts_with("//"))
+}
+
+fn assert_no_use(module: &str, forbidden: &[&str]) {
+    let mut found = Vec::new();
+    for (path, text) in src(module) {
+        // The protocol tests drive the shipped tools through the transport: a test, not the core.
+        if path.ends_with("mcp/tests.rs") && forbidden.contains(&"crate::tools") {
+            continue;
+        }
+        for (n, line) in code_lines(&text) {
+            for f in forbidden {
+                if line.contains(f) {
+                    found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "src/{module} must not use {forbidden:?}:\n{}", found.join("\n"));
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let worker = ["worker::", "use worker"];
+    for pure in ["auth", "billing", "mcp", "paywall", "config", "health", "http", "log", "mac", "routes", "build_info"]
+    {
+        assert_no_use(pure, &worker);
+    }
+    assert_no_use("auth", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use("billing", &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
+    assert_no_use("paywall", &["crate::tools", "crate::edge"]);
+    assert_no_use("tools", &["crate::health", "crate::billing", "crate::edge", "crate::paywall"]);
+}
+
+/// Lines before the file's `#[cfg(test)] mod tests`, if it has one inline.
+fn non_test_lines(text: &str) -> usize {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines.windows(2).position(|w| w[0].trim() == "#[cfg(test)]" && w[1].starts_with("mod tests"));
+    end.unwrap_or(lines.len())
+}
+
+#[test]
+fn files_stay_short() {
+    let mut long = Vec::new();
+    for (path, text) in src("") {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        // Test files and the conformance fixtures are exempt.
+        if name == "tests.rs" || name == "fixtures.rs" || path.components().any(|c| c.as_os_str() == "tests") {
+            continue;
+        }
+        let n = non_test_lines(&text);
+        if n > 300 {
+            long.push(format!("{} has {n} lines", path.display()));
+        }
+    }
+    assert!(long.is_empty(), "files over 300 lines (split them):\n{}", long.join("\n"));
+}
+
+/// Function lengths by brace depth: from a line starting a `fn` to its closing brace.
+fn long_functions(text: &str, max: usize) -> Vec<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let t = lines[i].trim_start();
+        let is_fn = ["fn ", "pub fn ", "async fn ", "pub async fn ", "pub(crate) fn ", "pub(crate) async fn "]
+            .iter()
+            .any(|p| t.starts_with(p));
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let (mut depth, mut opened, start) = (0i32, false, i);
+        while i < lines.len() {
+            for c in lines[i].chars() {
+                match c {
+                    '{' => {
+                        depth += 1;
+                        opened = true;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                }
+            }
+            if (opened && depth == 0) || (!opened && lines[i].trim_end().ends_with(';')) {
+                break;
+            }
+            i += 1;
+        }
+        if i - start + 1 > max {
+            out.push(format!("line {}: {} ({} lines)", start + 1, t, i - start + 1));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[test]
+fn edge_and_transport_functions_stay_short() {
+    let mut files = src("edge");
+    files.extend(src("mcp/transport"));
+    let mut long = Vec::new();
+    for (path, text) in files {
+        for f in long_functions(&text, 50) {
+            long.push(format!("{}: {f}", path.display()));
+        }
+    }
+    assert!(long.is_empty(), "functions over 50 lines:\n{}", long.join("\n"));
+}
+
+#[test]
+fn the_length_check_can_fail() {
+    let body = "    x();\n".repeat(60);
+    assert_eq!(long_functions(&format!("fn f() {{\n{body}}}\n"), 50).len(), 1);
+    assert!(long_functions("fn f() {\n    x();\n}\n", 50).is_empty());
+}
