@@ -49,6 +49,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "url" => "validate_url",
         "list" => "validate_list",
         "webhook_secrets" => "validate_webhook_secrets",
+        "deployment_secrets" => "validate_deployment_secrets",
         "text" => "validate_text",
         "origins" => "validate_origins",
         "leeway" => "validate_leeway",

@@ -17,6 +17,11 @@ STRIPE_WEBHOOK_SECRET=${secret}
 VARS
   echo "dev: wrote .dev.vars with local values"
 fi
+# The deployment secret (MKIT_SECRET): 32 random bytes, added to an older .dev.vars too.
+if ! grep -q '^MKIT_SECRET=' .dev.vars; then
+  echo "MKIT_SECRET=$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >> .dev.vars
+  echo "dev: added a generated MKIT_SECRET to .dev.vars"
+fi
 
 wrangler d1 migrations apply DB --local >/dev/null
 

@@ -20,6 +20,12 @@ export function contractVars() {
 /** The contract variables that are Worker secrets (`wrangler secret put`), never vars. */
 export const SECRET_NAMES = new Set(contractVars().filter((v) => v.kind === "secret").map((v) => v.name));
 
+/** The pinned Wrangler's config schema still has the setting the invocation-log rule relies on. */
+export function schemaKnowsInvocationLogs() {
+  const schema = JSON.parse(readFileSync(join(ROOT, "node_modules/wrangler/config-schema.json"), "utf8"));
+  return schema.definitions?.Observability?.properties?.logs?.properties?.invocation_logs?.type === "boolean";
+}
+
 /** Problems that would make an environment deploy broken; [] when there are none. */
 export function validateConfig(config) {
   const problems = [];
@@ -35,6 +41,10 @@ export function validateConfig(config) {
     else {
       if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
       if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
+    }
+    const observability = c.observability ?? config.observability;
+    if (observability?.logs?.invocation_logs !== false) {
+      problems.push(`${where}: observability.logs.invocation_logs must be false (invocation logs record full URLs and query strings; SECURITY.md says those are never logged)`);
     }
     if (!c.name || c.name === config.name) problems.push(`${where}: needs its own worker name`);
     else if (names.has(c.name)) problems.push(`${where}: worker name ${c.name} is used twice`);

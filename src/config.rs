@@ -67,6 +67,9 @@ pub struct Config {
     pub oauth_audience: Vec<String>,
     pub mcp_resource: Option<String>,
     pub stripe_webhook_secrets: Vec<String>,
+    /// `MKIT_SECRET`: the first seals, every one opens (rotation). Use `mac::derive_key`, never
+    /// the secret itself.
+    pub deployment_secrets: Vec<String>,
     pub mcp_allowed_origins: Vec<String>,
     /// Clock skew allowed on `exp`/`nbf`/`iat`, at most 60 s (default 60).
     pub oauth_leeway_secs: u64,
@@ -155,6 +158,7 @@ impl Config {
             oauth_audience: list("OAUTH_AUDIENCE"),
             mcp_resource: value(src, "MCP_RESOURCE"),
             stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRET"),
+            deployment_secrets: list("MKIT_SECRET"),
             mcp_allowed_origins: list("MCP_ALLOWED_ORIGINS"),
             oauth_leeway_secs: value(src, "OAUTH_LEEWAY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(60),
             oauth_accept_jwt_typ: value(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
@@ -236,6 +240,18 @@ fn validate_webhook_secrets(v: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The shortest deployment secret accepted: 32 characters (`openssl rand -hex 32` gives 64).
+pub const MIN_SECRET_CHARS: usize = 32;
+
+fn validate_deployment_secrets(v: &str) -> Result<(), &'static str> {
+    let secrets = split_list(v);
+    let strong = |s: &String| s.chars().count() >= MIN_SECRET_CHARS && !s.contains(char::is_whitespace);
+    if secrets.is_empty() || !secrets.iter().all(strong) {
+        return Err("must be one or more comma-separated secrets of at least 32 characters (openssl rand -hex 32)");
+    }
+    Ok(())
+}
+
 /// Scopes are space- or comma-separated.
 pub fn split_scopes(v: &str) -> Vec<String> {
     v.split([' ', ',']).filter(|s| !s.is_empty()).map(str::to_owned).collect()
@@ -289,8 +305,14 @@ mod tests {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     fn good() -> HashMap<String, String> {
-        vars(&[("OAUTH_ISSUER", "https://auth.example.com/"), ("STRIPE_WEBHOOK_SECRET", "whsec_abc")])
+        vars(&[
+            ("OAUTH_ISSUER", "https://auth.example.com/"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_abc"),
+            ("MKIT_SECRET", SECRET),
+        ])
     }
 
     type Validator = fn(&str) -> Result<(), &'static str>;
@@ -300,6 +322,7 @@ mod tests {
         ("url", validate_url),
         ("list", validate_list),
         ("webhook_secrets", validate_webhook_secrets),
+        ("deployment_secrets", validate_deployment_secrets),
         ("text", validate_text),
         ("origins", validate_origins),
         ("leeway", validate_leeway),
@@ -308,7 +331,18 @@ mod tests {
     ];
 
     /// Values on which every two validators of `FORMATS` disagree at least once.
-    const PROBES: &[&str] = &["https://a.example", "https://a.example/p", ",", "5", "whsec_a", "true", "on", "x"];
+    const PROBES: &[&str] = &[
+        "https://a.example",
+        "https://a.example/p",
+        ",",
+        "5",
+        "whsec_a",
+        "true",
+        "on",
+        "x",
+        SECRET,
+        "a b c d e f g h i j k l m n o p",
+    ];
 
     fn contract_json() -> Vec<serde_json::Value> {
         serde_json::from_str(include_str!("../config/contract.json")).expect("config/contract.json is a JSON array")
@@ -357,7 +391,7 @@ mod tests {
     #[test]
     fn the_secrets_are_the_stripe_keys() {
         let secrets: Vec<_> = VARS.iter().filter(|s| s.kind == VarKind::Secret).map(|s| s.name).collect();
-        assert_eq!(secrets, ["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY"]);
+        assert_eq!(secrets, ["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "MKIT_SECRET"]);
     }
 
     #[test]
@@ -381,7 +415,7 @@ mod tests {
     fn missing_required_vars_are_named() {
         let errs = Config::load(&vars(&[])).expect_err("missing");
         let names: Vec<_> = errs.iter().map(|e| e.variable).collect();
-        assert_eq!(names, vec!["OAUTH_ISSUER", "STRIPE_WEBHOOK_SECRET"]);
+        assert_eq!(names, vec!["OAUTH_ISSUER", "STRIPE_WEBHOOK_SECRET", "MKIT_SECRET"]);
         assert!(errs.iter().all(|e| e.state == VarState::Missing));
     }
 
@@ -398,7 +432,7 @@ mod tests {
         let mut v = good();
         v.insert("MCP_RESOURCE".into(), "https://mkit.example.com/mcp".into());
         let names: Vec<_> = check(&v).entries.iter().map(|e| e.0).collect();
-        assert_eq!(names, vec!["OAUTH_ISSUER", "MCP_RESOURCE", "STRIPE_WEBHOOK_SECRET"]);
+        assert_eq!(names, vec!["OAUTH_ISSUER", "MCP_RESOURCE", "STRIPE_WEBHOOK_SECRET", "MKIT_SECRET"]);
     }
 
     #[test]
@@ -484,5 +518,18 @@ mod tests {
         v.insert("OAUTH_AUDIENCE".into(), "a".into());
         v.insert("MCP_ALLOWED_ORIGINS".into(), "https://app.example.com/path".into());
         assert!(Config::load(&v).is_err());
+    }
+
+    #[test]
+    fn the_deployment_secret_is_required_strong_and_rotatable() {
+        let mut v = good();
+        v.remove("MKIT_SECRET");
+        assert_eq!(Config::load(&v).expect_err("required")[0].variable, "MKIT_SECRET");
+        v.insert("MKIT_SECRET".into(), "too-short".into());
+        assert!(Config::load(&v).is_err());
+        v.insert("MKIT_SECRET".into(), format!("{SECRET}, 0123456789abcdef0123456789abcdeX"));
+        assert_eq!(Config::load(&v).expect("two").deployment_secrets.len(), 2);
+        v.insert("MKIT_SECRET".into(), format!("{SECRET},short"));
+        assert!(Config::load(&v).is_err(), "every secret of the list is strong");
     }
 }

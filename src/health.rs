@@ -15,6 +15,32 @@ pub enum Probe {
     Fail(&'static str),
 }
 
+/// How long a check's result is reused: a flood of `/healthz` costs D1 one query per isolate
+/// per this interval, so it cannot compete with webhooks and paid calls.
+pub const CHECK_REUSE_MS: u64 = 5_000;
+
+/// The last result of a check and when (ms) it was taken.
+#[derive(Debug)]
+pub struct Recent<T> {
+    last: Option<(u64, T)>,
+}
+
+impl<T> Default for Recent<T> {
+    fn default() -> Self {
+        Recent { last: None }
+    }
+}
+
+impl<T: Clone> Recent<T> {
+    /// The last result, if taken less than `CHECK_REUSE_MS` before `now`.
+    pub fn get(&self, now: u64) -> Option<T> {
+        self.last.as_ref().filter(|(at, _)| now.saturating_sub(*at) < CHECK_REUSE_MS).map(|(_, v)| v.clone())
+    }
+    pub fn put(&mut self, now: u64, v: T) {
+        self.last = Some((now, v));
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Status {
@@ -108,13 +134,19 @@ mod tests {
     use crate::config::check;
     use std::collections::HashMap;
 
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
     fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn healthy_report() {
-        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let cfg = check(&vars(&[
+            ("OAUTH_ISSUER", "https://a.example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            ("MKIT_SECRET", SECRET),
+        ]));
         let r = HealthReport::new(&cfg, &Probe::Ok, None);
         assert_eq!(r.http_status(), 200);
         assert_eq!(r.error_code(), None);
@@ -138,7 +170,11 @@ mod tests {
 
     #[test]
     fn jwks_states() {
-        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let cfg = check(&vars(&[
+            ("OAUTH_ISSUER", "https://a.example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            ("MKIT_SECRET", SECRET),
+        ]));
         let r = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Fresh, Some(5))));
         let v = serde_json::to_value(&r).expect("json");
         assert_eq!(
@@ -156,7 +192,11 @@ mod tests {
 
     #[test]
     fn billing_is_informational() {
-        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let cfg = check(&vars(&[
+            ("OAUTH_ISSUER", "https://a.example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            ("MKIT_SECRET", SECRET),
+        ]));
         let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, Some(1_800_000_000_000));
         let v = serde_json::to_value(&r).expect("json");
         assert_eq!(
@@ -172,8 +212,21 @@ mod tests {
     }
 
     #[test]
+    fn check_results_are_reused_for_a_few_seconds() {
+        let mut r = Recent::default();
+        assert_eq!(r.get(1_000), None);
+        r.put(1_000, Probe::Ok);
+        assert_eq!(r.get(1_000 + CHECK_REUSE_MS - 1), Some(Probe::Ok));
+        assert_eq!(r.get(1_000 + CHECK_REUSE_MS), None);
+    }
+
+    #[test]
     fn db_failure_fails() {
-        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("STRIPE_WEBHOOK_SECRET", "whsec_x")]));
+        let cfg = check(&vars(&[
+            ("OAUTH_ISSUER", "https://a.example"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
+            ("MKIT_SECRET", SECRET),
+        ]));
         let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"), None);
         assert_eq!((r.http_status(), r.error_code()), (503, Some("health_db_failed")));
         assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");

@@ -12,6 +12,12 @@ pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+/// A key for one use of a deployment secret (`MKIT_SECRET`): HMAC-SHA256 of the purpose label
+/// under the secret, so the request-state key, the cache key and any later use never coincide.
+pub fn derive_key(secret: &str, purpose: &str) -> [u8; 32] {
+    hmac_sha256(secret.as_bytes(), format!("mkit/v1/{purpose}").as_bytes())
+}
+
 /// Lowercase hex, as Stripe signatures and cache keys spell digests.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -33,5 +39,7 @@ mod tests {
         assert!(ct_eq(b"abc", b"abc"));
         assert!(!ct_eq(b"abc", b"abd"));
         assert!(!ct_eq(b"abc", b"ab"));
+        assert_ne!(derive_key("s", "request-state"), derive_key("s", "jwks-cache"));
+        assert_ne!(derive_key("s", "request-state"), derive_key("t", "request-state"));
     }
 }

@@ -7,6 +7,7 @@ pub mod json;
 pub mod jwk;
 pub mod principal;
 pub mod prm;
+pub mod shared_copy;
 pub mod validator;
 
 pub use principal::Principal;

@@ -1,23 +1,41 @@
 //! GET /healthz: gathers each check (configuration, D1, the issuer's keys, billing) for the pure
 //! `health::HealthReport`.
 
-use worker::{Env, Request};
+use std::cell::RefCell;
+use worker::{Date, Env, Request};
 
 use super::respond::EnvVars;
 use super::{d1, keys};
 use crate::config::{Config, VarState};
-use crate::health::HealthReport;
+use crate::health::{HealthReport, Probe, Recent};
 use crate::http::HttpReply;
+
+/// D1's answers, reused for `health::CHECK_REUSE_MS`: (the probe, the last processed event).
+type StoreChecks = (Probe, Option<i64>);
+
+thread_local! {
+    static STORE: RefCell<Recent<StoreChecks>> = RefCell::new(Recent::default());
+}
+
+async fn store_checks(env: &Env) -> StoreChecks {
+    let now = Date::now().as_millis();
+    if let Some(hit) = STORE.with(|s| s.borrow().get(now)) {
+        return hit;
+    }
+    let checks = (d1::probe(env).await, d1::last_event_at(env).await);
+    STORE.with(|s| s.borrow_mut().put(now, checks.clone()));
+    checks
+}
 
 pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
     let (report, config) = Config::load_with_report(&EnvVars(env));
-    let db = d1::probe(env).await;
+    let (db, last_event_at) = store_checks(env).await;
     let jwks = match &config {
         Some(c) => Some(keys::health(c).await),
         None => None,
     };
     let secret = report.state_of("STRIPE_WEBHOOK_SECRET") == Some(VarState::Ok);
-    let health = HealthReport::new(&report, &db, jwks).with_billing(secret, d1::last_event_at(env).await);
+    let health = HealthReport::new(&report, &db, jwks).with_billing(secret, last_event_at);
     let body = serde_json::to_value(&health).unwrap_or_default();
     HttpReply::json(health.http_status(), &body, health.error_code()).with_header("Cache-Control", "no-store")
 }

@@ -6,18 +6,18 @@ use std::cell::RefCell;
 use std::time::Duration;
 
 use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
-use worker::{Cache, Date, Delay, Headers, Response};
+use worker::{Date, Delay};
 
 use super::fetch::{get_document, FetchError};
+use super::jwks_copy;
 
-use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache, JWKS_MAX_STALE_MS, JWKS_TTL_MS};
+use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache, JWKS_TTL_MS};
 use crate::auth::discovery::{discovery_urls, jwks_uri_from_metadata, DiscoveryError};
 use crate::auth::jwk::JwkSet;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
 use crate::auth::Principal;
 use crate::config::Config;
-use crate::mac::hex;
 
 /// One GET (headers and body).
 const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -200,17 +200,11 @@ fn start_refresh(config: Config, started: u64) -> Shared<LocalBoxFuture<'static,
 /// none and a fresh shared copy exists, else from the issuer (`None`).
 async fn load_keys(config: &Config) -> Result<(JwkSet, Option<u64>), KeyLoadError> {
     let uri = jwks_uri(config).await?;
-    let cache_key = format!("https://jwks.mkit.invalid/{}", hex(&TokenCache::key(&uri, &[])));
     let cold = JWKS.with(|j| j.borrow().fetched_at().is_none());
     if cold {
-        if let Ok(Some(mut hit)) = Cache::default().get(cache_key.as_str(), false).await {
-            let fetched_at = hit.headers().get("x-mkit-fetched-at").ok().flatten().and_then(|v| v.parse::<u64>().ok());
-            if let (Some(t), Ok(body)) = (fetched_at, hit.bytes().await) {
-                if now_ms().saturating_sub(t) < JWKS_TTL_MS {
-                    if let Ok(keys) = JwkSet::parse(&body) {
-                        return Ok((keys, Some(t)));
-                    }
-                }
+        if let Some((body, fetched_at)) = jwks_copy::read(config, &uri, now_ms()).await {
+            if let Ok(keys) = JwkSet::parse(&body) {
+                return Ok((keys, Some(fetched_at)));
             }
         }
     }
@@ -218,14 +212,7 @@ async fn load_keys(config: &Config) -> Result<(JwkSet, Option<u64>), KeyLoadErro
     let keys = JwkSet::parse(&body).map_err(|_| KeyLoadError::JwksInvalid)?;
     // A well-formed set is authoritative even when empty (an issuer revoking every key).
     log_rejected(&keys);
-    let now = now_ms();
-    let headers = Headers::new();
-    let _ = headers.set("x-mkit-fetched-at", &now.to_string());
-    let _ = headers.set("cache-control", &format!("max-age={}", (JWKS_TTL_MS + JWKS_MAX_STALE_MS) / 1000));
-    if let Ok(resp) = Response::from_bytes(body) {
-        // The shared copy is an optimisation: failing to write it changes nothing.
-        let _ = Cache::default().put(cache_key.as_str(), resp.with_headers(headers)).await;
-    }
+    jwks_copy::write(config, &uri, body, now_ms()).await;
     Ok((keys, None))
 }
 

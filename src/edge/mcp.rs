@@ -2,7 +2,7 @@
 //! token for it. The order of guards: configuration, origin, token, body, then the protocol.
 
 use serde_json::json;
-use worker::{Env, Request};
+use worker::{Date, Env, Request};
 
 use super::body::{read_capped, BodyError};
 use super::d1::D1Ledger;
@@ -11,7 +11,9 @@ use super::respond::{self, render_challenge};
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::config::Config;
 use crate::http::HttpReply;
+use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
+use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
 use crate::paywall::Paywall;
@@ -83,8 +85,15 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
     let paywall = Paywall::new(D1Ledger(env), &principal.sub, config.upgrade_url.as_deref());
-    let caller = Caller { principal: &principal, entitlements: &paywall, bindings: Some(env) };
+    let sealing = sealing(config);
+    let caller = Caller { principal: &principal, entitlements: &paywall, bindings: Some(env), sealing: Some(&sealing) };
     transport::handle_post(&server, &request, &caller).await
+}
+
+/// Request-state keys, one per `MKIT_SECRET` entry (the first seals).
+fn sealing(config: &Config) -> Sealing {
+    let keys = config.deployment_secrets.iter().map(|s| derive_key(s, STATE_KEY_PURPOSE)).collect();
+    Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs: Date::now().as_millis() / 1000 }
 }
 
 /// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.

@@ -5,6 +5,7 @@ mod body;
 mod d1;
 mod fetch;
 mod health;
+mod jwks_copy;
 mod keys;
 mod mcp;
 mod respond;

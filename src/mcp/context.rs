@@ -7,6 +7,8 @@ use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::jsonrpc::{RpcError, INTERNAL_ERROR};
+use super::mrtr::{self, Binding, Sealing};
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
@@ -86,6 +88,10 @@ pub struct ToolContext<'a> {
     /// The authenticated caller: `/mcp` never runs a tool without one.
     pub principal: &'a Principal,
     pub(crate) entitlements: &'a dyn DynEntitlements,
+    /// The keys and clock `seal_state`/`open_state` use; `None` where no secret is configured.
+    pub(crate) sealing: Option<&'a Sealing>,
+    /// The tool being called (`tools/call`), which a sealed state is bound to.
+    pub(crate) tool: Option<&'a str>,
     /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
     /// `crate::tools::env(ctx)` gives it typed.
     pub bindings: Option<&'a dyn Any>,
@@ -108,6 +114,27 @@ impl ToolContext<'_> {
     /// The caller's entitlement keys (read from the ledger on first use, once per request).
     pub async fn entitlements(&self) -> Result<Vec<String>, ToolError> {
         self.entitlements.keys_boxed().await
+    }
+
+    /// Seals `payload` as this call's 2026-07-28 `requestState`: only this caller, calling this
+    /// tool, within `mrtr::STATE_TTL_SECS`, can hand it back.
+    pub fn seal_state(&self, payload: &Value) -> Result<String, RpcError> {
+        let (sealing, binding) = self.sealing_binding()?;
+        let key = sealing.keys.first().ok_or_else(no_secret)?;
+        Ok(mrtr::seal(key, &binding, payload, sealing.now_secs))
+    }
+
+    /// The payload of the `requestState` the client sent back, checked; `None` when it sent none.
+    pub fn open_state(&self) -> Result<Option<Value>, RpcError> {
+        let Some(state) = self.request_state else { return Ok(None) };
+        let (sealing, binding) = self.sealing_binding()?;
+        mrtr::open(&sealing.keys, &binding, state, sealing.now_secs).map(Some)
+    }
+
+    fn sealing_binding(&self) -> Result<(&Sealing, Binding<'_>), RpcError> {
+        let sealing = self.sealing.ok_or_else(no_secret)?;
+        let binding = Binding { issuer: &sealing.issuer, subject: &self.principal.sub, tool: self.tool.unwrap_or("") };
+        Ok((sealing, binding))
     }
 
     /// Reports progress if the client asked for it (`notifications/progress`).
@@ -139,4 +166,8 @@ impl ToolContext<'_> {
     pub fn client_has(&self, capability: &str) -> bool {
         self.client_capabilities.and_then(|c| c.get(capability)).is_some_and(|c| !c.is_null())
     }
+}
+
+fn no_secret() -> RpcError {
+    RpcError::new(INTERNAL_ERROR, "request state needs the deployment secret (MKIT_SECRET)")
 }

@@ -1,28 +1,76 @@
-//! 2026-07-28 multi-round tool results (`input_required`): the `requestState` a server hands
-//! out must come back unmodified, so it is sealed with HMAC-SHA256.
+//! 2026-07-28 multi-round tool results (`input_required`). The `requestState` a server hands out
+//! comes back through the client, so it is sealed: a version byte, an expiry and the payload,
+//! under an HMAC that also covers who it was minted for (issuer, subject) and which tool. A state
+//! altered, expired, replayed by another user or sent to another tool is refused.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::jsonrpc::RpcError;
+use crate::mac::{ct_eq, hmac_sha256};
 
-/// `base64url(json) "." base64url(HMAC-SHA256(key, base64url(json)))`.
-pub fn seal(key: &[u8], payload: &Value) -> String {
-    let body = URL_SAFE_NO_PAD.encode(payload.to_string());
-    format!("{body}.{}", URL_SAFE_NO_PAD.encode(crate::mac::hmac_sha256(key, body.as_bytes())))
+/// The sealed format's version: the first byte of every state.
+pub const STATE_VERSION: u8 = 1;
+/// How long a sealed state stays valid.
+pub const STATE_TTL_SECS: u64 = 10 * 60;
+
+/// What a state is bound to: it opens only for the same caller and tool.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub tool: &'a str,
 }
 
-/// The payload of a state this key sealed; an error for anything altered or foreign.
-pub fn open(key: &[u8], state: &str) -> Result<Value, RpcError> {
-    let invalid = || RpcError::invalid_params("Invalid requestState: integrity check failed");
-    let (body, tag) = state.split_once('.').ok_or_else(invalid)?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
-    if !crate::mac::ct_eq(&crate::mac::hmac_sha256(key, body.as_bytes()), &tag) {
-        return Err(invalid());
+/// This deployment's request-state keys (derived from `MKIT_SECRET`; the first seals, all open),
+/// the issuer tokens come from, and the request's clock.
+pub struct Sealing {
+    pub keys: Vec<[u8; 32]>,
+    pub issuer: String,
+    pub now_secs: u64,
+}
+
+/// The purpose label of request-state keys (`mac::derive_key`).
+pub const STATE_KEY_PURPOSE: &str = "mcp-request-state";
+
+fn tag(key: &[u8; 32], body: &[u8], b: &Binding<'_>) -> [u8; 32] {
+    let mut m = body.to_vec();
+    for part in [b.issuer, b.subject, b.tool] {
+        // Length-prefixed: no two bindings produce the same bytes.
+        m.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        m.extend_from_slice(part.as_bytes());
     }
-    let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
-    serde_json::from_slice(&bytes).map_err(|_| invalid())
+    hmac_sha256(key, &m)
+}
+
+/// `base64url(version ‖ expires_at ‖ json) "." base64url(tag)`, expiring `STATE_TTL_SECS` after `now`.
+pub fn seal(key: &[u8; 32], binding: &Binding<'_>, payload: &Value, now_secs: u64) -> String {
+    let mut body = vec![STATE_VERSION];
+    body.extend_from_slice(&now_secs.saturating_add(STATE_TTL_SECS).to_be_bytes());
+    body.extend_from_slice(payload.to_string().as_bytes());
+    format!("{}.{}", URL_SAFE_NO_PAD.encode(&body), URL_SAFE_NO_PAD.encode(tag(key, &body, binding)))
+}
+
+/// The payload of a state one of `keys` sealed for `binding`, unexpired at `now`.
+pub fn open(keys: &[[u8; 32]], binding: &Binding<'_>, state: &str, now_secs: u64) -> Result<Value, RpcError> {
+    let invalid = |why: &str| RpcError::invalid_params(format!("Invalid requestState: {why}"));
+    let (body, sig) = state.split_once('.').ok_or_else(|| invalid("integrity check failed"))?;
+    let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid("integrity check failed"))?;
+    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| invalid("integrity check failed"))?;
+    if !keys.iter().any(|k| ct_eq(&tag(k, &body, binding), &sig)) {
+        return Err(invalid("integrity check failed"));
+    }
+    let (head, json) = body.split_at_checked(9).ok_or_else(|| invalid("integrity check failed"))?;
+    if head[0] != STATE_VERSION {
+        return Err(invalid("unsupported version"));
+    }
+    let mut expires = [0u8; 8];
+    expires.copy_from_slice(&head[1..9]);
+    if now_secs >= u64::from_be_bytes(expires) {
+        return Err(invalid("expired; start the call again"));
+    }
+    serde_json::from_slice(json).map_err(|_| invalid("integrity check failed"))
 }
 
 /// `{"resultType":"input_required","inputRequests":…,"requestState"?:…}`.
@@ -44,18 +92,38 @@ pub fn accepted_content<'v>(responses: Option<&'v Value>, key: &str) -> Option<&
 mod tests {
     use super::*;
 
+    const NOW: u64 = 1_800_000_000;
+    const ME: Binding<'static> = Binding { issuer: "https://issuer/", subject: "alice", tool: "t" };
+
     #[test]
     fn sealed_state_round_trips_and_detects_tampering() {
-        let key = b"k";
-        let s = seal(key, &json!({"stage": 2, "name": "Alice"}));
-        assert_eq!(open(key, &s).expect("valid"), json!({"stage": 2, "name": "Alice"}));
-        assert!(open(key, &format!("{s}-TAMPERED")).is_err());
-        assert!(open(b"other", &s).is_err());
-        assert!(open(key, "no-dot").is_err());
-        let (body, tag) = s.split_once('.').expect("dot");
+        let key = [1u8; 32];
+        let s = seal(&key, &ME, &json!({"stage": 2, "name": "Alice"}), NOW);
+        assert_eq!(open(&[key], &ME, &s, NOW + 1).expect("valid"), json!({"stage": 2, "name": "Alice"}));
+        assert!(open(&[key], &ME, &format!("{s}-TAMPERED"), NOW).is_err());
+        assert!(open(&[[2u8; 32]], &ME, &s, NOW).is_err(), "another key");
+        assert!(open(&[key], &ME, "no-dot", NOW).is_err());
+        let (body, sig) = s.split_once('.').expect("dot");
         let forged = URL_SAFE_NO_PAD.encode(r#"{"stage":3}"#);
-        assert!(open(key, &format!("{forged}.{tag}")).is_err());
-        assert!(open(key, &format!("{body}.")).is_err());
+        assert!(open(&[key], &ME, &format!("{forged}.{sig}"), NOW).is_err());
+        assert!(open(&[key], &ME, &format!("{body}."), NOW).is_err());
+        assert!(!s.contains("alice"), "no personal data in the state");
+    }
+
+    #[test]
+    fn a_state_opens_only_for_its_caller_and_tool_and_only_in_time() {
+        let key = [1u8; 32];
+        let s = seal(&key, &ME, &json!({"stage": 1}), NOW);
+        let bob = Binding { subject: "bob", ..ME };
+        assert!(open(&[key], &bob, &s, NOW).is_err(), "another user replaying it");
+        let other_tool = Binding { tool: "u", ..ME };
+        assert!(open(&[key], &other_tool, &s, NOW).is_err(), "another tool");
+        let other_issuer = Binding { issuer: "https://evil/", ..ME };
+        assert!(open(&[key], &other_issuer, &s, NOW).is_err(), "another issuer");
+        let e = open(&[key], &ME, &s, NOW + STATE_TTL_SECS).expect_err("expired");
+        assert!(e.message.contains("expired"));
+        // Rotation: a state sealed under the old key still opens while the old key is listed.
+        assert!(open(&[[9u8; 32], key], &ME, &s, NOW).is_ok());
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::task::{Context, Poll, Waker};
 use super::context::Entitlements;
 use super::cors;
 use super::jsonrpc::*;
+use super::mrtr::Sealing;
 use super::stateless::decode_header_value;
 use super::transport::{self, Caller, HttpRequest};
 use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
@@ -129,7 +130,14 @@ impl Harness {
             body: body.as_bytes().to_vec(),
         };
         let server = Server { registry: &self.registry, info: &tools::SERVER_INFO, page_size: self.page_size };
-        let caller = Caller { principal: &self.principal, entitlements: &self.entitlements, bindings: None };
+        let sealing =
+            Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
+        let caller = Caller {
+            principal: &self.principal,
+            entitlements: &self.entitlements,
+            bindings: None,
+            sealing: Some(&sealing),
+        };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
         r
@@ -297,6 +305,22 @@ fn batches_follow_the_version() {
     }
     let r = h.post(&[], "[]");
     assert_eq!(r.status, 400);
+}
+
+#[test]
+fn batches_are_bounded() {
+    let h = Harness::new();
+    let call =
+        r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"text_stats","arguments":{"text":"a b"}}}"#;
+    let batch = |n: usize| format!("[{}]", vec![call; n].join(","));
+    let r = h.post(&[], &batch(super::batch::MAX_BATCH_ITEMS));
+    assert_eq!(r.status, 200);
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(super::batch::MAX_BATCH_ITEMS));
+    let r = h.post(&[], &batch(super::batch::MAX_BATCH_ITEMS + 1));
+    let v: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!((r.status, code(&v), r.error), (400, INVALID_REQUEST, Some("batch_too_large")));
+    assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("at most 32")));
 }
 
 #[test]

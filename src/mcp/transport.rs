@@ -6,9 +6,11 @@
 use serde_json::{Map, Value};
 use std::any::Any;
 
+use super::batch;
 use super::context::{DynEntitlements, LogLevel, ToolContext};
 use super::framing::{encode, negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
+use super::mrtr::Sealing;
 use super::server::{DispatchError, Server};
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
@@ -31,16 +33,18 @@ pub struct Caller<'a> {
     pub entitlements: &'a dyn DynEntitlements,
     /// The platform's bindings (`worker::Env`), handed to tools.
     pub bindings: Option<&'a dyn Any>,
+    /// Keys for sealed request state (`ToolContext::seal_state`).
+    pub sealing: Option<&'a Sealing>,
 }
 
-fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
+pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
     HttpReply::json(status, &jsonrpc::failure(None, e), Some(error))
 }
 
 /// One answered request: the JSON-RPC response and the HTTP status it travels with.
-struct Answer {
+pub(super) struct Answer {
     status: u16,
-    body: Value,
+    pub(super) body: Value,
     error: Option<&'static str>,
     /// Progress and log notifications to send before the response (event stream only).
     notifications: Vec<Value>,
@@ -48,12 +52,12 @@ struct Answer {
 }
 
 impl Answer {
-    fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
+    pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
         let body = jsonrpc::failure(id, &e);
         Answer { status, error: Some(e.code_name()), body, notifications: Vec::new(), challenge: None }
     }
 
-    fn encode(self, accepts: Accepts) -> HttpReply {
+    pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
         let format = accepts.format(!self.notifications.is_empty());
         let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
         reply.challenge = self.challenge;
@@ -73,7 +77,9 @@ pub async fn handle_post(server: &Server<'_>, req: &dyn HttpRequest, caller: &Ca
     };
     let header_version = req.header("MCP-Protocol-Version");
     let answer = match parsed {
-        Value::Array(items) => return batch(server, req, caller, header_version.as_deref(), items, accepts).await,
+        Value::Array(items) => {
+            return batch::answer(server, req, caller, header_version.as_deref(), items, accepts).await
+        }
         single => message(server, req, caller, header_version.as_deref(), single).await,
     };
     answer.map_or_else(|| HttpReply::empty(202), |a| a.encode(accepts))
@@ -115,7 +121,7 @@ async fn message(
 }
 
 /// The version of a handshake-era message from its header: absent means 2025-03-26.
-fn handshake_version(header: Option<&str>) -> Result<ProtocolVersion, RpcError> {
+pub(super) fn handshake_version(header: Option<&str>) -> Result<ProtocolVersion, RpcError> {
     let Some(h) = header else {
         return Ok(ProtocolVersion::DEFAULT_WITHOUT_HEADER);
     };
@@ -130,55 +136,8 @@ fn handshake_version(header: Option<&str>) -> Result<ProtocolVersion, RpcError> 
     }
 }
 
-async fn batch(
-    server: &Server<'_>,
-    req: &dyn HttpRequest,
-    caller: &Caller<'_>,
-    header_version: Option<&str>,
-    items: Vec<Value>,
-    accepts: Accepts,
-) -> HttpReply {
-    let version = match handshake_version(header_version) {
-        Ok(v) => v,
-        Err(e) => return Answer::err(400, None, e).encode(accepts),
-    };
-    if let Err(e) = check_batch(version, &items) {
-        return rpc_reply(400, &e, "batch_not_supported");
-    }
-    let mut out = Vec::new();
-    for item in items {
-        match classify(item) {
-            Err((e, id)) => out.push(jsonrpc::failure(id.as_ref(), &e)),
-            Ok(Message::Notification { .. } | Message::Response) => {}
-            Ok(Message::Request { id, method, .. }) if method == "initialize" => {
-                let e = RpcError::new(jsonrpc::INVALID_REQUEST, "initialize must not be part of a batch");
-                out.push(jsonrpc::failure(Some(&id), &e));
-            }
-            Ok(Message::Request { id, method, params }) => {
-                out.push(request(server, req, caller, header_version, id, &method, params).await.body);
-            }
-        }
-    }
-    if out.is_empty() {
-        HttpReply::empty(202)
-    } else {
-        encode(accepts.format(false), 200, &[], &Value::Array(out), None)
-    }
-}
-
-fn check_batch(version: ProtocolVersion, items: &[Value]) -> Result<(), RpcError> {
-    let refuse = |msg: String| Err(RpcError::new(jsonrpc::INVALID_REQUEST, msg));
-    if items.is_empty() {
-        return refuse("an empty batch is not a valid request".to_owned());
-    }
-    if !version.accepts_batches() {
-        return refuse(format!("JSON-RPC batches are not supported in protocol version {}", version.as_str()));
-    }
-    Ok(())
-}
-
 /// One request: negotiate the version, build the context, dispatch, answer.
-async fn request(
+pub(super) async fn request(
     server: &Server<'_>,
     req: &dyn HttpRequest,
     caller: &Caller<'_>,
@@ -200,7 +159,7 @@ async fn request(
         Ok(l) => l,
         Err(e) => return Answer::err(400, Some(&id), e),
     };
-    let ctx = context(caller, version, &params, meta, log_level);
+    let ctx = context(caller, method, version, &params, meta, log_level);
     let mut outcome = server.dispatch(&ctx, method, &params).await;
     if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
         stateless::decorate(server, method, result);
@@ -227,6 +186,7 @@ fn request_version(
 
 fn context<'a>(
     caller: &Caller<'a>,
+    method: &str,
     version: ProtocolVersion,
     params: &'a Map<String, Value>,
     meta: Option<&'a Map<String, Value>>,
@@ -237,6 +197,8 @@ fn context<'a>(
         protocol_version: version,
         principal: caller.principal,
         entitlements: caller.entitlements,
+        sealing: caller.sealing,
+        tool: if method == "tools/call" { params.get("name").and_then(Value::as_str) } else { None },
         bindings: caller.bindings,
         client_capabilities: if stateless { meta.and_then(|m| m.get(META_CAPABILITIES)) } else { None },
         input_responses: params.get("inputResponses"),

@@ -168,9 +168,6 @@ pub fn register(r: &mut Registry) {
     });
 }
 
-/// Seals the fixtures' multi-round state. A fixed key is fine for test-only tools.
-const STATE_KEY: &[u8] = b"mkit-conformance-fixtures";
-
 fn ask(message: &str, field: &str, kind: &str) -> Value {
     json!({ "method": "elicitation/create", "params": { "message": message, "requestedSchema": {
         "type": "object", "properties": { field: { "type": kind } }, "required": [field] } } })
@@ -203,14 +200,14 @@ fn missing(cap: &str) -> RpcError {
 
 /// The sealed state sent back, checked; `Ok(None)` when the client sent none.
 fn state(ctx: &ToolContext<'_>) -> Result<Option<Value>, RpcError> {
-    ctx.request_state.map(|s| crate::mcp::mrtr::open(STATE_KEY, s)).transpose()
+    ctx.open_state()
 }
 
 fn sampled_text(ctx: &ToolContext<'_>, key: &str) -> Option<String> {
     ctx.input_responses?.get(key)?.get("content")?.get("text")?.as_str().map(str::to_owned)
 }
 
-use crate::mcp::mrtr::{accepted_content, input_required, seal};
+use crate::mcp::mrtr::{accepted_content, input_required};
 
 async fn mrtr_elicitation(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     state(ctx)?;
@@ -249,7 +246,7 @@ async fn mrtr_confirm(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError
         }
         _ => Ok(input_required(
             requests(&[("confirm", ask("Please confirm", "ok", "boolean"))]),
-            Some(seal(STATE_KEY, &json!({ "stage": "confirm" }))),
+            Some(ctx.seal_state(&json!({ "stage": "confirm" }))?),
         )),
     }
 }
@@ -269,35 +266,35 @@ async fn mrtr_multiple(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcErro
                 ("greeting", sample("Generate a greeting", 50)),
                 ("client_roots", roots()),
             ]),
-            Some(seal(STATE_KEY, &json!({ "stage": "multiple" }))),
+            Some(ctx.seal_state(&json!({ "stage": "multiple" }))?),
         )),
     }
 }
 
 async fn mrtr_multi_round(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     let sealed = state(ctx)?.unwrap_or(Value::Null);
-    let step1 = || {
-        input_required(
+    let step1 = || -> Result<Value, RpcError> {
+        Ok(input_required(
             requests(&[("step1", ask("Step 1: What is your name?", "name", "string"))]),
-            Some(seal(STATE_KEY, &json!({ "stage": "step1" }))),
-        )
+            Some(ctx.seal_state(&json!({ "stage": "step1" }))?),
+        ))
     };
     match sealed["stage"].as_str() {
         Some("step1") => match accepted_content(ctx.input_responses, "step1").and_then(|c| c.get("name")?.as_str()) {
             Some(name) => Ok(input_required(
                 requests(&[("step2", ask("Step 2: What is your favorite color?", "color", "string"))]),
-                Some(seal(STATE_KEY, &json!({ "stage": "step2", "name": name }))),
+                Some(ctx.seal_state(&json!({ "stage": "step2", "name": name }))?),
             )),
-            None => Ok(step1()),
+            None => step1(),
         },
         Some("step2") => {
             let name = sealed["name"].as_str().unwrap_or_default();
             match accepted_content(ctx.input_responses, "step2").and_then(|c| c.get("color")?.as_str()) {
                 Some(color) => complete_text(format!("{name}'s favorite color is {color}")),
-                None => Ok(step1()),
+                None => step1(),
             }
         }
-        _ => Ok(step1()),
+        _ => step1(),
     }
 }
 

@@ -15,10 +15,11 @@ const run = promisify(execFile);
 
 export const TEST_ISSUER = "http://127.0.0.1:9/issuer";
 export const TEST_WEBHOOK_SECRET = "whsec_e2e_test_secret";
+export const TEST_DEPLOYMENT_SECRET = "e2e-deployment-secret-0123456789abcdef";
 
 /** The vars a healthy local deployment has. Tests override or delete entries. */
 export function defaultVars() {
-  return { OAUTH_ISSUER: TEST_ISSUER, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
+  return { OAUTH_ISSUER: TEST_ISSUER, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, MKIT_SECRET: TEST_DEPLOYMENT_SECRET };
 }
 
 export async function freePort() {

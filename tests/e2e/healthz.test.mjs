@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startWorker, defaultVars, ROOT, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { startWorker, defaultVars, ROOT, TEST_WEBHOOK_SECRET, TEST_DEPLOYMENT_SECRET } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 
 const crateVersion = readFileSync(join(ROOT, "Cargo.toml"), "utf8").match(/^version = "([^"]+)"/m)[1];
@@ -36,7 +36,7 @@ test("GET /healthz answers 200 with version, commit and every check", async () =
   assert.equal(body.version, crateVersion);
   const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
   assert.match(body.commit, new RegExp(`^${head}(-dirty)?$`), "the commit baked in at build time is the checked-out one");
-  assert.deepEqual(body.checks.config, { OAUTH_ISSUER: "ok", MCP_RESOURCE: "ok", STRIPE_WEBHOOK_SECRET: "ok" });
+  assert.deepEqual(body.checks.config, { OAUTH_ISSUER: "ok", MCP_RESOURCE: "ok", STRIPE_WEBHOOK_SECRET: "ok", MKIT_SECRET: "ok" });
   assert.equal(body.checks.db, "ok");
   assert.equal(body.checks.jwks, "ok", "the issuer's keys were fetched");
 });
@@ -52,6 +52,7 @@ test("a missing required var gives 503 naming it, never a secret's value", async
   assert.equal(res.status, 503);
   const text = await res.text();
   assert.ok(!text.includes(TEST_WEBHOOK_SECRET), "no secret value in the body");
+  assert.ok(!text.includes(TEST_DEPLOYMENT_SECRET), "no secret value in the body");
   const body = JSON.parse(text);
   assert.equal(body.status, "fail");
   assert.equal(body.checks.config.OAUTH_ISSUER, "missing");

@@ -8,10 +8,10 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, TEST_WEBHOOK_SECRET, freePort, startWorker } from "./harness.mjs";
+import { ROOT, TEST_DEPLOYMENT_SECRET, TEST_WEBHOOK_SECRET, freePort, startWorker } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { parseChallenge, unusableKey } from "../../scripts/check.mjs";
-import { validateConfig, readConfig } from "../../scripts/wrangler-config.mjs";
+import { validateConfig, readConfig, schemaKnowsInvocationLogs } from "../../scripts/wrangler-config.mjs";
 import { checkInvocation, commandsIn, wranglerInvocations } from "../../scripts/check-doc-commands.mjs";
 import { secretReport } from "../../scripts/ops.mjs";
 
@@ -74,7 +74,8 @@ test("make check against broken deployments: each fails for its own reason", asy
 
   await t.test("issuer down: jwks and issuer checks fail, the rest still answers", async () => {
     const dead = `http://127.0.0.1:${await freePort()}/`;
-    const w = await startWorker({ name: "ops-issuer-down", vars: { OAUTH_ISSUER: dead, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET } });
+    const w = await startWorker({ name: "ops-issuer-down", vars: { OAUTH_ISSUER: dead, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET,
+      MKIT_SECRET: TEST_DEPLOYMENT_SECRET } });
     try {
       const { code, out } = await check(w.url);
       assert.equal(code, 1);
@@ -90,7 +91,7 @@ test("make check against broken deployments: each fails for its own reason", asy
   });
 
   await t.test("webhook secret missing: the contract is broken, so config, billing and every route fail", async () => {
-    const w = await startWorker({ name: "ops-no-secret", vars: { OAUTH_ISSUER: stack.issuer.url } });
+    const w = await startWorker({ name: "ops-no-secret", vars: { OAUTH_ISSUER: stack.issuer.url, MKIT_SECRET: TEST_DEPLOYMENT_SECRET } });
     try {
       const { code, out } = await check(w.url);
       assert.equal(code, 1);
@@ -107,7 +108,7 @@ test("make check against broken deployments: each fails for its own reason", asy
 
   await t.test("MCP_RESOURCE naming another host: the challenge and metadata disagree with the deployment", async () => {
     const w = await startWorker({ name: "ops-wrong-resource", vars: { OAUTH_ISSUER: stack.issuer.url,
-      STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, MCP_RESOURCE: "https://elsewhere.example.com/mcp" } });
+      STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, MKIT_SECRET: TEST_DEPLOYMENT_SECRET, MCP_RESOURCE: "https://elsewhere.example.com/mcp" } });
     try {
       const { code, out } = await check(w.url);
       assert.equal(code, 1);
@@ -211,6 +212,7 @@ test("wrangler.jsonc validation catches drift between environments", () => {
   c.env.staging.vars.MKIT_UPGRADE_URL = "https://x";
   c.env.staging.vars.STRIPE_SECRET_KEY = "sk_live_oops";
   c.env.production.vars.OAUTH_ISUER = c.env.production.vars.OAUTH_ISSUER;
+  c.env.staging.observability = { enabled: true };
   delete c.env.production.vars.OAUTH_ISSUER;
   const problems = validateConfig(c).join("\n");
   assert.match(problems, /env\.production: no D1 binding named DB/);
@@ -218,6 +220,9 @@ test("wrangler.jsonc validation catches drift between environments", () => {
   assert.match(problems, /env\.production: OAUTH_ISUER is not a configuration variable/);
   assert.match(problems, /env\.production: required var OAUTH_ISSUER is missing/);
   assert.match(problems, /env\.production: vars .* differ from env\.staging's/);
+  assert.match(problems, /env\.staging: observability\.logs\.invocation_logs must be false/);
+  assert.doesNotMatch(problems, /env\.production: observability/, "production inherits the top level's setting");
+  assert.ok(schemaKnowsInvocationLogs(), "the pinned Wrangler schema has the setting");
 });
 
 /** wrangler.jsonc with its placeholders filled, beside the original so relative paths hold. */

@@ -1,0 +1,67 @@
+//! JSON-RPC batches: only 2025-03-26 has them, never with `initialize`, and at most
+//! `MAX_BATCH_ITEMS` messages, each answered as its own request.
+
+use serde_json::Value;
+
+use super::framing::{encode, Accepts};
+use super::jsonrpc::{self, classify, Message, RpcError};
+use super::server::Server;
+use super::transport::{handshake_version, request, rpc_reply, Answer, Caller, HttpRequest};
+use super::version::ProtocolVersion;
+use crate::http::HttpReply;
+
+/// The most messages one 2025-03-26 batch may carry: each runs a request (and may reach D1), so a
+/// batch is bounded like a body.
+pub const MAX_BATCH_ITEMS: usize = 32;
+
+pub async fn answer(
+    server: &Server<'_>,
+    req: &dyn HttpRequest,
+    caller: &Caller<'_>,
+    header_version: Option<&str>,
+    items: Vec<Value>,
+    accepts: Accepts,
+) -> HttpReply {
+    let version = match handshake_version(header_version) {
+        Ok(v) => v,
+        Err(e) => return Answer::err(400, None, e).encode(accepts),
+    };
+    if let Err((e, code)) = check_batch(version, &items) {
+        return rpc_reply(400, &e, code);
+    }
+    let mut out = Vec::new();
+    for item in items {
+        match classify(item) {
+            Err((e, id)) => out.push(jsonrpc::failure(id.as_ref(), &e)),
+            Ok(Message::Notification { .. } | Message::Response) => {}
+            Ok(Message::Request { id, method, .. }) if method == "initialize" => {
+                let e = RpcError::new(jsonrpc::INVALID_REQUEST, "initialize must not be part of a batch");
+                out.push(jsonrpc::failure(Some(&id), &e));
+            }
+            Ok(Message::Request { id, method, params }) => {
+                out.push(request(server, req, caller, header_version, id, &method, params).await.body);
+            }
+        }
+    }
+    if out.is_empty() {
+        HttpReply::empty(202)
+    } else {
+        encode(accepts.format(false), 200, &[], &Value::Array(out), None)
+    }
+}
+
+fn check_batch(version: ProtocolVersion, items: &[Value]) -> Result<(), (RpcError, &'static str)> {
+    let refuse = |msg: String, code| Err((RpcError::new(jsonrpc::INVALID_REQUEST, msg), code));
+    if items.is_empty() {
+        return refuse("an empty batch is not a valid request".to_owned(), "batch_not_supported");
+    }
+    if !version.accepts_batches() {
+        let msg = format!("JSON-RPC batches are not supported in protocol version {}", version.as_str());
+        return refuse(msg, "batch_not_supported");
+    }
+    if items.len() > MAX_BATCH_ITEMS {
+        let msg = format!("a batch carries at most {MAX_BATCH_ITEMS} messages; this one has {}", items.len());
+        return refuse(msg, "batch_too_large");
+    }
+    Ok(())
+}
