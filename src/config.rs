@@ -80,6 +80,18 @@ pub struct Config {
     pub oauth_token_cache: bool,
     /// Where a caller without a paid tool's entitlement can pay; shown in `payment_required`.
     pub upgrade_url: Option<String>,
+    /// `STRIPE_SECRET_KEY`: mKit creates Checkout and billing portal sessions with it.
+    pub stripe_secret_key: Option<String>,
+    /// The pay pages' OpenID Connect client (`MKIT_WEB_CLIENT_ID`, `MKIT_WEB_CLIENT_SECRET`).
+    pub web_client: Option<(String, String)>,
+    /// `MKIT_PRICES`: entitlement → price id; otherwise prices are found by lookup key.
+    pub prices: Vec<(String, String)>,
+    /// The Stripe mode whose events apply; `None` when it cannot be known (both apply).
+    pub stripe_mode: Option<StripeMode>,
+    /// `MKIT_STRIPE_ACCOUNT`: the only Connect account whose events apply.
+    pub stripe_account: Option<String>,
+    /// `MKIT_GRACE_DAYS` (default 3), in seconds.
+    pub grace_secs: i64,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -165,6 +177,18 @@ impl Config {
             oauth_required_scopes: value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
             oauth_token_cache: !value(src, "OAUTH_TOKEN_CACHE").is_some_and(|v| v.eq_ignore_ascii_case("off")),
             upgrade_url: value(src, "MKIT_UPGRADE_URL"),
+            stripe_secret_key: value(src, "STRIPE_SECRET_KEY"),
+            web_client: value(src, "MKIT_WEB_CLIENT_ID").zip(value(src, "MKIT_WEB_CLIENT_SECRET")),
+            prices: list("MKIT_PRICES")
+                .iter()
+                .filter_map(|p| p.split_once('=').map(|(e, id)| (e.trim().to_owned(), id.trim().to_owned())))
+                .collect(),
+            stripe_mode: StripeMode::from_settings(
+                value(src, "MKIT_STRIPE_MODE").as_deref(),
+                value(src, "STRIPE_SECRET_KEY").as_deref(),
+            ),
+            stripe_account: value(src, "MKIT_STRIPE_ACCOUNT"),
+            grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
         }
     }
 }
@@ -281,6 +305,53 @@ fn validate_on_off(v: &str) -> Result<(), &'static str> {
 }
 
 /// Any value: blank ones already count as unset.
+/// `entitlement=price_id` pairs, comma-separated.
+fn validate_price_map(v: &str) -> Result<(), &'static str> {
+    let pairs = split_list(v);
+    let ok =
+        |p: &String| p.split_once('=').is_some_and(|(e, id)| !e.trim().is_empty() && id.trim().starts_with("price_"));
+    if pairs.is_empty() || !pairs.iter().all(ok) {
+        return Err("must be entitlement=price_… pairs, comma-separated");
+    }
+    Ok(())
+}
+
+fn validate_stripe_mode(v: &str) -> Result<(), &'static str> {
+    matches!(v, "live" | "test").then_some(()).ok_or("must be live or test")
+}
+
+fn validate_stripe_account(v: &str) -> Result<(), &'static str> {
+    let ok = v.strip_prefix("acct_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+    ok.then_some(()).ok_or("must be a Stripe account id (acct_…)")
+}
+
+fn validate_grace_days(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= 60 => Ok(()),
+        _ => Err("must be a whole number of days from 0 to 60"),
+    }
+}
+
+/// Which Stripe mode a deployment applies events from, when it can be known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StripeMode {
+    Live,
+    Test,
+}
+
+impl StripeMode {
+    /// `MKIT_STRIPE_MODE`, else the secret key's prefix.
+    fn from_settings(mode: Option<&str>, secret_key: Option<&str>) -> Option<StripeMode> {
+        match (mode, secret_key) {
+            (Some("live"), _) => Some(StripeMode::Live),
+            (Some("test"), _) => Some(StripeMode::Test),
+            (_, Some(k)) if k.starts_with("sk_live_") || k.starts_with("rk_live_") => Some(StripeMode::Live),
+            (_, Some(k)) if k.starts_with("sk_test_") || k.starts_with("rk_test_") => Some(StripeMode::Test),
+            _ => None,
+        }
+    }
+}
+
 fn validate_text(_: &str) -> Result<(), &'static str> {
     Ok(())
 }
@@ -328,6 +399,10 @@ mod tests {
         ("leeway", validate_leeway),
         ("bool", validate_bool),
         ("on_off", validate_on_off),
+        ("price_map", validate_price_map),
+        ("stripe_mode", validate_stripe_mode),
+        ("stripe_account", validate_stripe_account),
+        ("grace_days", validate_grace_days),
     ];
 
     /// Values on which every two validators of `FORMATS` disagree at least once.
@@ -389,9 +464,9 @@ mod tests {
     }
 
     #[test]
-    fn the_secrets_are_the_stripe_keys() {
+    fn the_secrets_are_marked() {
         let secrets: Vec<_> = VARS.iter().filter(|s| s.kind == VarKind::Secret).map(|s| s.name).collect();
-        assert_eq!(secrets, ["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "MKIT_SECRET"]);
+        assert_eq!(secrets, ["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "MKIT_SECRET", "MKIT_WEB_CLIENT_SECRET"]);
     }
 
     #[test]
@@ -531,5 +606,34 @@ mod tests {
         assert_eq!(Config::load(&v).expect("two").deployment_secrets.len(), 2);
         v.insert("MKIT_SECRET".into(), format!("{SECRET},short"));
         assert!(Config::load(&v).is_err(), "every secret of the list is strong");
+    }
+
+    #[test]
+    fn selling_access_settings() {
+        let mut v = good();
+        let c = Config::load(&v).expect("ok");
+        assert_eq!((c.stripe_mode, c.grace_secs, c.web_client.is_none()), (None, 3 * 86_400, true));
+        v.insert("STRIPE_SECRET_KEY".into(), "sk_live_abc".into());
+        v.insert("MKIT_PRICES".into(), "pro=price_1, team=price_2".into());
+        v.insert("MKIT_GRACE_DAYS".into(), "0".into());
+        v.insert("MKIT_WEB_CLIENT_ID".into(), "web".into());
+        v.insert("MKIT_WEB_CLIENT_SECRET".into(), "shh".into());
+        let c = Config::load(&v).expect("ok");
+        assert_eq!(c.stripe_mode, Some(StripeMode::Live), "from the key's prefix");
+        assert_eq!(c.prices, [("pro".to_owned(), "price_1".to_owned()), ("team".to_owned(), "price_2".to_owned())]);
+        assert_eq!((c.grace_secs, c.web_client), (0, Some(("web".to_owned(), "shh".to_owned()))));
+        v.insert("MKIT_STRIPE_MODE".into(), "test".into());
+        assert_eq!(Config::load(&v).expect("ok").stripe_mode, Some(StripeMode::Test), "the explicit var wins");
+        for (k, bad) in [
+            ("MKIT_PRICES", "pro"),
+            ("MKIT_PRICES", "pro=prod_1"),
+            ("MKIT_STRIPE_MODE", "prod"),
+            ("MKIT_STRIPE_ACCOUNT", "acc_1"),
+            ("MKIT_GRACE_DAYS", "61"),
+        ] {
+            let mut w = good();
+            w.insert(k.into(), bad.into());
+            assert!(Config::load(&w).is_err(), "{k}={bad}");
+        }
     }
 }
