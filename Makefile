@@ -42,7 +42,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: token help setup setup-rust setup-npm setup-docs build worker worker-fixtures dev test test-unit test-e2e bench fmt lint clean \
+.PHONY: token help setup setup-rust setup-npm setup-docs build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check deploy-check docs-check
 
 help:
@@ -151,7 +151,7 @@ check: setup-npm
 
 ## ---- test ------------------------------------------------------------------------------------
 
-test: setup lint docs-check test-unit worker worker-fixtures deploy-check test-e2e
+test: setup lint docs-check test-unit test-differential worker worker-fixtures deploy-check test-e2e
 
 # The docs' evidence: markdownlint, every relative link and anchor (offline), and every Wrangler
 # command and make target the operator docs name.
@@ -167,6 +167,10 @@ deploy-check: worker
 
 test-unit:
 	cargo test
+
+# mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
+test-differential: setup-npm
+	node tests/differential/jose.mjs
 
 test-e2e: worker worker-fixtures
 	rm -rf .e2e

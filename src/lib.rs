@@ -16,6 +16,7 @@ pub mod mac;
 pub mod mcp;
 pub mod paywall;
 pub mod routes;
+pub mod seal;
 pub mod tools;
 
 mod edge;

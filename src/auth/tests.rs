@@ -201,6 +201,14 @@ fn token_type() {
     assert!(lax.validate(&t(Some("JWT")), &default_set(), NOW).is_ok());
     assert!(lax.validate(&t(None), &default_set(), NOW).is_ok());
     assert_eq!(lax.validate(&t(Some("id+jwt")), &default_set(), NOW).err(), Some(TokenError::WrongType));
+    // RFC 7515 §4.1.9: `application/jwt` is `JWT`.
+    assert!(lax.validate(&t(Some("application/JWT")), &default_set(), NOW).is_ok());
+    assert_eq!(check(&t(Some("application/jwt"))).err(), Some(TokenError::WrongType));
+    // A typ that is not a string is malformed, not absent.
+    for odd in [json!(123), json!(null), json!(["at+jwt"])] {
+        let h = json!({"alg": "RS256", "kid": "rsa1", "typ": odd});
+        assert_eq!(lax.validate(&token(h, claims()), &default_set(), NOW).err(), Some(TokenError::Malformed("typ")));
+    }
 }
 
 #[test]

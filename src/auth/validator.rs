@@ -146,9 +146,14 @@ impl AccessTokenValidator {
         if header.contains_key("crit") {
             return Err(TokenError::CriticalHeader);
         }
-        let typ = header.get("typ").and_then(Value::as_str).map(str::to_ascii_lowercase);
-        let typ_ok = match typ.as_deref() {
-            Some("at+jwt" | "application/at+jwt") => true,
+        let typ = match header.get("typ") {
+            None => None,
+            Some(Value::String(t)) => Some(t.to_ascii_lowercase()),
+            Some(_) => return Err(TokenError::Malformed("typ")),
+        };
+        // RFC 7515 §4.1.9: the `application/` prefix of a media type may be left out.
+        let typ_ok = match typ.as_deref().map(|t| t.strip_prefix("application/").unwrap_or(t)) {
+            Some("at+jwt") => true,
             Some("jwt") | None => self.accept_jwt_typ,
             Some(_) => false,
         };

@@ -3,15 +3,10 @@
 //! under an HMAC that also covers who it was minted for (issuer, subject) and which tool. A state
 //! altered, expired, replayed by another user or sent to another tool is refused.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::jsonrpc::RpcError;
-use crate::mac::{ct_eq, hmac_sha256};
 
-/// The sealed format's version: the first byte of every state.
-pub const STATE_VERSION: u8 = 1;
 /// How long a sealed state stays valid.
 pub const STATE_TTL_SECS: u64 = 10 * 60;
 
@@ -23,8 +18,14 @@ pub struct Binding<'a> {
     pub tool: &'a str,
 }
 
-/// This deployment's request-state keys (derived from `MKIT_SECRET`; the first seals, all open),
-/// the issuer tokens come from, and the request's clock.
+impl Binding<'_> {
+    fn parts(&self) -> [&str; 4] {
+        ["mcp-request-state", self.issuer, self.subject, self.tool]
+    }
+}
+
+/// This deployment's sealing keys (derived from `MKIT_SECRET`; the first seals, all open), the
+/// issuer tokens come from, and the request's clock.
 pub struct Sealing {
     pub keys: Vec<[u8; 32]>,
     pub issuer: String,
@@ -34,43 +35,17 @@ pub struct Sealing {
 /// The purpose label of request-state keys (`mac::derive_key`).
 pub const STATE_KEY_PURPOSE: &str = "mcp-request-state";
 
-fn tag(key: &[u8; 32], body: &[u8], b: &Binding<'_>) -> [u8; 32] {
-    let mut m = body.to_vec();
-    for part in [b.issuer, b.subject, b.tool] {
-        // Length-prefixed: no two bindings produce the same bytes.
-        m.extend_from_slice(&(part.len() as u64).to_be_bytes());
-        m.extend_from_slice(part.as_bytes());
-    }
-    hmac_sha256(key, &m)
-}
-
-/// `base64url(version ‖ expires_at ‖ json) "." base64url(tag)`, expiring `STATE_TTL_SECS` after `now`.
+/// A state for `binding`, expiring `STATE_TTL_SECS` after `now` (`crate::seal`'s format).
 pub fn seal(key: &[u8; 32], binding: &Binding<'_>, payload: &Value, now_secs: u64) -> String {
-    let mut body = vec![STATE_VERSION];
-    body.extend_from_slice(&now_secs.saturating_add(STATE_TTL_SECS).to_be_bytes());
-    body.extend_from_slice(payload.to_string().as_bytes());
-    format!("{}.{}", URL_SAFE_NO_PAD.encode(&body), URL_SAFE_NO_PAD.encode(tag(key, &body, binding)))
+    crate::seal::seal(key, &binding.parts(), payload, now_secs.saturating_add(STATE_TTL_SECS))
 }
 
 /// The payload of a state one of `keys` sealed for `binding`, unexpired at `now`.
 pub fn open(keys: &[[u8; 32]], binding: &Binding<'_>, state: &str, now_secs: u64) -> Result<Value, RpcError> {
-    let invalid = |why: &str| RpcError::invalid_params(format!("Invalid requestState: {why}"));
-    let (body, sig) = state.split_once('.').ok_or_else(|| invalid("integrity check failed"))?;
-    let body = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid("integrity check failed"))?;
-    let sig = URL_SAFE_NO_PAD.decode(sig).map_err(|_| invalid("integrity check failed"))?;
-    if !keys.iter().any(|k| ct_eq(&tag(k, &body, binding), &sig)) {
-        return Err(invalid("integrity check failed"));
-    }
-    let (head, json) = body.split_at_checked(9).ok_or_else(|| invalid("integrity check failed"))?;
-    if head[0] != STATE_VERSION {
-        return Err(invalid("unsupported version"));
-    }
-    let mut expires = [0u8; 8];
-    expires.copy_from_slice(&head[1..9]);
-    if now_secs >= u64::from_be_bytes(expires) {
-        return Err(invalid("expired; start the call again"));
-    }
-    serde_json::from_slice(json).map_err(|_| invalid("integrity check failed"))
+    crate::seal::open(keys, &binding.parts(), state, now_secs).map_err(|e| {
+        let hint = if e == crate::seal::SealError::Expired { "; start the call again" } else { "" };
+        RpcError::invalid_params(format!("Invalid requestState: {}{hint}", e.reason()))
+    })
 }
 
 /// `{"resultType":"input_required","inputRequests":…,"requestState"?:…}`.
@@ -94,6 +69,9 @@ mod tests {
 
     const NOW: u64 = 1_800_000_000;
     const ME: Binding<'static> = Binding { issuer: "https://issuer/", subject: "alice", tool: "t" };
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
 
     #[test]
     fn sealed_state_round_trips_and_detects_tampering() {
