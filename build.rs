@@ -2,7 +2,7 @@
 //! `MKIT_COMMIT` (set by the Makefile) wins; otherwise git is asked; otherwise "unknown".
 //!
 //! Also turns the configuration contract, `config/contract.json` (the one list, which the
-//! scripts read too), into `$OUT_DIR/contract.rs`: the `VARS` table that `src/config.rs` includes.
+//! scripts read too), into `$OUT_DIR/contract.rs`: the `VARS` table that `src/config/mod.rs` includes.
 //!
 //! And copies the README's "Adding a tool" example to `$OUT_DIR/readme_tool.rs`, which
 //! `src/tools/mod.rs` compiles in its tests as the file the README tells a kit user to write.
@@ -43,7 +43,7 @@ fn readme_tool() {
 
 const CONTRACT: &str = "config/contract.json";
 
-/// The validator in `src/config.rs` for each `format` of the contract.
+/// The validator in `src/config/formats.rs` for each `format` of the contract.
 fn validator(format: &str) -> Option<&'static str> {
     Some(match format {
         "url" => "validate_url",

@@ -34,7 +34,7 @@ export function objectFor(type, { user, lookupKey = "pro", status, customer = id
   const now = Math.floor(Date.now() / 1000);
   if (type === "checkout.session.completed") {
     return { id: idFor("cs_test", user), object: "checkout.session", mode: "subscription", status: "complete",
-      payment_status: "paid", client_reference_id: user, customer, subscription, metadata: {} };
+      payment_status: "paid", customer, subscription, metadata: user ? { mkit_user: user } : {} };
   }
   if (type === "customer.created" || type === "customer.updated") {
     return { id: customer, object: "customer", email: null, metadata: { mkit_user: user } };

@@ -14,10 +14,12 @@ pub mod http;
 pub mod log;
 pub mod mac;
 pub mod mcp;
+pub mod paylink;
 pub mod paywall;
 pub mod routes;
 pub mod seal;
 pub mod tools;
+pub mod web;
 
 mod edge;
 

@@ -6,7 +6,8 @@ use serde_json::json;
 use std::cell::OnceCell;
 
 use crate::billing::{ledger, StoreError};
-use crate::mcp::{Entitlements, ToolError};
+use crate::mcp::{Denial, Entitlements, PayLink, ToolError};
+use crate::paylink::{self, Kind};
 
 /// Reads a caller's entitlement keys (`ledger::ENTITLEMENTS_SQL`).
 #[allow(async_fn_in_trait)]
@@ -14,19 +15,42 @@ pub trait LedgerReader {
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError>;
 }
 
+/// Where a caller without an entitlement can pay.
+#[derive(Default)]
+pub struct Offer<'a> {
+    /// A static page (`MKIT_UPGRADE_URL`): the fallback when mKit's own pay pages are not set up.
+    pub upgrade_url: Option<&'a str>,
+    /// mKit's own pay pages, when Stripe and the web client are configured.
+    pub links: Option<LinkMint<'a>>,
+}
+
+/// What minting this caller's pay links needs.
+pub struct LinkMint<'a> {
+    pub key: [u8; 32],
+    /// The worker's origin, e.g. `https://mkit.example.com`.
+    pub base_url: &'a str,
+    pub issuer: &'a str,
+    pub now_secs: u64,
+}
+
 /// One request's view of the ledger: read at most once per HTTP request (a batch of paid calls
 /// included), and only when a paid tool or a tool that reports entitlements asks.
 pub struct Paywall<'a, R> {
     reader: R,
     sub: &'a str,
-    /// Where a caller without the entitlement can pay (`MKIT_UPGRADE_URL`).
-    upgrade_url: Option<&'a str>,
+    offer: Offer<'a>,
     loaded: OnceCell<Result<Vec<String>, StoreError>>,
 }
 
 impl<'a, R: LedgerReader> Paywall<'a, R> {
-    pub fn new(reader: R, sub: &'a str, upgrade_url: Option<&'a str>) -> Self {
-        Paywall { reader, sub, upgrade_url, loaded: OnceCell::new() }
+    pub fn new(reader: R, sub: &'a str, offer: Offer<'a>) -> Self {
+        Paywall { reader, sub, offer, loaded: OnceCell::new() }
+    }
+
+    fn link(&self, kind: Kind, entitlement: &str) -> Option<PayLink> {
+        let m = self.offer.links.as_ref()?;
+        let (url, id) = paylink::mint(&m.key, m.base_url, m.issuer, self.sub, kind, entitlement, m.now_secs);
+        Some(PayLink { url, id })
     }
 
     async fn load(&self) -> Result<&[String], StoreError> {
@@ -47,12 +71,18 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         self.load().await.map(<[String]>::to_vec).map_err(unavailable)
     }
 
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), ToolError> {
-        let held = self.load().await.map_err(unavailable)?;
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial> {
+        let held = self.load().await.map_err(|e| Denial::Unavailable(unavailable(e)))?;
         if ledger::grants(held, entitlement) {
             return Ok(());
         }
-        Err(payment_required(tool, entitlement, self.upgrade_url))
+        let pay = self.link(Kind::Checkout, entitlement);
+        let result = payment_required(tool, entitlement, self.offer.upgrade_url, pay.as_ref().map(|p| p.url.as_str()));
+        Err(Denial::PaymentRequired { result, pay })
+    }
+
+    fn manage_url(&self) -> Option<String> {
+        self.link(Kind::Portal, "").map(|l| l.url)
     }
 }
 
@@ -63,14 +93,19 @@ fn unavailable(e: StoreError) -> ToolError {
 }
 
 /// Not a 403 (re-authorizing cannot fix a missing payment) but a result the model can act on,
-/// naming the entitlement and where to get it.
-fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>) -> ToolError {
+/// naming the entitlement and where to get it: the caller's own checkout link when mKit sells
+/// it, else the static upgrade page.
+fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
     let mut text = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
-    if let Some(url) = upgrade_url {
-        text.push_str(&format!(" Upgrade at {url}"));
+    match (checkout_url, upgrade_url) {
+        (Some(url), _) => {
+            text.push_str(&format!(" Open {url} to pay (sign in as yourself), then call the tool again."))
+        }
+        (None, Some(url)) => text.push_str(&format!(" Upgrade at {url}")),
+        (None, None) => {}
     }
-    ToolError::new(text)
-        .with_structured(json!({ "error": "payment_required", "entitlement": key, "upgrade_url": upgrade_url }))
+    ToolError::new(text).with_structured(json!({ "error": "payment_required", "entitlement": key,
+        "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
 }
 
 #[cfg(test)]
@@ -105,7 +140,7 @@ mod tests {
     #[test]
     fn entitled_callers_pass_and_the_ledger_is_read_once() {
         let reads = Cell::new(0);
-        let p = Paywall::new(Fake { keys: Ok(&["pro", "team"]), reads: &reads }, "u1", None);
+        let p = Paywall::new(Fake { keys: Ok(&["pro", "team"]), reads: &reads }, "u1", Offer::default());
         assert_eq!(block_on(p.require("text_stats", "pro")), Ok(()));
         assert_eq!(block_on(p.require("text_stats", "team")), Ok(()));
         assert_eq!(block_on(p.keys()), Ok(vec!["pro".to_owned(), "team".to_owned()]));
@@ -115,26 +150,58 @@ mod tests {
     #[test]
     fn payment_required_names_the_entitlement_and_where_to_pay() {
         let reads = Cell::new(0);
-        let p = Paywall::new(Fake { keys: Ok(&["team"]), reads: &reads }, "u1", Some("https://example.com/upgrade"));
-        let e = block_on(p.require("text_stats", "pro")).expect_err("not entitled");
+        let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: None };
+        let p = Paywall::new(Fake { keys: Ok(&["team"]), reads: &reads }, "u1", offer);
+        let Err(Denial::PaymentRequired { result: e, pay: None }) = block_on(p.require("text_stats", "pro")) else {
+            panic!("not entitled, and no pay link without the pay pages");
+        };
         assert_eq!(
             e.structured,
-            Some(
-                json!({"error": "payment_required", "entitlement": "pro", "upgrade_url": "https://example.com/upgrade"})
-            )
+            Some(json!({"error": "payment_required", "entitlement": "pro",
+                "upgrade_url": "https://example.com/upgrade", "checkout_url": null}))
         );
         assert!(e.message.contains("\"pro\"") && e.message.contains("/upgrade"));
-        let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", None);
-        let e = block_on(p.require("text_stats", "pro")).expect_err("not entitled");
+        let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", Offer::default());
+        let Err(Denial::PaymentRequired { result: e, .. }) = block_on(p.require("text_stats", "pro")) else {
+            panic!("not entitled");
+        };
         assert_eq!(e.structured.as_ref().map(|s| s["upgrade_url"].clone()), Some(serde_json::Value::Null));
+        assert_eq!(Entitlements::manage_url(&p), None);
+    }
+
+    #[test]
+    fn with_pay_pages_the_caller_gets_their_own_checkout_link() {
+        let reads = Cell::new(0);
+        let links = LinkMint {
+            key: [9; 32],
+            base_url: "https://mkit.example",
+            issuer: "https://iss/",
+            now_secs: 1_800_000_000,
+        };
+        let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: Some(links) };
+        let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", offer);
+        let Err(Denial::PaymentRequired { result, pay: Some(pay) }) = block_on(p.require("text_stats", "pro")) else {
+            panic!("a pay link");
+        };
+        assert!(pay.url.starts_with("https://mkit.example/billing/checkout?t="));
+        let token = pay.url.split_once("?t=").map(|(_, t)| t).unwrap_or_default();
+        let link = crate::paylink::open(&[[9; 32]], "https://iss/", "u1", Kind::Checkout, token, 1_800_000_001);
+        assert_eq!(link.map(|l| (l.entitlement, l.nonce)), Ok(("pro".to_owned(), pay.id.clone())));
+        let s = result.structured.expect("structured");
+        assert_eq!(
+            (s["checkout_url"].as_str(), s["upgrade_url"].as_str()),
+            (Some(pay.url.as_str()), Some("https://example.com/upgrade"))
+        );
+        assert!(result.message.contains(&pay.url));
+        assert!(Entitlements::manage_url(&p).is_some_and(|u| u.starts_with("https://mkit.example/billing/portal?t=")));
     }
 
     #[test]
     fn an_unreadable_ledger_fails_closed_once_per_request() {
         let reads = Cell::new(0);
-        let p = Paywall::new(Fake { keys: Err(StoreError::Query), reads: &reads }, "u1", None);
+        let p = Paywall::new(Fake { keys: Err(StoreError::Query), reads: &reads }, "u1", Offer::default());
         for _ in 0..3 {
-            let e = block_on(p.require("text_stats", "pro")).expect_err("fails closed");
+            let Err(Denial::Unavailable(e)) = block_on(p.require("text_stats", "pro")) else { panic!("fails closed") };
             assert_eq!(e.structured, Some(json!({"error": "entitlements_unavailable"})));
             assert!(e.message.contains("storage_failed"));
         }

@@ -7,8 +7,21 @@ pub enum Route {
     McpPreflight,
     StripeWebhook,
     ProtectedResourceMetadata,
+    /// The pay pages: a pay link opens Checkout or the billing portal after a sign-in.
+    BillingCheckout,
+    BillingPortal,
+    BillingCallback,
+    /// Where Stripe sends the browser back: success, cancel, done.
+    BillingPage(BillingPage),
     #[cfg(feature = "fixtures")]
     FixturePanic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingPage {
+    Success,
+    Cancel,
+    Done,
 }
 
 impl Route {
@@ -19,6 +32,12 @@ impl Route {
             Route::Mcp | Route::McpPreflight => "/mcp",
             Route::StripeWebhook => "/stripe/webhook",
             Route::ProtectedResourceMetadata => "/.well-known/oauth-protected-resource",
+            Route::BillingCheckout => "/billing/checkout",
+            Route::BillingPortal => "/billing/portal",
+            Route::BillingCallback => "/billing/callback",
+            Route::BillingPage(BillingPage::Success) => "/billing/success",
+            Route::BillingPage(BillingPage::Cancel) => "/billing/cancel",
+            Route::BillingPage(BillingPage::Done) => "/billing/done",
             #[cfg(feature = "fixtures")]
             Route::FixturePanic => "/__fixtures/panic",
         }
@@ -58,9 +77,27 @@ pub fn route(method: &str, path: &str) -> Routing {
             "GET, HEAD",
             matches!(method, "GET" | "HEAD").then_some(Route::ProtectedResourceMetadata),
         ),
+        "/billing/checkout" | "/billing/portal" | "/billing/callback" | "/billing/success" | "/billing/cancel"
+        | "/billing/done" => billing(method, path),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
         _ => Routing::NotFound,
+    }
+}
+
+/// The pay pages answer GET (a browser following a link or a redirect) and HEAD.
+fn billing(method: &str, path: &str) -> Routing {
+    let route = match path {
+        "/billing/checkout" => Route::BillingCheckout,
+        "/billing/portal" => Route::BillingPortal,
+        "/billing/callback" => Route::BillingCallback,
+        "/billing/success" => Route::BillingPage(BillingPage::Success),
+        "/billing/cancel" => Route::BillingPage(BillingPage::Cancel),
+        _ => Route::BillingPage(BillingPage::Done),
+    };
+    match method {
+        "GET" | "HEAD" => Routing::Found(route),
+        _ => Routing::MethodNotAllowed { route: route.name(), allow: "GET, HEAD" },
     }
 }
 
@@ -96,6 +133,18 @@ mod tests {
             }
             assert_eq!(route("GET", p), Routing::NotFound, "{p}");
         }
+    }
+
+    #[test]
+    fn pay_pages() {
+        assert_eq!(route("GET", "/billing/checkout"), Routing::Found(Route::BillingCheckout));
+        assert_eq!(route("GET", "/billing/callback"), Routing::Found(Route::BillingCallback));
+        assert_eq!(route("GET", "/billing/done"), Routing::Found(Route::BillingPage(BillingPage::Done)));
+        assert_eq!(
+            route("POST", "/billing/portal"),
+            Routing::MethodNotAllowed { route: "/billing/portal", allow: "GET, HEAD" }
+        );
+        assert_eq!(route("GET", "/billing"), Routing::NotFound);
     }
 
     #[test]

@@ -24,6 +24,8 @@ pub enum DiscoveryError {
     IssuerMismatch,
     NoJwksUri,
     JwksUriNotHttps,
+    /// No https `authorization_endpoint` and `token_endpoint` (needed to sign a browser in).
+    NoEndpoints,
 }
 
 impl DiscoveryError {
@@ -33,6 +35,7 @@ impl DiscoveryError {
             DiscoveryError::IssuerMismatch => "discovery_issuer_mismatch",
             DiscoveryError::NoJwksUri => "discovery_no_jwks_uri",
             DiscoveryError::JwksUriNotHttps => "discovery_jwks_uri_not_https",
+            DiscoveryError::NoEndpoints => "discovery_no_endpoints",
         }
     }
 }
@@ -47,6 +50,29 @@ pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, Disco
         return Err(DiscoveryError::JwksUriNotHttps);
     }
     Ok(uri.to_owned())
+}
+
+/// Where a browser signs in and where its code is exchanged (RFC 8414 / OIDC Discovery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerEndpoints {
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+}
+
+/// The endpoints of the metadata `body`, which must name `issuer` exactly.
+pub fn endpoints_from_metadata(body: &[u8], issuer: &str) -> Result<IssuerEndpoints, DiscoveryError> {
+    let doc = parse_strict(body).map_err(|_| DiscoveryError::Invalid)?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return Err(DiscoveryError::IssuerMismatch);
+    }
+    let url = |k: &str| {
+        let u = doc.get(k).and_then(Value::as_str).filter(|u| crate::config::validate_url(u).is_ok());
+        u.map(str::to_owned).ok_or(DiscoveryError::NoEndpoints)
+    };
+    Ok(IssuerEndpoints {
+        authorization_endpoint: url("authorization_endpoint")?,
+        token_endpoint: url("token_endpoint")?,
+    })
 }
 
 #[cfg(test)]
@@ -84,5 +110,20 @@ mod tests {
         assert!(
             jwks_uri_from_metadata(br#"{"issuer":"x","issuer":"https://a.example/"}"#, "https://a.example/").is_err()
         );
+    }
+
+    #[test]
+    fn endpoints_for_a_browser_sign_in() {
+        let doc = br#"{"issuer":"https://a.example/","authorization_endpoint":"https://a.example/auth","token_endpoint":"https://a.example/token"}"#;
+        assert_eq!(
+            endpoints_from_metadata(doc, "https://a.example/"),
+            Ok(IssuerEndpoints {
+                authorization_endpoint: "https://a.example/auth".into(),
+                token_endpoint: "https://a.example/token".into()
+            })
+        );
+        let plain = br#"{"issuer":"https://a.example/","authorization_endpoint":"http://a.example/auth","token_endpoint":"https://a.example/token"}"#;
+        assert_eq!(endpoints_from_metadata(plain, "https://a.example/"), Err(DiscoveryError::NoEndpoints));
+        assert_eq!(endpoints_from_metadata(doc, "https://b.example/"), Err(DiscoveryError::IssuerMismatch));
     }
 }

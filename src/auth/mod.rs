@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod discovery;
+pub mod id_token;
 pub mod json;
 pub mod jwk;
 pub mod principal;

@@ -385,3 +385,37 @@ fn short_signatures_are_rejected_not_panicked_on() {
         }
     }
 }
+
+#[test]
+fn id_tokens_for_the_pay_pages_sign_in() {
+    use super::id_token::IdTokenValidator;
+    let v = IdTokenValidator { issuer: ISS, client_id: "web", leeway_secs: 60 };
+    let id = |claims: Value, typ: Option<&str>| {
+        let mut h = json!({"alg": "RS256", "kid": "rsa1"});
+        if let Some(t) = typ {
+            h["typ"] = t.into();
+        }
+        token(h, claims)
+    };
+    let good = || json!({"iss": ISS, "aud": "web", "sub": "alice", "nonce": "n1", "exp": NOW + 300, "iat": NOW});
+    assert_eq!(v.validate(&id(good(), None), &default_set(), NOW, "n1"), Ok("alice".into()));
+    assert_eq!(v.validate(&id(good(), Some("JWT")), &default_set(), NOW, "n1"), Ok("alice".into()));
+    assert_eq!(v.validate(&id(good(), None), &default_set(), NOW, "n2").err(), Some(TokenError::MissingClaim("nonce")));
+    assert_eq!(v.validate(&id(good(), Some("at+jwt")), &default_set(), NOW, "n1").err(), Some(TokenError::WrongType));
+    let mut c = good();
+    c["aud"] = json!("another-client");
+    assert_eq!(v.validate(&id(c, None), &default_set(), NOW, "n1").err(), Some(TokenError::WrongAudience));
+    let mut c = good();
+    c["aud"] = json!(["web", "other"]);
+    assert_eq!(
+        v.validate(&id(c.clone(), None), &default_set(), NOW, "n1").err(),
+        Some(TokenError::WrongAudience),
+        "azp needed"
+    );
+    c["azp"] = json!("web");
+    assert!(v.validate(&id(c, None), &default_set(), NOW, "n1").is_ok());
+    let mut c = good();
+    c["iss"] = json!("https://evil.example/");
+    assert_eq!(v.validate(&id(c, None), &default_set(), NOW, "n1").err(), Some(TokenError::WrongIssuer));
+    assert_eq!(v.validate(&id(good(), None), &default_set(), NOW + 400, "n1").err(), Some(TokenError::Expired));
+}

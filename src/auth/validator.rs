@@ -137,92 +137,121 @@ fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Optio
     }
 }
 
-impl AccessTokenValidator {
-    pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64) -> Result<ValidatedToken, TokenError> {
-        let parts = split(token)?;
-        let header = &parts.header;
+/// Which `typ` a token may carry (RFC 8725 §3.11: explicit typing keeps token kinds apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TypRule {
+    /// `at+jwt` (RFC 9068); `JWT` or none too when the issuer does not type its tokens.
+    AccessToken { accept_jwt: bool },
+    /// An OpenID Connect ID token: `JWT` or none, never `at+jwt`.
+    IdToken,
+}
 
-        let alg = header.get("alg").and_then(Value::as_str).and_then(Alg::parse).ok_or(TokenError::UnsupportedAlg)?;
-        if header.contains_key("crit") {
-            return Err(TokenError::CriticalHeader);
-        }
-        let typ = match header.get("typ") {
-            None => None,
-            Some(Value::String(t)) => Some(t.to_ascii_lowercase()),
-            Some(_) => return Err(TokenError::Malformed("typ")),
-        };
+impl TypRule {
+    fn allows(self, typ: Option<&str>) -> bool {
         // RFC 7515 §4.1.9: the `application/` prefix of a media type may be left out.
-        let typ_ok = match typ.as_deref().map(|t| t.strip_prefix("application/").unwrap_or(t)) {
-            Some("at+jwt") => true,
-            Some("jwt") | None => self.accept_jwt_typ,
-            Some(_) => false,
-        };
-        if !typ_ok {
-            return Err(TokenError::WrongType);
-        }
-        // jku, x5u, jwk and x5c are never consulted: keys come only from the configured JWKS.
-        let kid = match header.get("kid") {
-            None => None,
-            Some(Value::String(k)) => Some(k.as_str()),
-            Some(_) => return Err(TokenError::Malformed("kid")),
-        };
-        let candidates: Vec<_> = match kid {
-            Some(k) => keys.keys.iter().filter(|e| e.kid.as_deref() == Some(k)).collect(),
-            None => keys.keys.iter().filter(|e| e.allows(alg)).collect(),
-        };
-        if candidates.is_empty() {
-            return Err(TokenError::UnknownKey);
-        }
-        let fitting: Vec<_> = candidates.into_iter().filter(|e| e.allows(alg)).collect();
-        if fitting.is_empty() {
-            return Err(TokenError::KeyMismatch);
-        }
-        let message = &token.as_bytes()[..parts.signing_input_len];
-        if !fitting.iter().any(|e| verify_signature(alg, &e.key, message, &parts.signature)) {
-            return Err(TokenError::BadSignature);
-        }
-
-        let claims = &parts.claims;
-        if claims.get("iss").and_then(Value::as_str) != Some(self.issuer.as_str()) {
-            return Err(TokenError::WrongIssuer);
-        }
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(a)) => self.audiences.iter().any(|x| x == a),
-            Some(Value::Array(list)) => {
-                list.iter().filter_map(Value::as_str).any(|a| self.audiences.iter().any(|x| x == a))
-            }
+        match (self, typ.map(|t| t.strip_prefix("application/").unwrap_or(t))) {
+            (TypRule::AccessToken { .. }, Some("at+jwt")) => true,
+            (TypRule::AccessToken { accept_jwt }, Some("jwt") | None) => accept_jwt,
+            (TypRule::IdToken, Some("jwt") | None) => true,
             _ => false,
-        };
-        if !aud_ok {
-            return Err(TokenError::WrongAudience);
         }
-        let leeway = self.leeway_secs.min(MAX_LEEWAY_SECS) as f64;
-        let now = now_secs as f64;
-        let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
-        if now >= exp + leeway {
-            return Err(TokenError::Expired);
-        }
-        if numeric_date(claims, "nbf")?.is_some_and(|nbf| now + leeway < nbf) {
-            return Err(TokenError::NotYetValid);
-        }
-        if numeric_date(claims, "iat")?.is_some_and(|iat| now + leeway < iat) {
-            return Err(TokenError::IssuedInFuture);
-        }
+    }
+}
+
+/// The claims of a compact JWS whose header follows the rules and whose signature one of
+/// `keys` verifies; nothing about the claims is checked yet.
+pub fn verified_claims(token: &str, keys: &JwkSet, typ_rule: TypRule) -> Result<Map<String, Value>, TokenError> {
+    let parts = split(token)?;
+    let header = &parts.header;
+    let alg = header.get("alg").and_then(Value::as_str).and_then(Alg::parse).ok_or(TokenError::UnsupportedAlg)?;
+    if header.contains_key("crit") {
+        return Err(TokenError::CriticalHeader);
+    }
+    let typ = match header.get("typ") {
+        None => None,
+        Some(Value::String(t)) => Some(t.to_ascii_lowercase()),
+        Some(_) => return Err(TokenError::Malformed("typ")),
+    };
+    if !typ_rule.allows(typ.as_deref()) {
+        return Err(TokenError::WrongType);
+    }
+    // jku, x5u, jwk and x5c are never consulted: keys come only from the configured JWKS.
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(k)) => Some(k.as_str()),
+        Some(_) => return Err(TokenError::Malformed("kid")),
+    };
+    let candidates: Vec<_> = match kid {
+        Some(k) => keys.keys.iter().filter(|e| e.kid.as_deref() == Some(k)).collect(),
+        None => keys.keys.iter().filter(|e| e.allows(alg)).collect(),
+    };
+    if candidates.is_empty() {
+        return Err(TokenError::UnknownKey);
+    }
+    let fitting: Vec<_> = candidates.into_iter().filter(|e| e.allows(alg)).collect();
+    if fitting.is_empty() {
+        return Err(TokenError::KeyMismatch);
+    }
+    let message = &token.as_bytes()[..parts.signing_input_len];
+    if !fitting.iter().any(|e| verify_signature(alg, &e.key, message, &parts.signature)) {
+        return Err(TokenError::BadSignature);
+    }
+    Ok(parts.claims)
+}
+
+/// `iss` equals `issuer` exactly.
+pub fn check_issuer(claims: &Map<String, Value>, issuer: &str) -> Result<(), TokenError> {
+    (claims.get("iss").and_then(Value::as_str) == Some(issuer)).then_some(()).ok_or(TokenError::WrongIssuer)
+}
+
+/// `aud` (a string or an array) contains one of `accepted`.
+pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Result<(), TokenError> {
+    let ok = match claims.get("aud") {
+        Some(Value::String(a)) => accepted.iter().any(|x| x == a),
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(|a| accepted.iter().any(|x| x == a)),
+        _ => false,
+    };
+    ok.then_some(()).ok_or(TokenError::WrongAudience)
+}
+
+/// `exp` (required), `nbf` and `iat`, each within the leeway (at most `MAX_LEEWAY_SECS`);
+/// returns `exp`.
+pub fn check_times(claims: &Map<String, Value>, now_secs: u64, leeway_secs: u64) -> Result<u64, TokenError> {
+    let leeway = leeway_secs.min(MAX_LEEWAY_SECS) as f64;
+    let now = now_secs as f64;
+    let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingClaim("exp"))?;
+    if now >= exp + leeway {
+        return Err(TokenError::Expired);
+    }
+    if numeric_date(claims, "nbf")?.is_some_and(|nbf| now + leeway < nbf) {
+        return Err(TokenError::NotYetValid);
+    }
+    if numeric_date(claims, "iat")?.is_some_and(|iat| now + leeway < iat) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    Ok(exp.max(0.0) as u64)
+}
+
+/// A non-empty string `sub`.
+pub fn subject(claims: &Map<String, Value>) -> Result<&str, TokenError> {
+    claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or(TokenError::MissingClaim("sub"))
+}
+
+impl AccessTokenValidator {
+    /// The signature, then the claims in RFC 9068 §4's order.
+    pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64) -> Result<ValidatedToken, TokenError> {
+        let claims = verified_claims(token, keys, TypRule::AccessToken { accept_jwt: self.accept_jwt_typ })?;
+        check_issuer(&claims, &self.issuer)?;
+        check_audience(&claims, &self.audiences)?;
+        let expires_at = check_times(&claims, now_secs, self.leeway_secs)?;
         // RFC 9068 §2.2 access tokens carry none of these; an ID token does (OIDC Core §2, §3.1.3.6).
         if ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.contains_key(*c)) {
             return Err(TokenError::IdToken);
         }
-        let sub = claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty());
-        let sub = sub.ok_or(TokenError::MissingClaim("sub"))?;
+        let sub = subject(&claims)?.to_owned();
         let client_id = claims.get("client_id").or_else(|| claims.get("azp")).and_then(Value::as_str);
-        Ok(ValidatedToken {
-            principal: Principal {
-                sub: sub.to_owned(),
-                client_id: client_id.map(str::to_owned),
-                scopes: scopes(claims),
-            },
-            expires_at: exp.max(0.0) as u64,
-        })
+        let principal = Principal { sub, client_id: client_id.map(str::to_owned), scopes: scopes(&claims) };
+        Ok(ValidatedToken { principal, expires_at })
     }
 }
 

@@ -25,6 +25,11 @@ pub struct Event {
     /// `event.created`, seconds since the epoch: orders events for the same object.
     pub created: i64,
     pub object: Value,
+    /// `event.livemode`: whether the event comes from live mode. Stripe always sends it.
+    pub livemode: Option<bool>,
+    /// `event.account`: the connected account a Connect endpoint received it for; absent for the
+    /// endpoint's own account. Any non-null value is kept, so an odd one is never mistaken for none.
+    pub account: Option<String>,
 }
 
 /// A verified body that is not a Stripe event envelope.
@@ -56,7 +61,13 @@ impl Event {
         let kind = v.get("type").and_then(Value::as_str).filter(|t| !t.is_empty()).ok_or(EventError::Type)?;
         let created = v.get("created").and_then(Value::as_i64).ok_or(EventError::Created)?;
         let object = v.get("data").and_then(|d| d.get("object")).cloned().ok_or(EventError::Object)?;
-        Ok(Event { id: id.to_owned(), kind: kind.to_owned(), created, object })
+        let livemode = v.get("livemode").and_then(Value::as_bool);
+        let account = match v.get("account") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(a)) => Some(a.clone()),
+            Some(other) => Some(other.to_string()),
+        };
+        Ok(Event { id: id.to_owned(), kind: kind.to_owned(), created, object, livemode, account })
     }
 }
 
@@ -70,6 +81,24 @@ mod tests {
             Event::parse(br#"{"id":"evt_1","type":"customer.created","created":17,"data":{"object":{"id":"cus_1"}}}"#)
                 .expect("event");
         assert_eq!((e.id.as_str(), e.kind.as_str(), e.created), ("evt_1", "customer.created", 17));
+        assert_eq!((e.livemode, e.account), (None, None));
+    }
+
+    #[test]
+    fn reads_the_mode_and_the_account() {
+        let e = Event::parse(
+            br#"{"id":"evt_1","type":"x","created":1,"livemode":true,"account":"acct_1","data":{"object":{}}}"#,
+        )
+        .expect("event");
+        assert_eq!((e.livemode, e.account.as_deref()), (Some(true), Some("acct_1")));
+        let e = Event::parse(
+            br#"{"id":"evt_1","type":"x","created":1,"livemode":false,"account":null,"data":{"object":{}}}"#,
+        )
+        .expect("event");
+        assert_eq!((e.livemode, e.account), (Some(false), None));
+        let e =
+            Event::parse(br#"{"id":"evt_1","type":"x","created":1,"account":7,"data":{"object":{}}}"#).expect("event");
+        assert_eq!(e.account.as_deref(), Some("7"), "an odd account is still an account");
     }
 
     #[test]

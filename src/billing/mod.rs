@@ -1,7 +1,9 @@
-//! Stripe billing: webhook signatures, events and the entitlement ledger. Pure.
+//! Stripe billing: webhook signatures, events, the entitlement ledger and the Checkout client
+//! references it trusts. Pure.
 
 pub mod event;
 pub mod ledger;
+pub mod reference;
 pub mod signature;
 
 /// Why the ledger's store (D1) could not be used. Each carries a stable code for logs and

@@ -33,8 +33,14 @@ pub async fn apply_batch(env: &Env, statements: &[Statement]) -> Result<Vec<usiz
     Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
 }
 
-/// The caller's entitlements from the ledger: one indexed query.
-pub struct D1Ledger<'a>(pub &'a Env);
+/// The caller's entitlements from the ledger: one indexed query, at the current time with the
+/// configured grace (`MKIT_GRACE_DAYS`).
+pub struct D1Ledger<'a> {
+    pub env: &'a Env,
+    pub now_secs: i64,
+    /// `MKIT_GRACE_DAYS`, in seconds: how long after its period end a subscription still grants.
+    pub grace_secs: i64,
+}
 
 #[derive(Deserialize)]
 struct KeyRow {
@@ -43,7 +49,9 @@ struct KeyRow {
 
 impl LedgerReader for D1Ledger<'_> {
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
-        let statement = db(self.0)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&[sub.into()]);
+        let params: Vec<JsValue> =
+            ledger::entitlements_params(sub, self.now_secs, self.grace_secs).iter().map(bind_value).collect();
+        let statement = db(self.env)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&params);
         let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
         Ok(rows.into_iter().map(|r| r.key).collect())
@@ -69,3 +77,12 @@ pub async fn last_event_at(env: &Env) -> Option<i64> {
         .await;
     row.ok().flatten().and_then(|v| v.as_f64()).map(|t| t as i64)
 }
+
+/// The Stripe customer first bound to `sub`, if any (the pay pages reuse it).
+pub async fn customer_of(env: &Env, sub: &str) -> Option<String> {
+    let statement = db(env).ok()?.prepare(CUSTOMER_OF_SQL).bind(&[sub.into()]).ok()?;
+    let row = statement.first::<serde_json::Value>(Some("customer_id")).await.ok().flatten()?;
+    row.as_str().map(str::to_owned)
+}
+
+const CUSTOMER_OF_SQL: &str = "SELECT customer_id FROM customers WHERE user_sub = ?1 ORDER BY bound_created LIMIT 1";

@@ -31,6 +31,40 @@ impl FetchError {
     }
 }
 
+/// An outbound request of the pay pages (Stripe's API, the issuer's token endpoint).
+pub struct Outbound<'a> {
+    pub method: Method,
+    pub url: &'a str,
+    pub headers: Vec<(&'static str, String)>,
+    /// A form body (`application/x-www-form-urlencoded`).
+    pub form: Option<String>,
+}
+
+/// Sends `out`: the status and at most `cap` bytes of body, all within `deadline`, no redirects.
+pub async fn send(out: Outbound<'_>, cap: usize, deadline: Duration) -> Result<(u16, Vec<u8>), FetchError> {
+    let exchange = Box::pin(async move {
+        let headers = Headers::new();
+        for (name, value) in &out.headers {
+            headers.set(name, value).map_err(|_| FetchError::BadUrl)?;
+        }
+        let mut init = RequestInit::new();
+        init.with_method(out.method).with_redirect(RequestRedirect::Manual);
+        if let Some(form) = out.form {
+            let _ = headers.set("content-type", "application/x-www-form-urlencoded");
+            init.with_body(Some(form.into()));
+        }
+        init.with_headers(headers);
+        let req = Request::new_with_init(out.url, &init).map_err(|_| FetchError::BadUrl)?;
+        let resp = Fetch::Request(req).send().await.map_err(|_| FetchError::Failed)?;
+        let status = resp.status_code();
+        Ok((status, read_capped(resp, cap).await?))
+    });
+    match select(exchange, Box::pin(Delay::from(deadline))).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(FetchError::Timeout),
+    }
+}
+
 /// GET `url` as JSON: at most `cap` bytes, all within `deadline`.
 pub async fn get_document(url: &str, cap: usize, deadline: Duration) -> Result<Vec<u8>, FetchError> {
     let exchange = Box::pin(exchange(url, cap));

@@ -13,6 +13,7 @@ use super::jwks_copy;
 
 use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache, JWKS_TTL_MS};
 use crate::auth::discovery::{discovery_urls, jwks_uri_from_metadata, DiscoveryError};
+use crate::auth::id_token::IdTokenValidator;
 use crate::auth::jwk::JwkSet;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
@@ -20,10 +21,10 @@ use crate::auth::Principal;
 use crate::config::Config;
 
 /// One GET (headers and body).
-const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+pub(super) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 /// A whole key load: discovery (up to two GETs) and the JWKS.
 const LOAD_DEADLINE: Duration = Duration::from_secs(12);
-const MAX_DOC_BYTES: usize = 64 * 1024;
+pub(super) const MAX_DOC_BYTES: usize = 64 * 1024;
 const TOKEN_CACHE_ENTRIES: usize = 1024;
 
 /// A shared key refresh and when (ms) it started.
@@ -134,15 +135,35 @@ async fn validate(
     token: &str,
     config: &Config,
 ) -> Result<ValidatedToken, Result<TokenError, Unavailable>> {
+    with_keys(config, |keys, now| validator.validate(token, keys, now)).await
+}
+
+/// The ID token of a browser sign-in at the issuer: the signed-in `sub`.
+pub async fn verify_id_token(
+    config: &Config,
+    token: &str,
+    client_id: &str,
+    nonce: &str,
+) -> Result<String, Result<TokenError, Unavailable>> {
+    let v = IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
+    with_keys(config, |keys, now| v.validate(token, keys, now, nonce)).await
+}
+
+/// Runs `check` against the issuer's keys (fetched first when missing or past their TTL), and
+/// once more after a refetch when the token names a key the set lacks.
+async fn with_keys<T>(
+    config: &Config,
+    check: impl Fn(&JwkSet, u64) -> Result<T, TokenError>,
+) -> Result<T, Result<TokenError, Unavailable>> {
     if JWKS.with(|j| j.borrow().before_use(now_ms())) == JwksAction::Fetch {
         refresh(config).await;
     }
     let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
-    match validator.validate(token, &keys, now_ms() / 1000) {
+    match check(&keys, now_ms() / 1000) {
         Err(TokenError::UnknownKey) if JWKS.with(|j| j.borrow().on_unknown_kid(now_ms())) == JwksAction::Fetch => {
             refresh(config).await;
             let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
-            validator.validate(token, &keys, now_ms() / 1000).map_err(Ok)
+            check(&keys, now_ms() / 1000).map_err(Ok)
         }
         other => other.map_err(Ok),
     }

@@ -9,14 +9,18 @@ use super::d1::D1Ledger;
 use super::keys::{self, Authentication, Unavailable};
 use super::respond::{self, render_challenge};
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
+use crate::auth::Principal;
+use crate::config::origin_of;
 use crate::config::Config;
 use crate::http::HttpReply;
 use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
+use crate::mcp::session;
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
-use crate::paywall::Paywall;
+use crate::paylink;
+use crate::paywall::{LinkMint, Offer, Paywall};
 use crate::tools::{REGISTRY, SERVER_INFO};
 
 /// The request as the MCP transport reads it.
@@ -82,18 +86,53 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
         Err(BodyError::Unreadable) => return HttpReply::error(400, "body_unreadable"),
     };
     let request = McpRequest { headers: req.headers().clone(), body };
-    let registry = REGISTRY.with(|r| r.clone());
-    let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
-    let paywall = Paywall::new(D1Ledger(env), &principal.sub, config.upgrade_url.as_deref());
-    let sealing = sealing(config);
-    let caller = Caller { principal: &principal, entitlements: &paywall, bindings: Some(env), sealing: Some(&sealing) };
-    transport::handle_post(&server, &request, &caller).await
+    serve(env, config, resource, &principal, &request).await
 }
 
-/// Request-state keys, one per `MKIT_SECRET` entry (the first seals).
-fn sealing(config: &Config) -> Sealing {
+/// The protocol, for an authenticated caller: the registry, the paywall, sealing keys and what
+/// the client declared in its session id.
+async fn serve(
+    env: &Env,
+    config: &Config,
+    resource: &Resource,
+    principal: &Principal,
+    request: &McpRequest,
+) -> HttpReply {
+    let now_secs = Date::now().as_millis() / 1000;
+    let registry = REGISTRY.with(|r| r.clone());
+    let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
+    let base_url = origin_of(&resource.uri).unwrap_or_default();
+    let ledger = D1Ledger { env, now_secs: now_secs as i64, grace_secs: config.grace_secs };
+    let paywall = Paywall::new(ledger, &principal.sub, offer(config, &base_url, now_secs));
+    let sealing = sealing(config, now_secs);
+    let session = request.header("Mcp-Session-Id").and_then(|id| session::capabilities(&sealing, &principal.sub, &id));
+    let caller = Caller {
+        principal,
+        entitlements: &paywall,
+        bindings: Some(env),
+        sealing: Some(&sealing),
+        session_capabilities: session.as_ref(),
+    };
+    transport::handle_post(&server, request, &caller).await
+}
+
+/// Sealing keys, one per `MKIT_SECRET` entry (the first seals).
+fn sealing(config: &Config, now_secs: u64) -> Sealing {
     let keys = config.deployment_secrets.iter().map(|s| derive_key(s, STATE_KEY_PURPOSE)).collect();
-    Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs: Date::now().as_millis() / 1000 }
+    Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs }
+}
+
+/// Where a caller without an entitlement pays: mKit's own pay pages when Stripe and the web
+/// client are configured, else the static `MKIT_UPGRADE_URL`.
+fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> Offer<'a> {
+    let selling = config.stripe_secret_key.is_some() && config.web_client.is_some();
+    let links = config.deployment_secrets.first().filter(|_| selling).map(|secret| LinkMint {
+        key: derive_key(secret, paylink::PURPOSE),
+        base_url,
+        issuer: &config.oauth_issuer,
+        now_secs,
+    });
+    Offer { upgrade_url: config.upgrade_url.as_deref(), links }
 }
 
 /// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.

@@ -1,6 +1,7 @@
 //! The workers-rs adapter: one file per route family, binding the pure modules to Env, D1, the
 //! Cache API and the clock. Every handler has one shape: `(Request, &Env) -> HttpReply`.
 
+mod billing;
 mod body;
 mod d1;
 mod fetch;
@@ -9,12 +10,14 @@ mod jwks_copy;
 mod keys;
 mod mcp;
 mod respond;
+mod signin;
 mod webhook;
 
 use worker::{console_log, Date, Env, Request, Response, Result};
 
 use crate::http::HttpReply;
 use crate::log::{sanitize_cf_ray, RequestLog};
+use crate::paylink::Kind;
 use crate::routes::{route, Route, Routing};
 
 pub async fn serve(req: Request, env: Env) -> Result<Response> {
@@ -50,6 +53,10 @@ async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
         Route::McpPreflight => mcp::preflight(req, env).await,
         Route::ProtectedResourceMetadata => mcp::protected_resource_metadata(req, env).await,
         Route::StripeWebhook => webhook::stripe(req, env).await,
+        Route::BillingCheckout => billing::pay_link(req, env, Kind::Checkout).await,
+        Route::BillingPortal => billing::pay_link(req, env, Kind::Portal).await,
+        Route::BillingCallback => billing::callback(req, env).await,
+        Route::BillingPage(which) => billing::page(req, env, which).await,
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(req),
     }

@@ -41,7 +41,8 @@ pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, required_scope
 pub fn into_response(r: HttpReply) -> Result<Response> {
     let headers = Headers::new();
     for (name, value) in &r.headers {
-        headers.set(name, value)?;
+        // append, not set: a reply may carry several `Set-Cookie`s.
+        headers.append(name, value)?;
     }
     let response = if r.body.is_empty() { Response::empty()? } else { Response::ok(r.body)? };
     Ok(response.with_status(r.status).with_headers(headers))

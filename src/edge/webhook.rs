@@ -7,9 +7,12 @@ use worker::{Date, Env, Request};
 use super::body::{read_capped, BodyError};
 use super::{d1, respond};
 use crate::billing::event::Event;
-use crate::billing::ledger::{self, Statement};
+use crate::billing::ledger::{self, LedgerPolicy, Statement};
+use crate::billing::reference::REFERENCE_KEY_PURPOSE;
 use crate::billing::signature;
+use crate::config::{Config, StripeMode};
 use crate::http::HttpReply;
+use crate::mac::derive_key;
 
 const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
 
@@ -33,10 +36,19 @@ pub async fn stripe(mut req: Request, env: &Env) -> HttpReply {
         Ok(e) => e,
         Err(e) => return invalid_event(e.reason(), None),
     };
-    match ledger::plan(&event, now * 1000) {
+    match ledger::plan(&event, &policy(&config), now * 1000) {
         Ok((disposition, statements)) => apply(env, &event, disposition, &statements).await,
         // A handled type we cannot read: 400, so the event stays in Stripe for retry.
         Err(e) => invalid_event(e.reason(), Some(&event.id)),
+    }
+}
+
+/// Which events apply (mode, Connect account) and the keys mKit's client references verify with.
+fn policy(config: &Config) -> LedgerPolicy {
+    LedgerPolicy {
+        livemode: config.stripe_mode.map(|m| m == StripeMode::Live),
+        account: config.stripe_account.clone(),
+        reference_keys: config.deployment_secrets.iter().map(|s| derive_key(s, REFERENCE_KEY_PURPOSE)).collect(),
     }
 }
 
@@ -45,16 +57,19 @@ fn invalid_event(reason: &str, event: Option<&str>) -> HttpReply {
     HttpReply::json(400, &body, Some("invalid_event"))
 }
 
-/// 200 with what changed; 5xx when storage failed (the batch rolled back whole), so Stripe retries.
+/// 200 with what changed (refused binding claims are recorded, and counted in `conflicts`; an
+/// event the policy refuses is `ignored` with its `reason`); 5xx when storage failed (the batch
+/// rolled back whole), so Stripe retries.
 async fn apply(env: &Env, event: &Event, disposition: ledger::Disposition, statements: &[Statement]) -> HttpReply {
     match d1::apply_batch(env, statements).await {
         Err(e) => HttpReply::error(500, e.code()),
         Ok(changes) => {
-            // The last statement is the dedupe row: 0 changes means it was already processed.
-            let duplicate = changes.last().is_none_or(|c| *c == 0);
-            let changed = changes.iter().rev().skip(1).sum::<usize>();
-            let body = json!({ "received": true, "event": event.id, "type": event.kind,
-                "outcome": disposition.as_str(), "duplicate": duplicate, "changes": changed });
+            let s = ledger::summarize(statements, &changes);
+            let mut body = json!({ "received": true, "event": event.id, "type": event.kind,
+                "outcome": disposition.as_str(), "duplicate": s.duplicate, "changes": s.changes, "conflicts": s.conflicts });
+            if let Some(reason) = disposition.reason() {
+                body["reason"] = reason.into();
+            }
             HttpReply::json(200, &body, None)
         }
     }

@@ -62,23 +62,49 @@ impl LogLevel {
 pub trait Entitlements {
     /// The caller's entitlement keys; an error result (fail closed) when they cannot be read now.
     async fn keys(&self) -> Result<Vec<String>, ToolError>;
-    /// `Ok` when the caller holds `entitlement`; otherwise the result a caller of `tool` sees.
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), ToolError>;
+    /// `Ok` when the caller holds `entitlement`; otherwise why a call of `tool` does not run.
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial>;
+    /// Where the caller manages what they pay for (a billing portal), if anywhere.
+    fn manage_url(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Why a paid tool did not run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Denial {
+    /// The caller lacks the entitlement. `result` is the tool error every client can read;
+    /// `pay` is a link to pay that proves who opens it, offered as a URL-mode elicitation to
+    /// clients that declare one.
+    PaymentRequired { result: ToolError, pay: Option<PayLink> },
+    /// The ledger cannot be read now: fail closed.
+    Unavailable(ToolError),
+}
+
+/// A pay link: the URL, and a unique id for it (2025-11-25's `elicitationId`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PayLink {
+    pub url: String,
+    pub id: String,
 }
 
 /// `Entitlements` behind a reference: `async fn` in traits is not object safe, so the boxing
 /// lives here once instead of in every implementation.
 pub trait DynEntitlements {
     fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
-    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), ToolError>>;
+    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>>;
+    fn manage_url_dyn(&self) -> Option<String>;
 }
 
 impl<T: Entitlements> DynEntitlements for T {
     fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>> {
         Box::pin(self.keys())
     }
-    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), ToolError>> {
+    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>> {
         Box::pin(self.require(tool, entitlement))
+    }
+    fn manage_url_dyn(&self) -> Option<String> {
+        Entitlements::manage_url(self)
     }
 }
 
@@ -114,6 +140,17 @@ impl ToolContext<'_> {
     /// The caller's entitlement keys (read from the ledger on first use, once per request).
     pub async fn entitlements(&self) -> Result<Vec<String>, ToolError> {
         self.entitlements.keys_boxed().await
+    }
+
+    /// Where the caller manages their subscription (a signed-in billing portal link), if billing
+    /// is set up for it.
+    pub fn manage_url(&self) -> Option<String> {
+        self.entitlements.manage_url_dyn()
+    }
+
+    /// Whether the client takes URL-mode elicitations (`capabilities.elicitation.url`).
+    pub fn client_takes_url_elicitation(&self) -> bool {
+        self.client_capabilities.and_then(|c| c.get("elicitation")?.get("url")).is_some_and(Value::is_object)
     }
 
     /// Seals `payload` as this call's 2026-07-28 `requestState`: only this caller, calling this

@@ -57,6 +57,7 @@ impl RpcError {
             MISSING_REQUIRED_CLIENT_CAPABILITY => "missing_client_capability",
             UNSUPPORTED_PROTOCOL_VERSION => "unsupported_protocol_version",
             RESOURCE_NOT_FOUND_LEGACY => "resource_not_found",
+            -32042 => "url_elicitation_required",
             _ => "rpc_error",
         }
     }

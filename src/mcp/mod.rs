@@ -8,15 +8,17 @@ pub mod cors;
 pub mod framing;
 pub mod jsonrpc;
 pub mod mrtr;
+pub mod paid;
 pub mod registry;
 pub mod render;
 pub mod server;
+pub mod session;
 pub mod stateless;
 pub mod tool;
 pub mod transport;
 pub mod version;
 
-pub use context::{Entitlements, LogLevel, ToolContext};
+pub use context::{Denial, Entitlements, LogLevel, PayLink, ToolContext};
 pub use registry::Registry;
 pub use server::{Server, ServerInfo};
 pub use tool::{Annotations, Tool, ToolError, ToolInfo};

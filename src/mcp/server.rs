@@ -3,8 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::context::{LogLevel, ToolContext};
+use super::context::{Denial, LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
+use super::paid;
 use super::registry::{Prompt, Registry, ResourceBody};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
 use super::tool::RegisteredTool;
@@ -167,11 +168,20 @@ impl Server<'_> {
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
         if let Some(key) = tool.info.entitlement {
-            if let Err(refusal) = ctx.entitlements.require_boxed(name, key).await {
-                return Ok(render_error(refusal, ctx.protocol_version));
+            match ctx.entitlements.require_boxed(name, key).await {
+                Ok(()) => {}
+                Err(Denial::Unavailable(e)) => return Ok(render_error(e, ctx.protocol_version)),
+                Err(Denial::PaymentRequired { result, pay }) => return Ok(paid::ask_to_pay(ctx, result, pay)?),
             }
         }
-        Ok(render_outcome(name, tool.call(ctx, args).await, ctx.protocol_version)?)
+        let mut result = render_outcome(name, tool.call(ctx, args).await, ctx.protocol_version)?;
+        if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {
+            // A paid result says where the subscription behind it is managed.
+            if let Value::Object(meta) = r.entry("_meta").or_insert_with(|| Value::Object(Map::new())) {
+                meta.insert("mkit/manage_url".into(), url.into());
+            }
+        }
+        Ok(result)
     }
 
     fn read_resource(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {

@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use super::context::Entitlements;
+use super::context::{Denial, Entitlements, PayLink};
 use super::cors;
 use super::jsonrpc::*;
 use super::mrtr::Sealing;
@@ -85,18 +85,22 @@ struct Harness {
     page_size: usize,
     principal: Principal,
     entitlements: Ledger,
+    /// What a handshake-era client's `Mcp-Session-Id` declared.
+    session: Option<Value>,
 }
 
 /// A ledger stand-in that counts its reads (`crate::paywall` tests the real answers).
 struct Ledger {
     keys: Result<Vec<String>, String>,
     reads: std::cell::Cell<usize>,
+    /// A pay link to offer, as the paywall does when the pay pages are configured.
+    pay: Option<PayLink>,
 }
 
 impl Ledger {
     fn new(keys: Result<&[&str], &str>) -> Ledger {
         let keys = keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()).map_err(str::to_owned);
-        Ledger { keys, reads: Default::default() }
+        Ledger { keys, reads: Default::default(), pay: None }
     }
 }
 
@@ -105,11 +109,14 @@ impl Entitlements for Ledger {
         self.reads.set(self.reads.get() + 1);
         self.keys.clone().map_err(|e| ToolError::new(e).with_structured(json!({"error": "entitlements_unavailable"})))
     }
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), ToolError> {
-        match self.keys().await?.iter().any(|k| k == entitlement) {
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial> {
+        match self.keys().await.map_err(Denial::Unavailable)?.iter().any(|k| k == entitlement) {
             true => Ok(()),
-            false => Err(ToolError::new(format!("{tool} needs {entitlement}"))
-                .with_structured(json!({"error": "payment_required", "entitlement": entitlement}))),
+            false => Err(Denial::PaymentRequired {
+                result: ToolError::new(format!("{tool} needs {entitlement}"))
+                    .with_structured(json!({"error": "payment_required", "entitlement": entitlement})),
+                pay: self.pay.clone(),
+            }),
         }
     }
 }
@@ -121,7 +128,13 @@ fn user(scopes: &[&str]) -> Principal {
 
 impl Harness {
     fn new() -> Self {
-        Harness { registry: registry(), page_size: 50, principal: user(&[]), entitlements: Ledger::new(Ok(&["pro"])) }
+        Harness {
+            registry: registry(),
+            page_size: 50,
+            principal: user(&[]),
+            entitlements: Ledger::new(Ok(&["pro"])),
+            session: None,
+        }
     }
 
     fn post(&self, headers: &[(&str, &str)], body: &str) -> HttpReply {
@@ -137,9 +150,10 @@ impl Harness {
             entitlements: &self.entitlements,
             bindings: None,
             sealing: Some(&sealing),
+            session_capabilities: self.session.as_ref(),
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
-        assert!(r.header("Mcp-Session-Id").is_none(), "never issues a session");
+        assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
         r
     }
 
@@ -161,10 +175,17 @@ impl Harness {
         mut params: Value,
         tweak: impl FnOnce(&mut Vec<(String, String)>),
     ) -> (u16, Value) {
+        // Keep `_meta` fields a test set (e.g. client capabilities); fill in the required ones.
+        let meta = params.get("_meta").cloned().unwrap_or_else(|| json!({}));
         params["_meta"] = json!({
             "io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientCapabilities": {},
         });
+        if let Value::Object(m) = meta {
+            for (k, v) in m {
+                params["_meta"][k] = v;
+            }
+        }
         let mut headers = vec![
             ("Accept".to_string(), "application/json, text/event-stream".to_string()),
             ("MCP-Protocol-Version".into(), "2026-07-28".into()),
@@ -732,4 +753,101 @@ fn whoami_reports_the_ledger() {
     h.entitlements = Ledger::new(Err("down"));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami"}));
     assert_eq!(r["result"]["isError"], true);
+}
+
+fn pay_link() -> PayLink {
+    PayLink { url: "https://mkit.example/billing/checkout?t=abc".into(), id: "n0nce".into() }
+}
+
+#[test]
+fn the_pay_link_is_a_url_elicitation_for_2026_clients_that_take_one() {
+    let mut h = Harness::new();
+    h.entitlements = Ledger { pay: Some(pay_link()), ..Ledger::new(Ok(&[])) };
+    let url_caps = json!({"io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}}});
+    let call = |extra: Value| {
+        let mut p = json!({"name": "text_stats", "arguments": {"text": "a b"}, "_meta": url_caps});
+        if let Value::Object(m) = extra {
+            for (k, v) in m {
+                p[k] = v;
+            }
+        }
+        p
+    };
+    let (s, r) = h.stateless("tools/call", call(json!({})), |_| {});
+    assert_eq!((s, r["result"]["resultType"].as_str()), (200, Some("input_required")), "{r}");
+    let ask = &r["result"]["inputRequests"]["pay"];
+    assert_eq!((ask["method"].as_str(), ask["params"]["mode"].as_str()), (Some("elicitation/create"), Some("url")));
+    assert_eq!(ask["params"]["url"], pay_link().url);
+    assert!(ask["params"]["message"].as_str().is_some_and(|m| m.contains("needs pro")));
+    let state = r["result"]["requestState"].as_str().expect("sealed state").to_owned();
+    // Accepted, but not paid yet: asked again.
+    let accepted = json!({"requestState": state, "inputResponses": {"pay": {"action": "accept"}}});
+    let (_, r) = h.stateless("tools/call", call(accepted.clone()), |_| {});
+    assert_eq!(r["result"]["resultType"], "input_required");
+    // Declined: a clear result, not the question again.
+    let declined = json!({"requestState": state, "inputResponses": {"pay": {"action": "decline"}}});
+    let (_, r) = h.stateless("tools/call", call(declined), |_| {});
+    assert_eq!((r["result"]["resultType"].as_str(), r["result"]["isError"].as_bool()), (Some("complete"), Some(true)));
+    assert_eq!(r["result"]["structuredContent"]["error"], "payment_required");
+    // Paid in the meantime: the retry runs the tool.
+    h.entitlements = Ledger { pay: Some(pay_link()), ..Ledger::new(Ok(&["pro"])) };
+    let (_, r) = h.stateless("tools/call", call(accepted), |_| {});
+    assert_eq!((r["result"]["resultType"].as_str(), r["result"]["isError"].as_bool()), (Some("complete"), Some(false)));
+    // A client that does not take URL mode gets the plain result.
+    h.entitlements = Ledger { pay: Some(pay_link()), ..Ledger::new(Ok(&[])) };
+    let (_, r) = h.stateless("tools/call", json!({"name": "text_stats", "arguments": {"text": "a"}}), |_| {});
+    assert_eq!((r["result"]["isError"].as_bool(), r["result"].get("inputRequests")), (Some(true), None));
+}
+
+#[test]
+fn the_pay_link_is_url_elicitation_required_for_2025_11_25_sessions_that_declared_it() {
+    let mut h = Harness::new();
+    h.entitlements = Ledger { pay: Some(pay_link()), ..Ledger::new(Ok(&[])) };
+    let args = json!({"name": "text_stats", "arguments": {"text": "a b"}});
+    // Without a session that declared URL mode: the tool result.
+    let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
+    h.session = Some(json!({"elicitation": {"url": {}}}));
+    let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
+    assert_eq!((s, code(&r)), (200, super::paid::URL_ELICITATION_REQUIRED), "{r}");
+    let e = &r["error"]["data"]["elicitations"][0];
+    assert_eq!(
+        (e["mode"].as_str(), e["url"].as_str(), e["elicitationId"].as_str()),
+        (Some("url"), Some(pay_link().url.as_str()), Some("n0nce"))
+    );
+    // 2025-06-18 has no URL mode: the tool result, whatever the session says.
+    let (_, r) = h.rpc(Some(V2), "tools/call", args.clone());
+    assert_eq!(r["result"]["isError"], true);
+    // No pay link (the pay pages are not configured): the tool result.
+    h.entitlements = Ledger::new(Ok(&[]));
+    let (_, r) = h.rpc(Some(V3), "tools/call", args);
+    assert_eq!(r["result"]["isError"], true);
+}
+
+#[test]
+fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
+    let h = Harness::new();
+    let init = |caps: Value, version: &str| {
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": version, "capabilities": caps, "clientInfo": {"name": "t", "version": "1"}}});
+        let req = Req {
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.to_string().into_bytes(),
+        };
+        let server = Server { registry: &h.registry, info: &tools::SERVER_INFO, page_size: 50 };
+        let sealing =
+            Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
+        let caller = Caller {
+            principal: &h.principal,
+            entitlements: &h.entitlements,
+            bindings: None,
+            sealing: Some(&sealing),
+            session_capabilities: None,
+        };
+        let r = block_on(transport::handle_post(&server, &req, &caller));
+        r.header("Mcp-Session-Id").map(|id| super::session::capabilities(&sealing, &h.principal.sub, id))
+    };
+    assert_eq!(init(json!({"elicitation": {"url": {}}}), V3), Some(Some(json!({"elicitation": {"url": {}}}))));
+    assert_eq!(init(json!({"elicitation": {}}), V3), None, "form mode needs no memory");
+    assert_eq!(init(json!({"elicitation": {"url": {}}}), V2), None, "no URL mode before 2025-11-25");
 }

@@ -233,7 +233,9 @@ fn output_schema<T: JsonSchema>() -> Value {
         json!({ "type": "object", "required": ["error"], "properties": {
             "error": { "type": "string", "description": "A machine-readable code, e.g. payment_required." },
             "entitlement": { "type": "string", "description": "The entitlement a paid tool needs." },
-            "upgrade_url": { "type": ["string", "null"], "description": "Where to get it." } } }),
+            "upgrade_url": { "type": ["string", "null"], "description": "A page where it can be bought." },
+            "checkout_url": { "type": ["string", "null"],
+                "description": "The caller's own pay link: open it, sign in as yourself, pay, then call again." } } }),
     );
     let mut schema = json!({ "type": "object", "anyOf": [output, { "$ref": "#/$defs/ToolError" }], "$defs": defs });
     if let Some(d) = dialect {

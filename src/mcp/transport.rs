@@ -12,6 +12,7 @@ use super::framing::{encode, negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::mrtr::Sealing;
 use super::server::{DispatchError, Server};
+use super::session;
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
 use crate::auth::prm::Challenge;
@@ -33,8 +34,11 @@ pub struct Caller<'a> {
     pub entitlements: &'a dyn DynEntitlements,
     /// The platform's bindings (`worker::Env`), handed to tools.
     pub bindings: Option<&'a dyn Any>,
-    /// Keys for sealed request state (`ToolContext::seal_state`).
+    /// Keys for sealed request state (`ToolContext::seal_state`) and session ids.
     pub sealing: Option<&'a Sealing>,
+    /// Handshake era: what the client declared at `initialize`, from its `Mcp-Session-Id`
+    /// (`mcp::session`).
+    pub session_capabilities: Option<&'a Value>,
 }
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
@@ -49,19 +53,24 @@ pub(super) struct Answer {
     /// Progress and log notifications to send before the response (event stream only).
     notifications: Vec<Value>,
     challenge: Option<Challenge>,
+    /// An `Mcp-Session-Id` for an `initialize` answer (`mcp::session`).
+    session: Option<String>,
 }
 
 impl Answer {
     pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
         let body = jsonrpc::failure(id, &e);
-        Answer { status, error: Some(e.code_name()), body, notifications: Vec::new(), challenge: None }
+        Answer { status, error: Some(e.code_name()), body, notifications: Vec::new(), challenge: None, session: None }
     }
 
     pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
         let format = accepts.format(!self.notifications.is_empty());
         let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
         reply.challenge = self.challenge;
-        reply
+        match self.session {
+            Some(id) => reply.with_header("Mcp-Session-Id", id),
+            None => reply,
+        }
     }
 }
 
@@ -164,7 +173,17 @@ pub(super) async fn request(
     if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
         stateless::decorate(server, method, result);
     }
-    Answer { notifications: ctx.notifications.take(), ..answer_for(&id, version, outcome) }
+    let session = match (&outcome, method) {
+        (Ok(result), "initialize") => initialize_session(caller, result, &params),
+        _ => None,
+    };
+    Answer { notifications: ctx.notifications.take(), session, ..answer_for(&id, version, outcome) }
+}
+
+/// The session id that remembers what this `initialize`'s client declared, if anything needs it.
+fn initialize_session(caller: &Caller<'_>, result: &Value, params: &Map<String, Value>) -> Option<String> {
+    let negotiated = result.get("protocolVersion").and_then(Value::as_str).and_then(ProtocolVersion::parse)?;
+    session::mint(caller.sealing?, &caller.principal.sub, negotiated, params.get("capabilities"))
 }
 
 /// The stateless era when `_meta` names a version; else the handshake era from the header.
@@ -200,7 +219,11 @@ fn context<'a>(
         sealing: caller.sealing,
         tool: if method == "tools/call" { params.get("name").and_then(Value::as_str) } else { None },
         bindings: caller.bindings,
-        client_capabilities: if stateless { meta.and_then(|m| m.get(META_CAPABILITIES)) } else { None },
+        client_capabilities: if stateless {
+            meta.and_then(|m| m.get(META_CAPABILITIES))
+        } else {
+            caller.session_capabilities
+        },
         input_responses: params.get("inputResponses"),
         request_state: params.get("requestState").and_then(Value::as_str),
         progress_token: meta.and_then(|m| m.get("progressToken")),
@@ -214,13 +237,8 @@ fn answer_for(id: &Id, version: ProtocolVersion, outcome: Result<Value, Dispatch
     match outcome {
         Ok(result) => {
             let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
-            Answer {
-                status: 200,
-                body: jsonrpc::success(id, result),
-                error,
-                notifications: Vec::new(),
-                challenge: None,
-            }
+            let body = jsonrpc::success(id, result);
+            Answer { status: 200, body, error, notifications: Vec::new(), challenge: None, session: None }
         }
         Err(DispatchError::Forbidden { scopes }) => {
             let e = RpcError::new(

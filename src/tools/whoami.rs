@@ -22,6 +22,9 @@ pub struct Output {
     pub entitlements: Vec<String>,
     /// The MCP protocol version of this request.
     pub protocol_version: String,
+    /// Where you manage your subscription (a link to sign in and open the billing portal); null
+    /// when this server does not sell access itself.
+    pub manage_url: Option<String>,
 }
 
 impl Tool for WhoAmI {
@@ -42,6 +45,7 @@ impl Tool for WhoAmI {
             scopes: ctx.principal.scopes.clone(),
             entitlements,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
+            manage_url: ctx.manage_url(),
         })
     }
 }

@@ -1,5 +1,9 @@
 // Hardening (issue 11) end to end: bodies are cut off at their cap while the client is still
-// sending, the preflight trusts MCP_RESOURCE's origin like POST does, and a batch is bounded.
+// sending, the preflight trusts MCP_RESOURCE's own origin like POST does, and a batch is bounded.
+//
+// Under `wrangler dev`, the local proxy answers the next stalled upload after an aborted one with
+// its own 503 (the worker never sees it; deployed Workers have no such proxy), so each worker
+// here takes one stalled upload: the webhook's is in hardening-webhook.test.mjs.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -21,7 +25,7 @@ after(async () => {
 function stalledUpload(path, bytes, headers = {}, ms = 8000) {
   return new Promise((resolve) => {
     const url = new URL(path, stack.worker.url);
-    const req = request(url, { method: "POST", headers: { "content-type": "application/json", ...headers } });
+    const req = request(url, { method: "POST", agent: false, headers: { "content-type": "application/json", ...headers } });
     const timer = setTimeout(() => {
       req.destroy();
       resolve("no answer");
@@ -38,15 +42,6 @@ function stalledUpload(path, bytes, headers = {}, ms = 8000) {
     // The body never ends: a server that buffers it whole would never answer.
   });
 }
-
-test("a chunked webhook body over 512 KiB gets 413 while it is still being sent", async () => {
-  assert.equal(await stalledUpload("/stripe/webhook", 640 * 1024, { "stripe-signature": "t=1,v1=00" }), 413);
-});
-
-test("a chunked /mcp body over 1 MiB gets 413 while it is still being sent", async () => {
-  const token = await stack.token();
-  assert.equal(await stalledUpload("/mcp", 1200 * 1024, { authorization: `Bearer ${token}` }), 413);
-});
 
 test("the preflight allows MCP_RESOURCE's own origin, as POST does", async () => {
   const origin = new URL(stack.resource).origin;
@@ -67,4 +62,10 @@ test("a 2025-03-26 batch is bounded", async () => {
   const res = await post(33);
   assert.equal(res.status, 400);
   assert.match((await res.json()).error.message, /at most 32/);
+});
+
+// Last: the request after an aborted upload may meet wrangler dev's proxy 503 (see the top).
+test("a chunked /mcp body over 1 MiB gets 413 while it is still being sent", async () => {
+  const token = await stack.token();
+  assert.equal(await stalledUpload("/mcp", 1200 * 1024, { authorization: `Bearer ${token}` }), 413);
 });

@@ -1,0 +1,128 @@
+//! The value formats of the configuration contract (`config/contract.json`'s `format`), one
+//! validator each. A validator's error says what is expected, never the value.
+
+use super::split_list;
+
+/// `https://…`, or `http://` on a loopback host for local development.
+pub fn validate_url(v: &str) -> Result<(), &'static str> {
+    let rest = if let Some(rest) = v.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = v.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(
+            host,
+            |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            },
+        );
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err("must be an https URL (http only for localhost)");
+        }
+        rest
+    } else {
+        return Err("must be an https URL (http only for localhost)");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || rest.contains(char::is_whitespace) || rest.contains('#') {
+        return Err("must be an absolute URL with a host and no fragment");
+    }
+    Ok(())
+}
+
+pub(super) fn validate_list(v: &str) -> Result<(), &'static str> {
+    if split_list(v).is_empty() {
+        Err("must list at least one value")
+    } else {
+        Ok(())
+    }
+}
+
+pub(super) fn validate_webhook_secrets(v: &str) -> Result<(), &'static str> {
+    let secrets = split_list(v);
+    if secrets.is_empty() || !secrets.iter().all(|s| s.starts_with("whsec_") && s.len() > "whsec_".len()) {
+        return Err("must be one or more comma-separated whsec_ values");
+    }
+    Ok(())
+}
+
+/// The shortest deployment secret accepted: 32 characters (`openssl rand -hex 32` gives 64).
+pub const MIN_SECRET_CHARS: usize = 32;
+
+pub(super) fn validate_deployment_secrets(v: &str) -> Result<(), &'static str> {
+    let secrets = split_list(v);
+    let strong = |s: &String| s.chars().count() >= MIN_SECRET_CHARS && !s.contains(char::is_whitespace);
+    if secrets.is_empty() || !secrets.iter().all(strong) {
+        return Err("must be one or more comma-separated secrets of at least 32 characters (openssl rand -hex 32)");
+    }
+    Ok(())
+}
+
+pub(super) fn validate_leeway(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u64>() {
+        Ok(n) if n <= 60 => Ok(()),
+        _ => Err("must be a whole number of seconds from 0 to 60"),
+    }
+}
+
+pub(super) fn validate_bool(v: &str) -> Result<(), &'static str> {
+    if v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false") {
+        Ok(())
+    } else {
+        Err("must be true or false")
+    }
+}
+
+pub(super) fn validate_on_off(v: &str) -> Result<(), &'static str> {
+    if v.eq_ignore_ascii_case("on") || v.eq_ignore_ascii_case("off") {
+        Ok(())
+    } else {
+        Err("must be on or off")
+    }
+}
+
+/// `entitlement=price_id` pairs, comma-separated.
+pub(super) fn validate_price_map(v: &str) -> Result<(), &'static str> {
+    let pairs = split_list(v);
+    let ok =
+        |p: &String| p.split_once('=').is_some_and(|(e, id)| !e.trim().is_empty() && id.trim().starts_with("price_"));
+    if pairs.is_empty() || !pairs.iter().all(ok) {
+        return Err("must be entitlement=price_… pairs, comma-separated");
+    }
+    Ok(())
+}
+
+pub(super) fn validate_stripe_mode(v: &str) -> Result<(), &'static str> {
+    matches!(v, "live" | "test").then_some(()).ok_or("must be live or test")
+}
+
+pub(super) fn validate_stripe_account(v: &str) -> Result<(), &'static str> {
+    let ok = v.strip_prefix("acct_").is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b.is_ascii_alphanumeric()));
+    ok.then_some(()).ok_or("must be a Stripe account id (acct_…)")
+}
+
+pub(super) fn validate_grace_days(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= 60 => Ok(()),
+        _ => Err("must be a whole number of days from 0 to 60"),
+    }
+}
+
+/// Any value: blank ones already count as unset.
+pub(super) fn validate_text(_: &str) -> Result<(), &'static str> {
+    Ok(())
+}
+
+pub(super) fn validate_origins(v: &str) -> Result<(), &'static str> {
+    for origin in split_list(v) {
+        validate_url(&origin).map_err(|_| "must be comma-separated origins such as https://app.example.com")?;
+        let after_scheme = origin.split_once("://").map_or("", |(_, r)| r);
+        if after_scheme.contains('/') {
+            return Err("an origin has no path: use https://host[:port]");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! The pay pages on Workers: a pay link (`paylink`) opens Stripe Checkout or the billing portal
+//! once the browser has signed in as the user the link was minted for. Nothing is created for
+//! anyone else.
+
+use std::time::Duration;
+use worker::{Env, Method, Request};
+
+use super::d1;
+use super::fetch::{send, Outbound};
+use super::respond;
+use super::signin::{see_other, Shop};
+use crate::billing::reference::{client_reference, REFERENCE_KEY_PURPOSE};
+use crate::http::HttpReply;
+use crate::mac::{derive_key, hex, hmac_sha256};
+use crate::paylink::{self, Kind, Link};
+use crate::routes::BillingPage;
+use crate::web::form::query_param;
+use crate::web::pages;
+use crate::web::stripe::{self, ApiRequest, Checkout, StripeError};
+
+/// Stripe calls end within this (headers and body).
+const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
+const MAX_STRIPE_BYTES: usize = 256 * 1024;
+
+/// GET /billing/checkout and /billing/portal.
+pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
+    let config = match respond::config(env) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    let Some(shop) = Shop::new(&config, &req) else { return pages::not_selling() };
+    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+    let Some(token) = query_param(&query, "t") else { return pages::bad_link() };
+    if paylink::expired(&token, shop.now_secs) {
+        return pages::expired();
+    }
+    let Some(sub) = shop.signed_in(&req) else {
+        return shop.start_sign_in(&format!("{}?t={token}", kind.path())).await;
+    };
+    let keys: Vec<[u8; 32]> = config.deployment_secrets.iter().map(|s| derive_key(s, paylink::PURPOSE)).collect();
+    let link = match paylink::open(&keys, &config.oauth_issuer, &sub, kind, &token, shop.now_secs) {
+        Ok(l) => l,
+        // Minted for someone else (or altered): the phishing case. Nothing is created.
+        Err(crate::seal::SealError::Expired) => return pages::expired(),
+        Err(_) => return pages::wrong_user(),
+    };
+    let customer = d1::customer_of(env, &sub).await;
+    let opened = match kind {
+        Kind::Checkout => checkout(env, &shop, &sub, &link, customer.as_deref()).await,
+        Kind::Portal => match customer {
+            Some(c) => portal(env, &shop, &link, &c).await,
+            None => return no_subscription(),
+        },
+    };
+    match opened {
+        Ok(url) => see_other(&url),
+        Err(e) => stripe_failed(e),
+    }
+}
+
+/// GET /billing/callback.
+pub async fn callback(req: Request, env: &Env) -> HttpReply {
+    let config = match respond::config(env) {
+        Ok(c) => c,
+        Err(reply) => return reply,
+    };
+    match Shop::new(&config, &req) {
+        Some(shop) => shop.callback(&req).await,
+        None => pages::not_selling(),
+    }
+}
+
+/// Where Stripe sends the browser back.
+pub async fn page(_req: Request, _env: &Env, which: BillingPage) -> HttpReply {
+    match which {
+        BillingPage::Success => pages::success(),
+        BillingPage::Cancel => pages::cancelled(),
+        BillingPage::Done => pages::done(),
+    }
+}
+
+async fn checkout(
+    env: &Env,
+    shop: &Shop<'_>,
+    sub: &str,
+    link: &Link,
+    customer: Option<&str>,
+) -> Result<String, StripeError> {
+    let price = match shop.config.prices.iter().find(|(e, _)| *e == link.entitlement) {
+        Some((_, id)) => id.clone(),
+        None => {
+            let (status, body) = call(env, shop, &stripe::find_price(&link.entitlement), None).await?;
+            stripe::price_id(status, &body)?
+        }
+    };
+    let reference_key = shop.config.deployment_secrets.first().map(|s| derive_key(s, REFERENCE_KEY_PURPOSE));
+    let reference = reference_key.and_then(|k| client_reference(&k, sub));
+    let request = stripe::checkout_session(&Checkout {
+        price: &price,
+        sub,
+        client_reference: reference.as_deref(),
+        customer,
+        origin: &shop.origin,
+    });
+    let (status, body) = call(env, shop, &request, Some(idempotency_key(shop, link))).await?;
+    stripe::session_url(status, &body)
+}
+
+async fn portal(env: &Env, shop: &Shop<'_>, link: &Link, customer: &str) -> Result<String, StripeError> {
+    let (status, body) =
+        call(env, shop, &stripe::portal_session(customer, &shop.origin), Some(idempotency_key(shop, link))).await?;
+    stripe::session_url(status, &body)
+}
+
+/// The same link opened twice makes one session: the key derives from the link's nonce.
+fn idempotency_key(shop: &Shop<'_>, link: &Link) -> String {
+    let secret = shop.config.deployment_secrets.first().map(String::as_str).unwrap_or_default();
+    hex(&hmac_sha256(&derive_key(secret, "stripe-idempotency"), link.nonce.as_bytes())[..16])
+}
+
+/// One Stripe API call: the secret key, the pinned version, an idempotency key on writes.
+async fn call(
+    env: &Env,
+    shop: &Shop<'_>,
+    r: &ApiRequest,
+    idempotency: Option<String>,
+) -> Result<(u16, Vec<u8>), StripeError> {
+    let url = format!("{}{}", stripe_base(env), r.path);
+    let mut headers = vec![
+        ("authorization", format!("Bearer {}", shop.stripe_key)),
+        ("stripe-version", stripe::STRIPE_VERSION.to_owned()),
+    ];
+    if let Some(key) = idempotency {
+        headers.push(("idempotency-key", key));
+    }
+    let (method, form) = match r.method {
+        "POST" => (Method::Post, Some(crate::web::form::encode(&r.form))),
+        _ => (Method::Get, None),
+    };
+    let out = Outbound { method, url: &url, headers, form };
+    send(out, MAX_STRIPE_BYTES, STRIPE_TIMEOUT).await.map_err(|e| {
+        worker::console_warn!("{{\"event\":\"stripe_call_failed\",\"error\":\"{}\"}}", e.code());
+        StripeError::Unexpected
+    })
+}
+
+/// Stripe's API. The fixtures build (tests only, never deployed) may point it at a local fake
+/// with `MKIT_TEST_STRIPE_API`; a deploy build has no way to change it.
+fn stripe_base(env: &Env) -> String {
+    #[cfg(feature = "fixtures")]
+    if let Ok(v) = env.var("MKIT_TEST_STRIPE_API") {
+        return v.to_string();
+    }
+    let _ = env;
+    stripe::API_BASE.to_owned()
+}
+
+fn stripe_failed(e: StripeError) -> HttpReply {
+    let text = match e {
+        StripeError::NoPrice => "This plan is not on sale right now. Tell the server's operator.",
+        _ => "Stripe could not open the page. Nothing was charged; open the link again in a moment.",
+    };
+    pages::page(502, "Payment page unavailable", text, Some(e.code()))
+}
+
+fn no_subscription() -> HttpReply {
+    pages::page(
+        404,
+        "Nothing to manage yet",
+        "This account has no subscription. Call a paid tool to get a pay link.",
+        Some("portal_no_customer"),
+    )
+}

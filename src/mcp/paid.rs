@@ -1,0 +1,56 @@
+//! How a caller without a paid tool's entitlement is asked to pay, per protocol era. The pay
+//! link is a URL-mode elicitation (the spec's way to send a user to a page the client must not
+//! see into), offered only to clients that declare URL mode:
+//!
+//! - 2026-07-28: an `input_required` result with `elicitation/create` (`mode: "url"`) and a
+//!   sealed `requestState`. The client retries; the tool runs if the entitlement is granted by
+//!   then, is asked again after an accept, and gets the plain result after a decline or cancel.
+//! - 2025-11-25: the `URLElicitationRequiredError` (-32042) naming the link.
+//! - everyone else: the `payment_required` tool result, whose structured content names the link.
+
+use serde_json::{json, Map, Value};
+
+use super::context::{PayLink, ToolContext};
+use super::jsonrpc::RpcError;
+use super::mrtr::input_required;
+use super::render::render_error;
+use super::tool::ToolError;
+use super::version::{Era, ProtocolVersion};
+
+/// JSON-RPC error code of 2025-11-25's `URLElicitationRequiredError`.
+pub const URL_ELICITATION_REQUIRED: i64 = -32042;
+/// The `inputRequests` key of the pay elicitation.
+const PAY_INPUT: &str = "pay";
+
+pub fn ask_to_pay(ctx: &ToolContext<'_>, result: ToolError, pay: Option<PayLink>) -> Result<Value, RpcError> {
+    let v = ctx.protocol_version;
+    let Some(link) = pay.filter(|_| ctx.client_takes_url_elicitation()) else {
+        return Ok(render_error(result, v));
+    };
+    match v.era() {
+        Era::Stateless => input_required_to_pay(ctx, result, link),
+        Era::Handshake if v >= ProtocolVersion::V2025_11_25 => Err(url_elicitation_required(&result, &link)),
+        Era::Handshake => Ok(render_error(result, v)),
+    }
+}
+
+fn input_required_to_pay(ctx: &ToolContext<'_>, result: ToolError, link: PayLink) -> Result<Value, RpcError> {
+    let earlier = ctx.open_state()?;
+    let answered = ctx.input_responses.and_then(|r| r.get(PAY_INPUT)).and_then(|a| a.get("action"));
+    let asked_before = earlier.as_ref().and_then(|s| s.get("stage")).and_then(Value::as_str) == Some(PAY_INPUT);
+    if asked_before && answered.and_then(Value::as_str).is_some_and(|a| a == "decline" || a == "cancel") {
+        // The user said no: a clear result, not the same question again.
+        return Ok(render_error(result, ctx.protocol_version));
+    }
+    let request = json!({ "method": "elicitation/create", "params": {
+        "mode": "url", "url": link.url, "message": result.message } });
+    let mut requests = Map::new();
+    requests.insert(PAY_INPUT.into(), request);
+    Ok(input_required(requests, Some(ctx.seal_state(&json!({ "stage": PAY_INPUT }))?)))
+}
+
+fn url_elicitation_required(result: &ToolError, link: &PayLink) -> RpcError {
+    RpcError::new(URL_ELICITATION_REQUIRED, "This request requires payment.").with_data(json!({
+        "elicitations": [{ "mode": "url", "elicitationId": link.id, "url": link.url, "message": result.message }]
+    }))
+}

@@ -1,0 +1,153 @@
+//! mKit as an OpenID Connect client of `OAUTH_ISSUER`, for its pay pages: authorization code
+//! with PKCE (S256), `state` bound to a sealed `HttpOnly` cookie, a `nonce` checked in the ID
+//! token, and a sealed session cookie naming the signed-in subject.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::form::{encode, encode_component};
+use crate::seal::{self, SealError};
+
+/// The redirect path registered with the issuer for the web client.
+pub const CALLBACK_PATH: &str = "/billing/callback";
+pub const SIGNIN_TTL_SECS: u64 = 10 * 60;
+pub const SESSION_TTL_SECS: u64 = 60 * 60;
+
+/// A sign-in in progress, kept in the sign-in cookie until the issuer sends the browser back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub state: String,
+    pub nonce: String,
+    pub verifier: String,
+    /// Where to go once signed in: a `/billing/…` path with its query.
+    pub return_to: String,
+}
+
+impl Pending {
+    /// From 96 random bytes: state, nonce and the PKCE verifier (43 characters each).
+    pub fn new(random: &[u8; 96], return_to: &str) -> Pending {
+        let part = |r: &[u8]| URL_SAFE_NO_PAD.encode(r);
+        Pending {
+            state: part(&random[..32]),
+            nonce: part(&random[32..64]),
+            verifier: part(&random[64..]),
+            return_to: return_to.to_owned(),
+        }
+    }
+
+    pub fn seal(&self, key: &[u8; 32], issuer: &str, now_secs: u64) -> String {
+        let v = json!({ "s": self.state, "n": self.nonce, "v": self.verifier, "r": self.return_to });
+        seal::seal(key, &["web-signin", issuer], &v, now_secs + SIGNIN_TTL_SECS)
+    }
+
+    pub fn open(keys: &[[u8; 32]], issuer: &str, cookie: &str, now_secs: u64) -> Result<Pending, SealError> {
+        let v = seal::open(keys, &["web-signin", issuer], cookie, now_secs)?;
+        let f = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(SealError::Integrity);
+        let return_to = f("r")?;
+        if !return_to.starts_with("/billing/") {
+            return Err(SealError::Integrity);
+        }
+        Ok(Pending { state: f("s")?, nonce: f("n")?, verifier: f("v")?, return_to })
+    }
+
+    /// The issuer's authorization URL for this sign-in.
+    pub fn authorization_url(&self, authorization_endpoint: &str, client_id: &str, redirect_uri: &str) -> String {
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(self.verifier.as_bytes()));
+        let params = [
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", redirect_uri),
+            ("scope", "openid"),
+            ("state", &self.state),
+            ("nonce", &self.nonce),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ];
+        let query: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let sep = if authorization_endpoint.contains('?') { '&' } else { '?' };
+        format!("{authorization_endpoint}{sep}{}", encode(&query))
+    }
+
+    /// The token request body (RFC 6749 §4.1.3 with RFC 7636's verifier).
+    pub fn token_request(&self, code: &str, redirect_uri: &str) -> String {
+        let pairs = [
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("code_verifier", &self.verifier),
+        ];
+        encode(&pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<Vec<_>>())
+    }
+}
+
+/// `client_secret_basic` (RFC 6749 §2.3.1: each part form-encoded first).
+pub fn basic_auth(client_id: &str, secret: &str) -> String {
+    let raw = format!("{}:{}", encode_component(client_id), encode_component(secret));
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw))
+}
+
+/// The session cookie's value for a signed-in `sub`.
+pub fn seal_session(key: &[u8; 32], issuer: &str, sub: &str, now_secs: u64) -> String {
+    seal::seal(key, &["web-session", issuer], &json!({ "sub": sub }), now_secs + SESSION_TTL_SECS)
+}
+
+/// The signed-in subject of a session cookie, if it is ours and current.
+pub fn open_session(keys: &[[u8; 32]], issuer: &str, cookie: &str, now_secs: u64) -> Option<String> {
+    let v = seal::open(keys, &["web-session", issuer], cookie, now_secs).ok()?;
+    v.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::web::form::query_param;
+
+    const KEY: [u8; 32] = [4; 32];
+    const ISS: &str = "https://issuer/";
+    const NOW: u64 = 1_800_000_000;
+
+    #[test]
+    fn pkce_state_and_nonce_travel_the_right_ways() {
+        let mut random = [0u8; 96];
+        random.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
+        let p = Pending::new(&random, "/billing/checkout?t=x");
+        assert!(p.state != p.nonce && p.nonce != p.verifier);
+        let url = p.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback");
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        assert_eq!(query_param(query, "state").as_deref(), Some(p.state.as_str()));
+        assert_eq!(query_param(query, "code_challenge_method").as_deref(), Some("S256"));
+        // RFC 7636 Appendix B's example: this verifier's S256 challenge.
+        let b = Pending { verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(), ..p.clone() };
+        let url = b.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback");
+        let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
+        assert_eq!(
+            query_param(query, "code_challenge").as_deref(),
+            Some("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM")
+        );
+        assert!(!url.contains(&p.verifier), "the verifier never leaves the cookie");
+        let body = p.token_request("c0de", "https://mkit/billing/callback");
+        assert_eq!(query_param(&body, "code_verifier").as_deref(), Some(p.verifier.as_str()));
+        assert_eq!(basic_auth("web", "s e"), "Basic d2ViOnMlMjBl");
+    }
+
+    #[test]
+    fn the_sign_in_cookie_opens_once_and_only_for_billing_paths() {
+        let p = Pending::new(&[1; 96], "/billing/portal?t=y");
+        let c = p.seal(&KEY, ISS, NOW);
+        assert_eq!(Pending::open(&[KEY], ISS, &c, NOW + 1), Ok(p));
+        assert_eq!(Pending::open(&[KEY], ISS, &c, NOW + SIGNIN_TTL_SECS), Err(SealError::Expired));
+        let away = Pending::new(&[1; 96], "https://evil.example/").seal(&KEY, ISS, NOW);
+        assert_eq!(Pending::open(&[KEY], ISS, &away, NOW), Err(SealError::Integrity), "no open redirect");
+    }
+
+    #[test]
+    fn sessions() {
+        let c = seal_session(&KEY, ISS, "alice", NOW);
+        assert_eq!(open_session(&[KEY], ISS, &c, NOW + 10).as_deref(), Some("alice"));
+        assert_eq!(open_session(&[KEY], "https://other/", &c, NOW), None);
+        assert_eq!(open_session(&[KEY], ISS, &c, NOW + SESSION_TTL_SECS), None);
+        assert_eq!(open_session(&[[0; 32]], ISS, &c, NOW), None);
+    }
+}
