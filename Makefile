@@ -211,9 +211,7 @@ test-e2e: worker worker-fixtures
 FUZZ_TARGETS := $(sort $(basename $(notdir $(wildcard fuzz/fuzz_targets/*.rs))))
 CARGO_FUZZ   := RUSTC_BOOTSTRAP=1 cargo fuzz
 FUZZ_SECONDS ?= 300
-FUZZ_SMOKE_SECONDS ?= 8
-# libFuzzer options for both: an input taking over 10 s is a hang.
-FUZZ_OPTIONS := -timeout=10
+FUZZ_SMOKE_SECONDS ?= 10
 
 # `make fuzz [TARGET=jsonrpc] [FUZZ_SECONDS=300]`: optimised builds; the corpus in fuzz/corpus/
 # (not checked in) grows across runs.
@@ -221,26 +219,15 @@ fuzz: setup-fuzz
 	@for t in $(or $(TARGET),$(FUZZ_TARGETS)); do \
 	  mkdir -p fuzz/corpus/$$t; cp fuzz/seeds/$$t/* fuzz/corpus/$$t/; \
 	  echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-	  $(CARGO_FUZZ) run --sanitizer none $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) $(FUZZ_OPTIONS); \
+	  $(CARGO_FUZZ) run --sanitizer none $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -timeout=10; \
 	done
 
-# Part of `make test`: every target from its seeds for FUZZ_SMOKE_SECONDS each; any crash fails.
-# A --dev build (only the crypto optimised, see fuzz/Cargo.toml): from scratch it builds in about
-# half the CPU time of an optimised one, and a smoke run needs no speed.
+# Part of `make test`: every target from its seeds for FUZZ_SMOKE_SECONDS each, one per core;
+# any crash fails. A --dev build (only the crypto optimised, see fuzz/Cargo.toml): from scratch it
+# takes about a third less CPU time than an optimised one, and a smoke run needs no speed.
 fuzz-smoke: setup-fuzz
 	$(CARGO_FUZZ) build --dev --sanitizer none
-	@passed=0; failed=0; \
-	for t in $(FUZZ_TARGETS); do \
-	  dir=fuzz/target/smoke/$$t; rm -rf $$dir; mkdir -p $$dir/corpus; \
-	  if $(CARGO_FUZZ) run --dev --sanitizer none $$t $$dir/corpus fuzz/seeds/$$t -- \
-	      -max_total_time=$(FUZZ_SMOKE_SECONDS) $(FUZZ_OPTIONS) >$$dir/log 2>&1; then \
-	    passed=$$((passed + 1)); \
-	    echo "fuzz-smoke: $$t ok ($$(grep -E '^#[0-9]+.*DONE' $$dir/log | sed -E 's/^#([0-9]+).*exec\/s: ([0-9]+).*/\1 runs, \2 exec\/s/'))"; \
-	  else \
-	    failed=$$((failed + 1)); tail -n 40 $$dir/log; echo "fuzz-smoke: $$t FAILED (log: $$dir/log)"; \
-	  fi; \
-	done; \
-	echo "fuzz-smoke: $$passed passed, $$failed failed"; [ $$failed = 0 ]
+	@scripts/fuzz-smoke.sh $(FUZZ_SMOKE_SECONDS) $(shell nproc) $(FUZZ_TARGETS)
 
 ## ---- quality -------------------------------------------------------------------------------
 

@@ -1,18 +1,15 @@
-//! The token path on Workers: fetches and caches the issuer's keys (isolate memory and the
-//! Cache API), shares one in-flight fetch between concurrent requests, and reuses verified
-//! tokens. The decisions themselves live in `crate::auth`.
+//! The token path on Workers: the issuer's keys cached in the isolate (loaded by
+//! `edge::key_refresh`), verified tokens reused, and the `/healthz` key probe. The decisions
+//! themselves live in `crate::auth`.
 
 use std::cell::RefCell;
 use std::time::Duration;
 
-use futures_util::future::{select, Either, FutureExt, LocalBoxFuture, Shared};
-use worker::{Date, Delay};
+use worker::Date;
 
-use super::fetch::{get_document, FetchError};
-use super::jwks_copy;
+use super::key_refresh::{refresh, wait_for_in_flight};
 
-use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache, JWKS_TTL_MS};
-use crate::auth::discovery::{discovery_urls, jwks_uri_from_metadata, DiscoveryError};
+use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
 use crate::auth::id_token::IdTokenValidator;
 use crate::auth::jwk::JwkSet;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
@@ -22,48 +19,20 @@ use crate::config::Config;
 
 /// One GET (headers and body).
 pub(super) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// A whole key load: discovery (up to two GETs) and the JWKS.
-const LOAD_DEADLINE: Duration = Duration::from_secs(12);
 pub(super) const MAX_DOC_BYTES: usize = 64 * 1024;
 const TOKEN_CACHE_ENTRIES: usize = 1024;
 
-/// A shared key refresh and when (ms) it started.
-type Refresh = (u64, Shared<LocalBoxFuture<'static, ()>>);
-
 thread_local! {
-    static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
+    pub(super) static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
     static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES));
     /// The JWKS URL discovered from the issuer's metadata: (issuer, URL, when), kept as long as keys.
-    static DISCOVERED: RefCell<Option<(String, String, u64)>> = const { RefCell::new(None) };
-    static IN_FLIGHT: RefCell<Option<Refresh>> = const { RefCell::new(None) };
+    pub(super) static DISCOVERED: RefCell<Option<(String, String, u64)>> = const { RefCell::new(None) };
+    /// When (ms) the key refresh in flight started, if one is.
+    pub(super) static IN_FLIGHT: RefCell<Option<u64>> = const { RefCell::new(None) };
 }
 
-fn now_ms() -> u64 {
+pub(super) fn now_ms() -> u64 {
     Date::now().as_millis()
-}
-
-/// Why the issuer's keys could not be loaded. Each has a stable code for logs and `/healthz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyLoadError {
-    Discovery(DiscoveryError),
-    Fetch(FetchError),
-    JwksInvalid,
-}
-
-impl KeyLoadError {
-    pub fn code(self) -> &'static str {
-        match self {
-            KeyLoadError::Discovery(e) => e.code(),
-            KeyLoadError::Fetch(e) => e.code(),
-            KeyLoadError::JwksInvalid => "jwks_invalid",
-        }
-    }
-}
-
-impl From<FetchError> for KeyLoadError {
-    fn from(e: FetchError) -> Self {
-        KeyLoadError::Fetch(e)
-    }
 }
 
 /// Why the token path could not decide: an upstream failure, answered with 503.
@@ -157,6 +126,8 @@ async fn with_keys<T>(
 ) -> Result<T, Result<TokenError, Unavailable>> {
     if JWKS.with(|j| j.borrow().before_use(now_ms())) == JwksAction::Fetch {
         refresh(config).await;
+    } else if JWKS.with(|j| j.borrow().keys(now_ms()).is_none()) {
+        wait_for_in_flight().await;
     }
     let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
     match check(&keys, now_ms() / 1000) {
@@ -167,117 +138,6 @@ async fn with_keys<T>(
         }
         other => other.map_err(Ok),
     }
-}
-
-/// Refreshes the keys once, however many requests ask at the same time. Nobody waits past
-/// `LOAD_DEADLINE` from the refresh's start, and a refresh older than that is abandoned and
-/// started anew (it may belong to a request that was cancelled, whose I/O never completes).
-pub async fn refresh(config: &Config) {
-    let now = now_ms();
-    let (started, shared) = IN_FLIGHT.with(|f| {
-        let mut slot = f.borrow_mut();
-        match slot.as_ref() {
-            Some((t, fut)) if now.saturating_sub(*t) < LOAD_DEADLINE.as_millis() as u64 => (*t, fut.clone()),
-            _ => {
-                let fut = start_refresh(config.clone(), now);
-                *slot = Some((now, fut.clone()));
-                (now, fut)
-            }
-        }
-    });
-    let waited = now_ms().saturating_sub(started);
-    let remaining = Duration::from_millis((LOAD_DEADLINE.as_millis() as u64).saturating_sub(waited));
-    let _ = select(shared, Box::pin(Delay::from(remaining))).await;
-}
-
-fn start_refresh(config: Config, started: u64) -> Shared<LocalBoxFuture<'static, ()>> {
-    async move {
-        JWKS.with(|j| j.borrow_mut().begin_fetch(now_ms()));
-        let loaded = match select(Box::pin(load_keys(&config)), Box::pin(Delay::from(LOAD_DEADLINE))).await {
-            Either::Left((result, _)) => result,
-            Either::Right(_) => Err(KeyLoadError::Fetch(FetchError::Timeout)),
-        };
-        match loaded {
-            Ok((keys, None)) => JWKS.with(|j| j.borrow_mut().store(now_ms(), keys)),
-            Ok((keys, Some(t))) => JWKS.with(|j| j.borrow_mut().seed(t, keys)),
-            Err(e) => {
-                worker::console_warn!("{{\"event\":\"jwks_fetch_failed\",\"error\":\"{}\"}}", e.code());
-                JWKS.with(|j| j.borrow_mut().fetch_failed(now_ms()));
-            }
-        }
-        // Clear the slot only if it is still this refresh's.
-        IN_FLIGHT.with(|f| {
-            let mut slot = f.borrow_mut();
-            if slot.as_ref().is_some_and(|(t, _)| *t == started) {
-                *slot = None;
-            }
-        });
-    }
-    .boxed_local()
-    .shared()
-}
-
-/// The keys: from the Cache API (with the time that copy was fetched) when this isolate has
-/// none and a fresh shared copy exists, else from the issuer (`None`).
-async fn load_keys(config: &Config) -> Result<(JwkSet, Option<u64>), KeyLoadError> {
-    let uri = jwks_uri(config).await?;
-    let cold = JWKS.with(|j| j.borrow().fetched_at().is_none());
-    if cold {
-        if let Some((body, fetched_at)) = jwks_copy::read(config, &uri, now_ms()).await {
-            if let Ok(keys) = JwkSet::parse(&body) {
-                return Ok((keys, Some(fetched_at)));
-            }
-        }
-    }
-    let body = get_document(&uri, MAX_DOC_BYTES, FETCH_TIMEOUT).await?;
-    let keys = JwkSet::parse(&body).map_err(|_| KeyLoadError::JwksInvalid)?;
-    // A well-formed set is authoritative even when empty (an issuer revoking every key).
-    log_rejected(&keys);
-    jwks_copy::write(config, &uri, body, now_ms()).await;
-    Ok((keys, None))
-}
-
-/// Keys the set carried but mKit will not use (weak RSA, private members, unknown types): named
-/// by `kid` so an operator can see why a token signed with one is refused.
-fn log_rejected(keys: &JwkSet) {
-    if keys.rejected.is_empty() {
-        return;
-    }
-    let kids: Vec<String> = keys.rejected.iter().map(|(kid, why)| format!("{kid}: {why:?}")).collect();
-    let line = serde_json::json!({ "event": "jwks_keys_rejected", "keys": kids });
-    worker::console_warn!("{line}");
-}
-
-/// `OAUTH_JWKS_URI`, else `jwks_uri` from RFC 8414 metadata, else from OIDC discovery. The
-/// document's `issuer` must be the configured issuer exactly.
-async fn jwks_uri(config: &Config) -> Result<String, KeyLoadError> {
-    if let Some(uri) = &config.oauth_jwks_uri {
-        return Ok(uri.clone());
-    }
-    let issuer = config.oauth_issuer.as_str();
-    let now = now_ms();
-    let known = DISCOVERED.with(|d| {
-        let d = d.borrow();
-        d.as_ref().filter(|(i, _, at)| i == issuer && now.saturating_sub(*at) < JWKS_TTL_MS).map(|(_, u, _)| u.clone())
-    });
-    if let Some(uri) = known {
-        return Ok(uri);
-    }
-    let mut last = KeyLoadError::Discovery(DiscoveryError::Invalid);
-    for url in discovery_urls(issuer) {
-        let found = match get_document(&url, MAX_DOC_BYTES, FETCH_TIMEOUT).await {
-            Ok(body) => jwks_uri_from_metadata(&body, issuer).map_err(KeyLoadError::Discovery),
-            Err(e) => Err(e.into()),
-        };
-        match found {
-            Ok(uri) => {
-                DISCOVERED.with(|d| *d.borrow_mut() = Some((issuer.to_owned(), uri.clone(), now)));
-                return Ok(uri);
-            }
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
 }
 
 /// `checks.jwks` for `/healthz`: probes the issuer (at most every 30 s, like an unknown kid),

@@ -7,6 +7,7 @@ mod d1;
 mod fetch;
 mod health;
 mod jwks_copy;
+mod key_refresh;
 mod keys;
 mod mcp;
 mod respond;
