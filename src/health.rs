@@ -115,6 +115,17 @@ impl HealthReport {
         self
     }
 
+    /// `checks.billing.pay_pages` (`on` when mKit sells access itself: Stripe key and web
+    /// client set; the sign-in's redirect path is `/billing/callback`) and `stripe_mode`
+    /// (`live`, `test`, or `any` when it cannot be known). Informational.
+    pub fn with_selling(mut self, pay_pages: bool, stripe_mode: Option<&str>) -> HealthReport {
+        if let Some(Value::Object(b)) = self.checks.get_mut("billing") {
+            b.insert("pay_pages".into(), if pay_pages { "on" } else { "off" }.into());
+            b.insert("stripe_mode".into(), stripe_mode.unwrap_or("any").into());
+        }
+        self
+    }
+
     pub fn http_status(&self) -> u16 {
         match self.status {
             Status::Ok | Status::Degraded => 200,
@@ -204,6 +215,9 @@ mod tests {
             serde_json::json!({"webhook_secret": "ok", "last_event_at": 1_800_000_000_000_i64})
         );
         assert_eq!(r.http_status(), 200);
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, None).with_selling(true, Some("test"));
+        let b = &serde_json::to_value(&r).expect("json")["checks"]["billing"];
+        assert_eq!((b["pay_pages"].as_str(), b["stripe_mode"].as_str()), (Some("on"), Some("test")));
         let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, None);
         assert_eq!(
             serde_json::to_value(&r).expect("json")["checks"]["billing"]["last_event_at"],

@@ -6,7 +6,7 @@ use worker::{Date, Env, Request};
 
 use super::respond::EnvVars;
 use super::{d1, keys};
-use crate::config::{Config, VarState};
+use crate::config::{Config, StripeMode, VarState};
 use crate::health::{HealthReport, Probe, Recent};
 use crate::http::HttpReply;
 
@@ -35,7 +35,12 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
         None => None,
     };
     let secret = report.state_of("STRIPE_WEBHOOK_SECRET") == Some(VarState::Ok);
-    let health = HealthReport::new(&report, &db, jwks).with_billing(secret, last_event_at);
+    let selling = config.as_ref().is_some_and(|c| c.stripe_secret_key.is_some() && c.web_client.is_some());
+    let mode = config.as_ref().and_then(|c| c.stripe_mode).map(|m| match m {
+        StripeMode::Live => "live",
+        StripeMode::Test => "test",
+    });
+    let health = HealthReport::new(&report, &db, jwks).with_billing(secret, last_event_at).with_selling(selling, mode);
     let body = serde_json::to_value(&health).unwrap_or_default();
     HttpReply::json(health.http_status(), &body, health.error_code()).with_header("Cache-Control", "no-store")
 }
