@@ -92,6 +92,11 @@ fn contract() {
         };
         let required =
             field("required").as_bool().unwrap_or_else(|| panic!("{at}: \"required\" must be true or false"));
+        let with_paid_tools = match entry.get("required_when").map(|v| v.as_str()) {
+            None => false,
+            Some(Some("paid_tools")) => true,
+            Some(_) => panic!("{at}: \"required_when\" can only be \"paid_tools\""),
+        };
         let format = field("format").as_str().unwrap_or_else(|| panic!("{at}: \"format\" must be a string"));
         let validate = validator(format).unwrap_or_else(|| {
             panic!("{at}: unknown \"format\" {format:?} (expected url, list, webhook_secrets, text, origins, leeway, bool or on_off)")
@@ -100,7 +105,7 @@ fn contract() {
             panic!("{at}: \"doc\" must be a one-line description");
         }
         out.push_str(&format!(
-            "    VarSpec {{ name: {name:?}, kind: {kind}, required: {required}, validate: {validate} }},\n"
+            "    VarSpec {{ name: {name:?}, kind: {kind}, required: {required}, required_with_paid_tools: {with_paid_tools}, validate: {validate} }},\n"
         ));
     }
     out.push_str("];\n");

@@ -14,7 +14,9 @@ export function readConfig(path = join(ROOT, "wrangler.jsonc")) {
 /** The configuration contract, from config/contract.json (the one list; build.rs reads it too). */
 export function contractVars() {
   const entries = JSON.parse(readFileSync(join(ROOT, "config/contract.json"), "utf8"));
-  return entries.map(({ name, required, kind }) => ({ name, required, kind }));
+  // "required_when": "paid_tools" counts as required here: the kit ships a paid tool, and a
+  // script cannot see the registry (the worker decides at run time).
+  return entries.map(({ name, required, required_when, kind }) => ({ name, required: required || required_when === "paid_tools", kind }));
 }
 
 /** The contract variables that are Worker secrets (`wrangler secret put`), never vars. */

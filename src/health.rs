@@ -102,15 +102,13 @@ impl HealthReport {
         HealthReport { status, version: VERSION, commit: COMMIT, checks, failing }
     }
 
-    /// `checks.billing`: whether a webhook secret is configured and when (Unix ms) the last
-    /// Stripe event was processed. Informational: it never fails the check by itself.
-    pub fn with_billing(mut self, secret_configured: bool, last_event_at: Option<i64>) -> HealthReport {
+    /// `checks.billing`: the webhook secret (`ok`, `missing`, or `disabled` when no paid tool is
+    /// registered and none is set) and when (Unix ms) the last Stripe event was processed.
+    /// Informational: a missing required secret already fails `checks.config`.
+    pub fn with_billing(mut self, webhook_secret: &'static str, last_event_at: Option<i64>) -> HealthReport {
         self.checks.insert(
             "billing".into(),
-            serde_json::json!({
-                "webhook_secret": if secret_configured { "ok" } else { "missing" },
-                "last_event_at": last_event_at,
-            }),
+            serde_json::json!({ "webhook_secret": webhook_secret, "last_event_at": last_event_at }),
         );
         self
     }
@@ -208,17 +206,17 @@ mod tests {
             ("STRIPE_WEBHOOK_SECRET", "whsec_x"),
             ("MKIT_SECRET", SECRET),
         ]));
-        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, Some(1_800_000_000_000));
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing("ok", Some(1_800_000_000_000));
         let v = serde_json::to_value(&r).expect("json");
         assert_eq!(
             v["checks"]["billing"],
             serde_json::json!({"webhook_secret": "ok", "last_event_at": 1_800_000_000_000_i64})
         );
         assert_eq!(r.http_status(), 200);
-        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, None).with_selling(true, Some("test"));
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing("ok", None).with_selling(true, Some("test"));
         let b = &serde_json::to_value(&r).expect("json")["checks"]["billing"];
         assert_eq!((b["pay_pages"].as_str(), b["stripe_mode"].as_str()), (Some("on"), Some("test")));
-        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing(true, None);
+        let r = HealthReport::new(&cfg, &Probe::Ok, None).with_billing("ok", None);
         assert_eq!(
             serde_json::to_value(&r).expect("json")["checks"]["billing"]["last_event_at"],
             serde_json::Value::Null

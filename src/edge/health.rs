@@ -4,7 +4,7 @@
 use std::cell::RefCell;
 use worker::{Date, Env, Request};
 
-use super::respond::EnvVars;
+use super::respond::{self, EnvVars};
 use super::{d1, keys};
 use crate::config::{Config, StripeMode, VarState};
 use crate::health::{HealthReport, Probe, Recent};
@@ -28,13 +28,18 @@ async fn store_checks(env: &Env) -> StoreChecks {
 }
 
 pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
-    let (report, config) = Config::load_with_report(&EnvVars(env));
+    let needs = respond::needs();
+    let (report, config) = Config::load_with_report(&EnvVars(env), needs);
     let (db, last_event_at) = store_checks(env).await;
     let jwks = match &config {
         Some(c) => Some(keys::health(c).await),
         None => None,
     };
-    let secret = report.state_of("STRIPE_WEBHOOK_SECRET") == Some(VarState::Ok);
+    let secret = match report.state_of("STRIPE_WEBHOOK_SECRET") {
+        Some(VarState::Ok) => "ok",
+        None if !needs.paid_tools => "disabled",
+        _ => "missing",
+    };
     let selling = config.as_ref().is_some_and(|c| c.stripe_secret_key.is_some() && c.web_client.is_some());
     let mode = config.as_ref().and_then(|c| c.stripe_mode).map(|m| match m {
         StripeMode::Live => "live",

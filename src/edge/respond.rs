@@ -4,9 +4,10 @@
 use serde_json::json;
 use worker::{Env, Headers, Response, Result};
 
-use crate::config::{Config, ConfigError, VarSource};
+use crate::config::{Config, ConfigError, Needs, VarSource};
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::INTERNAL_ERROR;
+use crate::tools::REGISTRY;
 
 /// Worker vars and secrets (`Env::var` reads both).
 pub struct EnvVars<'a>(pub &'a Env);
@@ -19,7 +20,12 @@ impl VarSource for EnvVars<'_> {
 
 /// The validated configuration, or the 503 that names every problem (never a value).
 pub fn config(env: &Env) -> std::result::Result<Config, HttpReply> {
-    Config::load(&EnvVars(env)).map_err(|errors| misconfigured(&errors))
+    Config::load_for(&EnvVars(env), needs()).map_err(|errors| misconfigured(&errors))
+}
+
+/// What this build serves: billing settings are required once a paid tool is registered.
+pub fn needs() -> Needs {
+    Needs { paid_tools: REGISTRY.with(|r| r.tools.iter().any(|t| t.info.entitlement.is_some())) }
 }
 
 fn misconfigured(errors: &[ConfigError]) -> HttpReply {

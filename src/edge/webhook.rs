@@ -21,6 +21,12 @@ pub async fn stripe(mut req: Request, env: &Env) -> HttpReply {
         Ok(c) => c,
         Err(reply) => return reply,
     };
+    if config.stripe_webhook_secrets.is_empty() {
+        // No paid tool and no secret: billing is off here, and nothing can be verified.
+        let body = json!({ "error": "billing_disabled",
+            "error_description": "this server sells nothing: set STRIPE_WEBHOOK_SECRET to receive Stripe events" });
+        return HttpReply::json(404, &body, Some("billing_disabled"));
+    }
     let body = match read_capped(&mut req, MAX_WEBHOOK_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return HttpReply::error(413, "payload_too_large"),
