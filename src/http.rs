@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use crate::auth::prm::Challenge;
+use crate::log::Extras;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpReply {
@@ -13,11 +14,14 @@ pub struct HttpReply {
     pub error: Option<&'static str>,
     /// A bearer challenge the edge renders as `WWW-Authenticate` (it knows the metadata URL).
     pub challenge: Option<Challenge>,
+    /// What the request log line should say besides route and status (boxed: most replies
+    /// carry none, and a reply travels in `Result`s).
+    pub log: Box<Extras>,
 }
 
 impl HttpReply {
     pub fn new(status: u16, body: String, error: Option<&'static str>) -> Self {
-        HttpReply { status, headers: Vec::new(), body, error, challenge: None }
+        HttpReply { status, headers: Vec::new(), body, error, challenge: None, log: Box::default() }
     }
 
     /// An empty body, e.g. 202 or 204.

@@ -13,6 +13,7 @@ use crate::auth::Principal;
 use crate::config::origin_of;
 use crate::config::Config;
 use crate::http::HttpReply;
+use crate::log;
 use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
@@ -77,8 +78,11 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
     let authorization = req.headers().get("Authorization").ok().flatten();
     let principal = match keys::authenticate(authorization.as_deref(), config, resource.audiences.clone()).await {
         Authentication::Allowed(p) => p,
-        Authentication::Refused(c, code) => return refusal(c, code),
-        Authentication::Unavailable(u) => return authorization_unavailable(u),
+        Authentication::Refused(c, code) => return with_auth(refusal(c, code), code),
+        Authentication::Unavailable(u) => {
+            let code = u.0;
+            return with_auth(authorization_unavailable(u), code);
+        }
     };
     let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
         Ok(b) => b,
@@ -86,7 +90,15 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
         Err(BodyError::Unreadable) => return HttpReply::error(400, "body_unreadable"),
     };
     let request = McpRequest { headers: req.headers().clone(), body };
-    serve(env, config, resource, &principal, &request).await
+    let mut reply = with_auth(serve(env, config, resource, &principal, &request).await, "ok");
+    let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
+    reply.log.subject = key.map(|k| log::subject_hash(&k, &principal.sub));
+    reply
+}
+
+fn with_auth(mut reply: HttpReply, outcome: &'static str) -> HttpReply {
+    reply.log.auth = Some(outcome);
+    reply
 }
 
 /// The protocol, for an authenticated caller: the registry, the paywall, sealing keys and what

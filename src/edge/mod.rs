@@ -25,6 +25,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let started = Date::now().as_millis();
     let method = req.method().to_string();
     let cf_ray = req.headers().get("cf-ray").ok().flatten();
+    let traceparent = req.headers().get("traceparent").ok().flatten();
     let (route_name, reply) = match route(&method, &req.path()) {
         Routing::Found(r) => (r.name(), handle(r, req, &env).await),
         Routing::NotFound => ("unmatched", HttpReply::error(404, "not_found")),
@@ -32,6 +33,10 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
             (route, HttpReply::error(405, "method_not_allowed").with_header("Allow", allow))
         }
     };
+    let mut reply = reply;
+    if reply.log.traceparent.is_none() {
+        reply.log.traceparent = traceparent.as_deref().and_then(crate::log::traceparent);
+    }
     let line = RequestLog {
         method: &method,
         route: route_name,
@@ -41,6 +46,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
         duration_ms: Date::now().as_millis().saturating_sub(started) as f64,
         cf_ray: cf_ray.as_deref().and_then(sanitize_cf_ray),
         error: reply.error,
+        extras: &reply.log,
     };
     console_log!("{}", line.to_line());
     respond::into_response(reply)

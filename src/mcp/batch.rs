@@ -43,11 +43,14 @@ pub async fn answer(
             }
         }
     }
-    if out.is_empty() {
+    let mut reply = if out.is_empty() {
         HttpReply::empty(202)
     } else {
         encode(accepts.format(false), 200, &[], &Value::Array(out), None)
-    }
+    };
+    reply.log.mcp_method = Some("batch".into());
+    reply.log.protocol_version = Some(version.as_str());
+    reply
 }
 
 fn check_batch(version: ProtocolVersion, items: &[Value]) -> Result<(), (RpcError, &'static str)> {

@@ -134,6 +134,8 @@ pub struct ToolContext<'a> {
     /// Notifications emitted while handling the request, sent before the response when the
     /// client accepts an event stream.
     pub(crate) notifications: RefCell<Vec<Value>>,
+    /// The paid-tool gate's decision, for the request log.
+    pub(crate) billing: std::cell::Cell<Option<&'static str>>,
 }
 
 impl ToolContext<'_> {

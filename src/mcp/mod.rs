@@ -7,6 +7,7 @@ pub mod context;
 pub mod cors;
 pub mod framing;
 pub mod jsonrpc;
+pub mod logline;
 pub mod mrtr;
 pub mod paid;
 pub mod registry;

@@ -167,12 +167,19 @@ impl Server<'_> {
         let tool =
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
-        if let Some(key) = tool.info.entitlement {
-            match ctx.entitlements.require_boxed(name, key).await {
-                Ok(()) => {}
-                Err(Denial::Unavailable(e)) => return Ok(render_error(e, ctx.protocol_version)),
-                Err(Denial::PaymentRequired { result, pay }) => return Ok(paid::ask_to_pay(ctx, result, pay)?),
-            }
+        let decision = match tool.info.entitlement {
+            None => Ok("free"),
+            Some(key) => ctx.entitlements.require_boxed(name, key).await.map(|()| "granted"),
+        };
+        ctx.billing.set(Some(match &decision {
+            Ok(d) => d,
+            Err(Denial::Unavailable(_)) => "unavailable",
+            Err(Denial::PaymentRequired { .. }) => "payment_required",
+        }));
+        match decision {
+            Ok(_) => {}
+            Err(Denial::Unavailable(e)) => return Ok(render_error(e, ctx.protocol_version)),
+            Err(Denial::PaymentRequired { result, pay }) => return Ok(paid::ask_to_pay(ctx, result, pay)?),
         }
         let mut result = render_outcome(name, tool.call(ctx, args).await, ctx.protocol_version)?;
         if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {

@@ -851,3 +851,33 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
     assert_eq!(init(json!({"elicitation": {}}), V3), None, "form mode needs no memory");
     assert_eq!(init(json!({"elicitation": {"url": {}}}), V2), None, "no URL mode before 2025-11-25");
 }
+
+#[test]
+fn the_request_log_names_method_tool_version_client_and_billing() {
+    let mut h = Harness::new();
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "text_stats", "arguments": {"text": "a b"}}})
+    .to_string();
+    let r = h.post(&[("MCP-Protocol-Version", V3)], &body);
+    let l = &r.log;
+    assert_eq!(
+        (l.mcp_method.as_deref(), l.tool.as_deref(), l.protocol_version, l.billing),
+        (Some("tools/call"), Some("text_stats"), Some(V3), Some("granted"))
+    );
+    h.entitlements = Ledger::new(Ok(&[]));
+    assert_eq!(h.post(&[("MCP-Protocol-Version", V3)], &body).log.billing, Some("payment_required"));
+    let free = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "whoami"}}).to_string();
+    assert_eq!(h.post(&[("MCP-Protocol-Version", V3)], &free).log.billing, Some("free"));
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": V3,
+        "capabilities": {}, "clientInfo": {"name": "claude-code", "version": "2.1.0"}}})
+    .to_string();
+    assert_eq!(h.post(&[], &init).log.client.as_deref(), Some("claude-code/2.1.0"));
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "io.modelcontextprotocol/clientInfo": {"name": "x\"y", "version": "1"}});
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": meta}}).to_string();
+    let r = h.post(&[("MCP-Protocol-Version", "2026-07-28"), ("Mcp-Method", "tools/list")], &list);
+    assert_eq!(r.log.traceparent.as_deref(), Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    assert_eq!(r.log.client, None, "a quote is not logged");
+}

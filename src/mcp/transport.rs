@@ -10,6 +10,7 @@ use super::batch;
 use super::context::{DynEntitlements, LogLevel, ToolContext};
 use super::framing::{encode, negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
+use super::logline;
 use super::mrtr::Sealing;
 use super::server::{DispatchError, Server};
 use super::session;
@@ -18,6 +19,7 @@ use super::version::{Era, ProtocolVersion};
 use crate::auth::prm::Challenge;
 use crate::auth::Principal;
 use crate::http::HttpReply;
+use crate::log::Extras;
 
 /// The largest body `/mcp` reads; the edge stops reading past it (413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -55,18 +57,29 @@ pub(super) struct Answer {
     challenge: Option<Challenge>,
     /// An `Mcp-Session-Id` for an `initialize` answer (`mcp::session`).
     session: Option<String>,
+    /// What the request log says about this request.
+    log: Extras,
 }
 
 impl Answer {
     pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
         let body = jsonrpc::failure(id, &e);
-        Answer { status, error: Some(e.code_name()), body, notifications: Vec::new(), challenge: None, session: None }
+        Answer {
+            status,
+            error: Some(e.code_name()),
+            body,
+            notifications: Vec::new(),
+            challenge: None,
+            session: None,
+            log: Extras::default(),
+        }
     }
 
     pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
         let format = accepts.format(!self.notifications.is_empty());
         let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
         reply.challenge = self.challenge;
+        reply.log = Box::new(self.log);
         match self.session {
             Some(id) => reply.with_header("Mcp-Session-Id", id),
             None => reply,
@@ -177,7 +190,8 @@ pub(super) async fn request(
         (Ok(result), "initialize") => initialize_session(caller, result, &params),
         _ => None,
     };
-    Answer { notifications: ctx.notifications.take(), session, ..answer_for(&id, version, outcome) }
+    let log = Extras { billing: ctx.billing.get(), ..logline::request_log(method, version, &params, meta) };
+    Answer { notifications: ctx.notifications.take(), session, log, ..answer_for(&id, version, outcome) }
 }
 
 /// The session id that remembers what this `initialize`'s client declared, if anything needs it.
@@ -229,6 +243,7 @@ fn context<'a>(
         progress_token: meta.and_then(|m| m.get("progressToken")),
         log_level,
         notifications: Default::default(),
+        billing: Default::default(),
     }
 }
 
@@ -238,7 +253,15 @@ fn answer_for(id: &Id, version: ProtocolVersion, outcome: Result<Value, Dispatch
         Ok(result) => {
             let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
             let body = jsonrpc::success(id, result);
-            Answer { status: 200, body, error, notifications: Vec::new(), challenge: None, session: None }
+            Answer {
+                status: 200,
+                body,
+                error,
+                notifications: Vec::new(),
+                challenge: None,
+                session: None,
+                log: Extras::default(),
+            }
         }
         Err(DispatchError::Forbidden { scopes }) => {
             let e = RpcError::new(
