@@ -62,7 +62,7 @@ test("tools/call returns structured content validated by the SDK against outputS
   // The paid tool: refused until the ledger grants `pro`; the SDK accepts the error's structured content.
   const unpaid = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });
   assert.equal(unpaid.isError, true);
-  assert.deepEqual(unpaid.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: null });
+  assert.deepEqual(unpaid.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: null, checkout_url: null });
   const grant = envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: "mkit-test" }));
   assert.equal((await deliver(worker.url, JSON.stringify(grant), TEST_WEBHOOK_SECRET)).status, 200);
   const stats = await client.callTool({ name: "text_stats", arguments: { text: "One two. Three!" } });

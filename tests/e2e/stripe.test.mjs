@@ -121,7 +121,7 @@ test("the journey: denied, checkout and subscription grant pro, deletion revokes
   assert.deepEqual(await entitlements(), []);
   let r = await textStats();
   assert.equal(r.isError, true);
-  assert.deepEqual(r.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: UPGRADE });
+  assert.deepEqual(r.structuredContent, { error: "payment_required", entitlement: "pro", upgrade_url: UPGRADE, checkout_url: null });
 
   let [status, body, ev] = await sendEvent("checkout.session.completed", { created: t0 });
   assert.equal(status, 200);
