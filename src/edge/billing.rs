@@ -31,8 +31,10 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
     let Some(shop) = Shop::new(&config, &req) else { return pages::not_selling() };
     let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
     let Some(token) = query_param(&query, "t") else { return pages::bad_link() };
-    if paylink::expired(&token, shop.now_secs) {
-        return pages::expired();
+    match paylink::expiry(&token) {
+        None => return pages::bad_link(),
+        Some(exp) if shop.now_secs >= exp => return pages::expired(),
+        Some(_) => {}
     }
     let Some(sub) = shop.signed_in(&req) else {
         return shop.start_sign_in(&format!("{}?t={token}", kind.path())).await;
@@ -44,11 +46,14 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
         Err(crate::seal::SealError::Expired) => return pages::expired(),
         Err(_) => return pages::wrong_user(),
     };
+    if kind == Kind::Checkout && already_holds(env, &config, &sub, &link.entitlement, shop.now_secs).await {
+        return pages::already_paid(&link.entitlement);
+    }
     let customer = d1::customer_of(env, &sub).await;
     let opened = match kind {
         Kind::Checkout => checkout(env, &shop, &sub, &link, customer.as_deref()).await,
         Kind::Portal => match customer {
-            Some(c) => portal(env, &shop, &link, &c).await,
+            Some(c) => portal(env, &shop, &c).await,
             None => return no_subscription(),
         },
     };
@@ -102,20 +107,30 @@ async fn checkout(
         customer,
         origin: &shop.origin,
     });
-    let (status, body) = call(env, shop, &request, Some(idempotency_key(shop, link))).await?;
+    let (status, body) = call(env, shop, &request, Some(idempotency_key(shop, link, customer))).await?;
     stripe::session_url(status, &body)
 }
 
-async fn portal(env: &Env, shop: &Shop<'_>, link: &Link, customer: &str) -> Result<String, StripeError> {
-    let (status, body) =
-        call(env, shop, &stripe::portal_session(customer, &shop.origin), Some(idempotency_key(shop, link))).await?;
+/// Whether `sub` already holds `entitlement` (then there is nothing to sell twice).
+async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, entitlement: &str, now: u64) -> bool {
+    use crate::paywall::LedgerReader;
+    let ledger = d1::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs };
+    ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
+}
+
+/// Portal sessions are short-lived and meant to be created on demand: no idempotency key, so a
+/// manage link opened again gets a fresh one.
+async fn portal(env: &Env, shop: &Shop<'_>, customer: &str) -> Result<String, StripeError> {
+    let (status, body) = call(env, shop, &stripe::portal_session(customer, &shop.origin), None).await?;
     stripe::session_url(status, &body)
 }
 
-/// The same link opened twice makes one session: the key derives from the link's nonce.
-fn idempotency_key(shop: &Shop<'_>, link: &Link) -> String {
+/// The same link opened twice makes one Checkout Session: the key derives from the link's nonce
+/// and the customer it would reuse (so the parameters behind one key never change).
+fn idempotency_key(shop: &Shop<'_>, link: &Link, customer: Option<&str>) -> String {
     let secret = shop.config.deployment_secrets.first().map(String::as_str).unwrap_or_default();
-    hex(&hmac_sha256(&derive_key(secret, "stripe-idempotency"), link.nonce.as_bytes())[..16])
+    let seed = format!("{}\n{}", link.nonce, customer.unwrap_or(""));
+    hex(&hmac_sha256(&derive_key(secret, "stripe-idempotency"), seed.as_bytes())[..16])
 }
 
 /// One Stripe API call: the secret key, the pinned version, an idempotency key on writes.
@@ -158,7 +173,7 @@ fn stripe_base(env: &Env) -> String {
 fn stripe_failed(e: StripeError) -> HttpReply {
     let text = match e {
         StripeError::NoPrice => "This plan is not on sale right now. Tell the server's operator.",
-        _ => "Stripe could not open the page. Nothing was charged; open the link again in a moment.",
+        _ => "Stripe could not open the page. Nothing was charged; call the tool again in your MCP client for a new link.",
     };
     pages::page(502, "Payment page unavailable", text, Some(e.code()))
 }

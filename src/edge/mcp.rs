@@ -183,7 +183,7 @@ pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
         authorization_servers: vec![config.oauth_issuer.clone()],
         scopes_supported: scopes,
         bearer_methods_supported: vec!["header"],
-        resource_name: "mKit",
+        resource_name: SERVER_INFO.title,
     };
     HttpReply::json(200, &serde_json::to_value(&doc).unwrap_or_default(), None)
         .with_header("Access-Control-Allow-Origin", "*")

@@ -7,8 +7,9 @@ use serde_json::{json, Map, Value};
 
 use super::jsonrpc::RpcError;
 
-/// How long a sealed state stays valid.
-pub const STATE_TTL_SECS: u64 = 10 * 60;
+/// How long a sealed state stays valid: as long as a pay link, so a user who pays within the
+/// link's life can still answer the elicitation that carried it.
+pub const STATE_TTL_SECS: u64 = 30 * 60;
 
 /// What a state is bound to: it opens only for the same caller and tool.
 #[derive(Debug, Clone, Copy)]

@@ -128,14 +128,14 @@ pub fn decode_header_value(v: &str) -> Option<String> {
 /// 2026-07-28 result fields: `resultType`, caching hints and `serverInfo`.
 pub fn decorate(server: &Server<'_>, method: &str, result: &mut Value) {
     let Value::Object(m) = result else { return };
-    // A multi-round tool may already have said `input_required`; it gets no caching hints.
-    if m.get("resultType").and_then(Value::as_str).is_some_and(|t| t != "complete") {
-        return;
-    }
-    m.insert("resultType".into(), "complete".into());
-    if let Some((ttl, scope)) = cache_hint(method) {
-        m.insert("ttlMs".into(), ttl.into());
-        m.insert("cacheScope".into(), scope.into());
+    // A multi-round tool may already have said `input_required`; that gets no caching hints.
+    let complete = m.get("resultType").and_then(Value::as_str).is_none_or(|t| t == "complete");
+    if complete {
+        m.insert("resultType".into(), "complete".into());
+        if let Some((ttl, scope)) = cache_hint(method) {
+            m.insert("ttlMs".into(), ttl.into());
+            m.insert("cacheScope".into(), scope.into());
+        }
     }
     let meta = m.entry("_meta").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(meta) = meta {

@@ -49,6 +49,13 @@ pub fn not_selling() -> HttpReply {
     page(404, "Not available", "This server does not sell access through these pages.", Some("billing_not_configured"))
 }
 
+pub fn already_paid(entitlement: &str) -> HttpReply {
+    let text = format!(
+        "This account already has \"{entitlement}\": nothing to pay. Return to your MCP client and call the tool again."
+    );
+    page(200, "Already yours", &text, Some("pay_link_already_paid"))
+}
+
 pub fn success() -> HttpReply {
     page(200, "Thank you", "Your payment went through. Return to your MCP client and call the tool again.", None)
 }
