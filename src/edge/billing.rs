@@ -53,7 +53,7 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
     let opened = match kind {
         Kind::Checkout => checkout(env, &shop, &sub, &link, customer.as_deref()).await,
         Kind::Portal => match customer {
-            Some(c) => portal(env, &shop, &c).await,
+            Some(c) => portal(env, &shop, &link, &c).await,
             None => return no_subscription(),
         },
     };
@@ -118,10 +118,12 @@ async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, ent
     ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }
 
-/// Portal sessions are short-lived and meant to be created on demand: no idempotency key, so a
-/// manage link opened again gets a fresh one.
-async fn portal(env: &Env, shop: &Shop<'_>, customer: &str) -> Result<String, StripeError> {
-    let (status, body) = call(env, shop, &stripe::portal_session(customer, &shop.origin), None).await?;
+/// Portal sessions are short-lived and meant to be created on demand: the key changes every
+/// minute, so a double click makes one session and a manage link opened later gets a fresh one.
+async fn portal(env: &Env, shop: &Shop<'_>, link: &Link, customer: &str) -> Result<String, StripeError> {
+    let minute = format!("{customer}\n{}", shop.now_secs / 60);
+    let key = idempotency_key(shop, link, Some(&minute));
+    let (status, body) = call(env, shop, &stripe::portal_session(customer, &shop.origin), Some(key)).await?;
     stripe::session_url(status, &body)
 }
 
