@@ -47,7 +47,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 PORT ?= 8787
 
 .PHONY: token help setup setup-rust setup-npm setup-docs setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check deploy-check docs-check
+  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger
 
 help:
 	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
@@ -57,6 +57,9 @@ help:
 	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
 	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
 	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
+	@echo "make stripe-reconcile ENV=… [APPLY=1 URL=…]   Stripe subscriptions against the D1 ledger (repairs through the webhook)"
+	@echo "make ledger ENV=… USER=<sub>   one user's bindings, subscriptions and entitlements in D1 (read-only)"
+	@echo "make init NAME=… [TITLE=…] [DESCRIPTION=…] [KEEP_EXAMPLES=0]   rename the server (serverInfo, Worker, D1, package)"
 	@echo "make build | lint | fmt | clean"
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
@@ -149,6 +152,15 @@ dev: setup-rust setup-npm worker
 token:
 	@node scripts/token.mjs
 
+# A variable's value only when given on make's command line (never the environment's USER or NAME),
+# single-quoted for the shell.
+cmdline = '$(subst ','\'',$(if $(filter command line,$(origin $(1))),$(value $(1))))'
+
+# Renames a fork in one command (scripts/init.mjs). TITLE, DESCRIPTION, KEEP_EXAMPLES and
+# ALLOW_DIRTY reach it through the environment.
+init: setup-npm
+	@NAME=$(call cmdline,NAME) node scripts/init.mjs
+
 ## ---- operate (docs/deployment.md, docs/runbook.md) ----------------------------------------------
 # Each refuses before building anything when CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID are
 # missing. DRY_RUN=1 prints the Wrangler commands instead of running them.
@@ -174,6 +186,16 @@ tail: setup-npm
 
 check: setup-npm
 	@TOKEN="$(TOKEN)" node scripts/check.mjs "$(URL)"
+
+# One user's ledger rows and current entitlements, read-only (scripts/ledger.mjs). USER is the OAuth sub.
+ledger: setup-npm
+	@node scripts/ledger.mjs --env "$(ENV)" --user $(call cmdline,USER)
+
+# Stripe's subscriptions against the ledger (STRIPE_SECRET_KEY). APPLY=1 (on make's command line
+# only, never an exported APPLY) repairs through URL's webhook.
+stripe-reconcile: setup-npm
+	@node scripts/reconcile.mjs --env "$(ENV)" $(if $(and $(filter command line,$(origin APPLY)),$(filter 1,$(APPLY))),--apply) \
+	  $(if $(URL),--url "$(URL)")
 
 ## ---- test ------------------------------------------------------------------------------------
 
@@ -236,6 +258,7 @@ fmt:
 
 lint: setup-rust
 	cargo fmt --check
+	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --all-targets --features fixtures -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings

@@ -32,8 +32,12 @@ fn decode(v: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                let hex = bytes.get(i + 1..i + 3)?;
+                // Two hex digits exactly (`from_str_radix` alone would take "+A").
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return None;
+                }
+                out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
                 i += 2;
             }
             b => out.push(b),
@@ -56,6 +60,7 @@ mod tests {
         assert_eq!(query_param("state=a%2Bb+c", "state").as_deref(), Some("a+b c"));
         assert_eq!(query_param("t=%zz", "t"), None);
         assert_eq!(query_param("t=%4", "t"), None);
+        assert_eq!(query_param("t=%+A", "t"), None, "two hex digits, nothing else");
         assert_eq!(query_param("", "t"), None);
     }
 }
