@@ -49,14 +49,31 @@ fn assert_no_use(module: &str, forbidden: &[&str]) {
 #[test]
 fn dependencies_point_one_way() {
     let worker = ["worker::", "use worker"];
-    for pure in ["auth", "billing", "mcp", "paywall", "config", "health", "http", "log", "mac", "routes", "build_info"]
-    {
+    for pure in [
+        "auth",
+        "billing",
+        "mcp",
+        "paywall",
+        "paylink",
+        "seal",
+        "web",
+        "config",
+        "health",
+        "http",
+        "log",
+        "mac",
+        "routes",
+        "build_info",
+    ] {
         assert_no_use(pure, &worker);
     }
     assert_no_use("auth", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("billing", &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
     assert_no_use("paywall", &["crate::tools", "crate::edge"]);
+    assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use("paylink", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing"]);
+    assert_no_use("seal", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing", "crate::auth"]);
     assert_no_use("tools", &["crate::health", "crate::billing", "crate::edge", "crate::paywall"]);
 }
 
