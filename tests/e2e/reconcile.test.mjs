@@ -156,7 +156,7 @@ test("--apply repairs through the webhook; the ledger then matches Stripe; a las
   console.log(`apply run: ${ms} ms\n${out}`);
   // The ghost row cannot be repaired from Stripe: it remains, so the run still exits 1 (make: Error 1).
   assert.notEqual(code, 0, out);
-  assert.match(out, /make: \*\*\* \[Makefile:\d+: stripe-reconcile\] Error 1/);
+  assert.match(out, /make(\[\d+\])?: \*\*\* \[Makefile:\d+: stripe-reconcile\] Error 1/);
   const repairs = out.split("\n").filter((l) => l.startsWith("repair sub_"));
   assert.equal(repairs.length, 6, out);
   for (const name of ["pastdue", "trial", "missing", "rebind", "paged"]) {
