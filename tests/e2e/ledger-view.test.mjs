@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ROOT, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { ROOT, TEST_WEBHOOK_SECRET, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { ledgerSql, report, subLiteral, verdict } from "../../scripts/ledger.mjs";
@@ -139,7 +139,7 @@ test("make ledger refuses without credentials, without USER, and for unknown or 
   // USER is also the shell's login name: only a USER given to make counts.
   r = await runCmd("make", ["-s", "ledger", "ENV=staging"], { env: { ...FAKE_CLOUDFLARE, USER: "root" } });
   assert.match(r.out, /refused: wrangler\.jsonc env\.staging still has placeholders: REPLACE_WITH_STAGING_D1_ID/);
-  const filled = { ...FAKE_CLOUDFLARE, WRANGLER_CONFIG: filledConfig() };
+  const filled = { ...FAKE_CLOUDFLARE, WRANGLER_CONFIG: filledConfig("ledger") };
   r = await runCmd("make", ["-s", "ledger", "ENV=staging"], { env: { ...filled, USER: "root" } });
   assert.match(r.out, /refused: USER is required/);
   r = await runCmd("make", ["-s", "ledger", "ENV=prod", "USER=x"], { env: filled });
@@ -153,7 +153,7 @@ test("make ledger refuses without credentials, without USER, and for unknown or 
 
 test("DRY_RUN=1 make ledger prints the one read-only Wrangler command", async () => {
   const user = "auth0|o'brien";
-  const env = { ...FAKE_CLOUDFLARE, WRANGLER_CONFIG: filledConfig(), DRY_RUN: "1" };
+  const env = { ...FAKE_CLOUDFLARE, WRANGLER_CONFIG: filledConfig("ledger"), DRY_RUN: "1" };
   const { code, out } = await runCmd("make", ["-s", "ledger", "ENV=production", `USER=${user}`], { env });
   assert.equal(code, 0, out);
   const lines = out.trim().split("\n");
@@ -166,18 +166,3 @@ test("DRY_RUN=1 make ledger prints the one read-only Wrangler command", async ()
   assert.match(lines[0], / --config \S+$/);
 });
 
-/** wrangler.jsonc with its placeholders filled, beside the original so relative paths hold. */
-function filledConfig() {
-  const dir = join(ROOT, ".e2e");
-  mkdirSync(dir, { recursive: true });
-  const text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
-    .replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
-    .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
-    .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp")
-    .replace('"main": "build/index.js"', '"main": "../build/index.js"')
-    .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
-    .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
-  const path = join(dir, `wrangler-ledger-${process.pid}.jsonc`);
-  writeFileSync(path, text);
-  return path;
-}

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, TEST_DEPLOYMENT_SECRET, TEST_WEBHOOK_SECRET, freePort, startWorker } from "./harness.mjs";
+import { ROOT, TEST_DEPLOYMENT_SECRET, TEST_WEBHOOK_SECRET, freePort, startWorker, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { parseChallenge, unusableKey } from "../../scripts/check.mjs";
 import { validateConfig, readConfig, schemaKnowsInvocationLogs } from "../../scripts/wrangler-config.mjs";
@@ -166,14 +166,14 @@ test("deploy refuses unknown environments, unfilled placeholders and bad percent
   assert.match(r.out, /env\.staging still has placeholders: REPLACE_WITH_STAGING_D1_ID/);
   r = await runCmd("make", ["-s", "deploy", "ENV="], { env });
   assert.match(r.out, /ENV is required/);
-  const filled = filledConfig();
+  const filled = filledConfig("filled");
   r = await runCmd("make", ["-s", "deploy", "ENV=staging", "PERCENT=150"], { env: { ...env, WRANGLER_CONFIG: filled } });
   assert.match(r.out, /PERCENT must be a whole number from 1 to 100/);
 });
 
 test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy", async () => {
   // The commit comes from the Makefile (git HEAD), as in a real deploy; the build is skipped.
-  const env = { ...NO_CLOUDFLARE, CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a", DRY_RUN: "1", WRANGLER_CONFIG: filledConfig(),
+  const env = { ...NO_CLOUDFLARE, CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a", DRY_RUN: "1", WRANGLER_CONFIG: filledConfig("filled"),
     ALLOW_DIRTY: "1" };
   const { code, out } = await runCmd("make", ["-s", "deploy", "ENV=staging", "PERCENT=10"], { env });
   assert.equal(code, 0, out);
@@ -227,21 +227,6 @@ test("wrangler.jsonc validation catches drift between environments", () => {
   assert.ok(schemaKnowsInvocationLogs(), "the pinned Wrangler schema has the setting");
 });
 
-/** wrangler.jsonc with its placeholders filled, beside the original so relative paths hold. */
-function filledConfig() {
-  const dir = join(ROOT, ".e2e");
-  mkdirSync(dir, { recursive: true });
-  const text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
-    .replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
-    .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
-    .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp")
-    .replace('"main": "build/index.js"', '"main": "../build/index.js"')
-    .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
-    .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
-  const path = join(dir, `wrangler-filled-${process.pid}.jsonc`);
-  writeFileSync(path, text);
-  return path;
-}
 
 test("the docs command check reads commands and catches flags the pinned wrangler lacks", async () => {
   const md = "Run `make check URL=x`.\n\n```sh\nnode_modules/.bin/wrangler d1 execute DB --remote \\\n  --command \"SELECT 1\"   # note\n```\n";

@@ -9,7 +9,7 @@ import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { ROOT, TEST_WEBHOOK_SECRET, d1 } from "./harness.mjs";
+import { ROOT, TEST_WEBHOOK_SECRET, d1, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { startFakeStripe, assertSameAsStripeNode } from "./fake-stripe.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
@@ -248,7 +248,7 @@ test("refusals: no Stripe key, no Cloudflare credentials for --remote, --apply w
 test("DRY_RUN=1 prints the Stripe call and the Wrangler command, and runs neither", async () => {
   fake.reset();
   const env = { ...NO_CLOUDFLARE, STRIPE_SECRET_KEY: "sk_live_x", CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a", DRY_RUN: "1",
-    WRANGLER_CONFIG: filledConfig(), STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
+    WRANGLER_CONFIG: filledConfig("filled-reconcile"), STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET };
   const { code, out } = await make(["ENV=production", "APPLY=1", "URL=https://mkit.example.com/"], env);
   assert.equal(code, 0, out);
   assert.deepEqual(out.trim().split("\n").map((l) => l.replace(/ --config \S+/, "")), [
@@ -277,18 +277,3 @@ test("the repair event: the API's object untouched, a fresh evt_reconcile_ id, d
     { price: { lookup_key: "b" } }] } }), ["a", "b"]);
 });
 
-/** wrangler.jsonc with its placeholders filled, beside the original so relative paths hold. */
-function filledConfig() {
-  const dir = join(ROOT, ".e2e");
-  mkdirSync(dir, { recursive: true });
-  const text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
-    .replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
-    .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
-    .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp")
-    .replace('"main": "build/index.js"', '"main": "../build/index.js"')
-    .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
-    .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
-  const path = join(dir, `wrangler-filled-reconcile-${process.pid}.jsonc`);
-  writeFileSync(path, text);
-  return path;
-}
