@@ -13,7 +13,7 @@
 
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { d1, freePort, startWorker, defaultVars, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { d1, EXAMPLES_BUILD, freePort, startWorker, defaultVars, TEST_WEBHOOK_SECRET } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { peek, startIssuer } from "./issuer.mjs";
 import { startFaultProxy } from "./fault-proxy.mjs";
@@ -52,7 +52,7 @@ function chain(name, { initialMode = "pass" } = {}) {
     const issuerPort = await freePort();
     c.proxy = await startFaultProxy({ issuerUrl: `http://127.0.0.1:${issuerPort}/` });
     c.proxy.set(initialMode);
-    c.stack = await startStack({ name: `faults-${name}`, issuerOptions: { port: issuerPort },
+    c.stack = await startStack({ name: `faults-${name}`, script: EXAMPLES_BUILD, issuerOptions: { port: issuerPort },
       vars: { OAUTH_TOKEN_CACHE: "off", OAUTH_JWKS_URI: c.proxy.url } });
     c.url = c.stack.worker.url;
     c.token = await c.stack.token();

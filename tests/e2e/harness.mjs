@@ -16,6 +16,9 @@ const run = promisify(execFile);
 export const TEST_ISSUER = "http://127.0.0.1:9/issuer";
 export const TEST_WEBHOOK_SECRET = "whsec_e2e_test_secret";
 export const TEST_DEPLOYMENT_SECRET = "e2e-deployment-secret-0123456789abcdef";
+/** The build for tests that call the kit's example tools (`remember`, `text_stats`): the fixtures
+ *  build serves them even after `make init KEEP_EXAMPLES=0` takes them out of the release build. */
+export const EXAMPLES_BUILD = "build-fixtures/index.js";
 
 /** The vars a healthy local deployment has. Tests override or delete entries. */
 export function defaultVars() {

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { isDeepStrictEqual } from "node:util";
-import { d1, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { d1, EXAMPLES_BUILD, TEST_WEBHOOK_SECRET } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { callTool, pool, summary, timedFetch } from "./timed.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
@@ -21,7 +21,7 @@ let stack;
 let sub;
 const tokens = [];
 before(async () => {
-  stack = await startStack({ name: "load" });
+  stack = await startStack({ name: "load", script: EXAMPLES_BUILD });
   // A few tokens for the same client, so the verified-token cache sees more than one.
   for (let i = 0; i < 4; i++) tokens.push(await stack.token());
   const who = await callTool(stack.worker.url, tokens[0], "whoami");

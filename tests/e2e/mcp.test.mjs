@@ -5,7 +5,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { d1, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { d1, EXAMPLES_BUILD, TEST_WEBHOOK_SECRET } from "./harness.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { startStack } from "./stack.mjs";
 
@@ -14,7 +14,7 @@ let worker;
 let client;
 let token;
 before(async () => {
-  stack = await startStack({ name: "mcp", vars: { MCP_ALLOWED_ORIGINS: "https://app.example.com" } });
+  stack = await startStack({ name: "mcp", script: EXAMPLES_BUILD, vars: { MCP_ALLOWED_ORIGINS: "https://app.example.com" } });
   worker = stack.worker;
   token = await stack.token();
   client = new Client({ name: "mkit-e2e", version: "1.0.0" });
@@ -43,7 +43,8 @@ test("the SDK client negotiates 2025-11-25 and sees the server's capabilities", 
 
 test("tools/list shows the shipped tools with schemas, annotations and the paid marker", async () => {
   const { tools } = await client.listTools();
-  assert.deepEqual(tools.map((t) => t.name), ["whoami", "remember", "text_stats"]);
+  // The fixtures build (EXAMPLES_BUILD) adds the conformance suite's test_* tools after the shipped ones.
+  assert.deepEqual(tools.map((t) => t.name).filter((n) => !n.startsWith("test_")), ["whoami", "remember", "text_stats"]);
   const paid = tools.find((t) => t.name === "text_stats");
   assert.deepEqual(paid._meta, { "mkit/entitlement": "pro" });
   assert.equal(paid.annotations.readOnlyHint, true);

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import Stripe from "stripe";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { d1 } from "./harness.mjs";
+import { d1, EXAMPLES_BUILD } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { envelope, objectFor, deliver, STRIPE_API_VERSION } from "../../scripts/stripe-event.mjs";
 
@@ -18,7 +18,7 @@ let stack;
 let client;
 let sub;
 before(async () => {
-  stack = await startStack({ name: "stripe", vars: { STRIPE_WEBHOOK_SECRET: `${OLD},${NEW}`, MKIT_UPGRADE_URL: UPGRADE } });
+  stack = await startStack({ name: "stripe", script: EXAMPLES_BUILD, vars: { STRIPE_WEBHOOK_SECRET: `${OLD},${NEW}`, MKIT_UPGRADE_URL: UPGRADE } });
   const token = await stack.token();
   client = new Client({ name: "mkit-e2e-billing", version: "1.0.0" });
   await client.connect(new StreamableHTTPClientTransport(new URL(`${stack.worker.url}/mcp`), {
