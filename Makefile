@@ -50,7 +50,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 PORT ?= 8787
 
 .PHONY: token help setup setup-rust setup-npm setup-docs setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger
+  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats
 
 help:
 	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
@@ -58,9 +58,11 @@ help:
 	@echo "make bench   benchmarks, side by side with a no-op worker"
 	@echo "make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
 	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
+	@echo "make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
 	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
 	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
 	@echo "make stripe-reconcile ENV=… [APPLY=1 URL=…]   Stripe subscriptions against the D1 ledger (repairs through the webhook)"
+	@echo "make stats ENV=… [SINCE=24h]   calls, errors and p50/p99 per tool (Analytics Engine)"
 	@echo "make ledger ENV=… USER=<sub>   one user's bindings, subscriptions and entitlements in D1 (read-only)"
 	@echo "make init NAME=… [TITLE=…] [DESCRIPTION=…] [KEEP_EXAMPLES=0]   rename the server (serverInfo, Worker, D1, package)"
 	@echo "make build | lint | fmt | clean"
@@ -166,10 +168,17 @@ init: setup-npm
 	@NAME=$(call cmdline,NAME) node scripts/init.mjs
 
 ## ---- operate (docs/deployment.md, docs/runbook.md) ----------------------------------------------
-# Each refuses before building anything when CLOUDFLARE_API_TOKEN / CLOUDFLARE_ACCOUNT_ID are
-# missing. DRY_RUN=1 prints the Wrangler commands instead of running them.
+# Each refuses before building anything when there is no Cloudflare login: neither
+# CLOUDFLARE_API_TOKEN (CI) nor a stored `wrangler login`. DRY_RUN=1 prints the Wrangler commands
+# that would change something instead of running them.
 
 OPS = node scripts/ops.mjs
+
+# The first deploy's Cloudflare side (scripts/provision.mjs): the D1 database, the URL (workers.dev
+# or DOMAIN as a Custom Domain) and MCP_RESOURCE, written into wrangler.jsonc's env.ENV.
+provision: setup-npm
+	@node scripts/provision.mjs --env "$(ENV)" --domain $(call cmdline,DOMAIN) --issuer $(call cmdline,ISSUER) \
+	  --location $(call cmdline,LOCATION)
 
 deploy: setup-npm
 	@$(OPS) preflight --env "$(ENV)" --percentage "$(PERCENT)"
@@ -190,6 +199,11 @@ tail: setup-npm
 
 check: setup-npm
 	@TOKEN="$(TOKEN)" node scripts/check.mjs "$(URL)"
+
+# Calls, errors and p50/p99 latency per tool over SINCE (scripts/stats.mjs), from the Analytics
+# Engine dataset bound as MKIT_STATS. Needs an API token with Account Analytics: Read.
+stats: setup-npm
+	@node scripts/stats.mjs --env "$(ENV)" --since $(call cmdline,SINCE)
 
 # One user's ledger rows and current entitlements, read-only (scripts/ledger.mjs). USER is the OAuth sub.
 ledger: setup-npm

@@ -18,8 +18,8 @@
 //
 // KEEP_EXAMPLES=0 stops serving the example tools `remember` and `text_stats` (whoami stays): they
 // are compiled only for the kit's tests and the fixtures build, which use them as their D1 tool and
-// their paid tool. (The end-to-end tests mcp, stripe, faults and load call them on the release
-// build, so those fail until they are pointed at the fork's own tools.) migrations/0002_notes.sql
+// their paid tool (the end-to-end tests that call them run on the fixtures build, so make test
+// stays green). migrations/0002_notes.sql
 // stays: migrations are append-only, and an unused empty table costs nothing.
 //
 // Idempotent: a second run with the same values changes nothing. Refuses, before writing, when
@@ -30,95 +30,12 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { parseJsonc, setJsoncStrings } from "./jsonc.mjs";
 
 /** The fork to rename: the current directory (make runs recipes from the repository root). */
 const ROOT = process.cwd();
 
 class Refusal extends Error {}
-
-// ---- JSONC: where each value is, so edits keep comments and layout ---------------------------
-
-/**
- * Parses a JSONC text (comments, trailing commas): its value, and the [start, end) offsets of every
- * value in it, keyed by JSON.stringify(path).
- */
-export function parseJsonc(text) {
-  const spans = new Map();
-  let i = 0;
-  const fail = (what) => {
-    throw new Error(`JSONC: ${what} at offset ${i}`);
-  };
-  const skip = () => {
-    for (;;) {
-      if (/\s/.test(text[i] ?? "")) i++;
-      else if (text.startsWith("//", i)) i = text.indexOf("\n", i) < 0 ? text.length : text.indexOf("\n", i);
-      else if (text.startsWith("/*", i)) {
-        const end = text.indexOf("*/", i + 2);
-        if (end < 0) fail("unterminated comment");
-        i = end + 2;
-      } else return;
-    }
-  };
-  const string = () => {
-    const start = i++;
-    while (i < text.length && text[i] !== '"') i += text[i] === "\\" ? 2 : 1;
-    if (text[i] !== '"') fail("unterminated string");
-    i++;
-    return JSON.parse(text.slice(start, i));
-  };
-  const value = (path) => {
-    skip();
-    const start = i;
-    let v;
-    if (text[i] === "{") {
-      v = {};
-      i++;
-      for (skip(); text[i] !== "}"; skip()) {
-        if (text[i] !== '"') fail("expected a key");
-        const key = string();
-        skip();
-        if (text[i++] !== ":") fail("expected ':'");
-        v[key] = value([...path, key]);
-        skip();
-        if (text[i] === ",") i++;
-        else if (text[i] !== "}") fail("expected ',' or '}'");
-      }
-      i++;
-    } else if (text[i] === "[") {
-      v = [];
-      i++;
-      for (skip(); text[i] !== "]"; skip()) {
-        v.push(value([...path, v.length]));
-        skip();
-        if (text[i] === ",") i++;
-        else if (text[i] !== "]") fail("expected ',' or ']'");
-      }
-      i++;
-    } else if (text[i] === '"') v = string();
-    else {
-      const m = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(text.slice(i));
-      if (!m) fail("unexpected character");
-      i += m[0].length;
-      v = JSON.parse(m[0]);
-    }
-    spans.set(JSON.stringify(path), { start, end: i });
-    return v;
-  };
-  const parsed = value([]);
-  skip();
-  if (i < text.length) fail("trailing text");
-  return { value: parsed, spans };
-}
-
-/** Sets string values by path; returns the new text (paths that do not exist are skipped). */
-export function setJsoncStrings(text, edits) {
-  const { spans } = parseJsonc(text);
-  const found = edits.map(([path, v]) => ({ ...spans.get(JSON.stringify(path)), v })).filter((e) => e.start !== undefined);
-  for (const { start, end, v } of found.sort((a, b) => b.start - a.start)) {
-    text = text.slice(0, start) + JSON.stringify(v) + text.slice(end);
-  }
-  return text;
-}
 
 // ---- inputs -----------------------------------------------------------------------------------
 
@@ -243,7 +160,13 @@ export function plan({ name, title, description, keepExamples }) {
       if (UNSET_ID.test(db.database_id ?? "")) edits.push([[...path, "d1_databases", n, "database_name"], dbName]);
       else notes.push(`${where}: D1 database_name ${db.database_name} kept: its database_id is filled in, so it names a database that exists`);
     });
+    // Analytics Engine datasets are per account: name them after the fork, so two forks never mix.
+    const datasets = (path, list, dataset) => (list ?? []).forEach((d, n) => {
+      if (d.binding === "MKIT_STATS") edits.push([[...path, "analytics_engine_datasets", n, "dataset"], dataset]);
+    });
+    const snake = name.replaceAll("-", "_");
     databases("top level", [], config.d1_databases, name);
+    datasets([], config.analytics_engine_datasets, `${snake}_tool_calls`);
     for (const [env, c] of Object.entries(config.env ?? {})) {
       const worker = `${name}-${env}`;
       const deployed = (c.d1_databases ?? []).some((db) => !UNSET_ID.test(db.database_id ?? ""));
@@ -252,6 +175,7 @@ export function plan({ name, title, description, keepExamples }) {
       }
       edits.push([["env", env, "name"], worker]);
       databases(`env.${env}`, ["env", env], c.d1_databases, worker);
+      datasets(["env", env], c.analytics_engine_datasets, `${snake}_${env}_tool_calls`);
     }
     return setJsoncStrings(text, edits);
   });

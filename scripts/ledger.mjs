@@ -21,19 +21,14 @@
 // a hex blob, CAST(X'…' AS TEXT), which no quote or character in a sub can escape from. Control
 // characters are refused anyway.
 //
-// Refuses at once when CLOUDFLARE_API_TOKEN or CLOUDFLARE_ACCOUNT_ID is missing, when ENV is not an
+// Refuses at once when there is no Cloudflare login (API token or `wrangler login`), when ENV is not an
 // environment of wrangler.jsonc, or when its D1 id is still a placeholder. DRY_RUN=1 prints the
 // Wrangler command instead. Tests: MKIT_LEDGER_D1_PERSIST=<dir> reads a local D1 instead
 // (`--local --persist-to <dir>`; no credentials, ENV optional).
 
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { readConfig, ROOT } from "./wrangler-config.mjs";
-
-const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-
-class Refusal extends Error {}
+import { Refusal, requireLogin, wranglerJson } from "./cloudflare.mjs";
+import { readConfig } from "./wrangler-config.mjs";
 
 function parseArgs(argv) {
   const opts = { json: false };
@@ -142,14 +137,7 @@ function target(opts) {
   const persist = process.env.MKIT_LEDGER_D1_PERSIST;
   const config = readConfig(process.env.WRANGLER_CONFIG);
   const envs = Object.keys(config.env ?? {});
-  if (!persist) {
-    const missing = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"].filter((n) => !process.env[n]);
-    if (missing.length) {
-      throw new Refusal(`${missing.join(" and ")} not set. Export both (an API token with D1 read access; see docs/deployment.md). ` +
-        "Refusing to start Wrangler, which would wait for an interactive login.");
-    }
-    if (!opts.env) throw new Refusal(`ENV is required: one of ${envs.join(", ")}`);
-  }
+  if (!persist && !opts.env) throw new Refusal(`ENV is required: one of ${envs.join(", ")}`);
   if (opts.env && !envs.includes(opts.env)) throw new Refusal(`ENV=${opts.env} is not an environment in wrangler.jsonc (${envs.join(", ")})`);
   const section = opts.env ? config.env[opts.env] : config;
   const placeholders = JSON.stringify(section.d1_databases ?? []).match(/REPLACE_WITH_[A-Z0-9_]+/g);
@@ -167,28 +155,9 @@ function target(opts) {
 const configArgs = () => (process.env.WRANGLER_CONFIG ? ["--config", process.env.WRANGLER_CONFIG] : []);
 const shellWord = (a) => (/^[\w@./:=,<>-]+$/.test(a) ? a : JSON.stringify(a));
 
-function wranglerJson(args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRANGLER, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { err += d; });
-    child.on("error", reject);
-    child.on("exit", (code) => {
-      if (code !== 0) return reject(new Error(`wrangler d1 execute exited ${code}:\n${(err + out).trim()}`));
-      try {
-        resolve(JSON.parse(out));
-      } catch {
-        reject(new Error(`wrangler d1 execute printed no JSON:\n${(err + out).trim()}`));
-      }
-    });
-  });
-}
-
 async function main(argv) {
   const opts = parseArgs(argv);
+  if (!process.env.MKIT_LEDGER_D1_PERSIST) await requireLogin();
   const { args, graceSecs, label } = target(opts);
   const sql = ledgerSql(opts.user ?? "");
   const full = [...args, "--command", sql, ...configArgs()];

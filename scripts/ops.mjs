@@ -6,19 +6,16 @@
 //   node scripts/ops.mjs secrets  --env production
 //   node scripts/ops.mjs tail     --env production
 //
-// Every command refuses to start, with the reason, when CLOUDFLARE_API_TOKEN or
-// CLOUDFLARE_ACCOUNT_ID is missing (Wrangler would otherwise wait for an interactive login), when
-// the environment is not one of wrangler.jsonc's, or when its placeholders are not filled in.
+// Every command refuses to start, with the reason, when there is no Cloudflare login (neither
+// CLOUDFLARE_API_TOKEN nor a stored `wrangler login`: Wrangler would otherwise wait for an
+// interactive login), when the environment is not one of wrangler.jsonc's, or when its
+// placeholders are not filled in.
 // DRY_RUN=1 prints the Wrangler commands instead of running them (what the tests check).
 
 import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { Refusal, requireLogin, WRANGLER } from "./cloudflare.mjs";
 import { contractVars, readConfig, ROOT, SECRET_NAMES } from "./wrangler-config.mjs";
-
-const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
-
-class Refusal extends Error {}
 
 function parseArgs(argv) {
   const [command, ...rest] = argv;
@@ -31,12 +28,8 @@ function parseArgs(argv) {
 }
 
 /** What every command needs before it may talk to Cloudflare. */
-function preflight(opts, { needsFilledConfig = true } = {}) {
-  const missing = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"].filter((n) => !process.env[n]);
-  if (missing.length) {
-    throw new Refusal(`${missing.join(" and ")} not set. Create an API token (Workers Scripts:Edit, D1:Edit) and export both; ` +
-      "see docs/deployment.md. Refusing to start Wrangler, which would wait for an interactive login.");
-  }
+async function preflight(opts, { needsFilledConfig = true } = {}) {
+  await requireLogin();
   const config = readConfig(process.env.WRANGLER_CONFIG);
   const envs = Object.keys(config.env ?? {});
   if (!opts.env) throw new Refusal(`ENV is required: one of ${envs.join(", ")}`);
@@ -75,7 +68,7 @@ function percentage(opts) {
 }
 
 async function deploy(opts) {
-  preflight(opts);
+  await preflight(opts);
   const pct = percentage(opts);
   const commit = process.env.MKIT_COMMIT ?? "unknown";
   if (commit.endsWith("-dirty") && process.env.ALLOW_DIRTY !== "1") {
@@ -109,13 +102,13 @@ async function currentVersion(env) {
 }
 
 async function promote(opts) {
-  preflight(opts);
+  await preflight(opts);
   if (!opts.version) throw new Refusal("VERSION is required: the version id `make deploy` printed");
   await wrangler(["versions", "deploy", `${opts.version}@100`, "--env", opts.env, "--yes", "--message", `promote ${opts.version}`]);
 }
 
 async function rollback(opts) {
-  preflight(opts, { needsFilledConfig: false });
+  await preflight(opts, { needsFilledConfig: false });
   const args = ["rollback", ...(opts.version ? [opts.version] : []), "--env", opts.env, "--yes",
     "--message", opts.message || "make rollback"];
   await wrangler(args);
@@ -123,7 +116,7 @@ async function rollback(opts) {
 }
 
 async function secrets(opts) {
-  preflight(opts, { needsFilledConfig: false });
+  await preflight(opts, { needsFilledConfig: false });
   const out = await wrangler(["secret", "list", "--env", opts.env, "--format", "json"], { capture: true });
   if (out === null) return;
   const { lines, missing } = secretReport(JSON.parse(out).map((s) => s.name));
@@ -144,13 +137,13 @@ export function secretReport(setNames) {
 }
 
 async function tail(opts) {
-  preflight(opts, { needsFilledConfig: false });
+  await preflight(opts, { needsFilledConfig: false });
   await wrangler(["tail", "--env", opts.env, "--format", "json"]);
 }
 
 /** `make deploy` runs this before building: refuse early, not after a long build. */
 async function preflightOnly(opts) {
-  preflight(opts);
+  await preflight(opts);
   percentage(opts);
 }
 

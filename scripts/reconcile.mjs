@@ -10,7 +10,7 @@
 //     with the official `stripe` client, as STRIPE_SECRET_KEY from the operator's environment
 //     (a restricted key with Subscriptions: Read is enough).
 //   - the ledger: `wrangler d1 execute DB --remote --env <ENV> --json --command "SELECT …"`, which
-//     needs CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID (refused without them, as scripts/ops.mjs
+//     needs a Cloudflare login, an API token or `wrangler login` (refused without one, as scripts/ops.mjs
 //     does, since Wrangler would otherwise wait for an interactive login).
 //
 // Prints one `diff <subscription> <kind>: …` line per difference: `missing` (not in the ledger),
@@ -40,21 +40,17 @@
 //                                     the top-level config's DB, as `make dev` and the tests run it)
 //                                     instead of `--remote --env <ENV>`; no Cloudflare credentials
 
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import Stripe from "stripe";
-import { readConfig, ROOT } from "./wrangler-config.mjs";
+import { Refusal, requireLogin, runWrangler } from "./cloudflare.mjs";
+import { readConfig } from "./wrangler-config.mjs";
 
-const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
 const TERMINAL = new Set(["canceled", "incomplete_expired"]);
 const GRANTING = new Set(["active", "trialing"]);
 
 export const LEDGER_SQL = "SELECT s.id, s.customer_id, s.status, s.price_lookup_keys, s.current_period_end, s.user_sub, " +
   "c.user_sub AS customer_user, s.last_event_created FROM subscriptions s LEFT JOIN customers c USING (customer_id) ORDER BY s.id";
-
-class Refusal extends Error {}
 
 function parseArgs(argv) {
   const opts = { apply: false };
@@ -75,13 +71,6 @@ function parseArgs(argv) {
 function preflight(opts, env = process.env) {
   const problems = [];
   const local = env.MKIT_RECONCILE_D1_PERSIST;
-  if (!local) {
-    const missing = ["CLOUDFLARE_API_TOKEN", "CLOUDFLARE_ACCOUNT_ID"].filter((n) => !env[n]);
-    if (missing.length) {
-      problems.push(`${missing.join(" and ")} not set. Create an API token (D1: Read is enough here) and export both; ` +
-        "see docs/deployment.md. Refusing to start Wrangler, which would wait for an interactive login");
-    }
-  }
   const config = readConfig(env.WRANGLER_CONFIG);
   const envs = Object.keys(config.env ?? {});
   if (!opts.env) problems.push(`ENV is required: one of ${envs.join(", ")}`);
@@ -160,31 +149,18 @@ function ledgerCommand(plan) {
 const shown = (args) => args.map((a) => (/^[\w@./:=,<>-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
 
 /** The ledger's subscription rows, through Wrangler (non-interactive). */
-function readLedger(plan) {
-  const args = ledgerCommand(plan);
-  return new Promise((resolve, reject) => {
-    const child = spawn(WRANGLER, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, CI: "true", WRANGLER_SEND_METRICS: "false" } });
-    let out = "";
-    let err = "";
-    const timer = setTimeout(() => child.kill("SIGTERM"), 180_000);
-    child.stdout.on("data", (d) => { out += d; });
-    child.stderr.on("data", (d) => { err += d; });
-    child.on("error", (e) => { clearTimeout(timer); reject(e); });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      const tail = `${out}${err}`.trim().split("\n").slice(-15).join("\n");
-      if (code !== 0) return reject(new Error(`wrangler d1 execute exited ${code ?? signal}:\n${tail}`));
-      try {
-        const parsed = JSON.parse(out);
-        const first = Array.isArray(parsed) ? parsed[0] : parsed;
-        if (!Array.isArray(first?.results)) throw new Error("no results array");
-        resolve(first.results);
-      } catch (e) {
-        reject(new Error(`could not read wrangler's JSON (${e.message}):\n${tail}`));
-      }
-    });
-  });
+async function readLedger(plan) {
+  const r = await runWrangler(ledgerCommand(plan), { timeoutMs: 180_000 });
+  const tail = `${r.out}${r.err}`.trim().split("\n").slice(-15).join("\n");
+  if (r.code !== 0) throw new Error(`wrangler d1 execute exited ${r.code}:\n${tail}`);
+  try {
+    const parsed = JSON.parse(r.out);
+    const first = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (!Array.isArray(first?.results)) throw new Error("no results array");
+    return first.results;
+  } catch (e) {
+    throw new Error(`could not read wrangler's JSON (${e.message}):\n${tail}`);
+  }
 }
 
 async function snapshot(plan, stripe) {
@@ -345,6 +321,7 @@ async function repair(plan, stripe, sub, created) {
 
 async function main(argv) {
   const plan = preflight(parseArgs(argv));
+  if (!plan.local) await requireLogin();
   const api = process.env.MKIT_RECONCILE_STRIPE_API ?? "https://api.stripe.com";
   const ledgerWhere = plan.local ? `local D1 in ${plan.local} (test-only)` : `D1 DB --remote --env ${plan.env}`;
   if (process.env.DRY_RUN === "1") {

@@ -45,6 +45,21 @@ pub struct Extras {
     /// W3C `traceparent` of the request (header or `_meta`), when well formed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// Each `tools/call` the request made (one, or several in a 2025-03-26 batch): not on the log
+    /// line, which has `tool` and `billing`, but one metrics data point each (`stats`).
+    #[serde(skip)]
+    pub tool_calls: Vec<ToolCall>,
+}
+
+/// One `tools/call` as the metrics see it. Only registered tools are named: a client's made-up
+/// name is counted as `(unknown)`, so no caller can grow the metric's key space.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolCall {
+    pub tool: &'static str,
+    /// `ok`, `tool_error` (a result with `isError`), or the JSON-RPC error's code name.
+    pub outcome: &'static str,
+    /// The paid-tool gate, as on the log line; `none` when the call never reached it.
+    pub billing: &'static str,
 }
 
 /// A client-supplied value fit for a log line: at most `max` characters of printable ASCII.

@@ -64,6 +64,7 @@ fn dependencies_point_one_way() {
         "mac",
         "routes",
         "build_info",
+        "stats",
     ] {
         assert_no_use(pure, &worker);
     }

@@ -12,6 +12,7 @@ mod keys;
 mod mcp;
 mod respond;
 mod signin;
+mod stats;
 mod webhook;
 
 use worker::{console_log, Date, Env, Request, Response, Result};
@@ -37,13 +38,15 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     if reply.log.traceparent.is_none() {
         reply.log.traceparent = traceparent.as_deref().and_then(crate::log::traceparent);
     }
+    // Workers' clock only advances across I/O, so this is wall time spent waiting on
+    // subrequests and storage, not CPU time.
+    let duration_ms = Date::now().as_millis().saturating_sub(started) as f64;
+    stats::record(&env, &reply.log, reply.status, duration_ms);
     let line = RequestLog {
         method: &method,
         route: route_name,
         status: reply.status,
-        // Workers' clock only advances across I/O, so this is wall time spent waiting on
-        // subrequests and storage, not CPU time.
-        duration_ms: Date::now().as_millis().saturating_sub(started) as f64,
+        duration_ms,
         cf_ray: cf_ray.as_deref().and_then(sanitize_cf_ray),
         error: reply.error,
         extras: &reply.log,

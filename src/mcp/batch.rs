@@ -30,6 +30,7 @@ pub async fn answer(
         return rpc_reply(400, &e, code);
     }
     let mut out = Vec::new();
+    let mut tool_calls = Vec::new();
     for item in items {
         match classify(item) {
             Err((e, id)) => out.push(jsonrpc::failure(id.as_ref(), &e)),
@@ -39,7 +40,9 @@ pub async fn answer(
                 out.push(jsonrpc::failure(Some(&id), &e));
             }
             Ok(Message::Request { id, method, params }) => {
-                out.push(request(server, req, caller, header_version, id, &method, params).await.body);
+                let answer = request(server, req, caller, header_version, id, &method, params).await;
+                tool_calls.extend(answer.log.tool_calls.iter().cloned());
+                out.push(answer.body);
             }
         }
     }
@@ -50,6 +53,7 @@ pub async fn answer(
     };
     reply.log.mcp_method = Some("batch".into());
     reply.log.protocol_version = Some(version.as_str());
+    reply.log.tool_calls = tool_calls;
     reply
 }
 

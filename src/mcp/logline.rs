@@ -3,9 +3,10 @@
 
 use serde_json::{Map, Value};
 
+use super::server::Server;
 use super::stateless::META_CLIENT_INFO;
 use super::version::ProtocolVersion;
-use crate::log::{self, Extras};
+use crate::log::{self, Extras, ToolCall};
 
 /// The request log's view of one request: method, tool, version, client, trace.
 pub fn request_log(
@@ -30,5 +31,21 @@ pub fn request_log(
         client,
         traceparent: meta.and_then(|m| m.get("traceparent")).and_then(Value::as_str).and_then(log::traceparent),
         ..Extras::default()
+    }
+}
+
+/// The metrics' view of one `tools/call`: the registered tool (else `(unknown)`), how it ended
+/// (the answer's error code, or `ok`) and the paid-tool gate's decision.
+pub fn tool_call(
+    server: &Server<'_>,
+    params: &Map<String, Value>,
+    error: Option<&'static str>,
+    billing: Option<&'static str>,
+) -> ToolCall {
+    let name = params.get("name").and_then(Value::as_str).unwrap_or_default();
+    ToolCall {
+        tool: server.registry.find_tool(name).map_or("(unknown)", |t| t.info.name),
+        outcome: error.unwrap_or("ok"),
+        billing: billing.unwrap_or("none"),
     }
 }

@@ -881,3 +881,31 @@ fn the_request_log_names_method_tool_version_client_and_billing() {
     assert_eq!(r.log.traceparent.as_deref(), Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
     assert_eq!(r.log.client, None, "a quote is not logged");
 }
+
+#[test]
+fn each_tool_call_is_one_metrics_entry_naming_only_registered_tools() {
+    use crate::log::ToolCall;
+    let mut h = Harness::new();
+    let call = |name: &str, args: Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": name, "arguments": args}})
+    };
+    let one = h.post(&[("MCP-Protocol-Version", V3)], &call("text_stats", json!({"text": "a b"})).to_string());
+    assert_eq!(one.log.tool_calls, [ToolCall { tool: "text_stats", outcome: "ok", billing: "granted" }]);
+    let bad = h.post(&[("MCP-Protocol-Version", V3)], &call("text_stats", json!({"txt": 1})).to_string());
+    assert_eq!(bad.log.tool_calls[0].outcome, "tool_error", "invalid arguments are a tool error result");
+    let made_up = h.post(&[("MCP-Protocol-Version", V3)], &call("x".repeat(60).as_str(), json!({})).to_string());
+    assert_eq!(made_up.log.tool_calls, [ToolCall { tool: "(unknown)", outcome: "invalid_params", billing: "none" }]);
+    h.entitlements = Ledger::new(Ok(&[]));
+    let unpaid = h.post(&[("MCP-Protocol-Version", V3)], &call("text_stats", json!({"text": "a"})).to_string());
+    assert_eq!(unpaid.log.tool_calls[0].billing, "payment_required");
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
+    assert!(h.post(&[("MCP-Protocol-Version", V3)], &list).log.tool_calls.is_empty());
+    let batch = Value::Array(vec![
+        call("whoami", json!({})),
+        call("whoami", json!({})),
+        json!({"jsonrpc": "2.0", "id": 9, "method": "ping"}),
+    ]);
+    let b = h.post(&[("MCP-Protocol-Version", V1)], &batch.to_string());
+    assert_eq!(b.log.tool_calls.iter().map(|c| (c.tool, c.billing)).collect::<Vec<_>>(), [("whoami", "free"); 2]);
+}

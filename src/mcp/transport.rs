@@ -58,7 +58,7 @@ pub(super) struct Answer {
     /// An `Mcp-Session-Id` for an `initialize` answer (`mcp::session`).
     session: Option<String>,
     /// What the request log says about this request.
-    log: Extras,
+    pub(super) log: Extras,
 }
 
 impl Answer {
@@ -190,8 +190,12 @@ pub(super) async fn request(
         (Ok(result), "initialize") => initialize_session(caller, result, &params),
         _ => None,
     };
-    let log = Extras { billing: ctx.billing.get(), ..logline::request_log(method, version, &params, meta) };
-    Answer { notifications: ctx.notifications.take(), session, log, ..answer_for(&id, version, outcome) }
+    let mut log = Extras { billing: ctx.billing.get(), ..logline::request_log(method, version, &params, meta) };
+    let answer = answer_for(&id, version, outcome);
+    if method == "tools/call" {
+        log.tool_calls.push(logline::tool_call(server, &params, answer.error, log.billing));
+    }
+    Answer { notifications: ctx.notifications.take(), session, log, ..answer }
 }
 
 /// The session id that remembers what this `initialize`'s client declared, if anything needs it.

@@ -130,20 +130,25 @@ export async function d1(worker, sql) {
 }
 
 /**
- * wrangler.jsonc with its placeholders filled, written beside the original (under .e2e/) so its
- * relative paths hold; `label` names the file. For tests of the ops scripts, which read it.
+ * A copy of wrangler.jsonc written beside the original (under .e2e/) so its relative paths hold;
+ * `label` names the file. For tests of the ops scripts, which read it (WRANGLER_CONFIG).
  */
-export function filledConfig(label) {
+export function configCopy(label, { filled = false } = {}) {
   const dir = join(ROOT, ".e2e");
   mkdirSync(dir, { recursive: true });
-  const text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
-    .replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
-    .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
-    .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp")
+  let text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
     .replace('"main": "build/index.js"', '"main": "../build/index.js"')
     .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
     .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
+  if (filled) {
+    text = text.replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
+      .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")
+      .replace(/REPLACE_WITH_(\w+)_RESOURCE/g, "https://mkit.example.com/mcp");
+  }
   const path = join(dir, `wrangler-${label}-${process.pid}.jsonc`);
   writeFileSync(path, text);
   return path;
 }
+
+/** configCopy with every placeholder filled. */
+export const filledConfig = (label) => configCopy(label, { filled: true });

@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { experimental_readRawConfig } from "wrangler";
 import { ROOT } from "./harness.mjs";
-import { demoteExamples, parseJsonc, setJsoncStrings, titleFrom } from "../../scripts/init.mjs";
+import { demoteExamples, titleFrom } from "../../scripts/init.mjs";
+import { insertJsoncMember, parseJsonc, setJsoncStrings } from "../../scripts/jsonc.mjs";
 
 const exec = promisify(execFile);
 const INIT = join(ROOT, "scripts/init.mjs");
@@ -65,12 +66,14 @@ test("init refuses invalid names and values before touching anything", async () 
 
 test("init refuses on uncommitted changes unless ALLOW_DIRTY=1", async () => {
   const readme = read("README.md");
+  const config = read("wrangler.jsonc");
   writeFileSync(join(clone, "README.md"), `${readme}\nlocal edit\n`);
   try {
-    const r = await init({ NAME: "acme-search" });
+    // A name no fork has yet, so there is something to rename (this kit may itself be a fork).
+    const r = await init({ NAME: "init-dirty-check" });
     assert.equal(r.code, 2, r.out);
     assert.match(r.out, /refused: uncommitted changes to tracked files[\s\S]*M README\.md/);
-    assert.match(read("wrangler.jsonc"), /"name": "mkit"/, "nothing rewritten");
+    assert.equal(read("wrangler.jsonc"), config, "nothing rewritten");
     const allowed = await init({ NAME: "dirty-ok", ALLOW_DIRTY: "1" });
     assert.equal(allowed.code, 0, allowed.out);
     assert.match(read("wrangler.jsonc"), /"name": "dirty-ok"/);
@@ -100,7 +103,9 @@ test("init renames a clone, KEEP_EXAMPLES=0 unserves the examples, and the tree 
     assert.equal(config.env[env].name, `acme-search-${env}`);
     assert.equal(config.env[env].d1_databases[0].database_name, `acme-search-${env}`);
     assert.match(config.env[env].d1_databases[0].database_id, /^REPLACE_WITH_/, "ids untouched");
+    assert.deepEqual(config.env[env].analytics_engine_datasets, [{ binding: "MKIT_STATS", dataset: `acme_search_${env}_tool_calls` }]);
   }
+  assert.equal(config.analytics_engine_datasets[0].dataset, "acme_search_tool_calls");
   assert.match(read("wrangler.jsonc"), /^\/\/ mKit's Wrangler configuration/, "comments kept");
 
   // SERVER_INFO (serverInfo; the PRM's resource_name is its title) and the about heading.
@@ -148,6 +153,12 @@ test("init's building blocks: JSONC edits keep comments, titles, example demotio
   assert.deepEqual(parseJsonc(text).value, { a: "x", b: { c: ["y", "z"] } });
   assert.equal(setJsoncStrings(text, [[["b", "c", 1], "w\"q"], [["a"], "v"], [["missing"], "m"]]),
     '// c\n{\n  "a": "v", /* k */ "b": { "c": ["y", "w\\"q",], },\n}\n');
+  const routes = [{ pattern: "mcp.example.com", custom_domain: true }];
+  const added = insertJsoncMember(text, ["b"], "routes", routes, "    ");
+  assert.deepEqual(parseJsonc(added).value.b, { routes, c: ["y", "z"] }, "an inserted member keeps the rest");
+  assert.match(added, /^\/\/ c\n/, "comments stay");
+  assert.deepEqual(parseJsonc(insertJsoncMember('{ "e": {} }', ["e"], "k", 1, " ")).value, { e: { k: 1 } }, "into an empty object");
+  assert.throws(() => insertJsoncMember(text, ["b"], "c", 1, ""), /already has c/);
   assert.equal(titleFrom("acme-search-2"), "Acme Search 2");
   const src = "pub mod notes;\npub mod text_stats;\npub mod whoami;\nfn registry() {\n    r.tool(notes::Remember).tool(whoami::WhoAmI).tool(text_stats::TextStats);\n}\n";
   const once = demoteExamples(src);

@@ -11,6 +11,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ROOT, TEST_WEBHOOK_SECRET, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
+import { noLogin } from "./fake-cloudflare.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { ledgerSql, report, subLiteral, verdict } from "../../scripts/ledger.mjs";
 
@@ -132,10 +133,10 @@ test("the grant rules: status, lapse with grace, the subscription's own user fir
   assert.throws(() => subLiteral(""), /USER is required/);
 });
 
-test("make ledger refuses without credentials, without USER, and for unknown or unfilled environments", async () => {
-  let r = await runCmd("make", ["-s", "ledger", "ENV=staging", "USER=someone"], { env: NO_CLOUDFLARE });
+test("make ledger refuses without a login, without USER, and for unknown or unfilled environments", async () => {
+  let r = await runCmd("make", ["-s", "ledger", "ENV=staging", "USER=someone"], { env: noLogin() });
   assert.notEqual(r.code, 0);
-  assert.match(r.out, /refused: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID not set/);
+  assert.match(r.out, /refused: not logged in to Cloudflare/);
   // USER is also the shell's login name: only a USER given to make counts.
   r = await runCmd("make", ["-s", "ledger", "ENV=staging"], { env: { ...FAKE_CLOUDFLARE, USER: "root" } });
   assert.match(r.out, /refused: wrangler\.jsonc env\.staging still has placeholders: REPLACE_WITH_STAGING_D1_ID/);

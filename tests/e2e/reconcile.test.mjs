@@ -12,6 +12,7 @@ import { promisify } from "node:util";
 import { ROOT, TEST_WEBHOOK_SECRET, d1, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { startFakeStripe, assertSameAsStripeNode } from "./fake-stripe.mjs";
+import { noLoginVars } from "./fake-cloudflare.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { LEDGER_SQL, periodEnd, lookupKeys, repairEvent } from "../../scripts/reconcile.mjs";
 
@@ -219,12 +220,12 @@ test("refusals: no Stripe key, no Cloudflare credentials for --remote, --apply w
   assert.match(r.out, /^refused: STRIPE_SECRET_KEY not set/m);
 
   const started = Date.now();
-  r = await make(["ENV=staging"], { ...NO_CLOUDFLARE, STRIPE_SECRET_KEY: KEY });
+  r = await make(["ENV=staging"], { ...NO_CLOUDFLARE, ...noLoginVars(), STRIPE_SECRET_KEY: KEY, WRANGLER_CONFIG: filledConfig("reconcile") });
   assert.notEqual(r.code, 0, r.out);
-  assert.match(r.out, /^refused: CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID not set/m);
+  assert.match(r.out, /^refused: not logged in to Cloudflare/m);
   assert.ok(Date.now() - started < 30_000, "refused without waiting for a login");
-  r = await reconcile([], { ...NO_CLOUDFLARE, STRIPE_SECRET_KEY: "pk_test_publishable" });
-  assert.match(r.out, /CLOUDFLARE_API_TOKEN and CLOUDFLARE_ACCOUNT_ID not set.*; STRIPE_SECRET_KEY is not a Stripe secret or restricted key/,
+  r = await reconcile([], { ...NO_CLOUDFLARE, ...noLoginVars(), STRIPE_SECRET_KEY: "pk_test_publishable" });
+  assert.match(r.out, /still has placeholders: REPLACE_WITH_STAGING_D1_ID.*; STRIPE_SECRET_KEY is not a Stripe secret or restricted key/,
     "every reason at once");
 
   r = await make(["ENV=staging", "APPLY=1"], { ...local, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });

@@ -1,0 +1,172 @@
+// `make provision ENV=staging|production [DOMAIN=mcp.example.com] [ISSUER=https://…] [LOCATION=weur]`:
+// everything a first deploy needs from Cloudflare, written into wrangler.jsonc.
+//
+//   1. the environment's D1 database: found by name (`wrangler d1 list --json`) or created
+//      (`wrangler d1 create <name>`), its id written as the env's DB database_id;
+//   2. the public URL: DOMAIN as a Custom Domain (a `routes` entry with custom_domain: true, which
+//      `wrangler versions deploy` attaches), else the account's workers.dev subdomain
+//      (https://<worker>.<subdomain>.workers.dev);
+//   3. MCP_RESOURCE = that URL + /mcp, and OAUTH_ISSUER = ISSUER when given.
+//
+// Idempotent: a second run finds what the first made and changes nothing. It fills placeholders
+// only: a value already filled in that differs from what it would write is kept when it was not
+// asked for, and refused when it was (DOMAIN, ISSUER), so a provisioned deployment never changes
+// audience or database behind the operator's back. DRY_RUN=1 still looks things up (read-only)
+// but prints the create command and the edits instead of making them.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { ApiError, apiCredentials, cloudflareApi, Refusal, requireLogin, runWrangler, wranglerJson } from "./cloudflare.mjs";
+import { parseJsonc, setJsoncStrings, insertJsoncMember } from "./jsonc.mjs";
+import { ROOT } from "./wrangler-config.mjs";
+
+const LOCATIONS = ["weur", "eeur", "apac", "oc", "wnam", "enam"];
+const UNSET = /^(REPLACE_WITH_[A-Z0-9_]+|0{8}-0{4}-0{4}-0{4}-0{12})?$/;
+const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+function parseArgs(argv) {
+  const opts = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i]?.startsWith("--") || argv[i + 1] === undefined) throw new Refusal(`unexpected argument ${argv[i]}`);
+    opts[argv[i].slice(2)] = argv[i + 1];
+  }
+  return opts;
+}
+
+/** Every input checked before anything is looked up; all problems named at once. */
+function checkInputs(opts, config) {
+  const problems = [];
+  const envs = Object.keys(config.env ?? {});
+  if (!opts.env) problems.push(`ENV is required: one of ${envs.join(", ")}`);
+  else if (!envs.includes(opts.env)) problems.push(`ENV=${opts.env} is not an environment in wrangler.jsonc (${envs.join(", ")})`);
+  const domain = (opts.domain ?? "").toLowerCase();
+  if (domain && !HOSTNAME.test(domain)) problems.push(`DOMAIN=${opts.domain} is not a host name: give it without scheme or path, e.g. DOMAIN=mcp.example.com`);
+  if (domain.endsWith(".workers.dev")) problems.push("DOMAIN must be your own zone's host name; leave it out to use workers.dev");
+  if (opts.issuer) {
+    let u;
+    try { u = new URL(opts.issuer); } catch { /* reported below */ }
+    if (!u || u.protocol !== "https:" || u.search || u.hash) problems.push(`ISSUER=${opts.issuer} is not an https URL without query or fragment (the issuer's exact "iss")`);
+  }
+  if (opts.location && !LOCATIONS.includes(opts.location)) problems.push(`LOCATION=${opts.location} is not one of ${LOCATIONS.join(", ")}`);
+  const section = opts.env && config.env?.[opts.env];
+  const dbIndex = section ? (section.d1_databases ?? []).findIndex((d) => d.binding === "DB") : 0;
+  if (section && dbIndex < 0) problems.push(`env.${opts.env} has no D1 binding named DB`);
+  if (problems.length) throw new Refusal(problems.join("; "));
+  return { env: opts.env, domain, issuer: opts.issuer, location: opts.location, section, dbIndex };
+}
+
+/** The env's D1 database: already provisioned, found by name, or to be created. */
+async function database(plan, configArgs) {
+  const want = plan.section.d1_databases[plan.dbIndex];
+  const listed = await wranglerJson(["d1", "list", "--json", ...configArgs]);
+  if (!UNSET.test(want.database_id ?? "")) {
+    const same = listed.find((d) => d.uuid === want.database_id);
+    if (!same) {
+      throw new Refusal(`env.${plan.env} names D1 database_id ${want.database_id}, which this account does not have ` +
+        `(its databases: ${listed.map((d) => d.name).join(", ") || "none"}). Check CLOUDFLARE_ACCOUNT_ID, or put the placeholder back to create one`);
+    }
+    return { id: same.uuid, name: same.name, how: "already provisioned" };
+  }
+  const found = listed.find((d) => d.name === want.database_name);
+  if (found) return { id: found.uuid, name: found.name, how: "found" };
+  const create = ["d1", "create", want.database_name, ...(plan.location ? ["--location", plan.location] : []), ...configArgs];
+  if (process.env.DRY_RUN === "1") {
+    console.log(`dry-run: wrangler ${create.join(" ")}`);
+    return { id: "<the id wrangler d1 create prints>", name: want.database_name, how: "to be created" };
+  }
+  const r = await runWrangler(create);
+  if (r.code !== 0) throw new Error(`wrangler d1 create exited ${r.code}:\n${(r.err + r.out).trim()}`);
+  const made = (await wranglerJson(["d1", "list", "--json", ...configArgs])).find((d) => d.name === want.database_name);
+  if (!made) throw new Error(`wrangler d1 create ${want.database_name} succeeded, but d1 list does not show it`);
+  return { id: made.uuid, name: made.name, how: "created" };
+}
+
+/** The deployment's public origin: the custom domain, or the workers.dev one. */
+async function origin(plan, config, workerName) {
+  if (plan.domain) return { url: `https://${plan.domain}`, via: "custom domain" };
+  const { token, accountId } = await apiCredentials(config);
+  try {
+    const { subdomain } = await cloudflareApi(`/accounts/${accountId}/workers/subdomain`, { token });
+    return { url: `https://${workerName}.${subdomain}.workers.dev`, via: "workers.dev" };
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 404 || e.codes.includes(10007))) {
+      throw new Refusal("this account has no workers.dev subdomain yet: open Workers & Pages in the Cloudflare dashboard once " +
+        "(it offers one), or give DOMAIN=<host in one of your zones>");
+    }
+    throw e;
+  }
+}
+
+/** The wrangler.jsonc edits (placeholders only), and notes on values kept. */
+function edits(plan, { db, url }) {
+  const strings = [];
+  const notes = [];
+  const vars = plan.section.vars ?? {};
+  const at = ["env", plan.env];
+  if (UNSET.test(plan.section.d1_databases[plan.dbIndex].database_id ?? "")) {
+    strings.push([[...at, "d1_databases", plan.dbIndex, "database_id"], db.id]);
+  }
+  const fill = (name, value, asked) => {
+    if (vars[name] === value) return;
+    if (UNSET.test(vars[name] ?? "")) return strings.push([[...at, "vars", name], value]);
+    if (asked) throw new Refusal(`env.${plan.env}.vars.${name} is already ${vars[name]}; provision fills placeholders only. Edit wrangler.jsonc to change it (tokens then need the new value)`);
+    notes.push(`MCP_RESOURCE kept as ${vars[name]} (not ${value})`);
+  };
+  fill("MCP_RESOURCE", `${url}/mcp`, Boolean(plan.domain));
+  if (plan.issuer) fill("OAUTH_ISSUER", plan.issuer, true);
+  const routes = plan.section.routes ?? (plan.section.route ? [plan.section.route] : []);
+  const hasRoute = routes.some((r) => (typeof r === "string" ? r : r.pattern) === plan.domain);
+  const route = plan.domain && !hasRoute ? { pattern: plan.domain, custom_domain: true } : null;
+  if (route && plan.section.routes) throw new Refusal(`env.${plan.env} already has routes: add ${JSON.stringify(route)} to them by hand`);
+  return { strings, route, notes };
+}
+
+async function main(argv) {
+  const opts = parseArgs(argv);
+  const path = process.env.WRANGLER_CONFIG || join(ROOT, "wrangler.jsonc");
+  const text = readFileSync(path, "utf8");
+  const config = parseJsonc(text).value;
+  const plan = checkInputs(opts, config);
+  const login = await requireLogin();
+  const configArgs = process.env.WRANGLER_CONFIG ? ["--config", process.env.WRANGLER_CONFIG] : [];
+  const workerName = plan.section.name ?? `${config.name}-${plan.env}`;
+  console.log(`provision ${plan.env}: Worker ${workerName} (login: ${login.via === "oauth" ? "wrangler login" : "CLOUDFLARE_API_TOKEN"})`);
+
+  const db = await database(plan, configArgs);
+  console.log(`  D1 ${db.name}: ${db.id} (${db.how})`);
+  const { url, via } = await origin(plan, config, workerName);
+  console.log(`  URL: ${url} (${via})`);
+  const change = edits(plan, { db, url });
+  for (const n of change.notes) console.log(`  note: ${n}`);
+
+  let next = setJsoncStrings(text, change.strings);
+  if (change.route) next = insertJsoncMember(next, ["env", plan.env], "routes", [change.route], "      ");
+  const shown = [...change.strings.map(([p, v]) => `${p.join(".")} = ${v}`), ...(change.route ? [`env.${plan.env}.routes = ${JSON.stringify([change.route])}`] : [])];
+  if (!shown.length) console.log(`  ${path}: nothing to change`);
+  else if (process.env.DRY_RUN === "1") for (const s of shown) console.log(`dry-run: would set ${s}`);
+  else {
+    writeFileSync(path, next);
+    for (const s of shown) console.log(`  set ${s}`);
+  }
+  nextSteps(plan, parseJsonc(next).value.env[plan.env], url);
+}
+
+function nextSteps(plan, section, url) {
+  const left = [...new Set(JSON.stringify(section).match(/REPLACE_WITH_[A-Z0-9_]+/g) ?? [])];
+  const e = plan.env;
+  console.log("\nnext:");
+  if (left.length) console.log(`  fill ${left.join(", ")} (make provision ENV=${e} ISSUER=https://<your issuer>/, or edit wrangler.jsonc)`);
+  console.log(`  openssl rand -hex 32 | node_modules/.bin/wrangler secret put MKIT_SECRET --env ${e}`);
+  console.log(`  node_modules/.bin/wrangler secret put STRIPE_WEBHOOK_SECRET --env ${e}   # when you sell paid tools`);
+  console.log(`  make deploy ENV=${e} && make check URL=${url}`);
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  try {
+    await main(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
+    process.exit(e instanceof Refusal ? 2 : 1);
+  }
+}
