@@ -9,6 +9,7 @@
 
 import { spawn } from "node:child_process";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { ROOT } from "./wrangler-config.mjs";
 
 export const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
@@ -16,6 +17,27 @@ const API = "https://api.cloudflare.com/client/v4";
 
 /** A reason not to start, printed as "refused: …" with exit code 2. */
 export class Refusal extends Error {}
+
+/** `--name value` pairs (what the Makefile passes) as { name: value }. */
+export function parseOptions(argv) {
+  const opts = {};
+  for (let i = 0; i < argv.length; i += 2) {
+    if (!argv[i]?.startsWith("--") || argv[i + 1] === undefined) throw new Refusal(`unexpected argument ${argv[i]}`);
+    opts[argv[i].slice(2)] = argv[i + 1];
+  }
+  return opts;
+}
+
+/** Runs a script's main when the file is the entry: "refused: …" exits 2, any other failure 1. */
+export async function runMain(meta, main) {
+  if (meta.url !== pathToFileURL(process.argv[1] ?? "").href) return;
+  try {
+    await main(process.argv.slice(2));
+  } catch (e) {
+    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
+    process.exit(e instanceof Refusal ? 2 : 1);
+  }
+}
 
 export const LOGIN_HELP = "not logged in to Cloudflare. On your machine run `node_modules/.bin/wrangler login` once; " +
   "in CI export CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID), see docs/deployment.md#credentials. " +

@@ -26,8 +26,7 @@
 // Wrangler command instead. Tests: MKIT_LEDGER_D1_PERSIST=<dir> reads a local D1 instead
 // (`--local --persist-to <dir>`; no credentials, ENV optional).
 
-import { pathToFileURL } from "node:url";
-import { Refusal, requireLogin, wranglerJson } from "./cloudflare.mjs";
+import { Refusal, requireLogin, runMain, wranglerJson } from "./cloudflare.mjs";
 import { readConfig } from "./wrangler-config.mjs";
 
 function parseArgs(argv) {
@@ -176,11 +175,4 @@ async function main(argv) {
   console.log(opts.json ? JSON.stringify(r, null, 2) : formatReport(r, label));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await main(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
-    process.exit(e instanceof Refusal ? 2 : 1);
-  }
-}
+await runMain(import.meta, main);

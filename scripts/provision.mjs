@@ -16,23 +16,13 @@
 
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { ApiError, apiCredentials, cloudflareApi, Refusal, requireLogin, runWrangler, wranglerJson } from "./cloudflare.mjs";
+import { ApiError, apiCredentials, cloudflareApi, parseOptions, Refusal, runMain, requireLogin, runWrangler, wranglerJson } from "./cloudflare.mjs";
 import { parseJsonc, setJsoncStrings, insertJsoncMember } from "./jsonc.mjs";
 import { ROOT } from "./wrangler-config.mjs";
 
 const LOCATIONS = ["weur", "eeur", "apac", "oc", "wnam", "enam"];
 const UNSET = /^(REPLACE_WITH_[A-Z0-9_]+|0{8}-0{4}-0{4}-0{4}-0{12})?$/;
 const HOSTNAME = /^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
-
-function parseArgs(argv) {
-  const opts = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i]?.startsWith("--") || argv[i + 1] === undefined) throw new Refusal(`unexpected argument ${argv[i]}`);
-    opts[argv[i].slice(2)] = argv[i + 1];
-  }
-  return opts;
-}
 
 /** Every input checked before anything is looked up; all problems named at once. */
 function checkInputs(opts, config) {
@@ -123,7 +113,7 @@ function edits(plan, { db, url }) {
 }
 
 async function main(argv) {
-  const opts = parseArgs(argv);
+  const opts = parseOptions(argv);
   const path = process.env.WRANGLER_CONFIG || join(ROOT, "wrangler.jsonc");
   const text = readFileSync(path, "utf8");
   const config = parseJsonc(text).value;
@@ -162,11 +152,4 @@ function nextSteps(plan, section, url) {
   console.log(`  make deploy ENV=${e} && make check URL=${url}`);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await main(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
-    process.exit(e instanceof Refusal ? 2 : 1);
-  }
-}
+await runMain(import.meta, main);

@@ -8,8 +8,7 @@
 // wrangler.jsonc), or SINCE is not a duration such as 30m, 24h or 7d (at most 90d: the dataset
 // keeps three months). DRY_RUN=1 prints the query instead of sending it.
 
-import { pathToFileURL } from "node:url";
-import { ApiError, apiCredentials, cloudflareApi, Refusal } from "./cloudflare.mjs";
+import { ApiError, apiCredentials, cloudflareApi, parseOptions, Refusal, runMain } from "./cloudflare.mjs";
 import { readConfig } from "./wrangler-config.mjs";
 
 /** Where src/stats.rs puts each fact; a test checks real data points against this. */
@@ -17,15 +16,6 @@ export const COLUMNS = { tool: "blob1", outcome: "blob2", billing: "blob3", prot
   duration_ms: "double1", status: "double2" };
 export const BINDING = "MKIT_STATS";
 const UNITS = { m: ["MINUTE", 1], h: ["HOUR", 60], d: ["DAY", 1440] };
-
-function parseArgs(argv) {
-  const opts = {};
-  for (let i = 0; i < argv.length; i += 2) {
-    if (!argv[i]?.startsWith("--") || argv[i + 1] === undefined) throw new Refusal(`unexpected argument ${argv[i]}`);
-    opts[argv[i].slice(2)] = argv[i + 1];
-  }
-  return opts;
-}
 
 /** SINCE as an SQL interval: "24h" → ["24", "HOUR"]. */
 export function interval(since = "") {
@@ -83,7 +73,7 @@ export function formatStats(rows, label) {
 }
 
 async function main(argv) {
-  const opts = parseArgs(argv);
+  const opts = parseOptions(argv);
   const config = readConfig(process.env.WRANGLER_CONFIG);
   const table = dataset(config, opts.env);
   const window = interval(opts.since);
@@ -106,11 +96,4 @@ async function main(argv) {
   console.log(formatStats(answer.data ?? [], `stats ${opts.env}: dataset ${table}, last ${window.join(" ").toLowerCase()}(s)`));
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
-  try {
-    await main(process.argv.slice(2));
-  } catch (e) {
-    console.error(`${e instanceof Refusal ? "refused" : "failed"}: ${e.message}`);
-    process.exit(e instanceof Refusal ? 2 : 1);
-  }
-}
+await runMain(import.meta, main);
