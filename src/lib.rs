@@ -14,6 +14,7 @@ pub mod http;
 pub mod log;
 pub mod mac;
 pub mod mcp;
+pub mod oauth;
 pub mod paylink;
 pub mod paywall;
 pub mod routes;

@@ -65,10 +65,15 @@ fn dependencies_point_one_way() {
         "routes",
         "build_info",
         "stats",
+        "oauth",
     ] {
         assert_no_use(pure, &worker);
     }
     assert_no_use("auth", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use(
+        "oauth",
+        &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::web"],
+    );
     assert_no_use("billing", &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
     assert_no_use("paywall", &["crate::tools", "crate::edge"]);

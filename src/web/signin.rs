@@ -5,7 +5,6 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 
 use super::form::{encode, encode_component};
 use crate::seal::{self, SealError};
@@ -54,7 +53,7 @@ impl Pending {
 
     /// The issuer's authorization URL for this sign-in.
     pub fn authorization_url(&self, authorization_endpoint: &str, client_id: &str, redirect_uri: &str) -> String {
-        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(self.verifier.as_bytes()));
+        let challenge = crate::oauth::pkce::s256_challenge(&self.verifier);
         let params = [
             ("response_type", "code"),
             ("client_id", client_id),

@@ -1,0 +1,178 @@
+//! Clients: from a Client ID Metadata Document (the `client_id` is an https URL serving the
+//! client's metadata; draft-ietf-oauth-client-id-metadata-document, as the MCP authorization spec
+//! adopts it) or from Dynamic Client Registration (RFC 7591, which the spec keeps for older
+//! clients). Both end as the same `Client`. mKit registers public clients only: PKCE is their
+//! proof, and there is no secret to store or leak.
+
+use serde_json::{json, Map, Value};
+
+use super::redirect;
+use super::uri::Uri;
+use super::OAuthError;
+
+/// The most bytes of a metadata document or registration request that are read.
+pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
+const MAX_REDIRECT_URIS: usize = 20;
+const MAX_NAME_CHARS: usize = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Client {
+    pub client_id: String,
+    pub client_name: Option<String>,
+    pub redirect_uris: Vec<String>,
+    /// Whether the client may use refresh tokens.
+    pub refresh: bool,
+}
+
+/// A `client_id` that names a metadata document rather than a registration.
+pub fn is_metadata_document_id(client_id: &str) -> bool {
+    client_id.starts_with("https://")
+}
+
+/// The rules a metadata document's URL must meet before it is fetched (the draft's §3, and §6.5
+/// on server-side request forgery): https, a path, no dot segments, no fragment, no credentials,
+/// no query; and a public host unless `allow_private` (local development only).
+pub fn check_document_url(client_id: &str, allow_private: bool) -> Result<Uri, OAuthError> {
+    let bad = |why: &str| Err(OAuthError::invalid_client(format!("client_id {client_id:?}: {why}")));
+    let Some(u) = Uri::parse(client_id) else { return bad("not a URL") };
+    if u.scheme != "https" || u.host.is_empty() {
+        return bad("a metadata document's URL must be https");
+    }
+    if u.has_fragment || u.has_userinfo || u.has_query {
+        return bad("a metadata document's URL must have no fragment, credentials or query");
+    }
+    if u.path().len() < 2 || u.path().split('/').any(|seg| seg == "." || seg == "..") {
+        return bad("a metadata document's URL needs a path, without . or .. segments");
+    }
+    if !allow_private && u.is_private_host() {
+        return bad("a metadata document must be on a public host");
+    }
+    Ok(u)
+}
+
+/// The client a fetched metadata document describes, checked against the URL it came from.
+pub fn from_document(client_id: &str, body: &[u8]) -> Result<Client, OAuthError> {
+    let bad = |why: String| Err(OAuthError::invalid_client(format!("metadata document {client_id}: {why}")));
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return bad(format!("larger than {MAX_DOCUMENT_BYTES} bytes"));
+    }
+    let Ok(Value::Object(doc)) = serde_json::from_slice::<Value>(body) else { return bad("not a JSON object".into()) };
+    if doc.get("client_id").and_then(Value::as_str) != Some(client_id) {
+        return bad("its client_id is not exactly the URL it was fetched from".into());
+    }
+    if doc.contains_key("client_secret") || doc.contains_key("client_secret_expires_at") {
+        return bad("a metadata document must not carry a client secret".into());
+    }
+    match doc.get("token_endpoint_auth_method").and_then(Value::as_str) {
+        None | Some("none") => {}
+        Some(m) => return bad(format!("token_endpoint_auth_method {m} is not supported here: use none (PKCE)")),
+    }
+    let name = text(&doc, "client_name")
+        .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
+    let Some(name) = name else { return bad("client_name is required".into()) };
+    let grants =
+        grant_types(&doc).map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
+    let redirect_uris = redirect_uris(&doc)
+        .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {}", e.description)))?;
+    Ok(Client { client_id: client_id.to_owned(), client_name: Some(name), redirect_uris, refresh: grants.refresh })
+}
+
+/// RFC 7591 §2–3: a registration request, checked, as the client to store under `client_id`,
+/// and the registration response (201) to send back.
+pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result<(Client, Value), OAuthError> {
+    let meta = |why: String| OAuthError::invalid_client_metadata(why);
+    if body.len() > MAX_DOCUMENT_BYTES {
+        return Err(meta(format!("the registration request is larger than {MAX_DOCUMENT_BYTES} bytes")));
+    }
+    let Ok(Value::Object(req)) = serde_json::from_slice::<Value>(body) else {
+        return Err(meta("the registration request must be a JSON object".into()));
+    };
+    // Confidential methods are answered with "none" (RFC 7591 §3.2.1 lets the server choose).
+    match req.get("token_endpoint_auth_method").and_then(Value::as_str) {
+        None | Some("none" | "client_secret_basic" | "client_secret_post") => {}
+        Some(m) => return Err(meta(format!("token_endpoint_auth_method {m} is not supported: use none (PKCE)"))),
+    }
+    let grants = grant_types(&req).map_err(meta)?;
+    let name = text(&req, "client_name").map_err(meta)?;
+    let redirect_uris = redirect_uris(&req)?;
+    let client = Client { client_id: client_id.to_owned(), client_name: name, redirect_uris, refresh: grants.refresh };
+    let mut response = json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": issued_at,
+        "redirect_uris": client.redirect_uris,
+        "grant_types": grants.names(),
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none",
+    });
+    if let Some(n) = &client.client_name {
+        response["client_name"] = n.clone().into();
+    }
+    Ok((client, response))
+}
+
+struct Grants {
+    refresh: bool,
+}
+
+impl Grants {
+    fn names(&self) -> Vec<&'static str> {
+        if self.refresh {
+            vec!["authorization_code", "refresh_token"]
+        } else {
+            vec!["authorization_code"]
+        }
+    }
+}
+
+/// `grant_types` (default: authorization_code) and `response_types` (default: code), limited to
+/// what this server does.
+fn grant_types(m: &Map<String, Value>) -> Result<Grants, String> {
+    let list = |k: &str, default: &'static str| -> Result<Vec<String>, String> {
+        match m.get(k) {
+            None => Ok(vec![default.to_owned()]),
+            Some(Value::Array(a)) => {
+                a.iter().map(|v| v.as_str().map(str::to_owned).ok_or(format!("{k} must be strings"))).collect()
+            }
+            Some(_) => Err(format!("{k} must be an array")),
+        }
+    };
+    let grants = list("grant_types", "authorization_code")?;
+    if let Some(g) = grants.iter().find(|g| !["authorization_code", "refresh_token"].contains(&g.as_str())) {
+        return Err(format!("grant type {g} is not supported (authorization_code, refresh_token)"));
+    }
+    if !grants.iter().any(|g| g == "authorization_code") {
+        return Err("grant_types must include authorization_code".into());
+    }
+    if list("response_types", "code")?.iter().any(|r| r != "code") {
+        return Err("response_types may only be code".into());
+    }
+    Ok(Grants { refresh: grants.iter().any(|g| g == "refresh_token") })
+}
+
+fn redirect_uris(m: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
+    let Some(Value::Array(list)) = m.get("redirect_uris") else {
+        return Err(OAuthError::invalid_redirect_uri("redirect_uris is required: a non-empty array"));
+    };
+    if list.is_empty() || list.len() > MAX_REDIRECT_URIS {
+        return Err(OAuthError::invalid_redirect_uri(format!("redirect_uris must hold 1 to {MAX_REDIRECT_URIS} URIs")));
+    }
+    list.iter()
+        .map(|v| {
+            let s = v.as_str().ok_or_else(|| OAuthError::invalid_redirect_uri("redirect_uris must be strings"))?;
+            redirect::check(s).map(|_| s.to_owned())
+        })
+        .collect()
+}
+
+/// An optional human-readable field: one line, at most `MAX_NAME_CHARS`.
+fn text(m: &Map<String, Value>, k: &str) -> Result<Option<String>, String> {
+    match m.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s))
+            if !s.trim().is_empty() && s.chars().count() <= MAX_NAME_CHARS && !s.chars().any(char::is_control) =>
+        {
+            Ok(Some(s.trim().to_owned()))
+        }
+        Some(_) => Err(format!("{k} must be one line of at most {MAX_NAME_CHARS} characters")),
+    }
+}

@@ -1,0 +1,130 @@
+//! Authorization codes and refresh tokens: what is stored for each, and the rules for redeeming
+//! them, in the order the token endpoint applies them. Secrets (codes, refresh tokens) are stored
+//! only as SHA-256 digests (`secret_hash`), so a copy of the store grants nothing.
+
+use serde_json::{Map, Value};
+
+use super::{pkce, OAuthError};
+
+/// How long a code may wait for its exchange (OAuth 2.1 §4.1.2 recommends at most 10 minutes).
+pub const CODE_TTL_SECS: u64 = 300;
+/// How long an unused refresh token lives; each use rotates it and starts a new one.
+pub const REFRESH_TTL_SECS: u64 = 30 * 86_400;
+/// How long a family (one sign-in and all its rotations) may last before the user signs in again.
+pub const FAMILY_MAX_SECS: u64 = 90 * 86_400;
+
+/// The stored digest of a code or refresh token (hex SHA-256).
+pub fn secret_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    crate::mac::hex(&Sha256::digest(secret.as_bytes()))
+}
+
+/// What a user's consent produced, carried from the authorization to every token.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub client_id: String,
+    /// The upstream identity's subject (or the configured claim), which becomes `sub`.
+    pub sub: String,
+    pub scope: String,
+    pub resource: String,
+    /// Upstream claims carried into access tokens (`MKIT_AS_CLAIMS`).
+    pub claims: Map<String, Value>,
+}
+
+/// A stored authorization code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Code {
+    pub grant: Grant,
+    pub redirect_uri: String,
+    pub code_challenge: String,
+    pub expires_at: u64,
+    /// Set on first redemption; a second one is an attack or a bug (OAuth 2.1 §4.1.3).
+    pub used: bool,
+}
+
+/// The token request's parameters that concern the code.
+pub struct CodeExchange<'a> {
+    pub client_id: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+    pub resource: Option<&'a str>,
+}
+
+/// Why a code was refused, and whether the tokens issued from it must now be revoked.
+#[derive(Debug, PartialEq)]
+pub enum CodeRefusal {
+    Invalid(OAuthError),
+    /// The code was already redeemed: refuse, and revoke what the first redemption issued.
+    Replayed(OAuthError),
+}
+
+/// RFC 6749 §4.1.3 with RFC 7636 §4.6 and RFC 8707: the checks a code must pass, in order.
+pub fn redeem_code(code: Option<&Code>, req: &CodeExchange<'_>, now: u64) -> Result<Grant, CodeRefusal> {
+    let invalid = |d: &str| Err(CodeRefusal::Invalid(OAuthError::invalid_grant(d)));
+    let Some(code) = code else { return invalid("the code is unknown, expired or already used") };
+    if code.used {
+        return Err(CodeRefusal::Replayed(OAuthError::invalid_grant("the code is unknown, expired or already used")));
+    }
+    if now >= code.expires_at {
+        return invalid("the code is unknown, expired or already used");
+    }
+    if code.grant.client_id != req.client_id {
+        return invalid("the code was issued to another client");
+    }
+    if req.redirect_uri != Some(code.redirect_uri.as_str()) {
+        return invalid("redirect_uri differs from the authorization request's");
+    }
+    pkce::verify(req.code_verifier, &code.code_challenge).map_err(CodeRefusal::Invalid)?;
+    if req.resource.is_some_and(|r| r != code.grant.resource) {
+        return Err(CodeRefusal::Invalid(OAuthError::invalid_target(
+            "resource differs from the authorization request's",
+        )));
+    }
+    Ok(code.grant.clone())
+}
+
+/// A stored refresh token: one link of a family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Refresh {
+    pub family: String,
+    pub grant: Grant,
+    pub expires_at: u64,
+    pub family_expires_at: u64,
+    /// Replaced by a newer token of the family; presenting it again means it was stolen.
+    pub rotated: bool,
+    pub family_revoked: bool,
+}
+
+/// What the token endpoint does with a presented refresh token.
+#[derive(Debug, PartialEq)]
+pub enum RefreshOutcome {
+    /// Issue a new access token and a new refresh token in the same family; mark this one rotated.
+    Rotate(Grant),
+    /// Refuse, and revoke the whole family: a rotated token came back (OAuth 2.1 §4.3.1).
+    RevokeFamily(OAuthError),
+    Refuse(OAuthError),
+}
+
+/// OAuth 2.1 §4.3 with rotation for public clients, and RFC 8707 for `resource`.
+pub fn use_refresh(token: Option<&Refresh>, client_id: &str, resource: Option<&str>, now: u64) -> RefreshOutcome {
+    let refuse = |d: &str| RefreshOutcome::Refuse(OAuthError::invalid_grant(d));
+    let Some(t) = token else { return refuse("the refresh token is unknown, expired or revoked") };
+    if t.family_revoked {
+        return refuse("the refresh token is unknown, expired or revoked");
+    }
+    if t.rotated {
+        return RefreshOutcome::RevokeFamily(OAuthError::invalid_grant(
+            "this refresh token was already used: every token of its sign-in is now revoked; sign in again",
+        ));
+    }
+    if now >= t.expires_at || now >= t.family_expires_at {
+        return refuse("the refresh token is unknown, expired or revoked");
+    }
+    if t.grant.client_id != client_id {
+        return refuse("the refresh token was issued to another client");
+    }
+    if resource.is_some_and(|r| r != t.grant.resource) {
+        return RefreshOutcome::Refuse(OAuthError::invalid_target("resource differs from the one the sign-in granted"));
+    }
+    RefreshOutcome::Rotate(t.grant.clone())
+}

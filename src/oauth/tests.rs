@@ -1,0 +1,371 @@
+use serde_json::{json, Map, Value};
+
+use super::client::{check_document_url, from_document, from_registration, MAX_DOCUMENT_BYTES};
+use super::grant::{
+    redeem_code, secret_hash, use_refresh, Code, CodeExchange, CodeRefusal, Grant, Refresh, RefreshOutcome,
+};
+use super::redirect::{check, display_host, matches};
+use super::token::{jwks, mint, Issue, Key, ACCESS_TOKEN_TTL_SECS};
+use super::{metadata, pkce};
+use crate::auth::jwk::JwkSet;
+use crate::auth::validator::AccessTokenValidator;
+
+const NOW: u64 = 1_800_000_000;
+// RFC 7636 Appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const RESOURCE: &str = "https://mcp.example.com/mcp";
+const CIMD: &str = "https://app.example.com/oauth/client.json";
+
+#[test]
+fn pkce_is_s256_with_the_rfc_vector() {
+    assert_eq!(pkce::s256_challenge(VERIFIER), CHALLENGE);
+    assert_eq!(pkce::check_challenge(Some(CHALLENGE), Some("S256")), Ok(CHALLENGE.to_owned()));
+    for (c, m) in
+        [(None, Some("S256")), (Some(CHALLENGE), None), (Some(CHALLENGE), Some("plain")), (Some("short"), Some("S256"))]
+    {
+        assert_eq!(pkce::check_challenge(c, m).map_err(|e| e.code), Err("invalid_request"), "{c:?} {m:?}");
+    }
+    assert_eq!(pkce::verify(Some(VERIFIER), CHALLENGE), Ok(()));
+    let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
+    for v in [None, Some(wrong), Some("too-short"), Some(&*"a".repeat(129)), Some(&*format!("{VERIFIER} "))] {
+        assert_eq!(pkce::verify(v, CHALLENGE).map_err(|e| e.code), Err("invalid_grant"), "{v:?}");
+    }
+}
+
+#[test]
+fn redirect_uris_that_may_be_registered() {
+    for ok in [
+        "https://app.example.com/cb",
+        "http://127.0.0.1:33418/callback",
+        "http://localhost/cb",
+        "http://[::1]:8080/cb",
+        "cursor://anysphere.cursor-retrieval/oauth/callback",
+        "com.example.app:/oauth2redirect",
+    ] {
+        assert!(check(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "https://app.example.com/cb#frag",
+        "http://app.example.com/cb",
+        "https://user:pw@app.example.com/cb",
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "file:///etc/passwd",
+        "/relative/cb",
+        "https:///cb",
+        "https://a b/cb",
+        "",
+    ] {
+        assert_eq!(check(bad).map_err(|e| e.code), Err("invalid_redirect_uri"), "{bad}");
+    }
+}
+
+#[test]
+fn redirect_matching_is_exact_but_for_the_loopback_port() {
+    let reg = vec!["https://app.example.com/cb".to_owned(), "http://127.0.0.1:3000/callback".to_owned()];
+    assert!(matches(&reg, "https://app.example.com/cb"));
+    assert!(matches(&reg, "http://127.0.0.1:51234/callback"), "RFC 8252 §7.3: any loopback port");
+    assert!(matches(&reg, "http://127.0.0.1/callback"));
+    for bad in [
+        "https://app.example.com/cb/",
+        "https://app.example.com/cb?x=1",
+        "https://APP.example.com/cb",
+        "https://app.example.com.evil.com/cb",
+        "https://evil.com/?https://app.example.com/cb",
+        "https://app.example.com:8443/cb",
+        "http://localhost:3000/callback",
+        "http://127.0.0.1:3000/callback/../x",
+        "http://127.0.0.2:3000/callback",
+        "http://127.0.0.1:3000/callback#x",
+        "http://evil@127.0.0.1:3000/callback",
+        "https://app.example.com/cb#",
+    ] {
+        assert!(!matches(&reg, bad), "{bad}");
+    }
+    assert!(
+        !matches(&["https://app.example.com:3000/cb".to_owned()], "https://app.example.com:4000/cb"),
+        "https ports are exact"
+    );
+    assert_eq!(display_host("https://App.Example.com/cb"), "app.example.com");
+    assert_eq!(display_host("cursor://app.example.com/cb"), "cursor: (an app on this device)");
+}
+
+#[test]
+fn metadata_document_urls_are_https_public_and_plain() {
+    assert!(check_document_url(CIMD, false).is_ok());
+    for bad in [
+        "http://app.example.com/client.json",
+        "https://app.example.com",
+        "https://app.example.com/",
+        "https://app.example.com/a/../b",
+        "https://app.example.com/./c.json",
+        "https://app.example.com/c.json#x",
+        "https://u:p@app.example.com/c.json",
+        "https://app.example.com/c.json?v=1",
+        "not a url",
+    ] {
+        assert_eq!(check_document_url(bad, false).map_err(|e| e.code), Err("invalid_client"), "{bad}");
+    }
+    for private in [
+        "https://127.0.0.1/c.json",
+        "https://localhost/c.json",
+        "https://10.1.2.3/c.json",
+        "https://192.168.0.1/c.json",
+        "https://172.16.0.1/c.json",
+        "https://169.254.169.254/latest",
+        "https://100.64.0.1/c.json",
+        "https://[::1]/c.json",
+        "https://[fd00::1]/c.json",
+        "https://0.0.0.0/c.json",
+        "https://intranet/c.json",
+        "https://2130706433/c.json",
+        "https://0x7f000001/c.json",
+        "https://metadata.google.internal/c.json",
+        "https://printer.local/c.json",
+        "https://a.localhost/c.json",
+    ] {
+        assert!(check_document_url(private, false).is_err(), "{private}");
+    }
+    assert!(check_document_url("https://127.0.0.1:8443/c.json", true).is_ok(), "local development may allow loopback");
+    assert!(check_document_url("https://8.8.8.8/c.json", false).is_ok(), "a public address is a public host");
+}
+
+fn document(extra: Value) -> Vec<u8> {
+    let mut d = json!({ "client_id": CIMD, "client_name": "Example MCP Client", "redirect_uris": ["http://127.0.0.1:3000/callback"],
+        "grant_types": ["authorization_code", "refresh_token"], "response_types": ["code"], "token_endpoint_auth_method": "none" });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        if v.is_null() {
+            d.as_object_mut().map(|m| m.remove(&k));
+        } else {
+            d[k] = v;
+        }
+    }
+    d.to_string().into_bytes()
+}
+
+#[test]
+fn metadata_documents_must_describe_themselves() {
+    let c = from_document(CIMD, &document(json!({}))).expect("valid");
+    assert_eq!((c.client_name.as_deref(), c.refresh), (Some("Example MCP Client"), true));
+    assert_eq!(c.redirect_uris, ["http://127.0.0.1:3000/callback"]);
+    let minimal = from_document(
+        CIMD,
+        &document(json!({ "grant_types": null, "response_types": null, "token_endpoint_auth_method": null })),
+    );
+    assert_eq!(minimal.map(|c| c.refresh), Ok(false));
+    for (why, extra) in [
+        ("another client_id", json!({ "client_id": "https://evil.example.com/oauth/client.json" })),
+        ("client_id with a trailing slash", json!({ "client_id": format!("{CIMD}/") })),
+        ("a secret", json!({ "client_secret": "s" })),
+        ("private_key_jwt", json!({ "token_endpoint_auth_method": "private_key_jwt" })),
+        ("no name", json!({ "client_name": null })),
+        ("an empty name", json!({ "client_name": " " })),
+        ("no redirect_uris", json!({ "redirect_uris": null })),
+        ("empty redirect_uris", json!({ "redirect_uris": [] })),
+        ("a bad redirect", json!({ "redirect_uris": ["http://evil.example.com/cb"] })),
+        ("implicit grant", json!({ "grant_types": ["implicit"] })),
+        ("token response type", json!({ "response_types": ["token"] })),
+    ] {
+        assert_eq!(from_document(CIMD, &document(extra)).map_err(|e| e.code), Err("invalid_client"), "{why}");
+    }
+    assert!(from_document(CIMD, b"[1]").is_err());
+    assert!(from_document(CIMD, b"{").is_err());
+    let huge = document(json!({ "client_uri": "x".repeat(MAX_DOCUMENT_BYTES) }));
+    assert!(from_document(CIMD, &huge).is_err(), "larger than the cap");
+}
+
+#[test]
+fn dynamic_registration_answers_rfc_7591() {
+    let body = json!({ "redirect_uris": ["http://localhost:6274/oauth/callback"], "client_name": "MCP Inspector",
+        "token_endpoint_auth_method": "client_secret_post", "grant_types": ["authorization_code", "refresh_token"] });
+    let (client, response) = from_registration(body.to_string().as_bytes(), "mkit_abc", NOW).expect("registered");
+    assert_eq!(client.client_id, "mkit_abc");
+    assert_eq!(response["token_endpoint_auth_method"], "none", "registered as a public client");
+    assert_eq!(response["client_id_issued_at"], NOW);
+    assert_eq!(response["grant_types"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(response["client_name"], "MCP Inspector");
+    assert!(response.get("client_secret").is_none());
+    let (minimal, r) =
+        from_registration(br#"{"redirect_uris":["https://app.example.com/cb"]}"#, "c", NOW).expect("minimal");
+    assert_eq!((minimal.refresh, r["grant_types"].clone()), (false, json!(["authorization_code"])));
+    for (body, code) in [
+        (json!({}), "invalid_redirect_uri"),
+        (json!({ "redirect_uris": ["https://a.example.com/cb#x"] }), "invalid_redirect_uri"),
+        (
+            json!({ "redirect_uris": ["https://a.example.com/cb"], "grant_types": ["client_credentials"] }),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({ "redirect_uris": ["https://a.example.com/cb"], "response_types": ["token"] }),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({ "redirect_uris": ["https://a.example.com/cb"], "token_endpoint_auth_method": "tls_client_auth" }),
+            "invalid_client_metadata",
+        ),
+        (json!({ "redirect_uris": ["https://a.example.com/cb"], "client_name": 7 }), "invalid_client_metadata"),
+        (json!([]), "invalid_client_metadata"),
+    ] {
+        assert_eq!(
+            from_registration(body.to_string().as_bytes(), "c", NOW).map(|_| ()).map_err(|e| e.code),
+            Err(code),
+            "{body}"
+        );
+    }
+}
+
+fn grant() -> Grant {
+    let mut claims = Map::new();
+    claims.insert("email".into(), json!("ada@example.com"));
+    Grant { client_id: CIMD.into(), sub: "upstream|ada".into(), scope: "mcp".into(), resource: RESOURCE.into(), claims }
+}
+
+fn code() -> Code {
+    Code {
+        grant: grant(),
+        redirect_uri: "http://127.0.0.1:3000/callback".into(),
+        code_challenge: CHALLENGE.into(),
+        expires_at: NOW + 300,
+        used: false,
+    }
+}
+
+fn exchange<'a>() -> CodeExchange<'a> {
+    CodeExchange {
+        client_id: CIMD,
+        redirect_uri: Some("http://127.0.0.1:3000/callback"),
+        code_verifier: Some(VERIFIER),
+        resource: Some(RESOURCE),
+    }
+}
+
+#[test]
+fn a_code_is_redeemed_once_by_its_client_with_its_verifier() {
+    assert_eq!(redeem_code(Some(&code()), &exchange(), NOW), Ok(grant()));
+    assert_eq!(
+        redeem_code(Some(&code()), &CodeExchange { resource: None, ..exchange() }, NOW),
+        Ok(grant()),
+        "resource is optional"
+    );
+    let refused = |c: Option<&Code>, x: CodeExchange<'_>, now| match redeem_code(c, &x, now) {
+        Err(CodeRefusal::Invalid(e)) => e.code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refused(None, exchange(), NOW), "invalid_grant");
+    assert_eq!(refused(Some(&code()), exchange(), NOW + 300), "invalid_grant", "expired");
+    assert_eq!(refused(Some(&code()), CodeExchange { client_id: "other", ..exchange() }, NOW), "invalid_grant");
+    assert_eq!(refused(Some(&code()), CodeExchange { redirect_uri: None, ..exchange() }, NOW), "invalid_grant");
+    assert_eq!(
+        refused(
+            Some(&code()),
+            CodeExchange { redirect_uri: Some("http://127.0.0.1:4000/callback"), ..exchange() },
+            NOW
+        ),
+        "invalid_grant"
+    );
+    assert_eq!(refused(Some(&code()), CodeExchange { code_verifier: None, ..exchange() }, NOW), "invalid_grant");
+    assert_eq!(
+        refused(Some(&code()), CodeExchange { code_verifier: Some(&"x".repeat(43)), ..exchange() }, NOW),
+        "invalid_grant"
+    );
+    assert_eq!(
+        refused(Some(&code()), CodeExchange { resource: Some("https://other.example.com/mcp"), ..exchange() }, NOW),
+        "invalid_target"
+    );
+    let used = Code { used: true, ..code() };
+    assert!(matches!(redeem_code(Some(&used), &exchange(), NOW), Err(CodeRefusal::Replayed(_))), "a replay revokes");
+    assert_eq!(secret_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+fn refresh() -> Refresh {
+    Refresh {
+        family: "f1".into(),
+        grant: grant(),
+        expires_at: NOW + 100,
+        family_expires_at: NOW + 1000,
+        rotated: false,
+        family_revoked: false,
+    }
+}
+
+#[test]
+fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
+    assert_eq!(use_refresh(Some(&refresh()), CIMD, Some(RESOURCE), NOW), RefreshOutcome::Rotate(grant()));
+    assert!(matches!(
+        use_refresh(Some(&Refresh { rotated: true, ..refresh() }), CIMD, None, NOW),
+        RefreshOutcome::RevokeFamily(_)
+    ));
+    let refused = |t: Option<Refresh>, client: &str, resource: Option<&str>, now| match use_refresh(
+        t.as_ref(),
+        client,
+        resource,
+        now,
+    ) {
+        RefreshOutcome::Refuse(e) => e.code,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(refused(None, CIMD, None, NOW), "invalid_grant");
+    assert_eq!(refused(Some(Refresh { family_revoked: true, ..refresh() }), CIMD, None, NOW), "invalid_grant");
+    assert_eq!(
+        refused(Some(Refresh { family_revoked: true, rotated: true, ..refresh() }), CIMD, None, NOW),
+        "invalid_grant"
+    );
+    assert_eq!(refused(Some(refresh()), CIMD, None, NOW + 100), "invalid_grant", "expired");
+    assert_eq!(
+        refused(Some(Refresh { expires_at: NOW + 5000, ..refresh() }), CIMD, None, NOW + 1000),
+        "invalid_grant",
+        "family over"
+    );
+    assert_eq!(refused(Some(refresh()), "other", None, NOW), "invalid_grant");
+    assert_eq!(refused(Some(refresh()), CIMD, Some("https://other.example.com/mcp"), NOW), "invalid_target");
+}
+
+#[test]
+fn minted_tokens_pass_the_resource_servers_own_validator() {
+    let keys =
+        [Key::derive("new-deployment-secret-0123456789abcdef"), Key::derive("old-deployment-secret-0123456789abcdef")];
+    assert_ne!(keys[0].kid, keys[1].kid);
+    assert_eq!(
+        Key::derive("new-deployment-secret-0123456789abcdef").kid,
+        keys[0].kid,
+        "derived, so every isolate agrees"
+    );
+    let set = JwkSet::parse(jwks(&keys).to_string().as_bytes()).expect("our JWKS parses");
+    let issuer = "https://mcp.example.com";
+    let validator = AccessTokenValidator {
+        issuer: issuer.into(),
+        audiences: vec![RESOURCE.into()],
+        leeway_secs: 60,
+        accept_jwt_typ: false,
+    };
+    let mut g = grant();
+    g.claims.insert("sub".into(), json!("forged"));
+    g.claims.insert("aud".into(), json!("https://elsewhere"));
+    for key in &keys {
+        let token = mint(key, &g, &Issue { issuer, now: NOW, jti: "j1" });
+        let v = validator.validate(&token, &set, NOW + 10).expect("valid");
+        assert_eq!(v.principal.sub, "upstream|ada", "carried claims never override the token's own");
+        assert_eq!(v.principal.client_id.as_deref(), Some(CIMD));
+        assert_eq!(v.principal.scopes, ["mcp"]);
+        assert_eq!(v.expires_at, NOW + ACCESS_TOKEN_TTL_SECS);
+        assert!(validator.validate(&token, &set, NOW + ACCESS_TOKEN_TTL_SECS + 61).is_err(), "short-lived");
+    }
+    let removed = JwkSet::parse(jwks(&keys[..1]).to_string().as_bytes()).expect("jwks");
+    let by_old = mint(&keys[1], &grant(), &Issue { issuer, now: NOW, jti: "j2" });
+    assert!(validator.validate(&by_old, &removed, NOW).is_err(), "a token signed by a removed key is refused");
+    let other_aud = AccessTokenValidator { audiences: vec!["https://other.example.com/mcp".into()], ..validator };
+    assert!(other_aud.validate(&by_old, &set, NOW).is_err());
+}
+
+#[test]
+fn server_metadata_advertises_pkce_cimd_and_optional_registration() {
+    let d = metadata::document("https://mcp.example.com", &["mcp".into()], true);
+    assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(d["client_id_metadata_document_supported"], true);
+    assert_eq!(d["registration_endpoint"], "https://mcp.example.com/oauth/register");
+    assert_eq!(d["token_endpoint"], "https://mcp.example.com/oauth/token");
+    assert!(metadata::document("https://mcp.example.com", &[], false).get("registration_endpoint").is_none());
+    let e = super::OAuthError::invalid_target("no");
+    assert_eq!((e.status, e.body()), (400, json!({ "error": "invalid_target", "error_description": "no" })));
+}
