@@ -19,6 +19,7 @@ pub mod paylink;
 pub mod paywall;
 pub mod routes;
 pub mod seal;
+pub mod sql;
 pub mod stats;
 pub mod tools;
 pub mod web;

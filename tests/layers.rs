@@ -66,6 +66,7 @@ fn dependencies_point_one_way() {
         "build_info",
         "stats",
         "oauth",
+        "sql",
     ] {
         assert_no_use(pure, &worker);
     }

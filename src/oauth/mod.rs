@@ -14,6 +14,7 @@ pub mod grant;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;
+pub mod store;
 pub mod token;
 pub mod uri;
 

@@ -23,20 +23,7 @@ pub use sql::{entitlements_params, ENTITLEMENTS_SQL};
 
 use super::event::Event;
 
-/// A value bound to a statement parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-/// One parameterised statement; `?N` in `sql` is `params[N-1]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub sql: &'static str,
-    pub params: Vec<SqlValue>,
-}
+pub use crate::sql::{SqlValue, Statement};
 
 /// Which events the deployment accepts, and the keys its minted client references verify with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

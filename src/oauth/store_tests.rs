@@ -1,0 +1,168 @@
+//! The store's SQL on SQLite (what D1 is) with every real migration, batches run as D1 runs
+//! them: in order, in one transaction.
+
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
+use serde_json::json;
+
+use super::*;
+
+const MIGRATIONS: [&str; 6] = [
+    include_str!("../../migrations/0001_init.sql"),
+    include_str!("../../migrations/0002_notes.sql"),
+    include_str!("../../migrations/0003_processed_events.sql"),
+    include_str!("../../migrations/0004_ledger.sql"),
+    include_str!("../../migrations/0005_binding.sql"),
+    include_str!("../../migrations/0006_oauth.sql"),
+];
+const NOW: u64 = 1_800_000_000;
+
+fn db() -> Connection {
+    let c = Connection::open_in_memory().expect("sqlite");
+    for m in MIGRATIONS {
+        c.execute_batch(m).expect("migration");
+    }
+    c
+}
+
+fn params(s: &Statement) -> Vec<rusqlite::types::Value> {
+    s.params
+        .iter()
+        .map(|p| match p {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+            SqlValue::Null => rusqlite::types::Value::Null,
+        })
+        .collect()
+}
+
+/// One D1 batch: the rows each statement changed.
+fn batch(c: &mut Connection, statements: &[Statement]) -> Vec<usize> {
+    let tx = c.transaction().expect("tx");
+    let changes =
+        statements.iter().map(|s| tx.execute(s.sql, params_from_iter(params(s))).expect("statement")).collect();
+    tx.commit().expect("commit");
+    changes
+}
+
+fn grant() -> Grant {
+    Grant {
+        client_id: "c1".into(),
+        sub: "upstream|ada".into(),
+        scope: "mcp".into(),
+        resource: "https://mcp.example.com/mcp".into(),
+        claims: json!({ "email": "ada@example.com" }).as_object().cloned().unwrap_or_default(),
+    }
+}
+
+fn read_code(c: &Connection, secret: &str) -> Option<Code> {
+    c.query_row(CODE_SQL, [secret_hash(secret)], |r| {
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(4)?, r.get(5)?))
+    })
+    .optional()
+    .expect("query")
+    .and_then(|(g, uri, ch, exp, used)| code_from_row(&g, uri, ch, exp, used))
+}
+
+fn read_refresh(c: &Connection, secret: &str) -> Option<Refresh> {
+    c.query_row(REFRESH_SQL, [secret_hash(secret)], |r| {
+        Ok((r.get(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+    })
+    .optional()
+    .expect("query")
+    .and_then(|(f, g, exp, rot, fexp, rev)| refresh_from_row(f, &g, exp, rot, fexp, rev))
+}
+
+#[test]
+fn clients_round_trip() {
+    let mut c = db();
+    let client = Client {
+        client_id: "c1".into(),
+        client_name: Some("Inspector".into()),
+        redirect_uris: vec!["http://127.0.0.1/cb".into()],
+        refresh: true,
+    };
+    assert_eq!(batch(&mut c, &[insert_client(&client, NOW)]), [1]);
+    let row: (Option<String>, String, i64) =
+        c.query_row(CLIENT_SQL, ["c1"], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("row");
+    assert_eq!(client_from_row("c1", row.0, &row.1, row.2), Some(client));
+}
+
+#[test]
+fn a_code_redeems_once_and_a_replay_revokes_what_it_started() {
+    let mut c = db();
+    let code = Code {
+        grant: grant(),
+        redirect_uri: "http://127.0.0.1/cb".into(),
+        code_challenge: "ch".into(),
+        expires_at: NOW + 300,
+        used: false,
+    };
+    assert_eq!(batch(&mut c, &[insert_code("code-1", &code, "fam-1")]), [1]);
+    assert_eq!(read_code(&c, "code-1"), Some(code.clone()));
+    assert_eq!(batch(&mut c, &redeem("code-1", "fam-1", &grant(), "rt-1", NOW)), [1, 1, 1]);
+    assert!(read_code(&c, "code-1").is_some_and(|k| k.used));
+    let rt = read_refresh(&c, "rt-1").expect("first refresh token");
+    assert_eq!((rt.family.as_str(), rt.rotated, rt.family_revoked, rt.grant), ("fam-1", false, false, grant()));
+    assert_eq!(
+        batch(&mut c, &redeem("code-1", "fam-1", &grant(), "rt-x", NOW)),
+        [0, 0, 0],
+        "a second redemption does nothing"
+    );
+    assert!(read_refresh(&c, "rt-x").is_none());
+    assert_eq!(batch(&mut c, &[revoke_family_of_code("code-1")]), [1]);
+    assert!(
+        read_refresh(&c, "rt-1").is_some_and(|r| r.family_revoked),
+        "the replay revoked the first redemption's tokens"
+    );
+    assert!(read_code(&c, "never-issued").is_none());
+}
+
+#[test]
+fn refresh_rotation_is_single_use_and_revocation_needs_the_owner() {
+    let mut c = db();
+    let code = Code {
+        grant: grant(),
+        redirect_uri: "u".into(),
+        code_challenge: "ch".into(),
+        expires_at: NOW + 300,
+        used: false,
+    };
+    batch(&mut c, &[insert_code("code-1", &code, "fam-1")]);
+    batch(&mut c, &redeem("code-1", "fam-1", &grant(), "rt-1", NOW));
+    assert_eq!(batch(&mut c, &rotate("rt-1", "rt-2", "fam-1", &grant(), NOW + 10)), [1, 1]);
+    assert!(read_refresh(&c, "rt-1").is_some_and(|r| r.rotated));
+    assert!(read_refresh(&c, "rt-2").is_some_and(|r| !r.rotated && r.expires_at == NOW + 10 + REFRESH_TTL_SECS));
+    assert_eq!(
+        batch(&mut c, &rotate("rt-1", "rt-3", "fam-1", &grant(), NOW + 20)),
+        [0, 0],
+        "a used token rotates nothing"
+    );
+    assert_eq!(batch(&mut c, &[revoke_by_refresh("rt-2", "someone-else")]), [0], "only the client it was issued to");
+    assert_eq!(batch(&mut c, &[revoke_by_refresh("rt-2", "c1")]), [1]);
+    assert!(read_refresh(&c, "rt-2").is_some_and(|r| r.family_revoked));
+    assert_eq!(batch(&mut c, &[revoke_family("fam-1")]), [1]);
+}
+
+#[test]
+fn the_sweep_deletes_only_what_expired() {
+    let mut c = db();
+    let code = |exp| Code {
+        grant: grant(),
+        redirect_uri: "u".into(),
+        code_challenge: "ch".into(),
+        expires_at: exp,
+        used: false,
+    };
+    batch(&mut c, &[insert_code("old", &code(NOW - 7200), "f-old"), insert_code("new", &code(NOW + 300), "f-new")]);
+    batch(&mut c, &redeem("new", "f-new", &grant(), "rt-new", NOW));
+    batch(
+        &mut c,
+        &[Statement {
+            sql: "UPDATE oauth_families SET expires_at = ?1 WHERE family = 'f-new'",
+            params: vec![SqlValue::Int(NOW as i64 - 1)],
+        }],
+    );
+    assert_eq!(batch(&mut c, &sweep(NOW)), [1, 1, 1]);
+    assert!(read_code(&c, "old").is_none() && read_code(&c, "new").is_some());
+    assert!(read_refresh(&c, "rt-new").is_none());
+}
