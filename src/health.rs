@@ -124,6 +124,19 @@ impl HealthReport {
         self
     }
 
+    /// `checks.auth`: who issues the tokens `/mcp` accepts — `resource_server` (the upstream
+    /// issuer) or `authorization_server` (mKit, with sign-in at the upstream issuer, whose keys
+    /// `checks.jwks` still probes) — and whether registration is open.
+    pub fn with_auth_mode(mut self, authorization_server: bool, registration: bool) -> HealthReport {
+        let auth = if authorization_server {
+            serde_json::json!({ "mode": "authorization_server", "registration": if registration { "on" } else { "off" } })
+        } else {
+            serde_json::json!({ "mode": "resource_server" })
+        };
+        self.checks.insert("auth".into(), auth);
+        self
+    }
+
     pub fn http_status(&self) -> u16 {
         match self.status {
             Status::Ok | Status::Degraded => 200,

@@ -26,7 +26,7 @@ pub mod web;
 
 mod edge;
 
-use worker::{event, Context, Env, Request, Response, Result};
+use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -36,4 +36,10 @@ fn start() {
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
     edge::serve(req, env).await
+}
+
+/// The cron trigger (wrangler.jsonc `triggers`): housekeeping that no request should wait for.
+#[event(scheduled)]
+async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    edge::scheduled(env).await;
 }

@@ -13,8 +13,23 @@ pub enum Route {
     BillingCallback,
     /// Where Stripe sends the browser back: success, cancel, done.
     BillingPage(BillingPage),
+    /// The authorization server (`MKIT_AUTH_SERVER=on`; 404 otherwise).
+    OAuth(OAuthRoute),
     #[cfg(feature = "fixtures")]
     FixturePanic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthRoute {
+    Metadata,
+    Jwks,
+    Register,
+    Authorize,
+    Consent,
+    Token,
+    Revoke,
+    /// CORS preflight of the endpoints browser-based clients call.
+    Preflight(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +53,7 @@ impl Route {
             Route::BillingPage(BillingPage::Success) => "/billing/success",
             Route::BillingPage(BillingPage::Cancel) => "/billing/cancel",
             Route::BillingPage(BillingPage::Done) => "/billing/done",
+            Route::OAuth(o) => o.name(),
             #[cfg(feature = "fixtures")]
             Route::FixturePanic => "/__fixtures/panic",
         }
@@ -79,9 +95,53 @@ pub fn route(method: &str, path: &str) -> Routing {
         ),
         "/billing/checkout" | "/billing/portal" | "/billing/callback" | "/billing/success" | "/billing/cancel"
         | "/billing/done" => billing(method, path),
+        "/.well-known/oauth-authorization-server"
+        | "/oauth/jwks.json"
+        | "/oauth/register"
+        | "/oauth/authorize"
+        | "/oauth/consent"
+        | "/oauth/token"
+        | "/oauth/revoke" => oauth(method, path),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
         _ => Routing::NotFound,
+    }
+}
+
+impl OAuthRoute {
+    pub fn name(self) -> &'static str {
+        match self {
+            OAuthRoute::Metadata => "/.well-known/oauth-authorization-server",
+            OAuthRoute::Jwks => "/oauth/jwks.json",
+            OAuthRoute::Register => "/oauth/register",
+            OAuthRoute::Authorize => "/oauth/authorize",
+            OAuthRoute::Consent => "/oauth/consent",
+            OAuthRoute::Token => "/oauth/token",
+            OAuthRoute::Revoke => "/oauth/revoke",
+            OAuthRoute::Preflight(path) => path,
+        }
+    }
+}
+
+/// Documents and the browser's pages answer GET; the endpoints clients post to answer POST, and
+/// OPTIONS for browser-based clients (the consent form is same-origin: no preflight).
+fn oauth(method: &str, path: &str) -> Routing {
+    let (route, post) = match path {
+        "/.well-known/oauth-authorization-server" => (OAuthRoute::Metadata, false),
+        "/oauth/jwks.json" => (OAuthRoute::Jwks, false),
+        "/oauth/authorize" => (OAuthRoute::Authorize, false),
+        "/oauth/register" => (OAuthRoute::Register, true),
+        "/oauth/consent" => (OAuthRoute::Consent, true),
+        "/oauth/token" => (OAuthRoute::Token, true),
+        _ => (OAuthRoute::Revoke, true),
+    };
+    match (method, post) {
+        ("GET" | "HEAD", false) | ("POST", true) => Routing::Found(Route::OAuth(route)),
+        ("OPTIONS", _) if route != OAuthRoute::Consent && route != OAuthRoute::Authorize => {
+            Routing::Found(Route::OAuth(OAuthRoute::Preflight(route.name())))
+        }
+        (_, false) => Routing::MethodNotAllowed { route: route.name(), allow: "GET, HEAD" },
+        (_, true) => Routing::MethodNotAllowed { route: route.name(), allow: "POST" },
     }
 }
 
@@ -112,6 +172,25 @@ mod tests {
         assert_eq!(route("POST", "/mcp"), Routing::Found(Route::Mcp));
         assert_eq!(route("OPTIONS", "/mcp"), Routing::Found(Route::McpPreflight));
         assert_eq!(route("POST", "/stripe/webhook"), Routing::Found(Route::StripeWebhook));
+    }
+
+    #[test]
+    fn authorization_server_routes() {
+        let o = |r| Routing::Found(Route::OAuth(r));
+        assert_eq!(route("GET", "/.well-known/oauth-authorization-server"), o(OAuthRoute::Metadata));
+        assert_eq!(route("GET", "/oauth/authorize"), o(OAuthRoute::Authorize));
+        assert_eq!(route("POST", "/oauth/token"), o(OAuthRoute::Token));
+        assert_eq!(route("OPTIONS", "/oauth/token"), o(OAuthRoute::Preflight("/oauth/token")));
+        assert_eq!(route("GET", "/oauth/token"), Routing::MethodNotAllowed { route: "/oauth/token", allow: "POST" });
+        assert_eq!(
+            route("POST", "/oauth/authorize"),
+            Routing::MethodNotAllowed { route: "/oauth/authorize", allow: "GET, HEAD" }
+        );
+        assert_eq!(
+            route("OPTIONS", "/oauth/consent"),
+            Routing::MethodNotAllowed { route: "/oauth/consent", allow: "POST" }
+        );
+        assert_eq!(route("GET", "/oauth/other"), Routing::NotFound);
     }
 
     #[test]

@@ -58,6 +58,17 @@ impl LedgerReader for D1Ledger<'_> {
     }
 }
 
+/// The first row of a parameterised query, deserialised (D1 numbers arrive as JSON numbers).
+pub async fn first_row<T: serde::de::DeserializeOwned>(
+    env: &Env,
+    sql: &str,
+    params: &[SqlValue],
+) -> Result<Option<T>, StoreError> {
+    let params: Vec<JsValue> = params.iter().map(bind_value).collect();
+    let statement = db(env)?.prepare(sql).bind(&params).map_err(|_| StoreError::Statement)?;
+    statement.first::<T>(None).await.map_err(|_| StoreError::Query)
+}
+
 /// `SELECT 1`, for `/healthz` `checks.db`.
 pub async fn probe(env: &Env) -> Probe {
     let Ok(db) = db(env) else { return Probe::Fail("binding_missing") };

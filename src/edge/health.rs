@@ -45,7 +45,11 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
         StripeMode::Live => "live",
         StripeMode::Test => "test",
     });
-    let health = HealthReport::new(&report, &db, jwks).with_billing(secret, last_event_at).with_selling(selling, mode);
+    let (as_mode, registration) = config.as_ref().map_or((false, false), |c| (c.auth_server, c.auth_registration));
+    let health = HealthReport::new(&report, &db, jwks)
+        .with_billing(secret, last_event_at)
+        .with_selling(selling, mode)
+        .with_auth_mode(as_mode, registration);
     let body = serde_json::to_value(&health).unwrap_or_default();
     HttpReply::json(health.http_status(), &body, health.error_code()).with_header("Cache-Control", "no-store")
 }

@@ -168,20 +168,26 @@ pub async fn preflight(req: Request, env: &Env) -> HttpReply {
     cors::preflight(req.headers().get("Origin").ok().flatten(), &allowed)
 }
 
+/// Every scope a token for `/mcp` may need: the required ones and each tool's.
+pub fn supported_scopes(config: &Config) -> Vec<String> {
+    let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
+    REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
 /// RFC 9728 metadata: public, CORS-readable, cacheable.
 pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
     let config = match respond::config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
-    REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
-    scopes.sort();
-    scopes.dedup();
     let doc = ProtectedResourceMetadata {
         resource: resource_of(&config, &req).uri,
-        authorization_servers: vec![config.oauth_issuer.clone()],
-        scopes_supported: scopes,
+        // In authorization-server mode clients register and sign in with mKit itself.
+        authorization_servers: vec![config.token_issuer()],
+        scopes_supported: supported_scopes(&config),
         bearer_methods_supported: vec!["header"],
         resource_name: SERVER_INFO.title,
     };

@@ -10,6 +10,7 @@ mod jwks_copy;
 mod key_refresh;
 mod keys;
 mod mcp;
+mod oauth;
 mod respond;
 mod signin;
 mod stats;
@@ -55,6 +56,20 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     respond::into_response(reply)
 }
 
+/// The scheduled sweep: expired authorization-server rows (codes, refresh tokens, families).
+pub async fn scheduled(env: Env) {
+    let Ok(config) = respond::config(&env) else { return };
+    if !config.auth_server {
+        return;
+    }
+    let now = Date::now().as_millis() / 1000;
+    let outcome = match d1::apply_batch(&env, &crate::oauth::store::sweep(now)).await {
+        Ok(deleted) => format!("{{\"event\":\"oauth_sweep\",\"deleted\":{}}}", deleted.iter().sum::<usize>()),
+        Err(e) => format!("{{\"event\":\"oauth_sweep\",\"error\":\"{}\"}}", e.code()),
+    };
+    console_log!("{outcome}");
+}
+
 /// The route table's handlers.
 async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
     match r {
@@ -67,6 +82,7 @@ async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
         Route::BillingPortal => billing::pay_link(req, env, Kind::Portal).await,
         Route::BillingCallback => billing::callback(req, env).await,
         Route::BillingPage(which) => billing::page(req, env, which).await,
+        Route::OAuth(which) => oauth::handle(which, req, env).await,
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(req),
     }

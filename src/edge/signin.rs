@@ -19,6 +19,7 @@ pub struct Shop<'a> {
     pub config: &'a Config,
     pub client_id: &'a str,
     pub client_secret: &'a str,
+    /// Empty for the authorization server's sign-in (`for_sign_in`), which never calls Stripe.
     pub stripe_key: &'a str,
     /// The worker's public origin: `MCP_RESOURCE`'s, else the request's own.
     pub origin: String,
@@ -29,8 +30,14 @@ pub struct Shop<'a> {
 
 impl<'a> Shop<'a> {
     pub fn new(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
-        let (client_id, client_secret) = config.web_client.as_ref()?;
         let stripe_key = config.stripe_secret_key.as_deref()?;
+        Shop { stripe_key, ..Shop::for_sign_in(config, req)? }.into()
+    }
+
+    /// Only the sign-in at the issuer, for the authorization server: needs the web client, not Stripe.
+    pub fn for_sign_in(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
+        let (client_id, client_secret) = config.web_client.as_ref()?;
+        let stripe_key = "";
         let request_origin = req.url().ok().map(|u| u.origin().ascii_serialization());
         let origin = config.mcp_resource.as_deref().and_then(origin_of).or(request_origin)?;
         let cookie_keys = config.deployment_secrets.iter().map(|s| derive_key(s, "web-cookie")).collect();
@@ -88,8 +95,9 @@ impl<'a> Shop<'a> {
         };
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
         let session = signin::seal_session(key, &self.config.oauth_issuer, &sub, self.now_secs);
+        let path = if pending.return_to.starts_with("/oauth/") { "/oauth" } else { "/billing" };
         see_other(&pending.return_to)
-            .with_header("Set-Cookie", cookies::set(SESSION, &session, SESSION_TTL_SECS))
+            .with_header("Set-Cookie", cookies::set_at(path, SESSION, &session, SESSION_TTL_SECS))
             .with_header("Set-Cookie", cookies::set(SIGNIN, "", 0))
     }
 

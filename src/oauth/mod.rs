@@ -9,6 +9,7 @@
 //! `auth::validator` accepts unchanged. Pure: no I/O, no clock, no randomness — callers pass
 //! `now` and random bytes. Knows nothing of MCP or billing.
 
+pub mod authorize;
 pub mod client;
 pub mod grant;
 pub mod metadata;

@@ -369,3 +369,103 @@ fn server_metadata_advertises_pkce_cimd_and_optional_registration() {
     let e = super::OAuthError::invalid_target("no");
     assert_eq!((e.status, e.body()), (400, json!({ "error": "invalid_target", "error_description": "no" })));
 }
+
+mod authorization_requests {
+    use super::super::authorize::{check, granted_scope, response_params, AuthorizationRequest, Refusal};
+    use super::super::client::Client;
+    use super::{CHALLENGE, RESOURCE};
+
+    fn client() -> Client {
+        Client {
+            client_id: "c1".into(),
+            client_name: Some("App".into()),
+            redirect_uris: vec!["http://127.0.0.1:3000/cb".into(), "https://app.example.com/cb".into()],
+            refresh: true,
+        }
+    }
+
+    fn request() -> AuthorizationRequest {
+        AuthorizationRequest {
+            response_type: Some("code".into()),
+            client_id: Some("c1".into()),
+            redirect_uri: Some("http://127.0.0.1:49152/cb".into()),
+            state: Some("xyz".into()),
+            code_challenge: Some(CHALLENGE.into()),
+            code_challenge_method: Some("S256".into()),
+            resource: Some(RESOURCE.into()),
+            scope: Some("mcp tools:write unknown".into()),
+        }
+    }
+
+    fn supported() -> Vec<String> {
+        vec!["mcp".into(), "tools:write".into(), "tools:admin".into()]
+    }
+
+    fn redirect_error(r: AuthorizationRequest) -> (&'static str, Option<String>) {
+        match check(&r, &client(), RESOURCE, &supported()) {
+            Err(Refusal::Redirect { error, state, redirect_uri }) => {
+                assert_eq!(redirect_uri, "http://127.0.0.1:49152/cb");
+                (error.code, state)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_request_is_approved_with_the_known_scopes() {
+        let a = check(&request(), &client(), RESOURCE, &supported()).expect("approved");
+        assert_eq!(
+            (a.redirect_uri.as_str(), a.scope.as_str(), a.state.as_deref()),
+            ("http://127.0.0.1:49152/cb", "mcp tools:write", Some("xyz"))
+        );
+        let no_resource = AuthorizationRequest { resource: None, scope: None, ..request() };
+        let a = check(&no_resource, &client(), RESOURCE, &supported()).expect("approved");
+        assert_eq!((a.resource.as_str(), a.scope.as_str()), (RESOURCE, "mcp tools:write tools:admin"));
+        assert_eq!(granted_scope(Some("nothing-known"), &supported()), "");
+    }
+
+    #[test]
+    fn an_untrusted_redirect_is_never_followed() {
+        for bad in [Some("https://evil.example.com/cb"), Some("https://app.example.com/cb/../evil"), None] {
+            let r = AuthorizationRequest { redirect_uri: bad.map(str::to_owned), ..request() };
+            assert!(matches!(check(&r, &client(), RESOURCE, &supported()), Err(Refusal::Page(_))), "{bad:?}");
+        }
+        let one = Client { redirect_uris: vec!["https://app.example.com/cb".into()], ..client() };
+        let r = AuthorizationRequest { redirect_uri: None, ..request() };
+        assert_eq!(
+            check(&r, &one, RESOURCE, &supported()).map(|a| a.redirect_uri),
+            Ok("https://app.example.com/cb".into())
+        );
+    }
+
+    #[test]
+    fn later_errors_go_back_to_the_client_with_state() {
+        assert_eq!(
+            redirect_error(AuthorizationRequest { response_type: Some("token".into()), ..request() }),
+            ("unsupported_response_type", Some("xyz".into()))
+        );
+        assert_eq!(redirect_error(AuthorizationRequest { code_challenge: None, ..request() }).0, "invalid_request");
+        assert_eq!(
+            redirect_error(AuthorizationRequest { code_challenge_method: Some("plain".into()), ..request() }).0,
+            "invalid_request"
+        );
+        assert_eq!(
+            redirect_error(AuthorizationRequest {
+                resource: Some("https://other.example.com/mcp".into()),
+                ..request()
+            })
+            .0,
+            "invalid_target"
+        );
+        assert_eq!(
+            redirect_error(AuthorizationRequest { state: Some("s".repeat(1025)), ..request() }).0,
+            "invalid_request"
+        );
+        let p = response_params(Ok("the-code"), Some("xyz"), "https://mcp.example.com");
+        assert_eq!(
+            p,
+            [("code", "the-code"), ("state", "xyz"), ("iss", "https://mcp.example.com")]
+                .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        );
+    }
+}

@@ -1,6 +1,7 @@
-//! Cookies of the pay pages: sealed (`crate::seal`), `HttpOnly; Secure; SameSite=Lax`, scoped
-//! to `/billing`. Lax lets the issuer's redirect back (a top-level GET) carry them, and nothing
-//! cross-site else.
+//! Cookies of the pay pages and the authorization server's sign-in: sealed (`crate::seal`),
+//! `HttpOnly; Secure; SameSite=Lax`, scoped to `/billing` (or `/oauth`, for a session started by
+//! an authorization request). Lax lets the issuer's redirect back (a top-level GET) carry them,
+//! and nothing cross-site else: a cross-site form POST to `/oauth/consent` arrives without one.
 
 /// The browser's signed-in user at the issuer (an hour).
 pub const SESSION: &str = "mkit_session";
@@ -12,9 +13,14 @@ pub fn get<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
     header?.split(';').filter_map(|c| c.trim().split_once('=')).find(|(n, _)| *n == name).map(|(_, v)| v.trim())
 }
 
-/// A `Set-Cookie` value; `max_age` 0 deletes it.
+/// A `Set-Cookie` value under `/billing`; `max_age` 0 deletes it.
 pub fn set(name: &str, value: &str, max_age: u64) -> String {
-    format!("{name}={value}; Path=/billing; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
+    set_at("/billing", name, value, max_age)
+}
+
+/// A `Set-Cookie` value under `path`.
+pub fn set_at(path: &str, name: &str, value: &str, max_age: u64) -> String {
+    format!("{name}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Lax")
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub struct Pending {
     pub state: String,
     pub nonce: String,
     pub verifier: String,
-    /// Where to go once signed in: a `/billing/…` path with its query.
+    /// Where to go once signed in: a `/billing/…` path, or `/oauth/authorize?…`, with its query.
     pub return_to: String,
 }
 
@@ -45,7 +45,7 @@ impl Pending {
         let v = seal::open(keys, &["web-signin", issuer], cookie, now_secs)?;
         let f = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned).ok_or(SealError::Integrity);
         let return_to = f("r")?;
-        if !return_to.starts_with("/billing/") {
+        if !return_to.starts_with("/billing/") && !return_to.starts_with("/oauth/authorize?") {
             return Err(SealError::Integrity);
         }
         Ok(Pending { state: f("s")?, nonce: f("n")?, verifier: f("v")?, return_to })

@@ -1,0 +1,159 @@
+//! GET /oauth/authorize and POST /oauth/consent: the request is checked (`oauth::authorize`), the
+//! user signs in at the upstream provider (the pay pages' sign-in, `edge::signin`), consents on
+//! a page naming the client and where the answer goes, and the client gets a single-use code.
+
+use worker::Request;
+
+use super::{clients, random_token, Ctx};
+use crate::edge::body::read_capped;
+use crate::edge::d1;
+use crate::edge::signin::{see_other, unavailable, Shop};
+use crate::http::HttpReply;
+use crate::mac::derive_key;
+use crate::oauth::authorize::{check, response_params, Approved, AuthorizationRequest, Refusal};
+use crate::oauth::grant::{Code, Grant, CODE_TTL_SECS};
+use crate::oauth::redirect::display_host;
+use crate::oauth::uri::Uri;
+use crate::oauth::{store, OAuthError};
+use crate::seal;
+use crate::tools::SERVER_INFO;
+use crate::web::consent::{self, Consent};
+use crate::web::form::{encode, query_param};
+use crate::web::pages::page;
+
+/// Longer authorization requests are refused: the query rides in the sign-in cookie.
+const MAX_QUERY: usize = 2048;
+const CONSENT_TTL_SECS: u64 = 600;
+const CONSENT_PURPOSE: &str = "oauth-consent";
+
+/// GET /oauth/authorize.
+pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
+    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+    if query.len() > MAX_QUERY {
+        return page(
+            400,
+            "Request too long",
+            "The authorization request is longer than this server accepts.",
+            Some("invalid_request"),
+        );
+    }
+    let p = |k: &str| query_param(&query, k);
+    let request = AuthorizationRequest {
+        response_type: p("response_type"),
+        client_id: p("client_id"),
+        redirect_uri: p("redirect_uri"),
+        state: p("state"),
+        code_challenge: p("code_challenge"),
+        code_challenge_method: p("code_challenge_method"),
+        resource: p("resource"),
+        scope: p("scope"),
+    };
+    let Some(client_id) = request.client_id.as_deref() else {
+        return page(400, "Unknown client", "The request names no client_id.", Some("invalid_request"));
+    };
+    let client = match clients::find(ctx, client_id).await {
+        Ok(c) => c,
+        Err(Ok(e)) => return page(400, "Unknown client", &e.description, Some(e.code)),
+        Err(Err(reply)) => return reply,
+    };
+    let resource = ctx.config.mcp_resource.clone().unwrap_or_default();
+    let approved = match check(&request, &client, &resource, &crate::edge::mcp::supported_scopes(ctx.config)) {
+        Ok(a) => a,
+        Err(Refusal::Page(e)) => return page(400, "This request cannot be answered", &e.description, Some(e.code)),
+        Err(Refusal::Redirect { redirect_uri, state, error }) => {
+            return back(ctx, &redirect_uri, Err(&error), state.as_deref())
+        }
+    };
+    let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
+    let Some(sub) = shop.signed_in(&req) else { return shop.start_sign_in(&format!("/oauth/authorize?{query}")).await };
+    let Some(key) = ctx.config.deployment_secrets.first().map(|s| derive_key(s, CONSENT_PURPOSE)) else {
+        return unavailable("no_deployment_secret");
+    };
+    let sealed =
+        seal::seal(&key, &[CONSENT_PURPOSE, &ctx.issuer, &sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
+    let local = Uri::parse(&approved.redirect_uri)
+        .is_some_and(|u| u.is_loopback() || (u.scheme != "https" && u.scheme != "http"));
+    consent::page(&Consent {
+        server: SERVER_INFO.title,
+        client_name: client.client_name.as_deref().unwrap_or(&client.client_id),
+        client_id: &client.client_id,
+        redirect_host: &display_host(&approved.redirect_uri),
+        local_redirect: local,
+        signed_in_as: &sub,
+        scope: &approved.scope,
+        sealed: &sealed,
+    })
+}
+
+/// POST /oauth/consent: only from this origin, only by the signed-in user the page was made for.
+pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
+    let origin = req.headers().get("Origin").ok().flatten();
+    if origin.is_some_and(|o| o != ctx.issuer) {
+        return page(
+            403,
+            "Refused",
+            "This form can only be sent from this server's own page.",
+            Some("consent_cross_origin"),
+        );
+    }
+    let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
+    let Some(sub) = shop.signed_in(&req) else {
+        return page(
+            403,
+            "Sign-in expired",
+            "Start connecting again from your MCP client.",
+            Some("consent_no_session"),
+        );
+    };
+    let Ok(body) = read_capped(&mut req, 8 * 1024).await else {
+        return page(400, "Refused", "The form could not be read.", Some("consent_unreadable"));
+    };
+    let form = String::from_utf8_lossy(&body);
+    let keys: Vec<[u8; 32]> = ctx.config.deployment_secrets.iter().map(|s| derive_key(s, CONSENT_PURPOSE)).collect();
+    let approved = query_param(&form, "request")
+        .and_then(|s| seal::open(&keys, &[CONSENT_PURPOSE, &ctx.issuer, &sub], &s, ctx.now).ok())
+        .and_then(|v| Approved::from_json(&v));
+    let Some(a) = approved else {
+        return page(
+            403,
+            "This consent is not valid",
+            "It expired, or it was made for another account. Start connecting again from your MCP client.",
+            Some("consent_invalid"),
+        );
+    };
+    if query_param(&form, "decision").as_deref() != Some("allow") {
+        return back(
+            ctx,
+            &a.redirect_uri,
+            Err(&OAuthError::access_denied("the user denied the request")),
+            a.state.as_deref(),
+        );
+    }
+    let (Some(code_secret), Some(family)) = (random_token(32), random_token(16)) else {
+        return unavailable("random_unavailable");
+    };
+    let grant = Grant {
+        client_id: a.client_id.clone(),
+        sub,
+        scope: a.scope.clone(),
+        resource: a.resource.clone(),
+        claims: Default::default(),
+    };
+    let code = Code {
+        grant,
+        redirect_uri: a.redirect_uri.clone(),
+        code_challenge: a.code_challenge.clone(),
+        expires_at: ctx.now + CODE_TTL_SECS,
+        used: false,
+    };
+    if d1::apply_batch(ctx.env, &[store::insert_code(&code_secret, &code, &family)]).await.is_err() {
+        return unavailable("store_unavailable");
+    }
+    back(ctx, &a.redirect_uri, Ok(&code_secret), a.state.as_deref())
+}
+
+/// The redirect to the client: the code, or the error; `state` and `iss` either way.
+fn back(ctx: &Ctx<'_>, redirect_uri: &str, outcome: Result<&str, &OAuthError>, state: Option<&str>) -> HttpReply {
+    let sep = if redirect_uri.contains('?') { '&' } else { '?' };
+    see_other(&format!("{redirect_uri}{sep}{}", encode(&response_params(outcome, state, &ctx.issuer))))
+}

@@ -1,0 +1,111 @@
+//! Clients on Workers: registration (RFC 7591) into D1, and finding a client, from D1 or, for a
+//! URL `client_id`, by fetching its metadata document (capped, with a deadline, no redirects,
+//! public hosts only) and keeping it in the isolate for five minutes.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use worker::Request;
+
+use super::{error, json, random_token, store_unavailable, Ctx};
+use crate::edge::body::{read_capped, BodyError};
+use crate::edge::d1;
+use crate::edge::fetch::get_document;
+use crate::http::HttpReply;
+use crate::oauth::client::{
+    check_document_url, from_document, from_registration, is_metadata_document_id, Client, MAX_DOCUMENT_BYTES,
+};
+use crate::oauth::{store, OAuthError};
+use crate::sql::SqlValue;
+
+const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(5);
+const DOCUMENT_TTL_SECS: u64 = 300;
+const DOCUMENTS_KEPT: usize = 256;
+
+thread_local! {
+    static DOCUMENTS: RefCell<HashMap<String, (Client, u64)>> = RefCell::new(HashMap::new());
+}
+
+/// POST /oauth/register.
+pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
+    if !ctx.config.auth_registration {
+        return HttpReply::error(404, "registration_off");
+    }
+    let body = match read_capped(&mut req, MAX_DOCUMENT_BYTES).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => {
+            return error(&OAuthError::invalid_client_metadata(format!(
+                "the request is larger than {MAX_DOCUMENT_BYTES} bytes"
+            )))
+        }
+        Err(BodyError::Unreadable) => {
+            return error(&OAuthError::invalid_client_metadata("the request body could not be read"))
+        }
+    };
+    let Some(id) = random_token(18) else { return store_unavailable() };
+    let (client, response) = match from_registration(&body, &format!("mkit_{id}"), ctx.now) {
+        Ok(r) => r,
+        Err(e) => return error(&e),
+    };
+    match d1::apply_batch(ctx.env, &[store::insert_client(&client, ctx.now)]).await {
+        Ok(_) => json(201, &response, None),
+        Err(_) => store_unavailable(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ClientRow {
+    client_name: Option<String>,
+    redirect_uris: String,
+    refresh: i64,
+}
+
+/// The client `client_id` names; `Err` with `invalid_client` when there is none.
+pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, Result<OAuthError, HttpReply>> {
+    if is_metadata_document_id(client_id) {
+        return metadata_document(ctx, client_id).await.map_err(Ok);
+    }
+    let row = d1::first_row::<ClientRow>(ctx.env, store::CLIENT_SQL, &[SqlValue::Text(client_id.to_owned())]).await;
+    match row {
+        Ok(Some(r)) => store::client_from_row(client_id, r.client_name, &r.redirect_uris, r.refresh)
+            .ok_or(Err(store_unavailable())),
+        Ok(None) => Err(Ok(OAuthError::invalid_client("unknown client_id: register the client first"))),
+        Err(_) => Err(Err(store_unavailable())),
+    }
+}
+
+async fn metadata_document(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, OAuthError> {
+    check_document_url(client_id, false)?;
+    if let Some(c) = DOCUMENTS
+        .with(|d| d.borrow().get(client_id).filter(|(_, at)| ctx.now < at + DOCUMENT_TTL_SECS).map(|(c, _)| c.clone()))
+    {
+        return Ok(c);
+    }
+    let body = get_document(&fetch_url(ctx, client_id), MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT).await.map_err(|e| {
+        OAuthError::invalid_client(format!("the client's metadata document could not be fetched ({})", e.code()))
+    })?;
+    let client = from_document(client_id, &body)?;
+    DOCUMENTS.with(|d| {
+        let mut d = d.borrow_mut();
+        if d.len() >= DOCUMENTS_KEPT {
+            d.clear();
+        }
+        d.insert(client_id.to_owned(), (client.clone(), ctx.now));
+    });
+    Ok(client)
+}
+
+/// Where a metadata document is fetched from: its URL. The fixtures build (tests only, never
+/// deployed) may send `https://<host>` to a local server with `MKIT_TEST_CIMD_ORIGIN`, since the
+/// test peers cannot serve https; a deploy build has no way to change it.
+fn fetch_url(ctx: &Ctx<'_>, client_id: &str) -> String {
+    #[cfg(feature = "fixtures")]
+    if let Ok(origin) = ctx.env.var("MKIT_TEST_CIMD_ORIGIN") {
+        let path = client_id.trim_start_matches("https://").split_once('/').map(|(_, p)| p).unwrap_or_default();
+        return format!("{}/{path}", origin.to_string().trim_end_matches('/'));
+    }
+    let _ = ctx;
+    client_id.to_owned()
+}

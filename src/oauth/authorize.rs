@@ -1,0 +1,128 @@
+//! The authorization request (RFC 6749 §4.1.1 with PKCE, RFC 8707 and OAuth 2.1): checked in the
+//! order that decides where an error goes. An unknown client or redirect URI is shown to the
+//! user and never followed (RFC 6749 §4.1.2.1: no open redirector); every later error goes back
+//! to the client's own redirect URI, with `state` and `iss` (RFC 9207).
+
+use super::client::Client;
+use super::{pkce, redirect, OAuthError};
+
+/// The request's parameters, as the query carried them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuthorizationRequest {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+    pub resource: Option<String>,
+    pub scope: Option<String>,
+}
+
+/// A request that passed every check: what the consent page shows and the code will carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Approved {
+    pub client_id: String,
+    pub redirect_uri: String,
+    pub state: Option<String>,
+    pub code_challenge: String,
+    pub resource: String,
+    pub scope: String,
+}
+
+impl Approved {
+    /// The approved request as the consent form carries it (sealed).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "c": self.client_id, "r": self.redirect_uri, "s": self.state, "p": self.code_challenge,
+            "a": self.resource, "o": self.scope })
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Option<Approved> {
+        let f = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
+        Some(Approved {
+            client_id: f("c")?,
+            redirect_uri: f("r")?,
+            state: f("s"),
+            code_challenge: f("p")?,
+            resource: f("a")?,
+            scope: f("o")?,
+        })
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub enum Refusal {
+    /// Shown to the user: the client or its redirect URI cannot be trusted with a redirect.
+    Page(OAuthError),
+    /// Sent back to the client's redirect URI.
+    Redirect { redirect_uri: String, state: Option<String>, error: OAuthError },
+}
+
+/// The most characters of `state` carried through (it is echoed into a URL).
+const MAX_STATE: usize = 1024;
+
+/// Checks `req` from `client` for this server's `resource`; `supported` are the scopes it grants.
+pub fn check(
+    req: &AuthorizationRequest,
+    client: &Client,
+    resource: &str,
+    supported: &[String],
+) -> Result<Approved, Refusal> {
+    let redirect_uri = match (&req.redirect_uri, client.redirect_uris.as_slice()) {
+        (Some(r), registered) if redirect::matches(registered, r) => r.clone(),
+        (Some(_), _) => {
+            return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is not one the client registered")))
+        }
+        (None, [only]) => only.clone(),
+        (None, _) => return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is required"))),
+    };
+    let state = req.state.clone().filter(|s| !s.is_empty());
+    let back = |error| Err(Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error });
+    if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
+        return back(OAuthError::invalid_request(format!("state is longer than {MAX_STATE} characters")));
+    }
+    if req.response_type.as_deref() != Some("code") {
+        return back(OAuthError::unsupported_response_type("response_type must be code"));
+    }
+    let code_challenge =
+        match pkce::check_challenge(req.code_challenge.as_deref(), req.code_challenge_method.as_deref()) {
+            Ok(c) => c,
+            Err(e) => return back(e),
+        };
+    // RFC 8707: the token's audience is this server; a request for another is refused, not re-aimed.
+    if req.resource.as_deref().is_some_and(|r| r != resource) {
+        return back(OAuthError::invalid_target(format!("this server issues tokens only for {resource}")));
+    }
+    let scope = granted_scope(req.scope.as_deref(), supported);
+    Ok(Approved {
+        client_id: client.client_id.clone(),
+        redirect_uri,
+        state,
+        code_challenge,
+        resource: resource.to_owned(),
+        scope,
+    })
+}
+
+/// The requested scopes this server knows (all of them when none is requested), space-separated.
+pub fn granted_scope(requested: Option<&str>, supported: &[String]) -> String {
+    let asked: Vec<&str> = requested.unwrap_or_default().split(' ').filter(|s| !s.is_empty()).collect();
+    let granted: Vec<&str> =
+        supported.iter().map(String::as_str).filter(|s| asked.is_empty() || asked.contains(s)).collect();
+    granted.join(" ")
+}
+
+/// The query parameters of the redirect back to the client, success or error (RFC 9207 `iss`).
+pub fn response_params(outcome: Result<&str, &OAuthError>, state: Option<&str>, issuer: &str) -> Vec<(String, String)> {
+    let mut p = match outcome {
+        Ok(code) => vec![("code".to_owned(), code.to_owned())],
+        Err(e) => {
+            vec![("error".to_owned(), e.code.to_owned()), ("error_description".to_owned(), e.description.clone())]
+        }
+    };
+    if let Some(s) = state {
+        p.push(("state".into(), s.to_owned()));
+    }
+    p.push(("iss".into(), issuer.to_owned()));
+    p
+}

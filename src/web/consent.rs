@@ -1,0 +1,79 @@
+//! The authorization server's consent page: which client asks, where the answer goes (the
+//! redirect URI's host, as the MCP authorization spec requires, with a warning when that is this
+//! device), and who is signed in. One form, no script; the form carries the sealed request, which
+//! only this user's session can redeem.
+
+use super::pages::escape;
+use crate::http::HttpReply;
+
+pub struct Consent<'a> {
+    pub server: &'a str,
+    pub client_name: &'a str,
+    pub client_id: &'a str,
+    pub redirect_host: &'a str,
+    /// The client could be any program on this device (a loopback or app redirect).
+    pub local_redirect: bool,
+    pub signed_in_as: &'a str,
+    pub scope: &'a str,
+    /// The sealed, user-bound request the form posts back.
+    pub sealed: &'a str,
+}
+
+pub fn page(c: &Consent<'_>) -> HttpReply {
+    let warning = if c.local_redirect {
+        "<p><strong>The answer goes to a program on this device.</strong> Allow only if you just started connecting from it.</p>"
+    } else {
+        ""
+    };
+    let scope =
+        if c.scope.is_empty() { String::new() } else { format!("<p>Access: <code>{}</code></p>", escape(c.scope)) };
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
+         <title>Allow {name}?</title></head><body style=\"font-family:system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
+         <h1>Allow {name} to use {server}?</h1><p>Signed in as <code>{user}</code>.</p>\
+         <p>The client identifies as <code>{id}</code>; its answer goes to <strong>{host}</strong>.</p>{warning}{scope}\
+         <form method=\"post\" action=\"/oauth/consent\"><input type=\"hidden\" name=\"request\" value=\"{sealed}\">\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form></body></html>",
+        name = escape(c.client_name),
+        server = escape(c.server),
+        user = escape(c.signed_in_as),
+        id = escape(c.client_id),
+        host = escape(c.redirect_host),
+        sealed = escape(c.sealed),
+    );
+    HttpReply::new(200, body, None)
+        .with_header("Content-Type", "text/html; charset=utf-8")
+        .with_header("Cache-Control", "no-store")
+        .with_header(
+            "Content-Security-Policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+        )
+        .with_header("X-Frame-Options", "DENY")
+        .with_header("Referrer-Policy", "no-referrer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_names_client_host_and_user_escaped_and_cannot_be_framed() {
+        let r = page(&Consent {
+            server: "mKit",
+            client_name: "<Evil> & Co",
+            client_id: "https://app.example.com/c.json",
+            redirect_host: "127.0.0.1",
+            local_redirect: true,
+            signed_in_as: "ada",
+            scope: "mcp",
+            sealed: "a.b\"c",
+        });
+        assert!(r.body.contains("Allow &lt;Evil&gt; &amp; Co to use mKit?"));
+        assert!(r.body.contains("<strong>127.0.0.1</strong>") && r.body.contains("a program on this device"));
+        assert!(r.body.contains("value=\"a.b&quot;c\""));
+        assert!(r
+            .header("Content-Security-Policy")
+            .is_some_and(|c| c.contains("frame-ancestors 'none'") && c.contains("form-action 'self'")));
+    }
+}
