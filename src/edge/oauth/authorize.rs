@@ -11,6 +11,7 @@ use crate::edge::signin::{see_other, unavailable, Shop};
 use crate::http::HttpReply;
 use crate::mac::derive_key;
 use crate::oauth::authorize::{check, response_params, Approved, AuthorizationRequest, Refusal};
+use crate::oauth::client::Client;
 use crate::oauth::grant::{Code, Grant, CODE_TTL_SECS};
 use crate::oauth::redirect::display_host;
 use crate::oauth::uri::Uri;
@@ -37,17 +38,7 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
             Some("invalid_request"),
         );
     }
-    let p = |k: &str| query_param(&query, k);
-    let request = AuthorizationRequest {
-        response_type: p("response_type"),
-        client_id: p("client_id"),
-        redirect_uri: p("redirect_uri"),
-        state: p("state"),
-        code_challenge: p("code_challenge"),
-        code_challenge_method: p("code_challenge_method"),
-        resource: p("resource"),
-        scope: p("scope"),
-    };
+    let request = parse(&query);
     let Some(client_id) = request.client_id.as_deref() else {
         return page(400, "Unknown client", "The request names no client_id.", Some("invalid_request"));
     };
@@ -66,11 +57,31 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
     };
     let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
     let Some(sub) = shop.signed_in(&req) else { return shop.start_sign_in(&format!("/oauth/authorize?{query}")).await };
+    consent_page(ctx, &client, &approved, &sub)
+}
+
+/// The query's authorization request parameters.
+fn parse(query: &str) -> AuthorizationRequest {
+    let p = |k: &str| query_param(query, k);
+    AuthorizationRequest {
+        response_type: p("response_type"),
+        client_id: p("client_id"),
+        redirect_uri: p("redirect_uri"),
+        state: p("state"),
+        code_challenge: p("code_challenge"),
+        code_challenge_method: p("code_challenge_method"),
+        resource: p("resource"),
+        scope: p("scope"),
+    }
+}
+
+/// The consent page, carrying the approved request sealed to this user for ten minutes.
+fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) -> HttpReply {
     let Some(key) = ctx.config.deployment_secrets.first().map(|s| derive_key(s, CONSENT_PURPOSE)) else {
         return unavailable("no_deployment_secret");
     };
     let sealed =
-        seal::seal(&key, &[CONSENT_PURPOSE, &ctx.issuer, &sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
+        seal::seal(&key, &[CONSENT_PURPOSE, &ctx.issuer, sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
     let local = Uri::parse(&approved.redirect_uri)
         .is_some_and(|u| u.is_loopback() || (u.scheme != "https" && u.scheme != "http"));
     consent::page(&Consent {
@@ -79,7 +90,7 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
         client_id: &client.client_id,
         redirect_host: &display_host(&approved.redirect_uri),
         local_redirect: local,
-        signed_in_as: &sub,
+        signed_in_as: sub,
         scope: &approved.scope,
         sealed: &sealed,
     })
@@ -109,11 +120,7 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         return page(400, "Refused", "The form could not be read.", Some("consent_unreadable"));
     };
     let form = String::from_utf8_lossy(&body);
-    let keys: Vec<[u8; 32]> = ctx.config.deployment_secrets.iter().map(|s| derive_key(s, CONSENT_PURPOSE)).collect();
-    let approved = query_param(&form, "request")
-        .and_then(|s| seal::open(&keys, &[CONSENT_PURPOSE, &ctx.issuer, &sub], &s, ctx.now).ok())
-        .and_then(|v| Approved::from_json(&v));
-    let Some(a) = approved else {
+    let Some(a) = approved_request(ctx, &form, &sub) else {
         return page(
             403,
             "This consent is not valid",
@@ -129,6 +136,19 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
             a.state.as_deref(),
         );
     }
+    issue_code(ctx, &a, sub).await
+}
+
+/// The sealed request of the form, if this user's and unexpired.
+fn approved_request(ctx: &Ctx<'_>, form: &str, sub: &str) -> Option<Approved> {
+    let keys: Vec<[u8; 32]> = ctx.config.deployment_secrets.iter().map(|s| derive_key(s, CONSENT_PURPOSE)).collect();
+    let sealed = query_param(form, "request")?;
+    let v = seal::open(&keys, &[CONSENT_PURPOSE, &ctx.issuer, sub], &sealed, ctx.now).ok()?;
+    Approved::from_json(&v)
+}
+
+/// A single-use code for the approved request, sent to the client's redirect URI.
+async fn issue_code(ctx: &Ctx<'_>, a: &Approved, sub: String) -> HttpReply {
     let (Some(code_secret), Some(family)) = (random_token(32), random_token(16)) else {
         return unavailable("random_unavailable");
     };
