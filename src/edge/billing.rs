@@ -63,13 +63,15 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
     }
 }
 
-/// GET /billing/callback.
+/// GET /billing/callback: the issuer's redirect back, for the pay pages and (in
+/// authorization-server mode, which needs no Stripe) for an MCP client's sign-in.
 pub async fn callback(req: Request, env: &Env) -> HttpReply {
     let config = match respond::config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    match Shop::new(&config, &req) {
+    let shop = if config.auth_server { Shop::for_sign_in(&config, &req) } else { Shop::new(&config, &req) };
+    match shop {
         Some(shop) => shop.callback(&req).await,
         None => pages::not_selling(),
     }

@@ -17,6 +17,9 @@ pub struct Consent<'a> {
     pub scope: &'a str,
     /// The sealed, user-bound request the form posts back.
     pub sealed: &'a str,
+    /// Where the form's answer may redirect besides this origin (CSP `form-action` also governs
+    /// the redirect after the POST): the redirect URI's origin, or its scheme for an app.
+    pub redirect_source: &'a str,
 }
 
 pub fn page(c: &Consent<'_>) -> HttpReply {
@@ -47,10 +50,15 @@ pub fn page(c: &Consent<'_>) -> HttpReply {
         .with_header("Cache-Control", "no-store")
         .with_header(
             "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            format!(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {}; frame-ancestors 'none'",
+                c.redirect_source
+            ),
         )
         .with_header("X-Frame-Options", "DENY")
-        .with_header("Referrer-Policy", "no-referrer")
+        // same-origin, not no-referrer: with no-referrer the browser sends `Origin: null` on the
+        // form POST, and the consent endpoint checks the origin.
+        .with_header("Referrer-Policy", "same-origin")
 }
 
 #[cfg(test)]
@@ -68,12 +76,13 @@ mod tests {
             signed_in_as: "ada",
             scope: "mcp",
             sealed: "a.b\"c",
+            redirect_source: "http://127.0.0.1:3000",
         });
         assert!(r.body.contains("Allow &lt;Evil&gt; &amp; Co to use mKit?"));
         assert!(r.body.contains("<strong>127.0.0.1</strong>") && r.body.contains("a program on this device"));
         assert!(r.body.contains("value=\"a.b&quot;c\""));
-        assert!(r
-            .header("Content-Security-Policy")
-            .is_some_and(|c| c.contains("frame-ancestors 'none'") && c.contains("form-action 'self'")));
+        assert!(r.header("Content-Security-Policy").is_some_and(
+            |c| c.contains("frame-ancestors 'none'") && c.contains("form-action 'self' http://127.0.0.1:3000;")
+        ));
     }
 }

@@ -26,6 +26,12 @@ async function make(args, env) {
   }
 }
 const home = () => mkdtempSync(join(tmpdir(), "mkit-provision-"));
+// The names come from wrangler.jsonc (a fork renamed by make init has its own).
+const names = (env) => {
+  const c = readConfig(configCopy(`names-${env}`)).env[env];
+  return { worker: c.name, db: c.d1_databases[0].database_name };
+};
+const re = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
 const read = (path) => parseJsonc(readFileSync(path, "utf8")).value;
 
 let cf;
@@ -57,24 +63,25 @@ test("wrangler login: DRY_RUN changes nothing, then provision creates the databa
   const env = cloudflareEnv({ cf, home: home(), login: "oauth", extra: { WRANGLER_CONFIG: config } });
   const create = `/accounts/${ACCOUNT_ID}/d1/database`;
 
+  const { worker, db: dbName } = names("staging");
   let r = await make(["provision", "ENV=staging", "LOCATION=weur"], { ...env, DRY_RUN: "1" });
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /login: wrangler login/);
-  assert.match(r.out, /^dry-run: wrangler d1 create mkit-staging --location weur --config \S+$/m);
-  assert.match(r.out, /^dry-run: would set env\.staging\.vars\.MCP_RESOURCE = https:\/\/mkit-staging\.acme\.workers\.dev\/mcp$/m);
+  assert.match(r.out, new RegExp(`^dry-run: wrangler d1 create ${re(dbName)} --location weur --config \\S+$`, "m"));
+  assert.match(r.out, new RegExp(`^dry-run: would set env\\.staging\\.vars\\.MCP_RESOURCE = https://${re(worker)}\\.acme\\.workers\\.dev/mcp$`, "m"));
   assert.equal(readFileSync(config, "utf8"), before, "DRY_RUN writes nothing");
   assert.equal(cf.requestsTo("POST", create).length, 0, "DRY_RUN creates nothing");
 
   r = await make(["provision", "ENV=staging", "LOCATION=weur"], env);
   assert.equal(r.code, 0, r.out);
   const [post] = cf.requestsTo("POST", create);
-  assert.deepEqual(JSON.parse(post.body), { name: "mkit-staging", primary_location_hint: "weur" }, "Wrangler's own create request");
+  assert.deepEqual(JSON.parse(post.body), { name: dbName, primary_location_hint: "weur" }, "Wrangler's own create request");
   assert.equal(post.headers.authorization, `Bearer ${OAUTH_TOKEN}`, "with the stored login's token");
-  const db = cf.databases.find((d) => d.name === "mkit-staging");
-  assert.match(r.out, new RegExp(`D1 mkit-staging: ${db.uuid} \\(created\\)`));
+  const db = cf.databases.find((d) => d.name === dbName);
+  assert.match(r.out, new RegExp(`D1 ${re(dbName)}: ${db.uuid} \\(created\\)`));
   const staging = read(config).env.staging;
   assert.equal(staging.d1_databases[0].database_id, db.uuid);
-  assert.equal(staging.vars.MCP_RESOURCE, "https://mkit-staging.acme.workers.dev/mcp");
+  assert.equal(staging.vars.MCP_RESOURCE, `https://${worker}.acme.workers.dev/mcp`);
   assert.equal(staging.vars.OAUTH_ISSUER, "REPLACE_WITH_STAGING_ISSUER", "no ISSUER given: left for the operator");
   assert.match(r.out, /fill REPLACE_WITH_STAGING_ISSUER/);
   assert.match(readFileSync(config, "utf8"), /^\/\/ mKit's Wrangler configuration/, "comments kept");
@@ -91,13 +98,14 @@ test("wrangler login: DRY_RUN changes nothing, then provision creates the databa
 
 test("API token, custom domain and issuer: an existing database is found, the route added, and the env deploys", async () => {
   const config = configCopy("domain");
-  const existing = cf.addDatabase("mkit-production");
+  const dbName = names("production").db;
+  const existing = cf.addDatabase(dbName);
   const env = cloudflareEnv({ cf, home: home(), login: "token", extra: { WRANGLER_CONFIG: config } });
   const posts = cf.requestsTo("POST", `/accounts/${ACCOUNT_ID}/d1/database`).length;
   let r = await make(["provision", "ENV=production", "DOMAIN=MCP.Example.com", "ISSUER=https://auth.example.com/"], env);
   assert.equal(r.code, 0, r.out);
   assert.match(r.out, /login: CLOUDFLARE_API_TOKEN/);
-  assert.match(r.out, new RegExp(`D1 mkit-production: ${existing.uuid} \\(found\\)`));
+  assert.match(r.out, new RegExp(`D1 ${re(dbName)}: ${existing.uuid} \\(found\\)`));
   assert.equal(cf.requestsTo("POST", `/accounts/${ACCOUNT_ID}/d1/database`).length, posts, "found, not created");
   const production = readConfig(config).env.production;
   assert.deepEqual(production.routes, [{ pattern: "mcp.example.com", custom_domain: true }]);

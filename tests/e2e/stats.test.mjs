@@ -16,6 +16,7 @@ import { ACCOUNT_ID, cloudflareEnv, startFakeCloudflare } from "./fake-cloudflar
 import { callTool, percentile } from "./timed.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { COLUMNS, dataset, formatStats, interval, statsSql } from "../../scripts/stats.mjs";
+import { readConfig } from "../../scripts/wrangler-config.mjs";
 
 const exec = promisify(execFile);
 let stack;
@@ -88,12 +89,14 @@ test("make stats: the SQL sent, the token used, and the table printed from this 
     return { meta: [], data: data.sort((a, b) => b.calls - a.calls), rows: data.length, sql };
   });
   const home = mkdtempSync(join(tmpdir(), "mkit-stats-"));
-  const env = cloudflareEnv({ cf, home, login: "token", extra: { WRANGLER_CONFIG: configCopy("stats") } });
+  const config = configCopy("stats");
+  const table = readConfig(config).env.production.analytics_engine_datasets[0].dataset;
+  const env = cloudflareEnv({ cf, home, login: "token", extra: { WRANGLER_CONFIG: config } });
   const { stdout } = await exec("make", ["-s", "stats", "ENV=production", "SINCE=7d"], { cwd: ROOT, env });
   const [req] = cf.requestsTo("POST", `/accounts/${ACCOUNT_ID}/analytics_engine/sql`);
-  assert.equal(req.body, statsSql("mkit_production_tool_calls", ["7", "DAY"]));
+  assert.equal(req.body, statsSql(table, ["7", "DAY"]));
   assert.equal(req.headers.authorization, "Bearer fake-api-token");
-  assert.match(stdout, /stats production: dataset mkit_production_tool_calls, last 7 day/);
+  assert.ok(stdout.includes(`stats production: dataset ${table}, last 7 day`), stdout);
   const row = (tool) => stdout.split("\n").find((l) => l.startsWith(`${tool} `))?.trim().split(/\s+/);
   assert.deepEqual(row("whoami").slice(0, 5), ["whoami", "4", "0", "0.0", "0"]);
   assert.deepEqual(row("text_stats").slice(0, 5), ["text_stats", "2", "2", "100.0", "0"], "invalid arguments: tool errors");

@@ -82,8 +82,9 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
     };
     let sealed =
         seal::seal(&key, &[CONSENT_PURPOSE, &ctx.issuer, sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
-    let local = Uri::parse(&approved.redirect_uri)
-        .is_some_and(|u| u.is_loopback() || (u.scheme != "https" && u.scheme != "http"));
+    let Some(target) = Uri::parse(&approved.redirect_uri) else { return unavailable("redirect_uri_invalid") };
+    let local = target.is_loopback() || (target.scheme != "https" && target.scheme != "http");
+    let source = csp_source(&target);
     consent::page(&Consent {
         server: SERVER_INFO.title,
         client_name: client.client_name.as_deref().unwrap_or(&client.client_id),
@@ -93,7 +94,19 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
         signed_in_as: sub,
         scope: &approved.scope,
         sealed: &sealed,
+        redirect_source: &source,
     })
+}
+
+/// The redirect URI as a CSP source: its origin, or its scheme for an app's private-use scheme.
+/// Only characters a source may hold survive (the URI already passed the redirect rules).
+fn csp_source(target: &Uri) -> String {
+    let source = match target.port {
+        _ if target.scheme != "http" && target.scheme != "https" => format!("{}:", target.scheme),
+        Some(p) => format!("{}://{}:{p}", target.scheme, target.host),
+        None => format!("{}://{}", target.scheme, target.host),
+    };
+    source.chars().filter(|c| c.is_ascii_alphanumeric() || ":/.-[]+".contains(*c)).collect()
 }
 
 /// POST /oauth/consent: only from this origin, only by the signed-in user the page was made for.

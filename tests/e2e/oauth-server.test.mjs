@@ -1,0 +1,285 @@
+// mKit as the authorization server (MKIT_AUTH_SERVER=on), end to end on workerd: the official MCP
+// TypeScript SDK client runs its whole OAuth flow (discovery from the 401, then a Client ID
+// Metadata Document or Dynamic Client Registration), a person signs in at the upstream OpenID
+// provider (oidc-provider) and consents in Chromium, the client gets mKit's own tokens, calls a
+// tool, refreshes and revokes. Then the attacks, each against the real endpoints.
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer } from "node:http";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
+import { startWorker, defaultVars, freePort } from "./harness.mjs";
+import { startIssuer, CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
+import { withBrowser, signInAtDevIssuer } from "./browser.mjs";
+
+let worker;
+let issuer;
+let peer;
+let origin;
+let resource;
+/** The test peer's documents: path → [status, body, delayMs]. */
+const documents = new Map();
+
+/** One local server for the client's side: its redirect URI, and its metadata documents. */
+async function startPeer() {
+  const port = await freePort();
+  const server = createServer(async (req, res) => {
+    const url = new URL(req.url, `http://127.0.0.1:${port}`);
+    const doc = documents.get(url.pathname);
+    if (doc) {
+      const [status, body, delay = 0] = doc;
+      if (delay) await new Promise((r) => setTimeout(r, delay));
+      res.writeHead(status, { "content-type": "application/json" });
+      return res.end(body);
+    }
+    res.writeHead(200, { "content-type": "text/html" });
+    res.end("<!doctype html><title>client callback</title><h1 id=\"done\">back in the client</h1>");
+  });
+  await new Promise((ok) => server.listen(port, "127.0.0.1", ok));
+  return { origin: `http://127.0.0.1:${port}`, redirect: `http://127.0.0.1:${port}/callback`,
+    stop: () => new Promise((ok) => { server.closeAllConnections(); server.close(() => ok()); }) };
+}
+
+before(async () => {
+  peer = await startPeer();
+  const port = await freePort();
+  origin = `http://127.0.0.1:${port}`;
+  resource = `${origin}/mcp`;
+  issuer = await startIssuer({ resource, redirectUris: [`${origin}/billing/callback`] });
+  worker = await startWorker({ name: "oauth-server", script: "build-fixtures/index.js", port, vars: { ...defaultVars(),
+    OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
+    MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin } });
+});
+after(async () => {
+  await worker?.stop();
+  await issuer?.stop();
+  await peer?.stop();
+});
+
+/** An OAuthClientProvider kept in memory, as a client keeps its state. */
+class Provider {
+  constructor({ metadataUrl } = {}) {
+    this.clientMetadataUrl = metadataUrl;
+    this.store = {};
+  }
+  get redirectUrl() { return peer.redirect; }
+  get clientMetadata() {
+    return { client_name: "mKit e2e client", redirect_uris: [peer.redirect], grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"], token_endpoint_auth_method: "none" };
+  }
+  clientInformation() { return this.store.client; }
+  saveClientInformation(c) { this.store.client = c; }
+  tokens() { return this.store.tokens; }
+  saveTokens(t) { this.store.tokens = t; }
+  redirectToAuthorization(url) { this.authorizationUrl = url; }
+  saveCodeVerifier(v) { this.store.verifier = v; }
+  codeVerifier() { return this.store.verifier; }
+}
+
+/** Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the code. */
+async function connectAs(provider, user) {
+  const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
+  await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(first), UnauthorizedError);
+  assert.ok(provider.authorizationUrl, "the SDK asked to open the authorization URL");
+  const authorize = new URL(provider.authorizationUrl);
+  assert.equal(`${authorize.origin}${authorize.pathname}`, `${origin}/oauth/authorize`, "mKit is the authorization server");
+  let landed;
+  await withBrowser(async (page) => {
+    await page.goto(authorize.href);
+    await signInAtDevIssuer(page, user);
+    await page.locator("h1").waitFor();
+    assert.match(await page.locator("h1").innerText(), /^Allow mKit e2e client to use /);
+    assert.match(await page.locator("body").innerText(), /answer goes to 127\.0\.0\.1[\s\S]*a program on this device/);
+    await page.locator('button[value="allow"]').click();
+    await page.locator("#done").waitFor().catch(async (e) => {
+      throw new Error(`${e.message}\nat ${page.url()}: ${await page.locator("body").innerText().catch(() => "")}`);
+    });
+    landed = new URL(page.url());
+  });
+  assert.equal(`${landed.origin}${landed.pathname}`, peer.redirect);
+  assert.equal(landed.searchParams.get("iss"), origin, "RFC 9207 iss");
+  assert.equal(landed.searchParams.get("state"), authorize.searchParams.get("state"));
+  await first.finishAuth(landed.searchParams.get("code"));
+  const client = new Client({ name: "e2e", version: "1" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
+  return client;
+}
+
+test("metadata: PRM names mKit, RFC 8414 advertises PKCE, CIMD and registration; healthz shows the mode", async () => {
+  const prm = await (await fetch(`${origin}/.well-known/oauth-protected-resource/mcp`)).json();
+  assert.deepEqual(prm.authorization_servers, [origin]);
+  const meta = await discoverAuthorizationServerMetadata(origin);
+  assert.equal(meta.issuer, origin);
+  assert.deepEqual(meta.code_challenge_methods_supported, ["S256"]);
+  assert.equal(meta.client_id_metadata_document_supported, true);
+  assert.equal(meta.registration_endpoint, `${origin}/oauth/register`);
+  const jwks = await (await fetch(meta.jwks_uri)).json();
+  assert.equal(jwks.keys[0].alg, "ES256");
+  assert.ok(!("d" in jwks.keys[0]), "public keys only");
+  const health = await (await fetch(`${origin}/healthz`)).json();
+  assert.deepEqual(health.checks.auth, { mode: "authorization_server", registration: "on" });
+});
+
+test("the SDK client connects through Dynamic Client Registration, calls a tool, refreshes and revokes", async () => {
+  const provider = new Provider();
+  const client = await connectAs(provider, "alice");
+  assert.match(provider.store.client.client_id, /^mkit_/, "registered");
+  const who = await client.callTool({ name: "whoami", arguments: {} });
+  assert.equal(who.structuredContent.sub, "alice", "the upstream subject");
+  assert.equal(who.structuredContent.client_id, provider.store.client.client_id);
+  await client.close();
+
+  const meta = await discoverAuthorizationServerMetadata(origin);
+  const refresh = (refreshToken) => refreshAuthorization(origin, { metadata: meta, clientInformation: provider.store.client, refreshToken, resource: new URL(resource) });
+  const first = provider.store.tokens.refresh_token;
+  const second = await refresh(first);
+  assert.ok(second.access_token && second.refresh_token && second.refresh_token !== first, "rotated");
+  const again = await fetch(`${origin}/mcp`, { method: "POST", headers: { authorization: `Bearer ${second.access_token}`,
+    "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }) });
+  assert.equal(again.status, 200, "the refreshed access token works");
+
+  const third = await refresh(second.refresh_token);
+  const revoked = await fetch(`${origin}/oauth/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: third.refresh_token, client_id: provider.store.client.client_id }) });
+  assert.equal(revoked.status, 200);
+  await assert.rejects(refresh(third.refresh_token), /invalid_grant|revoked/i, "a revoked refresh token is refused");
+});
+
+test("the SDK client connects with a Client ID Metadata Document", async () => {
+  const url = "https://client.example.test/oauth/client.json";
+  documents.set("/oauth/client.json", [200, JSON.stringify({ client_id: url, client_name: "mKit e2e client",
+    redirect_uris: [peer.redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
+    token_endpoint_auth_method: "none" })]);
+  const provider = new Provider({ metadataUrl: url });
+  const client = await connectAs(provider, "carol");
+  assert.equal(provider.store.client.client_id, url, "no registration: the URL is the client id");
+  const who = await client.callTool({ name: "whoami", arguments: {} });
+  assert.deepEqual([who.structuredContent.sub, who.structuredContent.client_id], ["carol", url]);
+  await client.close();
+});
+
+// ---- attacks --------------------------------------------------------------------------------
+
+const register = async (redirectUris = [peer.redirect]) => (await fetch(`${origin}/oauth/register`, { method: "POST",
+  headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: redirectUris, client_name: "attacker", grant_types: ["authorization_code", "refresh_token"] }) })).json();
+const authorizeUrl = (params) => `${origin}/oauth/authorize?${new URLSearchParams({ response_type: "code", redirect_uri: peer.redirect,
+  code_challenge: createHash("sha256").update("v".repeat(43)).digest("base64url"), code_challenge_method: "S256", state: "st", resource, ...params })}`;
+const get = (url) => fetch(url, { redirect: "manual" });
+const token = (params) => fetch(`${origin}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+  body: new URLSearchParams(params) }).then(async (r) => ({ status: r.status, body: await r.json() }));
+
+test("authorize never redirects to an unregistered or look-alike URI, and sends other errors back to the client", async () => {
+  const { client_id } = await register();
+  for (const redirect_uri of [`${peer.redirect}/../evil`, "https://evil.example.com/callback", `${peer.redirect}.evil.example.com`,
+    `http://127.0.0.1@evil.example.com/callback`, `${peer.redirect}?next=https://evil.example.com`]) {
+    const r = await get(authorizeUrl({ client_id, redirect_uri }));
+    assert.equal(r.status, 400, redirect_uri);
+    assert.equal(r.headers.get("location"), null, `no redirect to ${redirect_uri}`);
+  }
+  const other = new URL((await get(authorizeUrl({ client_id, resource: "https://other.example.com/mcp" }))).headers.get("location"));
+  assert.deepEqual([other.searchParams.get("error"), other.searchParams.get("state"), other.searchParams.get("iss")], ["invalid_target", "st", origin]);
+  const plain = new URL((await get(authorizeUrl({ client_id, code_challenge_method: "plain" }))).headers.get("location"));
+  assert.equal(plain.searchParams.get("error"), "invalid_request");
+  assert.equal((await get(authorizeUrl({ client_id: "mkit_never_registered" }))).status, 400);
+});
+
+test("metadata documents on private addresses, too large or too slow are refused", async () => {
+  assert.equal((await get(authorizeUrl({ client_id: "https://127.0.0.1/oauth/client.json" }))).status, 400);
+  assert.equal((await get(authorizeUrl({ client_id: "https://169.254.169.254/latest/meta-data" }))).status, 400);
+  documents.set("/huge.json", [200, JSON.stringify({ client_id: "https://client.example.test/huge.json", client_name: "x".repeat(9000), redirect_uris: [peer.redirect] })]);
+  const huge = await get(authorizeUrl({ client_id: "https://client.example.test/huge.json" }));
+  assert.equal(huge.status, 400);
+  assert.match(await huge.text(), /fetch_too_large/);
+  documents.set("/slow.json", [200, "{}", 8000]);
+  const t0 = Date.now();
+  const slow = await get(authorizeUrl({ client_id: "https://client.example.test/slow.json" }));
+  assert.equal(slow.status, 400);
+  assert.ok(Date.now() - t0 < 7500, "the fetch deadline (5 s) ends the wait");
+  assert.match(await slow.text(), /fetch_timeout/);
+  documents.set("/liar.json", [200, JSON.stringify({ client_id: "https://client.example.test/other.json", client_name: "liar", redirect_uris: [peer.redirect] })]);
+  assert.equal((await get(authorizeUrl({ client_id: "https://client.example.test/liar.json" }))).status, 400);
+});
+
+test("consent cannot be forged: no session, another origin, or a request sealed for someone else", async () => {
+  const form = { request: "x.y", decision: "allow" };
+  const post = (headers) => fetch(`${origin}/oauth/consent`, { method: "POST", redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", ...headers }, body: new URLSearchParams(form) });
+  assert.equal((await post({})).status, 403, "no session cookie");
+  assert.equal((await post({ origin: "https://evil.example.com" })).status, 403, "another origin");
+  const r = await post({ origin });
+  assert.equal(r.status, 403);
+  assert.equal(r.headers.get("location"), null);
+
+  // Bob's consent form, posted from Mallory's own signed-in browser: refused, nothing issued.
+  const { client_id } = await register();
+  let bobs;
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id }));
+    await signInAtDevIssuer(page, "bob");
+    bobs = await page.locator('input[name="request"]').getAttribute("value");
+  });
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id }));
+    await signInAtDevIssuer(page, "mallory");
+    await page.locator('input[name="request"]').evaluate((el, v) => { el.value = v; }, bobs);
+    await page.locator('button[value="allow"]').click();
+    await page.locator("h1").filter({ hasText: "This consent is not valid" }).waitFor();
+    assert.equal(new URL(page.url()).pathname, "/oauth/consent", "no redirect to the client");
+  });
+});
+
+/** A code for `client_id` from a person's sign-in and consent in Chromium, with PKCE `verifier`. */
+async function codeInBrowser(user, client_id, verifier) {
+  let landed;
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id, code_challenge: createHash("sha256").update(verifier).digest("base64url") }));
+    await signInAtDevIssuer(page, user);
+    await page.locator('button[value="allow"]').click();
+    await page.locator("#done").waitFor();
+    landed = new URL(page.url());
+  });
+  return landed.searchParams.get("code");
+}
+
+test("token endpoint: wrong verifier, code reuse (revokes), refresh reuse (revokes the family)", async () => {
+  const { client_id } = await register();
+  const verifier = randomBytes(32).toString("base64url");
+  const code = await codeInBrowser("erin", client_id, verifier);
+  const exchange = (v) => token({ grant_type: "authorization_code", code, client_id, redirect_uri: peer.redirect, code_verifier: v, resource });
+  const wrong = await exchange(randomBytes(32).toString("base64url"));
+  assert.deepEqual([wrong.status, wrong.body.error], [400, "invalid_grant"], "wrong PKCE verifier");
+  assert.equal((await exchange(undefined)).body.error, "invalid_grant", "missing verifier");
+  const ok = await exchange(verifier);
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  assert.deepEqual([ok.body.token_type, ok.body.expires_in], ["Bearer", 900]);
+  const reuse = await exchange(verifier);
+  assert.deepEqual([reuse.status, reuse.body.error], [400, "invalid_grant"], "a code works once");
+  assert.ok(ok.body.refresh_token, "a client registered for refresh_token gets one");
+  const afterReuse = await token({ grant_type: "refresh_token", refresh_token: ok.body.refresh_token, client_id });
+  assert.equal(afterReuse.body.error, "invalid_grant", "the replay revoked what the first redemption issued");
+
+  const provider = new Provider();
+  const client = await connectAs(provider, "dave");
+  await client.close();
+  const id = provider.store.client.client_id;
+  const meta = await discoverAuthorizationServerMetadata(origin);
+  const refresh = (refreshToken) => refreshAuthorization(origin, { metadata: meta, clientInformation: provider.store.client, refreshToken, resource: new URL(resource) });
+  const first = provider.store.tokens.refresh_token;
+  const next = await refresh(first);
+  await assert.rejects(refresh(first), /invalid_grant|already used/i, "a rotated token is refused");
+  await assert.rejects(refresh(next.refresh_token), /invalid_grant|revoked/i, "and its whole family is revoked");
+
+  const bad = await token({ grant_type: "authorization_code", code: randomBytes(32).toString("base64url"), client_id: id,
+    redirect_uri: peer.redirect, code_verifier: "v".repeat(43) });
+  assert.deepEqual([bad.status, bad.body.error], [400, "invalid_grant"]);
+  const noGrant = await token({ client_id: id });
+  assert.deepEqual([noGrant.status, noGrant.body.error], [400, "invalid_request"]);
+  const implicit = await token({ grant_type: "password", client_id: id });
+  assert.equal(implicit.body.error, "unsupported_grant_type");
+  const huge = await fetch(`${origin}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a".repeat(20000) });
+  assert.equal(huge.status, 400);
+});
