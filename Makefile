@@ -53,7 +53,7 @@ PORT ?= 8787
   deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats
 
 help:
-	@echo "make dev     install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
+	@echo "make dev [AUTH_SERVER=on]   install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
 	@echo "make test    install what is missing, then run every test"
 	@echo "make bench   benchmarks, side by side with a no-op worker"
 	@echo "make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
@@ -152,7 +152,7 @@ build-fixtures/index.js: $(RUST_SOURCES)
 ## ---- run -------------------------------------------------------------------------------------
 
 dev: setup-rust setup-npm worker
-	@scripts/dev.sh $(PORT)
+	@AUTH_SERVER=$(call cmdline,AUTH_SERVER) scripts/dev.sh $(PORT)
 
 # A client_credentials token from the running `make dev` issuer.
 token:

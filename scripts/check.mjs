@@ -118,7 +118,7 @@ async function checkMetadata(base, advertised) {
   return docs[0]?.authorization_servers?.[0] ?? null;
 }
 
-async function checkIssuer(issuer) {
+async function checkIssuer(issuer, base) {
   if (!issuer) return report(false, "issuer.metadata", "no issuer named in the protected resource metadata");
   const u = new URL(issuer);
   const path = u.pathname === "/" ? "" : u.pathname.replace(/\/$/, "");
@@ -133,6 +133,7 @@ async function checkIssuer(issuer) {
   const issuerOk = meta.doc.issuer === issuer;
   report(issuerOk && isUrl(meta.doc.jwks_uri), "issuer.metadata",
     issuerOk ? `${meta.url} jwks_uri=${meta.doc.jwks_uri}` : `issuer ${JSON.stringify(meta.doc.issuer)} ≠ ${issuer} (tokens would fail the iss check)`, meta.ms);
+  if (new URL(issuer).origin === new URL(base).origin) await checkAuthorizationServer(meta.doc);
   if (!isUrl(meta.doc.jwks_uri)) return;
   const p = await probe(meta.doc.jwks_uri);
   if (p.error) return report(false, "issuer.jwks", p.error, p.ms);
@@ -141,6 +142,22 @@ async function checkIssuer(issuer) {
   const why = keys.map((k) => unusableKey(k)).filter(Boolean);
   report(p.res.status === 200 && usable.length > 0, "issuer.jwks",
     `HTTP ${p.res.status}, ${usable.length} usable of ${keys.length} keys${why.length ? ` (unusable: ${[...new Set(why)].join("; ")})` : ""}`, p.ms);
+}
+
+/** The deployment is its own authorization server (MKIT_AUTH_SERVER=on): what MCP clients need. */
+async function checkAuthorizationServer(doc) {
+  const pkce = Array.isArray(doc.code_challenge_methods_supported) && doc.code_challenge_methods_supported.includes("S256");
+  report(pkce, "as.pkce", pkce ? "S256 advertised" : "code_challenge_methods_supported lacks S256: MCP clients refuse to proceed");
+  if (!isUrl(doc.registration_endpoint)) {
+    const cimd = doc.client_id_metadata_document_supported === true;
+    return report(cimd, "as.registration", cimd ? "registration off; Client ID Metadata Documents only" : "no registration and no metadata documents: no client can register");
+  }
+  // A real registration (a public client named "mkit check"): it stays in D1 like any other.
+  const p = await probe(doc.registration_endpoint, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ client_name: "mkit check", redirect_uris: ["http://127.0.0.1/mkit-check/callback"] }) });
+  if (p.error) return report(false, "as.registration", p.error, p.ms);
+  const ok = p.res.status === 201 && typeof p.json?.client_id === "string";
+  report(ok, "as.registration", ok ? `registered ${p.json.client_id}` : `HTTP ${p.res.status} ${p.body.slice(0, 120)}`, p.ms);
 }
 
 async function checkWebhook(base) {
@@ -186,7 +203,7 @@ async function main() {
   await guarded("healthz", () => checkHealth(url));
   const advertised = await guarded("mcp.unauthenticated", () => checkUnauthenticated(url));
   const issuer = await guarded("prm", () => checkMetadata(url, advertised));
-  await guarded("issuer.metadata", () => checkIssuer(issuer));
+  await guarded("issuer.metadata", () => checkIssuer(issuer, url));
   await guarded("webhook.unsigned", () => checkWebhook(url));
   if (process.env.TOKEN) await guarded("mcp.initialize", () => checkWithToken(url, process.env.TOKEN));
   const failed = results.filter((r) => !r).length;

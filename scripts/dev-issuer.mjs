@@ -10,7 +10,9 @@ const issuer = await startIssuer({
   port,
   resource,
   registration: true,
-  redirectUris: ["http://localhost:6274/oauth/callback", "http://localhost:6274/oauth/callback/debug", `http://127.0.0.1:${port}/cb`],
+  // The Inspector's callbacks, and mKit's own sign-in callback (pay pages, AUTH_SERVER=on).
+  redirectUris: ["http://localhost:6274/oauth/callback", "http://localhost:6274/oauth/callback/debug", `http://127.0.0.1:${port}/cb`,
+    `${new URL(resource).origin}/billing/callback`],
 });
 console.log(`dev issuer ${issuer.url} (client ${CLIENT_ID} / ${CLIENT_SECRET}, resource ${resource})`);
 const stop = async () => {

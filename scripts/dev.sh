@@ -35,7 +35,13 @@ trap cleanup INT TERM EXIT
 
 MCP_RESOURCE="http://127.0.0.1:${port}/mcp" node scripts/dev-issuer.mjs &
 pids+=($!)
-wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false &
+# AUTH_SERVER=on: mKit is the authorization server MCP clients register with, and signs people
+# in at the dev issuer through its registered client (docs/configuration.md).
+as_vars=()
+if [ "${AUTH_SERVER:-}" = on ]; then
+  as_vars=(--var MKIT_AUTH_SERVER:on --var MKIT_WEB_CLIENT_ID:mkit-test --var MKIT_WEB_CLIENT_SECRET:mkit-test-secret)
+fi
+wrangler dev --ip 127.0.0.1 --port "$port" --show-interactive-dev-session=false "${as_vars[@]}" &
 pids+=($!)
 
 url="http://127.0.0.1:${port}"
@@ -53,6 +59,7 @@ cat <<MSG
     metadata   $url/.well-known/oauth-protected-resource/mcp
     webhook    $url/stripe/webhook
     issuer     http://127.0.0.1:9400/   (dev logins: any user name and password)
+    auth mode  ${AUTH_SERVER:-off}   (make dev AUTH_SERVER=on: mKit issues the tokens; point the Inspector at $url/mcp)
   Local D1 state: .wrangler/state   Vars: .dev.vars
 
   A token for curl:   TOKEN=\$(make -s token)

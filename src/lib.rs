@@ -1,7 +1,8 @@
 //! mKit: a paid, remote MCP server on Cloudflare Workers.
 //!
 //! Every module but `edge` is pure: it never touches the `worker` crate and is tested natively.
-//! Dependencies point one way (docs/architecture.md): `auth` and `billing` know nothing of MCP;
+//! Dependencies point one way (docs/architecture.md): `auth`, `billing` and `oauth` (the optional
+//! authorization server) know nothing of MCP;
 //! `mcp` knows no ledger and no shipped tool; `paywall` joins `billing` to `mcp`; `tools` build on
 //! `mcp`; `edge` binds everything to workers-rs.
 

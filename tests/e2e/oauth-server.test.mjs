@@ -11,7 +11,8 @@ import { createServer } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
-import { startWorker, defaultVars, freePort } from "./harness.mjs";
+import { execFile } from "node:child_process";
+import { startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
 import { startIssuer, CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
 import { withBrowser, signInAtDevIssuer } from "./browser.mjs";
 
@@ -121,6 +122,14 @@ test("metadata: PRM names mKit, RFC 8414 advertises PKCE, CIMD and registration;
   assert.ok(!("d" in jwks.keys[0]), "public keys only");
   const health = await (await fetch(`${origin}/healthz`)).json();
   assert.deepEqual(health.checks.auth, { mode: "authorization_server", registration: "on" });
+
+  const check = await new Promise((ok) => execFile("make", ["-s", "check", `URL=${origin}`], { cwd: ROOT },
+    (e, stdout, stderr) => ok({ code: e?.code ?? 0, out: stdout + stderr })));
+  assert.equal(check.code, 0, check.out);
+  for (const name of ["issuer.metadata", "issuer.jwks", "as.pkce", "as.registration"]) {
+    assert.match(check.out, new RegExp(`^PASS ${name.replace(".", "\\.")} `, "m"), name);
+  }
+  assert.match(check.out, /as\.registration\s+registered mkit_/);
 });
 
 test("the SDK client connects through Dynamic Client Registration, calls a tool, refreshes and revokes", async () => {
