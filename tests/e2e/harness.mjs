@@ -51,9 +51,10 @@ process.on("exit", () => {
  *   config:  a wrangler config other than the repo's (e.g. bench/noop/wrangler.jsonc)
  *   migrate: apply migrations/ to the local D1 first (default true)
  *   port:    listen on this port (default: a free one), e.g. when a var must name the URL
+ *   testScheduled: serve GET /__scheduled, which runs the cron handler (wrangler's --test-scheduled)
  */
 export async function startWorker({ name = "worker", vars = defaultVars(), script, config, migrate = true,
-  logLevel = "log", extraEnv = {}, port: wantedPort } = {}) {
+  logLevel = "log", extraEnv = {}, port: wantedPort, testScheduled = false } = {}) {
   const dir = join(ROOT, ".e2e", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   const persist = join(dir, "state");
@@ -73,7 +74,7 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
   const out = openSync(logPath, "a");
   const args = ["dev", ...(script ? [script] : []), ...(config ? ["--config", config] : []), "--ip", "127.0.0.1", "--port", String(port),
     "--inspector-port", String(inspectorPort), "--persist-to", persist, "--env-file", envFile,
-    "--show-interactive-dev-session=false", "--log-level", logLevel];
+    "--show-interactive-dev-session=false", "--log-level", logLevel, ...(testScheduled ? ["--test-scheduled"] : [])];
   const startedAt = performance.now();
   const child = spawn(WRANGLER, args, { cwd: ROOT, env, stdio: ["ignore", out, out], detached: false });
   live.add(child);

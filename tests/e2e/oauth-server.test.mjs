@@ -7,12 +7,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
 import { execFile } from "node:child_process";
-import { startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
+import { d1, startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
 import { startIssuer, CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
 import { withBrowser, signInAtDevIssuer } from "./browser.mjs";
 
@@ -50,7 +51,7 @@ before(async () => {
   origin = `http://127.0.0.1:${port}`;
   resource = `${origin}/mcp`;
   issuer = await startIssuer({ resource, redirectUris: [`${origin}/billing/callback`] });
-  worker = await startWorker({ name: "oauth-server", script: "build-fixtures/index.js", port, vars: { ...defaultVars(),
+  worker = await startWorker({ name: "oauth-server", script: "build-fixtures/index.js", port, testScheduled: true, vars: { ...defaultVars(),
     OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
     MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin } });
 });
@@ -291,4 +292,21 @@ test("token endpoint: wrong verifier, code reuse (revokes), refresh reuse (revok
   assert.equal(implicit.body.error, "unsupported_grant_type");
   const huge = await fetch(`${origin}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "a".repeat(20000) });
   assert.equal(huge.status, 400);
+});
+
+test("the hourly cron sweeps expired codes and sign-ins, and keeps live ones", async () => {
+  const now = Math.floor(Date.now() / 1000);
+  await d1(worker, `INSERT INTO oauth_codes (code_hash, grant_json, redirect_uri, code_challenge, family, expires_at) VALUES
+    ('sweep-old', '{}', 'u', 'c', 'f-old', ${now - 7200}), ('sweep-live', '{}', 'u', 'c', 'f-live', ${now + 300})`);
+  await d1(worker, `INSERT INTO oauth_families (family, client_id, sub, expires_at) VALUES ('f-gone', 'c', 's', ${now - 1}), ('f-kept', 'c', 's', ${now + 3600})`);
+  await d1(worker, `INSERT INTO oauth_refresh (token_hash, family, grant_json, expires_at) VALUES ('rt-gone', 'f-gone', '{}', ${now + 3600}), ('rt-kept', 'f-kept', '{}', ${now + 3600})`);
+  const r = await fetch(`${origin}/__scheduled?cron=${encodeURIComponent("23 * * * *")}`);
+  assert.equal(r.status, 200, await r.text());
+  const codes = (await d1(worker, "SELECT code_hash FROM oauth_codes WHERE code_hash LIKE 'sweep-%'")).map((x) => x.code_hash);
+  assert.deepEqual(codes, ["sweep-live"]);
+  const families = (await d1(worker, "SELECT family FROM oauth_families WHERE family IN ('f-gone', 'f-kept')")).map((x) => x.family);
+  assert.deepEqual(families, ["f-kept"]);
+  const tokens = (await d1(worker, "SELECT token_hash FROM oauth_refresh WHERE token_hash IN ('rt-gone', 'rt-kept')")).map((x) => x.token_hash);
+  assert.deepEqual(tokens, ["rt-kept"]);
+  assert.match(readFileSync(worker.logPath, "utf8"), /"event":"oauth_sweep","deleted":[1-9]/);
 });
