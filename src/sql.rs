@@ -15,3 +15,16 @@ pub struct Statement {
     pub sql: &'static str,
     pub params: Vec<SqlValue>,
 }
+
+/// The parameters as SQLite values, for the native tests that run the SQL on SQLite.
+#[cfg(test)]
+pub fn sqlite_values(params: &[SqlValue]) -> Vec<rusqlite::types::Value> {
+    params
+        .iter()
+        .map(|p| match p {
+            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
+            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
+            SqlValue::Null => rusqlite::types::Value::Null,
+        })
+        .collect()
+}

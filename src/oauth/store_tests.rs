@@ -24,22 +24,13 @@ fn db() -> Connection {
     c
 }
 
-fn params(s: &Statement) -> Vec<rusqlite::types::Value> {
-    s.params
-        .iter()
-        .map(|p| match p {
-            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
-            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
-            SqlValue::Null => rusqlite::types::Value::Null,
-        })
-        .collect()
-}
-
 /// One D1 batch: the rows each statement changed.
 fn batch(c: &mut Connection, statements: &[Statement]) -> Vec<usize> {
     let tx = c.transaction().expect("tx");
-    let changes =
-        statements.iter().map(|s| tx.execute(s.sql, params_from_iter(params(s))).expect("statement")).collect();
+    let changes = statements
+        .iter()
+        .map(|s| tx.execute(s.sql, params_from_iter(crate::sql::sqlite_values(&s.params))).expect("statement"))
+        .collect();
     tx.commit().expect("commit");
     changes
 }

@@ -28,14 +28,7 @@ fn policy() -> LedgerPolicy {
 }
 
 fn sql_params(params: &[SqlValue]) -> Vec<rusqlite::types::Value> {
-    params
-        .iter()
-        .map(|p| match p {
-            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
-            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
-            SqlValue::Null => rusqlite::types::Value::Null,
-        })
-        .collect()
+    crate::sql::sqlite_values(params)
 }
 
 struct Db(Connection);
