@@ -310,3 +310,39 @@ test("the hourly cron sweeps expired codes and sign-ins, and keeps live ones", a
   assert.deepEqual(tokens, ["rt-kept"]);
   assert.match(readFileSync(worker.logPath, "utf8"), /"event":"oauth_sweep","deleted":[1-9]/);
 });
+
+test("signing keys rotate with MKIT_SECRET: a listed old key still validates, a removed one is refused; registration can be off", async () => {
+  const provider = new Provider();
+  const client = await connectAs(provider, "frank");
+  await client.close();
+  const token = provider.store.tokens.access_token;
+  const call = (base) => fetch(`${base}/mcp`, { method: "POST", headers: { authorization: `Bearer ${token}`,
+    "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }) });
+  const NEW = "rotated-deployment-secret-0123456789abcdef";
+  // The same deployment (same MCP_RESOURCE, so the same issuer and audience) after a rotation:
+  // first with the new secret ahead of the old one, then with the old one removed.
+  const as = (secret, extra = {}) => startWorker({ name: "oauth-rotated", script: "build-fixtures/index.js", vars: { ...defaultVars(),
+    OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
+    MKIT_AUTH_SERVER: "on", MKIT_SECRET: secret, ...extra } });
+  const rotating = await as(`${NEW},${defaultVars().MKIT_SECRET}`, { MKIT_AUTH_REGISTRATION: "off" });
+  try {
+    assert.equal((await call(rotating.url)).status, 200, "the old key is still published while listed");
+    const keys = (await (await fetch(`${rotating.url}/oauth/jwks.json`)).json()).keys;
+    assert.equal(keys.length, 2);
+    const meta = await (await fetch(`${rotating.url}/.well-known/oauth-authorization-server`)).json();
+    assert.equal(meta.registration_endpoint, undefined, "registration off");
+    assert.equal(meta.client_id_metadata_document_supported, true);
+    assert.equal((await fetch(`${rotating.url}/oauth/register`, { method: "POST", body: "{}" })).status, 404);
+  } finally {
+    await rotating.stop();
+  }
+  const rotated = await as(NEW);
+  try {
+    const r = await call(rotated.url);
+    assert.equal(r.status, 401, "a token signed by a removed key is refused");
+    assert.match(r.headers.get("www-authenticate") ?? "", /invalid_token/);
+  } finally {
+    await rotated.stop();
+  }
+});
