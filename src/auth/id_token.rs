@@ -3,7 +3,7 @@
 //! naming our web client (and `azp` when there are several audiences), the times, the `nonce`
 //! we sent, and a subject.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::jwk::JwkSet;
 use super::validator::{check_audience, check_issuer, check_times, subject, verified_claims, TokenError, TypRule};
@@ -17,6 +17,18 @@ pub struct IdTokenValidator<'a> {
 impl IdTokenValidator<'_> {
     /// The signed-in user's `sub`.
     pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64, nonce: &str) -> Result<String, TokenError> {
+        let claims = self.validate_claims(token, keys, now_secs, nonce)?;
+        Ok(subject(&claims)?.to_owned())
+    }
+
+    /// Every claim of a valid ID token (which has a subject).
+    pub fn validate_claims(
+        &self,
+        token: &str,
+        keys: &JwkSet,
+        now_secs: u64,
+        nonce: &str,
+    ) -> Result<Map<String, Value>, TokenError> {
         let claims = verified_claims(token, keys, TypRule::IdToken)?;
         check_issuer(&claims, self.issuer)?;
         check_audience(&claims, &[self.client_id.to_owned()])?;
@@ -28,6 +40,7 @@ impl IdTokenValidator<'_> {
         if claims.get("nonce").and_then(Value::as_str) != Some(nonce) {
             return Err(TokenError::MissingClaim("nonce"));
         }
-        Ok(subject(&claims)?.to_owned())
+        subject(&claims)?;
+        Ok(claims)
     }
 }

@@ -112,6 +112,8 @@ pub struct Config {
     pub auth_server: bool,
     /// `MKIT_AUTH_REGISTRATION`: Dynamic Client Registration, in authorization-server mode.
     pub auth_registration: bool,
+    /// `MKIT_AUTH_CLAIMS`: upstream ID token claims copied into mKit's access tokens.
+    pub auth_claims: Vec<String>,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -238,6 +240,7 @@ impl Config {
             grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
             auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
+            auth_claims: list("MKIT_AUTH_CLAIMS"),
         }
     }
 }

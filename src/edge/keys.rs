@@ -112,15 +112,15 @@ async fn validate(
     with_keys(config, |keys, now| validator.validate(token, keys, now)).await
 }
 
-/// The ID token of a browser sign-in at the issuer: the signed-in `sub`.
+/// The ID token of a browser sign-in at the issuer: its claims (with a non-empty `sub`).
 pub async fn verify_id_token(
     config: &Config,
     token: &str,
     client_id: &str,
     nonce: &str,
-) -> Result<String, Result<TokenError, Unavailable>> {
+) -> Result<serde_json::Map<String, serde_json::Value>, Result<TokenError, Unavailable>> {
     let v = IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
-    with_keys(config, |keys, now| v.validate(token, keys, now, nonce)).await
+    with_keys(config, |keys, now| v.validate_claims(token, keys, now, nonce)).await
 }
 
 /// Runs `check` against the issuer's keys (fetched first when missing or past their TTL), and

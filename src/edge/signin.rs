@@ -49,6 +49,22 @@ impl<'a> Shop<'a> {
         format!("{}{CALLBACK_PATH}", self.origin)
     }
 
+    /// The claims a sign-in carries into the authorization server's tokens (none for the pay pages).
+    fn carried(&self) -> &[String] {
+        if self.config.auth_server {
+            &self.config.auth_claims
+        } else {
+            &[]
+        }
+    }
+
+    /// The signed-in subject of this browser and its carried claims, if any.
+    pub fn signed_in_identity(&self, req: &Request) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+        let header = req.headers().get("Cookie").ok().flatten();
+        let cookie = cookies::get(header.as_deref(), SESSION)?;
+        signin::open_identity(&self.cookie_keys, &self.config.oauth_issuer, cookie, self.now_secs)
+    }
+
     /// The signed-in subject of this browser, if any.
     pub fn signed_in(&self, req: &Request) -> Option<String> {
         let header = req.headers().get("Cookie").ok().flatten();
@@ -69,7 +85,9 @@ impl<'a> Shop<'a> {
         let pending = Pending::new(&random, return_to);
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
         let cookie = pending.seal(key, &self.config.oauth_issuer, self.now_secs);
-        let to = pending.authorization_url(&endpoints.authorization_endpoint, self.client_id, &self.redirect_uri());
+        let scope = signin::signin_scope(self.carried());
+        let to =
+            pending.authorization_url(&endpoints.authorization_endpoint, self.client_id, &self.redirect_uri(), &scope);
         see_other(&to).with_header("Set-Cookie", cookies::set(SIGNIN, &cookie, SIGNIN_TTL_SECS))
     }
 
@@ -89,20 +107,26 @@ impl<'a> Shop<'a> {
         let Some(code) = query_param(&query, "code") else {
             return page(403, "Sign-in cancelled", "Nothing was created. Close this page.", Some("signin_cancelled"));
         };
-        let sub = match self.exchange(&pending, &code).await {
-            Ok(sub) => sub,
+        let claims = match self.exchange(&pending, &code).await {
+            Ok(claims) => claims,
             Err(code) => return page(403, "Sign-in failed", "Open the pay link again to sign in.", Some(code)),
         };
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
-        let session = signin::seal_session(key, &self.config.oauth_issuer, &sub, self.now_secs);
+        let sub = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default();
+        let carried = signin::carried_claims(&claims, self.carried());
+        let session = signin::seal_identity(key, &self.config.oauth_issuer, sub, &carried, self.now_secs);
         let path = if pending.return_to.starts_with("/oauth/") { "/oauth" } else { "/billing" };
         see_other(&pending.return_to)
             .with_header("Set-Cookie", cookies::set_at(path, SESSION, &session, SESSION_TTL_SECS))
             .with_header("Set-Cookie", cookies::set(SIGNIN, "", 0))
     }
 
-    /// The code for tokens at the issuer; the ID token's subject.
-    async fn exchange(&self, pending: &Pending, code: &str) -> Result<String, &'static str> {
+    /// The code for tokens at the issuer; the ID token's claims (with a non-empty `sub`).
+    async fn exchange(
+        &self,
+        pending: &Pending,
+        code: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
         let endpoints = issuer_endpoints(self.config).await?;
         let out = Outbound {
             method: Method::Post,

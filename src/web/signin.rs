@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::form::{encode, encode_component};
 use crate::seal::{self, SealError};
@@ -51,14 +51,20 @@ impl Pending {
         Ok(Pending { state: f("s")?, nonce: f("n")?, verifier: f("v")?, return_to })
     }
 
-    /// The issuer's authorization URL for this sign-in.
-    pub fn authorization_url(&self, authorization_endpoint: &str, client_id: &str, redirect_uri: &str) -> String {
+    /// The issuer's authorization URL for this sign-in; `scope` from `signin_scope`.
+    pub fn authorization_url(
+        &self,
+        authorization_endpoint: &str,
+        client_id: &str,
+        redirect_uri: &str,
+        scope: &str,
+    ) -> String {
         let challenge = crate::oauth::pkce::s256_challenge(&self.verifier);
         let params = [
             ("response_type", "code"),
             ("client_id", client_id),
             ("redirect_uri", redirect_uri),
-            ("scope", "openid"),
+            ("scope", scope),
             ("state", &self.state),
             ("nonce", &self.nonce),
             ("code_challenge", &challenge),
@@ -92,6 +98,66 @@ pub fn seal_session(key: &[u8; 32], issuer: &str, sub: &str, now_secs: u64) -> S
     seal::seal(key, &["web-session", issuer], &json!({ "sub": sub }), now_secs + SESSION_TTL_SECS)
 }
 
+/// A session that also carries the upstream claims the authorization server passes on
+/// (`carried_claims`); `open_session` reads its subject like any other.
+pub fn seal_identity(key: &[u8; 32], issuer: &str, sub: &str, claims: &Map<String, Value>, now_secs: u64) -> String {
+    seal::seal(key, &["web-session", issuer], &json!({ "sub": sub, "c": claims }), now_secs + SESSION_TTL_SECS)
+}
+
+/// The signed-in subject and carried claims of a session cookie, if it is ours and current.
+pub fn open_identity(
+    keys: &[[u8; 32]],
+    issuer: &str,
+    cookie: &str,
+    now_secs: u64,
+) -> Option<(String, Map<String, Value>)> {
+    let v = seal::open(keys, &["web-session", issuer], cookie, now_secs).ok()?;
+    let sub = v.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty())?.to_owned();
+    Some((sub, v.get("c").and_then(Value::as_object).cloned().unwrap_or_default()))
+}
+
+/// Claims an access token sets itself: never copied from the upstream identity.
+const RESERVED: [&str; 13] =
+    ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "azp", "nonce", "at_hash", "c_hash"];
+/// The most bytes of carried claims (JSON), so the session cookie stays small.
+pub const MAX_CARRIED_BYTES: usize = 1024;
+
+/// The ID token claims named in `MKIT_AUTH_CLAIMS`, in that order, while they fit in
+/// `MAX_CARRIED_BYTES`; reserved names are never carried.
+pub fn carried_claims(id_token: &Map<String, Value>, names: &[String]) -> Map<String, Value> {
+    let mut out = Map::new();
+    let mut size = 2;
+    for name in names.iter().filter(|n| !RESERVED.contains(&n.as_str())) {
+        let Some(v) = id_token.get(name) else { continue };
+        let cost = name.len() + v.to_string().len() + 4;
+        if size + cost <= MAX_CARRIED_BYTES {
+            size += cost;
+            out.insert(name.clone(), v.clone());
+        }
+    }
+    out
+}
+
+/// The sign-in's scope: `openid`, plus the standard scopes (OIDC Core §5.4) that release the
+/// claims to carry; a provider's own claims (`groups`, …) come from its client configuration.
+pub fn signin_scope(claims: &[String]) -> String {
+    let mut scope = vec!["openid"];
+    for c in claims {
+        let s = match c.as_str() {
+            "email" | "email_verified" => "email",
+            "name" | "given_name" | "family_name" | "middle_name" | "nickname" | "preferred_username" | "profile"
+            | "picture" | "website" | "gender" | "birthdate" | "zoneinfo" | "locale" | "updated_at" => "profile",
+            "phone_number" | "phone_number_verified" => "phone",
+            "address" => "address",
+            _ => continue,
+        };
+        if !scope.contains(&s) {
+            scope.push(s);
+        }
+    }
+    scope.join(" ")
+}
+
 /// The signed-in subject of a session cookie, if it is ours and current.
 pub fn open_session(keys: &[[u8; 32]], issuer: &str, cookie: &str, now_secs: u64) -> Option<String> {
     let v = seal::open(keys, &["web-session", issuer], cookie, now_secs).ok()?;
@@ -113,13 +179,13 @@ mod tests {
         random.iter_mut().enumerate().for_each(|(i, b)| *b = i as u8);
         let p = Pending::new(&random, "/billing/checkout?t=x");
         assert!(p.state != p.nonce && p.nonce != p.verifier);
-        let url = p.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback");
+        let url = p.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback", "openid");
         let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
         assert_eq!(query_param(query, "state").as_deref(), Some(p.state.as_str()));
         assert_eq!(query_param(query, "code_challenge_method").as_deref(), Some("S256"));
         // RFC 7636 Appendix B's example: this verifier's S256 challenge.
         let b = Pending { verifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(), ..p.clone() };
-        let url = b.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback");
+        let url = b.authorization_url("https://issuer/auth", "web", "https://mkit/billing/callback", "openid");
         let query = url.split_once('?').map(|(_, q)| q).unwrap_or_default();
         assert_eq!(
             query_param(query, "code_challenge").as_deref(),
@@ -148,5 +214,22 @@ mod tests {
         assert_eq!(open_session(&[KEY], "https://other/", &c, NOW), None);
         assert_eq!(open_session(&[KEY], ISS, &c, NOW + SESSION_TTL_SECS), None);
         assert_eq!(open_session(&[[0; 32]], ISS, &c, NOW), None);
+    }
+
+    #[test]
+    fn identities_carry_only_named_unreserved_claims_within_the_cap() {
+        let id_token = json!({ "sub": "ada", "iss": "https://issuer/", "email": "ada@example.com", "groups": ["eng"],
+            "aud": "web", "big": "x".repeat(2000) });
+        let names: Vec<String> = ["email", "sub", "aud", "groups", "missing", "big"].map(String::from).to_vec();
+        let carried = carried_claims(id_token.as_object().expect("object"), &names);
+        assert_eq!(Value::Object(carried.clone()), json!({ "email": "ada@example.com", "groups": ["eng"] }));
+        let c = seal_identity(&KEY, ISS, "ada", &carried, NOW);
+        assert_eq!(open_identity(&[KEY], ISS, &c, NOW), Some(("ada".to_owned(), carried)));
+        assert_eq!(open_session(&[KEY], ISS, &c, NOW).as_deref(), Some("ada"), "the pay pages read it as any session");
+        let plain = seal_session(&KEY, ISS, "bob", NOW);
+        assert_eq!(open_identity(&[KEY], ISS, &plain, NOW), Some(("bob".to_owned(), Map::new())));
+        assert_eq!(signin_scope(&[]), "openid");
+        let names: Vec<String> = ["email", "name", "groups", "email_verified", "locale"].map(String::from).to_vec();
+        assert_eq!(signin_scope(&names), "openid email profile");
     }
 }

@@ -35,10 +35,15 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
         response_types: ["code"],
         redirect_uris: redirectUris.length ? redirectUris : [`http://127.0.0.1:${port}/cb`],
         token_endpoint_auth_method: "client_secret_basic",
-        scope: `openid ${SCOPES}`,
+        scope: `openid email ${SCOPES}`,
       }],
       jwks: { keys: state.keys },
-      scopes: ["openid", ...SCOPES.split(" ")],
+      scopes: ["openid", "email", ...SCOPES.split(" ")],
+      // Each dev account has an e-mail address, released in the ID token with scope email (so a
+      // test can see mKit carry an upstream claim into its own tokens).
+      findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }) }),
+      claims: { openid: ["sub"], email: ["email", "email_verified"] },
+      conformIdTokenClaims: false,
       pkce: { required: () => true },
       clientDefaults: { grant_types: ["authorization_code"], token_endpoint_auth_method: "none" },
       features: {

@@ -53,7 +53,7 @@ before(async () => {
   issuer = await startIssuer({ resource, redirectUris: [`${origin}/billing/callback`] });
   worker = await startWorker({ name: "oauth-server", script: "build-fixtures/index.js", port, testScheduled: true, vars: { ...defaultVars(),
     OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
-    MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin } });
+    MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin, MKIT_AUTH_CLAIMS: "email,iss,sub" } });
 });
 after(async () => {
   await worker?.stop();
@@ -139,6 +139,9 @@ test("the SDK client connects through Dynamic Client Registration, calls a tool,
   assert.match(provider.store.client.client_id, /^mkit_/, "registered");
   const who = await client.callTool({ name: "whoami", arguments: {} });
   assert.equal(who.structuredContent.sub, "alice", "the upstream subject");
+  const claims = JSON.parse(Buffer.from(provider.store.tokens.access_token.split(".")[1], "base64url"));
+  assert.equal(claims.email, "alice@example.test", "MKIT_AUTH_CLAIMS carries the upstream e-mail");
+  assert.deepEqual([claims.iss, claims.sub, claims.aud], [origin, "alice", resource], "reserved claims are mKit's own");
   assert.equal(who.structuredContent.client_id, provider.store.client.client_id);
   await client.close();
 

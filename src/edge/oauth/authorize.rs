@@ -121,7 +121,7 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         );
     }
     let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
-    let Some(sub) = shop.signed_in(&req) else {
+    let Some((sub, claims)) = shop.signed_in_identity(&req) else {
         return page(
             403,
             "Sign-in expired",
@@ -149,7 +149,7 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
             a.state.as_deref(),
         );
     }
-    issue_code(ctx, &a, sub).await
+    issue_code(ctx, &a, sub, claims).await
 }
 
 /// The sealed request of the form, if this user's and unexpired.
@@ -161,17 +161,17 @@ fn approved_request(ctx: &Ctx<'_>, form: &str, sub: &str) -> Option<Approved> {
 }
 
 /// A single-use code for the approved request, sent to the client's redirect URI.
-async fn issue_code(ctx: &Ctx<'_>, a: &Approved, sub: String) -> HttpReply {
+async fn issue_code(
+    ctx: &Ctx<'_>,
+    a: &Approved,
+    sub: String,
+    claims: serde_json::Map<String, serde_json::Value>,
+) -> HttpReply {
     let (Some(code_secret), Some(family)) = (random_token(32), random_token(16)) else {
         return unavailable("random_unavailable");
     };
-    let grant = Grant {
-        client_id: a.client_id.clone(),
-        sub,
-        scope: a.scope.clone(),
-        resource: a.resource.clone(),
-        claims: Default::default(),
-    };
+    let grant =
+        Grant { client_id: a.client_id.clone(), sub, scope: a.scope.clone(), resource: a.resource.clone(), claims };
     let code = Code {
         grant,
         redirect_uri: a.redirect_uri.clone(),
