@@ -114,6 +114,9 @@ pub struct Config {
     pub auth_registration: bool,
     /// `MKIT_AUTH_CLAIMS`: upstream ID token claims copied into mKit's access tokens.
     pub auth_claims: Vec<String>,
+    /// `MKIT_AUTH_SUBJECT_CLAIM`: the ID token claim that is the user's subject, when mKit is
+    /// the authorization server (otherwise tokens come upstream and `sub` must match them).
+    pub auth_subject_claim: String,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -241,6 +244,9 @@ impl Config {
             auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
+            auth_subject_claim: value(src, "MKIT_AUTH_SUBJECT_CLAIM")
+                .filter(|_| is_on(src, "MKIT_AUTH_SERVER", false))
+                .unwrap_or_else(|| "sub".to_owned()),
         }
     }
 }
@@ -529,6 +535,16 @@ mod tests {
         }
         let c = Config::load(&v).expect("complete");
         assert!(c.auth_server && !c.auth_registration);
+        assert_eq!(c.auth_subject_claim, "sub", "the default subject");
+        v.insert("MKIT_AUTH_SUBJECT_CLAIM".into(), "email".into());
+        assert_eq!(Config::load(&v).map(|c| c.auth_subject_claim).ok().as_deref(), Some("email"));
+        let mut rs = good();
+        rs.insert("MKIT_AUTH_SUBJECT_CLAIM".into(), "email".into());
+        assert_eq!(
+            Config::load(&rs).map(|c| c.auth_subject_claim).ok().as_deref(),
+            Some("sub"),
+            "ignored unless mKit issues the tokens"
+        );
         assert_eq!(c.token_issuer(), "https://mcp.example.com");
         assert_eq!(c.authorization_server_issuer().as_deref(), Some("https://mcp.example.com"));
         v.insert("MKIT_AUTH_SERVER".into(), "yes".into());

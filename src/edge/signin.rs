@@ -85,7 +85,7 @@ impl<'a> Shop<'a> {
         let pending = Pending::new(&random, return_to);
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
         let cookie = pending.seal(key, &self.config.oauth_issuer, self.now_secs);
-        let scope = signin::signin_scope(self.carried());
+        let scope = signin::signin_scope(self.carried().iter().chain([&self.config.auth_subject_claim]));
         let to =
             pending.authorization_url(&endpoints.authorization_endpoint, self.client_id, &self.redirect_uri(), &scope);
         see_other(&to).with_header("Set-Cookie", cookies::set(SIGNIN, &cookie, SIGNIN_TTL_SECS))
@@ -112,7 +112,16 @@ impl<'a> Shop<'a> {
             Err(code) => return page(403, "Sign-in failed", "Open the pay link again to sign in.", Some(code)),
         };
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
-        let sub = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default();
+        // The subject: `sub`, or in authorization-server mode the configured claim.
+        let subject = claims.get(&self.config.auth_subject_claim).and_then(serde_json::Value::as_str);
+        let Some(sub) = subject.filter(|s| !s.is_empty()) else {
+            return page(
+                403,
+                "Sign-in failed",
+                "The identity provider did not send the claim this server identifies users by.",
+                Some("signin_subject_missing"),
+            );
+        };
         let carried = signin::carried_claims(&claims, self.carried());
         let session = signin::seal_identity(key, &self.config.oauth_issuer, sub, &carried, self.now_secs);
         let path = if pending.return_to.starts_with("/oauth/") { "/oauth" } else { "/billing" };

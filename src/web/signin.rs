@@ -140,7 +140,7 @@ pub fn carried_claims(id_token: &Map<String, Value>, names: &[String]) -> Map<St
 
 /// The sign-in's scope: `openid`, plus the standard scopes (OIDC Core §5.4) that release the
 /// claims to carry; a provider's own claims (`groups`, …) come from its client configuration.
-pub fn signin_scope(claims: &[String]) -> String {
+pub fn signin_scope<'a>(claims: impl IntoIterator<Item = &'a String>) -> String {
     let mut scope = vec!["openid"];
     for c in claims {
         let s = match c.as_str() {
@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(open_session(&[KEY], ISS, &c, NOW).as_deref(), Some("ada"), "the pay pages read it as any session");
         let plain = seal_session(&KEY, ISS, "bob", NOW);
         assert_eq!(open_identity(&[KEY], ISS, &plain, NOW), Some(("bob".to_owned(), Map::new())));
-        assert_eq!(signin_scope(&[]), "openid");
+        assert_eq!(signin_scope(&Vec::<String>::new()), "openid");
         let names: Vec<String> = ["email", "name", "groups", "email_verified", "locale"].map(String::from).to_vec();
         assert_eq!(signin_scope(&names), "openid email profile");
     }

@@ -53,7 +53,9 @@ before(async () => {
   issuer = await startIssuer({ resource, redirectUris: [`${origin}/billing/callback`] });
   worker = await startWorker({ name: "oauth-server", script: "build-fixtures/index.js", port, testScheduled: true, vars: { ...defaultVars(),
     OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
-    MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin, MKIT_AUTH_CLAIMS: "email,iss,sub" } });
+    MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin, MKIT_AUTH_CLAIMS: "email,iss,sub",
+    // Users are known by their e-mail address here, not the provider's opaque sub.
+    MKIT_AUTH_SUBJECT_CLAIM: "email" } });
 });
 after(async () => {
   await worker?.stop();
@@ -138,10 +140,10 @@ test("the SDK client connects through Dynamic Client Registration, calls a tool,
   const client = await connectAs(provider, "alice");
   assert.match(provider.store.client.client_id, /^mkit_/, "registered");
   const who = await client.callTool({ name: "whoami", arguments: {} });
-  assert.equal(who.structuredContent.sub, "alice", "the upstream subject");
+  assert.equal(who.structuredContent.sub, "alice@example.test", "the subject is the configured upstream claim");
   const claims = JSON.parse(Buffer.from(provider.store.tokens.access_token.split(".")[1], "base64url"));
   assert.equal(claims.email, "alice@example.test", "MKIT_AUTH_CLAIMS carries the upstream e-mail");
-  assert.deepEqual([claims.iss, claims.sub, claims.aud], [origin, "alice", resource], "reserved claims are mKit's own");
+  assert.deepEqual([claims.iss, claims.sub, claims.aud], [origin, "alice@example.test", resource], "reserved claims are mKit's own");
   assert.equal(who.structuredContent.client_id, provider.store.client.client_id);
   await client.close();
 
@@ -171,7 +173,7 @@ test("the SDK client connects with a Client ID Metadata Document", async () => {
   const client = await connectAs(provider, "carol");
   assert.equal(provider.store.client.client_id, url, "no registration: the URL is the client id");
   const who = await client.callTool({ name: "whoami", arguments: {} });
-  assert.deepEqual([who.structuredContent.sub, who.structuredContent.client_id], ["carol", url]);
+  assert.deepEqual([who.structuredContent.sub, who.structuredContent.client_id], ["carol@example.test", url]);
   await client.close();
 });
 
