@@ -12,6 +12,7 @@ pub mod mrtr;
 pub mod paid;
 pub mod registry;
 pub mod render;
+pub mod schema;
 pub mod server;
 pub mod session;
 pub mod stateless;

@@ -202,9 +202,11 @@ impl RegisteredTool {
     }
 }
 
-/// A JSON Schema 2020-12 object schema for `T`, as MCP wants it: root `type: "object"`.
+/// A JSON Schema 2020-12 object schema for `T`, as MCP wants it: root `type: "object"`, and
+/// only the standard formats.
 fn schema_for<T: JsonSchema>() -> Value {
     let mut v = schemars::schema_for!(T).to_value();
+    super::schema::standard_formats_only(&mut v);
     if let Value::Object(m) = &mut v {
         m.remove("title");
         if !m.contains_key("type") {

@@ -5,6 +5,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import { d1, EXAMPLES_BUILD, TEST_WEBHOOK_SECRET } from "./harness.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 import { startStack } from "./stack.mjs";
@@ -52,6 +54,39 @@ test("tools/list shows the shipped tools with schemas, annotations and the paid 
   assert.equal(paid.inputSchema.type, "object");
   assert.deepEqual(paid.inputSchema.required, ["text"]);
   assert.equal(paid.outputSchema.type, "object");
+});
+
+test("every tool schema is standard JSON Schema: Ajv strict compiles it, the SDK lists and validates without a warning", async () => {
+  const warnings = [];
+  const saved = console.warn;
+  console.warn = (...args) => warnings.push(args.join(" "));
+  let tools;
+  const fresh = new Client({ name: "mkit-e2e-schemas", version: "1.0.0" });
+  try {
+    await fresh.connect(new StreamableHTTPClientTransport(new URL(`${worker.url}/mcp`), {
+      requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    ({ tools } = await fresh.listTools());
+    // Calls compile and run the SDK's validator of each tool's outputSchema.
+    await fresh.callTool({ name: "whoami", arguments: {} });
+    await fresh.callTool({ name: "text_stats", arguments: { text: "a b" } });
+  } finally {
+    console.warn = saved;
+    await fresh.close();
+  }
+  assert.deepEqual(warnings, [], "the SDK warned");
+  // The shipped tools (the fixtures build adds the conformance suite's, whose schemas are the
+  // suite's own).
+  const shipped = tools.filter((t) => ["whoami", "remember", "text_stats"].includes(t.name));
+  assert.equal(shipped.length, 3);
+  const ajv = new Ajv2020({ strict: true, allowUnionTypes: true });
+  addFormats(ajv);
+  for (const t of shipped) {
+    for (const [which, schema] of [["inputSchema", t.inputSchema], ["outputSchema", t.outputSchema]]) {
+      if (!schema) continue;
+      assert.doesNotThrow(() => ajv.compile(schema), `${t.name} ${which}: ${JSON.stringify(schema)}`);
+    }
+  }
+  assert.ok(shipped.every((t) => !JSON.stringify(t).includes('"format":"uint')), "no schemars formats");
 });
 
 test("tools/call returns structured content validated by the SDK against outputSchema", async () => {
