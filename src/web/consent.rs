@@ -3,7 +3,7 @@
 //! device), and who is signed in. One form, no script; the form carries the sealed request, which
 //! only this user's session can redeem.
 
-use super::pages::escape;
+use super::pages::{document, escape};
 use crate::http::HttpReply;
 
 pub struct Consent<'a> {
@@ -30,21 +30,18 @@ pub fn page(c: &Consent<'_>) -> HttpReply {
     };
     let scope =
         if c.scope.is_empty() { String::new() } else { format!("<p>Access: <code>{}</code></p>", escape(c.scope)) };
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\">\
-         <title>Allow {name}?</title></head><body style=\"font-family:system-ui;max-width:36rem;margin:3rem auto;padding:0 1rem\">\
-         <h1>Allow {name} to use {server}?</h1><p>Signed in as <code>{user}</code>.</p>\
+    let inner = format!(
+        "<p>Signed in as <code>{user}</code>.</p>\
          <p>The client identifies as <code>{id}</code>; its answer goes to <strong>{host}</strong>.</p>{warning}{scope}\
          <form method=\"post\" action=\"/oauth/consent\"><input type=\"hidden\" name=\"request\" value=\"{sealed}\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
-         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form></body></html>",
-        name = escape(c.client_name),
-        server = escape(c.server),
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         user = escape(c.signed_in_as),
         id = escape(c.client_id),
         host = escape(c.redirect_host),
         sealed = escape(c.sealed),
     );
+    let body = document(&format!("Allow {} to use {}?", c.client_name, c.server), &inner);
     HttpReply::new(200, body, None)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Cache-Control", "no-store")

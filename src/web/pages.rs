@@ -6,15 +6,20 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
-/// A page with `title` and `text`, answered with `status`; `code` goes to the request log.
-pub fn page(status: u16, title: &str, text: &str, code: Option<&'static str>) -> HttpReply {
-    let body = format!(
+/// The one HTML document every page uses: `title` (escaped here) as title and heading, then
+/// `inner`, HTML the caller has escaped.
+pub fn document(title: &str, inner: &str) -> String {
+    format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" \
          content=\"width=device-width\"><title>{t}</title></head><body style=\"font-family:system-ui;\
-         max-width:36rem;margin:3rem auto;padding:0 1rem\"><h1>{t}</h1><p>{x}</p></body></html>",
-        t = escape(title),
-        x = escape(text)
-    );
+         max-width:36rem;margin:3rem auto;padding:0 1rem\"><h1>{t}</h1>{inner}</body></html>",
+        t = escape(title)
+    )
+}
+
+/// A page with `title` and `text`, answered with `status`; `code` goes to the request log.
+pub fn page(status: u16, title: &str, text: &str, code: Option<&'static str>) -> HttpReply {
+    let body = document(title, &format!("<p>{}</p>", escape(text)));
     HttpReply::new(status, body, code)
         .with_header("Content-Type", "text/html; charset=utf-8")
         .with_header("Cache-Control", "no-store")
