@@ -59,6 +59,9 @@ fn validator(format: &str) -> Option<&'static str> {
         "stripe_mode" => "validate_stripe_mode",
         "stripe_account" => "validate_stripe_account",
         "grace_days" => "validate_grace_days",
+        "claim_names" => "validate_claim_names",
+        "scope_prefix" => "validate_scope_prefix",
+        "claim_map" => "validate_claim_map",
         _ => return None,
     })
 }
@@ -98,9 +101,8 @@ fn contract() {
             Some(_) => panic!("{at}: \"required_when\" can only be \"paid_tools\""),
         };
         let format = field("format").as_str().unwrap_or_else(|| panic!("{at}: \"format\" must be a string"));
-        let validate = validator(format).unwrap_or_else(|| {
-            panic!("{at}: unknown \"format\" {format:?} (expected url, list, webhook_secrets, text, origins, leeway, bool or on_off)")
-        });
+        let validate = validator(format)
+            .unwrap_or_else(|| panic!("{at}: unknown \"format\" {format:?} (see fn validator in build.rs)"));
         if field("doc").as_str().is_none_or(|d| d.trim().is_empty()) {
             panic!("{at}: \"doc\" must be a one-line description");
         }

@@ -66,6 +66,7 @@ fn main() -> io::Result<()> {
             audiences: Vec::new(),
             leeway_secs: 0,
             accept_jwt_typ: false,
+            profile: Default::default(),
         },
         now: 0,
     };

@@ -137,6 +137,21 @@ impl HealthReport {
         self
     }
 
+    /// `checks.introspection`: the RFC 7662 endpoint opaque tokens are checked at, and whether it
+    /// answers. Failing, it fails the report like the issuer's keys: opaque tokens are refused.
+    pub fn with_introspection(mut self, endpoint: &str, probe: &Probe) -> HealthReport {
+        let state = match probe {
+            Probe::Ok => "ok".to_owned(),
+            Probe::Fail(code) => format!("fail: {code}"),
+        };
+        self.checks.insert("introspection".into(), serde_json::json!({ "endpoint": endpoint, "state": state }));
+        if *probe != Probe::Ok && self.failing.is_none() {
+            self.failing = Some("health_introspection_failed");
+            self.status = Status::Fail;
+        }
+        self
+    }
+
     pub fn http_status(&self) -> u16 {
         match self.status {
             Status::Ok | Status::Degraded => 200,

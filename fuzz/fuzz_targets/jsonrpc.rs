@@ -159,7 +159,7 @@ fuzz_target!(|data: &[u8]| {
     let declared = req.header("Mcp-Session-Id").and_then(|id| session::capabilities(&sealing, SUB, &id));
     REGISTRY.with(|registry| {
         let scopes = if s1 & 2 != 0 { registry.scopes().into_iter().map(str::to_owned).collect() } else { Vec::new() };
-        let principal = Principal { sub: SUB.into(), client_id: Some("fuzz-client".into()), scopes };
+        let principal = Principal::new(SUB, Some("fuzz-client".into()), scopes);
         let ledger = Ledger { readable: s1 & 4 == 0, paid: s1 & 64 == 0 };
         let server = Server { registry, info: &mkit::tools::SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 } };
         let caller = Caller {

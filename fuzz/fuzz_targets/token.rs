@@ -9,8 +9,10 @@
 
 use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
+use mkit::auth::claims::ClaimRule;
 use mkit::auth::jwk::{JwkSet, B64URL};
 use mkit::auth::prm::bearer_token;
+use mkit::auth::profile::TokenProfile;
 use mkit::auth::validator::{AccessTokenValidator, TokenError};
 use std::sync::OnceLock;
 
@@ -34,9 +36,17 @@ fn fixture() -> &'static Fixture {
             audiences: vec!["https://mkit.example.com/mcp".into()],
             leeway_secs: 60,
             accept_jwt_typ: false,
+            profile: TokenProfile::default(),
         };
-        // Over-long leeway is capped at 60 s; JWT-typed tokens accepted.
-        let lenient = AccessTokenValidator { leeway_secs: u64::MAX, accept_jwt_typ: true, ..strict.clone() };
+        // Over-long leeway is capped at 60 s; JWT-typed tokens accepted; every profile setting on.
+        let profile = TokenProfile {
+            scope_claims: vec!["scope".into(), "scp".into(), "permissions".into()],
+            scope_prefix: Some("api://mkit/".into()),
+            client_ids: vec!["app".into()],
+            claims: ClaimRule::parse_list("email,tenant=tid,roles=realm_access.roles,https://x.example/y")
+                .expect("rules"),
+        };
+        let lenient = AccessTokenValidator { leeway_secs: u64::MAX, accept_jwt_typ: true, profile, ..strict.clone() };
         let ed = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new([7; 32]));
         Fixture { keys, ed, strict, lenient }
     })

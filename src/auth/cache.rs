@@ -283,10 +283,7 @@ mod tests {
     }
 
     fn token(exp_secs: u64) -> ValidatedToken {
-        ValidatedToken {
-            principal: Principal { sub: "s".into(), client_id: None, scopes: vec![] },
-            expires_at: exp_secs,
-        }
+        ValidatedToken { principal: Principal::new("s", None, vec![]), expires_at: exp_secs }
     }
 
     #[test]

@@ -2,12 +2,15 @@
 //! Protected Resource Metadata (RFC 9728) and bearer challenges (RFC 6750). Pure.
 
 pub mod cache;
+pub mod claims;
 pub mod discovery;
 pub mod id_token;
+pub mod introspection;
 pub mod json;
 pub mod jwk;
 pub mod principal;
 pub mod prm;
+pub mod profile;
 pub mod shared_copy;
 pub mod validator;
 

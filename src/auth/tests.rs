@@ -66,7 +66,13 @@ fn default_set() -> JwkSet {
 }
 
 fn validator() -> AccessTokenValidator {
-    AccessTokenValidator { issuer: ISS.into(), audiences: vec![AUD.into()], leeway_secs: 60, accept_jwt_typ: false }
+    AccessTokenValidator {
+        issuer: ISS.into(),
+        audiences: vec![AUD.into()],
+        leeway_secs: 60,
+        accept_jwt_typ: false,
+        profile: Default::default(),
+    }
 }
 
 fn claims() -> Value {
@@ -418,4 +424,221 @@ fn id_tokens_for_the_pay_pages_sign_in() {
     c["iss"] = json!("https://evil.example/");
     assert_eq!(v.validate(&id(c, None), &default_set(), NOW, "n1").err(), Some(TokenError::WrongIssuer));
     assert_eq!(v.validate(&id(good(), None), &default_set(), NOW + 400, "n1").err(), Some(TokenError::Expired));
+}
+
+mod profiles {
+    //! Provider token shapes: scope sources, the scope prefix, the client-id audience
+    //! alternative, ID token markers, sender-constrained tokens and claims for tools.
+
+    use super::*;
+    use crate::auth::claims::{copy, ClaimRule, ClaimValue};
+    use crate::auth::profile::TokenProfile;
+
+    fn with(profile: TokenProfile) -> AccessTokenValidator {
+        AccessTokenValidator { profile, ..validator() }
+    }
+
+    fn without(keys: &[&str]) -> Value {
+        let mut c = claims();
+        for k in keys {
+            c.as_object_mut().expect("obj").remove(*k);
+        }
+        c
+    }
+
+    #[test]
+    fn scopes_come_from_the_configured_claims_merged() {
+        let p = TokenProfile { scope_claims: vec!["scp".into(), "permissions".into()], ..Default::default() };
+        let mut c = claims();
+        c["scp"] = json!("a b");
+        c["permissions"] = json!(["b", "c", 7]);
+        let v = with(p).validate(&rs256(c), &default_set(), NOW).expect("valid");
+        assert_eq!(v.principal.scopes, ["a", "b", "c"], "scope itself is not listed, duplicates dropped");
+    }
+
+    #[test]
+    fn the_scope_prefix_is_stripped_from_tokens_and_added_for_clients() {
+        let p = TokenProfile { scope_prefix: Some("api://app/".into()), ..Default::default() };
+        assert_eq!(p.advertised("notes"), "api://app/notes");
+        let mut c = claims();
+        c["scope"] = json!("notes api://app/mcp api://app/");
+        let v = with(p).validate(&rs256(c), &default_set(), NOW).expect("valid");
+        assert_eq!(
+            v.principal.scopes,
+            ["notes", "mcp"],
+            "bare and prefixed both name the scope; a bare prefix is none"
+        );
+    }
+
+    #[test]
+    fn the_client_comes_from_client_id_azp_appid_or_cid_in_that_order() {
+        let client = |pairs: &[(&str, &str)]| {
+            let mut c = without(&["client_id"]);
+            for (k, v) in pairs {
+                c[*k] = json!(v);
+            }
+            check(&rs256(c)).expect("valid").principal.client_id
+        };
+        assert_eq!(client(&[("cid", "okta"), ("appid", "entra")]).as_deref(), Some("entra"));
+        assert_eq!(client(&[("cid", "okta"), ("azp", "oidc")]).as_deref(), Some("oidc"));
+        assert_eq!(client(&[("cid", "okta")]).as_deref(), Some("okta"));
+        assert_eq!(client(&[]), None);
+    }
+
+    #[test]
+    fn a_listed_client_stands_in_only_for_a_missing_aud() {
+        let p = TokenProfile { client_ids: vec!["app".into()], ..Default::default() };
+        let no_aud = without(&["aud"]);
+        assert!(with(p.clone()).validate(&rs256(no_aud.clone()), &default_set(), NOW).is_ok());
+        assert_eq!(check(&rs256(no_aud.clone())).err(), Some(TokenError::WrongAudience), "not without the setting");
+        let mut other_client = no_aud;
+        other_client["client_id"] = json!("other");
+        assert_eq!(
+            with(p.clone()).validate(&rs256(other_client), &default_set(), NOW).err(),
+            Some(TokenError::WrongAudience)
+        );
+        let mut wrong_aud = claims();
+        wrong_aud["aud"] = json!("https://elsewhere.example.com");
+        assert_eq!(
+            with(p).validate(&rs256(wrong_aud), &default_set(), NOW).err(),
+            Some(TokenError::WrongAudience),
+            "a wrong aud is never rescued by the client"
+        );
+    }
+
+    #[test]
+    fn tokens_that_say_they_are_id_tokens_are_refused() {
+        for (claim, value, refused) in
+            [("token_use", "id", true), ("token_use", "access", false), ("typ", "ID", true), ("typ", "Bearer", false)]
+        {
+            let mut c = claims();
+            c[claim] = json!(value);
+            assert_eq!(check(&rs256(c)).err() == Some(TokenError::IdToken), refused, "{claim}: {value}");
+        }
+    }
+
+    #[test]
+    fn sender_constrained_tokens_are_refused() {
+        let mut c = claims();
+        c["cnf"] = json!({ "jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" });
+        assert_eq!(check(&rs256(c)).err(), Some(TokenError::SenderConstrained));
+        assert_eq!(TokenError::SenderConstrained.code(), "token_cnf");
+    }
+
+    #[test]
+    fn claims_for_tools_are_allowlisted_and_typed() {
+        let rules = ClaimRule::parse_list(
+            "email, tenant=tid, roles=realm_access.roles, site=https://x.example/site, verified=email_verified, \
+             level, obj, ratio, mixed, big, absent",
+        )
+        .expect("rules");
+        let mut c = claims();
+        let extra = json!({ "email": "ada@example.com", "tid": "t-1", "realm_access": { "roles": ["a", "b"] },
+            "https://x.example/site": "s", "email_verified": true, "level": 3, "obj": { "a": 1 }, "ratio": 0.5,
+            "mixed": ["a", 1], "big": "x".repeat(513), "secret": "never" });
+        for (k, v) in extra.as_object().expect("obj") {
+            c[k] = v.clone();
+        }
+        let v = with(TokenProfile { claims: rules, ..Default::default() }).validate(&rs256(c), &default_set(), NOW);
+        let p = v.expect("valid").principal;
+        assert_eq!(
+            json!(p.claims),
+            json!({ "email": "ada@example.com", "tenant": "t-1", "roles": ["a", "b"], "site": "s", "verified": true, "level": 3 })
+        );
+        assert_eq!(
+            (p.text("email"), p.list("roles"), p.list("tenant")),
+            (Some("ada@example.com"), vec!["a", "b"], vec!["t-1"])
+        );
+        assert_eq!(p.claim("level"), Some(&ClaimValue::Integer(3)));
+        let logged = serde_json::to_string(&p).expect("json");
+        assert!(!logged.contains("ada@example.com"), "claims never ride along when a principal is serialized");
+        let many = (0..17).map(|i| format!("c{i}")).collect::<Vec<_>>().join(",");
+        for bad in ["", "a b", "=x", "a=", "a=b c", "é=x", many.as_str()] {
+            assert!(ClaimRule::parse_list(bad).is_err(), "{bad:?}");
+        }
+        assert!(copy(&[], &serde_json::Map::new()).is_empty());
+    }
+}
+
+mod introspection {
+    //! RFC 7662 answers judged like a JWT's claims.
+
+    use super::*;
+    use crate::auth::introspection::{is_jwt, judge};
+    use crate::auth::profile::TokenProfile;
+
+    fn answer() -> Value {
+        json!({ "active": true, "iss": ISS, "aud": AUD, "sub": "user-1", "client_id": "app", "exp": NOW + 300,
+            "iat": NOW - 10, "scope": "tools:read notes", "token_type": "Bearer" })
+    }
+
+    fn verdict(v: &AccessTokenValidator, a: Value) -> Result<super::super::validator::ValidatedToken, TokenError> {
+        judge(v, a.to_string().as_bytes(), NOW)
+    }
+
+    fn edited(f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Value {
+        let mut a = answer();
+        f(a.as_object_mut().expect("obj"));
+        a
+    }
+
+    #[test]
+    fn an_active_answer_for_this_resource_is_a_principal() {
+        let v = verdict(&validator(), answer()).expect("accepted");
+        assert_eq!(
+            (v.principal.sub.as_str(), v.principal.scopes.clone(), v.expires_at),
+            ("user-1", vec!["tools:read".to_owned(), "notes".to_owned()], NOW + 300)
+        );
+        assert!(verdict(&validator(), edited(|a| drop(a.remove("iss")))).is_ok(), "iss is optional");
+    }
+
+    #[test]
+    fn every_claim_is_checked() {
+        let v = validator();
+        let cases: Vec<(Value, TokenError)> = vec![
+            (edited(|a| drop(a.insert("active".into(), json!(false)))), TokenError::Inactive),
+            (edited(|a| drop(a.insert("active".into(), json!("true")))), TokenError::Inactive),
+            (json!({ "active": false }), TokenError::Inactive),
+            (edited(|a| drop(a.insert("iss".into(), json!("https://evil.example.com/")))), TokenError::WrongIssuer),
+            (
+                edited(|a| drop(a.insert("aud".into(), json!("https://other.example.com/mcp")))),
+                TokenError::WrongAudience,
+            ),
+            (edited(|a| drop(a.remove("aud"))), TokenError::WrongAudience),
+            (edited(|a| drop(a.remove("exp"))), TokenError::MissingClaim("exp")),
+            (edited(|a| drop(a.insert("exp".into(), json!(NOW - 61)))), TokenError::Expired),
+            (edited(|a| drop(a.insert("nbf".into(), json!(NOW + 61)))), TokenError::NotYetValid),
+            (edited(|a| drop(a.insert("token_type".into(), json!("refresh_token")))), TokenError::WrongType),
+            (edited(|a| drop(a.insert("cnf".into(), json!({ "jkt": "x" })))), TokenError::SenderConstrained),
+            (edited(|a| drop(a.remove("sub"))), TokenError::MissingClaim("sub")),
+        ];
+        for (a, want) in cases {
+            assert_eq!(verdict(&v, a.clone()).err(), Some(want), "{a}");
+        }
+        for bad in [&b"not json"[..], b"[]", b"{\"active\":true,\"active\":true}"] {
+            assert_eq!(judge(&v, bad, NOW).err(), Some(TokenError::Malformed("introspection answer")));
+        }
+    }
+
+    #[test]
+    fn without_aud_only_a_listed_clients_bearer_token_stands_in() {
+        let v = AccessTokenValidator {
+            profile: TokenProfile { client_ids: vec!["app".into()], ..Default::default() },
+            ..validator()
+        };
+        assert!(verdict(&v, edited(|a| drop(a.remove("aud")))).is_ok());
+        let refresh = edited(|a| {
+            a.remove("aud");
+            a.remove("token_type");
+        });
+        assert_eq!(verdict(&v, refresh).err(), Some(TokenError::WrongAudience), "a refresh token has no token_type");
+    }
+
+    #[test]
+    fn only_compact_jws_is_a_jwt() {
+        assert!(is_jwt("a.b.c"));
+        for opaque in ["Rk9PQkFS", "a.b", "a.b.c.d.e", ""] {
+            assert!(!is_jwt(opaque), "{opaque}");
+        }
+    }
 }

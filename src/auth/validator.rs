@@ -2,8 +2,10 @@
 
 use serde_json::{Map, Value};
 
+use super::claims;
 use super::json::parse_strict;
 use super::jwk::{verify_signature, Alg, JwkSet, B64URL};
+use super::profile::{client_id, TokenProfile};
 use super::Principal;
 use base64::Engine as _;
 
@@ -31,6 +33,11 @@ pub enum TokenError {
     /// An OpenID Connect ID token (`nonce`, `at_hash` or `c_hash`): proof of a sign-in for a
     /// client, never an access token for this resource.
     IdToken,
+    /// Bound to a key (`cnf`, RFC 9449 / RFC 8705): mKit takes bearer tokens only, and a bound
+    /// token without its proof may be a stolen one.
+    SenderConstrained,
+    /// Introspection said the token is not active (revoked, expired or unknown).
+    Inactive,
 }
 
 impl TokenError {
@@ -52,6 +59,8 @@ impl TokenError {
             TokenError::WrongAudience => "token not issued for this resource",
             TokenError::MissingClaim(_) => "required claim missing",
             TokenError::IdToken => "an ID token is not an access token",
+            TokenError::SenderConstrained => "sender-constrained tokens are not accepted",
+            TokenError::Inactive => "token is not active",
         }
     }
 
@@ -73,6 +82,8 @@ impl TokenError {
             TokenError::WrongAudience => "token_aud",
             TokenError::MissingClaim(_) => "token_claim_missing",
             TokenError::IdToken => "token_is_id_token",
+            TokenError::SenderConstrained => "token_cnf",
+            TokenError::Inactive => "token_inactive",
         }
     }
 }
@@ -101,6 +112,8 @@ pub struct AccessTokenValidator {
     pub leeway_secs: u64,
     /// Accept `typ: JWT` (or none) as well as `at+jwt`, for issuers that do not send RFC 9068 types.
     pub accept_jwt_typ: bool,
+    /// Where this issuer's tokens differ from RFC 9068.
+    pub profile: TokenProfile,
 }
 
 fn decode_json_part(part: &str, what: &'static str) -> Result<Map<String, Value>, TokenError> {
@@ -214,6 +227,15 @@ pub fn check_audience(claims: &Map<String, Value>, accepted: &[String]) -> Resul
     ok.then_some(()).ok_or(TokenError::WrongAudience)
 }
 
+/// `aud` as `check_audience`; a token without one only when the profile lets its client stand
+/// in (`OAUTH_CLIENT_IDS`). A token with a wrong `aud` is never rescued by its client.
+fn check_access_audience(claims: &Map<String, Value>, accepted: &[String], p: &TokenProfile) -> Result<(), TokenError> {
+    match claims.get("aud") {
+        None if p.accepts_without_audience(claims) => Ok(()),
+        _ => check_audience(claims, accepted),
+    }
+}
+
 /// `exp` (required), `nbf` and `iat`, each within the leeway (at most `MAX_LEEWAY_SECS`);
 /// returns `exp`.
 pub fn check_times(claims: &Map<String, Value>, now_secs: u64, leeway_secs: u64) -> Result<u64, TokenError> {
@@ -242,27 +264,32 @@ impl AccessTokenValidator {
     pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64) -> Result<ValidatedToken, TokenError> {
         let claims = verified_claims(token, keys, TypRule::AccessToken { accept_jwt: self.accept_jwt_typ })?;
         check_issuer(&claims, &self.issuer)?;
-        check_audience(&claims, &self.audiences)?;
+        check_access_audience(&claims, &self.audiences, &self.profile)?;
         let expires_at = check_times(&claims, now_secs, self.leeway_secs)?;
-        // RFC 9068 §2.2 access tokens carry none of these; an ID token does (OIDC Core §2, §3.1.3.6).
-        if ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.contains_key(*c)) {
+        if is_id_token(&claims) {
             return Err(TokenError::IdToken);
         }
+        if claims.contains_key("cnf") {
+            return Err(TokenError::SenderConstrained);
+        }
         let sub = subject(&claims)?.to_owned();
-        let client_id = claims.get("client_id").or_else(|| claims.get("azp")).and_then(Value::as_str);
-        let principal = Principal { sub, client_id: client_id.map(str::to_owned), scopes: scopes(&claims) };
+        let principal = Principal {
+            sub,
+            client_id: client_id(&claims).map(str::to_owned),
+            scopes: self.profile.scopes(&claims),
+            claims: claims::copy(&self.profile.claims, &claims),
+        };
         Ok(ValidatedToken { principal, expires_at })
     }
 }
 
-/// Scopes from `scope` (space-separated, RFC 9068) or `scp` (an array, or a string as some
-/// issuers send it).
-fn scopes(claims: &Map<String, Value>) -> Vec<String> {
-    let from_str = |s: &str| s.split_whitespace().map(str::to_owned).collect::<Vec<_>>();
-    match (claims.get("scope"), claims.get("scp")) {
-        (Some(Value::String(s)), _) => from_str(s),
-        (_, Some(Value::Array(a))) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-        (_, Some(Value::String(s))) => from_str(s),
-        _ => Vec::new(),
-    }
+/// RFC 9068 §2.2 access tokens carry none of `nonce`, `at_hash`, `c_hash`; an ID token does
+/// (OIDC Core §2, §3.1.3.6). Cognito marks its tokens `token_use` and Keycloak a `typ` claim:
+/// their ID tokens say so.
+fn is_id_token(claims: &Map<String, Value>) -> bool {
+    let says =
+        |name: &str, kind: &str| claims.get(name).and_then(Value::as_str).is_some_and(|v| v.eq_ignore_ascii_case(kind));
+    ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.contains_key(*c))
+        || says("token_use", "id")
+        || says("typ", "id")
 }

@@ -126,3 +126,26 @@ pub(super) fn validate_origins(v: &str) -> Result<(), &'static str> {
     }
     Ok(())
 }
+
+/// Claim names, comma-separated: no spaces, no `=`.
+pub(super) fn validate_claim_names(v: &str) -> Result<(), &'static str> {
+    let names = split_list(v);
+    let ok = |n: &String| n.len() <= 256 && !n.contains(char::is_whitespace) && !n.contains('=');
+    if names.is_empty() || !names.iter().all(ok) {
+        return Err("must be claim names, comma-separated (e.g. scope,scp or permissions)");
+    }
+    Ok(())
+}
+
+/// What clients put before a scope: no spaces or commas, at most 256 characters.
+pub(super) fn validate_scope_prefix(v: &str) -> Result<(), &'static str> {
+    if v.len() > 256 || v.contains(char::is_whitespace) || v.contains(',') {
+        return Err("must be one prefix without spaces or commas (e.g. api://<application id>/)");
+    }
+    Ok(())
+}
+
+/// `OAUTH_CLAIMS`: `name` or `alias=claim` entries.
+pub(super) fn validate_claim_map(v: &str) -> Result<(), &'static str> {
+    crate::auth::claims::ClaimRule::parse_list(v).map(|_| ())
+}

@@ -5,7 +5,7 @@ use std::cell::RefCell;
 use worker::{Date, Env, Request};
 
 use super::respond::{self, EnvVars};
-use super::{d1, keys};
+use super::{d1, introspect, keys};
 use crate::config::{Config, StripeMode, VarState};
 use crate::health::{HealthReport, Probe, Recent};
 use crate::http::HttpReply;
@@ -46,10 +46,13 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
         StripeMode::Test => "test",
     });
     let (as_mode, registration) = config.as_ref().map_or((false, false), |c| (c.auth_server, c.auth_registration));
-    let health = HealthReport::new(&report, &db, jwks)
+    let mut health = HealthReport::new(&report, &db, jwks)
         .with_billing(secret, last_event_at)
         .with_selling(selling, mode)
         .with_auth_mode(as_mode, registration);
+    if let Some(i) = config.as_ref().and_then(|c| c.introspection.as_ref()) {
+        health = health.with_introspection(&i.endpoint, &introspect::health(i).await);
+    }
     let body = serde_json::to_value(&health).unwrap_or_default();
     HttpReply::json(health.http_status(), &body, health.error_code()).with_header("Cache-Control", "no-store")
 }

@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use worker::Date;
 
+use super::introspect::introspect;
 use super::key_refresh::{refresh, wait_for_in_flight};
 
 use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
 use crate::auth::id_token::IdTokenValidator;
+use crate::auth::introspection::{is_jwt, judge, CACHE_SECS};
 use crate::auth::jwk::JwkSet;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
@@ -54,12 +56,7 @@ pub async fn authenticate(authorization: Option<&str>, config: &Config, audience
         Err(Challenge::Missing) => return Authentication::Refused(Challenge::Missing, "auth_scheme_unsupported"),
         Err(c) => return Authentication::Refused(c, "invalid_request"),
     };
-    let validator = AccessTokenValidator {
-        issuer: config.token_issuer(),
-        audiences,
-        leeway_secs: config.oauth_leeway_secs,
-        accept_jwt_typ: config.oauth_accept_jwt_typ,
-    };
+    let validator = config.token_validator(audiences);
     let cache_key = verdict_key(token, &validator);
     let generation = || JWKS.with(|j| j.borrow().generation());
     let cached = if config.oauth_token_cache {
@@ -94,8 +91,10 @@ pub async fn authenticate(authorization: Option<&str>, config: &Config, audience
 /// token accepted for one audience is never a hit for another.
 fn verdict_key(token: &str, v: &AccessTokenValidator) -> [u8; 32] {
     let leeway = v.leeway_secs.to_string();
+    let profile = v.profile.policy();
     let mut policy = vec![v.issuer.as_str(), if v.accept_jwt_typ { "jwt" } else { "at+jwt" }, leeway.as_str()];
     policy.extend(v.audiences.iter().map(String::as_str));
+    policy.extend(profile.iter().map(String::as_str));
     TokenCache::key(token, &policy)
 }
 
@@ -104,6 +103,14 @@ async fn validate(
     token: &str,
     config: &Config,
 ) -> Result<ValidatedToken, Result<TokenError, Unavailable>> {
+    if let Some(i) = config.introspection.as_ref().filter(|_| !is_jwt(token)) {
+        let answer = introspect(i, token).await.map_err(Err)?;
+        let now = now_ms() / 1000;
+        // Reused for at most `CACHE_SECS`, so a revocation takes effect soon.
+        return judge(validator, &answer, now)
+            .map(|v| ValidatedToken { expires_at: v.expires_at.min(now + CACHE_SECS), ..v })
+            .map_err(Ok);
+    }
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.
         let keys = super::oauth::local_key_set(config);

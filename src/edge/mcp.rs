@@ -50,8 +50,7 @@ struct Resource {
 fn resource_of(config: &Config, req: &Request) -> Resource {
     let origin = req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
     let uri = prm::resource(config.mcp_resource.as_deref(), &origin);
-    let audiences = if config.oauth_audience.is_empty() { vec![uri.clone()] } else { config.oauth_audience.clone() };
-    Resource { metadata_url: prm::metadata_url(&uri), uri, audiences }
+    Resource { metadata_url: prm::metadata_url(&uri), audiences: config.audiences(&uri), uri }
 }
 
 pub async fn post(req: Request, env: &Env) -> HttpReply {
@@ -66,7 +65,7 @@ pub async fn post(req: Request, env: &Env) -> HttpReply {
     };
     let resource = resource_of(&config, &req);
     let reply = authenticated(req, env, &config, &resource).await;
-    let reply = render_challenge(reply, &resource.metadata_url, &config.oauth_required_scopes);
+    let reply = render_challenge(reply, &resource.metadata_url, &config);
     match origin {
         Some(o) => cors::allow(reply, &o),
         None => reply,
@@ -168,13 +167,14 @@ pub async fn preflight(req: Request, env: &Env) -> HttpReply {
     cors::preflight(req.headers().get("Origin").ok().flatten(), &allowed)
 }
 
-/// Every scope a token for `/mcp` may need: the required ones and each tool's.
+/// Every scope a token for `/mcp` may need, as clients ask for it: the required ones and each
+/// tool's.
 pub fn supported_scopes(config: &Config) -> Vec<String> {
     let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
     REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
     scopes.sort();
     scopes.dedup();
-    scopes
+    config.token_profile.advertised_all(&scopes)
 }
 
 /// RFC 9728 metadata: public, CORS-readable, cacheable.

@@ -6,6 +6,7 @@ mod body;
 mod d1;
 mod fetch;
 mod health;
+mod introspect;
 mod jwks_copy;
 mod key_refresh;
 mod keys;

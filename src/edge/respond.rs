@@ -4,6 +4,7 @@
 use serde_json::json;
 use worker::{Env, Headers, Response, Result};
 
+use crate::auth::prm::Challenge;
 use crate::config::{Config, ConfigError, Needs, VarSource};
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::INTERNAL_ERROR;
@@ -35,11 +36,20 @@ fn misconfigured(errors: &[ConfigError]) -> HttpReply {
     HttpReply::json(503, &body, Some("misconfigured"))
 }
 
-/// Sets `WWW-Authenticate` from the reply's challenge. `required_scopes`
-/// (`OAUTH_REQUIRED_SCOPES`) are named on 401s so a client knows what to ask for.
-pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, required_scopes: &[String]) -> HttpReply {
+/// Sets `WWW-Authenticate` from the reply's challenge: the one place scopes reach a client in a
+/// challenge, so they carry `OAUTH_SCOPE_PREFIX` here. `OAUTH_REQUIRED_SCOPES` are named on 401s
+/// so a client knows what to ask for.
+pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, config: &Config) -> HttpReply {
+    let profile = &config.token_profile;
     if let Some(c) = reply.challenge.take() {
-        reply = reply.with_header("WWW-Authenticate", c.www_authenticate(metadata_url, required_scopes));
+        let c = match c {
+            Challenge::InsufficientScope { scopes } => {
+                Challenge::InsufficientScope { scopes: profile.advertised_all(&scopes) }
+            }
+            other => other,
+        };
+        let required = profile.advertised_all(&config.oauth_required_scopes);
+        reply = reply.with_header("WWW-Authenticate", c.www_authenticate(metadata_url, &required));
     }
     reply
 }

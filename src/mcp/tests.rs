@@ -123,7 +123,7 @@ impl Entitlements for Ledger {
 
 /// A caller with no scopes, as most tests use.
 fn user(scopes: &[&str]) -> Principal {
-    Principal { sub: "u1".into(), client_id: None, scopes: scopes.iter().map(|s| (*s).to_owned()).collect() }
+    Principal::new("u1", None, scopes.iter().map(|s| (*s).to_owned()).collect())
 }
 
 impl Harness {

@@ -338,6 +338,7 @@ fn minted_tokens_pass_the_resource_servers_own_validator() {
         audiences: vec![RESOURCE.into()],
         leeway_secs: 60,
         accept_jwt_typ: false,
+        profile: Default::default(),
     };
     let mut g = grant();
     g.claims.insert("sub".into(), json!("forged"));

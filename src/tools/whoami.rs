@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::claims::Claims;
 use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
 
 pub struct WhoAmI;
@@ -18,6 +19,8 @@ pub struct Output {
     /// The OAuth client the token was issued to.
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
+    /// The token claims this server lets tools read (`OAUTH_CLAIMS`), by alias.
+    pub claims: Claims,
     /// Entitlement keys from the billing ledger.
     pub entitlements: Vec<String>,
     /// The MCP protocol version of this request.
@@ -32,7 +35,7 @@ impl Tool for WhoAmI {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes and entitlements.")
+        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes, the claims this server reads and your entitlements.")
             .title("Who am I")
             .read_only()
     }
@@ -43,6 +46,7 @@ impl Tool for WhoAmI {
             sub: ctx.principal.sub.clone(),
             client_id: ctx.principal.client_id.clone(),
             scopes: ctx.principal.scopes.clone(),
+            claims: ctx.principal.claims.clone(),
             entitlements,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
             manage_url: ctx.manage_url(),

@@ -1,0 +1,103 @@
+//! Claims for tools: the token claims an operator allowlists (`OAUTH_CLAIMS`), copied into the
+//! principal in a typed form. Never logged.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// At most this many rules, so a principal stays small.
+pub const MAX_RULES: usize = 16;
+/// Longer strings are not copied (an allowlisted claim is a name or an id, not a document).
+pub const MAX_TEXT_BYTES: usize = 512;
+/// Longer lists are not copied.
+pub const MAX_LIST_ITEMS: usize = 64;
+
+/// One allowlisted claim: `name` (the claim itself) or `alias=path`, where `path` is a claim
+/// name, or, when no claim has that exact name, a dotted path into objects
+/// (`roles=realm_access.roles`). Exact names come first because some are URLs with dots
+/// (Auth0's `https://example.com/email`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRule {
+    pub alias: String,
+    pub path: String,
+}
+
+/// A copied claim's value. Objects, floats and mixed lists are not copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum ClaimValue {
+    Text(String),
+    Flag(bool),
+    Integer(i64),
+    List(Vec<String>),
+}
+
+/// The allowlisted claims of one token, by alias.
+pub type Claims = BTreeMap<String, ClaimValue>;
+
+impl ClaimRule {
+    /// Parses one entry of `OAUTH_CLAIMS`; the error says what is expected.
+    pub fn parse(entry: &str) -> Result<ClaimRule, &'static str> {
+        let (alias, path) = match entry.split_once('=') {
+            Some((a, p)) => (a.trim(), p.trim()),
+            None => (entry.trim(), entry.trim()),
+        };
+        let alias_ok = !alias.is_empty()
+            && alias.len() <= 64
+            && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if !alias_ok {
+            return Err("each entry is a claim name or alias=claim, the alias made of letters, digits, _ and -");
+        }
+        if path.is_empty() || path.len() > 256 || path.contains(char::is_whitespace) {
+            return Err("each claim is a name or a dotted path without spaces, at most 256 characters");
+        }
+        Ok(ClaimRule { alias: alias.to_owned(), path: path.to_owned() })
+    }
+
+    /// Parses a whole `OAUTH_CLAIMS` list (comma-separated).
+    pub fn parse_list(v: &str) -> Result<Vec<ClaimRule>, &'static str> {
+        let entries = v.split(',').map(str::trim).filter(|e| !e.is_empty());
+        let rules = entries.map(ClaimRule::parse).collect::<Result<Vec<_>, _>>()?;
+        if rules.is_empty() || rules.len() > MAX_RULES {
+            return Err("must list 1 to 16 claims");
+        }
+        Ok(rules)
+    }
+
+    fn find<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
+        if let Some(v) = claims.get(&self.path) {
+            return Some(v);
+        }
+        let mut parts = self.path.split('.');
+        let first = claims.get(parts.next()?)?;
+        parts.try_fold(first, |v, p| v.as_object()?.get(p))
+    }
+}
+
+impl fmt::Display for ClaimRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.alias, self.path)
+    }
+}
+
+fn typed(v: &Value) -> Option<ClaimValue> {
+    match v {
+        Value::String(s) if s.len() <= MAX_TEXT_BYTES => Some(ClaimValue::Text(s.clone())),
+        Value::Bool(b) => Some(ClaimValue::Flag(*b)),
+        Value::Number(n) => n.as_i64().map(ClaimValue::Integer),
+        Value::Array(a) if a.len() <= MAX_LIST_ITEMS => {
+            let items: Option<Vec<String>> =
+                a.iter().map(|i| i.as_str().filter(|s| s.len() <= MAX_TEXT_BYTES).map(str::to_owned)).collect();
+            items.map(ClaimValue::List)
+        }
+        _ => None,
+    }
+}
+
+/// The allowlisted claims present in `claims`, each in its typed form.
+pub fn copy(rules: &[ClaimRule], claims: &Map<String, Value>) -> Claims {
+    rules.iter().filter_map(|r| Some((r.alias.clone(), typed(r.find(claims)?)?))).collect()
+}

@@ -1,0 +1,94 @@
+//! Variables `check` has passed → the typed `Config`.
+
+use super::*;
+use crate::auth::claims::ClaimRule;
+use crate::auth::introspection::Introspection;
+use crate::auth::profile::TokenProfile;
+use crate::auth::validator::AccessTokenValidator;
+
+impl Config {
+    /// The `aud` values `/mcp` accepts: `OAUTH_AUDIENCE`, else the resource URI itself.
+    pub fn audiences(&self, resource: &str) -> Vec<String> {
+        if self.oauth_audience.is_empty() {
+            vec![resource.to_owned()]
+        } else {
+            self.oauth_audience.clone()
+        }
+    }
+
+    /// The validator for `/mcp`'s access tokens, accepting `audiences`.
+    pub fn token_validator(&self, audiences: Vec<String>) -> AccessTokenValidator {
+        AccessTokenValidator {
+            issuer: self.token_issuer(),
+            audiences,
+            leeway_secs: self.oauth_leeway_secs,
+            accept_jwt_typ: self.oauth_accept_jwt_typ && !self.auth_server,
+            profile: self.token_profile.clone(),
+        }
+    }
+
+    /// Builds the typed value from variables `check` has passed.
+    pub(super) fn from_valid(src: &dyn VarSource) -> Config {
+        let list = |name| value(src, name).map(|v| split_list(&v)).unwrap_or_default();
+        Config {
+            oauth_issuer: value(src, "OAUTH_ISSUER").unwrap_or_default(),
+            oauth_jwks_uri: value(src, "OAUTH_JWKS_URI"),
+            oauth_audience: list("OAUTH_AUDIENCE"),
+            mcp_resource: value(src, "MCP_RESOURCE"),
+            stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRET"),
+            deployment_secrets: list("MKIT_SECRET"),
+            mcp_allowed_origins: list("MCP_ALLOWED_ORIGINS"),
+            oauth_leeway_secs: value(src, "OAUTH_LEEWAY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(60),
+            oauth_accept_jwt_typ: value(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            oauth_required_scopes: value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
+            oauth_token_cache: !value(src, "OAUTH_TOKEN_CACHE").is_some_and(|v| v.eq_ignore_ascii_case("off")),
+            token_profile: token_profile(src),
+            introspection: introspection(src),
+            upgrade_url: value(src, "MKIT_UPGRADE_URL"),
+            stripe_secret_key: value(src, "STRIPE_SECRET_KEY"),
+            web_client: value(src, "MKIT_WEB_CLIENT_ID").zip(value(src, "MKIT_WEB_CLIENT_SECRET")),
+            prices: list("MKIT_PRICES")
+                .iter()
+                .filter_map(|p| p.split_once('=').map(|(e, id)| (e.trim().to_owned(), id.trim().to_owned())))
+                .collect(),
+            stripe_mode: StripeMode::from_settings(
+                value(src, "MKIT_STRIPE_MODE").as_deref(),
+                value(src, "STRIPE_SECRET_KEY").as_deref(),
+            ),
+            stripe_account: value(src, "MKIT_STRIPE_ACCOUNT"),
+            grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
+            auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
+            auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
+            auth_claims: list("MKIT_AUTH_CLAIMS"),
+            auth_subject_claim: value(src, "MKIT_AUTH_SUBJECT_CLAIM")
+                .filter(|_| is_on(src, "MKIT_AUTH_SERVER", false))
+                .unwrap_or_else(|| "sub".to_owned()),
+        }
+    }
+}
+
+/// The token profile: the operator's settings for an upstream issuer; in authorization-server
+/// mode mKit's own tokens (RFC 9068), whose tool claims default to the carried ones.
+fn token_profile(src: &dyn VarSource) -> TokenProfile {
+    let rules = |name| value(src, name).and_then(|v| ClaimRule::parse_list(&v).ok());
+    if is_on(src, "MKIT_AUTH_SERVER", false) {
+        let claims = rules("OAUTH_CLAIMS").or_else(|| rules("MKIT_AUTH_CLAIMS")).unwrap_or_default();
+        return TokenProfile { claims, ..TokenProfile::default() };
+    }
+    let defaults = TokenProfile::default();
+    TokenProfile {
+        scope_claims: value(src, "OAUTH_SCOPE_CLAIMS").map_or(defaults.scope_claims, |v| split_list(&v)),
+        scope_prefix: value(src, "OAUTH_SCOPE_PREFIX"),
+        client_ids: value(src, "OAUTH_CLIENT_IDS").map(|v| split_list(&v)).unwrap_or_default(),
+        claims: rules("OAUTH_CLAIMS").unwrap_or_default(),
+    }
+}
+
+fn introspection(src: &dyn VarSource) -> Option<Introspection> {
+    Some(Introspection {
+        endpoint: value(src, "OAUTH_INTROSPECTION_URL")?,
+        client_id: value(src, "OAUTH_INTROSPECTION_CLIENT_ID")?,
+        client_secret: value(src, "OAUTH_INTROSPECTION_CLIENT_SECRET")?,
+    })
+    .filter(|_| !is_on(src, "MKIT_AUTH_SERVER", false))
+}
