@@ -72,6 +72,10 @@ async function checkHealth(base) {
   const meaning = { stale: " (issuer unreachable: serving cached keys)", unreachable: " (no keys: every token is refused)",
     undefined: " (not checked: the configuration is invalid)" };
   report(checks.jwks === "ok", "healthz.jwks", `jwks=${checks.jwks ?? "absent"}${meaning[checks.jwks] ?? ""}${age}`);
+  if (checks.introspection) {
+    const i = checks.introspection;
+    report(i.state === "ok", "healthz.introspection", `${i.endpoint}: ${i.state}${i.state === "ok" ? "" : " (opaque tokens get 503)"}`);
+  }
   const billing = checks.billing ?? {};
   const last = billing.last_event_at ? `last event ${new Date(billing.last_event_at).toISOString()}` : "no event processed yet";
   report(billing.webhook_secret === "ok", "healthz.billing", `webhook_secret=${billing.webhook_secret ?? "?"}, ${last}`);

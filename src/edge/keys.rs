@@ -107,9 +107,12 @@ async fn validate(
         let answer = introspect(i, token).await.map_err(Err)?;
         let now = now_ms() / 1000;
         // Reused for at most `CACHE_SECS`, so a revocation takes effect soon.
-        return judge(validator, &answer, now)
-            .map(|v| ValidatedToken { expires_at: v.expires_at.min(now + CACHE_SECS), ..v })
-            .map_err(Ok);
+        return match judge(validator, &answer, now) {
+            Ok(v) => Ok(ValidatedToken { expires_at: v.expires_at.min(now + CACHE_SECS), ..v }),
+            // An answer that is not a JSON object is the endpoint's failure, not the token's.
+            Err(TokenError::Malformed(_)) => Err(Err(Unavailable("introspection_answer"))),
+            Err(e) => Err(Ok(e)),
+        };
     }
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.

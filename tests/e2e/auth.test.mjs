@@ -4,16 +4,16 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, randomBytes, generateKeyPairSync, createHmac, sign } from "node:crypto";
+import { generateKeyPairSync, createHmac, sign } from "node:crypto";
 import { startStack } from "./stack.mjs";
-import { CLIENT_ID, CLIENT_SECRET, peek } from "./issuer.mjs";
+import { CLIENT_ID, peek } from "./issuer.mjs";
 
 let stack;
 let scoped;
 before(async () => {
   [stack, scoped] = await Promise.all([
     startStack({ name: "auth", script: "build-fixtures/index.js" }),
-    startStack({ name: "auth-required-scopes", vars: { OAUTH_REQUIRED_SCOPES: "mcp admin" } }),
+    startStack({ name: "auth-required-scopes", vars: { OAUTH_REQUIRED_SCOPES: "mcp admin", OAUTH_SCOPE_PREFIX: "api://mkit/" } }),
   ]);
 });
 after(async () => {
@@ -73,52 +73,7 @@ test("client_credentials tokens signed RS256 and ES256 are accepted", async () =
 });
 
 test("authorization code + PKCE with a resource indicator (dev interactions)", async () => {
-  const iss = stack.issuer.url;
-  const redirect = `http://127.0.0.1:${stack.issuer.port}/cb`;
-  const verifier = randomBytes(32).toString("base64url");
-  const challenge = createHash("sha256").update(verifier).digest("base64url");
-  const jar = new Map();
-  const go = async (url, init = {}) => {
-    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}),
-      cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    return res;
-  };
-  const auth = new URL(`${iss}auth`);
-  auth.search = new URLSearchParams({ client_id: CLIENT_ID, response_type: "code", redirect_uri: redirect,
-    scope: "openid mcp tools:read", resource: stack.resource, code_challenge: challenge,
-    code_challenge_method: "S256", state: "s1" }).toString();
-  let res = await go(auth.href);
-  let code;
-  for (let hops = 0; hops < 12 && !code; hops++) {
-    const location = new URL(res.headers.get("location"), iss);
-    if (location.href.startsWith(redirect)) {
-      code = location.searchParams.get("code");
-      break;
-    }
-    if (location.pathname.startsWith("/interaction/")) {
-      const page = await go(location.href);
-      const html = await page.text();
-      const prompt = html.includes('name="login"') ? { prompt: "login", login: "alice", password: "x" } : { prompt: "consent" };
-      res = await go(location.href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams(prompt).toString() });
-    } else {
-      res = await go(location.href);
-    }
-  }
-  assert.ok(code, "the issuer redirected back with a code");
-  const tokenRes = await fetch(`${iss}token`, {
-    method: "POST",
-    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
-      "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: redirect, code_verifier: verifier,
-      resource: stack.resource }),
-  });
-  const { access_token: token } = await tokenRes.json();
+  const { access_token: token } = await stack.issuer.userTokens({ user: "alice", scope: "openid mcp tools:read" });
   assert.equal(peek(token).payload.aud, stack.resource);
   assert.equal(peek(token).payload.sub, "alice");
   const whoami = await call(stack.worker.url, token, { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami" } });
@@ -146,13 +101,15 @@ test("scope step-up: 403 insufficient_scope for a tool; tools/list hides it", as
     `Bearer error="insufficient_scope", scope="admin", resource_metadata="${metadataUrl()}"`);
 });
 
-test("OAUTH_REQUIRED_SCOPES gates all of /mcp", async () => {
+test("OAUTH_REQUIRED_SCOPES gates all of /mcp; clients see scopes with OAUTH_SCOPE_PREFIX", async () => {
   const none = await call(scoped.worker.url, undefined);
   assert.equal(none.status, 401);
-  assert.match(none.headers.get("www-authenticate"), /scope="mcp admin"/);
+  assert.match(none.headers.get("www-authenticate"), /scope="api:\/\/mkit\/mcp api:\/\/mkit\/admin"/);
   const res = await call(scoped.worker.url, await scoped.token());
-  assert.equal(res.status, 403);
-  assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="mcp admin"/);
+  assert.equal(res.status, 403, "the token's bare mcp counts; admin is missing");
+  assert.match(res.headers.get("www-authenticate"), /error="insufficient_scope", scope="api:\/\/mkit\/mcp api:\/\/mkit\/admin"/);
+  const prm = await (await fetch(`${scoped.worker.url}/.well-known/oauth-protected-resource/mcp`)).json();
+  assert.deepEqual(prm.scopes_supported, ["api://mkit/admin", "api://mkit/mcp"]);
 });
 
 test("attack tokens end to end: each a 401 (or 400 for a malformed header), never a 5xx", async () => {

@@ -1,15 +1,20 @@
 // A real OAuth 2.1 authorization server for the tests and `make dev`: npm `oidc-provider` on
 // loopback, with resource indicators on and JWT access tokens whose `aud` is the resource asked
-// for. Signing keys (RS256 and ES256) are generated per run; `rotate()` replaces the RS256 key.
+// for (opaque ones with `opaque: true`, checked at its RFC 7662 introspection endpoint). Signing
+// keys (RS256 and ES256) are generated per run; `rotate()` replaces the RS256 key.
 
 import { createServer } from "node:http";
 import Provider from "oidc-provider";
+import { createHash, randomBytes } from "node:crypto";
 import { generateKeyPair, exportJWK } from "jose";
 import { freePort } from "./harness.mjs";
 
 export const CLIENT_ID = "mkit-test";
 export const CLIENT_SECRET = "mkit-test-secret";
 export const SCOPES = "mcp tools:read notes";
+/** The resource server's own client at the introspection endpoint (it gets no tokens). */
+export const INTROSPECTOR_ID = "mkit-introspector";
+export const INTROSPECTOR_SECRET = "mkit-introspector-secret";
 
 async function signingKey(alg, kid) {
   const { privateKey } = await generateKeyPair(alg, { extractable: true });
@@ -19,9 +24,9 @@ async function signingKey(alg, kid) {
 /**
  * Starts an issuer on 127.0.0.1. Options: port (default free), resource (the default `aud`),
  * alg (the access-token signing algorithm, RS256 or ES256), registration (dynamic client
- * registration, for `make dev`), redirectUris.
+ * registration, for `make dev`), redirectUris, opaque (opaque access tokens).
  */
-export async function startIssuer({ port, resource, alg = "RS256", registration = false, redirectUris = [] } = {}) {
+export async function startIssuer({ port, resource, alg = "RS256", registration = false, redirectUris = [], opaque = false } = {}) {
   port ??= await freePort();
   const issuer = `http://127.0.0.1:${port}/`;
   const state = { alg, keys: [await signingKey("RS256", "rsa-1"), await signingKey("ES256", "ec-1")], server: null };
@@ -31,14 +36,21 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
       clients: [{
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        grant_types: ["client_credentials", "authorization_code"],
+        grant_types: ["client_credentials", "authorization_code", "refresh_token"],
         response_types: ["code"],
         redirect_uris: redirectUris.length ? redirectUris : [`http://127.0.0.1:${port}/cb`],
         token_endpoint_auth_method: "client_secret_basic",
-        scope: `openid email ${SCOPES}`,
+        scope: `openid email offline_access ${SCOPES}`,
+      }, {
+        client_id: INTROSPECTOR_ID,
+        client_secret: INTROSPECTOR_SECRET,
+        grant_types: [],
+        response_types: [],
+        redirect_uris: [],
+        token_endpoint_auth_method: "client_secret_basic",
       }],
       jwks: { keys: state.keys },
-      scopes: ["openid", "email", ...SCOPES.split(" ")],
+      scopes: ["openid", "email", "offline_access", ...SCOPES.split(" ")],
       // Each dev account has an e-mail address, released in the ID token with scope email (so a
       // test can see mKit carry an upstream claim into its own tokens).
       findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }) }),
@@ -50,6 +62,9 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
         devInteractions: { enabled: true },
         clientCredentials: { enabled: true },
         registration: { enabled: registration },
+        // The resource server may introspect any token; a client only its own.
+        introspection: { enabled: true, allowedPolicy: (_ctx, client, token) => client.clientId === INTROSPECTOR_ID || client.clientId === token.clientId },
+        revocation: { enabled: true },
         resourceIndicators: {
           enabled: true,
           defaultResource: () => resource,
@@ -58,7 +73,7 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
             scope: SCOPES,
             audience: resourceIndicator,
             accessTokenTTL: 3600,
-            accessTokenFormat: "jwt",
+            accessTokenFormat: opaque ? "opaque" : "jwt",
             jwt: { sign: { alg: state.alg } },
           }),
         },
@@ -98,6 +113,33 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
       if (!res.ok) throw new Error(`token endpoint: ${res.status} ${JSON.stringify(json)}`);
       return json.access_token;
     },
+    /**
+     * A user's tokens from the authorization code flow with PKCE, signing in and consenting
+     * through the dev interactions: `{ access_token, refresh_token?, id_token }`.
+     */
+    async userTokens({ user = "alice", scope = "openid mcp tools:read", forResource = resource } = {}) {
+      const code = await authorizationCode({ issuer, port, user, scope, resource: forResource });
+      const res = await fetch(`${issuer}token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: "authorization_code", code: code.code, redirect_uri: code.redirect,
+          code_verifier: code.verifier, resource: forResource }),
+      });
+      const json = await res.json();
+      if (!res.ok) throw new Error(`token endpoint: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+    /** Revokes a token at the issuer (RFC 7009). */
+    async revoke(token) {
+      const res = await fetch(`${issuer}token/revocation`, {
+        method: "POST",
+        headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
+          "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ token }),
+      });
+      if (!res.ok) throw new Error(`revocation: ${res.status}`);
+    },
     /** Replaces the RS256 signing key with a new one (new `kid`), restarting the server. */
     async rotate(kid = `rsa-${Date.now()}`) {
       state.keys = [await signingKey("RS256", kid), ...state.keys.filter((k) => k.alg !== "RS256")];
@@ -115,6 +157,46 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
       if (!state.server) state.server = await listen();
     },
   };
+}
+
+/** Walks the authorization endpoint's redirects, signing `user` in and consenting. */
+async function authorizationCode({ issuer, port, user, scope, resource }) {
+  const redirect = `http://127.0.0.1:${port}/cb`;
+  const verifier = randomBytes(32).toString("base64url");
+  const challenge = createHash("sha256").update(verifier).digest("base64url");
+  const jar = new Map();
+  const go = async (url, init = {}) => {
+    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}),
+      cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair.indexOf("=");
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+    return res;
+  };
+  const auth = new URL(`${issuer}auth`);
+  auth.search = new URLSearchParams({ client_id: CLIENT_ID, response_type: "code", redirect_uri: redirect, scope,
+    resource, code_challenge: challenge, code_challenge_method: "S256", state: "s1",
+    ...(scope.split(" ").includes("offline_access") ? { prompt: "consent" } : {}) }).toString();
+  let res = await go(auth.href);
+  for (let hops = 0; hops < 12; hops++) {
+    const location = new URL(res.headers.get("location"), issuer);
+    if (location.href.startsWith(redirect)) {
+      const code = location.searchParams.get("code");
+      if (!code) throw new Error(`authorization failed: ${location.search}`);
+      return { code, redirect, verifier };
+    }
+    if (location.pathname.startsWith("/interaction/")) {
+      const html = await (await go(location.href)).text();
+      const prompt = html.includes('name="login"') ? { prompt: "login", login: user, password: "x" } : { prompt: "consent" };
+      res = await go(location.href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams(prompt).toString() });
+    } else {
+      res = await go(location.href);
+    }
+  }
+  throw new Error("the issuer never redirected back with a code");
 }
 
 /** Decodes a JWT's header and payload without checking anything (for assertions). */

@@ -143,6 +143,7 @@ test("the SDK client connects through Dynamic Client Registration, calls a tool,
   assert.equal(who.structuredContent.sub, "alice@example.test", "the subject is the configured upstream claim");
   const claims = JSON.parse(Buffer.from(provider.store.tokens.access_token.split(".")[1], "base64url"));
   assert.equal(claims.email, "alice@example.test", "MKIT_AUTH_CLAIMS carries the upstream e-mail");
+  assert.equal(who.structuredContent.claims.email, "alice@example.test", "and tools read it (OAUTH_CLAIMS defaults to MKIT_AUTH_CLAIMS)");
   assert.deepEqual([claims.iss, claims.sub, claims.aud], [origin, "alice@example.test", resource], "reserved claims are mKit's own");
   assert.equal(who.structuredContent.client_id, provider.store.client.client_id);
   await client.close();
