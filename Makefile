@@ -50,7 +50,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 PORT ?= 8787
 
 .PHONY: token help setup setup-rust setup-npm setup-docs setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats
+  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check
 
 help:
 	@echo "make dev [AUTH_SERVER=on]   install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
@@ -58,6 +58,7 @@ help:
 	@echo "make bench   benchmarks, side by side with a no-op worker"
 	@echo "make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
 	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
+	@echo "make idp-check ISSUER=… [TOKEN=…] [RESOURCE=…]  what an identity provider offers MCP clients; the settings for it"
 	@echo "make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
 	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
 	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
@@ -199,6 +200,11 @@ tail: setup-npm
 
 check: setup-npm
 	@TOKEN="$(TOKEN)" node scripts/check.mjs "$(URL)"
+
+# An identity provider's metadata (and a sample token, decoded, not trusted) → what MCP clients
+# get from it and the mKit settings to use (scripts/idp-check.mjs). Read-only.
+idp-check: setup-npm
+	@node scripts/idp-check.mjs --issuer $(call cmdline,ISSUER) --token $(call cmdline,TOKEN) --resource $(call cmdline,RESOURCE)
 
 # Calls, errors and p50/p99 latency per tool over SINCE (scripts/stats.mjs), from the Analytics
 # Engine dataset bound as MKIT_STATS. Needs an API token with Account Analytics: Read.
