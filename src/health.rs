@@ -145,9 +145,17 @@ impl HealthReport {
             Probe::Fail(code) => format!("fail: {code}"),
         };
         self.checks.insert("introspection".into(), serde_json::json!({ "endpoint": endpoint, "state": state }));
-        if *probe != Probe::Ok && self.failing.is_none() {
-            self.failing = Some("health_introspection_failed");
-            self.status = Status::Fail;
+        match (probe, self.failing) {
+            (Probe::Fail(_), None) => {
+                self.failing = Some("health_introspection_failed");
+                self.status = Status::Fail;
+            }
+            // Opaque tokens still work without the issuer's keys (a provider may publish none).
+            (Probe::Ok, Some("health_jwks_failed")) => {
+                self.failing = None;
+                self.status = Status::Degraded;
+            }
+            _ => {}
         }
         self
     }
@@ -270,5 +278,26 @@ mod tests {
         let r = HealthReport::new(&cfg, &Probe::Fail("d1_error"), None);
         assert_eq!((r.http_status(), r.error_code()), (503, Some("health_db_failed")));
         assert_eq!(serde_json::to_value(&r).expect("json")["checks"]["db"], "fail: d1_error");
+    }
+
+    #[test]
+    fn introspection_states() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("MKIT_SECRET", SECRET)]));
+        let ok = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Fresh, Some(1))));
+        let r = ok.with_introspection("https://a.example/introspect", &Probe::Fail("introspection_timeout"));
+        assert_eq!((r.http_status(), r.error_code()), (503, Some("health_introspection_failed")));
+        let v = serde_json::to_value(&r).expect("json");
+        assert_eq!(
+            v["checks"]["introspection"],
+            serde_json::json!({ "endpoint": "https://a.example/introspect", "state": "fail: introspection_timeout" })
+        );
+        let no_keys = HealthReport::new(&cfg, &Probe::Ok, Some((JwksHealth::Unreachable, None)));
+        assert_eq!(no_keys.http_status(), 503);
+        let r = no_keys.with_introspection("https://a.example/introspect", &Probe::Ok);
+        assert_eq!((r.http_status(), r.error_code()), (200, None), "opaque tokens still work");
+        assert_eq!(serde_json::to_value(&r).expect("json")["status"], "degraded");
+        let db_down =
+            HealthReport::new(&cfg, &Probe::Fail("d1"), None).with_introspection("https://a.example/i", &Probe::Ok);
+        assert_eq!(db_down.error_code(), Some("health_db_failed"), "other failures stay");
     }
 }

@@ -43,7 +43,7 @@ fn fixture() -> &'static Fixture {
             scope_claims: vec!["scope".into(), "scp".into(), "permissions".into()],
             scope_prefix: Some("api://mkit/".into()),
             client_ids: vec!["app".into()],
-            claims: ClaimRule::parse_list("email,tenant=tid,roles=realm_access.roles,https://x.example/y")
+            claims: ClaimRule::parse_list("email,tenant=tid,roles=realm_access.roles,site=https://x.example/y")
                 .expect("rules"),
         };
         let lenient = AccessTokenValidator { leeway_secs: u64::MAX, accept_jwt_typ: true, profile, ..strict.clone() };
