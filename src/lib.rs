@@ -18,6 +18,7 @@ pub mod mcp;
 pub mod oauth;
 pub mod paylink;
 pub mod paywall;
+pub mod quota;
 pub mod routes;
 pub mod seal;
 pub mod sql;

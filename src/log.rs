@@ -36,7 +36,7 @@ pub struct Extras {
     /// The token check: `ok`, or why not (`token_expired`, …).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth: Option<&'static str>,
-    /// A paid tool's gate: `granted`, `payment_required`, `unavailable`; `free` for other tools.
+    /// The call's admission (`mcp::admission`): `free`, `granted`, `free_quota`, `payment_required`, `quota_exceeded`, `unavailable`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub billing: Option<&'static str>,
     /// The caller, as a keyed hash (`subject_hash`): correlates one user's lines, names no one.

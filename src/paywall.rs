@@ -5,14 +5,26 @@
 use serde_json::json;
 use std::cell::OnceCell;
 
+use crate::billing::usage::{self, Counter};
 use crate::billing::{ledger, StoreError};
 use crate::mcp::{Denial, Entitlements, PayLink, ToolError};
 use crate::paylink::{self, Kind};
+use crate::quota::{rfc3339, FreeQuota, QuotaUsage};
+use crate::sql::Statement;
 
-/// Reads a caller's entitlement keys (`ledger::ENTITLEMENTS_SQL`).
+/// Reads a caller's entitlement keys (`ledger::ENTITLEMENTS_SQL`) and keeps the free-quota
+/// counters (`billing::usage`).
 #[allow(async_fn_in_trait)]
 pub trait LedgerReader {
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError>;
+    /// Runs one counter statement: the rows it changed.
+    async fn count(&self, _statement: Statement) -> Result<usize, StoreError> {
+        Err(StoreError::Unbound)
+    }
+    /// The counters `statement` (`usage::usage`) selects: (quota, window start, used).
+    async fn counters(&self, _statement: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        Err(StoreError::Unbound)
+    }
 }
 
 /// Where a caller without an entitlement can pay.
@@ -40,11 +52,25 @@ pub struct Paywall<'a, R> {
     sub: &'a str,
     offer: Offer<'a>,
     loaded: OnceCell<Result<Vec<String>, StoreError>>,
+    /// Every free quota the server declares, by counter key, and the clock its windows use.
+    quotas: Vec<(&'static str, FreeQuota)>,
+    now_secs: i64,
 }
 
 impl<'a, R: LedgerReader> Paywall<'a, R> {
     pub fn new(reader: R, sub: &'a str, offer: Offer<'a>) -> Self {
-        Paywall { reader, sub, offer, loaded: OnceCell::new() }
+        Paywall { reader, sub, offer, loaded: OnceCell::new(), quotas: Vec::new(), now_secs: 0 }
+    }
+
+    /// Counts the free quotas `quotas` (counter key, quota) in the windows around `now_secs`.
+    pub fn with_quotas(mut self, quotas: Vec<(&'static str, FreeQuota)>, now_secs: i64) -> Self {
+        self.quotas = quotas;
+        self.now_secs = now_secs;
+        self
+    }
+
+    fn counter<'k>(&'k self, key: &'k str, quota: &FreeQuota) -> Counter<'k> {
+        Counter { sub: self.sub, key, window_start: quota.window.start(self.now_secs) }
     }
 
     fn link(&self, kind: Kind, entitlement: &str) -> Option<PayLink> {
@@ -84,6 +110,53 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
     fn manage_url(&self) -> Option<String> {
         self.link(Kind::Portal, "").map(|l| l.url)
     }
+
+    async fn take_free_call(&self, key: &str, quota: &FreeQuota) -> Result<(), Denial> {
+        match self.reader.count(self.counter(key, quota).take(quota.calls)).await {
+            Ok(1) => Ok(()),
+            Ok(_) => Err(Denial::QuotaExceeded(quota_exceeded(key, quota, self.now_secs))),
+            Err(e) => Err(Denial::Unavailable(unavailable(e))),
+        }
+    }
+
+    async fn give_back_free_call(&self, key: &str, quota: &FreeQuota) {
+        // Best effort: a lost give-back costs the caller one free call, never lets one too many run.
+        let _ = self.reader.count(self.counter(key, quota).give_back()).await;
+    }
+
+    async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
+        let Some(since) = self.quotas.iter().map(|(_, q)| q.window.start(self.now_secs)).min() else {
+            return Ok(Vec::new());
+        };
+        let rows = self.reader.counters(usage::usage(self.sub, since)).await.map_err(unavailable)?;
+        Ok(self.quotas.iter().map(|(key, q)| standing(key, q, &rows, self.now_secs)).collect())
+    }
+}
+
+/// One quota's standing from the caller's counters.
+fn standing(key: &str, q: &FreeQuota, rows: &[(String, i64, i64)], now: i64) -> QuotaUsage {
+    let start = q.window.start(now);
+    let used = rows.iter().find(|(k, s, _)| k == key && *s == start).map_or(0, |(_, _, u)| *u);
+    let used = u32::try_from(used.max(0)).unwrap_or(u32::MAX).min(q.calls);
+    QuotaUsage {
+        quota: key.to_owned(),
+        calls: q.calls,
+        window: q.window,
+        used,
+        remaining: q.calls - used,
+        resets_at: rfc3339(q.window.resets_at(now)),
+    }
+}
+
+/// A free tool past its quota: not a payment question, a wait.
+fn quota_exceeded(key: &str, q: &FreeQuota, now: i64) -> ToolError {
+    let resets_at = rfc3339(q.window.resets_at(now));
+    ToolError::new(format!(
+        "The free quota \"{key}\" ({} calls per {}) is used up; it resets at {resets_at}.",
+        q.calls,
+        q.window.as_str()
+    ))
+    .with_structured(json!({ "error": "quota_exceeded", "quota": key, "resets_at": resets_at }))
 }
 
 /// Fail closed, and say it is worth retrying.

@@ -10,7 +10,7 @@
 //! | `index1` | the tool (the sampling key: each tool keeps its own sample) |
 //! | `blob1` | the tool |
 //! | `blob2` | the outcome: `ok`, `tool_error`, or the JSON-RPC error's code name |
-//! | `blob3` | the paid-tool gate: `free`, `granted`, `payment_required`, `unavailable`, `none` |
+//! | `blob3` | the paid-tool gate: `free`, `granted`, `free_quota`, `payment_required`, `quota_exceeded`, `unavailable`, `none` |
 //! | `blob4` | the protocol version |
 //! | `blob5` | the client, `name/version`, where the request names it |
 //! | `double1` | the request's duration in ms (wall time waiting on I/O, as on the log line) |

@@ -67,6 +67,7 @@ fn dependencies_point_one_way() {
         "stats",
         "oauth",
         "sql",
+        "quota",
     ] {
         assert_no_use(pure, &worker);
     }
@@ -78,6 +79,7 @@ fn dependencies_point_one_way() {
     assert_no_use("billing", &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
     assert_no_use("paywall", &["crate::tools", "crate::edge"]);
+    assert_no_use("quota", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("paylink", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing"]);
     assert_no_use("seal", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing", "crate::auth"]);

@@ -5,6 +5,7 @@ pub mod event;
 pub mod ledger;
 pub mod reference;
 pub mod signature;
+pub mod usage;
 
 /// Why the ledger's store (D1) could not be used. Each carries a stable code for logs and
 /// answers; none carries the store's own message, which could hold data.

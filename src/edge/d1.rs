@@ -47,6 +47,13 @@ struct KeyRow {
     key: String,
 }
 
+#[derive(Deserialize)]
+struct CounterRow {
+    quota_key: String,
+    window_start: f64,
+    used: f64,
+}
+
 impl LedgerReader for D1Ledger<'_> {
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
         let params: Vec<JsValue> =
@@ -55,6 +62,18 @@ impl LedgerReader for D1Ledger<'_> {
         let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
         Ok(rows.into_iter().map(|r| r.key).collect())
+    }
+
+    async fn count(&self, statement: Statement) -> Result<usize, StoreError> {
+        apply_batch(self.env, &[statement]).await.map(|changed| changed.first().copied().unwrap_or(0))
+    }
+
+    async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+        let statement = db(self.env)?.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?;
+        let rows = statement.all().await.map_err(|_| StoreError::Query)?;
+        let rows: Vec<CounterRow> = rows.results().map_err(|_| StoreError::Rows)?;
+        Ok(rows.into_iter().map(|r| (r.quota_key, r.window_start as i64, r.used as i64)).collect())
     }
 }
 

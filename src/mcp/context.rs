@@ -12,6 +12,7 @@ use super::mrtr::{self, Binding, Sealing};
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
+use crate::quota::{FreeQuota, QuotaUsage};
 
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
@@ -68,6 +69,17 @@ pub trait Entitlements {
     fn manage_url(&self) -> Option<String> {
         None
     }
+    /// Takes one call of the caller's free quota `key`: `Ok` when one was left, else
+    /// `Denial::QuotaExceeded` (saying when it resets). Without counters, nothing is free.
+    async fn take_free_call(&self, _key: &str, _quota: &FreeQuota) -> Result<(), Denial> {
+        Err(Denial::Unavailable(ToolError::new("free quotas are not counted here")))
+    }
+    /// Gives back a call taken for a run that failed.
+    async fn give_back_free_call(&self, _key: &str, _quota: &FreeQuota) {}
+    /// The caller's standing on every declared free quota.
+    async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
+        Ok(Vec::new())
+    }
 }
 
 /// Why a paid tool did not run.
@@ -79,6 +91,8 @@ pub enum Denial {
     PaymentRequired { result: ToolError, pay: Option<PayLink> },
     /// The ledger cannot be read now: fail closed.
     Unavailable(ToolError),
+    /// A tool without an entitlement, past its free quota: the result says when it resets.
+    QuotaExceeded(ToolError),
 }
 
 /// A pay link: the URL, and a unique id for it (2025-11-25's `elicitationId`).
@@ -94,6 +108,9 @@ pub trait DynEntitlements {
     fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
     fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>>;
     fn manage_url_dyn(&self) -> Option<String>;
+    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<(), Denial>>;
+    fn give_back_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, ()>;
+    fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>>;
 }
 
 impl<T: Entitlements> DynEntitlements for T {
@@ -105,6 +122,15 @@ impl<T: Entitlements> DynEntitlements for T {
     }
     fn manage_url_dyn(&self) -> Option<String> {
         Entitlements::manage_url(self)
+    }
+    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<(), Denial>> {
+        Box::pin(self.take_free_call(key, quota))
+    }
+    fn give_back_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, ()> {
+        Box::pin(self.give_back_free_call(key, quota))
+    }
+    fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>> {
+        Box::pin(self.quota_usage())
     }
 }
 
@@ -142,6 +168,11 @@ impl ToolContext<'_> {
     /// The caller's entitlement keys (read from the ledger on first use, once per request).
     pub async fn entitlements(&self) -> Result<Vec<String>, ToolError> {
         self.entitlements.keys_boxed().await
+    }
+
+    /// The caller's standing on every free quota the server declares.
+    pub async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
+        self.entitlements.quota_usage_boxed().await
     }
 
     /// Where the caller manages their subscription (a signed-in billing portal link), if billing

@@ -2,6 +2,7 @@
 //! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, the billing ledger
 //! or a shipped tool.
 
+pub mod admission;
 pub mod batch;
 pub mod context;
 pub mod cors;

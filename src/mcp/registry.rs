@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 use super::context::ToolContext;
 use super::jsonrpc::RpcError;
 use super::tool::{RegisteredTool, Tool, ToolInfo};
+use crate::quota::FreeQuota;
 
 /// What reading a resource gives.
 pub enum ResourceBody {
@@ -84,6 +85,20 @@ impl Registry {
     }
 
     /// Every scope the registry names, for `scopes_supported`.
+    /// Every free quota the tools declare, once per counter (a group counts once).
+    pub fn free_quotas(&self) -> Vec<(&'static str, FreeQuota)> {
+        let mut out: Vec<(&'static str, FreeQuota)> = Vec::new();
+        for t in &self.tools {
+            if let Some(q) = t.info.free_quota {
+                let key = q.group.unwrap_or(t.info.name);
+                if !out.iter().any(|(k, _)| *k == key) {
+                    out.push((key, q));
+                }
+            }
+        }
+        out
+    }
+
     pub fn scopes(&self) -> Vec<&'static str> {
         let tools = self.tools.iter().flat_map(|t| t.info.scopes.iter().copied());
         let mut all: Vec<&'static str> =

@@ -3,12 +3,13 @@
 
 use serde_json::{json, Map, Value};
 
+use super::admission::{admit, denial_label, settle};
 use super::context::{Denial, LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
 use super::paid;
 use super::registry::{Prompt, Registry, ResourceBody};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
-use super::tool::RegisteredTool;
+use super::tool::{RegisteredTool, ToolOutcome};
 use super::version::{Era, ProtocolVersion};
 
 /// Why a request was not answered with a result.
@@ -167,21 +168,25 @@ impl Server<'_> {
         let tool =
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
-        let decision = match tool.info.entitlement {
-            None => Ok("free"),
-            Some(key) => ctx.entitlements.require_boxed(name, key).await.map(|()| "granted"),
+        let admission = match admit(ctx, &tool.info).await {
+            Ok(a) => a,
+            Err(denial) => {
+                ctx.billing.set(Some(denial_label(&denial)));
+                return match denial {
+                    Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
+                    Denial::PaymentRequired { result, pay } => Ok(paid::ask_to_pay(ctx, result, pay)?),
+                };
+            }
         };
-        ctx.billing.set(Some(match &decision {
-            Ok(d) => d,
-            Err(Denial::Unavailable(_)) => "unavailable",
-            Err(Denial::PaymentRequired { .. }) => "payment_required",
-        }));
-        match decision {
-            Ok(_) => {}
-            Err(Denial::Unavailable(e)) => return Ok(render_error(e, ctx.protocol_version)),
-            Err(Denial::PaymentRequired { result, pay }) => return Ok(paid::ask_to_pay(ctx, result, pay)?),
-        }
-        let mut result = render_outcome(name, tool.call(ctx, args).await, ctx.protocol_version)?;
+        ctx.billing.set(Some(admission.as_str()));
+        let outcome = tool.call(ctx, args).await;
+        let failed = match &outcome {
+            ToolOutcome::Ok(_) => false,
+            ToolOutcome::Raw(r) => r.get("isError") == Some(&Value::Bool(true)),
+            _ => true,
+        };
+        settle(ctx, &tool.info, admission, failed).await;
+        let mut result = render_outcome(name, outcome, ctx.protocol_version)?;
         if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {
             // A paid result says where the subscription behind it is managed.
             if let Value::Object(meta) = r.entry("_meta").or_insert_with(|| Value::Object(Map::new())) {

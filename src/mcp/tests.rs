@@ -74,9 +74,34 @@ impl Tool for Chatty {
     }
 }
 
+/// A tool with two free calls a day (and one paid tool with one), failing when asked.
+struct Metered(&'static str, Option<&'static str>, u32);
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct FailInput {
+    #[serde(default)]
+    fail: bool,
+}
+impl Tool for Metered {
+    type Input = FailInput;
+    type Output = Value;
+    fn info(&self) -> ToolInfo {
+        let info = ToolInfo::new(self.0, "metered").free_quota(self.2, crate::quota::Window::Day);
+        match self.1 {
+            Some(e) => info.entitlement(e),
+            None => info,
+        }
+    }
+    async fn call(&self, _: &ToolContext<'_>, input: FailInput) -> Result<Value, ToolError> {
+        if input.fail {
+            return Err(ToolError::new("failed as asked"));
+        }
+        Ok(json!({"ran": self.0}))
+    }
+}
+
 fn registry() -> Registry {
     let mut r = tools::registry();
-    r.tool(Admin).tool(Chatty);
+    r.tool(Admin).tool(Chatty).tool(Metered("metered", None, 2)).tool(Metered("paid_metered", Some("gold"), 1));
     r
 }
 
@@ -95,12 +120,15 @@ struct Ledger {
     reads: std::cell::Cell<usize>,
     /// A pay link to offer, as the paywall does when the pay pages are configured.
     pay: Option<PayLink>,
+    /// Free calls left per quota key, and the calls given back.
+    free: std::cell::RefCell<std::collections::HashMap<String, u32>>,
+    given_back: std::cell::Cell<usize>,
 }
 
 impl Ledger {
     fn new(keys: Result<&[&str], &str>) -> Ledger {
         let keys = keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()).map_err(str::to_owned);
-        Ledger { keys, reads: Default::default(), pay: None }
+        Ledger { keys, reads: Default::default(), pay: None, free: Default::default(), given_back: Default::default() }
     }
 }
 
@@ -118,6 +146,28 @@ impl Entitlements for Ledger {
                 pay: self.pay.clone(),
             }),
         }
+    }
+    async fn take_free_call(&self, key: &str, q: &crate::quota::FreeQuota) -> Result<(), Denial> {
+        match self.left(key, q) {
+            0 => Err(Denial::QuotaExceeded(
+                ToolError::new("quota used up").with_structured(json!({"error": "quota_exceeded", "quota": key})),
+            )),
+            n => {
+                self.free.borrow_mut().insert(key.to_owned(), n - 1);
+                Ok(())
+            }
+        }
+    }
+    async fn give_back_free_call(&self, key: &str, q: &crate::quota::FreeQuota) {
+        let n = self.left(key, q);
+        self.free.borrow_mut().insert(key.to_owned(), n + 1);
+        self.given_back.set(self.given_back.get() + 1);
+    }
+}
+
+impl Ledger {
+    fn left(&self, key: &str, q: &crate::quota::FreeQuota) -> u32 {
+        *self.free.borrow_mut().entry(key.to_owned()).or_insert(q.calls)
     }
 }
 
@@ -530,7 +580,11 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
             None => break,
         }
     }
-    assert_eq!(names, ["whoami", "remember", "text_stats", "chatty"], "admin_only is hidden without the scope");
+    assert_eq!(
+        names,
+        ["whoami", "remember", "text_stats", "chatty", "metered", "paid_metered"],
+        "admin_only is hidden without the scope"
+    );
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "zz"}));
     assert_eq!(code(&r), INVALID_PARAMS);
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({"cursor": "99"}));
@@ -552,7 +606,7 @@ fn tools_list_pages_filters_by_scope_and_marks_paid_tools() {
     // With the scope, the hidden tool appears and can be called.
     h.principal = user(&["notes:admin"]);
     let (_, r) = h.rpc(Some(V3), "tools/list", json!({}));
-    assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(5));
+    assert_eq!(r["result"]["tools"].as_array().map(Vec::len), Some(7));
     let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "admin_only"}));
     assert_eq!(r["result"]["isError"], false);
     // Without the scope: 403, naming every scope the tool needs, for the adapter's challenge.
@@ -908,4 +962,70 @@ fn each_tool_call_is_one_metrics_entry_naming_only_registered_tools() {
     ]);
     let b = h.post(&[("MCP-Protocol-Version", V1)], &batch.to_string());
     assert_eq!(b.log.tool_calls.iter().map(|c| (c.tool, c.billing)).collect::<Vec<_>>(), [("whoami", "free"); 2]);
+}
+
+#[test]
+fn free_quotas_let_calls_run_until_used_up_and_failed_runs_give_theirs_back() {
+    let h = Harness::new();
+    let call = |name: &str, fail: bool| {
+        let (status, body) =
+            h.rpc(Some("2025-11-25"), "tools/call", json!({"name": name, "arguments": {"fail": fail}}));
+        assert_eq!(status, 200);
+        body["result"].clone()
+    };
+    assert_eq!(call("metered", false)["structuredContent"], json!({"ran": "metered"}));
+    assert_eq!(call("metered", true)["isError"], true, "a failed run…");
+    assert_eq!(h.entitlements.given_back.get(), 1, "…gives its call back");
+    assert_eq!(call("metered", false)["isError"], false, "so the second free call is still there");
+    let over = call("metered", false);
+    assert_eq!(
+        (over["isError"].clone(), over["structuredContent"]["error"].clone()),
+        (json!(true), json!("quota_exceeded"))
+    );
+    assert_eq!(h.entitlements.given_back.get(), 1, "a refused call takes nothing, gives nothing");
+
+    // A paid tool: the free call first (no entitlement "gold"), then the offer to pay.
+    assert_eq!(call("paid_metered", false)["structuredContent"], json!({"ran": "paid_metered"}));
+    assert_eq!(call("paid_metered", false)["structuredContent"]["error"], "payment_required");
+    // Holders of the entitlement are never counted.
+    let mut rich = Harness::new();
+    rich.entitlements = Ledger::new(Ok(&["gold"]));
+    for _ in 0..3 {
+        let (_, body) = rich.rpc(Some("2025-11-25"), "tools/call", json!({"name": "paid_metered", "arguments": {}}));
+        assert_eq!(body["result"]["isError"], false);
+    }
+    assert_eq!(rich.entitlements.free.borrow().get("paid_metered"), None, "no free call taken");
+}
+
+#[test]
+fn tools_list_shows_prices() {
+    let (_, body) = Harness::new().rpc(Some("2025-11-25"), "tools/list", json!({}));
+    let tools = body["result"]["tools"].as_array().expect("tools").clone();
+    let find = |n: &str| tools.iter().find(|t| t["name"] == n).cloned().expect("listed");
+    assert_eq!(find("metered")["_meta"], json!({"mkit/free_quota": {"calls": 2, "window": "day", "quota": "metered"}}));
+    assert_eq!(
+        find("paid_metered")["_meta"],
+        json!({"mkit/entitlement": "gold", "mkit/free_quota": {"calls": 1, "window": "day", "quota": "paid_metered"}})
+    );
+    assert_eq!(find("text_stats")["_meta"], json!({"mkit/entitlement": "pro"}));
+    assert!(find("whoami").get("_meta").is_none());
+}
+
+#[test]
+fn a_quota_group_is_one_counter() {
+    let mut r = Registry::default();
+    struct Grouped(&'static str);
+    impl Tool for Grouped {
+        type Input = FailInput;
+        type Output = Value;
+        fn info(&self) -> ToolInfo {
+            ToolInfo::new(self.0, "grouped").free_quota(5, crate::quota::Window::Month).quota_group("search")
+        }
+        async fn call(&self, _: &ToolContext<'_>, _: FailInput) -> Result<Value, ToolError> {
+            Ok(json!({}))
+        }
+    }
+    r.tool(Grouped("a")).tool(Grouped("b")).tool(Metered("c", None, 1));
+    let keys: Vec<_> = r.free_quotas().into_iter().map(|(k, q)| (k, q.calls)).collect();
+    assert_eq!(keys, [("search", 5), ("c", 1)]);
 }

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
+use crate::quota::{FreeQuota, Window};
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
 #[derive(Debug, Clone, PartialEq)]
@@ -63,6 +64,8 @@ pub struct ToolInfo {
     pub scopes: &'static [&'static str],
     /// The entitlement key a caller must hold (a paid tool), if any.
     pub entitlement: Option<&'static str>,
+    /// Calls a caller may make without the entitlement (or at all, for a tool without one).
+    pub free_quota: Option<FreeQuota>,
 }
 
 impl ToolInfo {
@@ -75,6 +78,7 @@ impl ToolInfo {
             icons: Vec::new(),
             scopes: &[],
             entitlement: None,
+            free_quota: None,
         }
     }
     pub fn title(mut self, title: &'static str) -> Self {
@@ -102,6 +106,20 @@ impl ToolInfo {
     }
     pub fn entitlement(mut self, key: &'static str) -> Self {
         self.entitlement = Some(key);
+        self
+    }
+    /// `calls` free calls per caller per `window` (UTC calendar windows). With an entitlement,
+    /// holders are not counted and others get these calls before being asked to pay; without
+    /// one, a caller past the quota gets `quota_exceeded` until the window resets.
+    pub fn free_quota(mut self, calls: u32, window: Window) -> Self {
+        self.free_quota = Some(FreeQuota { calls, window, group: self.free_quota.and_then(|q| q.group) });
+        self
+    }
+    /// Shares the free quota with every tool naming the same group (one counter for all).
+    pub fn quota_group(mut self, group: &'static str) -> Self {
+        if let Some(q) = &mut self.free_quota {
+            q.group = Some(group);
+        }
         self
     }
 }
@@ -237,7 +255,9 @@ fn output_schema<T: JsonSchema>() -> Value {
             "entitlement": { "type": "string", "description": "The entitlement a paid tool needs." },
             "upgrade_url": { "type": ["string", "null"], "description": "A page where it can be bought." },
             "checkout_url": { "type": ["string", "null"],
-                "description": "The caller's own pay link: open it, sign in as yourself, pay, then call again." } } }),
+                "description": "The caller's own pay link: open it, sign in as yourself, pay, then call again." },
+            "quota": { "type": "string", "description": "The free quota used up (quota_exceeded)." },
+            "resets_at": { "type": "string", "description": "When that quota resets (RFC 3339, UTC)." } } }),
     );
     let mut schema = json!({ "type": "object", "anyOf": [output, { "$ref": "#/$defs/ToolError" }], "$defs": defs });
     if let Some(d) = dialect {

@@ -7,6 +7,7 @@ use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::registry::{Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
 use crate::mcp::ToolContext;
 use crate::mcp::{LogLevel, Registry, ToolInfo};
+use crate::quota::Window;
 
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -65,6 +66,13 @@ async fn with_progress(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcErro
         ctx.progress(p, Some(100.0), None);
     }
     content(json!([{ "type": "text", "text": "Tool with progress executed successfully" }]))
+}
+
+async fn free_quota(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    if args.get("fail") == Some(&Value::Bool(true)) {
+        return Ok(json!({ "content": [{ "type": "text", "text": "failed as asked" }], "isError": true }));
+    }
+    content(json!([{ "type": "text", "text": "counted" }]))
 }
 
 fn text_prompt(text: String) -> Value {
@@ -395,6 +403,12 @@ fn register_stateless(r: &mut Registry) {
         ToolInfo::new("json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features"),
         json_schema_2020_12_input(),
         json_schema_2020_12,
+    );
+    // For the quota tests: 10 free calls a day; `fail: true` makes the run fail (its call is given back).
+    r.raw_tool(
+        ToolInfo::new("test_free_quota", "Ten free calls a day").free_quota(10, Window::Day),
+        json!({ "type": "object", "properties": { "fail": { "type": "boolean" } } }),
+        free_quota,
     );
     // For the auth tests: a tool behind a scope the test issuer never grants.
     r.raw_tool(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::claims::Claims;
 use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+use crate::quota::QuotaUsage;
 
 pub struct WhoAmI;
 
@@ -23,6 +24,8 @@ pub struct Output {
     pub claims: Claims,
     /// Entitlement keys from the billing ledger.
     pub entitlements: Vec<String>,
+    /// Free quotas: used and remaining calls in the current window, and when it resets.
+    pub quotas: Vec<QuotaUsage>,
     /// The MCP protocol version of this request.
     pub protocol_version: String,
     /// Where you manage your subscription (a link to sign in and open the billing portal); null
@@ -35,19 +38,21 @@ impl Tool for WhoAmI {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes, the claims this server reads and your entitlements.")
+        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes, the claims this server reads, your entitlements and free quotas.")
             .title("Who am I")
             .read_only()
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
         let entitlements = ctx.entitlements().await?;
+        let quotas = ctx.quota_usage().await?;
         Ok(Output {
             sub: ctx.principal.sub.clone(),
             client_id: ctx.principal.client_id.clone(),
             scopes: ctx.principal.scopes.clone(),
             claims: ctx.principal.claims.clone(),
             entitlements,
+            quotas,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
             manage_url: ctx.manage_url(),
         })
