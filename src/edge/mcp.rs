@@ -7,6 +7,7 @@ use worker::{Date, Env, Request};
 use super::body::{read_capped, BodyError};
 use super::d1::D1Ledger;
 use super::keys::{self, Authentication, Unavailable};
+use super::rate_limit;
 use super::respond::{self, render_challenge};
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
@@ -83,6 +84,13 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
             return with_auth(authorization_unavailable(u), code);
         }
     };
+    let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
+    let subject = key.map(|k| log::subject_hash(&k, &principal.sub));
+    if rate_limit::over_limit(env, subject.as_deref().unwrap_or(&principal.sub)).await {
+        let mut reply = with_auth(rate_limit::too_many_requests(), "ok");
+        reply.log.subject = subject;
+        return reply;
+    }
     let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => return transport::too_large(),
@@ -90,8 +98,7 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
     };
     let request = McpRequest { headers: req.headers().clone(), body };
     let mut reply = with_auth(serve(env, config, resource, &principal, &request).await, "ok");
-    let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
-    reply.log.subject = key.map(|k| log::subject_hash(&k, &principal.sub));
+    reply.log.subject = subject;
     reply
 }
 

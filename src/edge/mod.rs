@@ -12,6 +12,7 @@ mod key_refresh;
 mod keys;
 mod mcp;
 mod oauth;
+mod rate_limit;
 mod respond;
 mod signin;
 mod stats;
