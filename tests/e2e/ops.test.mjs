@@ -203,10 +203,12 @@ test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy"
 test("make secrets names the contract's secrets: set, missing (required) or unset (optional)", () => {
   assert.deepEqual(secretReport(["OTHER"]), { missing: 2, lines: [
     "MISSING  STRIPE_WEBHOOK_SECRET (required)", "unset    STRIPE_SECRET_KEY (optional)",
-    "MISSING  MKIT_SECRET (required)", "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
+    "MISSING  MKIT_SECRET (required)", "unset    OAUTH_INTROSPECTION_CLIENT_SECRET (optional)",
+    "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
   assert.deepEqual(secretReport(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "MKIT_SECRET"]), { missing: 0, lines: [
     "set      STRIPE_WEBHOOK_SECRET (required)", "set      STRIPE_SECRET_KEY (optional)",
-    "set      MKIT_SECRET (required)", "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
+    "set      MKIT_SECRET (required)", "unset    OAUTH_INTROSPECTION_CLIENT_SECRET (optional)",
+    "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
 });
 
 test("wrangler.jsonc validation catches drift between environments", () => {
