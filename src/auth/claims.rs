@@ -45,11 +45,9 @@ impl ClaimRule {
             Some((a, p)) => (a.trim(), p.trim()),
             None => (entry.trim(), entry.trim()),
         };
-        let alias_ok = !alias.is_empty()
-            && alias.len() <= 64
-            && alias.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !alias_ok {
-            return Err("each entry is a claim name or alias=claim, the alias made of letters, digits, _ and -");
+        // Any claim name may be its own alias (`cognito:groups`, a URL): whatever has no space.
+        if alias.is_empty() || alias.len() > 256 || alias.contains(char::is_whitespace) {
+            return Err("each entry is a claim name or alias=claim, without spaces, at most 256 characters");
         }
         if path.is_empty() || path.len() > 256 || path.contains(char::is_whitespace) {
             return Err("each claim is a name or a dotted path without spaces, at most 256 characters");

@@ -115,10 +115,11 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
     },
     /**
      * A user's tokens from the authorization code flow with PKCE, signing in and consenting
-     * through the dev interactions: `{ access_token, refresh_token?, id_token }`.
+     * through the dev interactions: `{ access_token, refresh_token?, id_token }`. `redirect`: a
+     * registered redirect URI (default: the issuer's own `/cb`, registered when none are given).
      */
-    async userTokens({ user = "alice", scope = "openid mcp tools:read", forResource = resource } = {}) {
-      const code = await authorizationCode({ issuer, port, user, scope, resource: forResource });
+    async userTokens({ user = "alice", scope = "openid mcp tools:read", forResource = resource, redirect } = {}) {
+      const code = await authorizationCode({ issuer, port, user, scope, resource: forResource, redirect });
       const res = await fetch(`${issuer}token`, {
         method: "POST",
         headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
@@ -160,8 +161,7 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
 }
 
 /** Walks the authorization endpoint's redirects, signing `user` in and consenting. */
-async function authorizationCode({ issuer, port, user, scope, resource }) {
-  const redirect = `http://127.0.0.1:${port}/cb`;
+async function authorizationCode({ issuer, port, user, scope, resource, redirect = `http://127.0.0.1:${port}/cb` }) {
   const verifier = randomBytes(32).toString("base64url");
   const challenge = createHash("sha256").update(verifier).digest("base64url");
   const jar = new Map();

@@ -21,7 +21,7 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createHash, createHmac, randomBytes } from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startWorker, defaultVars, freePort, TEST_WEBHOOK_SECRET, TEST_DEPLOYMENT_SECRET } from "./harness.mjs";
@@ -83,46 +83,8 @@ const u64 = (n) => {
 
 /** An access token for `user` from the authorization code flow, as an MCP client gets one. */
 async function userToken(user) {
-  const verifier = randomBytes(32).toString("base64url");
-  const jar = new Map();
-  const go = async (url, init = {}) => {
-    const res = await fetch(url, { ...init, redirect: "manual", headers: { ...(init.headers ?? {}),
-      cookie: [...jar].map(([k, v]) => `${k}=${v}`).join("; ") } });
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-    return res;
-  };
-  const auth = new URL("auth", issuer.url);
-  auth.search = new URLSearchParams({ client_id: CLIENT_ID, response_type: "code", redirect_uri: MCP_CLIENT_REDIRECT,
-    scope: "openid mcp tools:read notes", resource, state: "s", code_challenge_method: "S256",
-    code_challenge: createHash("sha256").update(verifier).digest("base64url") }).toString();
-  let res = await go(auth.href);
-  let code;
-  for (let hops = 0; hops < 12 && !code; hops++) {
-    const location = new URL(res.headers.get("location"), issuer.url);
-    if (location.href.startsWith(MCP_CLIENT_REDIRECT)) {
-      code = location.searchParams.get("code");
-    } else if (location.pathname.startsWith("/interaction/")) {
-      const html = await (await go(location.href)).text();
-      const form = html.includes('name="login"') ? { prompt: "login", login: user, password: "x" } : { prompt: "consent" };
-      res = await go(location.href, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
-        body: new URLSearchParams(form).toString() });
-    } else {
-      res = await go(location.href);
-    }
-  }
-  assert.ok(code, `the issuer sent ${user}'s code back`);
-  const tokenRes = await fetch(new URL("token", issuer.url), {
-    method: "POST",
-    headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString("base64")}`,
-      "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: "authorization_code", code, redirect_uri: MCP_CLIENT_REDIRECT,
-      code_verifier: verifier, resource }),
-  });
-  const { access_token: token } = await tokenRes.json();
+  const { access_token: token } = await issuer.userTokens({ user, scope: "openid mcp tools:read notes", forResource: resource,
+    redirect: MCP_CLIENT_REDIRECT });
   assert.equal(peek(token).payload.sub, user);
   assert.equal(peek(token).payload.aud, resource);
   return token;
