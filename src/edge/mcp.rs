@@ -86,18 +86,21 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
     };
     let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
     let subject = key.map(|k| log::subject_hash(&k, &principal.sub));
-    if rate_limit::over_limit(env, subject.as_deref().unwrap_or(&principal.sub)).await {
-        let mut reply = with_auth(rate_limit::too_many_requests(), "ok");
-        reply.log.subject = subject;
-        return reply;
-    }
+    let limit_key = subject.as_deref().unwrap_or(&principal.sub);
     let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return transport::too_large(),
-        Err(BodyError::Unreadable) => return HttpReply::error(400, "body_unreadable"),
+        _ if rate_limit::over_limit(env, limit_key).await => Err(rate_limit::too_many_requests()),
+        Ok(b) if rate_limit::over_tool_limit(env, limit_key, &b).await => Err(rate_limit::too_many_requests()),
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(transport::too_large()),
+        Err(BodyError::Unreadable) => Err(HttpReply::error(400, "body_unreadable")),
     };
-    let request = McpRequest { headers: req.headers().clone(), body };
-    let mut reply = with_auth(serve(env, config, resource, &principal, &request).await, "ok");
+    let reply = match body {
+        Ok(body) => {
+            serve(env, config, resource, &principal, &McpRequest { headers: req.headers().clone(), body }).await
+        }
+        Err(refused) => refused,
+    };
+    let mut reply = with_auth(reply, "ok");
     reply.log.subject = subject;
     reply
 }

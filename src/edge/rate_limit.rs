@@ -1,12 +1,15 @@
-//! An abuse limit per caller: the Workers Rate Limiting binding `MKIT_RATE_LIMIT` (wrangler.jsonc
-//! `ratelimits`). It counts per Cloudflare location and approximately, so it stops floods; hard
-//! limits (free quotas) are counted in D1. Without the binding there is no limit.
+//! Abuse limits with the Workers Rate Limiting bindings (wrangler.jsonc `ratelimits`): per caller
+//! (`MKIT_RATE_LIMIT`, every `/mcp` request) and per caller and tool (`MKIT_TOOL_RATE_LIMIT`, each
+//! `tools/call`). They count per Cloudflare location and approximately, so they stop floods; hard
+//! limits (free quotas) are counted in D1. Without a binding there is no such limit.
 
 use worker::Env;
 
 use crate::http::HttpReply;
+use crate::mcp::jsonrpc::called_tools;
 
 pub const BINDING: &str = "MKIT_RATE_LIMIT";
+pub const TOOL_BINDING: &str = "MKIT_TOOL_RATE_LIMIT";
 /// The binding's periods are 10 or 60 seconds and it does not say which: the longer is safe.
 const RETRY_AFTER_SECS: u32 = 60;
 
@@ -14,8 +17,25 @@ const RETRY_AFTER_SECS: u32 = 60;
 /// An unbound or failing limiter lets the request through: it guards against abuse, it is not a
 /// quota.
 pub async fn over_limit(env: &Env, key: &str) -> bool {
-    let Ok(limiter) = env.rate_limiter(BINDING) else { return false };
-    matches!(limiter.limit(key.to_owned()).await, Ok(outcome) if !outcome.success)
+    over(env, BINDING, key.to_owned()).await
+}
+
+/// Whether any tool `body` calls is over the caller's per-tool limit (`key:tool`).
+pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
+    if env.rate_limiter(TOOL_BINDING).is_err() {
+        return false;
+    }
+    for tool in called_tools(body) {
+        if over(env, TOOL_BINDING, format!("{key}:{tool}")).await {
+            return true;
+        }
+    }
+    false
+}
+
+async fn over(env: &Env, binding: &str, key: String) -> bool {
+    let Ok(limiter) = env.rate_limiter(binding) else { return false };
+    matches!(limiter.limit(key).await, Ok(outcome) if !outcome.success)
 }
 
 /// 429 with `Retry-After`, as a JSON-RPC error the client can show.

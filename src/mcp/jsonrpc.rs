@@ -105,6 +105,23 @@ pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
     }
 }
 
+/// The tools a POST body calls (`tools/call` `params.name`, in a single message or a batch), at
+/// most 16, for a per-tool limit in front of the protocol. Anything unparsable calls nothing here:
+/// the protocol answers it.
+pub fn called_tools(body: &[u8]) -> Vec<String> {
+    let messages = match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Array(list)) => list,
+        Ok(one) => vec![one],
+        Err(_) => return Vec::new(),
+    };
+    messages
+        .iter()
+        .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
+        .filter_map(|m| m.get("params")?.get("name")?.as_str().map(str::to_owned))
+        .take(16)
+        .collect()
+}
+
 pub fn success(id: &Id, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.0, "result": result })
 }
@@ -169,5 +186,18 @@ mod tests {
             failure(None, &err),
             json!({"jsonrpc":"2.0","id":null,"error":{"code":-32601,"message":"nope","data":{"m":"x"}}})
         );
+    }
+
+    #[test]
+    fn called_tools_in_one_message_or_a_batch() {
+        let one = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}}"#;
+        assert_eq!(called_tools(one), ["search"]);
+        let batch = br#"[{"method":"tools/call","params":{"name":"a"}},{"method":"ping"},{"method":"tools/call","params":{"name":7}},{"method":"tools/call","params":{"name":"b"}}]"#;
+        assert_eq!(called_tools(batch), ["a", "b"]);
+        for nothing in [&b"not json"[..], b"{}", br#"{"method":"tools/list"}"#, b"[]"] {
+            assert!(called_tools(nothing).is_empty());
+        }
+        let many = format!("[{}]", vec![r#"{"method":"tools/call","params":{"name":"x"}}"#; 40].join(","));
+        assert_eq!(called_tools(many.as_bytes()).len(), 16);
     }
 }

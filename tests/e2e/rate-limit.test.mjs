@@ -1,5 +1,6 @@
-// The per-caller abuse limit (the Workers Rate Limiting binding MKIT_RATE_LIMIT, which Miniflare
-// runs locally): past the limit a caller gets 429 with Retry-After; another caller does not.
+// The abuse limits (Workers Rate Limiting bindings, which Miniflare runs locally): per caller
+// (MKIT_RATE_LIMIT) and per caller and tool (MKIT_TOOL_RATE_LIMIT). Past a limit: 429 with
+// Retry-After; another caller, or another tool, is not affected.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -8,28 +9,41 @@ import { startStack } from "./stack.mjs";
 import { configCopy } from "./harness.mjs";
 
 const LIMIT = 5;
+const TOOL_LIMIT = 3;
 let stack;
-before(async () => {
-  // wrangler.jsonc binds the limiter in staging and production only (make dev and the other tests
-  // run unlimited); this copy binds it at the top level, without the build step (built already).
-  const path = configCopy("ratelimit");
+let perTool;
+
+/**
+ * wrangler.jsonc binds the limiters in staging and production only (make dev and the other tests
+ * run unlimited); this copy binds `name` at the top level, without the build step (built already).
+ */
+function limitedConfig(label, name, limit) {
+  const path = configCopy(label);
   const text = readFileSync(path, "utf8")
     .replace(/"build": \{[^}]*\},/, "")
-    .replace('"vars": {},', `"vars": {}, "ratelimits": [{ "name": "MKIT_RATE_LIMIT", "namespace_id": "1001", "simple": { "limit": ${LIMIT}, "period": 60 } }],`);
+    .replace('"vars": {},', `"vars": {}, "ratelimits": [{ "name": "${name}", "namespace_id": "1001", "simple": { "limit": ${limit}, "period": 60 } }],`);
   assert.match(text, /"ratelimits"/);
   writeFileSync(path, text);
-  stack = await startStack({ name: "ratelimit", config: path });
+  return path;
+}
+
+before(async () => {
+  [stack, perTool] = await Promise.all([
+    startStack({ name: "ratelimit", config: limitedConfig("ratelimit", "MKIT_RATE_LIMIT", LIMIT) }),
+    startStack({ name: "ratelimit-tool", config: limitedConfig("ratelimit-tool", "MKIT_TOOL_RATE_LIMIT", TOOL_LIMIT) }),
+  ]);
 });
 after(async () => {
-  await stack?.stop();
+  await Promise.all([stack?.stop(), perTool?.stop()]);
 });
 
-const ping = (token) => fetch(`${stack.worker.url}/mcp`, {
+const post = (s, token, method, params) => fetch(`${s.worker.url}/mcp`, {
   method: "POST",
   headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-11-25",
     authorization: `Bearer ${token}` },
-  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, ...(params ? { params } : {}) }),
 });
+const ping = (token) => post(stack, token, "ping");
 
 test("past the limit a caller gets 429 with Retry-After; another caller is not affected", async () => {
   const token = await stack.token();
@@ -51,4 +65,23 @@ test("past the limit a caller gets 429 with Retry-After; another caller is not a
   assert.equal(lines.length, 3);
   assert.match(lines[0].subject, /^[0-9a-f]{16}$/, "the caller is named by a keyed hash only");
   assert.ok(!stack.worker.logs().includes("mkit-test"), "never the subject in clear");
+});
+
+test("the per-tool limit counts each tool apart; other methods are not counted", async () => {
+  const token = await perTool.token();
+  const call = (name) => post(perTool, token, "tools/call", { name, arguments: {} });
+  const statuses = [];
+  for (let i = 0; i < TOOL_LIMIT + 2; i++) statuses.push((await call("whoami")).status);
+  assert.deepEqual(statuses, [...Array(TOOL_LIMIT).fill(200), 429, 429]);
+  assert.equal((await call("remember")).status, 200, "another tool has its own count");
+  assert.equal((await post(perTool, token, "tools/list", {})).status, 200, "not a tool call");
+  const batch = await fetch(`${perTool.worker.url}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-06-18",
+      authorization: `Bearer ${token}` },
+    body: JSON.stringify([{ jsonrpc: "2.0", id: 1, method: "ping" }, { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "whoami" } }]),
+  });
+  assert.equal(batch.status, 429, "a batch naming a tool over its limit");
+  const { access_token: other } = await perTool.issuer.userTokens({ user: "tom" });
+  assert.equal((await post(perTool, other, "tools/call", { name: "whoami", arguments: {} })).status, 200, "per caller");
 });
