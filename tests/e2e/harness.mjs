@@ -25,7 +25,27 @@ export function defaultVars() {
   return { OAUTH_ISSUER: TEST_ISSUER, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET, MKIT_SECRET: TEST_DEPLOYMENT_SECRET };
 }
 
+/** Whether `port` on 127.0.0.1 can be listened on now. */
+function canListen(port) {
+  return new Promise((ok) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once("error", () => ok(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => ok(true)));
+  });
+}
+
+/**
+ * A free port for a test server, drawn at random from 20000–32767: below Linux's ephemeral range
+ * (32768–60999), so a port handed out here is never taken meanwhile by a socket the OS assigns
+ * (workerd's and Node's own listeners), which made a worker fail with "Address already in use"
+ * when two test files ran side by side. Falls back to an OS-assigned port.
+ */
 export async function freePort() {
+  for (let i = 0; i < 64; i++) {
+    const port = 20000 + Math.floor(Math.random() * 12768);
+    if (await canListen(port)) return port;
+  }
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.unref();
