@@ -28,3 +28,31 @@ pub fn sqlite_values(params: &[SqlValue]) -> Vec<rusqlite::types::Value> {
         })
         .collect()
 }
+
+/// A SQLite database with every migration applied, in order, as D1 local has them.
+#[cfg(test)]
+pub fn test_db() -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_in_memory().expect("sqlite");
+    let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .expect("migrations")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for p in names {
+        c.execute_batch(&std::fs::read_to_string(&p).expect("sql")).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    c
+}
+
+/// Runs `statements` in one transaction, as a D1 batch does: the rows each changed.
+#[cfg(test)]
+pub fn run_batch(c: &mut rusqlite::Connection, statements: &[Statement]) -> Vec<usize> {
+    let tx = c.transaction().expect("transaction");
+    let changes = statements
+        .iter()
+        .map(|s| tx.execute(s.sql, rusqlite::params_from_iter(sqlite_values(&s.params))).expect(s.sql))
+        .collect();
+    tx.commit().expect("commit");
+    changes
+}

@@ -6,6 +6,7 @@ use serde_json::Value;
 /// and recorded as ignored.
 pub const HANDLED_TYPES: &[&str] = &[
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
     "customer.created",
     "customer.updated",
     "customer.subscription.created",

@@ -4,6 +4,7 @@
 pub mod event;
 pub mod ledger;
 pub mod reference;
+pub mod credits;
 pub mod signature;
 pub mod usage;
 

@@ -61,18 +61,7 @@ mod tests {
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        let c = Connection::open_in_memory().expect("sqlite");
-        let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-            .expect("migrations")
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        names.sort();
-        for p in names {
-            c.execute_batch(&std::fs::read_to_string(&p).expect("sql"))
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-        }
-        c
+        crate::sql::test_db()
     }
 
     fn run(c: &Connection, s: &Statement) -> usize {

@@ -16,8 +16,11 @@
 //! - **Mode and account** (`LedgerPolicy`): an event from the other mode or an unexpected Connect
 //!   account is recorded as ignored, with its reason, and changes nothing else.
 
+mod grants;
 mod planner;
 mod sql;
+
+pub use grants::MAX_GRANT;
 
 pub use sql::{entitlements_params, ENTITLEMENTS_SQL};
 
@@ -107,6 +110,9 @@ pub enum PlanError {
     SubscriptionCustomer,
     SubscriptionStatus,
     InvoiceCustomer,
+    InvoiceId,
+    CheckoutId,
+    Credits,
 }
 
 impl PlanError {
@@ -120,6 +126,11 @@ impl PlanError {
             PlanError::SubscriptionCustomer => "subscription has no customer",
             PlanError::SubscriptionStatus => "subscription has no status",
             PlanError::InvoiceCustomer => "invoice has no customer",
+            PlanError::InvoiceId => "invoice granting credits has no in_ id",
+            PlanError::CheckoutId => "Checkout Session granting credits has no cs_ id",
+            PlanError::Credits => {
+                "metadata.mkit_credits must be a whole number from 1 to 1000000000; grant this payment's credits by hand"
+            }
         }
     }
 }
@@ -182,3 +193,6 @@ pub fn grants(held: &[String], required: &str) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod grant_tests;

@@ -15,8 +15,10 @@
 
 use serde_json::Value;
 
+use super::grants::{checkout_credits, invoice_credits};
 use super::sql::{
-    BIND_CUSTOMER, CUSTOMER_CONFLICT, RECORD_INVOICE, SUBSCRIPTION_CONFLICT, UPSERT_SUBSCRIPTION, UPSERT_SUMMARY,
+    APPLY_GRANTS, BIND_CUSTOMER, CUSTOMER_CONFLICT, MARK_GRANTS, RECORD_GRANT, RECORD_INVOICE, SUBSCRIPTION_CONFLICT,
+    UPSERT_SUBSCRIPTION, UPSERT_SUMMARY,
 };
 use super::{Disposition, LedgerPolicy, PlanError, SqlValue, Statement};
 use crate::billing::event::Event;
@@ -41,7 +43,7 @@ impl<'a> Planner<'a> {
     pub(super) fn apply(&mut self) -> Result<Disposition, PlanError> {
         let o = &self.event.object;
         match self.event.kind.as_str() {
-            "checkout.session.completed" => self.checkout(o),
+            "checkout.session.completed" | "checkout.session.async_payment_succeeded" => self.checkout(o)?,
             "customer.created" | "customer.updated" => {
                 let customer = o.get("id").and_then(Value::as_str).filter(|i| i.starts_with("cus_"));
                 let customer = customer.ok_or(PlanError::CustomerId)?;
@@ -68,17 +70,24 @@ impl<'a> Planner<'a> {
     }
 
     /// The session's metadata (set by the server that created it) first; else a reference mKit
-    /// minted. A guest checkout (no customer) binds nothing.
-    fn checkout(&mut self, o: &Value) {
-        let Some(customer) = o.get("customer").and_then(id_of) else { return };
+    /// minted. A guest checkout (no customer) binds nothing, but its credits go to the user it
+    /// names.
+    fn checkout(&mut self, o: &Value) -> Result<(), PlanError> {
+        let customer = o.get("customer").and_then(id_of);
         let reference = || {
             let value = o.get("client_reference_id").and_then(Value::as_str)?;
             verify_client_reference(&self.policy.reference_keys, value).map(|user| (user, "checkout_reference"))
         };
         let claim = mkit_user(o).map(|user| (user.to_owned(), "checkout_metadata")).or_else(reference);
-        if let Some((user, source)) = claim {
-            self.claim_customer(customer, &user, source);
+        if let (Some(customer), Some((user, source))) = (customer, &claim) {
+            self.claim_customer(customer, user, source);
         }
+        if let Some(credits) = checkout_credits(&self.event.kind, o)? {
+            let session = o.get("id").and_then(Value::as_str).filter(|i| i.starts_with("cs_"));
+            let session = session.ok_or(PlanError::CheckoutId)?;
+            self.grant(session, customer, claim.as_ref().map(|(u, _)| u.as_str()), credits);
+        }
+        Ok(())
     }
 
     fn subscription(&mut self, o: &Value) -> Result<(), PlanError> {
@@ -126,6 +135,12 @@ impl<'a> Planner<'a> {
             return Ok(()); // A one-off invoice: nothing in the ledger depends on it.
         };
         let user = details.and_then(mkit_user);
+        if self.event.kind == "invoice.paid" {
+            if let Some(credits) = invoice_credits(o, details)? {
+                let invoice = o.get("id").and_then(Value::as_str).filter(|i| i.starts_with("in_"));
+                self.grant(invoice.ok_or(PlanError::InvoiceId)?, Some(customer), user, credits);
+            }
+        }
         if let Some(user) = user {
             self.claim_subscription(subscription, customer, user, "invoice_metadata");
         }
@@ -163,6 +178,24 @@ impl<'a> Planner<'a> {
 
     fn bind(&mut self, customer: &str, user: &str) {
         self.push(BIND_CUSTOMER, vec![text(customer), text(user), SqlValue::Int(self.event.created)]);
+        // Credits paid before the customer had a user reach that user now.
+        self.apply_grants(Some(customer), None);
+    }
+
+    /// Records the credits `paid_by` (a cs_ or in_ id) grants, once, and adds them to a balance
+    /// as soon as a user is known.
+    fn grant(&mut self, paid_by: &str, customer: Option<&str>, user: Option<&str>, credits: i64) {
+        let opt = |v: Option<&str>| v.map_or(SqlValue::Null, text);
+        let created = SqlValue::Int(self.event.created);
+        self.push(RECORD_GRANT, vec![text(paid_by), opt(customer), opt(user), SqlValue::Int(credits), created]);
+        self.apply_grants(customer, Some(paid_by));
+    }
+
+    fn apply_grants(&mut self, customer: Option<&str>, grant: Option<&str>) {
+        let opt = |v: Option<&str>| v.map_or(SqlValue::Null, text);
+        for sql in [APPLY_GRANTS, MARK_GRANTS] {
+            self.push(sql, vec![opt(customer), opt(grant)]);
+        }
     }
 
     /// Adds a statement whose `?1` is the event id (the dedupe guard).

@@ -91,3 +91,29 @@ WHERE excluded.last_event_created >= entitlement_summaries.last_event_created";
 /// Always last: its `changes` is 0 exactly when the event was already processed.
 pub(super) const RECORD_EVENT: &str = "\
 INSERT OR IGNORE INTO processed_events (id, type, created, outcome, processed_at, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+
+/// A credit grant, once per paying object (`?2`, a cs_ or in_ id). `?4` is the user the paying
+/// object names, else NULL: the customer's user then takes it when it is bound.
+pub(super) const RECORD_GRANT: &str = "\
+INSERT INTO credit_grants (id, customer_id, user_sub, credits, event_id, event_created) \
+SELECT ?2, ?3, ?4, ?5, ?1, ?6 WHERE NOT EXISTS (SELECT 1 FROM processed_events WHERE id = ?1) \
+ON CONFLICT (id) DO NOTHING";
+
+/// Adds the unapplied grants of customer `?2` (or the grant `?3`) to their users' balances:
+/// the grant's own user, else the customer's. A grant with neither waits.
+pub(super) const APPLY_GRANTS: &str = "\
+INSERT INTO credit_balances (user_sub, balance) \
+SELECT COALESCE(g.user_sub, c.user_sub), SUM(g.credits) FROM credit_grants g \
+  LEFT JOIN customers c ON c.customer_id = g.customer_id \
+ WHERE (g.customer_id = ?2 OR g.id = ?3) AND g.applied = 0 AND COALESCE(g.user_sub, c.user_sub) IS NOT NULL \
+   AND NOT EXISTS (SELECT 1 FROM processed_events WHERE id = ?1) \
+ GROUP BY COALESCE(g.user_sub, c.user_sub) \
+ON CONFLICT (user_sub) DO UPDATE SET balance = balance + excluded.balance";
+
+/// Marks what [`APPLY_GRANTS`] just added, naming the user it went to.
+pub(super) const MARK_GRANTS: &str = "\
+UPDATE credit_grants SET applied = 1, \
+  user_sub = COALESCE(user_sub, (SELECT c.user_sub FROM customers c WHERE c.customer_id = credit_grants.customer_id)) \
+ WHERE (customer_id = ?2 OR id = ?3) AND applied = 0 \
+   AND COALESCE(user_sub, (SELECT c.user_sub FROM customers c WHERE c.customer_id = credit_grants.customer_id)) IS NOT NULL \
+   AND NOT EXISTS (SELECT 1 FROM processed_events WHERE id = ?1)";

@@ -7,14 +7,6 @@ use base64::Engine as _;
 use rusqlite::{params_from_iter, Connection};
 use serde_json::{json, Value};
 
-const MIGRATIONS: [&str; 5] = [
-    include_str!("../../../migrations/0001_init.sql"),
-    include_str!("../../../migrations/0002_notes.sql"),
-    include_str!("../../../migrations/0003_processed_events.sql"),
-    include_str!("../../../migrations/0004_ledger.sql"),
-    include_str!("../../../migrations/0005_binding.sql"),
-];
-
 /// The reference key of the test deployment.
 const KEY: [u8; 32] = [9; 32];
 /// The test clock (s): before the fixtures' period end, `END`.
@@ -35,11 +27,7 @@ struct Db(Connection);
 
 impl Db {
     fn new() -> Db {
-        let c = Connection::open_in_memory().expect("sqlite");
-        for m in MIGRATIONS {
-            c.execute_batch(m).expect("migration");
-        }
-        Db(c)
+        Db(crate::sql::test_db())
     }
 
     /// Plans under `policy` and runs the plan in one transaction, as a D1 batch does: the
