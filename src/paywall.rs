@@ -5,9 +5,11 @@
 use serde_json::json;
 use std::cell::OnceCell;
 
+use crate::billing::credits::{self, Debit};
+use crate::billing::meter::Usage;
 use crate::billing::usage::{self, Counter};
 use crate::billing::{ledger, StoreError};
-use crate::mcp::{Denial, Entitlements, PayLink, ToolError};
+use crate::mcp::{Denial, Entitlements, MeterUsage, PayLink, ToolError};
 use crate::paylink::{self, Kind};
 use crate::quota::{rfc3339, FreeQuota, QuotaUsage};
 use crate::sql::Statement;
@@ -17,9 +19,21 @@ use crate::sql::Statement;
 #[allow(async_fn_in_trait)]
 pub trait LedgerReader {
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError>;
-    /// Runs one counter statement: the rows it changed.
-    async fn count(&self, _statement: Statement) -> Result<usize, StoreError> {
+    /// Runs `statements` as one batch (one transaction): the rows each changed.
+    async fn batch(&self, _statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
         Err(StoreError::Unbound)
+    }
+    /// Runs one statement: the rows it changed.
+    async fn count(&self, statement: Statement) -> Result<usize, StoreError> {
+        self.batch(vec![statement]).await.map(|changed| changed.first().copied().unwrap_or(0))
+    }
+    /// The integer in the first column of the first row `statement` selects, if any.
+    async fn number(&self, _statement: Statement) -> Result<Option<i64>, StoreError> {
+        Err(StoreError::Unbound)
+    }
+    /// A fresh unique id (a debit's, a meter event's); `None` when no randomness is at hand.
+    fn new_id(&self) -> Option<String> {
+        None
     }
     /// The counters `statement` (`usage::usage`) selects: (quota, window start, used).
     async fn counters(&self, _statement: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
@@ -34,6 +48,8 @@ pub struct Offer<'a> {
     pub upgrade_url: Option<&'a str>,
     /// mKit's own pay pages, when Stripe and the web client are configured.
     pub links: Option<LinkMint<'a>>,
+    /// The price lookup key of the credit pack the pay pages sell (`MKIT_CREDIT_PACK`).
+    pub credit_pack: Option<&'a str>,
 }
 
 /// What minting this caller's pay links needs.
@@ -77,6 +93,15 @@ impl<'a, R: LedgerReader> Paywall<'a, R> {
         let m = self.offer.links.as_ref()?;
         let (url, id) = paylink::mint(&m.key, m.base_url, m.issuer, self.sub, kind, entitlement, m.now_secs);
         Some(PayLink { url, id })
+    }
+
+    /// Runs a batch whose every statement is guarded by its row's state, retrying once: a settle,
+    /// refund or usage record lost to a passing store error would cost the caller or the merchant.
+    async fn twice(&self, statements: Vec<Statement>) {
+        if statements.is_empty() || self.reader.batch(statements.clone()).await.is_ok() {
+            return;
+        }
+        let _ = self.reader.batch(statements).await;
     }
 
     async fn load(&self) -> Result<&[String], StoreError> {
@@ -124,6 +149,42 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         let _ = self.reader.count(self.counter(key, quota).give_back()).await;
     }
 
+    async fn reserve_credits(&self, tool: &str, credits: u32) -> Result<String, Denial> {
+        let id = self.reader.new_id().ok_or_else(|| Denial::Unavailable(unavailable(StoreError::Statement)))?;
+        let debit = Debit { id: &id, sub: self.sub, tool, credits };
+        match self.reader.batch(debit.reserve(self.now_secs)).await {
+            Ok(changed) if changed.first() == Some(&1) => Ok(id),
+            Ok(_) => {
+                let pay = self.offer.credit_pack.and_then(|pack| self.link(Kind::Checkout, pack));
+                let url = pay.as_ref().map(|p| p.url.as_str());
+                Err(Denial::PaymentRequired {
+                    result: credits_required(tool, credits, self.offer.upgrade_url, url),
+                    pay,
+                })
+            }
+            Err(e) => Err(Denial::Unavailable(unavailable(e))),
+        }
+    }
+
+    async fn settle_call(&self, debit: Option<&str>, usage: Option<MeterUsage<'_>>) {
+        let mut statements = debit.map(|d| credits::settle(d, self.now_secs)).unwrap_or_default();
+        let id = debit.map(str::to_owned).or_else(|| self.reader.new_id());
+        if let (Some(u), Some(id)) = (usage, &id) {
+            let usage = Usage { id, sub: self.sub, event_name: u.event_name, value: u.value };
+            statements.push(usage.record(self.now_secs));
+        }
+        self.twice(statements).await;
+    }
+
+    async fn refund_credits(&self, debit: &str) {
+        self.twice(credits::refund(debit, self.now_secs)).await;
+    }
+
+    async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
+        let n = self.reader.number(credits::balance(self.sub)).await.map_err(unavailable)?;
+        Ok(Some(n.unwrap_or(0)))
+    }
+
     async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
         let Some(since) = self.quotas.iter().map(|(_, q)| q.window.start(self.now_secs)).min() else {
             return Ok(Vec::new());
@@ -165,6 +226,20 @@ fn unavailable(e: StoreError) -> ToolError {
         .with_structured(json!({ "error": "entitlements_unavailable" }))
 }
 
+/// A priced call the balance does not cover: where to buy credits.
+fn credits_required(tool: &str, credits: u32, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
+    let mut text = format!("The tool {tool} costs {credits} credits per call, more than this account's balance.");
+    match (checkout_url, upgrade_url) {
+        (Some(url), _) => {
+            text.push_str(&format!(" Open {url} to buy credits (sign in as yourself), then call the tool again."))
+        }
+        (None, Some(url)) => text.push_str(&format!(" Buy credits at {url}")),
+        (None, None) => {}
+    }
+    ToolError::new(text).with_structured(json!({ "error": "payment_required", "credits": credits,
+        "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
+}
+
 /// Not a 403 (re-authorizing cannot fix a missing payment) but a result the model can act on,
 /// naming the entitlement and where to get it: the caller's own checkout link when mKit sells
 /// it, else the static upgrade page.
@@ -182,103 +257,5 @@ fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>, checkout_u
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::cell::Cell;
-
-    /// A ledger stand-in that counts its reads.
-    struct Fake<'c> {
-        keys: Result<&'static [&'static str], StoreError>,
-        reads: &'c Cell<usize>,
-    }
-
-    impl LedgerReader for Fake<'_> {
-        async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
-            assert_eq!(sub, "u1");
-            self.reads.set(self.reads.get() + 1);
-            self.keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect())
-        }
-    }
-
-    fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        let mut f = std::pin::pin!(f);
-        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        loop {
-            if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-                return v;
-            }
-        }
-    }
-
-    #[test]
-    fn entitled_callers_pass_and_the_ledger_is_read_once() {
-        let reads = Cell::new(0);
-        let p = Paywall::new(Fake { keys: Ok(&["pro", "team"]), reads: &reads }, "u1", Offer::default());
-        assert_eq!(block_on(p.require("text_stats", "pro")), Ok(()));
-        assert_eq!(block_on(p.require("text_stats", "team")), Ok(()));
-        assert_eq!(block_on(p.keys()), Ok(vec!["pro".to_owned(), "team".to_owned()]));
-        assert_eq!(reads.get(), 1);
-    }
-
-    #[test]
-    fn payment_required_names_the_entitlement_and_where_to_pay() {
-        let reads = Cell::new(0);
-        let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: None };
-        let p = Paywall::new(Fake { keys: Ok(&["team"]), reads: &reads }, "u1", offer);
-        let Err(Denial::PaymentRequired { result: e, pay: None }) = block_on(p.require("text_stats", "pro")) else {
-            panic!("not entitled, and no pay link without the pay pages");
-        };
-        assert_eq!(
-            e.structured,
-            Some(json!({"error": "payment_required", "entitlement": "pro",
-                "upgrade_url": "https://example.com/upgrade", "checkout_url": null}))
-        );
-        assert!(e.message.contains("\"pro\"") && e.message.contains("/upgrade"));
-        let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", Offer::default());
-        let Err(Denial::PaymentRequired { result: e, .. }) = block_on(p.require("text_stats", "pro")) else {
-            panic!("not entitled");
-        };
-        assert_eq!(e.structured.as_ref().map(|s| s["upgrade_url"].clone()), Some(serde_json::Value::Null));
-        assert_eq!(Entitlements::manage_url(&p), None);
-    }
-
-    #[test]
-    fn with_pay_pages_the_caller_gets_their_own_checkout_link() {
-        let reads = Cell::new(0);
-        let links = LinkMint {
-            key: [9; 32],
-            base_url: "https://mkit.example",
-            issuer: "https://iss/",
-            now_secs: 1_800_000_000,
-        };
-        let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: Some(links) };
-        let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", offer);
-        let Err(Denial::PaymentRequired { result, pay: Some(pay) }) = block_on(p.require("text_stats", "pro")) else {
-            panic!("a pay link");
-        };
-        assert!(pay.url.starts_with("https://mkit.example/billing/checkout?t="));
-        let token = pay.url.split_once("?t=").map(|(_, t)| t).unwrap_or_default();
-        let link = crate::paylink::open(&[[9; 32]], "https://iss/", "u1", Kind::Checkout, token, 1_800_000_001);
-        assert_eq!(link.map(|l| (l.entitlement, l.nonce)), Ok(("pro".to_owned(), pay.id.clone())));
-        let s = result.structured.expect("structured");
-        assert_eq!(
-            (s["checkout_url"].as_str(), s["upgrade_url"].as_str()),
-            (Some(pay.url.as_str()), Some("https://example.com/upgrade"))
-        );
-        assert!(result.message.contains(&pay.url));
-        assert!(Entitlements::manage_url(&p).is_some_and(|u| u.starts_with("https://mkit.example/billing/portal?t=")));
-    }
-
-    #[test]
-    fn an_unreadable_ledger_fails_closed_once_per_request() {
-        let reads = Cell::new(0);
-        let p = Paywall::new(Fake { keys: Err(StoreError::Query), reads: &reads }, "u1", Offer::default());
-        for _ in 0..3 {
-            let Err(Denial::Unavailable(e)) = block_on(p.require("text_stats", "pro")) else { panic!("fails closed") };
-            assert_eq!(e.structured, Some(json!({"error": "entitlements_unavailable"})));
-            assert!(e.message.contains("storage_failed"));
-        }
-        assert!(block_on(p.keys()).is_err());
-        assert_eq!(reads.get(), 1);
-    }
-}
+#[path = "paywall_tests.rs"]
+mod tests;

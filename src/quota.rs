@@ -112,6 +112,30 @@ pub fn rfc3339(secs: i64) -> String {
     format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3_600, s % 3_600 / 60, s % 60)
 }
 
+/// A Stripe Billing meter a tool reports to: `event_name` is the meter's, and `value` computes a
+/// call's value from its result (1 when absent).
+#[derive(Debug, Clone, Copy)]
+pub struct Meter {
+    pub event_name: &'static str,
+    pub value: Option<fn(&serde_json::Value) -> Option<u64>>,
+}
+
+/// Two meters are the same when they report to the same event name, both computing a value or
+/// neither (function addresses are not comparable).
+impl PartialEq for Meter {
+    fn eq(&self, other: &Self) -> bool {
+        self.event_name == other.event_name && self.value.is_some() == other.value.is_some()
+    }
+}
+
+impl Meter {
+    /// What one call with `result` reports; `None` (nothing) for 0 or a value D1 cannot hold.
+    pub fn value_of(&self, result: &serde_json::Value) -> Option<i64> {
+        let v = self.value.map_or(Some(1), |f| f(result))?;
+        i64::try_from(v).ok().filter(|v| *v > 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

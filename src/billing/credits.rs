@@ -23,7 +23,8 @@ UPDATE credit_balances SET balance = balance - (SELECT d.credits FROM credit_deb
 const MARK_CHARGED_SQL: &str = "UPDATE credit_debits SET charged = 1 WHERE id = ?1 AND charged = 0";
 
 /// The run succeeded: the reservation stands.
-const SETTLE_SQL: &str = "UPDATE credit_debits SET state = 'settled', updated_at = ?2 WHERE id = ?1 AND state = 'reserved'";
+const SETTLE_SQL: &str =
+    "UPDATE credit_debits SET state = 'settled', updated_at = ?2 WHERE id = ?1 AND state = 'reserved'";
 
 /// The run failed: the credits go back, once.
 const REFUND_SQL: &str = "\

@@ -1,10 +1,11 @@
 //! Stripe billing: webhook signatures, events, the entitlement ledger and the Checkout client
 //! references it trusts. Pure.
 
+pub mod credits;
 pub mod event;
 pub mod ledger;
+pub mod meter;
 pub mod reference;
-pub mod credits;
 pub mod signature;
 pub mod usage;
 

@@ -47,6 +47,7 @@ impl Config {
             upgrade_url: value(src, "MKIT_UPGRADE_URL"),
             stripe_secret_key: value(src, "STRIPE_SECRET_KEY"),
             web_client: value(src, "MKIT_WEB_CLIENT_ID").zip(value(src, "MKIT_WEB_CLIENT_SECRET")),
+            credit_pack: value(src, "MKIT_CREDIT_PACK"),
             prices: list("MKIT_PRICES")
                 .iter()
                 .filter_map(|p| p.split_once('=').map(|(e, id)| (e.trim().to_owned(), id.trim().to_owned())))

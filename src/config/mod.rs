@@ -109,6 +109,8 @@ pub struct Config {
     pub stripe_secret_key: Option<String>,
     /// The pay pages' OpenID Connect client (`MKIT_WEB_CLIENT_ID`, `MKIT_WEB_CLIENT_SECRET`).
     pub web_client: Option<(String, String)>,
+    /// `MKIT_CREDIT_PACK`: the price lookup key of the credit pack the pay pages sell.
+    pub credit_pack: Option<String>,
     /// `MKIT_PRICES`: entitlement → price id; otherwise prices are found by lookup key.
     pub prices: Vec<(String, String)>,
     /// The Stripe mode whose events apply; `None` when it cannot be known (both apply).

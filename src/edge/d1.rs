@@ -64,8 +64,19 @@ impl LedgerReader for D1Ledger<'_> {
         Ok(rows.into_iter().map(|r| r.key).collect())
     }
 
-    async fn count(&self, statement: Statement) -> Result<usize, StoreError> {
-        apply_batch(self.env, &[statement]).await.map(|changed| changed.first().copied().unwrap_or(0))
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
+        apply_batch(self.env, &statements).await
+    }
+
+    async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
+        let row: Option<serde_json::Value> = first_row(self.env, s.sql, &s.params).await?;
+        let first = row.as_ref().and_then(serde_json::Value::as_object).and_then(|o| o.values().next().cloned());
+        Ok(first.and_then(|v| v.as_f64()).map(|n| n as i64))
+    }
+
+    /// 16 random bytes: debit ids and meter event identifiers.
+    fn new_id(&self) -> Option<String> {
+        super::oauth::random_token(16)
     }
 
     async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {

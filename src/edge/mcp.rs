@@ -155,7 +155,7 @@ fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> Offer<'a> 
         issuer: &config.oauth_issuer,
         now_secs,
     });
-    Offer { upgrade_url: config.upgrade_url.as_deref(), links }
+    Offer { upgrade_url: config.upgrade_url.as_deref(), links, credit_pack: config.credit_pack.as_deref() }
 }
 
 /// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.

@@ -58,17 +58,18 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     respond::into_response(reply)
 }
 
-/// The scheduled sweep: free-quota windows over 40 days old, and expired authorization-server
-/// rows (codes, refresh tokens, families).
+/// The scheduled sweep: free-quota windows over 40 days old, credit reservations left open for an
+/// hour (settled), and expired authorization-server rows (codes, refresh tokens, families).
 pub async fn scheduled(env: Env) {
     let Ok(config) = respond::config(&env) else { return };
     let now = Date::now().as_millis() / 1000;
-    let mut statements = vec![crate::billing::usage::sweep(now as i64)];
+    let mut statements =
+        vec![crate::billing::usage::sweep(now as i64), crate::billing::credits::settle_stale(now as i64)];
     if config.auth_server {
         statements.extend(crate::oauth::store::sweep(now));
     }
     let outcome = match d1::apply_batch(&env, &statements).await {
-        Ok(deleted) => format!("{{\"event\":\"sweep\",\"deleted\":{}}}", deleted.iter().sum::<usize>()),
+        Ok(changed) => format!("{{\"event\":\"sweep\",\"changed\":{}}}", changed.iter().sum::<usize>()),
         Err(e) => format!("{{\"event\":\"sweep\",\"error\":\"{}\"}}", e.code()),
     };
     console_log!("{outcome}");

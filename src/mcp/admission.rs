@@ -1,55 +1,108 @@
-//! Whether a `tools/call` runs: a paid tool's entitlement first (holders are never counted),
-//! then its free quota; a free call whose run fails is given back.
+//! Whether a `tools/call` runs, and what it costs. The order (docs/configuration.md "Pricing"):
+//!
+//! 1. the tool's entitlement: holders run it, uncounted (and a meter records the call);
+//! 2. its free quota: one call is taken;
+//! 3. its price in credits: the cost is reserved from the prepaid balance;
+//! 4. else a denial: pay for the entitlement if the tool has one, else buy credits if it costs
+//!    any, else wait for the quota to reset.
+//!
+//! After the run, a failed or unfinished call (an `input_required` round) gives back its free
+//! call or its credits; a finished one settles its debit and records its metered usage.
 
-use super::context::{Denial, ToolContext};
-use super::tool::ToolInfo;
+use serde_json::Value;
+
+use super::context::{Denial, MeterUsage, ToolContext};
+use super::tool::{ToolInfo, ToolOutcome};
 
 /// Why a call was let through: the log's billing decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Admission {
-    /// Neither paid nor metered.
+    /// Not priced at all.
     Free,
     /// The caller holds the entitlement.
     Granted,
     /// One call of the free quota was taken.
     FreeQuota,
+    /// Credits were reserved under this debit id.
+    Credits(String),
 }
 
 impl Admission {
-    pub fn as_str(self) -> &'static str {
+    pub fn as_str(&self) -> &'static str {
         match self {
             Admission::Free => "free",
             Admission::Granted => "granted",
             Admission::FreeQuota => "free_quota",
+            Admission::Credits(_) => "credits",
         }
     }
 }
 
-/// The decision for `info`, taking a free call when that is what lets the call run.
+/// The decision for `info`, taking a free call or reserving credits when that lets it run.
 pub async fn admit(ctx: &ToolContext<'_>, info: &ToolInfo) -> Result<Admission, Denial> {
     let name = info.name;
-    match (info.entitlement, &info.free_quota) {
-        (None, None) => Ok(Admission::Free),
-        (None, Some(q)) => ctx.entitlements.take_free_call_boxed(q.key(name), q).await.map(|()| Admission::FreeQuota),
-        (Some(key), quota) => match (ctx.entitlements.require_boxed(name, key).await, quota) {
-            (Ok(()), _) => Ok(Admission::Granted),
-            (Err(pay @ Denial::PaymentRequired { .. }), Some(q)) => {
-                match ctx.entitlements.take_free_call_boxed(q.key(name), q).await {
-                    Ok(()) => Ok(Admission::FreeQuota),
-                    // Past the free calls, a paid tool still offers to pay.
-                    Err(Denial::QuotaExceeded(_)) => Err(pay),
-                    Err(other) => Err(other),
-                }
+    let gate = ctx.entitlements;
+    let mut denial = None;
+    if let Some(key) = info.entitlement {
+        match gate.require_boxed(name, key).await {
+            Ok(()) => return Ok(Admission::Granted),
+            Err(pay @ Denial::PaymentRequired { .. }) => denial = Some(pay),
+            Err(other) => return Err(other),
+        }
+    }
+    if let Some(q) = &info.free_quota {
+        match gate.take_free_call_boxed(q.key(name), q).await {
+            Ok(()) => return Ok(Admission::FreeQuota),
+            Err(used_up @ Denial::QuotaExceeded(_)) => denial = denial.or(Some(used_up)),
+            Err(other) => return Err(other),
+        }
+    }
+    if let Some(credits) = info.credits {
+        match gate.reserve_credits_boxed(name, credits).await {
+            Ok(debit) => return Ok(Admission::Credits(debit)),
+            // Buying credits helps now; a quota only helps later.
+            Err(short @ Denial::PaymentRequired { .. }) if !matches!(denial, Some(Denial::PaymentRequired { .. })) => {
+                denial = Some(short)
             }
-            (Err(d), _) => Err(d),
-        },
+            Err(Denial::PaymentRequired { .. }) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    denial.map_or(Ok(Admission::Free), Err)
+}
+
+/// The output of a run that finished (a typed tool's value, a raw tool's `structuredContent` or
+/// whole result), or `None` for one that failed or waits for input.
+fn finished(outcome: &ToolOutcome) -> Option<&Value> {
+    match outcome {
+        ToolOutcome::Ok(v) => Some(v),
+        ToolOutcome::Raw(r) if r.get("isError") == Some(&Value::Bool(true)) => None,
+        ToolOutcome::Raw(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required") => None,
+        ToolOutcome::Raw(r) => Some(r.get("structuredContent").unwrap_or(r)),
+        _ => None,
     }
 }
 
-/// After the run: a free call whose run failed is given back.
-pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: Admission, failed: bool) {
-    if let (Admission::FreeQuota, true, Some(q)) = (admission, failed, &info.free_quota) {
-        ctx.entitlements.give_back_free_call_boxed(q.key(info.name), q).await;
+/// After the run: give back what an unfinished call took; settle and meter a finished one.
+pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admission, outcome: &ToolOutcome) {
+    let gate = ctx.entitlements;
+    let result = finished(outcome);
+    match (admission, result) {
+        (Admission::FreeQuota, None) => {
+            if let Some(q) = &info.free_quota {
+                gate.give_back_free_call_boxed(q.key(info.name), q).await;
+            }
+        }
+        (Admission::Credits(debit), None) => gate.refund_credits_boxed(debit).await,
+        (Admission::Credits(debit), Some(_)) => gate.settle_call_boxed(Some(debit), None).await,
+        (Admission::Granted, Some(result)) => {
+            let usage =
+                info.meter.and_then(|m| Some(MeterUsage { event_name: m.event_name, value: m.value_of(result)? }));
+            if usage.is_some() {
+                gate.settle_call_boxed(None, usage).await;
+            }
+        }
+        _ => {}
     }
 }
 

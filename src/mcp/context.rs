@@ -80,6 +80,26 @@ pub trait Entitlements {
     async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
         Ok(Vec::new())
     }
+    /// Reserves `credits` of the caller's prepaid balance for one call of `tool`: the debit's id,
+    /// or `Denial::PaymentRequired` when the balance is short. Without a balance, nothing is paid.
+    async fn reserve_credits(&self, _tool: &str, _credits: u32) -> Result<String, Denial> {
+        Err(Denial::Unavailable(ToolError::new("credits are not kept here")))
+    }
+    /// After a run that succeeded: settles the debit and records the metered usage, together.
+    async fn settle_call(&self, _debit: Option<&str>, _usage: Option<MeterUsage<'_>>) {}
+    /// After a run that failed: the reserved credits go back.
+    async fn refund_credits(&self, _debit: &str) {}
+    /// The caller's prepaid balance, if credits are kept.
+    async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
+        Ok(None)
+    }
+}
+
+/// One successful metered call: the Stripe meter's event name and the value to report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeterUsage<'a> {
+    pub event_name: &'a str,
+    pub value: i64,
 }
 
 /// Why a paid tool did not run.
@@ -111,6 +131,10 @@ pub trait DynEntitlements {
     fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<(), Denial>>;
     fn give_back_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, ()>;
     fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>>;
+    fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>>;
+    fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()>;
+    fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()>;
+    fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>>;
 }
 
 impl<T: Entitlements> DynEntitlements for T {
@@ -131,6 +155,18 @@ impl<T: Entitlements> DynEntitlements for T {
     }
     fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>> {
         Box::pin(self.quota_usage())
+    }
+    fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>> {
+        Box::pin(self.reserve_credits(tool, credits))
+    }
+    fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()> {
+        Box::pin(self.settle_call(debit, usage))
+    }
+    fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()> {
+        Box::pin(self.refund_credits(debit))
+    }
+    fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>> {
+        Box::pin(self.credit_balance())
     }
 }
 
@@ -173,6 +209,11 @@ impl ToolContext<'_> {
     /// The caller's standing on every free quota the server declares.
     pub async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
         self.entitlements.quota_usage_boxed().await
+    }
+
+    /// The caller's prepaid credit balance, if credits are kept.
+    pub async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
+        self.entitlements.credit_balance_boxed().await
     }
 
     /// Where the caller manages their subscription (a signed-in billing portal link), if billing

@@ -30,13 +30,20 @@ pub fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
     if v.has_icons() && !i.icons.is_empty() {
         m["icons"] = serde_json::to_value(&i.icons).unwrap_or_default();
     }
-    // Pricing, so a client can show it: the entitlement a paid tool needs, and its free quota.
+    // Pricing, so a client can show it: the entitlement, the free quota, the credits per call and
+    // the usage meter.
     if let Some(key) = i.entitlement {
         m["_meta"]["mkit/entitlement"] = key.into();
     }
     if let Some(q) = &i.free_quota {
         m["_meta"]["mkit/free_quota"] =
             json!({ "calls": q.calls, "window": q.window.as_str(), "quota": q.key(i.name) });
+    }
+    if let Some(credits) = i.credits {
+        m["_meta"]["mkit/credits"] = credits.into();
+    }
+    if let Some(meter) = &i.meter {
+        m["_meta"]["mkit/meter"] = meter.event_name.into();
     }
     with_title(m, i.title, v)
 }

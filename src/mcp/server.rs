@@ -9,7 +9,7 @@ use super::jsonrpc::{RpcError, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FO
 use super::paid;
 use super::registry::{Prompt, Registry, ResourceBody};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
-use super::tool::{RegisteredTool, ToolOutcome};
+use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
 
 /// Why a request was not answered with a result.
@@ -180,12 +180,7 @@ impl Server<'_> {
         };
         ctx.billing.set(Some(admission.as_str()));
         let outcome = tool.call(ctx, args).await;
-        let failed = match &outcome {
-            ToolOutcome::Ok(_) => false,
-            ToolOutcome::Raw(r) => r.get("isError") == Some(&Value::Bool(true)),
-            _ => true,
-        };
-        settle(ctx, &tool.info, admission, failed).await;
+        settle(ctx, &tool.info, &admission, &outcome).await;
         let mut result = render_outcome(name, outcome, ctx.protocol_version)?;
         if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {
             // A paid result says where the subscription behind it is managed.

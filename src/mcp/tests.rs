@@ -123,12 +123,25 @@ struct Ledger {
     /// Free calls left per quota key, and the calls given back.
     free: std::cell::RefCell<std::collections::HashMap<String, u32>>,
     given_back: std::cell::Cell<usize>,
+    /// Prepaid credits, and each settle (debit, metered usage) and refund asked for.
+    credits: std::cell::Cell<i64>,
+    settled: std::cell::RefCell<Vec<(Option<String>, Option<(String, i64)>)>>,
+    refunded: std::cell::RefCell<Vec<String>>,
 }
 
 impl Ledger {
     fn new(keys: Result<&[&str], &str>) -> Ledger {
         let keys = keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect()).map_err(str::to_owned);
-        Ledger { keys, reads: Default::default(), pay: None, free: Default::default(), given_back: Default::default() }
+        Ledger {
+            keys,
+            reads: Default::default(),
+            pay: None,
+            free: Default::default(),
+            given_back: Default::default(),
+            credits: Default::default(),
+            settled: Default::default(),
+            refunded: Default::default(),
+        }
     }
 }
 
@@ -162,6 +175,22 @@ impl Entitlements for Ledger {
         let n = self.left(key, q);
         self.free.borrow_mut().insert(key.to_owned(), n + 1);
         self.given_back.set(self.given_back.get() + 1);
+    }
+    async fn reserve_credits(&self, tool: &str, credits: u32) -> Result<String, Denial> {
+        if self.credits.get() < i64::from(credits) {
+            let result = ToolError::new(format!("{tool} costs {credits}"))
+                .with_structured(json!({"error": "payment_required", "credits": credits}));
+            return Err(Denial::PaymentRequired { result, pay: None });
+        }
+        self.credits.set(self.credits.get() - i64::from(credits));
+        Ok(format!("debit{}", self.credits.get()))
+    }
+    async fn settle_call(&self, debit: Option<&str>, usage: Option<super::MeterUsage<'_>>) {
+        let usage = usage.map(|u| (u.event_name.to_owned(), u.value));
+        self.settled.borrow_mut().push((debit.map(str::to_owned), usage));
+    }
+    async fn refund_credits(&self, debit: &str) {
+        self.refunded.borrow_mut().push(debit.to_owned());
     }
 }
 
@@ -1029,3 +1058,6 @@ fn a_quota_group_is_one_counter() {
     let keys: Vec<_> = r.free_quotas().into_iter().map(|(k, q)| (k, q.calls)).collect();
     assert_eq!(keys, [("search", 5), ("c", 1)]);
 }
+
+#[path = "pricing_tests.rs"]
+mod pricing;

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
-use crate::quota::{FreeQuota, Window};
+use crate::quota::{FreeQuota, Meter, Window};
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,6 +66,11 @@ pub struct ToolInfo {
     pub entitlement: Option<&'static str>,
     /// Calls a caller may make without the entitlement (or at all, for a tool without one).
     pub free_quota: Option<FreeQuota>,
+    /// Credits one call costs from the caller's prepaid balance, past the entitlement and the
+    /// free quota.
+    pub credits: Option<u32>,
+    /// The Stripe meter a call under the entitlement reports to (postpaid usage).
+    pub meter: Option<Meter>,
 }
 
 impl ToolInfo {
@@ -79,6 +84,8 @@ impl ToolInfo {
             scopes: &[],
             entitlement: None,
             free_quota: None,
+            credits: None,
+            meter: None,
         }
     }
     pub fn title(mut self, title: &'static str) -> Self {
@@ -113,6 +120,26 @@ impl ToolInfo {
     /// one, a caller past the quota gets `quota_exceeded` until the window resets.
     pub fn free_quota(mut self, calls: u32, window: Window) -> Self {
         self.free_quota = Some(FreeQuota { calls, window, group: self.free_quota.and_then(|q| q.group) });
+        self
+    }
+    /// `credits` (at least 1) per call from the caller's prepaid balance, reserved before the run
+    /// and refunded if it fails. Holders of the entitlement pay nothing; free calls come first.
+    pub fn credits(mut self, credits: u32) -> Self {
+        self.credits = Some(credits.max(1));
+        self
+    }
+    /// Reports each successful call under the entitlement to the Stripe meter whose event name is
+    /// `event_name`, with value 1 (or what `meter_value` computes).
+    pub fn meter(mut self, event_name: &'static str) -> Self {
+        self.meter = Some(Meter { event_name, value: None });
+        self
+    }
+    /// The meter value of a call, from its result (e.g. units processed); `None` or 0 records
+    /// nothing.
+    pub fn meter_value(mut self, value: fn(&Value) -> Option<u64>) -> Self {
+        if let Some(m) = &mut self.meter {
+            m.value = Some(value);
+        }
         self
     }
     /// Shares the free quota with every tool naming the same group (one counter for all).

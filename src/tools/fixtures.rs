@@ -75,6 +75,17 @@ async fn free_quota(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError>
     content(json!([{ "type": "text", "text": "counted" }]))
 }
 
+/// Reports the `units` it was given as its output, for the meter value.
+async fn units(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    if args.get("fail") == Some(&Value::Bool(true)) {
+        return Ok(json!({ "content": [{ "type": "text", "text": "failed as asked" }], "isError": true }));
+    }
+    let units = args.get("units").and_then(Value::as_u64).unwrap_or(1);
+    Ok(
+        json!({ "content": [{ "type": "text", "text": format!("{units} units") }], "structuredContent": { "units": units } }),
+    )
+}
+
 fn text_prompt(text: String) -> Value {
     json!({ "messages": [{ "role": "user", "content": { "type": "text", "text": text } }] })
 }
@@ -409,6 +420,21 @@ fn register_stateless(r: &mut Registry) {
         ToolInfo::new("test_free_quota", "Ten free calls a day").free_quota(10, Window::Day),
         json!({ "type": "object", "properties": { "fail": { "type": "boolean" } } }),
         free_quota,
+    );
+    // For the credit tests: one credit a call; `fail: true` refunds it.
+    r.raw_tool(
+        ToolInfo::new("test_credits", "One credit a call").credits(1),
+        json!({ "type": "object", "properties": { "fail": { "type": "boolean" } } }),
+        free_quota,
+    );
+    // For the meter tests: the "pro" entitlement, each call metered by the units it reports.
+    r.raw_tool(
+        ToolInfo::new("test_metered", "Metered by units under pro")
+            .entitlement("pro")
+            .meter("mkit_test_units")
+            .meter_value(|out| out.get("units")?.as_u64()),
+        json!({ "type": "object", "properties": { "units": { "type": "integer" }, "fail": { "type": "boolean" } } }),
+        units,
     );
     // For the auth tests: a tool behind a scope the test issuer never grants.
     r.raw_tool(

@@ -26,6 +26,8 @@ pub struct Output {
     pub entitlements: Vec<String>,
     /// Free quotas: used and remaining calls in the current window, and when it resets.
     pub quotas: Vec<QuotaUsage>,
+    /// Prepaid credits left; null when this server keeps no credits.
+    pub credits: Option<i64>,
     /// The MCP protocol version of this request.
     pub protocol_version: String,
     /// Where you manage your subscription (a link to sign in and open the billing portal); null
@@ -38,7 +40,7 @@ impl Tool for WhoAmI {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes, the claims this server reads, your entitlements and free quotas.")
+        ToolInfo::new("whoami", "Returns who you are: your OAuth subject, client, scopes, the claims this server reads, your entitlements, free quotas and credit balance.")
             .title("Who am I")
             .read_only()
     }
@@ -46,6 +48,7 @@ impl Tool for WhoAmI {
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
         let entitlements = ctx.entitlements().await?;
         let quotas = ctx.quota_usage().await?;
+        let credits = ctx.credit_balance().await?;
         Ok(Output {
             sub: ctx.principal.sub.clone(),
             client_id: ctx.principal.client_id.clone(),
@@ -53,6 +56,7 @@ impl Tool for WhoAmI {
             claims: ctx.principal.claims.clone(),
             entitlements,
             quotas,
+            credits,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
             manage_url: ctx.manage_url(),
         })

@@ -314,7 +314,7 @@ test("the hourly cron sweeps expired codes and sign-ins, and keeps live ones", a
   assert.deepEqual(families, ["f-kept"]);
   const tokens = (await d1(worker, "SELECT token_hash FROM oauth_refresh WHERE token_hash IN ('rt-gone', 'rt-kept')")).map((x) => x.token_hash);
   assert.deepEqual(tokens, ["rt-kept"]);
-  assert.match(readFileSync(worker.logPath, "utf8"), /"event":"sweep","deleted":[1-9]/);
+  assert.match(readFileSync(worker.logPath, "utf8"), /"event":"sweep","changed":[1-9]/);
 });
 
 test("signing keys rotate with MKIT_SECRET: a listed old key still validates, a removed one is refused; registration can be off", async () => {

@@ -40,8 +40,11 @@ fn a_paid_pack_grants_once_however_often_it_is_told() {
     // The same session told again by another event (e.g. the async success after all).
     deliver(&mut c, &event("evt_2", "checkout.session.async_payment_succeeded", 11, paid)).expect("plan");
     assert_eq!(balance(&c, "ada"), 100);
-    deliver(&mut c, &event("evt_3", "checkout.session.completed", 12, pack("cs_2", Some("cus_1"), None, json!(5), "paid")))
-        .expect("plan");
+    deliver(
+        &mut c,
+        &event("evt_3", "checkout.session.completed", 12, pack("cs_2", Some("cus_1"), None, json!(5), "paid")),
+    )
+    .expect("plan");
     assert_eq!(balance(&c, "ada"), 105, "a second pack from the bound customer, as a number");
 }
 
@@ -58,18 +61,28 @@ fn an_unpaid_session_grants_when_its_payment_succeeds() {
 #[test]
 fn a_guest_pack_goes_to_the_user_it_names_and_a_nameless_one_waits_for_its_customer() {
     let mut c = test_db();
-    deliver(&mut c, &event("evt_1", "checkout.session.completed", 10, pack("cs_1", None, Some("ada"), json!("7"), "paid")))
-        .expect("plan");
+    deliver(
+        &mut c,
+        &event("evt_1", "checkout.session.completed", 10, pack("cs_1", None, Some("ada"), json!("7"), "paid")),
+    )
+    .expect("plan");
     assert_eq!(balance(&c, "ada"), 7, "no customer, still ada's");
-    deliver(&mut c, &event("evt_2", "checkout.session.completed", 11, pack("cs_2", Some("cus_9"), None, json!("9"), "paid")))
-        .expect("plan");
-    let pending: i64 = c.query_row("SELECT COUNT(*) FROM credit_grants WHERE applied = 0", [], |r| r.get(0)).expect("count");
+    deliver(
+        &mut c,
+        &event("evt_2", "checkout.session.completed", 11, pack("cs_2", Some("cus_9"), None, json!("9"), "paid")),
+    )
+    .expect("plan");
+    let pending: i64 =
+        c.query_row("SELECT COUNT(*) FROM credit_grants WHERE applied = 0", [], |r| r.get(0)).expect("count");
     assert_eq!(pending, 1, "nobody to credit yet, but nothing lost");
     let bind = json!({ "id": "cus_9", "object": "customer", "metadata": { "mkit_user": "bob" } });
     deliver(&mut c, &event("evt_3", "customer.updated", 12, bind)).expect("plan");
     assert_eq!(balance(&c, "bob"), 9, "the customer's user gets it when bound");
-    deliver(&mut c, &event("evt_4", "customer.updated", 13, json!({ "id": "cus_9", "metadata": { "mkit_user": "bob" } })))
-        .expect("plan");
+    deliver(
+        &mut c,
+        &event("evt_4", "customer.updated", 13, json!({ "id": "cus_9", "metadata": { "mkit_user": "bob" } })),
+    )
+    .expect("plan");
     assert_eq!(balance(&c, "bob"), 9, "once");
 }
 
@@ -114,12 +127,21 @@ fn a_subscription_invoice_grants_its_allowance_each_period() {
 fn a_malformed_amount_is_refused_so_it_shows_in_stripe() {
     let mut c = test_db();
     for bad in [json!("ten"), json!("0"), json!(-5), json!("1000000001"), json!(true), json!("1.5")] {
-        let e = event("evt_1", "checkout.session.completed", 10, pack("cs_1", Some("cus_1"), Some("ada"), bad.clone(), "paid"));
+        let e = event(
+            "evt_1",
+            "checkout.session.completed",
+            10,
+            pack("cs_1", Some("cus_1"), Some("ada"), bad.clone(), "paid"),
+        );
         assert_eq!(deliver(&mut c, &e).err(), Some(PlanError::Credits), "{bad}");
     }
     assert!(PlanError::Credits.reason().contains("by hand"));
-    let no_id = json!({ "mode": "payment", "payment_status": "paid", "metadata": { "mkit_user": "ada", "mkit_credits": "1" } });
-    assert_eq!(deliver(&mut c, &event("evt_2", "checkout.session.completed", 10, no_id)).err(), Some(PlanError::CheckoutId));
+    let no_id =
+        json!({ "mode": "payment", "payment_status": "paid", "metadata": { "mkit_user": "ada", "mkit_credits": "1" } });
+    assert_eq!(
+        deliver(&mut c, &event("evt_2", "checkout.session.completed", 10, no_id)).err(),
+        Some(PlanError::CheckoutId)
+    );
     assert_eq!(balance(&c, "ada"), 0);
 }
 
@@ -127,7 +149,8 @@ fn a_malformed_amount_is_refused_so_it_shows_in_stripe() {
 fn an_event_of_the_other_mode_grants_nothing() {
     let mut c = test_db();
     let policy = LedgerPolicy { livemode: Some(true), ..LedgerPolicy::default() };
-    let e = event("evt_1", "checkout.session.completed", 10, pack("cs_1", Some("cus_1"), Some("ada"), json!("9"), "paid"));
+    let e =
+        event("evt_1", "checkout.session.completed", 10, pack("cs_1", Some("cus_1"), Some("ada"), json!("9"), "paid"));
     let (_, statements) = plan(&e, &policy, 1_000).expect("plan");
     run_batch(&mut c, &statements);
     assert_eq!(balance(&c, "ada"), 0);

@@ -109,7 +109,7 @@ pub(super) fn store_unavailable() -> HttpReply {
 }
 
 /// Random bytes as base64url: codes, refresh tokens, client and family ids.
-pub(super) fn random_token(bytes: usize) -> Option<String> {
+pub(crate) fn random_token(bytes: usize) -> Option<String> {
     use base64::Engine as _;
     let mut buf = vec![0u8; bytes];
     getrandom02::getrandom(&mut buf).ok()?;

@@ -1,0 +1,98 @@
+//! The admission order of every pricing combination (docs/configuration.md "Pricing"), against
+//! the ledger stand-in: entitlement, then free quota, then credits, then the right denial; and
+//! what each finished, failed or unfinished run settles.
+
+use super::*;
+
+/// Priced every way at once: the "gold" entitlement, one free call a day, 2 credits a call, and
+/// a meter whose value is the `units` the call reports.
+struct Priced(Option<&'static str>, Option<u32>, Option<u32>);
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct UnitsInput {
+    #[serde(default)]
+    fail: bool,
+    #[serde(default)]
+    units: u64,
+}
+impl Tool for Priced {
+    type Input = UnitsInput;
+    type Output = Value;
+    fn info(&self) -> ToolInfo {
+        let mut info = ToolInfo::new("priced", "priced").meter("units").meter_value(|out| out.get("units")?.as_u64());
+        info.entitlement = self.0;
+        info.free_quota =
+            self.1.map(|calls| crate::quota::FreeQuota { calls, window: crate::quota::Window::Day, group: None });
+        info.credits = self.2;
+        info
+    }
+    async fn call(&self, _: &ToolContext<'_>, input: UnitsInput) -> Result<Value, ToolError> {
+        match input.fail {
+            true => Err(ToolError::new("failed as asked")),
+            false => Ok(json!({"units": input.units})),
+        }
+    }
+}
+
+fn harness(tool: Priced, keys: &[&str], credits: i64) -> Harness {
+    let mut h = Harness::new();
+    h.registry = Registry::default();
+    h.registry.tool(tool);
+    h.entitlements = Ledger::new(Ok(keys));
+    h.entitlements.credits.set(credits);
+    h
+}
+
+/// Calls `priced`: the result's error code (None when it ran) and the log's billing decision.
+fn call(h: &Harness, args: Value) -> (Option<String>, &'static str) {
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "priced", "arguments": args}});
+    let reply = h.post(&[("MCP-Protocol-Version", "2025-11-25")], &body.to_string());
+    let result: Value = serde_json::from_str(&reply.body).expect("json");
+    let error = result["result"]["structuredContent"]["error"].as_str().map(str::to_owned);
+    (error, reply.log.tool_calls.first().map_or("none", |c| c.billing))
+}
+
+#[test]
+fn holders_run_uncounted_and_only_their_calls_are_metered() {
+    let h = harness(Priced(Some("gold"), Some(1), Some(2)), &["gold"], 10);
+    assert_eq!(call(&h, json!({"units": 4})), (None, "granted"));
+    assert_eq!(call(&h, json!({"units": 0})), (None, "granted"), "0 units: ran, nothing to meter");
+    assert_eq!(call(&h, json!({"fail": true, "units": 9})), (None, "granted"));
+    assert_eq!(*h.entitlements.settled.borrow(), [(None, Some(("units".to_owned(), 4)))]);
+    assert_eq!((h.entitlements.credits.get(), h.entitlements.free.borrow().len()), (10, 0), "no credit, no free call");
+}
+
+#[test]
+fn others_use_the_free_call_then_credits_then_are_asked_to_subscribe() {
+    let h = harness(Priced(Some("gold"), Some(1), Some(2)), &[], 3);
+    assert_eq!(call(&h, json!({"units": 4})), (None, "free_quota"));
+    assert_eq!(call(&h, json!({"units": 4})), (None, "credits"));
+    assert_eq!(h.entitlements.credits.get(), 1);
+    assert_eq!(call(&h, json!({})), (Some("payment_required".into()), "payment_required"));
+    let settled = h.entitlements.settled.borrow();
+    assert_eq!(*settled, [(Some("debit1".to_owned()), None)], "a credit call settles its debit; no meter");
+}
+
+#[test]
+fn a_failed_credit_call_is_refunded_and_a_short_balance_asks_for_credits() {
+    let h = harness(Priced(None, None, Some(2)), &[], 2);
+    assert_eq!(call(&h, json!({"fail": true})).1, "credits");
+    assert_eq!(*h.entitlements.refunded.borrow(), ["debit0"]);
+    assert!(h.entitlements.settled.borrow().is_empty());
+    let h = harness(Priced(None, None, Some(2)), &[], 1);
+    let body =
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "priced", "arguments": {}}});
+    let reply = h.post(&[("MCP-Protocol-Version", "2025-11-25")], &body.to_string());
+    let result: Value = serde_json::from_str(&reply.body).expect("json");
+    assert_eq!(result["result"]["structuredContent"], json!({"error": "payment_required", "credits": 2}));
+}
+
+#[test]
+fn past_the_quota_without_credits_a_free_tool_says_when_it_resets_and_a_priced_one_asks_to_pay() {
+    let h = harness(Priced(None, Some(1), None), &[], 0);
+    assert_eq!(call(&h, json!({})).1, "free_quota");
+    assert_eq!(call(&h, json!({})), (Some("quota_exceeded".into()), "quota_exceeded"));
+    let h = harness(Priced(None, Some(1), Some(1)), &[], 0);
+    assert_eq!(call(&h, json!({})).1, "free_quota");
+    assert_eq!(call(&h, json!({})), (Some("payment_required".into()), "payment_required"), "credits would help now");
+}

@@ -1,0 +1,209 @@
+//! The paywall against a ledger stand-in.
+
+use super::*;
+use std::cell::Cell;
+
+/// A ledger stand-in that counts its reads.
+struct Fake<'c> {
+    keys: Result<&'static [&'static str], StoreError>,
+    reads: &'c Cell<usize>,
+}
+
+impl LedgerReader for Fake<'_> {
+    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        assert_eq!(sub, "u1");
+        self.reads.set(self.reads.get() + 1);
+        self.keys.map(|k| k.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+#[test]
+fn entitled_callers_pass_and_the_ledger_is_read_once() {
+    let reads = Cell::new(0);
+    let p = Paywall::new(Fake { keys: Ok(&["pro", "team"]), reads: &reads }, "u1", Offer::default());
+    assert_eq!(block_on(p.require("text_stats", "pro")), Ok(()));
+    assert_eq!(block_on(p.require("text_stats", "team")), Ok(()));
+    assert_eq!(block_on(p.keys()), Ok(vec!["pro".to_owned(), "team".to_owned()]));
+    assert_eq!(reads.get(), 1);
+}
+
+#[test]
+fn payment_required_names_the_entitlement_and_where_to_pay() {
+    let reads = Cell::new(0);
+    let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: None, credit_pack: None };
+    let p = Paywall::new(Fake { keys: Ok(&["team"]), reads: &reads }, "u1", offer);
+    let Err(Denial::PaymentRequired { result: e, pay: None }) = block_on(p.require("text_stats", "pro")) else {
+        panic!("not entitled, and no pay link without the pay pages");
+    };
+    assert_eq!(
+        e.structured,
+        Some(json!({"error": "payment_required", "entitlement": "pro",
+            "upgrade_url": "https://example.com/upgrade", "checkout_url": null}))
+    );
+    assert!(e.message.contains("\"pro\"") && e.message.contains("/upgrade"));
+    let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", Offer::default());
+    let Err(Denial::PaymentRequired { result: e, .. }) = block_on(p.require("text_stats", "pro")) else {
+        panic!("not entitled");
+    };
+    assert_eq!(e.structured.as_ref().map(|s| s["upgrade_url"].clone()), Some(serde_json::Value::Null));
+    assert_eq!(Entitlements::manage_url(&p), None);
+}
+
+#[test]
+fn with_pay_pages_the_caller_gets_their_own_checkout_link() {
+    let reads = Cell::new(0);
+    let links =
+        LinkMint { key: [9; 32], base_url: "https://mkit.example", issuer: "https://iss/", now_secs: 1_800_000_000 };
+    let offer = Offer { upgrade_url: Some("https://example.com/upgrade"), links: Some(links), credit_pack: None };
+    let p = Paywall::new(Fake { keys: Ok(&[]), reads: &reads }, "u1", offer);
+    let Err(Denial::PaymentRequired { result, pay: Some(pay) }) = block_on(p.require("text_stats", "pro")) else {
+        panic!("a pay link");
+    };
+    assert!(pay.url.starts_with("https://mkit.example/billing/checkout?t="));
+    let token = pay.url.split_once("?t=").map(|(_, t)| t).unwrap_or_default();
+    let link = crate::paylink::open(&[[9; 32]], "https://iss/", "u1", Kind::Checkout, token, 1_800_000_001);
+    assert_eq!(link.map(|l| (l.entitlement, l.nonce)), Ok(("pro".to_owned(), pay.id.clone())));
+    let s = result.structured.expect("structured");
+    assert_eq!(
+        (s["checkout_url"].as_str(), s["upgrade_url"].as_str()),
+        (Some(pay.url.as_str()), Some("https://example.com/upgrade"))
+    );
+    assert!(result.message.contains(&pay.url));
+    assert!(Entitlements::manage_url(&p).is_some_and(|u| u.starts_with("https://mkit.example/billing/portal?t=")));
+}
+
+#[test]
+fn an_unreadable_ledger_fails_closed_once_per_request() {
+    let reads = Cell::new(0);
+    let p = Paywall::new(Fake { keys: Err(StoreError::Query), reads: &reads }, "u1", Offer::default());
+    for _ in 0..3 {
+        let Err(Denial::Unavailable(e)) = block_on(p.require("text_stats", "pro")) else { panic!("fails closed") };
+        assert_eq!(e.structured, Some(json!({"error": "entitlements_unavailable"})));
+        assert!(e.message.contains("storage_failed"));
+    }
+    assert!(block_on(p.keys()).is_err());
+    assert_eq!(reads.get(), 1);
+}
+
+/// The real SQL on SQLite, failing the next `fail` batches.
+struct Sqlite {
+    c: std::cell::RefCell<rusqlite::Connection>,
+    fail: Cell<usize>,
+    batches: Cell<usize>,
+    ids: Cell<u32>,
+}
+
+impl Sqlite {
+    fn funded(balance: i64) -> Sqlite {
+        let c = crate::sql::test_db();
+        c.execute("INSERT INTO credit_balances (user_sub, balance) VALUES ('u1', ?1)", [balance]).expect("fund");
+        Sqlite { c: c.into(), fail: Cell::new(0), batches: Cell::new(0), ids: Cell::new(0) }
+    }
+
+    fn query(&self, sql: &str) -> i64 {
+        self.c.borrow().query_row(sql, [], |r| r.get(0)).expect(sql)
+    }
+}
+
+impl LedgerReader for &Sqlite {
+    async fn entitlement_keys(&self, _sub: &str) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
+        self.batches.set(self.batches.get() + 1);
+        if self.fail.get() > 0 {
+            self.fail.set(self.fail.get() - 1);
+            return Err(StoreError::Query);
+        }
+        Ok(crate::sql::run_batch(&mut self.c.borrow_mut(), &statements))
+    }
+
+    async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
+        let c = self.c.borrow();
+        let mut q = c.prepare(s.sql).map_err(|_| StoreError::Statement)?;
+        let mut rows =
+            q.query(rusqlite::params_from_iter(crate::sql::sqlite_values(&s.params))).map_err(|_| StoreError::Query)?;
+        Ok(rows.next().ok().flatten().and_then(|r| r.get(0).ok()))
+    }
+
+    fn new_id(&self) -> Option<String> {
+        self.ids.set(self.ids.get() + 1);
+        Some(format!("d{}", self.ids.get()))
+    }
+}
+
+fn selling_packs(pack: Option<&'static str>) -> Offer<'static> {
+    let links =
+        LinkMint { key: [9; 32], base_url: "https://mkit.example", issuer: "https://iss/", now_secs: 1_800_000_000 };
+    Offer { upgrade_url: None, links: Some(links), credit_pack: pack }
+}
+
+#[test]
+fn credits_are_reserved_then_settled_or_refunded_and_the_balance_shows_it() {
+    let db = Sqlite::funded(5);
+    let p = Paywall::new(&db, "u1", Offer::default()).with_quotas(Vec::new(), 100);
+    assert_eq!(block_on(p.credit_balance()), Ok(Some(5)));
+    let ok = block_on(p.reserve_credits("search", 2)).expect("reserved");
+    let failed = block_on(p.reserve_credits("search", 2)).expect("reserved");
+    assert_eq!(block_on(p.credit_balance()), Ok(Some(1)));
+    block_on(p.settle_call(Some(&ok), None));
+    block_on(p.refund_credits(&failed));
+    assert_eq!(block_on(p.credit_balance()), Ok(Some(3)));
+    assert_eq!(db.query("SELECT COUNT(*) FROM meter_outbox"), 0, "no meter, no usage row");
+}
+
+#[test]
+fn a_short_balance_is_asked_to_buy_the_pack() {
+    let db = Sqlite::funded(1);
+    let p = Paywall::new(&db, "u1", selling_packs(Some("credits_100")));
+    let Err(Denial::PaymentRequired { result, pay: Some(pay) }) = block_on(p.reserve_credits("search", 2)) else {
+        panic!("asked to pay");
+    };
+    let token = pay.url.split_once("?t=").map(|(_, t)| t).unwrap_or_default();
+    let link = crate::paylink::open(&[[9; 32]], "https://iss/", "u1", Kind::Checkout, token, 1_800_000_001);
+    assert_eq!(link.map(|l| l.entitlement), Ok("credits_100".to_owned()), "the link sells the pack");
+    assert_eq!(result.structured.as_ref().map(|s| s["credits"].clone()), Some(json!(2)));
+    assert!(result.message.contains("costs 2 credits") && result.message.contains(&pay.url));
+    let p = Paywall::new(&db, "u1", selling_packs(None));
+    let Err(Denial::PaymentRequired { pay: None, .. }) = block_on(p.reserve_credits("search", 2)) else {
+        panic!("no pack on sale, no link");
+    };
+    assert_eq!(block_on(p.credit_balance()), Ok(Some(1)), "nothing was taken");
+}
+
+#[test]
+fn a_metered_settle_writes_its_usage_with_the_debit_and_survives_one_store_error() {
+    let db = Sqlite::funded(5);
+    let p = Paywall::new(&db, "u1", Offer::default()).with_quotas(Vec::new(), 100);
+    let debit = block_on(p.reserve_credits("search", 1)).expect("reserved");
+    db.fail.set(1);
+    block_on(p.settle_call(Some(&debit), Some(MeterUsage { event_name: "units", value: 7 })));
+    assert_eq!(db.query("SELECT value FROM meter_outbox WHERE id = 'd1'"), 7, "the debit id is the meter identifier");
+    assert_eq!(db.query("SELECT COUNT(*) FROM credit_debits WHERE state = 'settled'"), 1);
+    block_on(p.settle_call(None, Some(MeterUsage { event_name: "units", value: 2 })));
+    assert_eq!(db.query("SELECT COUNT(*) FROM meter_outbox"), 2, "a granted call gets its own id");
+    let refunded = block_on(p.reserve_credits("search", 1)).expect("reserved");
+    db.fail.set(1);
+    block_on(p.refund_credits(&refunded));
+    assert_eq!(block_on(p.credit_balance()), Ok(Some(4)), "the refund was retried once");
+}
+
+#[test]
+fn a_store_that_fails_refuses_paid_calls() {
+    let db = Sqlite::funded(5);
+    db.fail.set(1);
+    let p = Paywall::new(&db, "u1", Offer::default());
+    let Err(Denial::Unavailable(e)) = block_on(p.reserve_credits("search", 1)) else { panic!("fails closed") };
+    assert!(e.message.contains("storage_failed"));
+}
