@@ -114,6 +114,9 @@ struct Harness {
     session: Option<Value>,
 }
 
+/// A settle the ledger stand-in was asked for: the debit, and the meter's name and value.
+type Settled = (Option<String>, Option<(String, i64)>);
+
 /// A ledger stand-in that counts its reads (`crate::paywall` tests the real answers).
 struct Ledger {
     keys: Result<Vec<String>, String>,
@@ -125,7 +128,7 @@ struct Ledger {
     given_back: std::cell::Cell<usize>,
     /// Prepaid credits, and each settle (debit, metered usage) and refund asked for.
     credits: std::cell::Cell<i64>,
-    settled: std::cell::RefCell<Vec<(Option<String>, Option<(String, i64)>)>>,
+    settled: std::cell::RefCell<Vec<Settled>>,
     refunded: std::cell::RefCell<Vec<String>>,
 }
 
