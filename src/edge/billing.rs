@@ -16,7 +16,7 @@ use crate::paylink::{self, Kind, Link};
 use crate::routes::BillingPage;
 use crate::web::form::query_param;
 use crate::web::pages;
-use crate::web::stripe::{self, ApiRequest, Checkout, StripeError};
+use crate::web::stripe::{self, ApiRequest, Checkout, Sale, StripeError};
 
 /// Stripe calls end within this (headers and body).
 const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -46,7 +46,8 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
         Err(crate::seal::SealError::Expired) => return pages::expired(),
         Err(_) => return pages::wrong_user(),
     };
-    if kind == Kind::Checkout && already_holds(env, &config, &sub, &link.entitlement, shop.now_secs).await {
+    let pack = config.credit_pack.as_deref() == Some(link.entitlement.as_str());
+    if kind == Kind::Checkout && !pack && already_holds(env, &config, &sub, &link.entitlement, shop.now_secs).await {
         return pages::already_paid(&link.entitlement);
     }
     let customer = d1::customer_of(env, &sub).await;
@@ -93,16 +94,27 @@ async fn checkout(
     link: &Link,
     customer: Option<&str>,
 ) -> Result<String, StripeError> {
-    let price = match shop.config.prices.iter().find(|(e, _)| *e == link.entitlement) {
-        Some((_, id)) => id.clone(),
-        None => {
-            let (status, body) = call(env, shop, &stripe::find_price(&link.entitlement), None).await?;
-            stripe::price_id(status, &body)?
-        }
+    let mapped = shop.config.prices.iter().find(|(e, _)| *e == link.entitlement).map(|(_, id)| id.as_str());
+    let (sale, price) = if shop.config.credit_pack.as_deref() == Some(link.entitlement.as_str()) {
+        // A pack: its price says how many credits it adds, and the session carries that count.
+        let lookup = mapped.map_or_else(|| stripe::find_price(&link.entitlement), stripe::retrieve_price);
+        let (status, body) = call(env, shop, &lookup, None).await?;
+        let (price, credits) = stripe::pack_price(status, &body)?;
+        (Sale::Credits(credits), price)
+    } else {
+        let price = match mapped {
+            Some(id) => id.to_owned(),
+            None => {
+                let (status, body) = call(env, shop, &stripe::find_price(&link.entitlement), None).await?;
+                stripe::price_id(status, &body)?
+            }
+        };
+        (Sale::Subscription, price)
     };
     let reference_key = shop.config.deployment_secrets.first().map(|s| derive_key(s, REFERENCE_KEY_PURPOSE));
     let reference = reference_key.and_then(|k| client_reference(&k, sub));
     let request = stripe::checkout_session(&Checkout {
+        sale,
         price: &price,
         sub,
         client_reference: reference.as_deref(),
@@ -177,6 +189,9 @@ fn stripe_base(env: &Env) -> String {
 fn stripe_failed(e: StripeError) -> HttpReply {
     let text = match e {
         StripeError::NoPrice => "This plan is not on sale right now. Tell the server's operator.",
+        StripeError::NotAPack => {
+            "This credit pack's price does not say how many credits it adds (metadata.mkit_credits). Tell the server's operator."
+        }
         _ => "Stripe could not open the page. Nothing was charged; call the tool again in your MCP client for a new link.",
     };
     pages::page(502, "Payment page unavailable", text, Some(e.code()))

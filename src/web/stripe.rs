@@ -28,8 +28,24 @@ pub fn find_price(entitlement: &str) -> ApiRequest {
     ApiRequest { method: "GET", path: format!("/v1/prices?{query}"), form: Vec::new() }
 }
 
-/// What a Checkout Session for one entitlement needs.
+/// A price by id (`MKIT_PRICES`), for a credit pack's `metadata.mkit_credits`.
+pub fn retrieve_price(id: &str) -> ApiRequest {
+    let id: String = id.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    ApiRequest { method: "GET", path: format!("/v1/prices/{id}"), form: Vec::new() }
+}
+
+/// What a Checkout Session sells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sale {
+    /// An entitlement: a subscription.
+    Subscription,
+    /// A credit pack of this many credits: a one-time payment.
+    Credits(i64),
+}
+
+/// What a Checkout Session for one entitlement or pack needs.
 pub struct Checkout<'a> {
+    pub sale: Sale,
     pub price: &'a str,
     pub sub: &'a str,
     /// A `client_reference_id` mKit minted and can verify (`billing::reference`).
@@ -40,25 +56,35 @@ pub struct Checkout<'a> {
     pub origin: &'a str,
 }
 
-/// A subscription Checkout Session. The user binding is set here, server-side, on the session
-/// and on the subscription it creates: nothing the payer can edit.
+/// A Checkout Session. The user binding is set here, server-side, on the session and on the
+/// subscription it creates, and so is a pack's credit count: nothing the payer can edit.
 pub fn checkout_session(c: &Checkout<'_>) -> ApiRequest {
     let success = format!("{}/billing/success", c.origin);
     let cancel = format!("{}/billing/cancel", c.origin);
+    let mode = match c.sale {
+        Sale::Subscription => "subscription",
+        Sale::Credits(_) => "payment",
+    };
     let mut form = pairs(&[
-        ("mode", "subscription"),
+        ("mode", mode),
         ("line_items[0][price]", c.price),
         ("line_items[0][quantity]", "1"),
         ("success_url", &success),
         ("cancel_url", &cancel),
         ("metadata[mkit_user]", c.sub),
-        ("subscription_data[metadata][mkit_user]", c.sub),
     ]);
+    match c.sale {
+        Sale::Subscription => form.extend(pairs(&[("subscription_data[metadata][mkit_user]", c.sub)])),
+        Sale::Credits(n) => form.extend(pairs(&[("metadata[mkit_credits]", &n.to_string())])),
+    }
     if let Some(r) = c.client_reference {
         form.extend(pairs(&[("client_reference_id", r)]));
     }
-    if let Some(customer) = c.customer {
-        form.extend(pairs(&[("customer", customer)]));
+    match (c.customer, c.sale) {
+        (Some(customer), _) => form.extend(pairs(&[("customer", customer)])),
+        // A payment makes no customer unless asked; one is needed for the next pack and receipts.
+        (None, Sale::Credits(_)) => form.extend(pairs(&[("customer_creation", "always")])),
+        (None, Sale::Subscription) => {}
     }
     ApiRequest { method: "POST", path: "/v1/checkout/sessions".into(), form }
 }
@@ -78,6 +104,8 @@ pub fn portal_session(customer: &str, origin: &str) -> ApiRequest {
 pub enum StripeError {
     /// No active price sells this entitlement.
     NoPrice,
+    /// The credit pack's price has no valid `metadata.mkit_credits`.
+    NotAPack,
     /// Stripe answered an error status.
     Refused(u16),
     /// The answer was not what the API documents.
@@ -88,6 +116,7 @@ impl StripeError {
     pub fn code(self) -> &'static str {
         match self {
             StripeError::NoPrice => "stripe_no_price",
+            StripeError::NotAPack => "stripe_not_a_pack",
             StripeError::Refused(_) => "stripe_refused",
             StripeError::Unexpected => "stripe_unexpected",
         }
@@ -108,6 +137,22 @@ pub fn price_id(status: u16, body: &[u8]) -> Result<String, StripeError> {
     first.and_then(|p| p.get("id")).and_then(Value::as_str).map(str::to_owned).ok_or(StripeError::NoPrice)
 }
 
+/// A credit pack's price from a price list (`find_price`) or a price (`retrieve_price`): its id
+/// and `metadata.mkit_credits`. A price without a valid count is not a pack.
+pub fn pack_price(status: u16, body: &[u8]) -> Result<(String, i64), StripeError> {
+    let v = json(status, body)?;
+    let price = match v.get("data").and_then(Value::as_array) {
+        Some(list) => list.first().cloned().ok_or(StripeError::NoPrice)?,
+        None => v,
+    };
+    let id = price.get("id").and_then(Value::as_str).ok_or(StripeError::Unexpected)?;
+    let credits =
+        price.pointer("/metadata/mkit_credits").and_then(Value::as_str).and_then(|c| c.trim().parse::<i64>().ok());
+    let credits =
+        credits.filter(|n| (1..=crate::billing::ledger::MAX_GRANT).contains(n)).ok_or(StripeError::NotAPack)?;
+    Ok((id.to_owned(), credits))
+}
+
 /// The `url` of a created session (Checkout or billing portal), if it is an https URL (or http
 /// on loopback, for local tests).
 pub fn session_url(status: u16, body: &[u8]) -> Result<String, StripeError> {
@@ -124,6 +169,7 @@ mod tests {
     #[test]
     fn checkout_binds_the_user_server_side() {
         let c = Checkout {
+            sale: Sale::Subscription,
             price: "price_1",
             sub: "alice",
             client_reference: Some("mkit1_x_y"),
@@ -140,6 +186,34 @@ mod tests {
         let bare = checkout_session(&Checkout { customer: None, client_reference: None, ..c });
         assert!(!bare.form.iter().any(|(k, _)| k == "customer" || k == "client_reference_id"));
         assert_eq!(find_price("pro").path, "/v1/prices?lookup_keys%5B%5D=pro&active=true&limit=1");
+    }
+
+    #[test]
+    fn a_pack_is_a_payment_with_its_credits_and_a_customer() {
+        let c = Checkout {
+            sale: Sale::Credits(100),
+            price: "price_p",
+            sub: "alice",
+            client_reference: None,
+            customer: None,
+            origin: "https://mkit.example",
+        };
+        let r = checkout_session(&c);
+        let get = |r: &ApiRequest, k: &str| r.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(get(&r, "mode").as_deref(), Some("payment"));
+        assert_eq!(get(&r, "metadata[mkit_credits]").as_deref(), Some("100"));
+        assert_eq!(get(&r, "customer_creation").as_deref(), Some("always"));
+        assert_eq!(get(&r, "subscription_data[metadata][mkit_user]"), None);
+        let reuse = checkout_session(&Checkout { customer: Some("cus_1"), ..c });
+        assert_eq!((get(&reuse, "customer").as_deref(), get(&reuse, "customer_creation")), (Some("cus_1"), None));
+        assert_eq!(retrieve_price("price_1/../x").path, "/v1/prices/price_1x");
+        let pack = br#"{"id":"price_p","metadata":{"mkit_credits":"100"}}"#;
+        assert_eq!(pack_price(200, pack), Ok(("price_p".into(), 100)));
+        let listed = br#"{"data":[{"id":"price_p","metadata":{"mkit_credits":" 5 "}}]}"#;
+        assert_eq!(pack_price(200, listed), Ok(("price_p".into(), 5)));
+        assert_eq!(pack_price(200, br#"{"data":[]}"#), Err(StripeError::NoPrice));
+        assert_eq!(pack_price(200, br#"{"id":"price_p","metadata":{}}"#), Err(StripeError::NotAPack));
+        assert_eq!(pack_price(200, br#"{"id":"price_p","metadata":{"mkit_credits":"0"}}"#), Err(StripeError::NotAPack));
     }
 
     #[test]

@@ -154,7 +154,8 @@ function matches(pattern, path) {
  *                          body, contentType, at, status } (query/body decoded by decodeStripeForm;
  *                          headers lower-cased; status is what the fake answered)
  *   requestsTo(method, path)   the recorded requests for one route (path may be a pattern)
- *   addPrice(lookupKey, fields?)       registers a recurring price; returns it
+ *   addPrice(lookupKey, fields?)       registers a recurring price (fields override, e.g.
+ *                          { type: "one_time", recurring: null, metadata }); returns it
  *   addSubscription(fields?)          registers a subscription (give `customer`, optionally
  *                          `price` (an id or a price object), `status`, `metadata`); returns it
  *   respond(method, path, handler)    override a route: handler(request) returns { status, body,
@@ -208,8 +209,8 @@ export async function startFakeStripe({ port = 0 } = {}) {
         unit_amount: amount,
         unit_amount_decimal: String(amount),
         ...fields,
-        recurring: { interval: "month", interval_count: 1, meter: null, trial_period_days: null, usage_type: "licensed",
-          ...fields.recurring },
+        recurring: fields.recurring === null ? null : { interval: "month", interval_count: 1, meter: null,
+          trial_period_days: null, usage_type: "licensed", ...fields.recurring },
       };
       state.prices.set(lookupKey, price);
       return price;
@@ -332,6 +333,12 @@ export async function startFakeStripe({ port = 0 } = {}) {
       if (q.active !== undefined) prices = prices.filter((p) => String(p.active) === q.active);
       if (q.type !== undefined) prices = prices.filter((p) => p.type === q.type);
       return list("/v1/prices", prices, { limit, startingAfter: q.starting_after, endingBefore: q.ending_before });
+    }],
+    ["GET", "/v1/prices/:id", (rec) => {
+      const id = rec.path.split("/").at(-1);
+      const price = priceById(id);
+      return price ? { status: 200, body: price }
+        : stripeError(404, `No such price: '${id}'`, { param: "price", code: "resource_missing" });
     }],
     ["POST", "/v1/checkout/sessions", (rec) => {
       const b = rec.body;

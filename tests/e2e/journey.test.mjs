@@ -40,10 +40,12 @@ let worker;
 let origin;
 let resource;
 let price;
+let pack;
 
 before(async () => {
   fake = await startFakeStripe();
   price = fake.addPrice("pro", { unit_amount: 900 });
+  pack = fake.addPrice("credits_10", { unit_amount: 500, type: "one_time", recurring: null, metadata: { mkit_credits: "10" } });
   // The worker's port first: the issuer must know the pay pages' redirect URI before it starts.
   const port = await freePort();
   origin = `http://127.0.0.1:${port}`;
@@ -55,7 +57,8 @@ before(async () => {
       script: "build-fixtures/index.js",
       port,
       vars: { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, STRIPE_SECRET_KEY: STRIPE_KEY,
-        MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET, MKIT_TEST_STRIPE_API: fake.url },
+        MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET, MKIT_TEST_STRIPE_API: fake.url,
+        MKIT_CREDIT_PACK: "credits_10" },
     });
   } catch (e) {
     await Promise.all([issuer.stop(), fake.stop()]);
@@ -324,6 +327,63 @@ test("the journey: payment_required → sign-in → Checkout → webhooks → th
   // The pay pages' request log: the hops above, each with its code, and no 5xx.
   const pages = worker.requestLogs().filter((l) => l.route?.startsWith("/billing/"));
   assert.ok(pages.length >= 5 && pages.every((l) => l.status < 500), JSON.stringify(pages));
+});
+
+// ---- 1b. a credit pack --------------------------------------------------------------------
+
+test("a credit pack: a short balance gets a pack link → sign-in → Checkout (payment) → the webhook adds the credits once → the tool runs", async () => {
+  const user = "carol";
+  const token = await userToken(user);
+  const call = async (name) => (await (await mcp(token, { jsonrpc: "2.0", id: 1, method: "tools/call",
+    params: { name, arguments: {} } }, { "mcp-protocol-version": "2025-11-25" })).json()).result;
+  const refused = await call("test_credits");
+  assert.equal(refused.structuredContent.error, "payment_required");
+  assert.equal(refused.structuredContent.credits, 1);
+  const url = refused.structuredContent.checkout_url;
+  assert.ok(refused.content[0].text.includes(url) && /buy credits/.test(refused.content[0].text));
+  assert.equal(linkContents(url).payload.e, "credits_10", "the link sells the pack");
+
+  await withBrowser(async (page) => {
+    const from = fake.requests.length;
+    await openPayLink(page, url, user);
+    assert.match(page.url(), new RegExp(`^${fake.url}/pay/cs_test_[0-9a-f]+$`));
+    const sessionId = page.url().split("/pay/")[1];
+    const calls = stripeCalls(from);
+    assert.deepEqual(calls.map((r) => `${r.method} ${r.path} ${r.status}`),
+      ["GET /v1/prices 200", "POST /v1/checkout/sessions 200"]);
+    const [lookup, create] = calls;
+    await assertSameAsStripeNode(lookup, (s) => s.prices.list({ lookup_keys: ["credits_10"], active: true, limit: 1 }));
+    const expected = {
+      mode: "payment",
+      line_items: [{ price: pack.id, quantity: 1 }],
+      success_url: `${origin}/billing/success`,
+      cancel_url: `${origin}/billing/cancel`,
+      metadata: { mkit_user: user, mkit_credits: "10" },
+      client_reference_id: clientReference(user),
+      customer_creation: "always",
+    };
+    assert.deepEqual(create.body.metadata, expected.metadata, "the count is the price's, set server-side");
+    await assertSameAsStripeNode(create, (s) => s.checkout.sessions.create(expected,
+      { idempotencyKey: create.headers["idempotency-key"] }));
+
+    // Carol pays; Stripe says so, twice (a redelivery).
+    const customer = `cus_${randomBytes(7).toString("hex")}`;
+    const completed = envelope("checkout.session.completed", {
+      id: sessionId, object: "checkout.session", mode: "payment", status: "complete", payment_status: "paid",
+      customer, subscription: null, client_reference_id: create.body.client_reference_id, metadata: create.body.metadata,
+    });
+    for (const duplicate of [false, true]) {
+      const res = await deliver(worker.url, JSON.stringify(completed), TEST_WEBHOOK_SECRET);
+      assert.equal(res.status, 200);
+      assert.equal((await res.json()).duplicate, duplicate);
+    }
+  });
+  assert.equal((await call("whoami")).structuredContent.credits, 10);
+  assert.equal((await call("test_credits")).isError, undefined, "the retry runs");
+  assert.equal((await call("whoami")).structuredContent.credits, 9);
+  // Holding credits is not holding a subscription: the pack link opens Checkout again.
+  const again = await checkoutLinkFor(token);
+  assert.equal(linkContents(again).payload.e, "pro");
 });
 
 // ---- 2. phishing ----------------------------------------------------------------------------
