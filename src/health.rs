@@ -41,6 +41,18 @@ impl<T: Clone> Recent<T> {
     }
 }
 
+/// The metered-usage outbox (`billing::meter::BACKLOG_SQL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+pub struct Backlog {
+    pub pending: i64,
+    /// When the oldest pending row was written (s).
+    pub oldest: Option<i64>,
+    pub flagged: i64,
+}
+
+/// A pending row older than this makes the report degraded.
+pub const METER_BACKLOG_SECS: i64 = 3_600;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 enum Status {
@@ -156,6 +168,26 @@ impl HealthReport {
                 self.status = Status::Degraded;
             }
             _ => {}
+        }
+        self
+    }
+
+    /// `checks.meter_outbox`: metered calls not yet in Stripe, the age of the oldest, and rows
+    /// flagged as never sendable (`None`: D1 did not answer). The export runs every five
+    /// minutes, so a row waiting over an hour, or any flagged row, is degraded: the runbook's
+    /// "Meter export" section says what to do.
+    pub fn with_meter_outbox(mut self, backlog: Option<Backlog>, now_secs: i64) -> HealthReport {
+        let Some(b) = backlog else {
+            self.checks.insert("meter_outbox".into(), "unknown".into());
+            return self;
+        };
+        let age = b.oldest.map(|t| (now_secs - t).max(0));
+        self.checks.insert(
+            "meter_outbox".into(),
+            serde_json::json!({ "pending": b.pending, "oldest_age_secs": age, "flagged": b.flagged }),
+        );
+        if (age.unwrap_or(0) > METER_BACKLOG_SECS || b.flagged > 0) && self.status == Status::Ok {
+            self.status = Status::Degraded;
         }
         self
     }
@@ -299,5 +331,25 @@ mod tests {
         let db_down =
             HealthReport::new(&cfg, &Probe::Fail("d1"), None).with_introspection("https://a.example/i", &Probe::Ok);
         assert_eq!(db_down.error_code(), Some("health_db_failed"), "other failures stay");
+    }
+
+    #[test]
+    fn the_meter_outbox_backlog_degrades_when_old_or_flagged() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("MKIT_SECRET", SECRET)]));
+        let report = |b: Option<Backlog>| {
+            let r = HealthReport::new(&cfg, &Probe::Ok, None).with_meter_outbox(b, 10_000);
+            let v = serde_json::to_value(&r).expect("json");
+            (v["status"].clone(), v["checks"]["meter_outbox"].clone(), r.http_status())
+        };
+        let fresh = Backlog { pending: 3, oldest: Some(10_000 - 600), flagged: 0 };
+        assert_eq!(report(Some(fresh)).0, "ok");
+        assert_eq!(report(Some(fresh)).1, serde_json::json!({"pending": 3, "oldest_age_secs": 600, "flagged": 0}));
+        let stuck = Backlog { oldest: Some(10_000 - METER_BACKLOG_SECS - 1), ..fresh };
+        assert_eq!((report(Some(stuck)).0, report(Some(stuck)).2), ("degraded".into(), 200));
+        let flagged = Backlog { pending: 0, oldest: None, flagged: 1 };
+        assert_eq!(report(Some(flagged)).0, "degraded");
+        assert_eq!(report(None).1, "unknown");
+        let failing = HealthReport::new(&cfg, &Probe::Fail("d1"), None).with_meter_outbox(Some(stuck), 10_000);
+        assert_eq!(serde_json::to_value(&failing).expect("json")["status"], "fail", "a failure stays a failure");
     }
 }

@@ -177,7 +177,7 @@ async fn call(
 
 /// Stripe's API. The fixtures build (tests only, never deployed) may point it at a local fake
 /// with `MKIT_TEST_STRIPE_API`; a deploy build has no way to change it.
-fn stripe_base(env: &Env) -> String {
+pub(super) fn stripe_base(env: &Env) -> String {
     #[cfg(feature = "fixtures")]
     if let Ok(v) = env.var("MKIT_TEST_STRIPE_API") {
         return v.to_string();

@@ -88,6 +88,14 @@ impl LedgerReader for D1Ledger<'_> {
     }
 }
 
+/// Every row `s` selects, deserialised.
+pub async fn rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> Result<Vec<T>, StoreError> {
+    let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+    let statement = db(env)?.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?;
+    let rows = statement.all().await.map_err(|_| StoreError::Query)?;
+    rows.results().map_err(|_| StoreError::Rows)
+}
+
 /// The first row of a parameterised query, deserialised (D1 numbers arrive as JSON numbers).
 pub async fn first_row<T: serde::de::DeserializeOwned>(
     env: &Env,

@@ -6,12 +6,14 @@ use worker::{Date, Env, Request};
 
 use super::respond::{self, EnvVars};
 use super::{d1, introspect, keys};
+use crate::billing::meter;
 use crate::config::{Config, StripeMode, VarState};
-use crate::health::{HealthReport, Probe, Recent};
+use crate::health::{Backlog, HealthReport, Probe, Recent};
 use crate::http::HttpReply;
 
-/// D1's answers, reused for `health::CHECK_REUSE_MS`: (the probe, the last processed event).
-type StoreChecks = (Probe, Option<i64>);
+/// D1's answers, reused for `health::CHECK_REUSE_MS`: (the probe, the last processed event, the
+/// meter outbox's backlog).
+type StoreChecks = (Probe, Option<i64>, Option<Backlog>);
 
 thread_local! {
     static STORE: RefCell<Recent<StoreChecks>> = RefCell::new(Recent::default());
@@ -22,7 +24,8 @@ async fn store_checks(env: &Env) -> StoreChecks {
     if let Some(hit) = STORE.with(|s| s.borrow().get(now)) {
         return hit;
     }
-    let checks = (d1::probe(env).await, d1::last_event_at(env).await);
+    let backlog = d1::first_row::<Backlog>(env, meter::BACKLOG_SQL, &[]).await.ok().flatten();
+    let checks = (d1::probe(env).await, d1::last_event_at(env).await, backlog);
     STORE.with(|s| s.borrow_mut().put(now, checks.clone()));
     checks
 }
@@ -30,7 +33,7 @@ async fn store_checks(env: &Env) -> StoreChecks {
 pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
     let needs = respond::needs();
     let (report, config) = Config::load_with_report(&EnvVars(env), needs);
-    let (db, last_event_at) = store_checks(env).await;
+    let (db, last_event_at, backlog) = store_checks(env).await;
     let jwks = match &config {
         Some(c) => Some(keys::health(c).await),
         None => None,
@@ -49,7 +52,8 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
     let mut health = HealthReport::new(&report, &db, jwks)
         .with_billing(secret, last_event_at)
         .with_selling(selling, mode)
-        .with_auth_mode(as_mode, registration);
+        .with_auth_mode(as_mode, registration)
+        .with_meter_outbox(backlog, (Date::now().as_millis() / 1000) as i64);
     if let Some(i) = config.as_ref().and_then(|c| c.introspection.as_ref()) {
         health = health.with_introspection(&i.endpoint, &introspect::health(i).await);
     }

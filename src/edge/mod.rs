@@ -11,6 +11,7 @@ mod jwks_copy;
 mod key_refresh;
 mod keys;
 mod mcp;
+mod meter;
 mod oauth;
 mod rate_limit;
 mod respond;
@@ -58,13 +59,18 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     respond::into_response(reply)
 }
 
-/// The scheduled sweep: free-quota windows over 40 days old, credit reservations left open for an
-/// hour (settled), and expired authorization-server rows (codes, refresh tokens, families).
+/// Every scheduled run: the metered usage export, then the sweep — free-quota windows over 40
+/// days old, credit reservations left open for an hour (settled), meter rows sent 40 days ago,
+/// and expired authorization-server rows (codes, refresh tokens, families).
 pub async fn scheduled(env: Env) {
     let Ok(config) = respond::config(&env) else { return };
     let now = Date::now().as_millis() / 1000;
-    let mut statements =
-        vec![crate::billing::usage::sweep(now as i64), crate::billing::credits::settle_stale(now as i64)];
+    meter::export(&env, &config, now as i64).await;
+    let mut statements = vec![
+        crate::billing::usage::sweep(now as i64),
+        crate::billing::credits::settle_stale(now as i64),
+        crate::billing::meter::sweep(now as i64),
+    ];
     if config.auth_server {
         statements.extend(crate::oauth::store::sweep(now));
     }

@@ -99,6 +99,24 @@ pub fn portal_session(customer: &str, origin: &str) -> ApiRequest {
     }
 }
 
+/// One Billing meter event. `identifier` (the outbox row id) is what Stripe dedupes on; the
+/// `timestamp` is the call's own time, so usage lands in the period it happened in.
+pub fn meter_event(row: &crate::billing::meter::Pending, customer: &str) -> ApiRequest {
+    let value = row.value.to_string();
+    let timestamp = row.created_at.to_string();
+    ApiRequest {
+        method: "POST",
+        path: "/v1/billing/meter_events".into(),
+        form: pairs(&[
+            ("event_name", &row.event_name),
+            ("payload[stripe_customer_id]", customer),
+            ("payload[value]", &value),
+            ("identifier", &row.id),
+            ("timestamp", &timestamp),
+        ]),
+    }
+}
+
 /// Why a Stripe call did not give what the page needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StripeError {

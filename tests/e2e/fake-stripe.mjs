@@ -163,7 +163,9 @@ function matches(pattern, path) {
  *                          method/path may be "*"; path may use `:id` or be a RegExp
  *   failNext(path, status = 500, { method, times, message, body })   the next call(s) fail
  *   delayNext(path, ms, { method, times })  the next call(s) answer after `ms`
- *   reset({ fixtures })    forget requests, overrides, injected failures/delays and idempotency
+ *   meterEvents            identifier → meter event counted (a resent identifier is not counted
+ *                          again; it is listed in meterDuplicates)
+ *   reset({ fixtures })    forget requests, meter events, overrides, injected failures/delays and idempotency
  *                          keys; with { fixtures: true } also the prices and subscriptions
  *   stop()
  */
@@ -175,6 +177,8 @@ export async function startFakeStripe({ port = 0 } = {}) {
     overrides: [], // { method, path, handler }
     injections: [], // { kind: "fail"|"delay", method, path, times, ... }
     idempotency: new Map(), // key → { fingerprint, status, body }
+    meterEvents: new Map(), // identifier → the meter event counted (Stripe dedupes identifiers)
+    meterDuplicates: [], // identifiers sent again after being counted
   };
   let base = "";
 
@@ -184,6 +188,9 @@ export async function startFakeStripe({ port = 0 } = {}) {
     url: "",
     port: 0,
     requests,
+    /** Meter events Stripe would count, by identifier; and identifiers it was sent again. */
+    meterEvents: state.meterEvents,
+    meterDuplicates: state.meterDuplicates,
     requestsTo(method, path) {
       return requests.filter((r) => (method === "*" || r.method === method.toUpperCase()) && matches(path, r.path));
     },
@@ -266,6 +273,8 @@ export async function startFakeStripe({ port = 0 } = {}) {
       state.overrides.length = 0;
       state.injections.length = 0;
       state.idempotency.clear();
+      state.meterEvents.clear();
+      state.meterDuplicates.length = 0;
       if (fixtures) {
         state.prices.clear();
         state.subscriptions.length = 0;
@@ -382,6 +391,26 @@ export async function startFakeStripe({ port = 0 } = {}) {
         success_url: b.success_url ?? null,
         url: `${base}/pay/${id}`,
       } };
+    }],
+    ["POST", "/v1/billing/meter_events", (rec) => {
+      const b = rec.body;
+      for (const param of ["event_name", "payload"]) {
+        if (!b[param]) return stripeError(400, `Missing required param: ${param}.`, { param, code: "parameter_missing" });
+      }
+      if (!b.payload.stripe_customer_id || b.payload.value === undefined) {
+        return stripeError(400, "The payload must contain stripe_customer_id and value.", { param: "payload", code: "parameter_missing" });
+      }
+      const timestamp = b.timestamp === undefined ? now() : Number(b.timestamp);
+      if (!Number.isInteger(timestamp) || timestamp < now() - 35 * 86400 || timestamp > now() + 300) {
+        return stripeError(400, "Timestamp must be within the past 35 calendar days or up to 5 minutes in the future.",
+          { param: "timestamp", code: "parameter_invalid_integer" });
+      }
+      const identifier = b.identifier ?? rid("mev", 12);
+      const event = { object: "billing.meter_event", created: now(), event_name: b.event_name, identifier,
+        livemode: false, payload: b.payload, timestamp };
+      if (state.meterEvents.has(identifier)) state.meterDuplicates.push(identifier);
+      else state.meterEvents.set(identifier, event);
+      return { status: 200, body: event };
     }],
     ["POST", "/v1/billing_portal/sessions", (rec) => {
       const b = rec.body;
