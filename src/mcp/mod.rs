@@ -21,7 +21,7 @@ pub mod tool;
 pub mod transport;
 pub mod version;
 
-pub use context::{Denial, Entitlements, LogLevel, MeterUsage, PayLink, ToolContext};
+pub use context::{Denial, Entitlements, LocalFuture, LogLevel, MeterUsage, PayLink, ToolContext};
 pub use registry::Registry;
 pub use server::{Server, ServerInfo};
 pub use tool::{Annotations, Tool, ToolError, ToolInfo};

@@ -96,3 +96,19 @@ fn past_the_quota_without_credits_a_free_tool_says_when_it_resets_and_a_priced_o
     assert_eq!(call(&h, json!({})).1, "free_quota");
     assert_eq!(call(&h, json!({})), (Some("payment_required".into()), "payment_required"), "credits would help now");
 }
+
+#[test]
+fn the_usage_resource_shows_the_plan_and_fails_closed_as_an_error() {
+    let h = Harness::new();
+    let (status, body) = h.rpc(Some("2025-11-25"), "resources/read", json!({"uri": "mkit://billing/usage"}));
+    assert_eq!(status, 200);
+    let contents = &body["result"]["contents"][0];
+    assert_eq!(contents["mimeType"], "application/json");
+    let usage: Value = serde_json::from_str(contents["text"].as_str().expect("text")).expect("json");
+    assert_eq!(usage, json!({"entitlements": ["pro"], "quotas": [], "credits": null, "manage_url": null}));
+    let mut down = Harness::new();
+    down.entitlements = Ledger::new(Err("ledger down"));
+    let (_, body) = down.rpc(Some("2025-11-25"), "resources/read", json!({"uri": "mkit://billing/usage"}));
+    assert_eq!(body["error"]["code"], -32603);
+    assert_eq!(body["error"]["data"], json!({"error": "entitlements_unavailable"}));
+}

@@ -3,9 +3,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::context::ToolContext;
+use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
-use super::tool::{RegisteredTool, Tool, ToolInfo};
+use super::tool::{RegisteredTool, Tool, ToolError, ToolInfo};
 use crate::quota::FreeQuota;
 
 /// What reading a resource gives.
@@ -22,8 +22,19 @@ pub struct Resource {
     pub title: Option<&'static str>,
     pub description: &'static str,
     pub mime_type: &'static str,
-    pub read: fn(&ToolContext<'_>) -> ResourceBody,
+    pub read: ResourceRead,
 }
+
+/// How a resource is read.
+pub enum ResourceRead {
+    /// From the request alone (static text, the build's version).
+    Now(fn(&ToolContext<'_>) -> ResourceBody),
+    /// With I/O, e.g. the caller's ledger rows; fails like a tool (an unreadable ledger).
+    Live(LiveRead),
+}
+
+/// An async resource read: a named `fn` returning `Box::pin(async move { … })`.
+pub type LiveRead = for<'a> fn(&'a ToolContext<'a>) -> LocalFuture<'a, Result<ResourceBody, ToolError>>;
 
 /// A resource template (`resources/templates/list`); `read` returns `None` for a URI it does
 /// not serve.

@@ -4,7 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::registry::{Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
+use crate::mcp::registry::{Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate};
 use crate::mcp::ToolContext;
 use crate::mcp::{LogLevel, Registry, ToolInfo};
 use crate::quota::Window;
@@ -108,7 +108,7 @@ pub fn register(r: &mut Registry) {
         title: None,
         description: "A static text resource",
         mime_type: "text/plain",
-        read: |_| ResourceBody::Text("This is the content of the static text resource.".into()),
+        read: ResourceRead::Now(|_| ResourceBody::Text("This is the content of the static text resource.".into())),
     });
     r.resource(Resource {
         uri: "test://static-binary",
@@ -116,7 +116,7 @@ pub fn register(r: &mut Registry) {
         title: None,
         description: "A static binary resource",
         mime_type: "image/png",
-        read: |_| ResourceBody::Blob(PNG.into()),
+        read: ResourceRead::Now(|_| ResourceBody::Blob(PNG.into())),
     });
     r.template(ResourceTemplate {
         uri_template: "test://template/{id}/data",

@@ -3,6 +3,7 @@
 //! Adding a tool: write `src/tools/my_tool.rs` implementing `crate::mcp::Tool`, declare it
 //! below with `mod my_tool;`, and add one line to `registry()`.
 
+pub mod billing_usage;
 #[cfg(feature = "fixtures")]
 mod fixtures;
 pub mod notes;
@@ -12,7 +13,9 @@ pub mod whoami;
 use serde_json::{Map, Value};
 
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::registry::{user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceTemplate};
+use crate::mcp::registry::{
+    user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate,
+};
 use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
@@ -35,14 +38,15 @@ pub fn registry() -> Registry {
         title: Some("About this server"),
         description: "What this server is and which version is running.",
         mime_type: "text/markdown",
-        read: |_| {
+        read: ResourceRead::Now(|_| {
             ResourceBody::Text(format!(
                 "# mKit {}\n\nA paid, remote MCP server on Cloudflare Workers (commit {}).\n",
                 crate::build_info::VERSION,
                 crate::build_info::COMMIT
             ))
-        },
+        }),
     });
+    r.resource(billing_usage::resource());
     r.template(ResourceTemplate {
         uri_template: "mkit://tools/{name}",
         name: "tool-docs",

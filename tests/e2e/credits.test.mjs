@@ -110,3 +110,15 @@ test("a metered call under the entitlement writes one outbox row with its value;
   const rows = await d1(stack.worker, `SELECT event_name, value, sent_at FROM meter_outbox WHERE user_sub = '${sub}'`);
   assert.deepEqual(rows, [{ event_name: "mkit_test_units", value: 3, sent_at: null }], "0 units records nothing");
 });
+
+test("mkit://billing/usage shows the caller's plan, quotas and balance", async () => {
+  const { access_token: token } = await stack.issuer.userTokens({ user: "cora" });
+  const { contents: [c] } = await rpc(token, "resources/read", { uri: "mkit://billing/usage" });
+  assert.equal(c.mimeType, "application/json");
+  const usage = JSON.parse(c.text);
+  assert.equal(usage.credits, 2);
+  assert.deepEqual(usage.entitlements, []);
+  assert.deepEqual(usage.quotas.map((q) => q.quota), ["test_free_quota"]);
+  const { resources } = await rpc(token, "resources/list", {});
+  assert.ok(resources.some((r) => r.uri === "mkit://billing/usage"));
+});
