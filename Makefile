@@ -300,7 +300,7 @@ lint: setup-rust
 	cargo clippy --all-targets --features fixtures -- -D warnings
 	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 
-bench: setup-rust setup-npm worker
+bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh
 
 clean:

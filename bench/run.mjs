@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { startWorker, ROOT } from "../tests/e2e/harness.mjs";
 import { startStack } from "../tests/e2e/stack.mjs";
-import { TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
+import { TEST_WEBHOOK_SECRET, EXAMPLES_BUILD } from "../tests/e2e/harness.mjs";
 import { envelope, objectFor, deliver } from "../scripts/stripe-event.mjs";
 
 const run = promisify(execFile);
@@ -72,6 +72,8 @@ const anchorBuilt = existsSync(join(ROOT, "bench/anchor-ts/index.js"));
 const targets = {
   mkit: { start: (o) => startStack({ name: "bench-mkit", ...o }), full: true },
   "mkit-nocache": { start: (o) => startStack({ name: "bench-mkit-nocache", vars: { OAUTH_TOKEN_CACHE: "off" }, ...o }) },
+  // The fixtures build: the same paid tool beside its metered and credit-priced fixtures.
+  priced: { start: (o) => startStack({ name: "bench-priced", script: EXAMPLES_BUILD, ...o }) },
   noop: { start: (o) => startWorker({ name: "bench-noop", config: "bench/noop/wrangler.jsonc", migrate: false, vars: {}, ...o }), full: true },
   ...(anchorBuilt ? { anchor: { start: (o) => startStack({ name: "bench-anchor", config: "bench/anchor-ts/wrangler.jsonc", ...o }) } } : {}),
 };
@@ -100,6 +102,23 @@ for (let round = 1; round <= ROUNDS; round++) {
         r.paid = await wrk(callUrl, { connections: 1, script: paid });
         r.paidConc = await wrk(callUrl, { connections: CONCURRENCY, script: paid });
         r.list = await wrk(callUrl, { connections: 1, script: list });
+      }
+      if (key === "priced") {
+        // Entitled to pro (the metered tool's entitlement) and a billion credits.
+        const sub = objectFor("customer.subscription.created", { user: "mkit-test" });
+        const pack = { ...objectFor("checkout.session.completed", { user: "mkit-test" }), id: "cs_bench_pack", mode: "payment",
+          subscription: null, metadata: { mkit_user: "mkit-test", mkit_credits: "1000000000" } };
+        for (const ev of [envelope("customer.subscription.created", sub), envelope("checkout.session.completed", pack)]) {
+          const res = await deliver(w.url, JSON.stringify(ev), TEST_WEBHOOK_SECRET);
+          if (!res.ok) throw new Error(`${ev.type}: HTTP ${res.status}`);
+        }
+        const tool = (name, args) => callScript(name, token, `"method":"tools/call","params":{"name":"${name}","arguments":${args}}`);
+        for (const [k, script] of [["paid", tool("text_stats", '{"text":"One two. Three!"}')],
+          ["metered", tool("test_metered", '{"units":1}')], ["credits", tool("test_credits", "{}")]]) {
+          await wrk(callUrl, { connections: 1, duration: "1s", script }); // warm-up
+          r[k] = await wrk(callUrl, { connections: 1, script });
+          r[`${k}Conc`] = await wrk(callUrl, { connections: CONCURRENCY, script });
+        }
       }
       if (t.full) {
         const bare = `${w.url}/${key === "mkit" ? "not-found" : ""}`;
@@ -152,6 +171,15 @@ for (const [label, paid, free, list] of [
   [`req/s at c${CONCURRENCY}`, (r) => r.paidConc.rps, (r) => r.callConc.rps, () => NaN],
 ]) {
   console.log(`| ${label} | ${fmt(pick("mkit", paid))} | ${fmt(pick("mkit", free))} | ${fmt(pick("mkit", list))} | ${ratio(pick("mkit", paid), pick("mkit", free))} |`);
+}
+
+console.log("\nPriced calls (fixtures build): the paid text_stats (one D1 read), the same entitlement plus a meter (one more D1 write: the outbox row), and a credit-priced call (a reserve batch of three statements, then a settle)\n");
+console.log("| metric | paid | paid + metered | credits | metered / paid | credits / paid |");
+console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
+for (const [label, f] of [["seq p50 (ms)", (k) => (r) => r[k].p50], ["seq p99 (ms)", (k) => (r) => r[k].p99],
+  [`req/s at c${CONCURRENCY}`, (k) => (r) => r[`${k}Conc`].rps]]) {
+  const [paid, metered, credits] = ["paid", "metered", "credits"].map((k) => pick("priced", f(k)));
+  console.log(`| ${label} | ${fmt(paid)} | ${fmt(metered)} | ${fmt(credits)} | ${ratio(metered, paid)} | ${ratio(credits, paid)} |`);
 }
 
 const sizes = await bundleSizes();
