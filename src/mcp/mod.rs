@@ -13,6 +13,7 @@ pub mod mrtr;
 pub mod paid;
 pub mod registry;
 pub mod render;
+mod resources;
 pub mod schema;
 pub mod server;
 pub mod session;

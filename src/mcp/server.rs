@@ -5,10 +5,11 @@ use serde_json::{json, Map, Value};
 
 use super::admission::{admit, denial_label, settle};
 use super::context::{Denial, LogLevel, ToolContext};
-use super::jsonrpc::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
+use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::paid;
-use super::registry::{Prompt, Registry, ResourceBody, ResourceRead};
+use super::registry::{Prompt, Registry};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
+use super::resources;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
 
@@ -93,7 +94,7 @@ impl Server<'_> {
             "resources/templates/list" => {
                 Ok(self.page(params, "resourceTemplates", reg.templates.iter().map(|t| render_template(t, v)))?)
             }
-            "resources/read" => Ok(self.read_resource(ctx, params).await?),
+            "resources/read" => Ok(resources::read(reg, ctx, params).await?),
             "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter().map(|p| render_prompt(p, v)))?),
             "prompts/get" => Ok(self.get_prompt(ctx, params)?),
             "completion/complete" => Ok(self.complete(params)?),
@@ -191,35 +192,6 @@ impl Server<'_> {
         Ok(result)
     }
 
-    async fn read_resource(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let uri = params
-            .get("uri")
-            .and_then(Value::as_str)
-            .ok_or_else(|| RpcError::invalid_params("resources/read needs a string uri"))?;
-        let found = match self.registry.resources.iter().find(|r| r.uri == uri) {
-            Some(r) => Some((r.mime_type, read_now_or_live(&r.read, ctx).await?)),
-            None => self.registry.templates.iter().find_map(|t| (t.read)(uri, self.registry).map(|b| (t.mime_type, b))),
-        };
-        match found {
-            Some((mime, body)) => {
-                let mut contents = json!({ "uri": uri, "mimeType": mime });
-                match body {
-                    ResourceBody::Text(text) => contents["text"] = text.into(),
-                    ResourceBody::Blob(blob) => contents["blob"] = blob.into(),
-                }
-                Ok(json!({ "contents": [contents] }))
-            }
-            None => {
-                let code = if ctx.protocol_version.era() == Era::Stateless {
-                    INVALID_PARAMS
-                } else {
-                    RESOURCE_NOT_FOUND_LEGACY
-                };
-                Err(RpcError::new(code, "resource not found").with_data(json!({ "uri": uri })))
-            }
-        }
-    }
-
     fn prompt(&self, name: &str) -> Result<&Prompt, RpcError> {
         self.registry
             .prompts
@@ -292,14 +264,4 @@ fn require_scopes(ctx: &ToolContext<'_>, needed: &[&str]) -> Result<(), Dispatch
         return Ok(());
     }
     Err(DispatchError::Forbidden { scopes: needed.iter().map(|s| (*s).to_owned()).collect() })
-}
-
-/// A resource's body; a live read that fails is an internal error the client may retry.
-async fn read_now_or_live(read: &ResourceRead, ctx: &ToolContext<'_>) -> Result<ResourceBody, RpcError> {
-    match read {
-        ResourceRead::Now(f) => Ok(f(ctx)),
-        ResourceRead::Live(f) => f(ctx)
-            .await
-            .map_err(|e| RpcError::new(INTERNAL_ERROR, e.message).with_data(e.structured.unwrap_or(Value::Null))),
-    }
 }

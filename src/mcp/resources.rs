@@ -1,0 +1,40 @@
+//! `resources/read`: a static resource, a live one (read with I/O), or a template's match.
+
+use serde_json::{json, Map, Value};
+
+use super::context::ToolContext;
+use super::jsonrpc::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY};
+use super::registry::{Registry, ResourceBody, ResourceRead};
+use super::version::Era;
+
+pub async fn read(registry: &Registry, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    let uri = params
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params("resources/read needs a string uri"))?;
+    let found = match registry.resources.iter().find(|r| r.uri == uri) {
+        Some(r) => Some((r.mime_type, read_now_or_live(&r.read, ctx).await?)),
+        None => registry.templates.iter().find_map(|t| (t.read)(uri, registry).map(|b| (t.mime_type, b))),
+    };
+    let Some((mime, body)) = found else {
+        let code =
+            if ctx.protocol_version.era() == Era::Stateless { INVALID_PARAMS } else { RESOURCE_NOT_FOUND_LEGACY };
+        return Err(RpcError::new(code, "resource not found").with_data(json!({ "uri": uri })));
+    };
+    let mut contents = json!({ "uri": uri, "mimeType": mime });
+    match body {
+        ResourceBody::Text(text) => contents["text"] = text.into(),
+        ResourceBody::Blob(blob) => contents["blob"] = blob.into(),
+    }
+    Ok(json!({ "contents": [contents] }))
+}
+
+/// A resource's body; a live read that fails is an internal error the client may retry.
+async fn read_now_or_live(read: &ResourceRead, ctx: &ToolContext<'_>) -> Result<ResourceBody, RpcError> {
+    match read {
+        ResourceRead::Now(f) => Ok(f(ctx)),
+        ResourceRead::Live(f) => f(ctx)
+            .await
+            .map_err(|e| RpcError::new(INTERNAL_ERROR, e.message).with_data(e.structured.unwrap_or(Value::Null))),
+    }
+}
