@@ -63,9 +63,14 @@ export function objectFor(type, { user, lookupKey = "pro", status, customer = id
   return { id: "obj_unused" };
 }
 
+/** The `Stripe-Signature` header for `payload`, made by Stripe's own library. */
+export function signedHeader(payload, secret, { timestamp } = {}) {
+  return stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+}
+
 /** POSTs `payload` (a string) to the webhook, signed with `secret` by Stripe's own library. */
 export function deliver(url, payload, secret, { timestamp } = {}) {
-  const header = stripe.webhooks.generateTestHeaderString({ payload, secret, timestamp });
+  const header = signedHeader(payload, secret, { timestamp });
   return fetch(`${url.replace(/\/$/, "")}/stripe/webhook`, {
     method: "POST", headers: { "content-type": "application/json", "stripe-signature": header }, body: payload,
   });

@@ -1,0 +1,202 @@
+// The production-like harness of `make bench` (issue #17): each worker runs in workerd through
+// Miniflare's API — the built bundle, local D1, no inspector, no wrangler proxy, logs dropped
+// rather than pretty-printed — and the CPU of the workerd process is read from
+// /proc/<pid>/task/*/schedstat around every load run, so a request's cost is what workerd
+// itself spent, beside latency and throughput. Rounds alternate the workers' order; medians and
+// ranges are printed, each cost also as CPU above the no-op worker's floor.
+//
+//   node bench/prodlike.mjs            (make bench runs it after the wrangler dev harness)
+
+import { execFile } from "node:child_process";
+import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { Miniflare, NoOpLog } from "miniflare";
+import { ROOT, defaultVars, freePort, TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
+import { startIssuer } from "../tests/e2e/issuer.mjs";
+import { envelope, objectFor, signedHeader } from "../scripts/stripe-event.mjs";
+
+const run = promisify(execFile);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const DURATION = process.env.BENCH_DURATION ?? "5s";
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const OUT = join(ROOT, ".bench");
+mkdirSync(OUT, { recursive: true });
+const COMPAT = JSON.parse(readFileSync(join(ROOT, "bench/noop/wrangler.jsonc"), "utf8").replace(/^\s*\/\/.*$/gm, "")).compatibility_date;
+
+/** CPU time (ns) of every thread of `pid`, from the scheduler's own accounting. */
+function cpuNs(pid) {
+  let total = 0;
+  for (const t of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // a thread that ended between the listing and the read
+    }
+  }
+  return total;
+}
+
+/** The workerd processes this node process started (Miniflare spawns one per instance). */
+async function workerdPids() {
+  const { stdout } = await run("ps", ["-o", "pid=,comm=", "--ppid", String(process.pid)]);
+  return stdout.split("\n").map((l) => l.trim().split(/\s+/)).filter(([, c]) => c === "workerd").map(([p]) => Number(p));
+}
+
+/** wrk: total requests, p50/p99 (ms) and req/s. */
+async function wrk(url, { script, connections = 1, duration = DURATION, expectNon2xx = false }) {
+  const args = ["-t", "1", "-c", String(connections), "-d", duration, "--latency", ...(script ? ["-s", script] : []), url];
+  const { stdout } = await run("wrk", args, { maxBuffer: 1 << 20 });
+  const ms = (v, unit) => Number(v) * { us: 0.001, ms: 1, s: 1000 }[unit];
+  const pct = (p) => {
+    const m = stdout.match(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m"));
+    return m ? ms(m[1], m[2]) : NaN;
+  };
+  const requests = Number(stdout.match(/(\d+) requests in/)?.[1] ?? NaN);
+  const non2xx = Number(stdout.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  if (non2xx > 0 && !expectNon2xx) throw new Error(`${url}: ${non2xx} non-2xx responses under load`);
+  return { requests, p50: pct(50), p99: pct(99), rps: Number(stdout.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN) };
+}
+
+/** A wrk script: `method` with `headers` and `body`. */
+function script(name, { method = "POST", headers = {}, body = "" }) {
+  const path = join(OUT, `prodlike-${name}.lua`);
+  const lines = [`wrk.method = "${method}"`, ...Object.entries(headers).map(([k, v]) => `wrk.headers["${k}"] = "${v}"`)];
+  if (body) lines.push(`wrk.body = [==[${body}]==]`);
+  writeFileSync(path, lines.join("\n"));
+  return path;
+}
+
+const mcp = (token, params) => ({
+  headers: { "Content-Type": "application/json", Accept: "application/json, text/event-stream",
+    "MCP-Protocol-Version": "2025-11-25", ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, ...params }),
+});
+
+/** Every migration's statements, for a fresh local D1. */
+function migrations() {
+  const dir = join(ROOT, "migrations");
+  return readdirSync(dir).sort().flatMap((f) => readFileSync(join(dir, f), "utf8").replace(/--.*$/gm, "").split(";"))
+    .map((s) => s.trim()).filter(Boolean);
+}
+
+/** Starts one worker in workerd (mKit behind its own issuer); resolves with its URL, workerd pid,
+ * a token for mKit and a stop function. */
+async function start(kind) {
+  const before = new Set(await workerdPids());
+  const port = await freePort();
+  const resource = `http://127.0.0.1:${port}/mcp`;
+  const issuer = kind === "noop" ? null : await startIssuer({ resource });
+  const vars = issuer ? { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource } : {};
+  const common = { port, host: "127.0.0.1", log: new NoOpLog(), compatibilityDate: COMPAT };
+  const worker = kind === "noop"
+    ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }
+    : {
+      modules: [
+        { type: "ESModule", path: join(ROOT, "build/index.js") },
+        { type: "CompiledWasm", path: join(ROOT, "build/index_bg.wasm") },
+      ],
+      modulesRoot: join(ROOT, "build"),
+      bindings: vars,
+      d1Databases: { DB: `bench-${port}` },
+    };
+  const t0 = performance.now();
+  const mf = new Miniflare({ ...common, ...worker });
+  const url = (await mf.ready).toString().replace(/\/$/, "");
+  if (kind !== "noop") {
+    const db = await mf.getD1Database("DB");
+    await db.batch(migrations().map((s) => db.prepare(s)));
+  }
+  const pid = (await workerdPids()).find((p) => !before.has(p));
+  // Cold start: the first answer, and the CPU it cost (WASM instantiation, registry, schemas).
+  const cpu0 = cpuNs(pid);
+  const first = await fetch(`${url}/healthz`);
+  await first.arrayBuffer();
+  const cold = { toFirstAnswerMs: performance.now() - t0, firstRequestCpuUs: (cpuNs(pid) - cpu0) / 1000 };
+  const token = issuer ? await issuer.clientCredentialsToken() : null;
+  return { url, pid, cold, token, stop: async () => { await mf.dispose(); await issuer?.stop(); } };
+}
+
+/** Runs `load` against `w`, reading workerd's CPU around it: µs per request, and wrk's figures. */
+async function measure(w, path, opts) {
+  await wrk(`${w.url}${path}`, { ...opts, duration: "1s" }); // warm-up
+  const cpu0 = cpuNs(w.pid);
+  const r = await wrk(`${w.url}${path}`, opts);
+  return { ...r, cpuUs: (cpuNs(w.pid) - cpu0) / 1000 / r.requests };
+}
+
+const results = { noop: [], mkit: [] };
+{
+  for (let round = 1; round <= ROUNDS; round++) {
+    const order = round % 2 ? ["noop", "mkit"] : ["mkit", "noop"];
+    for (const kind of order) {
+      const w = await start(kind);
+      try {
+        const r = { cold: w.cold };
+        if (kind === "noop") {
+          r.floor = await measure(w, "/", {});
+          r.floorConc = await measure(w, "/", { connections: CONCURRENCY });
+        } else {
+          const { token } = w;
+          const sub = objectFor("customer.subscription.created", { user: "mkit-test" });
+          const ev = JSON.stringify(envelope("customer.subscription.created", sub));
+          const res = await fetch(`${w.url}/stripe/webhook`, { method: "POST", body: ev,
+            headers: { "content-type": "application/json", "stripe-signature": signedHeader(ev, TEST_WEBHOOK_SECRET) } });
+          if (!res.ok) throw new Error(`granting pro: HTTP ${res.status}`);
+          const webhook = script("webhook", { headers: { "Content-Type": "application/json",
+            "Stripe-Signature": signedHeader(ev, TEST_WEBHOOK_SECRET) }, body: ev });
+          r.bare = await measure(w, "/not-found", { expectNon2xx: true });
+          r.list = await measure(w, "/mcp", { script: script("list", mcp(token, { method: "tools/list", params: {} })) });
+          r.whoami = await measure(w, "/mcp", { script: script("whoami", mcp(token, { method: "tools/call",
+            params: { name: "whoami", arguments: {} } })) });
+          r.whoamiConc = await measure(w, "/mcp", { connections: CONCURRENCY, script: script("whoami", mcp(token, {
+            method: "tools/call", params: { name: "whoami", arguments: {} } })) });
+          r.paid = await measure(w, "/mcp", { script: script("paid", mcp(token, { method: "tools/call",
+            params: { name: "text_stats", arguments: { text: "One two. Three!" } } })) });
+          r.webhook = await measure(w, "/stripe/webhook", { script: webhook });
+          r.health = await measure(w, "/healthz", {});
+        }
+        results[kind].push(r);
+        console.error(`prodlike round ${round} ${kind}: done`);
+      } finally {
+        await w.stop();
+      }
+    }
+  }
+}
+
+const median = (xs) => {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  return s.length ? (s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2) : NaN;
+};
+const range = (xs) => {
+  const s = xs.filter(Number.isFinite);
+  return s.length ? `${Math.min(...s).toFixed(0)}–${Math.max(...s).toFixed(0)}` : "—";
+};
+const pick = (kind, f) => results[kind].map((r) => { try { return f(r); } catch { return NaN; } });
+const floor = median(pick("noop", (r) => r.floor.cpuUs));
+const fmt = (x, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : "—");
+
+console.log(`\nProduction-like (workerd through Miniflare's API: no inspector, no wrangler proxy; CPU of the workerd process from schedstat) — ${ROUNDS} alternating rounds, medians (ranges); wrk ${DURATION}, sequential unless marked\n`);
+console.log("| request | CPU µs/request | above no-op floor (µs) | p50 (ms) | req/s |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+const row = (label, kind, key) => {
+  const cpu = pick(kind, (r) => r[key].cpuUs);
+  console.log(`| ${label} | ${fmt(median(cpu), 0)} (${range(cpu)}) | ${kind === "noop" && key === "floor" ? "—" : fmt(median(cpu) - floor, 0)} | ${fmt(median(pick(kind, (r) => r[key].p50)))} | ${fmt(median(pick(kind, (r) => r[key].rps)), 0)} |`);
+};
+row("no-op JS worker (the floor)", "noop", "floor");
+row(`no-op JS worker, c${CONCURRENCY}`, "noop", "floorConc");
+row("mKit 404 (routing + log line)", "mkit", "bare");
+row("mKit tools/list (cached token, MCP dispatch)", "mkit", "list");
+row("mKit free tools/call whoami (cached token + one D1 read)", "mkit", "whoami");
+row(`mKit free tools/call whoami, c${CONCURRENCY}`, "mkit", "whoamiConc");
+row("mKit paid tools/call text_stats (entitled: one D1 read)", "mkit", "paid");
+row("mKit webhook delivery (verify + a duplicate's D1 batch)", "mkit", "webhook");
+row("mKit /healthz (D1 probes, cached 5 s)", "mkit", "health");
+for (const kind of ["noop", "mkit"]) {
+  console.log(`| cold start ${kind}: first answer ${fmt(median(pick(kind, (r) => r.cold.toFirstAnswerMs)), 0)} ms, its CPU ${fmt(median(pick(kind, (r) => r.cold.firstRequestCpuUs)), 0)} µs | | | | |`);
+}
+const ratio = median(pick("mkit", (r) => r.whoami.p50)) / median(pick("noop", (r) => r.floor.p50));
+const tput = median(pick("mkit", (r) => r.whoamiConc.rps)) / median(pick("noop", (r) => r.floorConc.rps));
+console.log(`\nwhoami against the no-op: p50 ${fmt(ratio)}×, throughput at c${CONCURRENCY} ${fmt(tput)}×`);
+if (!existsSync(join(ROOT, "build/index_bg.wasm"))) console.log("(build/ missing: run make worker first)");
