@@ -11,7 +11,7 @@ import { execFile } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { Miniflare, NoOpLog } from "miniflare";
+import { Miniflare, NoOpLog, convertV4MiniflareOptions } from "miniflare";
 import { ROOT, defaultVars, freePort, TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
 import { startIssuer } from "../tests/e2e/issuer.mjs";
 import { envelope, objectFor, signedHeader } from "../scripts/stripe-event.mjs";
@@ -80,17 +80,29 @@ function migrations() {
     .map((s) => s.trim()).filter(Boolean);
 }
 
-/** Starts one worker in workerd (mKit behind its own issuer); resolves with its URL, workerd pid,
- * a token for mKit and a stop function. */
+/** The TypeScript anchor bundled as wrangler would (esbuild, workerd conditions). */
+async function bundleAnchor() {
+  const out = join(OUT, "anchor.mjs");
+  await run(join(ROOT, "node_modules/.bin/esbuild"), [join(ROOT, "bench/anchor-ts/index.js"), "--bundle",
+    "--format=esm", "--platform=neutral", "--conditions=workerd,worker,browser", "--main-fields=module,main",
+    "--external:node:*", "--minify", `--outfile=${out}`]);
+  return out;
+}
+const anchor = await bundleAnchor();
+
+/** Starts one worker in workerd (mKit and the anchor behind their own issuer); resolves with its
+ * URL, workerd pid, a token and a stop function. */
 async function start(kind) {
   const before = new Set(await workerdPids());
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const issuer = kind === "noop" ? null : await startIssuer({ resource });
   const vars = issuer ? { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource } : {};
-  const common = { port, host: "127.0.0.1", log: new NoOpLog(), compatibilityDate: COMPAT };
-  const worker = kind === "noop"
-    ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }
+  // Logs are written by workerd as in production and dropped here, never pretty-printed.
+  const common = { port, host: "127.0.0.1", log: new NoOpLog(), handleStructuredLogs: () => {}, compatibilityDate: COMPAT };
+  const worker = kind === "noop" ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }
+    : kind === "anchor" ? { modules: true, scriptPath: anchor, compatibilityFlags: ["nodejs_compat"], bindings: vars,
+      d1Databases: { DB: `bench-${port}` } }
     : {
       modules: [
         { type: "ESModule", path: join(ROOT, "build/index.js") },
@@ -101,7 +113,7 @@ async function start(kind) {
       d1Databases: { DB: `bench-${port}` },
     };
   const t0 = performance.now();
-  const mf = new Miniflare({ ...common, ...worker });
+  const mf = new Miniflare(convertV4MiniflareOptions({ ...common, ...worker }));
   const url = (await mf.ready).toString().replace(/\/$/, "");
   if (kind !== "noop") {
     const db = await mf.getD1Database("DB");
@@ -125,10 +137,10 @@ async function measure(w, path, opts) {
   return { ...r, cpuUs: (cpuNs(w.pid) - cpu0) / 1000 / r.requests };
 }
 
-const results = { noop: [], mkit: [] };
+const results = { noop: [], mkit: [], anchor: [] };
 {
   for (let round = 1; round <= ROUNDS; round++) {
-    const order = round % 2 ? ["noop", "mkit"] : ["mkit", "noop"];
+    const order = round % 2 ? ["noop", "mkit", "anchor"] : ["anchor", "mkit", "noop"];
     for (const kind of order) {
       const w = await start(kind);
       try {
@@ -136,6 +148,10 @@ const results = { noop: [], mkit: [] };
         if (kind === "noop") {
           r.floor = await measure(w, "/", {});
           r.floorConc = await measure(w, "/", { connections: CONCURRENCY });
+        } else if (kind === "anchor") {
+          const call = script("anchor-whoami", mcp(w.token, { method: "tools/call", params: { name: "whoami", arguments: {} } }));
+          r.whoami = await measure(w, "/mcp", { script: call });
+          r.whoamiConc = await measure(w, "/mcp", { connections: CONCURRENCY, script: call });
         } else {
           const { token } = w;
           const sub = objectFor("customer.subscription.created", { user: "mkit-test" });
@@ -188,15 +204,19 @@ row("no-op JS worker (the floor)", "noop", "floor");
 row(`no-op JS worker, c${CONCURRENCY}`, "noop", "floorConc");
 row("mKit 404 (routing + log line)", "mkit", "bare");
 row("mKit tools/list (cached token, MCP dispatch)", "mkit", "list");
-row("mKit free tools/call whoami (cached token + one D1 read)", "mkit", "whoami");
+row("mKit free tools/call whoami (cached token; D1 reads: entitlements, credit balance)", "mkit", "whoami");
 row(`mKit free tools/call whoami, c${CONCURRENCY}`, "mkit", "whoamiConc");
+row("TS anchor whoami (MCP SDK + jose; D1 read: entitlements)", "anchor", "whoami");
+row(`TS anchor whoami, c${CONCURRENCY}`, "anchor", "whoamiConc");
 row("mKit paid tools/call text_stats (entitled: one D1 read)", "mkit", "paid");
 row("mKit webhook delivery (verify + a duplicate's D1 batch)", "mkit", "webhook");
 row("mKit /healthz (D1 probes, cached 5 s)", "mkit", "health");
-for (const kind of ["noop", "mkit"]) {
+for (const kind of ["noop", "mkit", "anchor"]) {
   console.log(`| cold start ${kind}: first answer ${fmt(median(pick(kind, (r) => r.cold.toFirstAnswerMs)), 0)} ms, its CPU ${fmt(median(pick(kind, (r) => r.cold.firstRequestCpuUs)), 0)} µs | | | | |`);
 }
 const ratio = median(pick("mkit", (r) => r.whoami.p50)) / median(pick("noop", (r) => r.floor.p50));
 const tput = median(pick("mkit", (r) => r.whoamiConc.rps)) / median(pick("noop", (r) => r.floorConc.rps));
 console.log(`\nwhoami against the no-op: p50 ${fmt(ratio)}×, throughput at c${CONCURRENCY} ${fmt(tput)}×`);
+const above = (k) => median(pick(k, (r) => r.whoami.cpuUs)) - floor;
+console.log(`whoami CPU above the floor, mKit / TS anchor: ${fmt(above("mkit") / above("anchor"))}× (${fmt(above("mkit"), 0)} µs against ${fmt(above("anchor"), 0)} µs)`);
 if (!existsSync(join(ROOT, "build/index_bg.wasm"))) console.log("(build/ missing: run make worker first)");

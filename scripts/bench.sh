@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make bench`: installs wrk (Debian) when missing, then runs bench/run.mjs.
+# `make bench`: installs wrk (Debian) when missing, then runs both harnesses: bench/run.mjs
+# (wrangler dev) and bench/prodlike.mjs (workerd through Miniflare's API, CPU per request).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -7,4 +8,5 @@ if ! command -v wrk >/dev/null; then
   apt-get update -qq && apt-get install -y -qq wrk >/dev/null
 fi
 rm -rf .bench
-exec node bench/run.mjs
+node bench/run.mjs
+exec node bench/prodlike.mjs
