@@ -204,11 +204,11 @@ row("no-op JS worker (the floor)", "noop", "floor");
 row(`no-op JS worker, c${CONCURRENCY}`, "noop", "floorConc");
 row("mKit 404 (routing + log line)", "mkit", "bare");
 row("mKit tools/list (cached token, MCP dispatch)", "mkit", "list");
-row("mKit free tools/call whoami (cached token; D1 reads: entitlements, credit balance)", "mkit", "whoami");
+row("mKit free tools/call whoami (cached token; one D1 read: entitlements)", "mkit", "whoami");
 row(`mKit free tools/call whoami, c${CONCURRENCY}`, "mkit", "whoamiConc");
 row("TS anchor whoami (MCP SDK + jose; D1 read: entitlements)", "anchor", "whoami");
 row(`TS anchor whoami, c${CONCURRENCY}`, "anchor", "whoamiConc");
-row("mKit paid tools/call text_stats (entitled: one D1 read)", "mkit", "paid");
+row("mKit paid tools/call text_stats (entitled: keys reused from the isolate's recent read)", "mkit", "paid");
 row("mKit webhook delivery (verify + a duplicate's D1 batch)", "mkit", "webhook");
 row("mKit /healthz (D1 probes, cached 5 s)", "mkit", "health");
 for (const kind of ["noop", "mkit", "anchor"]) {

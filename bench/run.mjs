@@ -162,7 +162,7 @@ for (const [label, f] of [["seq p50 (ms)", (r) => r.call.p50], ["seq p99 (ms)", 
   console.log(`| ${label} | ${fmt(pick("mkit", f))} | ${fmt(pick("mkit-nocache", f))} | ${ratio(pick("mkit", f), pick("mkit-nocache", f))} |`);
 }
 
-console.log("\nPaid against free: tools/call of the paid text_stats (caller entitled to pro: one indexed D1 read) and of the free whoami (which reads the same ledger to report entitlements); tools/list reads nothing\n");
+console.log("\nPaid against free: tools/call of the paid text_stats (caller entitled to pro: keys reused from the isolate's recent read, MKIT_ENTITLEMENT_CACHE_SECONDS) and of the free whoami (which reads the ledger afresh to report entitlements); tools/list reads nothing\n");
 console.log("| metric | paid text_stats | free whoami | tools/list | paid / free |");
 console.log("| --- | ---: | ---: | ---: | ---: |");
 for (const [label, paid, free, list] of [

@@ -207,3 +207,47 @@ fn a_store_that_fails_refuses_paid_calls() {
     let Err(Denial::Unavailable(e)) = block_on(p.reserve_credits("search", 1)) else { panic!("fails closed") };
     assert!(e.message.contains("storage_failed"));
 }
+
+/// A reader with keys read moments ago by another request of this isolate.
+struct Recent<'c> {
+    recent: Option<&'static [&'static str]>,
+    now: &'static [&'static str],
+    reads: &'c Cell<usize>,
+}
+
+impl LedgerReader for Recent<'_> {
+    async fn entitlement_keys(&self, _sub: &str) -> Result<Vec<String>, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        Ok(self.now.iter().map(|s| (*s).to_owned()).collect())
+    }
+    fn recent_keys(&self, _sub: &str) -> Option<Vec<String>> {
+        self.recent.map(|k| k.iter().map(|s| (*s).to_owned()).collect())
+    }
+}
+
+#[test]
+fn recent_keys_let_a_paid_call_run_without_a_read_but_never_refuse_one() {
+    let reads = Cell::new(0);
+    let p = Paywall::new(Recent { recent: Some(&["pro"]), now: &[], reads: &reads }, "u1", Offer::default());
+    assert_eq!(block_on(p.require("text_stats", "pro")), Ok(()), "granted from this isolate's recent read");
+    assert_eq!(reads.get(), 0);
+    // Bought "team" a moment ago: the recent keys lack it, so the ledger is read and decides.
+    let p =
+        Paywall::new(Recent { recent: Some(&["pro"]), now: &["pro", "team"], reads: &reads }, "u1", Offer::default());
+    assert_eq!(block_on(p.require("text_stats", "team")), Ok(()));
+    assert_eq!(reads.get(), 1);
+    let p = Paywall::new(Recent { recent: None, now: &[], reads: &reads }, "u1", Offer::default());
+    assert!(matches!(block_on(p.require("text_stats", "pro")), Err(Denial::PaymentRequired { .. })));
+    assert_eq!(reads.get(), 2, "nothing recent: read");
+    // whoami's keys are always read.
+    let p = Paywall::new(Recent { recent: Some(&["pro"]), now: &[], reads: &reads }, "u1", Offer::default());
+    assert_eq!(block_on(p.keys()), Ok(Vec::new()));
+}
+
+#[test]
+fn without_credit_priced_tools_no_balance_is_read() {
+    let db = Sqlite::funded(5);
+    let p = Paywall::new(&db, "u1", Offer::default()).with_credits(false);
+    assert_eq!(block_on(p.credit_balance()), Ok(None));
+    assert_eq!(block_on(Paywall::new(&db, "u1", Offer::default()).with_credits(true).credit_balance()), Ok(Some(5)));
+}

@@ -111,6 +111,13 @@ pub(super) fn validate_grace_days(v: &str) -> Result<(), &'static str> {
     }
 }
 
+pub(super) fn validate_cache_seconds(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= 300 => Ok(()),
+        _ => Err("must be a whole number of seconds from 0 to 300"),
+    }
+}
+
 /// Any value: blank ones already count as unset.
 pub(super) fn validate_text(_: &str) -> Result<(), &'static str> {
     Ok(())

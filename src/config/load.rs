@@ -57,6 +57,10 @@ impl Config {
                 value(src, "STRIPE_SECRET_KEY").as_deref(),
             ),
             stripe_account: value(src, "MKIT_STRIPE_ACCOUNT"),
+            entitlement_cache_ms: value(src, "MKIT_ENTITLEMENT_CACHE_SECONDS")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(10)
+                * 1000,
             grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
             auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),

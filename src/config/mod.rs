@@ -117,6 +117,9 @@ pub struct Config {
     pub stripe_mode: Option<StripeMode>,
     /// `MKIT_STRIPE_ACCOUNT`: the only Connect account whose events apply.
     pub stripe_account: Option<String>,
+    /// `MKIT_ENTITLEMENT_CACHE_SECONDS` (default 10): how long an isolate reuses a caller's
+    /// entitlements to let a paid call run (never to refuse one), in milliseconds.
+    pub entitlement_cache_ms: u64,
     /// `MKIT_GRACE_DAYS` (default 3), in seconds.
     pub grace_secs: i64,
     /// `MKIT_AUTH_SERVER`: mKit issues the access tokens it accepts (`crate::oauth`).
@@ -317,6 +320,7 @@ mod tests {
         ("stripe_mode", validate_stripe_mode),
         ("stripe_account", validate_stripe_account),
         ("grace_days", validate_grace_days),
+        ("cache_seconds", validate_cache_seconds),
         ("claim_names", validate_claim_names),
         ("scope_prefix", validate_scope_prefix),
         ("claim_map", validate_claim_map),

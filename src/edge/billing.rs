@@ -128,7 +128,7 @@ async fn checkout(
 /// Whether `sub` already holds `entitlement` (then there is nothing to sell twice).
 async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, entitlement: &str, now: u64) -> bool {
     use crate::paywall::LedgerReader;
-    let ledger = d1::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs };
+    let ledger = d1::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs, cache_ms: 0 };
     ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }
 

@@ -40,6 +40,32 @@ pub struct D1Ledger<'a> {
     pub now_secs: i64,
     /// `MKIT_GRACE_DAYS`, in seconds: how long after its period end a subscription still grants.
     pub grace_secs: i64,
+    /// `MKIT_ENTITLEMENT_CACHE_SECONDS`, in ms: how long a read's keys may let calls run.
+    pub cache_ms: u64,
+}
+
+/// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
+/// Bounded: past `RECENT_MAX` callers it starts over.
+type Recent = std::collections::HashMap<String, (u64, Vec<String>)>;
+const RECENT_MAX: usize = 1024;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = std::cell::RefCell::new(Recent::new());
+}
+
+/// Forgets every caller's recent keys: a webhook changed the ledger.
+pub fn forget_recent_keys() {
+    RECENT.with(|r| r.borrow_mut().clear());
+}
+
+fn remember(sub: &str, keys: &[String], until_ms: u64) {
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= RECENT_MAX {
+            r.clear();
+        }
+        r.insert(sub.to_owned(), (until_ms, keys.to_vec()));
+    });
 }
 
 #[derive(Deserialize)]
@@ -61,7 +87,16 @@ impl LedgerReader for D1Ledger<'_> {
         let statement = db(self.env)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&params);
         let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
-        Ok(rows.into_iter().map(|r| r.key).collect())
+        let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        if self.cache_ms > 0 && !keys.is_empty() {
+            remember(sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
+        }
+        Ok(keys)
+    }
+
+    fn recent_keys(&self, sub: &str) -> Option<Vec<String>> {
+        let now = worker::Date::now().as_millis();
+        RECENT.with(|r| r.borrow().get(sub).filter(|(until, _)| now < *until).map(|(_, keys)| keys.clone()))
     }
 
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {

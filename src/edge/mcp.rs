@@ -123,10 +123,16 @@ async fn serve(
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
-    let ledger = D1Ledger { env, now_secs: now_secs as i64, grace_secs: config.grace_secs };
-    let quotas = REGISTRY.with(|r| r.free_quotas());
-    let paywall =
-        Paywall::new(ledger, &principal.sub, offer(config, &base_url, now_secs)).with_quotas(quotas, now_secs as i64);
+    let ledger = D1Ledger {
+        env,
+        now_secs: now_secs as i64,
+        grace_secs: config.grace_secs,
+        cache_ms: config.entitlement_cache_ms,
+    };
+    let (quotas, credits) = (registry.free_quotas(), registry.prices_in_credits());
+    let paywall = Paywall::new(ledger, &principal.sub, offer(config, &base_url, now_secs))
+        .with_quotas(quotas, now_secs as i64)
+        .with_credits(credits);
     let sealing = sealing(config, now_secs);
     let session = request.header("Mcp-Session-Id").and_then(|id| session::capabilities(&sealing, &principal.sub, &id));
     let caller = Caller {

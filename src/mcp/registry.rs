@@ -110,6 +110,11 @@ impl Registry {
         out
     }
 
+    /// Whether any tool costs credits (then callers have a balance worth reading).
+    pub fn prices_in_credits(&self) -> bool {
+        self.tools.iter().any(|t| t.info.credits.is_some())
+    }
+
     pub fn scopes(&self) -> Vec<&'static str> {
         let tools = self.tools.iter().flat_map(|t| t.info.scopes.iter().copied());
         let mut all: Vec<&'static str> =

@@ -109,6 +109,9 @@ test("a metered call under the entitlement writes one outbox row with its value;
   assert.deepEqual((await call(token, "test_metered", { units: 0 })).structuredContent, { units: 0 });
   const rows = await d1(stack.worker, `SELECT event_name, value, sent_at FROM meter_outbox WHERE user_sub = '${sub}'`);
   assert.deepEqual(rows, [{ event_name: "mkit_test_units", value: 3, sent_at: null }], "0 units records nothing");
+  // Canceled: the isolate forgets the keys it reused (MKIT_ENTITLEMENT_CACHE_SECONDS), so the next call is refused.
+  await send(envelope("customer.subscription.deleted", objectFor("customer.subscription.deleted", { user: sub, lookupKey: "pro" })));
+  assert.equal((await call(token, "test_metered", { units: 1 })).structuredContent.error, "payment_required");
 });
 
 test("mkit://billing/usage shows the caller's plan, quotas and balance", async () => {
