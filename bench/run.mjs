@@ -173,7 +173,7 @@ for (const [label, paid, free, list] of [
   console.log(`| ${label} | ${fmt(pick("mkit", paid))} | ${fmt(pick("mkit", free))} | ${fmt(pick("mkit", list))} | ${ratio(pick("mkit", paid), pick("mkit", free))} |`);
 }
 
-console.log("\nPriced calls (fixtures build): the paid text_stats (one D1 read), the same entitlement plus a meter (one more D1 write: the outbox row), and a credit-priced call (a reserve batch of three statements, then a settle)\n");
+console.log("\nPriced calls (fixtures build): the paid text_stats (entitlements reused per isolate), the same entitlement plus a meter (one more D1 write: the outbox row), and a credit-priced call (a reserve batch of three statements, then a settle)\n");
 console.log("| metric | paid | paid + metered | credits | metered / paid | credits / paid |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: |");
 for (const [label, f] of [["seq p50 (ms)", (k) => (r) => r[k].p50], ["seq p99 (ms)", (k) => (r) => r[k].p99],

@@ -112,3 +112,28 @@ fn the_usage_resource_shows_the_plan_and_fails_closed_as_an_error() {
     assert_eq!(body["error"]["code"], -32603);
     assert_eq!(body["error"]["data"], json!({"error": "entitlements_unavailable"}));
 }
+
+/// A multi-round tool priced in credits: the first round asks for input, the second finishes.
+async fn two_rounds(_: &ToolContext<'_>, args: Value) -> Result<Value, super::RpcError> {
+    match args.get("answer") {
+        None => Ok(json!({ "resultType": "input_required", "inputRequests": {} })),
+        Some(_) => Ok(json!({ "content": [{ "type": "text", "text": "done" }] })),
+    }
+}
+
+#[test]
+fn a_multi_round_call_is_charged_once_in_the_round_that_finishes() {
+    let mut h = harness(Priced(None, None, None), &[], 5);
+    h.registry.raw_tool(ToolInfo::new("rounds", "two rounds").credits(2), json!({"type": "object"}), two_rounds);
+    let round = |args: Value| {
+        let body =
+            json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "rounds", "arguments": args}});
+        h.post(&[("MCP-Protocol-Version", "2025-11-25")], &body.to_string())
+    };
+    round(json!({}));
+    assert_eq!(h.entitlements.refunded.borrow().len(), 1, "the round that asked for input is refunded");
+    assert!(h.entitlements.settled.borrow().is_empty());
+    round(json!({"answer": "yes"}));
+    assert_eq!(h.entitlements.settled.borrow().len(), 1, "the round that finished is charged");
+    assert_eq!(h.entitlements.refunded.borrow().len(), 1);
+}
