@@ -86,16 +86,14 @@ impl Server<'_> {
             "ping" if handshake => Ok(json!({})),
             "logging/setLevel" if handshake => Ok(set_level(params)?),
             "server/discover" if !handshake => Ok(self.discover(v)),
-            "tools/list" => Ok(self.page(params, "tools", self.visible(ctx).map(|t| render_tool(t, v)))?),
+            "tools/list" => Ok(self.page(params, "tools", self.visible(ctx), |t| render_tool(t, v))?),
             "tools/call" => self.call_tool(ctx, params).await,
-            "resources/list" => {
-                Ok(self.page(params, "resources", reg.resources.iter().map(|r| render_resource(r, v)))?)
-            }
+            "resources/list" => Ok(self.page(params, "resources", reg.resources.iter(), |r| render_resource(r, v))?),
             "resources/templates/list" => {
-                Ok(self.page(params, "resourceTemplates", reg.templates.iter().map(|t| render_template(t, v)))?)
+                Ok(self.page(params, "resourceTemplates", reg.templates.iter(), |t| render_template(t, v))?)
             }
             "resources/read" => Ok(resources::read(reg, ctx, params).await?),
-            "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter().map(|p| render_prompt(p, v)))?),
+            "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter(), |p| render_prompt(p, v))?),
             "prompts/get" => Ok(self.get_prompt(ctx, params)?),
             "completion/complete" => Ok(self.complete(params)?),
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")).into()),
@@ -127,11 +125,14 @@ impl Server<'_> {
     }
 
     /// One page of a list; the cursor is the offset as decimal text, opaque to clients.
-    fn page(
+    /// One page of `items`, rendering only the items on it (a list is rendered per request, so
+    /// nothing is rendered or copied twice).
+    fn page<T>(
         &self,
         params: &Map<String, Value>,
         key: &str,
-        items: impl Iterator<Item = Value>,
+        items: impl Iterator<Item = T>,
+        render: impl Fn(T) -> Value,
     ) -> Result<Value, RpcError> {
         let start = match params.get("cursor") {
             None | Some(Value::Null) => 0,
@@ -139,14 +140,15 @@ impl Server<'_> {
             Some(Value::String(s)) => s.parse::<usize>().map_err(|_| RpcError::invalid_params("invalid cursor"))?,
             Some(_) => return Err(RpcError::invalid_params("cursor must be a string")),
         };
-        let all: Vec<Value> = items.collect();
-        if start > all.len() {
+        let all: Vec<T> = items.collect();
+        let total = all.len();
+        if start > total {
             return Err(RpcError::invalid_params("invalid cursor"));
         }
-        let end = (start + self.page_size.max(1)).min(all.len());
+        let end = (start + self.page_size.max(1)).min(total);
         let mut out = Map::new();
-        out.insert(key.into(), Value::Array(all[start..end].to_vec()));
-        if end < all.len() {
+        out.insert(key.into(), all.into_iter().skip(start).take(end - start).map(render).collect());
+        if end < total {
             out.insert("nextCursor".into(), end.to_string().into());
         }
         Ok(Value::Object(out))
