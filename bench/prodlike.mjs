@@ -97,7 +97,9 @@ async function start(kind) {
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
   const issuer = kind === "noop" ? null : await startIssuer({ resource });
-  const vars = issuer ? { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource } : {};
+  // mKit with its per-isolate entitlement reuse on (MKIT_ENTITLEMENT_CACHE_SECONDS, off by default).
+  const vars = issuer ? { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource,
+    ...(kind === "mkit" ? { MKIT_ENTITLEMENT_CACHE_SECONDS: "10" } : {}) } : {};
   // Logs are written by workerd as in production and dropped here, never pretty-printed.
   const common = { port, host: "127.0.0.1", log: new NoOpLog(), handleStructuredLogs: () => {}, compatibilityDate: COMPAT };
   const worker = kind === "noop" ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }

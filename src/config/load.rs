@@ -59,7 +59,7 @@ impl Config {
             stripe_account: value(src, "MKIT_STRIPE_ACCOUNT"),
             entitlement_cache_ms: value(src, "MKIT_ENTITLEMENT_CACHE_SECONDS")
                 .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(10)
+                .unwrap_or(0)
                 * 1000,
             grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
             auth_server: is_on(src, "MKIT_AUTH_SERVER", false),

@@ -117,7 +117,7 @@ pub struct Config {
     pub stripe_mode: Option<StripeMode>,
     /// `MKIT_STRIPE_ACCOUNT`: the only Connect account whose events apply.
     pub stripe_account: Option<String>,
-    /// `MKIT_ENTITLEMENT_CACHE_SECONDS` (default 10): how long an isolate reuses a caller's
+    /// `MKIT_ENTITLEMENT_CACHE_SECONDS` (default 0, off): how long an isolate reuses a caller's
     /// entitlements to let a paid call run (never to refuse one), in milliseconds.
     pub entitlement_cache_ms: u64,
     /// `MKIT_GRACE_DAYS` (default 3), in seconds.

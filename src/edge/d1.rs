@@ -95,6 +95,9 @@ impl LedgerReader for D1Ledger<'_> {
     }
 
     fn recent_keys(&self, sub: &str) -> Option<Vec<String>> {
+        if self.cache_ms == 0 {
+            return None;
+        }
         let now = worker::Date::now().as_millis();
         RECENT.with(|r| r.borrow().get(sub).filter(|(until, _)| now < *until).map(|(_, keys)| keys.clone()))
     }

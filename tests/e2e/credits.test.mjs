@@ -11,7 +11,8 @@ import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 
 let stack;
 before(async () => {
-  stack = await startStack({ name: "credits", script: EXAMPLES_BUILD });
+  // Entitlement reuse on, so the cancellation below shows the webhook clearing it.
+  stack = await startStack({ name: "credits", script: EXAMPLES_BUILD, vars: { MKIT_ENTITLEMENT_CACHE_SECONDS: "10" } });
 });
 after(async () => {
   await stack?.stop();
