@@ -250,15 +250,9 @@ fn unavailable(e: StoreError) -> ToolError {
 
 /// A priced call the balance does not cover: where to buy credits.
 fn credits_required(tool: &str, credits: u32, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
-    let mut text = format!("The tool {tool} costs {credits} credits per call, more than this account's balance.");
-    match (checkout_url, upgrade_url) {
-        (Some(url), _) => {
-            text.push_str(&format!(" Open {url} to buy credits (sign in as yourself), then call the tool again."))
-        }
-        (None, Some(url)) => text.push_str(&format!(" Buy credits at {url}")),
-        (None, None) => {}
-    }
-    ToolError::new(text).with_structured(json!({ "error": "payment_required", "credits": credits,
+    let what = format!("The tool {tool} costs {credits} credits per call, more than this account's balance.");
+    let where_ = WhereToPay { checkout_url, upgrade_url, open_to: "buy credits", static_page: "Buy credits at" };
+    ToolError::new(where_.told(what)).with_structured(json!({ "error": "payment_required", "credits": credits,
         "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
 }
 
@@ -266,16 +260,30 @@ fn credits_required(tool: &str, credits: u32, upgrade_url: Option<&str>, checkou
 /// naming the entitlement and where to get it: the caller's own checkout link when mKit sells
 /// it, else the static upgrade page.
 fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
-    let mut text = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
-    match (checkout_url, upgrade_url) {
-        (Some(url), _) => {
-            text.push_str(&format!(" Open {url} to pay (sign in as yourself), then call the tool again."))
-        }
-        (None, Some(url)) => text.push_str(&format!(" Upgrade at {url}")),
-        (None, None) => {}
-    }
-    ToolError::new(text).with_structured(json!({ "error": "payment_required", "entitlement": key,
+    let what = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
+    let where_ = WhereToPay { checkout_url, upgrade_url, open_to: "pay", static_page: "Upgrade at" };
+    ToolError::new(where_.told(what)).with_structured(json!({ "error": "payment_required", "entitlement": key,
         "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
+}
+
+/// The sentence a denial ends with: the caller's own pay link first, else the static page.
+struct WhereToPay<'a> {
+    checkout_url: Option<&'a str>,
+    upgrade_url: Option<&'a str>,
+    open_to: &'a str,
+    static_page: &'a str,
+}
+
+impl WhereToPay<'_> {
+    fn told(&self, mut text: String) -> String {
+        match (self.checkout_url, self.upgrade_url) {
+            (Some(url), _) => text
+                .push_str(&format!(" Open {url} to {} (sign in as yourself), then call the tool again.", self.open_to)),
+            (None, Some(url)) => text.push_str(&format!(" {} {url}", self.static_page)),
+            (None, None) => {}
+        }
+        text
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::time::Duration;
 use worker::{Env, Method, Request};
 
 use super::d1;
-use super::fetch::{send, Outbound};
+use super::fetch::{send, FetchError, Outbound};
 use super::respond;
 use super::signin::{see_other, Shop};
 use crate::billing::reference::{client_reference, REFERENCE_KEY_PURPOSE};
@@ -149,18 +149,31 @@ fn idempotency_key(shop: &Shop<'_>, link: &Link, customer: Option<&str>) -> Stri
     hex(&hmac_sha256(&derive_key(secret, "stripe-idempotency"), seed.as_bytes())[..16])
 }
 
-/// One Stripe API call: the secret key, the pinned version, an idempotency key on writes.
+/// One pay-page call to Stripe; a failed exchange is logged and reported as unexpected.
 async fn call(
     env: &Env,
     shop: &Shop<'_>,
     r: &ApiRequest,
     idempotency: Option<String>,
 ) -> Result<(u16, Vec<u8>), StripeError> {
+    send_to_stripe(env, shop.stripe_key, r, idempotency, STRIPE_TIMEOUT).await.map_err(|e| {
+        worker::console_warn!("{{\"event\":\"stripe_call_failed\",\"error\":\"{}\"}}", e.code());
+        StripeError::Unexpected
+    })
+}
+
+/// One Stripe API call, for the pay pages and the meter export alike: the secret key, the pinned
+/// version, an idempotency key on writes, a size cap and `deadline`.
+pub(super) async fn send_to_stripe(
+    env: &Env,
+    secret_key: &str,
+    r: &ApiRequest,
+    idempotency: Option<String>,
+    deadline: Duration,
+) -> Result<(u16, Vec<u8>), FetchError> {
     let url = format!("{}{}", stripe_base(env), r.path);
-    let mut headers = vec![
-        ("authorization", format!("Bearer {}", shop.stripe_key)),
-        ("stripe-version", stripe::STRIPE_VERSION.to_owned()),
-    ];
+    let mut headers =
+        vec![("authorization", format!("Bearer {secret_key}")), ("stripe-version", stripe::STRIPE_VERSION.to_owned())];
     if let Some(key) = idempotency {
         headers.push(("idempotency-key", key));
     }
@@ -168,16 +181,12 @@ async fn call(
         "POST" => (Method::Post, Some(crate::web::form::encode(&r.form))),
         _ => (Method::Get, None),
     };
-    let out = Outbound { method, url: &url, headers, form };
-    send(out, MAX_STRIPE_BYTES, STRIPE_TIMEOUT).await.map_err(|e| {
-        worker::console_warn!("{{\"event\":\"stripe_call_failed\",\"error\":\"{}\"}}", e.code());
-        StripeError::Unexpected
-    })
+    send(Outbound { method, url: &url, headers, form }, MAX_STRIPE_BYTES, deadline).await
 }
 
 /// Stripe's API. The fixtures build (tests only, never deployed) may point it at a local fake
 /// with `MKIT_TEST_STRIPE_API`; a deploy build has no way to change it.
-pub(super) fn stripe_base(env: &Env) -> String {
+fn stripe_base(env: &Env) -> String {
     #[cfg(feature = "fixtures")]
     if let Ok(v) = env.var("MKIT_TEST_STRIPE_API") {
         return v.to_string();

@@ -3,17 +3,16 @@
 //! sent, so a run that ends early loses nothing and resends nothing Stripe would count twice.
 
 use std::time::Duration;
-use worker::{console_log, Env, Method};
+use worker::{console_log, Env};
 
+use super::billing::send_to_stripe;
 use super::d1;
-use super::fetch::{send, Outbound};
 use crate::billing::meter::{self, Outcome, Pending};
 use crate::config::Config;
 use crate::web::stripe;
 
 /// Each meter event call ends within this; a slower answer is retried on a later run.
 const METER_TIMEOUT: Duration = Duration::from_secs(5);
-const MAX_ANSWER_BYTES: usize = 16 * 1024;
 
 /// Sends what is due. Without a Stripe key there is nowhere to send: rows wait (and show in
 /// `/healthz`).
@@ -49,16 +48,8 @@ pub async fn export(env: &Env, config: &Config, now_secs: i64) {
     console_log!("{{\"event\":\"meter_export\",\"sent\":{sent},\"retry\":{retry},\"flagged\":{flagged}}}");
 }
 
-/// One meter event: the secret key, the pinned version, the identifier as idempotency key too.
+/// One meter event, with the identifier as idempotency key too.
 async fn call(env: &Env, key: &str, row: &Pending, customer: &str) -> Option<(u16, Vec<u8>)> {
     let request = stripe::meter_event(row, customer);
-    let url = format!("{}{}", super::billing::stripe_base(env), request.path);
-    let headers = vec![
-        ("authorization", format!("Bearer {key}")),
-        ("stripe-version", stripe::STRIPE_VERSION.to_owned()),
-        ("idempotency-key", row.id.clone()),
-    ];
-    let out =
-        Outbound { method: Method::Post, url: &url, headers, form: Some(crate::web::form::encode(&request.form)) };
-    send(out, MAX_ANSWER_BYTES, METER_TIMEOUT).await.ok()
+    send_to_stripe(env, key, &request, Some(row.id.clone()), METER_TIMEOUT).await.ok()
 }

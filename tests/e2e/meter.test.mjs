@@ -26,16 +26,7 @@ after(async () => {
 });
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const rpc = async (token, method, params) => {
-  const res = await fetch(`${stack.worker.url}/mcp`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-11-25",
-      authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).result;
-};
+const rpc = (token, method, params) => stack.rpc(token, method, params);
 async function send(ev) {
   const res = await deliver(stack.worker.url, JSON.stringify(ev), TEST_WEBHOOK_SECRET);
   assert.equal(res.status, 200, await res.text());

@@ -15,16 +15,7 @@ after(async () => {
   await stack?.stop();
 });
 
-const rpc = async (token, method, params) => {
-  const res = await fetch(`${stack.worker.url}/mcp`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-11-25",
-      authorization: `Bearer ${token}` },
-    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
-  });
-  assert.equal(res.status, 200);
-  return (await res.json()).result;
-};
+const rpc = (token, method, params) => stack.rpc(token, method, params);
 const callQuotaTool = (token, fail = false) => rpc(token, "tools/call", { name: "test_free_quota", arguments: { fail } });
 const quotaOf = async (token) =>
   (await rpc(token, "tools/call", { name: "whoami", arguments: {} })).structuredContent.quotas.find((q) => q.quota === "test_free_quota");

@@ -26,6 +26,17 @@ export async function startStack({ vars = {}, issuerOptions = {}, ...workerOptio
     issuer,
     resource,
     token: (opts) => issuer.clientCredentialsToken(opts),
+    /** One 2025-11-25 JSON-RPC request to /mcp as `token`'s caller: its `result` (HTTP 200 required). */
+    async rpc(token, method, params) {
+      const res = await fetch(`${worker.url}/mcp`, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-11-25",
+          authorization: `Bearer ${token}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      });
+      if (res.status !== 200) throw new Error(`${method}: HTTP ${res.status} ${await res.text()}`);
+      return (await res.json()).result;
+    },
     async stop() {
       await worker.stop();
       await issuer.stop();
