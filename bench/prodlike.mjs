@@ -15,6 +15,7 @@ import { Miniflare, NoOpLog, convertV4MiniflareOptions } from "miniflare";
 import { ROOT, defaultVars, freePort, TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
 import { startIssuer } from "../tests/e2e/issuer.mjs";
 import { envelope, objectFor, signedHeader } from "../scripts/stripe-event.mjs";
+import { startStaticIssuer, TOKEN_ALGS } from "./keys.mjs";
 
 const run = promisify(execFile);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -89,6 +90,9 @@ async function bundleAnchor() {
   return out;
 }
 const anchor = await bundleAnchor();
+// The token rows: one issuer, one token per algorithm, for a fixed resource.
+const BENCH_RESOURCE = "https://bench.mkit.test/mcp";
+const keyIssuer = await startStaticIssuer(BENCH_RESOURCE);
 
 /** Starts one worker in workerd (mKit and the anchor behind their own issuer); resolves with its
  * URL, workerd pid, a token and a stop function. */
@@ -96,13 +100,20 @@ async function start(kind) {
   const before = new Set(await workerdPids());
   const port = await freePort();
   const resource = `http://127.0.0.1:${port}/mcp`;
-  const issuer = kind === "noop" ? null : await startIssuer({ resource });
+  const issuer = ["noop", "webcrypto", "uncached"].includes(kind) ? null : await startIssuer({ resource });
   // mKit with its per-isolate entitlement reuse on (MKIT_ENTITLEMENT_CACHE_SECONDS, off by default).
   const vars = issuer ? { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource,
     ...(kind === "mkit" ? { MKIT_ENTITLEMENT_CACHE_SECONDS: "10" } : {}) } : {};
+  // mKit with its verified-token cache off: every request checks the token's signature.
+  if (kind === "uncached") {
+    Object.assign(vars, defaultVars(), { OAUTH_ISSUER: keyIssuer.url, OAUTH_JWKS_URI: keyIssuer.jwksUri,
+      MCP_RESOURCE: BENCH_RESOURCE, OAUTH_TOKEN_CACHE: "off" });
+  }
   // Logs are written by workerd as in production and dropped here, never pretty-printed.
   const common = { port, host: "127.0.0.1", log: new NoOpLog(), handleStructuredLogs: () => {}, compatibilityDate: COMPAT };
   const worker = kind === "noop" ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }
+    : kind === "webcrypto" ? { modules: true, scriptPath: join(ROOT, "bench/webcrypto/index.js"),
+      bindings: { JWKS: JSON.stringify({ keys: keyIssuer.keys }) } }
     : kind === "anchor" ? { modules: true, scriptPath: anchor, compatibilityFlags: ["nodejs_compat"], bindings: vars,
       d1Databases: { DB: `bench-${port}` } }
     : {
@@ -117,7 +128,7 @@ async function start(kind) {
   const t0 = performance.now();
   const mf = new Miniflare(convertV4MiniflareOptions({ ...common, ...worker }));
   const url = (await mf.ready).toString().replace(/\/$/, "");
-  if (kind !== "noop") {
+  if (kind !== "noop" && kind !== "webcrypto") {
     const db = await mf.getD1Database("DB");
     await db.batch(migrations().map((s) => db.prepare(s)));
   }
@@ -139,10 +150,11 @@ async function measure(w, path, opts) {
   return { ...r, cpuUs: (cpuNs(w.pid) - cpu0) / 1000 / r.requests };
 }
 
-const results = { noop: [], mkit: [], anchor: [] };
+const results = { noop: [], mkit: [], anchor: [], uncached: [], webcrypto: [] };
 {
   for (let round = 1; round <= ROUNDS; round++) {
-    const order = round % 2 ? ["noop", "mkit", "anchor"] : ["anchor", "mkit", "noop"];
+    const order = ["noop", "mkit", "anchor", "uncached", "webcrypto"];
+    if (round % 2 === 0) order.reverse();
     for (const kind of order) {
       const w = await start(kind);
       try {
@@ -150,6 +162,13 @@ const results = { noop: [], mkit: [], anchor: [] };
         if (kind === "noop") {
           r.floor = await measure(w, "/", {});
           r.floorConc = await measure(w, "/", { connections: CONCURRENCY });
+        } else if (kind === "webcrypto" || kind === "uncached") {
+          const [path, method] = kind === "webcrypto" ? ["/", "GET"] : ["/mcp", "POST"];
+          for (const alg of TOKEN_ALGS) {
+            const req = mcp(keyIssuer.tokens[alg], { method: "tools/list", params: {} });
+            r[alg] = await measure(w, path, { script: script(`${kind}-${alg}`, kind === "webcrypto"
+              ? { method, headers: { Authorization: req.headers.Authorization } } : req) });
+          }
         } else if (kind === "anchor") {
           const call = script("anchor-whoami", mcp(w.token, { method: "tools/call", params: { name: "whoami", arguments: {} } }));
           r.whoami = await measure(w, "/mcp", { script: call });
@@ -210,6 +229,10 @@ row("mKit free tools/call whoami (cached token; one D1 read: entitlements)", "mk
 row(`mKit free tools/call whoami, c${CONCURRENCY}`, "mkit", "whoamiConc");
 row("TS anchor whoami (MCP SDK + jose; D1 read: entitlements)", "anchor", "whoami");
 row(`TS anchor whoami, c${CONCURRENCY}`, "anchor", "whoamiConc");
+for (const alg of TOKEN_ALGS) {
+  row(`mKit tools/list, token cache off: ${alg} verified on every request`, "uncached", alg);
+  row(`WebCrypto reference: no-op + crypto.subtle.verify ${alg}`, "webcrypto", alg);
+}
 row("mKit paid tools/call text_stats (entitled: keys reused from the isolate's recent read)", "mkit", "paid");
 row("mKit webhook delivery (verify + a duplicate's D1 batch)", "mkit", "webhook");
 row("mKit /healthz (D1 probes, cached 5 s)", "mkit", "health");
@@ -221,4 +244,11 @@ const tput = median(pick("mkit", (r) => r.whoamiConc.rps)) / median(pick("noop",
 console.log(`\nwhoami against the no-op: p50 ${fmt(ratio)}×, throughput at c${CONCURRENCY} ${fmt(tput)}×`);
 const above = (k) => median(pick(k, (r) => r.whoami.cpuUs)) - floor;
 console.log(`whoami CPU above the floor, mKit / TS anchor: ${fmt(above("mkit") / above("anchor"))}× (${fmt(above("mkit"), 0)} µs against ${fmt(above("anchor"), 0)} µs)`);
+const listed = median(pick("mkit", (r) => r.list.cpuUs));
+for (const alg of TOKEN_ALGS) {
+  const miss = median(pick("uncached", (r) => r[alg].cpuUs)) - listed;
+  const webcrypto = median(pick("webcrypto", (r) => r[alg].cpuUs)) - floor;
+  console.log(`token cache miss ${alg}: ${fmt(miss, 0)} µs above a cached token; WebCrypto's verify ${fmt(webcrypto, 0)} µs above the floor (${fmt(miss / webcrypto)}×)`);
+}
+await keyIssuer.stop();
 if (!existsSync(join(ROOT, "build/index_bg.wasm"))) console.log("(build/ missing: run make worker first)");
