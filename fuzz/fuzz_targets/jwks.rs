@@ -4,7 +4,8 @@
 
 use libfuzzer_sys::fuzz_target;
 use mkit::auth::discovery::jwks_uri_from_metadata;
-use mkit::auth::jwk::{verify_signature, Alg, JwkSet};
+use mkit::auth::jwk::{Alg, JwkSet};
+use mkit::auth::signature::verify_signature;
 
 const ISSUER: &str = "https://issuer.example.com/";
 const ALGS: [&str; 8] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA"];

@@ -1,10 +1,7 @@
-//! JWS algorithms and JWK sets (RFC 7515/7517/7518): which keys may verify which tokens, and
-//! the one signature check every token goes through (jwt-compact's algorithms).
+//! JWS algorithms and JWK sets (RFC 7515/7517/7518): which keys may verify which tokens.
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
-use jwt_compact::alg::{Ed25519, Es256, Rsa, RsaSignature};
-use jwt_compact::{Algorithm, AlgorithmSignature};
 use serde_json::Value;
 
 /// base64url without padding, strictly: no `=`, no stray bits, no other alphabet.
@@ -14,7 +11,7 @@ pub const B64URL: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// The signature algorithms mKit accepts: asymmetric only. `none` and `HS*` never parse.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
     Rs256,
     Rs384,
@@ -53,26 +50,25 @@ impl Alg {
             Alg::EdDsa => "EdDSA",
         }
     }
-
-    fn rsa(self) -> Option<Rsa> {
-        Some(match self {
-            Alg::Rs256 => Rsa::rs256(),
-            Alg::Rs384 => Rsa::rs384(),
-            Alg::Rs512 => Rsa::rs512(),
-            Alg::Ps256 => Rsa::ps256(),
-            Alg::Ps384 => Rsa::ps384(),
-            Alg::Ps512 => Rsa::ps512(),
-            Alg::Es256 | Alg::EdDsa => return None,
-        })
-    }
 }
 
-/// A public key usable for verification.
-#[derive(Debug, Clone)]
+/// A public key usable for verification: the JWK's members, checked as far as a key can be
+/// without a crypto library (RSA size and exponent; an EC point is also checked on the curve).
+/// The signature check itself is `signature::verify_signature` natively and workerd's WebCrypto
+/// on Workers (`edge::webcrypto`), so the WASM bundle carries no RSA or Ed25519 code.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
-    Ed25519(ed25519_compact::PublicKey),
+    /// Modulus and public exponent, big-endian, no leading zeros.
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    /// An uncompressed point on P-256.
+    P256 {
+        x: [u8; 32],
+        y: [u8; 32],
+    },
+    Ed25519([u8; 32]),
 }
 
 impl PublicKey {
@@ -80,45 +76,23 @@ impl PublicKey {
     pub fn fits(&self, alg: Alg) -> bool {
         matches!(
             (self, alg),
-            (PublicKey::Rsa(_), Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512)
-                | (PublicKey::P256(_), Alg::Es256)
+            (PublicKey::Rsa { .. }, Alg::Rs256 | Alg::Rs384 | Alg::Rs512 | Alg::Ps256 | Alg::Ps384 | Alg::Ps512)
+                | (PublicKey::P256 { .. }, Alg::Es256)
                 | (PublicKey::Ed25519(_), Alg::EdDsa)
         )
     }
-}
 
-/// The signature check: `alg` over `message` with `key`. JWS signatures for ES256 are the
-/// 64-byte `r || s` form (RFC 7518 §3.4), never DER.
-pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
-    match (key, alg) {
-        (PublicKey::Rsa(k), _) => {
-            let (Some(rsa), Ok(sig)) = (alg.rsa(), RsaSignature::try_from_slice(signature)) else {
-                return false;
-            };
-            rsa.verify_signature(&sig, k, message)
+    /// The key as a minimal public JWK, the form WebCrypto imports.
+    pub fn jwk(&self) -> String {
+        match self {
+            PublicKey::Rsa { n, e } => {
+                format!(r#"{{"kty":"RSA","n":"{}","e":"{}"}}"#, B64URL.encode(n), B64URL.encode(e))
+            }
+            PublicKey::P256 { x, y } => {
+                format!(r#"{{"kty":"EC","crv":"P-256","x":"{}","y":"{}"}}"#, B64URL.encode(x), B64URL.encode(y))
+            }
+            PublicKey::Ed25519(x) => format!(r#"{{"kty":"OKP","crv":"Ed25519","x":"{}"}}"#, B64URL.encode(x)),
         }
-        (PublicKey::P256(k), Alg::Es256) => {
-            if signature.len() != 64 {
-                return false;
-            }
-            match <Es256 as Algorithm>::Signature::try_from_slice(signature) {
-                Ok(sig) => Es256.verify_signature(&sig, k, message),
-                Err(_) => false,
-            }
-        }
-        (PublicKey::Ed25519(k), Alg::EdDsa) => {
-            // jwt-compact's Ed25519 `try_from_slice` panics on a wrong length (it relies on the
-            // caller checking `LENGTH` first, as its own token path does): check it here. The
-            // Wycheproof suite found this.
-            if signature.len() != 64 {
-                return false;
-            }
-            match <Ed25519 as Algorithm>::Signature::try_from_slice(signature) {
-                Ok(sig) => Ed25519.verify_signature(&sig, k, message),
-                Err(_) => false,
-            }
-        }
-        _ => false,
     }
 }
 
@@ -155,6 +129,8 @@ pub struct JwkSet {
 }
 
 pub const MIN_RSA_BITS: usize = 2048;
+/// The largest modulus taken, as the `rsa` crate and most issuers draw the line.
+pub const MAX_RSA_BITS: usize = 4096;
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
 impl JwkSet {
@@ -196,15 +172,7 @@ pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
     }
     let str_member = |name| obj.get(name).and_then(Value::as_str);
     let key = match str_member("kty") {
-        Some("RSA") => {
-            let n = rsa::BigUint::from_bytes_be(&b64_member(jwk, "n")?);
-            let e = rsa::BigUint::from_bytes_be(&b64_member(jwk, "e")?);
-            let bits = n.bits();
-            if bits < MIN_RSA_BITS {
-                return Err(JwkRejection::WeakRsaKey { bits });
-            }
-            PublicKey::Rsa(rsa::RsaPublicKey::new(n, e).map_err(|_| JwkRejection::Malformed("n/e"))?)
-        }
+        Some("RSA") => rsa_key(b64_member(jwk, "n")?, b64_member(jwk, "e")?)?,
         Some("EC") => {
             if str_member("crv") != Some("P-256") {
                 return Err(JwkRejection::UnsupportedKeyType);
@@ -217,16 +185,19 @@ pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
             sec1.push(0x04);
             sec1.extend_from_slice(&x);
             sec1.extend_from_slice(&y);
-            PublicKey::P256(
-                p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| JwkRejection::Malformed("x/y"))?,
-            )
+            // p256 stays in the bundle for the authorization server's own ES256 signing.
+            p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| JwkRejection::Malformed("x/y"))?;
+            let (Ok(x), Ok(y)) = (x.try_into(), y.try_into()) else {
+                return Err(JwkRejection::Malformed("x/y"));
+            };
+            PublicKey::P256 { x, y }
         }
         Some("OKP") => {
             if str_member("crv") != Some("Ed25519") {
                 return Err(JwkRejection::UnsupportedKeyType);
             }
             let x = b64_member(jwk, "x")?;
-            PublicKey::Ed25519(ed25519_compact::PublicKey::from_slice(&x).map_err(|_| JwkRejection::Malformed("x"))?)
+            PublicKey::Ed25519(x.try_into().map_err(|_| JwkRejection::Malformed("x"))?)
         }
         _ => return Err(JwkRejection::UnsupportedKeyType),
     };
@@ -237,4 +208,22 @@ pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
         }
     }
     Ok(KeyEntry { kid: str_member("kid").map(str::to_owned), alg, key })
+}
+
+/// An RSA key from its JWK members: at least `MIN_RSA_BITS`, at most `MAX_RSA_BITS`, an odd
+/// modulus and an odd exponent of 3 to 2^33 - 1 (what BoringSSL's WebCrypto and the `rsa`
+/// crate both accept, so a key is taken or refused the same way on every target).
+fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<PublicKey, JwkRejection> {
+    let trim = |v: Vec<u8>| v.iter().position(|b| *b != 0).map_or_else(Vec::new, |i| v[i..].to_vec());
+    let (n, e) = (trim(n), trim(e));
+    let bits = n.first().map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
+    if bits < MIN_RSA_BITS {
+        return Err(JwkRejection::WeakRsaKey { bits });
+    }
+    let exponent = e.iter().fold(0u64, |acc, b| acc.saturating_mul(256).saturating_add(u64::from(*b)));
+    let odd = |v: &[u8]| v.last().is_some_and(|b| b & 1 == 1);
+    if bits > MAX_RSA_BITS || e.len() > 5 || !(3..(1 << 33)).contains(&exponent) || !odd(&n) || !odd(&e) {
+        return Err(JwkRejection::Malformed("n/e"));
+    }
+    Ok(PublicKey::Rsa { n, e })
 }

@@ -8,13 +8,18 @@ pub mod id_token;
 pub mod introspection;
 pub mod json;
 pub mod jwk;
+pub mod jws;
 pub mod principal;
 pub mod prm;
 pub mod profile;
 pub mod shared_copy;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod signature;
 pub mod validator;
 
 pub use principal::Principal;
 
+#[cfg(test)]
+mod jwk_tests;
 #[cfg(test)]
 mod tests;

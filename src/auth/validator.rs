@@ -3,11 +3,13 @@
 use serde_json::{Map, Value};
 
 use super::claims;
-use super::json::parse_strict;
-use super::jwk::{verify_signature, Alg, JwkSet, B64URL};
+#[cfg(not(target_arch = "wasm32"))]
+use super::jwk::JwkSet;
+#[cfg(not(target_arch = "wasm32"))]
+use super::jws::verified_claims;
+use super::jws::TypRule;
 use super::profile::{client_id, TokenProfile};
 use super::Principal;
-use base64::Engine as _;
 
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 pub const MAX_LEEWAY_SECS: u64 = 60;
@@ -96,14 +98,6 @@ pub struct ValidatedToken {
     pub expires_at: u64,
 }
 
-/// The parts of a compact JWS, decoded but not yet trusted.
-struct Parts {
-    header: Map<String, Value>,
-    claims: Map<String, Value>,
-    signing_input_len: usize,
-    signature: Vec<u8>,
-}
-
 #[derive(Debug, Clone)]
 pub struct AccessTokenValidator {
     pub issuer: String,
@@ -116,100 +110,11 @@ pub struct AccessTokenValidator {
     pub profile: TokenProfile,
 }
 
-fn decode_json_part(part: &str, what: &'static str) -> Result<Map<String, Value>, TokenError> {
-    let bytes = B64URL.decode(part).map_err(|_| TokenError::Malformed(what))?;
-    match parse_strict(&bytes).map_err(|_| TokenError::Malformed(what))? {
-        Value::Object(m) => Ok(m),
-        _ => Err(TokenError::Malformed(what)),
-    }
-}
-
-fn split(token: &str) -> Result<Parts, TokenError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(TokenError::TooLarge);
-    }
-    let mut it = token.split('.');
-    let (Some(h), Some(c), Some(s), None) = (it.next(), it.next(), it.next(), it.next()) else {
-        return Err(TokenError::Malformed("compact JWS has three parts"));
-    };
-    if s.is_empty() {
-        return Err(TokenError::Malformed("signature"));
-    }
-    Ok(Parts {
-        header: decode_json_part(h, "header")?,
-        claims: decode_json_part(c, "claims")?,
-        signing_input_len: h.len() + 1 + c.len(),
-        signature: B64URL.decode(s).map_err(|_| TokenError::Malformed("signature"))?,
-    })
-}
-
 fn numeric_date(claims: &Map<String, Value>, name: &'static str) -> Result<Option<f64>, TokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(v) => v.as_f64().filter(|n| n.is_finite()).map(Some).ok_or(TokenError::Malformed(name)),
     }
-}
-
-/// Which `typ` a token may carry (RFC 8725 §3.11: explicit typing keeps token kinds apart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TypRule {
-    /// `at+jwt` (RFC 9068); `JWT` or none too when the issuer does not type its tokens.
-    AccessToken { accept_jwt: bool },
-    /// An OpenID Connect ID token: `JWT` or none, never `at+jwt`.
-    IdToken,
-}
-
-impl TypRule {
-    fn allows(self, typ: Option<&str>) -> bool {
-        // RFC 7515 §4.1.9: the `application/` prefix of a media type may be left out.
-        match (self, typ.map(|t| t.strip_prefix("application/").unwrap_or(t))) {
-            (TypRule::AccessToken { .. }, Some("at+jwt")) => true,
-            (TypRule::AccessToken { accept_jwt }, Some("jwt") | None) => accept_jwt,
-            (TypRule::IdToken, Some("jwt") | None) => true,
-            _ => false,
-        }
-    }
-}
-
-/// The claims of a compact JWS whose header follows the rules and whose signature one of
-/// `keys` verifies; nothing about the claims is checked yet.
-pub fn verified_claims(token: &str, keys: &JwkSet, typ_rule: TypRule) -> Result<Map<String, Value>, TokenError> {
-    let parts = split(token)?;
-    let header = &parts.header;
-    let alg = header.get("alg").and_then(Value::as_str).and_then(Alg::parse).ok_or(TokenError::UnsupportedAlg)?;
-    if header.contains_key("crit") {
-        return Err(TokenError::CriticalHeader);
-    }
-    let typ = match header.get("typ") {
-        None => None,
-        Some(Value::String(t)) => Some(t.to_ascii_lowercase()),
-        Some(_) => return Err(TokenError::Malformed("typ")),
-    };
-    if !typ_rule.allows(typ.as_deref()) {
-        return Err(TokenError::WrongType);
-    }
-    // jku, x5u, jwk and x5c are never consulted: keys come only from the configured JWKS.
-    let kid = match header.get("kid") {
-        None => None,
-        Some(Value::String(k)) => Some(k.as_str()),
-        Some(_) => return Err(TokenError::Malformed("kid")),
-    };
-    let candidates: Vec<_> = match kid {
-        Some(k) => keys.keys.iter().filter(|e| e.kid.as_deref() == Some(k)).collect(),
-        None => keys.keys.iter().filter(|e| e.allows(alg)).collect(),
-    };
-    if candidates.is_empty() {
-        return Err(TokenError::UnknownKey);
-    }
-    let fitting: Vec<_> = candidates.into_iter().filter(|e| e.allows(alg)).collect();
-    if fitting.is_empty() {
-        return Err(TokenError::KeyMismatch);
-    }
-    let message = &token.as_bytes()[..parts.signing_input_len];
-    if !fitting.iter().any(|e| verify_signature(alg, &e.key, message, &parts.signature)) {
-        return Err(TokenError::BadSignature);
-    }
-    Ok(parts.claims)
 }
 
 /// `iss` equals `issuer` exactly.
@@ -260,9 +165,20 @@ pub fn subject(claims: &Map<String, Value>) -> Result<&str, TokenError> {
 }
 
 impl AccessTokenValidator {
-    /// The signature, then the claims in RFC 9068 §4's order.
+    /// The signature, then the claims.
+    #[cfg(not(target_arch = "wasm32"))]
     pub fn validate(&self, token: &str, keys: &JwkSet, now_secs: u64) -> Result<ValidatedToken, TokenError> {
-        let claims = verified_claims(token, keys, TypRule::AccessToken { accept_jwt: self.accept_jwt_typ })?;
+        let claims = verified_claims(token, keys, self.typ_rule())?;
+        self.check_claims(claims, now_secs)
+    }
+
+    /// What an access token's header must say of its type.
+    pub fn typ_rule(&self) -> TypRule {
+        TypRule::AccessToken { accept_jwt: self.accept_jwt_typ }
+    }
+
+    /// The claims of a token whose signature verified, in RFC 9068 §4's order.
+    pub fn check_claims(&self, claims: Map<String, Value>, now_secs: u64) -> Result<ValidatedToken, TokenError> {
         check_issuer(&claims, &self.issuer)?;
         check_access_audience(&claims, &self.audiences, &self.profile)?;
         let expires_at = check_times(&claims, now_secs, self.leeway_secs)?;

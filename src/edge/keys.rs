@@ -3,17 +3,21 @@
 //! themselves live in `crate::auth`.
 
 use std::cell::RefCell;
+use std::future::Future;
+use std::rc::Rc;
 use std::time::Duration;
 
 use worker::Date;
 
 use super::introspect::introspect;
 use super::key_refresh::{refresh, wait_for_in_flight};
+use super::webcrypto::verified_claims;
 
 use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
 use crate::auth::id_token::IdTokenValidator;
 use crate::auth::introspection::{is_jwt, judge, CACHE_SECS};
 use crate::auth::jwk::JwkSet;
+use crate::auth::jws::TypRule;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
 use crate::auth::Principal;
@@ -117,9 +121,13 @@ async fn validate(
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.
         let keys = super::oauth::local_key_set(config);
-        return validator.validate(token, &keys, now_ms() / 1000).map_err(Ok);
+        let claims = verified_claims(token, &keys, validator.typ_rule()).await.map_err(Ok)?;
+        return validator.check_claims(claims, now_ms() / 1000).map_err(Ok);
     }
-    with_keys(config, |keys, now| validator.validate(token, keys, now)).await
+    with_keys(config, |keys, now| async move {
+        validator.check_claims(verified_claims(token, &keys, validator.typ_rule()).await?, now)
+    })
+    .await
 }
 
 /// The ID token of a browser sign-in at the issuer: its claims (with a non-empty `sub`).
@@ -129,15 +137,18 @@ pub async fn verify_id_token(
     client_id: &str,
     nonce: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Result<TokenError, Unavailable>> {
-    let v = IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
-    with_keys(config, |keys, now| v.validate_claims(token, keys, now, nonce)).await
+    let v = &IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
+    with_keys(config, |keys, now| async move {
+        v.check_claims(verified_claims(token, &keys, TypRule::IdToken).await?, now, nonce)
+    })
+    .await
 }
 
 /// Runs `check` against the issuer's keys (fetched first when missing or past their TTL), and
 /// once more after a refetch when the token names a key the set lacks.
-async fn with_keys<T>(
+async fn with_keys<T, F: Future<Output = Result<T, TokenError>>>(
     config: &Config,
-    check: impl Fn(&JwkSet, u64) -> Result<T, TokenError>,
+    check: impl Fn(Rc<JwkSet>, u64) -> F,
 ) -> Result<T, Result<TokenError, Unavailable>> {
     if JWKS.with(|j| j.borrow().before_use(now_ms())) == JwksAction::Fetch {
         refresh(config).await;
@@ -145,11 +156,11 @@ async fn with_keys<T>(
         wait_for_in_flight().await;
     }
     let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
-    match check(&keys, now_ms() / 1000) {
+    match check(keys, now_ms() / 1000).await {
         Err(TokenError::UnknownKey) if JWKS.with(|j| j.borrow().on_unknown_kid(now_ms())) == JwksAction::Fetch => {
             refresh(config).await;
             let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
-            check(&keys, now_ms() / 1000).map_err(Ok)
+            check(keys, now_ms() / 1000).await.map_err(Ok)
         }
         other => other.map_err(Ok),
     }

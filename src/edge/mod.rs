@@ -17,6 +17,7 @@ mod rate_limit;
 mod respond;
 mod signin;
 mod stats;
+mod webcrypto;
 mod webhook;
 
 use worker::{console_log, Date, Env, Request, Response, Result};
@@ -96,6 +97,8 @@ async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
         Route::OAuth(which) => oauth::handle(which, req, env).await,
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(req),
+        #[cfg(feature = "fixtures")]
+        Route::FixtureJwsVerify => webcrypto::fixture_verify(req).await,
     }
 }
 

@@ -5,9 +5,8 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use jwt_compact::alg::Es256;
-use jwt_compact::{Algorithm, AlgorithmSignature};
-use p256::ecdsa::SigningKey;
+use p256::ecdsa::signature::Signer as _;
+use p256::ecdsa::{Signature, SigningKey};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -76,8 +75,9 @@ pub fn mint(key: &Key, grant: &Grant, issue: &Issue<'_>) -> String {
         claims.insert(k.to_owned(), v);
     }
     let input = format!("{}.{}", b64(&header), b64(&Value::Object(claims)));
-    let signature = Es256.sign(&key.signing, input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_bytes()))
+    // RFC 6979 deterministic ECDSA over SHA-256, as the 64-byte r || s of RFC 7518 §3.4.
+    let signature: Signature = key.signing.sign(input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
 }
 
 fn b64(v: &Value) -> String {
