@@ -1,6 +1,9 @@
 //! Response concerns every route shares, one helper each: configuration or 503, `HttpReply` to
 //! `worker::Response`, and a bearer challenge to `WWW-Authenticate`.
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::json;
 use worker::{Env, Headers, Response, Result};
 
@@ -19,9 +22,21 @@ impl VarSource for EnvVars<'_> {
     }
 }
 
+thread_local! {
+    /// The configuration this isolate validated. An isolate runs one version of the Worker with
+    /// one set of vars and secrets (changing either deploys a new version), so it is read from
+    /// `Env` once, not on every request; a configuration with errors is read again each time.
+    static LOADED: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
+}
+
 /// The validated configuration, or the 503 that names every problem (never a value).
-pub fn config(env: &Env) -> std::result::Result<Config, HttpReply> {
-    Config::load_for(&EnvVars(env), needs()).map_err(|errors| misconfigured(&errors))
+pub fn config(env: &Env) -> std::result::Result<Rc<Config>, HttpReply> {
+    if let Some(c) = LOADED.with(|l| l.borrow().clone()) {
+        return Ok(c);
+    }
+    let c = Rc::new(Config::load_for(&EnvVars(env), needs()).map_err(|errors| misconfigured(&errors))?);
+    LOADED.with(|l| *l.borrow_mut() = Some(c.clone()));
+    Ok(c)
 }
 
 /// What this build serves: billing settings are required once a paid tool is registered.

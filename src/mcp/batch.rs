@@ -3,10 +3,11 @@
 
 use serde_json::Value;
 
-use super::framing::{encode, Accepts};
+use super::answer::Answer;
+use super::framing::{encode, Accepts, Body};
 use super::jsonrpc::{self, classify, Message, RpcError};
 use super::server::Server;
-use super::transport::{handshake_version, request, rpc_reply, Answer, Caller, HttpRequest};
+use super::transport::{handshake_version, request, rpc_reply, Caller, HttpRequest};
 use super::version::ProtocolVersion;
 use crate::http::HttpReply;
 
@@ -33,11 +34,11 @@ pub async fn answer(
     let mut tool_calls = Vec::new();
     for item in items {
         match classify(item) {
-            Err((e, id)) => out.push(jsonrpc::failure(id.as_ref(), &e)),
+            Err((e, id)) => out.push(Body::Value(jsonrpc::failure(id.as_ref(), &e))),
             Ok(Message::Notification { .. } | Message::Response) => {}
             Ok(Message::Request { id, method, .. }) if method == "initialize" => {
                 let e = RpcError::new(jsonrpc::INVALID_REQUEST, "initialize must not be part of a batch");
-                out.push(jsonrpc::failure(Some(&id), &e));
+                out.push(Body::Value(jsonrpc::failure(Some(&id), &e)));
             }
             Ok(Message::Request { id, method, params }) => {
                 let answer = request(server, req, caller, header_version, id, &method, params).await;
@@ -46,11 +47,8 @@ pub async fn answer(
             }
         }
     }
-    let mut reply = if out.is_empty() {
-        HttpReply::empty(202)
-    } else {
-        encode(accepts.format(false), 200, &[], &Value::Array(out), None)
-    };
+    let mut reply =
+        if out.is_empty() { HttpReply::empty(202) } else { encode(accepts.format(false), 200, &[], &out, None) };
     reply.log.mcp_method = Some("batch".into());
     reply.log.protocol_version = Some(version.as_str());
     reply.log.tool_calls = tool_calls;

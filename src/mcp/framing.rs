@@ -1,8 +1,33 @@
 //! How an answer travels: `Accept` negotiation, and JSON or `text/event-stream` framing.
 
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::http::HttpReply;
+
+/// A JSON-RPC message to send: built as a `Value`, or a response whose result was rendered to
+/// text once per isolate (`mcp::rendered`) and is written as it is.
+#[derive(Debug, Clone)]
+pub enum Body {
+    Value(Value),
+    Rendered { id: Value, result: Box<RawValue> },
+}
+
+impl Serialize for Body {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Body::Value(v) => v.serialize(s),
+            Body::Rendered { id, result } => {
+                let mut m = s.serialize_struct("Response", 3)?;
+                m.serialize_field("jsonrpc", "2.0")?;
+                m.serialize_field("id", id)?;
+                m.serialize_field("result", result)?;
+                m.end()
+            }
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -46,16 +71,19 @@ pub fn encode(
     format: Format,
     status: u16,
     notifications: &[Value],
-    body: &Value,
+    body: &impl Serialize,
     error: Option<&'static str>,
 ) -> HttpReply {
+    // Serialising a `Value` or a `RawValue` cannot fail.
+    let text = serde_json::to_string(body).unwrap_or_default();
     match format {
-        Format::Json => HttpReply::json(status, body, error),
+        Format::Json => HttpReply::new(status, text, error).with_header("Content-Type", "application/json"),
         Format::Sse => {
             let mut events = String::new();
-            for n in notifications.iter().chain(std::iter::once(body)) {
+            for n in notifications {
                 events.push_str(&format!("event: message\ndata: {n}\n\n"));
             }
+            events.push_str(&format!("event: message\ndata: {text}\n\n"));
             HttpReply::new(status, events, error)
                 .with_header("Content-Type", "text/event-stream")
                 .with_header("Cache-Control", "no-cache")

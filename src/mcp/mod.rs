@@ -3,6 +3,7 @@
 //! or a shipped tool.
 
 pub mod admission;
+mod answer;
 pub mod batch;
 pub mod context;
 pub mod cors;
@@ -13,6 +14,7 @@ pub mod mrtr;
 pub mod paid;
 pub mod registry;
 pub mod render;
+mod rendered;
 mod resources;
 pub mod schema;
 pub mod server;

@@ -81,6 +81,8 @@ pub struct Registry {
     pub prompts: Vec<Prompt>,
     /// OAuth scopes an MCP method needs, e.g. `("resources/read", &["docs:read"])`.
     method_scopes: Vec<(&'static str, &'static [&'static str])>,
+    /// List answers already rendered in this isolate (`mcp::rendered`).
+    pub(crate) rendered: super::rendered::RenderedLists,
 }
 
 impl Registry {

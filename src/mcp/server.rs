@@ -1,6 +1,7 @@
 //! MCP method dispatch for both eras. The transport has already checked the envelope, the
 //! version and the headers; this module turns (method, params) into a result or an error.
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::admission::{admit, denial_label, settle};
@@ -9,6 +10,7 @@ use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::paid;
 use super::registry::{Prompt, Registry};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
+use super::rendered::{list_key, ListKey};
 use super::resources;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
@@ -98,6 +100,20 @@ impl Server<'_> {
             "completion/complete" => Ok(self.complete(params)?),
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")).into()),
         }
+    }
+
+    /// A list request's memo key, once the caller may make it (else the normal dispatch answers
+    /// 403), with its text when this isolate rendered it already.
+    pub fn rendered_list(
+        &self,
+        ctx: &ToolContext<'_>,
+        method: &str,
+        params: &Map<String, Value>,
+    ) -> Option<(ListKey, Option<Box<RawValue>>)> {
+        require_scopes(ctx, &self.registry.scopes_for(method)).ok()?;
+        let key = list_key(self.registry, self.page_size, ctx, method, params)?;
+        let text = self.registry.rendered.get(&key);
+        Some((key, text))
     }
 
     fn discover(&self, v: ProtocolVersion) -> Value {

@@ -1064,3 +1064,52 @@ fn a_quota_group_is_one_counter() {
 
 #[path = "pricing_tests.rs"]
 mod pricing;
+
+#[test]
+fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own() {
+    let mut h = Harness::new();
+    let headers = [("Accept", "application/json"), ("Content-Type", "application/json"), ("MCP-Protocol-Version", V3)];
+    let list = |h: &Harness, id: u64| {
+        let body = json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"}).to_string();
+        serde_json::from_str::<Value>(&h.post(&headers, &body).body).expect("json")
+    };
+    let (first, second) = (list(&h, 1), list(&h, 7));
+    assert_eq!((first["id"].clone(), second["id"].clone()), (json!(1), json!(7)), "each answer keeps its own id");
+    assert_eq!(first["jsonrpc"], "2.0");
+    assert_eq!(first["result"], second["result"], "the memo answers what rendering answered");
+    assert_eq!(h.registry.rendered.len(), 1);
+    // Another caller who sees other tools, another version, another page: other answers.
+    h.principal = user(&["notes:admin"]);
+    let admin = list(&h, 2);
+    assert!(admin["result"]["tools"].as_array().expect("tools").iter().any(|t| t["name"] == "admin_only"));
+    assert_ne!(admin["result"], first["result"]);
+    let (_, older) = h.rpc(Some(V1), "tools/list", json!({}));
+    assert!(older["result"]["tools"][0].get("title").is_none(), "2025-03-26 has no titles");
+    h.page_size = 2;
+    let (_, paged) = h.rpc(Some(V3), "tools/list", json!({"cursor": "2"}));
+    assert_eq!(paged["result"]["nextCursor"], "4");
+    assert_eq!(h.registry.rendered.len(), 4);
+    // The stateless era's decorations are part of the memo.
+    let (_, a) = h.stateless("tools/list", json!({}), |_| {});
+    let (_, b) = h.stateless("tools/list", json!({}), |_| {});
+    assert_eq!(a, b);
+    assert_eq!(b["result"]["ttlMs"], 300_000);
+    assert_eq!(b["result"]["cacheScope"], "private");
+    // A memoised list still needs the scopes its method requires.
+    h.registry.require_scopes("prompts/list", &["docs:read"]);
+    h.principal = user(&["docs:read"]);
+    let (s, _) = h.rpc(Some(V3), "prompts/list", json!({}));
+    assert_eq!(s, 200);
+    h.principal = user(&[]);
+    let (s, r) = h.rpc(Some(V3), "prompts/list", json!({}));
+    assert_eq!(s, 403, "{r}");
+    // Inside a 2025-03-26 batch too.
+    let batch = json!([{"jsonrpc": "2.0", "id": 5, "method": "tools/list"}, {"jsonrpc": "2.0", "id": 6, "method": "tools/list"}]);
+    let r = h.post(
+        &[("Accept", "application/json"), ("Content-Type", "application/json"), ("MCP-Protocol-Version", V1)],
+        &batch.to_string(),
+    );
+    let answers: Value = serde_json::from_str(&r.body).expect("json");
+    assert_eq!(answers[0]["result"], answers[1]["result"]);
+    assert_eq!((answers[0]["id"].clone(), answers[1]["id"].clone()), (json!(5), json!(6)));
+}

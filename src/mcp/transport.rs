@@ -6,17 +6,17 @@
 use serde_json::{Map, Value};
 use std::any::Any;
 
+use super::answer::{answer_for, Answer};
 use super::batch;
 use super::context::{DynEntitlements, LogLevel, ToolContext};
-use super::framing::{encode, negotiate, Accepts};
+use super::framing::{negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::logline;
 use super::mrtr::Sealing;
-use super::server::{DispatchError, Server};
+use super::server::Server;
 use super::session;
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
-use crate::auth::prm::Challenge;
 use crate::auth::Principal;
 use crate::http::HttpReply;
 use crate::log::Extras;
@@ -45,46 +45,6 @@ pub struct Caller<'a> {
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
     HttpReply::json(status, &jsonrpc::failure(None, e), Some(error))
-}
-
-/// One answered request: the JSON-RPC response and the HTTP status it travels with.
-pub(super) struct Answer {
-    status: u16,
-    pub(super) body: Value,
-    error: Option<&'static str>,
-    /// Progress and log notifications to send before the response (event stream only).
-    notifications: Vec<Value>,
-    challenge: Option<Challenge>,
-    /// An `Mcp-Session-Id` for an `initialize` answer (`mcp::session`).
-    session: Option<String>,
-    /// What the request log says about this request.
-    pub(super) log: Extras,
-}
-
-impl Answer {
-    pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
-        let body = jsonrpc::failure(id, &e);
-        Answer {
-            status,
-            error: Some(e.code_name()),
-            body,
-            notifications: Vec::new(),
-            challenge: None,
-            session: None,
-            log: Extras::default(),
-        }
-    }
-
-    pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
-        let format = accepts.format(!self.notifications.is_empty());
-        let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
-        reply.challenge = self.challenge;
-        reply.log = Box::new(self.log);
-        match self.session {
-            Some(id) => reply.with_header("Mcp-Session-Id", id),
-            None => reply,
-        }
-    }
 }
 
 /// POST /mcp.
@@ -182,16 +142,25 @@ pub(super) async fn request(
         Err(e) => return Answer::err(400, Some(&id), e),
     };
     let ctx = context(caller, method, version, &params, meta, log_level);
-    let mut outcome = server.dispatch(&ctx, method, &params).await;
-    if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
-        stateless::decorate(server, method, result);
-    }
-    let session = match (&outcome, method) {
-        (Ok(result), "initialize") => initialize_session(caller, result, &params),
-        _ => None,
+    let (answer, session) = match server.rendered_list(&ctx, method, &params) {
+        Some((_, Some(text))) => (Answer::rendered(&id, text), None),
+        memo => {
+            let mut outcome = server.dispatch(&ctx, method, &params).await;
+            if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
+                stateless::decorate(server, method, result);
+            }
+            let session = match (&outcome, method) {
+                (Ok(result), "initialize") => initialize_session(caller, result, &params),
+                _ => None,
+            };
+            let text = match (memo, &outcome) {
+                (Some((key, None)), Ok(result)) => server.registry.rendered.put(key, result),
+                _ => None,
+            };
+            (text.map_or_else(|| answer_for(&id, version, outcome), |t| Answer::rendered(&id, t)), session)
+        }
     };
     let mut log = Extras { billing: ctx.billing.get(), ..logline::request_log(method, version, &params, meta) };
-    let answer = answer_for(&id, version, outcome);
     if method == "tools/call" {
         log.tool_calls.push(logline::tool_call(server, &params, answer.error, log.billing));
     }
@@ -248,44 +217,6 @@ fn context<'a>(
         log_level,
         notifications: Default::default(),
         billing: Default::default(),
-    }
-}
-
-/// The HTTP status and body for a dispatch outcome.
-fn answer_for(id: &Id, version: ProtocolVersion, outcome: Result<Value, DispatchError>) -> Answer {
-    match outcome {
-        Ok(result) => {
-            let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
-            let body = jsonrpc::success(id, result);
-            Answer {
-                status: 200,
-                body,
-                error,
-                notifications: Vec::new(),
-                challenge: None,
-                session: None,
-                log: Extras::default(),
-            }
-        }
-        Err(DispatchError::Forbidden { scopes }) => {
-            let e = RpcError::new(
-                jsonrpc::INVALID_REQUEST,
-                format!("this needs scopes the token lacks: {}", scopes.join(" ")),
-            );
-            Answer {
-                error: Some("insufficient_scope"),
-                challenge: Some(Challenge::InsufficientScope { scopes }),
-                ..Answer::err(403, Some(id), e)
-            }
-        }
-        Err(DispatchError::Rpc(e)) => {
-            let status = match e.code {
-                jsonrpc::METHOD_NOT_FOUND if version.era() == Era::Stateless => 404,
-                jsonrpc::MISSING_REQUIRED_CLIENT_CAPABILITY => 400,
-                _ => 200,
-            };
-            Answer::err(status, Some(id), e)
-        }
     }
 }
 
