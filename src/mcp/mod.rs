@@ -12,6 +12,7 @@ pub mod jsonrpc;
 pub mod logline;
 pub mod mrtr;
 pub mod paid;
+pub mod param_headers;
 pub mod registry;
 pub mod render;
 mod rendered;
@@ -30,5 +31,7 @@ pub use server::{Server, ServerInfo};
 pub use tool::{Annotations, Tool, ToolError, ToolInfo};
 pub use version::{Era, ProtocolVersion};
 
+#[cfg(test)]
+mod param_headers_tests;
 #[cfg(test)]
 mod tests;

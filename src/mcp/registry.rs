@@ -151,6 +151,12 @@ impl Registry {
         self
     }
     pub fn find_tool(&self, name: &str) -> Option<&RegisteredTool> {
-        self.tools.iter().find(|t| t.info.name == name)
+        self.tools.iter().find(|t| t.info.name == name && t.param_headers.is_ok())
+    }
+
+    /// Tools left out for invalid `x-mcp-header` annotations, with the reason: a kit's own test
+    /// asserts there are none (tools/mod.rs).
+    pub fn invalid_tools(&self) -> Vec<(&'static str, &str)> {
+        self.tools.iter().filter_map(|t| t.param_headers.as_ref().err().map(|e| (t.info.name, e.as_str()))).collect()
     }
 }

@@ -61,9 +61,10 @@ pub fn list_key(
     params: &Map<String, Value>,
 ) -> Option<ListKey> {
     let (method, visible) = match method {
-        "tools/list" => {
-            ("tools/list", registry.tools.iter().map(|t| ctx.principal.has_scopes(t.info.scopes)).collect())
-        }
+        "tools/list" => (
+            "tools/list",
+            registry.tools.iter().map(|t| t.param_headers.is_ok() && ctx.principal.has_scopes(t.info.scopes)).collect(),
+        ),
         "resources/list" => ("resources/list", vec![true; registry.resources.len()]),
         "resources/templates/list" => ("resources/templates/list", vec![true; registry.templates.len()]),
         "prompts/list" => ("prompts/list", vec![true; registry.prompts.len()]),

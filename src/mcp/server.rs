@@ -171,7 +171,7 @@ impl Server<'_> {
     }
 
     fn visible<'t>(&'t self, ctx: &'t ToolContext<'_>) -> impl Iterator<Item = &'t RegisteredTool> + 't {
-        self.registry.tools.iter().filter(move |t| ctx.principal.has_scopes(t.info.scopes))
+        self.registry.tools.iter().filter(move |t| t.param_headers.is_ok() && ctx.principal.has_scopes(t.info.scopes))
     }
 
     async fn call_tool(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Dispatched {

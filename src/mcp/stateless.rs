@@ -2,11 +2,11 @@
 //! spec's error precedence needs: the required `_meta` fields (-32602), then the headers against
 //! the body (-32020), then whether the version is supported (-32022).
 
-use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::context::LogLevel;
 use super::jsonrpc::{self, RpcError};
+use super::registry::Registry;
 use super::server::Server;
 use super::transport::HttpRequest;
 use super::version::{Era, ProtocolVersion};
@@ -114,15 +114,25 @@ fn check_input_responses(params: &Map<String, Value>) -> Result<(), Refusal> {
     Err((200, RpcError::invalid_params("Invalid inputResponses: expected an object of response objects")))
 }
 
-/// Decodes the `=?base64?…?=` form of an MCP header value; plain values pass through.
+/// Decodes the `=?base64?…?=` form of an MCP header value; plain values pass through. A value
+/// with characters a header field may not carry is refused.
 pub fn decode_header_value(v: &str) -> Option<String> {
-    match v.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
-        Some(b64) => {
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
-            String::from_utf8(bytes).ok()
-        }
-        None => Some(v.to_owned()),
-    }
+    super::param_headers::decode(v)
+}
+
+/// `Mcp-Param-{Name}` headers of a `tools/call` against the arguments they mirror (SEP-2243).
+pub fn check_param_headers(
+    registry: &Registry,
+    http: &dyn HttpRequest,
+    params: &Map<String, Value>,
+) -> Result<(), Refusal> {
+    let tool = params.get("name").and_then(Value::as_str).and_then(|n| registry.find_tool(n));
+    let none = Map::new();
+    let (Some(tool), Some(args)) = (tool, params.get("arguments").map_or(Some(&none), Value::as_object)) else {
+        return Ok(());
+    };
+    let Ok(mirrored) = &tool.param_headers else { return Ok(()) };
+    super::param_headers::check(mirrored, args, |name| http.header(name)).map_err(|msg| mismatch(&msg))
 }
 
 /// 2026-07-28 result fields: `resultType`, caching hints and `serverInfo`.

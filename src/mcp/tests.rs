@@ -1113,3 +1113,46 @@ fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own
     assert_eq!(answers[0]["result"], answers[1]["result"]);
     assert_eq!((answers[0]["id"].clone(), answers[1]["id"].clone()), (json!(5), json!(6)));
 }
+
+async fn echo_arguments(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    Ok(json!({"content": [{"type": "text", "text": args.to_string()}]}))
+}
+
+#[test]
+fn mirrored_parameters_are_checked_on_the_stateless_wire_and_invalid_tools_left_out() {
+    let mut h = Harness::new();
+    let mut r = Registry::default();
+    let routed = json!({"type": "object", "properties": {"region": {"type": "string", "x-mcp-header": "Region"}}});
+    r.raw_tool(ToolInfo::new("routed", "Runs in a region"), routed, echo_arguments);
+    let broken = json!({"type": "object", "properties": {"score": {"type": "number", "x-mcp-header": "Score"}}});
+    r.raw_tool(ToolInfo::new("broken", "Mirrors a number"), broken, echo_arguments);
+    h.registry = r;
+    assert_eq!(h.registry.invalid_tools().len(), 1);
+    assert_eq!(h.registry.invalid_tools()[0].0, "broken");
+
+    let (_, list) = h.stateless("tools/list", json!({}), |_| {});
+    let names: Vec<&str> =
+        list["result"]["tools"].as_array().expect("tools").iter().filter_map(|t| t["name"].as_str()).collect();
+    assert_eq!(names, ["routed"], "an invalid tool is not listed");
+    assert_eq!(list["result"]["tools"][0]["inputSchema"]["properties"]["region"]["x-mcp-header"], "Region");
+
+    let call = |h: &Harness, header: Option<&str>| {
+        h.stateless("tools/call", json!({"name": "routed", "arguments": {"region": "eu"}}), |hs| {
+            hs.extend(header.map(|v| ("mcp-param-region".to_owned(), v.to_owned())));
+        })
+    };
+    let (s, r) = call(&h, Some("eu"));
+    assert_eq!((s, r["result"]["content"][0]["text"].clone()), (200, json!(r#"{"region":"eu"}"#)));
+    let (s, r) = call(&h, Some("=?base64?ZXU=?="));
+    assert_eq!(s, 200, "{r}");
+    for header in [None, Some("us"), Some("=?base64?ZXU?=")] {
+        let (s, r) = call(&h, header);
+        assert_eq!((s, code(&r)), (400, HEADER_MISMATCH), "{header:?}: {r}");
+    }
+    let (s, r) = h.stateless("tools/call", json!({"name": "broken", "arguments": {"score": 1.5}}), |_| {});
+    assert_eq!((s, code(&r)), (200, INVALID_PARAMS), "an invalid tool cannot be called: {r}");
+    // The 2025 wire has no Mcp-Param headers: nothing to check there.
+    let (s, r) = h.rpc(Some(V3), "tools/call", json!({"name": "routed", "arguments": {"region": "eu"}}));
+    assert_eq!(s, 200, "{r}");
+    assert!(r.get("error").is_none(), "{r}");
+}

@@ -9,6 +9,7 @@ use std::rc::Rc;
 
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
+use super::param_headers::{annotations, ParamHeader};
 use crate::quota::{FreeQuota, Meter, Window};
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
@@ -188,6 +189,8 @@ pub struct RegisteredTool {
     pub info: ToolInfo,
     pub input_schema: Value,
     pub output_schema: Option<Value>,
+    /// `x-mcp-header` parameters, or why they are invalid (the tool is then neither listed nor callable).
+    pub param_headers: Result<Vec<ParamHeader>, String>,
     call: CallFn,
 }
 
@@ -195,9 +198,11 @@ impl RegisteredTool {
     pub fn new<T: Tool>(tool: T) -> Self {
         let info = tool.info();
         let tool = Rc::new(tool);
+        let input_schema = schema_for::<T::Input>();
         RegisteredTool {
             info,
-            input_schema: schema_for::<T::Input>(),
+            param_headers: annotations(&input_schema),
+            input_schema,
             output_schema: Some(output_schema::<T::Output>()),
             call: Box::new(move |ctx, args| {
                 let tool = tool.clone();
@@ -228,6 +233,7 @@ impl RegisteredTool {
         let handler = Rc::new(handler);
         RegisteredTool {
             info,
+            param_headers: annotations(&input_schema),
             input_schema,
             output_schema: None,
             call: Box::new(move |ctx, args| {

@@ -137,6 +137,11 @@ pub(super) async fn request(
         Ok(v) => v,
         Err((status, e)) => return Answer::err(status, Some(&id), e),
     };
+    if let (Era::Stateless, "tools/call") = (version.era(), method) {
+        if let Err((status, e)) = stateless::check_param_headers(server.registry, req, &params) {
+            return Answer::err(status, Some(&id), e);
+        }
+    }
     let log_level = match stateless::log_level(version, meta) {
         Ok(l) => l,
         Err(e) => return Answer::err(400, Some(&id), e),

@@ -26,6 +26,10 @@ async fn simple_text(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     content(json!([{ "type": "text", "text": "This is a simple text response for testing." }]))
 }
 
+async fn echo_arguments(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    content(json!([{ "type": "text", "text": args.to_string() }]))
+}
+
 async fn image(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     content(json!([{ "type": "image", "data": PNG, "mimeType": "image/png" }]))
 }
@@ -101,6 +105,13 @@ pub fn register(r: &mut Registry) {
     r.raw_tool(info("test_error_handling", "Always returns a tool error"), no_args(), error);
     r.raw_tool(info("test_tool_with_progress", "Reports progress while it runs"), no_args(), with_progress);
     register_stateless(r);
+    // SEP-2243: parameters mirrored into Mcp-Param-* headers (the suite's
+    // http-custom-header-server-validation scenario looks for such a tool).
+    let mirrored = json!({ "type": "object", "properties": {
+        "region": { "type": "string", "x-mcp-header": "Region" },
+        "priority": { "type": "integer", "x-mcp-header": "Priority" },
+        "query": { "type": "string" } }, "required": ["region"] });
+    r.raw_tool(info("test_custom_headers", "Echoes arguments mirrored into headers"), mirrored, echo_arguments);
 
     r.resource(Resource {
         uri: "test://static-text",

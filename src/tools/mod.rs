@@ -120,4 +120,10 @@ mod tests {
         assert_eq!((t.info.entitlement, t.info.scopes), (Some("pro"), &["tools:shout"][..]));
         assert_eq!(t.input_schema["required"], serde_json::json!(["text"]));
     }
+
+    /// A tool with invalid `x-mcp-header` annotations is left out of the registry's answers.
+    #[test]
+    fn every_shipped_tool_is_valid() {
+        assert_eq!(registry().invalid_tools(), Vec::<(&str, &str)>::new());
+    }
 }

@@ -7,6 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { freePort, ROOT } from "./harness.mjs";
@@ -56,5 +57,14 @@ for (const set of ["2025-11-25", "2026-07-28"]) {
     for (const line of summary.split("\n").filter((l) => l.startsWith("✗"))) t.diagnostic(line);
     assert.ok(total, `the suite printed a summary:\n${stdout.slice(-3000)}`);
     assert.equal(code, 0, `unexpected conformance failures (or stale expected failures):\n${summary}`);
+    // Scenarios the suite leaves unscored but mKit implements: every check must still succeed.
+    const implemented = { "2025-11-25": [], "2026-07-28": ["http-custom-header-server-validation", "http-header-validation"] }[set];
+    for (const name of implemented) {
+      const dir = readdirSync(join(worker.dir, `conformance-${set}`)).find((d) => d.startsWith(`server-${name}-2`));
+      assert.ok(dir, `${name} ran`);
+      const checks = JSON.parse(readFileSync(join(worker.dir, `conformance-${set}`, dir, "checks.json"), "utf8"));
+      assert.ok(checks.length > 0, `${name} has checks`);
+      assert.deepEqual(checks.filter((c) => c.status !== "SUCCESS").map((c) => `${c.name}: ${c.errorMessage}`), [], name);
+    }
   });
 }
