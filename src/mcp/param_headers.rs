@@ -137,8 +137,22 @@ fn matches(kind: Kind, value: &Value, text: &str) -> bool {
         Kind::String => value.as_str() == Some(text),
         Kind::Boolean => value.as_bool().is_some_and(|b| text == if b { "true" } else { "false" }),
         Kind::Integer => {
-            let (Some(body), Ok(header)) = (value.as_f64(), text.parse::<f64>()) else { return false };
-            body.fract() == 0.0 && body.abs() <= MAX_SAFE_INTEGER as f64 && body == header
+            let body = value.as_i64().or_else(|| value.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64));
+            body.is_some_and(|b| b.abs() <= MAX_SAFE_INTEGER && integer(text) == Some(b))
         }
     }
+}
+
+/// A decimal integer, with an optional all-zero fraction (`42.0` is `42`). Parsed by hand: the
+/// standard float parser would add its tables to the bundle for this one comparison.
+fn integer(text: &str) -> Option<i64> {
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if !fraction.bytes().all(|b| b == b'0') || (text.contains('.') && fraction.is_empty()) {
+        return None;
+    }
+    let digits = whole.strip_prefix('-').unwrap_or(whole);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    whole.parse().ok()
 }

@@ -93,6 +93,8 @@ fn headers_must_mirror_the_arguments() {
     assert_eq!(run(json!({"priority": 42}), &[("Mcp-Param-Priority", "42")]), Ok(()));
     assert_eq!(run(json!({"priority": 42}), &[("Mcp-Param-Priority", "42.0")]), Ok(()), "compared as numbers");
     assert_eq!(run(json!({"verbose": false}), &[("Mcp-Param-Verbose", "false")]), Ok(()));
+    assert_eq!(run(json!({"priority": -7}), &[("Mcp-Param-Priority", "-7.00")]), Ok(()));
+    assert_eq!(run(json!({"priority": 42.0}), &[("Mcp-Param-Priority", "42")]), Ok(()), "a whole JSON number");
 
     for (args, headers) in [
         (json!({"region": "us-west1"}), vec![]),
@@ -107,6 +109,11 @@ fn headers_must_mirror_the_arguments() {
         (json!({"priority": 9_007_199_254_740_993_u64}), vec![("Mcp-Param-Priority", "9007199254740993")]),
         (json!({"verbose": true}), vec![("Mcp-Param-Verbose", "True")]),
         (json!({"priority": "42"}), vec![("Mcp-Param-Priority", "42")]),
+        (json!({"priority": 42}), vec![("Mcp-Param-Priority", "42.5")]),
+        (json!({"priority": 42}), vec![("Mcp-Param-Priority", "42.")]),
+        (json!({"priority": 42}), vec![("Mcp-Param-Priority", "+42")]),
+        (json!({"priority": 42}), vec![("Mcp-Param-Priority", "4e1")]),
+        (json!({"priority": 42}), vec![("Mcp-Param-Priority", "")]),
     ] {
         assert!(run(args.clone(), &headers).is_err(), "{args} with {headers:?}");
     }
