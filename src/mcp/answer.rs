@@ -1,7 +1,8 @@
 //! One answered request: the JSON-RPC response, the HTTP status it travels with, and what the
 //! request log says of it.
 
-use serde_json::value::RawValue;
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use super::framing::{encode, Accepts, Body};
@@ -41,7 +42,7 @@ impl Answer {
     }
 
     /// A list answer this isolate rendered already.
-    pub(super) fn rendered(id: &Id, result: Box<RawValue>) -> Answer {
+    pub(super) fn rendered(id: &Id, result: Rc<str>) -> Answer {
         Answer { status: 200, body: Body::Rendered { id: id.0.clone(), result }, ..Answer::ok(Value::Null) }
     }
 
@@ -59,7 +60,7 @@ impl Answer {
 
     pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
         let format = accepts.format(!self.notifications.is_empty());
-        let mut reply = encode(format, self.status, &self.notifications, &self.body, self.error);
+        let mut reply = encode(format, self.status, &self.notifications, self.body.text(), self.error);
         reply.challenge = self.challenge;
         reply.log = Box::new(self.log);
         match self.session {

@@ -47,12 +47,20 @@ pub async fn answer(
             }
         }
     }
-    let mut reply =
-        if out.is_empty() { HttpReply::empty(202) } else { encode(accepts.format(false), 200, &[], &out, None) };
+    let mut reply = if out.is_empty() {
+        HttpReply::empty(202)
+    } else {
+        encode(accepts.format(false), 200, &[], batch_text(&out), None)
+    };
     reply.log.mcp_method = Some("batch".into());
     reply.log.protocol_version = Some(version.as_str());
     reply.log.tool_calls = tool_calls;
     reply
+}
+
+/// The answers as one JSON array.
+fn batch_text(out: &[Body]) -> String {
+    format!("[{}]", out.iter().map(Body::text).collect::<Vec<_>>().join(","))
 }
 
 fn check_batch(version: ProtocolVersion, items: &[Value]) -> Result<(), (RpcError, &'static str)> {

@@ -1,7 +1,7 @@
 //! How an answer travels: `Accept` negotiation, and JSON or `text/event-stream` framing.
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-use serde_json::value::RawValue;
+use std::rc::Rc;
+
 use serde_json::Value;
 
 use crate::http::HttpReply;
@@ -11,20 +11,14 @@ use crate::http::HttpReply;
 #[derive(Debug, Clone)]
 pub enum Body {
     Value(Value),
-    Rendered { id: Value, result: Box<RawValue> },
+    Rendered { id: Value, result: Rc<str> },
 }
 
-impl Serialize for Body {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+impl Body {
+    pub fn text(&self) -> String {
         match self {
-            Body::Value(v) => v.serialize(s),
-            Body::Rendered { id, result } => {
-                let mut m = s.serialize_struct("Response", 3)?;
-                m.serialize_field("jsonrpc", "2.0")?;
-                m.serialize_field("id", id)?;
-                m.serialize_field("result", result)?;
-                m.end()
-            }
+            Body::Value(v) => v.to_string(),
+            Body::Rendered { id, result } => format!(r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#),
         }
     }
 }
@@ -71,11 +65,9 @@ pub fn encode(
     format: Format,
     status: u16,
     notifications: &[Value],
-    body: &impl Serialize,
+    text: String,
     error: Option<&'static str>,
 ) -> HttpReply {
-    // Serialising a `Value` or a `RawValue` cannot fail.
-    let text = serde_json::to_string(body).unwrap_or_default();
     match format {
         Format::Json => HttpReply::new(status, text, error).with_header("Content-Type", "application/json"),
         Format::Sse => {

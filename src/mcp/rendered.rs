@@ -5,8 +5,8 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::context::ToolContext;
@@ -27,7 +27,7 @@ pub struct ListKey {
 }
 
 #[derive(Default)]
-pub struct RenderedLists(RefCell<HashMap<ListKey, Box<RawValue>>>);
+pub struct RenderedLists(RefCell<HashMap<ListKey, Rc<str>>>);
 
 impl RenderedLists {
     #[cfg(test)]
@@ -35,19 +35,19 @@ impl RenderedLists {
         self.0.borrow().len()
     }
 
-    pub fn get(&self, key: &ListKey) -> Option<Box<RawValue>> {
+    pub fn get(&self, key: &ListKey) -> Option<Rc<str>> {
         self.0.borrow().get(key).cloned()
     }
 
     /// Keeps `result` (a complete answer, decorations included) as text, and returns the text.
-    pub fn put(&self, key: ListKey, result: &Value) -> Option<Box<RawValue>> {
-        let text = RawValue::from_string(result.to_string()).ok()?;
+    pub fn put(&self, key: ListKey, result: &Value) -> Rc<str> {
+        let text: Rc<str> = result.to_string().into();
         let mut memo = self.0.borrow_mut();
         if memo.len() >= MAX_RENDERED {
             memo.clear();
         }
         memo.insert(key, text.clone());
-        Some(text)
+        text
     }
 }
 

@@ -1,7 +1,6 @@
 //! MCP method dispatch for both eras. The transport has already checked the envelope, the
 //! version and the headers; this module turns (method, params) into a result or an error.
 
-use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::admission::{admit, denial_label, settle};
@@ -109,7 +108,7 @@ impl Server<'_> {
         ctx: &ToolContext<'_>,
         method: &str,
         params: &Map<String, Value>,
-    ) -> Option<(ListKey, Option<Box<RawValue>>)> {
+    ) -> Option<(ListKey, Option<std::rc::Rc<str>>)> {
         require_scopes(ctx, &self.registry.scopes_for(method)).ok()?;
         let key = list_key(self.registry, self.page_size, ctx, method, params)?;
         let text = self.registry.rendered.get(&key);

@@ -159,7 +159,7 @@ pub(super) async fn request(
                 _ => None,
             };
             let text = match (memo, &outcome) {
-                (Some((key, None)), Ok(result)) => server.registry.rendered.put(key, result),
+                (Some((key, None)), Ok(result)) => Some(server.registry.rendered.put(key, result)),
                 _ => None,
             };
             (text.map_or_else(|| answer_for(&id, version, outcome), |t| Answer::rendered(&id, t)), session)
