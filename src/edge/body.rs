@@ -16,6 +16,12 @@ pub async fn read_capped(req: &mut Request, cap: usize) -> Result<Vec<u8>, BodyE
     if declared.is_some_and(|l| l > cap as u64) {
         return Err(BodyError::TooLarge);
     }
+    // A declared length within the cap is read in one piece (the runtime holds the body to
+    // it): one promise instead of a reader, its reads and its release.
+    if declared.is_some() {
+        let body = req.bytes().await.map_err(|_| BodyError::Unreadable)?;
+        return if body.len() > cap { Err(BodyError::TooLarge) } else { Ok(body) };
+    }
     // No body at all (e.g. a bodiless POST) reads as empty.
     let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
     let mut body = Vec::new();
