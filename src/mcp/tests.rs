@@ -1078,6 +1078,10 @@ fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own
     assert_eq!(first["jsonrpc"], "2.0");
     assert_eq!(first["result"], second["result"], "the memo answers what rendering answered");
     assert_eq!(h.registry.rendered.len(), 1);
+    // A hit answers the kept text: a registry changed after its first answer (never the case on
+    // Workers, where it is built once per isolate) still answers what was rendered.
+    h.registry.tools[0].info.description = "changed after rendering";
+    assert_eq!(list(&h, 8)["result"], first["result"], "the second answer came from the memo");
     // Another caller who sees other tools, another version, another page: other answers.
     h.principal = user(&["notes:admin"]);
     let admin = list(&h, 2);
