@@ -33,32 +33,20 @@ pub fn verify_signature(alg: Alg, key: &PublicKey, message: &[u8], signature: &[
         }
         (PublicKey::P256 { x, y }, Alg::Es256) => {
             let point = p256::EncodedPoint::from_affine_coordinates(&(*x).into(), &(*y).into(), false);
-            let Ok(k) = p256::ecdsa::VerifyingKey::from_encoded_point(&point) else {
-                return false;
-            };
-            if signature.len() != 64 {
-                return false;
-            }
-            match <Es256 as Algorithm>::Signature::try_from_slice(signature) {
-                Ok(sig) => Es256.verify_signature(&sig, &k, message),
-                Err(_) => false,
-            }
+            p256::ecdsa::VerifyingKey::from_encoded_point(&point)
+                .is_ok_and(|k| verify_64(Es256, &k, message, signature))
         }
         (PublicKey::Ed25519(x), Alg::EdDsa) => {
-            // jwt-compact's Ed25519 `try_from_slice` panics on a wrong length (it relies on the
-            // caller checking `LENGTH` first, as its own token path does): check it here. The
-            // Wycheproof suite found this.
-            let Ok(k) = ed25519_compact::PublicKey::from_slice(x) else {
-                return false;
-            };
-            if signature.len() != 64 {
-                return false;
-            }
-            match <Ed25519 as Algorithm>::Signature::try_from_slice(signature) {
-                Ok(sig) => Ed25519.verify_signature(&sig, &k, message),
-                Err(_) => false,
-            }
+            ed25519_compact::PublicKey::from_slice(x).is_ok_and(|k| verify_64(Ed25519, &k, message, signature))
         }
         _ => false,
     }
+}
+
+/// ES256 and EdDSA signatures are exactly 64 bytes. jwt-compact's Ed25519 `try_from_slice`
+/// panics on another length (it relies on the caller checking `LENGTH` first, as its own token
+/// path does), so the length is checked here first. The Wycheproof suite found this.
+fn verify_64<A: Algorithm>(alg: A, key: &A::VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    signature.len() == 64
+        && A::Signature::try_from_slice(signature).is_ok_and(|sig| alg.verify_signature(&sig, key, message))
 }

@@ -28,34 +28,25 @@ pub(super) struct Answer {
 }
 
 impl Answer {
-    pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
-        let body = Body::Value(jsonrpc::failure(id, &e));
+    fn new(status: u16, body: Body) -> Answer {
         Answer {
             status,
-            error: Some(e.code_name()),
             body,
-            notifications: Vec::new(),
-            challenge: None,
-            session: None,
-            log: Extras::default(),
-        }
-    }
-
-    /// A list answer this isolate rendered already.
-    pub(super) fn rendered(id: &Id, result: Rc<str>) -> Answer {
-        Answer { status: 200, body: Body::Rendered { id: id.0.clone(), result }, ..Answer::ok(Value::Null) }
-    }
-
-    fn ok(body: Value) -> Answer {
-        Answer {
-            status: 200,
-            body: Body::Value(body),
             error: None,
             notifications: Vec::new(),
             challenge: None,
             session: None,
             log: Extras::default(),
         }
+    }
+
+    pub(super) fn err(status: u16, id: Option<&Id>, e: RpcError) -> Answer {
+        Answer { error: Some(e.code_name()), ..Answer::new(status, Body::Value(jsonrpc::failure(id, &e))) }
+    }
+
+    /// A list answer this isolate rendered already.
+    pub(super) fn rendered(id: &Id, result: Rc<str>) -> Answer {
+        Answer::new(200, Body::Rendered { id: id.0.clone(), result })
     }
 
     pub(super) fn encode(self, accepts: Accepts) -> HttpReply {
@@ -75,7 +66,7 @@ pub(super) fn answer_for(id: &Id, version: ProtocolVersion, outcome: Result<Valu
     match outcome {
         Ok(result) => {
             let error = result.get("isError").and_then(Value::as_bool).filter(|e| *e).map(|_| "tool_error");
-            Answer { error, ..Answer::ok(jsonrpc::success(id, result)) }
+            Answer { error, ..Answer::new(200, Body::Value(jsonrpc::success(id, result))) }
         }
         Err(DispatchError::Forbidden { scopes }) => {
             let e = RpcError::new(

@@ -105,7 +105,7 @@ pub fn check(
             (Some(_), None) => return Err(format!("the {name} header is required")),
             (Some(v), Some(s)) => (v, s),
         };
-        let text = decode(&sent).ok_or_else(|| format!("{name} is not a valid header value"))?;
+        let text = decode_header_value(&sent).ok_or_else(|| format!("{name} is not a valid header value"))?;
         if !matches(p.kind, value, &text) {
             return Err(format!("{name} does not match the request body"));
         }
@@ -118,9 +118,10 @@ fn value_at<'a>(args: &'a Map<String, Value>, path: &[String]) -> Option<&'a Val
     rest.iter().try_fold(args.get(first)?, |v, key| v.get(key))
 }
 
-/// A header value after RFC 9110 §5.5 trimming: visible ASCII, space and tab only; the
-/// `=?base64?…?=` form decoded (padded standard Base64 of UTF-8).
-pub(super) fn decode(raw: &str) -> Option<String> {
+/// An MCP header value (`Mcp-Name`, `Mcp-Param-*`) after RFC 9110 §5.5 trimming: visible
+/// ASCII, space and tab only; the `=?base64?…?=` form decoded (padded standard Base64 of UTF-8),
+/// plain values passed through.
+pub fn decode_header_value(raw: &str) -> Option<String> {
     let v = raw.trim_matches([' ', '\t']);
     if !v.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b)) {
         return None;

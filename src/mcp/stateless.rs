@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::context::LogLevel;
 use super::jsonrpc::{self, RpcError};
+use super::param_headers::decode_header_value;
 use super::registry::Registry;
 use super::server::Server;
 use super::transport::HttpRequest;
@@ -112,12 +113,6 @@ fn check_input_responses(params: &Map<String, Value>) -> Result<(), Refusal> {
         return Ok(());
     }
     Err((200, RpcError::invalid_params("Invalid inputResponses: expected an object of response objects")))
-}
-
-/// Decodes the `=?base64?…?=` form of an MCP header value; plain values pass through. A value
-/// with characters a header field may not carry is refused.
-pub fn decode_header_value(v: &str) -> Option<String> {
-    super::param_headers::decode(v)
 }
 
 /// `Mcp-Param-{Name}` headers of a `tools/call` against the arguments they mirror (SEP-2243).

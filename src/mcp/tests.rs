@@ -8,7 +8,7 @@ use super::context::{Denial, Entitlements, PayLink};
 use super::cors;
 use super::jsonrpc::*;
 use super::mrtr::Sealing;
-use super::stateless::decode_header_value;
+use super::param_headers::decode_header_value;
 use super::transport::{self, Caller, HttpRequest};
 use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
 use crate::auth::prm::Challenge;
