@@ -4,6 +4,8 @@
 pub enum Route {
     Healthz,
     Mcp,
+    /// GET (the held session's stream) and DELETE (ends it) on /mcp; 405 without sessions.
+    McpSession,
     McpPreflight,
     StripeWebhook,
     ProtectedResourceMetadata,
@@ -47,7 +49,7 @@ impl Route {
     pub fn name(self) -> &'static str {
         match self {
             Route::Healthz => "/healthz",
-            Route::Mcp | Route::McpPreflight => "/mcp",
+            Route::Mcp | Route::McpSession | Route::McpPreflight => "/mcp",
             Route::StripeWebhook => "/stripe/webhook",
             Route::ProtectedResourceMetadata => "/.well-known/oauth-protected-resource",
             Route::BillingCheckout => "/billing/checkout",
@@ -88,6 +90,7 @@ pub fn route(method: &str, path: &str) -> Routing {
             "POST",
             match method {
                 "POST" => Some(Route::Mcp),
+                "GET" | "DELETE" => Some(Route::McpSession),
                 "OPTIONS" => Some(Route::McpPreflight),
                 _ => None,
             },
@@ -205,8 +208,10 @@ mod tests {
     #[test]
     fn wrong_method_names_the_allowed_ones() {
         assert_eq!(route("POST", "/healthz"), Routing::MethodNotAllowed { route: "/healthz", allow: "GET, HEAD" });
-        assert_eq!(route("GET", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
-        assert_eq!(route("DELETE", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
+        // GET and DELETE reach the session handler, which answers 405 where no session is held.
+        assert_eq!(route("GET", "/mcp"), Routing::Found(Route::McpSession));
+        assert_eq!(route("DELETE", "/mcp"), Routing::Found(Route::McpSession));
+        assert_eq!(route("PUT", "/mcp"), Routing::MethodNotAllowed { route: "/mcp", allow: "POST" });
         assert_eq!(
             route("GET", "/stripe/webhook"),
             Routing::MethodNotAllowed { route: "/stripe/webhook", allow: "POST" }

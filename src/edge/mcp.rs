@@ -1,6 +1,8 @@
 //! POST and OPTIONS /mcp, and the Protected Resource Metadata that tells clients how to get a
 //! token for it. The order of guards: configuration, origin, token, body, then the protocol.
 
+use std::rc::Rc;
+
 use serde_json::json;
 use worker::{Date, Env, Request};
 
@@ -8,7 +10,8 @@ use super::body::{read_capped, BodyError};
 use super::d1::D1Ledger;
 use super::keys::{self, Authentication, Unavailable};
 use super::rate_limit;
-use super::respond::{self, render_challenge};
+use super::respond::{self, render_challenge, Answered};
+use super::sessions::{self, Hub};
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
 use crate::config::origin_of;
@@ -18,7 +21,8 @@ use crate::log;
 use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
-use crate::mcp::session;
+use crate::mcp::rounds;
+use crate::mcp::session::{self, Session, SessionHub};
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
 use crate::paylink;
@@ -26,7 +30,7 @@ use crate::paywall::{LinkMint, Offer, Paywall};
 use crate::tools::{REGISTRY, SERVER_INFO};
 
 /// The request as the MCP transport reads it.
-struct McpRequest {
+pub(super) struct McpRequest {
     headers: worker::Headers,
     body: Vec<u8>,
 }
@@ -42,6 +46,7 @@ impl HttpRequest for McpRequest {
 
 /// This deployment's resource: `MCP_RESOURCE`, else the request URL's own origin (never
 /// `X-Forwarded-*`) + `/mcp`.
+#[derive(Clone)]
 struct Resource {
     uri: String,
     metadata_url: String,
@@ -54,39 +59,70 @@ fn resource_of(config: &Config, req: &Request) -> Resource {
     Resource { metadata_url: prm::metadata_url(&uri), audiences: config.audiences(&uri), uri }
 }
 
-pub async fn post(req: Request, env: &Env) -> HttpReply {
+/// POST /mcp.
+pub async fn post(req: Request, env: &Env) -> Answered {
+    guarded(req, env, false).await
+}
+
+/// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
+/// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
+pub async fn session(req: Request, env: &Env) -> Answered {
+    if !REGISTRY.with(|r| r.holds_sessions()) || env.durable_object(sessions::BINDING).is_err() {
+        return HttpReply::error(405, "method_not_allowed").with_header("Allow", "POST").into();
+    }
+    guarded(req, env, true).await
+}
+
+async fn guarded(req: Request, env: &Env, session_route: bool) -> Answered {
     let config = match respond::config(env) {
         Ok(c) => c,
-        Err(reply) => return reply,
+        Err(reply) => return reply.into(),
     };
     let origin = match cors::check_origin(req.headers().get("Origin").ok().flatten(), &config.allowed_origins()) {
-        OriginCheck::Denied => return cors::forbidden_origin(),
+        OriginCheck::Denied => return cors::forbidden_origin().into(),
         OriginCheck::Allowed(o) => Some(o),
         OriginCheck::Absent => None,
     };
     let resource = resource_of(&config, &req);
-    let reply = authenticated(req, env, &config, &resource).await;
-    let reply = render_challenge(reply, &resource.metadata_url, &config);
-    match origin {
-        Some(o) => cors::allow(reply, &o),
-        None => reply,
-    }
+    let answered = authenticated(req, env, &config, &resource, session_route).await;
+    answered.map(|reply| {
+        let reply = render_challenge(reply, &resource.metadata_url, &config);
+        match origin {
+            Some(o) => cors::allow(reply, &o),
+            None => reply,
+        }
+    })
 }
 
 /// Everything after the origin check: the token, the body, then the protocol.
-async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &Resource) -> HttpReply {
+async fn authenticated(
+    mut req: Request,
+    env: &Env,
+    config: &Rc<Config>,
+    resource: &Resource,
+    session_route: bool,
+) -> Answered {
     let authorization = req.headers().get("Authorization").ok().flatten();
     let principal = match keys::authenticate(authorization.as_deref(), config, resource.audiences.clone()).await {
         Authentication::Allowed(p) => p,
-        Authentication::Refused(c, code) => return with_auth(refusal(c, code), code),
+        Authentication::Refused(c, code) => return with_auth(refusal(c, code), code).into(),
         Authentication::Unavailable(u) => {
             let code = u.0;
-            return with_auth(authorization_unavailable(u), code);
+            return with_auth(authorization_unavailable(u), code).into();
         }
     };
     let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
     let subject = key.map(|k| log::subject_hash(&k, &principal.sub));
     let limit_key = subject.as_deref().unwrap_or(&principal.sub);
+    if session_route {
+        let answered = match rate_limit::over_limit(env, limit_key).await {
+            true => rate_limit::too_many_requests().into(),
+            false => {
+                sessions::stream_or_end(&req, env, &sealing(config, now_secs()), &config.oauth_issuer, &principal).await
+            }
+        };
+        return answered.map(|r| with_subject(with_auth(r, "ok"), subject));
+    }
     let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
         _ if rate_limit::over_limit(env, limit_key).await => Err(rate_limit::too_many_requests()),
         Ok(b) if rate_limit::over_tool_limit(env, limit_key, &b).await => Err(rate_limit::too_many_requests()),
@@ -94,15 +130,14 @@ async fn authenticated(mut req: Request, env: &Env, config: &Config, resource: &
         Err(BodyError::TooLarge) => Err(transport::too_large()),
         Err(BodyError::Unreadable) => Err(HttpReply::error(400, "body_unreadable")),
     };
-    let reply = match body {
+    let answered = match body {
         Ok(body) => {
-            serve(env, config, resource, &principal, &McpRequest { headers: req.headers().clone(), body }).await
+            let request = McpRequest { headers: req.headers().clone(), body };
+            on_session(env, config.clone(), resource.clone(), principal, request).await
         }
-        Err(refused) => refused,
+        Err(refused) => refused.into(),
     };
-    let mut reply = with_auth(reply, "ok");
-    reply.log.subject = subject;
-    reply
+    answered.map(|r| with_subject(with_auth(r, "ok"), subject))
 }
 
 fn with_auth(mut reply: HttpReply, outcome: &'static str) -> HttpReply {
@@ -110,16 +145,62 @@ fn with_auth(mut reply: HttpReply, outcome: &'static str) -> HttpReply {
     reply
 }
 
-/// The protocol, for an authenticated caller: the registry, the paywall, sealing keys and what
-/// the client declared in its session id.
+fn with_subject(mut reply: HttpReply, subject: Option<String>) -> HttpReply {
+    reply.log.subject = subject;
+    reply
+}
+
+fn now_secs() -> u64 {
+    Date::now().as_millis() / 1000
+}
+
+/// The session the request names, checked: an id that does not open, or names a held session
+/// that ended, is refused (404) on a deployment that holds sessions. A `tools/call` that may ask
+/// the client on a held session is answered as an event stream.
+async fn on_session(
+    env: &Env,
+    config: Rc<Config>,
+    resource: Resource,
+    principal: Principal,
+    request: McpRequest,
+) -> Answered {
+    let sealing = sealing(&config, now_secs());
+    let registry = REGISTRY.with(|r| r.clone());
+    let mut hub =
+        registry.holds_sessions().then(|| Hub::for_caller(env, &config.oauth_issuer, &principal.sub)).flatten();
+    let opened = request.header("Mcp-Session-Id").map(|id| session::open(&sealing, &principal.sub, &id));
+    if let (Some(hub), Some(opened)) = (hub.as_mut(), &opened) {
+        hub.held = opened.as_ref().and_then(|s| s.held.clone());
+        if opened.is_none() || (hub.held.is_some() && !hub.alive().await) {
+            return sessions::not_found().into();
+        }
+    }
+    let session = opened.flatten();
+    let held = hub.as_ref().is_some_and(|h| h.held.is_some());
+    let accepts_sse = request.header("Accept").is_some_and(|a| a.contains("text/event-stream"));
+    match hub {
+        Some(hub) if held && accepts_sse && rounds::streams(&registry, &principal, &request.body) => {
+            let env = env.clone();
+            sessions::streamed(hub, move |hub| async move {
+                serve(&env, &config, &resource, &principal, &request, session.as_ref(), Some(&hub)).await
+            })
+        }
+        hub => serve(env, &config, &resource, &principal, &request, session.as_ref(), hub.as_ref()).await.into(),
+    }
+}
+
+/// The protocol, for an authenticated caller: the registry, the paywall, sealing keys, the
+/// session the request arrived on and the caller's sessions hub.
 async fn serve(
     env: &Env,
     config: &Config,
     resource: &Resource,
     principal: &Principal,
     request: &McpRequest,
+    session: Option<&Session>,
+    hub: Option<&Hub>,
 ) -> HttpReply {
-    let now_secs = Date::now().as_millis() / 1000;
+    let now_secs = now_secs();
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
@@ -134,19 +215,20 @@ async fn serve(
         .with_quotas(quotas, now_secs as i64)
         .with_credits(credits);
     let sealing = sealing(config, now_secs);
-    let session = request.header("Mcp-Session-Id").and_then(|id| session::capabilities(&sealing, &principal.sub, &id));
     let caller = Caller {
         principal,
         entitlements: &paywall,
         bindings: Some(env),
         sealing: Some(&sealing),
-        session_capabilities: session.as_ref(),
+        session_capabilities: session.map(|s| &s.capabilities),
+        hub: hub.map(|h| h as &dyn SessionHub),
+        held: hub.is_some_and(|h| h.held.is_some()),
     };
     transport::handle_post(&server, request, &caller).await
 }
 
 /// Sealing keys, one per `MKIT_SECRET` entry (the first seals).
-fn sealing(config: &Config, now_secs: u64) -> Sealing {
+pub(super) fn sealing(config: &Config, now_secs: u64) -> Sealing {
     let keys = config.deployment_secrets.iter().map(|s| derive_key(s, STATE_KEY_PURPOSE)).collect();
     Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs }
 }

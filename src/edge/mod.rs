@@ -15,6 +15,8 @@ mod meter;
 mod oauth;
 mod rate_limit;
 mod respond;
+mod session_object;
+mod sessions;
 mod signin;
 mod stats;
 mod webcrypto;
@@ -26,6 +28,7 @@ use crate::http::HttpReply;
 use crate::log::{sanitize_cf_ray, RequestLog};
 use crate::paylink::Kind;
 use crate::routes::{route, Route, Routing};
+use respond::Answered;
 
 pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let started = Date::now().as_millis();
@@ -34,12 +37,13 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let traceparent = req.headers().get("traceparent").ok().flatten();
     let (route_name, reply) = match route(&method, &req.path()) {
         Routing::Found(r) => (r.name(), handle(r, req, &env).await),
-        Routing::NotFound => ("unmatched", HttpReply::error(404, "not_found")),
+        Routing::NotFound => ("unmatched", HttpReply::error(404, "not_found").into()),
         Routing::MethodNotAllowed { route, allow } => {
-            (route, HttpReply::error(405, "method_not_allowed").with_header("Allow", allow))
+            (route, HttpReply::error(405, "method_not_allowed").with_header("Allow", allow).into())
         }
     };
-    let mut reply = reply;
+    let mut answered = reply;
+    let reply = answered.reply();
     if reply.log.traceparent.is_none() {
         reply.log.traceparent = traceparent.as_deref().and_then(crate::log::traceparent);
     }
@@ -57,7 +61,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
         extras: &reply.log,
     };
     console_log!("{}", line.to_line());
-    respond::into_response(reply)
+    respond::into_response(answered)
 }
 
 /// Every scheduled run: the metered usage export, then the sweep — free-quota windows over 40
@@ -83,10 +87,11 @@ pub async fn scheduled(env: Env) {
 }
 
 /// The route table's handlers.
-async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
-    match r {
+async fn handle(r: Route, req: Request, env: &Env) -> Answered {
+    let reply = match r {
+        Route::Mcp => return mcp::post(req, env).await,
+        Route::McpSession => return mcp::session(req, env).await,
         Route::Healthz => health::healthz(req, env).await,
-        Route::Mcp => mcp::post(req, env).await,
         Route::McpPreflight => mcp::preflight(req, env).await,
         Route::ProtectedResourceMetadata => mcp::protected_resource_metadata(req, env).await,
         Route::StripeWebhook => webhook::stripe(req, env).await,
@@ -99,7 +104,8 @@ async fn handle(r: Route, req: Request, env: &Env) -> HttpReply {
         Route::FixturePanic => fixture_panic(req),
         #[cfg(feature = "fixtures")]
         Route::FixtureJwsVerify => webcrypto::fixture_verify(req).await,
-    }
+    };
+    reply.into()
 }
 
 /// Test-only: a deliberate panic, to measure what happens to the isolate afterwards.

@@ -69,12 +69,54 @@ pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, config: &Confi
     reply
 }
 
-pub fn into_response(r: HttpReply) -> Result<Response> {
+/// A handler's answer: a reply built whole, or an event stream the platform carries (a held
+/// session's), sent with the reply's status and headers.
+pub enum Answered {
+    Whole(HttpReply),
+    Streamed(HttpReply, Response),
+}
+
+impl From<HttpReply> for Answered {
+    fn from(r: HttpReply) -> Self {
+        Answered::Whole(r)
+    }
+}
+
+impl Answered {
+    /// The reply, or the streamed answer's status, headers and log.
+    pub fn reply(&mut self) -> &mut HttpReply {
+        match self {
+            Answered::Whole(r) | Answered::Streamed(r, _) => r,
+        }
+    }
+
+    pub fn map(self, f: impl FnOnce(HttpReply) -> HttpReply) -> Answered {
+        match self {
+            Answered::Whole(r) => Answered::Whole(f(r)),
+            Answered::Streamed(r, s) => Answered::Streamed(f(r), s),
+        }
+    }
+}
+
+pub fn into_response(a: Answered) -> Result<Response> {
+    let (r, streamed) = match a {
+        Answered::Whole(r) => (r, None),
+        Answered::Streamed(r, s) => (r, Some(s)),
+    };
     let headers = Headers::new();
     for (name, value) in &r.headers {
         // append, not set: a reply may carry several `Set-Cookie`s.
         headers.append(name, value)?;
     }
-    let response = if r.body.is_empty() { Response::empty()? } else { Response::ok(r.body)? };
+    let response = match streamed {
+        Some(s) => {
+            for (name, value) in s.headers().entries() {
+                headers.set(&name, &value)?;
+            }
+            s
+        }
+        None if r.body.is_empty() => Response::empty()?,
+        None => Response::ok(r.body)?,
+    };
     Ok(response.with_status(r.status).with_headers(headers))
 }

@@ -35,7 +35,13 @@ pub async fn answer(
     for item in items {
         match classify(item) {
             Err((e, id)) => out.push(Body::Value(jsonrpc::failure(id.as_ref(), &e))),
-            Ok(Message::Notification { .. } | Message::Response) => {}
+            Ok(Message::Notification { .. }) => {}
+            Ok(Message::Response(response)) => {
+                if let Some(hub) = caller.hub.filter(|_| caller.held) {
+                    // An answer that finds no waiting call has nobody to tell: dropped.
+                    let _ = hub.deliver(&response).await;
+                }
+            }
             Ok(Message::Request { id, method, .. }) if method == "initialize" => {
                 let e = RpcError::new(jsonrpc::INVALID_REQUEST, "initialize must not be part of a batch");
                 out.push(Body::Value(jsonrpc::failure(Some(&id), &e)));

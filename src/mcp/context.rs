@@ -9,6 +9,7 @@ use std::pin::Pin;
 
 use super::jsonrpc::{RpcError, INTERNAL_ERROR};
 use super::mrtr::{self, Binding, Sealing};
+use super::session::SessionHub;
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
@@ -183,9 +184,13 @@ pub struct ToolContext<'a> {
     /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
     /// `crate::tools::env(ctx)` gives it typed.
     pub bindings: Option<&'a dyn Any>,
-    /// 2026-07-28: the client's declared capabilities (`_meta`). `None` in the handshake era,
-    /// where a stateless server does not remember `initialize`.
+    /// The client's declared capabilities: 2026-07-28's `_meta`; in the handshake era what its
+    /// session id carries (`mcp::session`), else `None`.
     pub client_capabilities: Option<&'a Value>,
+    /// The caller's held sessions (`mcp::session::SessionHub`), on a deployment that holds them;
+    /// `held` says whether this request arrived on one (handshake era).
+    pub(crate) hub: Option<&'a dyn SessionHub>,
+    pub(crate) held: bool,
     /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
     pub input_responses: Option<&'a Value>,
     pub request_state: Option<&'a str>,
@@ -220,6 +225,14 @@ impl ToolContext<'_> {
     /// is set up for it.
     pub fn manage_url(&self) -> Option<String> {
         self.entitlements.manage_url_dyn()
+    }
+
+    /// Tells the caller's sessions subscribed to `uri` that it changed
+    /// (`notifications/resources/updated`). Nothing happens on a deployment without sessions.
+    pub async fn resource_updated(&self, uri: &str) {
+        if let Some(hub) = self.hub {
+            hub.resource_updated(uri).await;
+        }
     }
 
     /// Whether the client takes URL-mode elicitations (`capabilities.elicitation.url`).

@@ -22,9 +22,16 @@ pub struct Id(pub Value);
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
-    Request { id: Id, method: String, params: Option<Value> },
-    Notification { method: String },
-    Response,
+    Request {
+        id: Id,
+        method: String,
+        params: Option<Value>,
+    },
+    Notification {
+        method: String,
+    },
+    /// A response the client sends to a server-to-client request, as it came.
+    Response(Value),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +107,10 @@ pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
             })
         }
         Some(_) => Err((RpcError::new(INVALID_REQUEST, "method must be a string"), id)),
-        None if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) => Ok(Message::Response),
+        None if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) => {
+            obj.insert("id".into(), id.map(|i| i.0).unwrap_or_default());
+            Ok(Message::Response(Value::Object(obj)))
+        }
         None => Err((RpcError::new(INVALID_REQUEST, "not a request, notification or response"), id)),
     }
 }
@@ -153,8 +163,10 @@ mod tests {
             c(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#),
             Ok(Message::Notification { method: "notifications/initialized".into() })
         );
-        assert_eq!(c(r#"{"jsonrpc":"2.0","id":3,"result":{}}"#), Ok(Message::Response));
-        assert_eq!(c(r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#), Ok(Message::Response));
+        let r = r#"{"jsonrpc":"2.0","id":3,"result":{}}"#;
+        assert_eq!(c(r), Ok(Message::Response(serde_json::from_str(r).expect("json"))));
+        let e = r#"{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"m"}}"#;
+        assert_eq!(c(e), Ok(Message::Response(serde_json::from_str(e).expect("json"))));
     }
 
     #[test]

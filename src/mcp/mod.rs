@@ -3,6 +3,7 @@
 //! or a shipped tool.
 
 pub mod admission;
+mod annotations;
 mod answer;
 pub mod batch;
 pub mod context;
@@ -17,6 +18,7 @@ pub mod registry;
 pub mod render;
 mod rendered;
 mod resources;
+pub mod rounds;
 pub mod schema;
 pub mod server;
 pub mod session;
@@ -33,5 +35,7 @@ pub use version::{Era, ProtocolVersion};
 
 #[cfg(test)]
 mod param_headers_tests;
+#[cfg(test)]
+mod session_tests;
 #[cfg(test)]
 mod tests;

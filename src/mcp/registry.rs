@@ -83,6 +83,9 @@ pub struct Registry {
     method_scopes: Vec<(&'static str, &'static [&'static str])>,
     /// List answers already rendered in this isolate (`mcp::rendered`).
     pub(crate) rendered: super::rendered::RenderedLists,
+    /// Resource URIs whose changes are announced (`ToolContext::resource_updated`), so clients
+    /// on a held session may `resources/subscribe` to them.
+    pub subscribable: Vec<&'static str>,
 }
 
 impl Registry {
@@ -90,6 +93,18 @@ impl Registry {
     pub fn require_scopes(&mut self, method: &'static str, scopes: &'static [&'static str]) -> &mut Self {
         self.method_scopes.push((method, scopes));
         self
+    }
+
+    /// Announces changes of the resource `uri` to subscribed sessions.
+    pub fn announces_updates(&mut self, uri: &'static str) -> &mut Self {
+        self.subscribable.push(uri);
+        self
+    }
+
+    /// Whether handshake-era clients get held sessions: a tool asks the client, or a resource
+    /// announces its changes. Otherwise mKit stays stateless for every client.
+    pub fn holds_sessions(&self) -> bool {
+        !self.subscribable.is_empty() || self.tools.iter().any(|t| t.info.asks_client)
     }
 
     /// Every scope a call of `method` needs.

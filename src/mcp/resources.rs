@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use super::context::ToolContext;
-use super::jsonrpc::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, RESOURCE_NOT_FOUND_LEGACY};
+use super::jsonrpc::{RpcError, INTERNAL_ERROR, INVALID_PARAMS, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND_LEGACY};
 use super::registry::{Registry, ResourceBody, ResourceRead};
 use super::version::Era;
 
@@ -37,4 +37,29 @@ async fn read_now_or_live(read: &ResourceRead, ctx: &ToolContext<'_>) -> Result<
             .await
             .map_err(|e| RpcError::new(INTERNAL_ERROR, e.message).with_data(e.structured.unwrap_or(Value::Null))),
     }
+}
+
+/// `resources/subscribe` (`on`) and `resources/unsubscribe`: only on a held session (the
+/// capability is announced only there), only for a resource that announces its changes.
+pub async fn subscribe(
+    registry: &Registry,
+    ctx: &ToolContext<'_>,
+    params: &Map<String, Value>,
+    on: bool,
+) -> Result<Value, RpcError> {
+    let method = if on { "resources/subscribe" } else { "resources/unsubscribe" };
+    let Some(hub) = ctx.hub.filter(|_| ctx.held) else {
+        let why = format!("{method} needs a session: initialize declaring sampling, elicitation or roots");
+        return Err(RpcError::new(METHOD_NOT_FOUND, why));
+    };
+    let uri = params
+        .get("uri")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params(format!("{method} needs a string uri")))?;
+    if on && !registry.subscribable.contains(&uri) {
+        let e = RpcError::invalid_params(format!("{uri} does not announce updates; it cannot be subscribed to"));
+        return Err(e.with_data(json!({ "uri": uri })));
+    }
+    hub.subscribe(uri, on).await?;
+    Ok(json!({}))
 }

@@ -94,6 +94,8 @@ impl Server<'_> {
                 Ok(self.page(params, "resourceTemplates", reg.templates.iter(), |t| render_template(t, v))?)
             }
             "resources/read" => Ok(resources::read(reg, ctx, params).await?),
+            "resources/subscribe" if handshake => Ok(resources::subscribe(reg, ctx, params, true).await?),
+            "resources/unsubscribe" if handshake => Ok(resources::subscribe(reg, ctx, params, false).await?),
             "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter(), |p| render_prompt(p, v))?),
             "prompts/get" => Ok(self.get_prompt(ctx, params)?),
             "completion/complete" => Ok(self.complete(params)?),

@@ -233,6 +233,8 @@ impl Harness {
             bindings: None,
             sealing: Some(&sealing),
             session_capabilities: self.session.as_ref(),
+            hub: None,
+            held: false,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
@@ -929,9 +931,12 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             bindings: None,
             sealing: Some(&sealing),
             session_capabilities: None,
+            hub: None,
+            held: false,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
-        r.header("Mcp-Session-Id").map(|id| super::session::capabilities(&sealing, &h.principal.sub, id))
+        r.header("Mcp-Session-Id")
+            .map(|id| super::session::open(&sealing, &h.principal.sub, id).map(|s| s.capabilities))
     };
     assert_eq!(init(json!({"elicitation": {"url": {}}}), V3), Some(Some(json!({"elicitation": {"url": {}}}))));
     assert_eq!(init(json!({"elicitation": {}}), V3), None, "form mode needs no memory");

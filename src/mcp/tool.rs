@@ -12,6 +12,8 @@ use super::jsonrpc::RpcError;
 use super::param_headers::{annotations, ParamHeader};
 use crate::quota::{FreeQuota, Meter, Window};
 
+pub use super::annotations::{Annotations, Icon};
+
 /// A tool failure the model should see: becomes a result with `isError: true`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolError {
@@ -27,30 +29,6 @@ impl ToolError {
         self.structured = Some(v);
         self
     }
-}
-
-/// Behaviour hints shown to clients (`ToolAnnotations`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Annotations {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub read_only_hint: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub destructive_hint: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idempotent_hint: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub open_world_hint: Option<bool>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Icon {
-    pub src: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub mime_type: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub sizes: Vec<String>,
 }
 
 /// A tool's description, as `tools/list` shows it, plus what mKit enforces.
@@ -72,6 +50,9 @@ pub struct ToolInfo {
     pub credits: Option<u32>,
     /// The Stripe meter a call under the entitlement reports to (postpaid usage).
     pub meter: Option<Meter>,
+    /// The tool may answer `input_required` (elicitation, sampling, roots): on the 2025 wire its
+    /// calls are answered as an event stream on a held session (`mcp::rounds`).
+    pub asks_client: bool,
 }
 
 impl ToolInfo {
@@ -87,7 +68,15 @@ impl ToolInfo {
             free_quota: None,
             credits: None,
             meter: None,
+            asks_client: false,
         }
+    }
+    /// The tool asks the client for input mid-call (it may return `mcp::mrtr::input_required`).
+    /// 2026-07-28 clients answer and retry; on the 2025 wire mKit holds a session for clients
+    /// that declare sampling, elicitation or roots, and asks them on the call's stream.
+    pub fn asks_client(mut self) -> Self {
+        self.asks_client = true;
+        self
     }
     pub fn title(mut self, title: &'static str) -> Self {
         self.title = Some(title);

@@ -13,8 +13,9 @@ use super::framing::{negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::logline;
 use super::mrtr::Sealing;
+use super::rounds;
 use super::server::Server;
-use super::session;
+use super::session::{self, SessionHub};
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
 use crate::auth::Principal;
@@ -41,6 +42,10 @@ pub struct Caller<'a> {
     /// Handshake era: what the client declared at `initialize`, from its `Mcp-Session-Id`
     /// (`mcp::session`).
     pub session_capabilities: Option<&'a Value>,
+    /// The caller's held sessions, on a deployment that holds them (`Registry::holds_sessions`);
+    /// `held` says whether this request arrived on one.
+    pub hub: Option<&'a dyn SessionHub>,
+    pub held: bool,
 }
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
@@ -93,9 +98,12 @@ async fn message(
 ) -> Option<Answer> {
     match classify(v) {
         Err((e, id)) => Some(Answer::err(400, id.as_ref(), e)),
-        Ok(Message::Notification { .. } | Message::Response) => {
-            handshake_version(header_version).err().map(|e| Answer::err(400, None, e))
-        }
+        Ok(Message::Response(response)) => match (handshake_version(header_version), caller.hub) {
+            (Err(e), _) => Some(Answer::err(400, None, e)),
+            (Ok(_), Some(hub)) if caller.held => hub.deliver(&response).await.err().map(|e| Answer::err(404, None, e)),
+            (Ok(_), _) => None,
+        },
+        Ok(Message::Notification { .. }) => handshake_version(header_version).err().map(|e| Answer::err(400, None, e)),
         Ok(Message::Request { id, method, params }) => {
             Some(request(server, req, caller, header_version, id, &method, params).await)
         }
@@ -151,11 +159,14 @@ pub(super) async fn request(
         Some((_, Some(text))) => (Answer::rendered(&id, text), None),
         memo => {
             let mut outcome = server.dispatch(&ctx, method, &params).await;
+            if version.era() == Era::Handshake && method == "tools/call" {
+                outcome = more_rounds(server, caller, &ctx, outcome, &params, meta, log_level).await;
+            }
             if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
                 stateless::decorate(server, method, result);
             }
-            let session = match (&outcome, method) {
-                (Ok(result), "initialize") => initialize_session(caller, result, &params),
+            let session = match (&mut outcome, method) {
+                (Ok(result), "initialize") => initialize_session(server, caller, result, &params).await,
                 _ => None,
             };
             let text = match (memo, &outcome) {
@@ -172,10 +183,54 @@ pub(super) async fn request(
     Answer { notifications: ctx.notifications.take(), session, log, ..answer }
 }
 
-/// The session id that remembers what this `initialize`'s client declared, if anything needs it.
-fn initialize_session(caller: &Caller<'_>, result: &Value, params: &Map<String, Value>) -> Option<String> {
+/// The session id that remembers what this `initialize`'s client declared, if anything needs it:
+/// a held session when the deployment holds them and the client may be asked (then
+/// `resources.subscribe` is announced too, when a resource announces updates).
+async fn initialize_session(
+    server: &Server<'_>,
+    caller: &Caller<'_>,
+    result: &mut Value,
+    params: &Map<String, Value>,
+) -> Option<String> {
     let negotiated = result.get("protocolVersion").and_then(Value::as_str).and_then(ProtocolVersion::parse)?;
-    session::mint(caller.sealing?, &caller.principal.sub, negotiated, params.get("capabilities"))
+    let declared = params.get("capabilities");
+    let sealing = caller.sealing?;
+    let hub = caller.hub.filter(|_| server.registry.holds_sessions() && session::wants_held(declared));
+    let held = match hub {
+        Some(hub) => hub.open().await.ok(),
+        None => None,
+    };
+    if held.is_some() && !server.registry.subscribable.is_empty() {
+        result["capabilities"]["resources"]["subscribe"] = true.into();
+    }
+    session::mint(sealing, &caller.principal.sub, negotiated, declared, held.as_deref())
+}
+
+/// A handshake-era `tools/call` whose tool asks for input: answered on the held session, round
+/// after round (`mcp::rounds`), or refused when there is none.
+async fn more_rounds(
+    server: &Server<'_>,
+    caller: &Caller<'_>,
+    first: &ToolContext<'_>,
+    mut outcome: Result<Value, super::server::DispatchError>,
+    params: &Map<String, Value>,
+    meta: Option<&Map<String, Value>>,
+    log_level: Option<LogLevel>,
+) -> Result<Value, super::server::DispatchError> {
+    for _ in 0..rounds::MAX_ROUNDS {
+        let Some((requests, state)) = rounds::pending(&outcome) else { return outcome };
+        let Some(hub) = caller.hub.filter(|_| caller.held) else { return Err(rounds::unanswered(false)) };
+        let answers = rounds::ask_all(hub, requests).await?;
+        let next = rounds::next_params(params, answers, state);
+        let ctx = context(caller, "tools/call", first.protocol_version, &next, meta, log_level);
+        outcome = server.dispatch(&ctx, "tools/call", &next).await;
+        first.notifications.borrow_mut().extend(ctx.notifications.take());
+        first.billing.set(ctx.billing.get().or(first.billing.get()));
+    }
+    match rounds::pending(&outcome) {
+        Some(_) => Err(rounds::unanswered(true)),
+        None => outcome,
+    }
 }
 
 /// The stateless era when `_meta` names a version; else the handshake era from the header.
@@ -220,6 +275,8 @@ fn context<'a>(
         request_state: params.get("requestState").and_then(Value::as_str),
         progress_token: meta.and_then(|m| m.get("progressToken")),
         log_level,
+        hub: caller.hub,
+        held: caller.held && !stateless,
         notifications: Default::default(),
         billing: Default::default(),
     }

@@ -6,6 +6,8 @@
 pub mod billing_usage;
 #[cfg(feature = "fixtures")]
 mod fixtures;
+#[cfg(feature = "fixtures")]
+mod fixtures_asking;
 pub mod notes;
 pub mod text_stats;
 pub mod whoami;
@@ -69,6 +71,8 @@ pub fn registry() -> Registry {
     });
     #[cfg(feature = "fixtures")]
     fixtures::register(&mut r);
+    #[cfg(feature = "fixtures")]
+    fixtures_asking::register(&mut r);
     r
 }
 

@@ -64,6 +64,23 @@ test("a 2025-03-26 batch is bounded", async () => {
   assert.match((await res.json()).error.message, /at most 32/);
 });
 
+test("a release build without asking tools holds no sessions: GET and DELETE are 405, initialize gives no id", async () => {
+  for (const method of ["GET", "DELETE"]) {
+    const res = await fetch(`${stack.worker.url}/mcp`, { method });
+    assert.equal(res.status, 405, method);
+    assert.equal(res.headers.get("allow"), "POST");
+  }
+  const res = await fetch(`${stack.worker.url}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${await stack.token()}` },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25",
+      capabilities: { sampling: {}, elicitation: {}, roots: {} }, clientInfo: { name: "c", version: "1" } } }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("mcp-session-id"), null);
+  assert.equal((await res.json()).result.capabilities.resources.subscribe, undefined);
+});
+
 // Last: the request after an aborted upload may meet wrangler dev's proxy 503 (see the top).
 test("a chunked /mcp body over 1 MiB gets 413 while it is still being sent", async () => {
   const token = await stack.token();

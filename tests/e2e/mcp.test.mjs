@@ -193,10 +193,14 @@ test("every kind of bad input gets its status and code, never a 5xx", async () =
     assert.equal(res.status, status, what);
     assert.equal((await res.json()).error.code, code, what);
   }
+  // This build holds sessions (its tools ask the client): GET and DELETE need a token and a
+  // session id (tests/e2e/sessions.test.mjs); a release build without asking tools answers 405
+  // (hardening.test.mjs).
   for (const method of ["GET", "DELETE"]) {
-    const res = await fetch(`${worker.url}/mcp`, { method });
-    assert.equal(res.status, 405, method);
-    assert.equal(res.headers.get("allow"), "POST");
+    assert.equal((await fetch(`${worker.url}/mcp`, { method })).status, 401, method);
+    const res = await fetch(`${worker.url}/mcp`, { method, headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 400, method);
+    assert.match((await res.json()).error.message, /Mcp-Session-Id is required/);
   }
   const note = await post({ jsonrpc: "2.0", method: "notifications/initialized" });
   assert.equal(note.status, 202);

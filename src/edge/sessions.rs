@@ -1,0 +1,238 @@
+//! Held sessions at the edge: the caller's `McpSessions` Durable Object (`session_object.rs`)
+//! behind `mcp::session::SessionHub`, and the event stream a `tools/call` that asks the client
+//! is answered on.
+
+use std::future::Future;
+use std::time::Duration;
+
+use futures_channel::mpsc::{self, UnboundedSender};
+use futures_util::future::{ready, select, Either};
+use futures_util::{FutureExt, StreamExt};
+use serde_json::{json, Value};
+use worker::{Delay, Env, Method, Request, RequestInit, Stub};
+
+use super::respond::Answered;
+use super::session_object::ANSWER_WAIT;
+use crate::auth::Principal;
+use crate::http::HttpReply;
+use crate::mcp::jsonrpc::{self, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::mcp::mrtr::Sealing;
+use crate::mcp::session::{self, SessionHub};
+use crate::mcp::LocalFuture;
+
+/// The Durable Object namespace binding (wrangler.jsonc). Without it mKit holds no sessions.
+pub const BINDING: &str = "MCP_SESSIONS";
+/// Every call to the object but a wait for the client's answer.
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// The caller's sessions object, and what this request holds of it.
+pub struct Hub {
+    stub: Stub,
+    /// The session this request arrived on (its id at the object), if held.
+    pub held: Option<String>,
+    /// This POST's event stream, when it is answered as one.
+    pub stream: Option<UnboundedSender<Vec<u8>>>,
+}
+
+/// What the object answered: its status and JSON body.
+struct Answer(u16, Value);
+
+impl Hub {
+    /// The caller's object, when the binding exists. Named by a MAC of issuer and subject, so the
+    /// name carries no personal data.
+    pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Hub> {
+        let namespace = env.durable_object(BINDING).ok()?;
+        let name = crate::mac::hex(&crate::mac::hmac_sha256(b"mcp-sessions", format!("{issuer}\n{sub}").as_bytes()));
+        let stub = namespace.id_from_name(&name).ok()?.get_stub().ok()?;
+        Some(Hub { stub, held: None, stream: None })
+    }
+
+    /// Whether the held session is still open (404 after DELETE or expiry).
+    pub async fn alive(&self) -> bool {
+        matches!(self.call("/check", json!({}), DEADLINE).await, Ok(Answer(200, _)))
+    }
+
+    /// `DELETE /mcp`: ends the held session.
+    pub async fn end(&self) -> bool {
+        matches!(self.call("/end", json!({}), DEADLINE).await, Ok(Answer(204, _)))
+    }
+
+    /// `GET /mcp`: the held session's stream, from the object (replaying after `last_event_id`).
+    pub async fn stream_response(&self, last_event_id: Option<String>) -> Option<worker::Response> {
+        let body = json!({ "id": self.held, "last_event_id": last_event_id });
+        let resp = self.request("/stream", &body).ok()?;
+        let resp = self.stub.fetch_with_request(resp).await.ok()?;
+        (resp.status_code() == 200).then_some(resp)
+    }
+
+    fn request(&self, op: &str, body: &Value) -> worker::Result<Request> {
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.to_string().into()));
+        Request::new_with_init(&format!("https://mcp-sessions{op}"), &init)
+    }
+
+    /// One operation on the held session (`id` added), under `deadline`.
+    async fn call(&self, op: &str, mut body: Value, deadline: Duration) -> Result<Answer, RpcError> {
+        if let Some(held) = &self.held {
+            body["id"] = held.clone().into();
+        }
+        let unavailable = || RpcError::new(INTERNAL_ERROR, "the session store cannot be reached now; try again");
+        let req = self.request(op, &body).map_err(|_| unavailable())?;
+        let exchange = Box::pin(async {
+            let mut resp = self.stub.fetch_with_request(req).await.ok()?;
+            let status = resp.status_code();
+            let text = resp.text().await.ok()?;
+            Some(Answer(status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        });
+        match select(exchange, Box::pin(Delay::from(deadline))).await {
+            Either::Left((Some(answer), _)) => Ok(answer),
+            _ => Err(unavailable()),
+        }
+    }
+}
+
+fn ended() -> RpcError {
+    RpcError::new(INVALID_REQUEST, "the session has ended; initialize again")
+}
+
+impl SessionHub for Hub {
+    fn open(&self) -> LocalFuture<'_, Result<String, RpcError>> {
+        Box::pin(async {
+            match self.call("/open", json!({}), DEADLINE).await? {
+                Answer(200, v) => v["id"].as_str().map(str::to_owned).ok_or_else(ended),
+                _ => Err(RpcError::new(INTERNAL_ERROR, "no session could be opened")),
+            }
+        })
+    }
+
+    fn ask<'a>(&'a self, request: &'a Value) -> LocalFuture<'a, Result<Value, RpcError>> {
+        Box::pin(async move {
+            let Some(stream) = self.stream.as_ref().filter(|_| self.held.is_some()) else {
+                return Err(RpcError::new(INVALID_REQUEST, "this call is not answered as an event stream"));
+            };
+            let rid = format!("mkit-{}", super::oauth::random_token(9).unwrap_or_default());
+            let message =
+                json!({ "jsonrpc": "2.0", "id": rid, "method": request["method"], "params": request["params"] });
+            stream
+                .unbounded_send(format!("event: message\ndata: {message}\n\n").into_bytes())
+                .map_err(|_| RpcError::new(INVALID_REQUEST, "the client closed the stream"))?;
+            let wait = ANSWER_WAIT + DEADLINE;
+            match self.call("/wait", json!({ "rid": rid }), wait).await? {
+                Answer(200, answer) => client_answer(answer),
+                Answer(504, _) => Err(RpcError::new(INVALID_REQUEST, "the client did not answer in time")),
+                _ => Err(ended()),
+            }
+        })
+    }
+
+    fn deliver<'a>(&'a self, response: &'a Value) -> LocalFuture<'a, Result<(), RpcError>> {
+        Box::pin(async move {
+            match self.call("/answer", json!({ "message": response }), DEADLINE).await? {
+                Answer(202, _) => Ok(()),
+                Answer(400, _) => Err(RpcError::invalid_params("the response names no request of this server")),
+                _ => Err(ended()),
+            }
+        })
+    }
+
+    fn subscribe<'a>(&'a self, uri: &'a str, on: bool) -> LocalFuture<'a, Result<(), RpcError>> {
+        Box::pin(async move {
+            match self.call("/subscribe", json!({ "uri": uri, "on": on }), DEADLINE).await? {
+                Answer(200, _) => Ok(()),
+                _ => Err(ended()),
+            }
+        })
+    }
+
+    fn resource_updated<'a>(&'a self, uri: &'a str) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = self.call("/publish", json!({ "uri": uri }), DEADLINE).await;
+        })
+    }
+}
+
+/// The client's JSON-RPC response: its result, or its error passed on.
+fn client_answer(answer: Value) -> Result<Value, RpcError> {
+    if let Some(result) = answer.get("result") {
+        return Ok(result.clone());
+    }
+    let error = answer.get("error");
+    let code = error.and_then(|e| e.get("code")).and_then(Value::as_i64).unwrap_or(INTERNAL_ERROR);
+    let message = error.and_then(|e| e.get("message")).and_then(Value::as_str).unwrap_or("the client refused");
+    Err(RpcError::new(code, format!("the client answered with an error: {message}")))
+}
+
+/// 404 for a session id that does not open, or names a session that ended.
+pub fn not_found() -> HttpReply {
+    let e = RpcError::new(INVALID_REQUEST, "session not found: it ended or was never this caller's; initialize again");
+    HttpReply::json(404, &jsonrpc::failure(None, &e), Some("session_not_found"))
+}
+
+fn event_stream(status: u16) -> HttpReply {
+    HttpReply::empty(status).with_header("Content-Type", "text/event-stream").with_header("Cache-Control", "no-cache")
+}
+
+/// A POST answered as an event stream: `run` gets the hub with this stream, so a tool can ask
+/// the client on it; its reply ends the stream as the last event.
+pub fn streamed<F, Fut>(mut hub: Hub, run: F) -> Answered
+where
+    F: FnOnce(Hub) -> Fut + 'static,
+    Fut: Future<Output = HttpReply> + 'static,
+{
+    let (tx, rx) = mpsc::unbounded::<Vec<u8>>();
+    hub.stream = Some(tx.clone());
+    let driver = async move {
+        let reply = run(hub).await;
+        let _ = tx.unbounded_send(as_events(reply).into_bytes());
+    };
+    let work = driver.into_stream().filter_map(|_| ready(None::<worker::Result<Vec<u8>>>));
+    let body = futures_util::stream::select(rx.map(Ok), work);
+    match worker::Response::from_stream(body) {
+        Ok(resp) => Answered::Streamed(event_stream(200), resp),
+        Err(_) => HttpReply::error(500, "stream_unavailable").into(),
+    }
+}
+
+/// A reply as the last event(s) of a stream.
+fn as_events(reply: HttpReply) -> String {
+    let sse = reply.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("Content-Type") && v == "text/event-stream");
+    match reply.body.is_empty() {
+        true => String::new(),
+        false if sse => reply.body,
+        false => format!("event: message\ndata: {}\n\n", reply.body),
+    }
+}
+
+/// GET /mcp (the held session's stream, resumed after `Last-Event-ID`) and DELETE /mcp (ends
+/// it), on a deployment that holds sessions.
+pub async fn stream_or_end(
+    req: &Request,
+    env: &Env,
+    sealing: &Sealing,
+    issuer: &str,
+    principal: &Principal,
+) -> Answered {
+    let header = |name: &str| req.headers().get(name).ok().flatten();
+    let Some(mut hub) = Hub::for_caller(env, issuer, &principal.sub) else {
+        return HttpReply::error(405, "method_not_allowed").with_header("Allow", "POST").into();
+    };
+    let Some(id) = header("Mcp-Session-Id") else {
+        let e = RpcError::new(INVALID_REQUEST, "Mcp-Session-Id is required: initialize first");
+        return HttpReply::json(400, &jsonrpc::failure(None, &e), Some("session_required")).into();
+    };
+    hub.held = session::open(sealing, &principal.sub, &id).and_then(|s| s.held);
+    if hub.held.is_none() {
+        return not_found().into();
+    }
+    if req.method() == Method::Delete {
+        return if hub.end().await { HttpReply::empty(204).into() } else { not_found().into() };
+    }
+    if !header("Accept").is_some_and(|a| a.contains("text/event-stream")) {
+        let e = RpcError::new(INVALID_REQUEST, "GET /mcp needs Accept: text/event-stream");
+        return HttpReply::json(406, &jsonrpc::failure(None, &e), Some("not_acceptable")).into();
+    }
+    match hub.stream_response(header("Last-Event-ID")).await {
+        Some(resp) => Answered::Streamed(event_stream(200), resp),
+        None => not_found().into(),
+    }
+}
