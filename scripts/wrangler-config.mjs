@@ -44,6 +44,13 @@ export function validateConfig(config) {
       if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
       if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
     }
+    // Held MCP sessions (src/edge/sessions.rs): the binding is not inherited, the migration is.
+    const sessions = (c.durable_objects?.bindings ?? []).find((b) => b.name === "MCP_SESSIONS");
+    if (sessions?.class_name !== "McpSessions") problems.push(`${where}: no Durable Object binding MCP_SESSIONS -> McpSessions (bindings are not inherited)`);
+    const migrations = c.migrations ?? config.migrations ?? [];
+    if (!migrations.some((m) => (m.new_sqlite_classes ?? []).includes("McpSessions"))) {
+      problems.push(`${where}: no migration creates McpSessions (new_sqlite_classes)`);
+    }
     const observability = c.observability ?? config.observability;
     if (observability?.logs?.invocation_logs !== false) {
       problems.push(`${where}: observability.logs.invocation_logs must be false (invocation logs record full URLs and query strings; SECURITY.md says those are never logged)`);

@@ -220,7 +220,12 @@ test("wrangler.jsonc validation catches drift between environments", () => {
   c.env.production.vars.OAUTH_ISUER = c.env.production.vars.OAUTH_ISSUER;
   c.env.staging.observability = { enabled: true };
   delete c.env.production.vars.OAUTH_ISSUER;
+  delete c.env.staging.durable_objects;
   const problems = validateConfig(c).join("\n");
+  assert.match(problems, /env\.staging: no Durable Object binding MCP_SESSIONS/);
+  assert.doesNotMatch(problems, /env\.production: no Durable Object/);
+  delete c.migrations;
+  assert.match(validateConfig(c).join("\n"), /env\.production: no migration creates McpSessions/);
   assert.match(problems, /env\.production: no D1 binding named DB/);
   assert.match(problems, /env\.staging: STRIPE_SECRET_KEY is a secret/);
   assert.match(problems, /env\.production: OAUTH_ISUER is not a configuration variable/);
