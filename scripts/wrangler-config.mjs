@@ -44,12 +44,15 @@ export function validateConfig(config) {
       if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
       if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
     }
-    // Held MCP sessions (src/edge/sessions.rs): the binding is not inherited, the migration is.
-    const sessions = (c.durable_objects?.bindings ?? []).find((b) => b.name === "MCP_SESSIONS");
-    if (sessions?.class_name !== "McpSessions") problems.push(`${where}: no Durable Object binding MCP_SESSIONS -> McpSessions (bindings are not inherited)`);
-    const migrations = c.migrations ?? config.migrations ?? [];
-    if (!migrations.some((m) => (m.new_sqlite_classes ?? []).includes("McpSessions"))) {
-      problems.push(`${where}: no migration creates McpSessions (new_sqlite_classes)`);
+    // Held MCP sessions and tasks (src/edge/sessions.rs, task_object.rs): the bindings are not
+    // inherited, the migration is.
+    for (const [binding, cls] of [["MCP_SESSIONS", "McpSessions"], ["MCP_TASKS", "McpTasks"]]) {
+      const bound = (c.durable_objects?.bindings ?? []).find((b) => b.name === binding);
+      if (bound?.class_name !== cls) problems.push(`${where}: no Durable Object binding ${binding} -> ${cls} (bindings are not inherited)`);
+      const migrations = c.migrations ?? config.migrations ?? [];
+      if (!migrations.some((m) => (m.new_sqlite_classes ?? []).includes(cls))) {
+        problems.push(`${where}: no migration creates ${cls} (new_sqlite_classes)`);
+      }
     }
     const observability = c.observability ?? config.observability;
     if (observability?.logs?.invocation_logs !== false) {

@@ -6,13 +6,14 @@ use super::claims::{ClaimValue, Claims};
 
 /// Who is calling: the validated access token's subject, client and scopes, and the claims the
 /// operator lets tools read (`OAUTH_CLAIMS`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Principal {
     pub sub: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
     pub scopes: Vec<String>,
-    /// Never serialized with the rest: logs and sessions must not carry personal data.
+    /// Never serialized with the rest: logs, sessions and stored tasks must not carry personal
+    /// data (a task runs without the operator's allowlisted claims).
     #[serde(skip)]
     pub claims: Claims,
 }

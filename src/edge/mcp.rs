@@ -12,6 +12,7 @@ use super::keys::{self, Authentication, Unavailable};
 use super::rate_limit;
 use super::respond::{self, render_challenge, Answered};
 use super::sessions::{self, Hub};
+use super::task_object::TaskObject;
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
 use crate::config::origin_of;
@@ -23,6 +24,7 @@ use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
 use crate::mcp::rounds;
 use crate::mcp::session::{self, Session, SessionHub};
+use crate::mcp::tasks::TaskStore;
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
 use crate::paylink;
@@ -204,17 +206,9 @@ async fn serve(
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
-    let ledger = D1Ledger {
-        env,
-        now_secs: now_secs as i64,
-        grace_secs: config.grace_secs,
-        cache_ms: config.entitlement_cache_ms,
-    };
-    let (quotas, credits) = (registry.free_quotas(), registry.prices_in_credits());
-    let paywall = Paywall::new(ledger, &principal.sub, offer(config, &base_url, now_secs))
-        .with_quotas(quotas, now_secs as i64)
-        .with_credits(credits);
+    let paywall = paywall(env, config, &principal.sub, &base_url, now_secs);
     let sealing = sealing(config, now_secs);
+    let tasks = registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
     let caller = Caller {
         principal,
         entitlements: &paywall,
@@ -223,8 +217,30 @@ async fn serve(
         session_capabilities: session.map(|s| &s.capabilities),
         hub: hub.map(|h| h as &dyn SessionHub),
         held: hub.is_some_and(|h| h.held.is_some()),
+        tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
+        in_task: false,
     };
     transport::handle_post(&server, request, &caller).await
+}
+
+/// The caller's paid access, read from the D1 ledger: entitlements, free quotas, credits.
+pub(super) fn paywall<'a>(
+    env: &'a Env,
+    config: &'a Config,
+    sub: &'a str,
+    base_url: &'a str,
+    now_secs: u64,
+) -> Paywall<'a, D1Ledger<'a>> {
+    let ledger = D1Ledger {
+        env,
+        now_secs: now_secs as i64,
+        grace_secs: config.grace_secs,
+        cache_ms: config.entitlement_cache_ms,
+    };
+    let (quotas, credits) = REGISTRY.with(|r| (r.free_quotas(), r.prices_in_credits()));
+    Paywall::new(ledger, sub, offer(config, base_url, now_secs))
+        .with_quotas(quotas, now_secs as i64)
+        .with_credits(credits)
 }
 
 /// Sealing keys, one per `MKIT_SECRET` entry (the first seals).

@@ -19,6 +19,7 @@ mod session_object;
 mod sessions;
 mod signin;
 mod stats;
+mod task_object;
 mod webcrypto;
 mod webhook;
 

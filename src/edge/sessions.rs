@@ -38,13 +38,9 @@ pub struct Hub {
 struct Answer(u16, Value);
 
 impl Hub {
-    /// The caller's object, when the binding exists. Named by a MAC of issuer and subject, so the
-    /// name carries no personal data.
+    /// The caller's object, when the binding exists.
     pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Hub> {
-        let namespace = env.durable_object(BINDING).ok()?;
-        let name = crate::mac::hex(&crate::mac::hmac_sha256(b"mcp-sessions", format!("{issuer}\n{sub}").as_bytes()));
-        let stub = namespace.id_from_name(&name).ok()?.get_stub().ok()?;
-        Some(Hub { stub, held: None, stream: None })
+        Some(Hub { stub: caller_object(env, BINDING, issuer, sub)?, held: None, stream: None })
     }
 
     /// Whether the held session is still open (404 after DELETE or expiry).
@@ -66,9 +62,7 @@ impl Hub {
     }
 
     fn request(&self, op: &str, body: &Value) -> worker::Result<Request> {
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.to_string().into()));
-        Request::new_with_init(&format!("https://mcp-sessions{op}"), &init)
+        object_request(op, body)
     }
 
     /// One operation on the held session (`id` added), under `deadline`.
@@ -76,19 +70,45 @@ impl Hub {
         if let Some(held) = &self.held {
             body["id"] = held.clone().into();
         }
-        let unavailable = || RpcError::new(INTERNAL_ERROR, "the session store cannot be reached now; try again");
-        let req = self.request(op, &body).map_err(|_| unavailable())?;
-        let exchange = Box::pin(async {
-            let mut resp = self.stub.fetch_with_request(req).await.ok()?;
-            let status = resp.status_code();
-            let text = resp.text().await.ok()?;
-            Some(Answer(status, serde_json::from_str(&text).unwrap_or(Value::Null)))
-        });
-        match select(exchange, Box::pin(Delay::from(deadline))).await {
-            Either::Left((Some(answer), _)) => Ok(answer),
-            _ => Err(unavailable()),
-        }
+        let (status, v) = call_object(&self.stub, op, &body, deadline).await?;
+        Ok(Answer(status, v))
     }
+}
+
+/// A request to one of mKit's Durable Objects: an internal path and a JSON body.
+fn object_request(op: &str, body: &Value) -> worker::Result<Request> {
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_body(Some(body.to_string().into()));
+    Request::new_with_init(&format!("https://mkit-object{op}"), &init)
+}
+
+/// One operation on a Durable Object under `deadline`: its status and JSON body.
+pub(super) async fn call_object(
+    stub: &Stub,
+    op: &str,
+    body: &Value,
+    deadline: Duration,
+) -> Result<(u16, Value), RpcError> {
+    let unavailable = || RpcError::new(INTERNAL_ERROR, "the session and task store cannot be reached now; try again");
+    let req = object_request(op, body).map_err(|_| unavailable())?;
+    let exchange = Box::pin(async {
+        let mut resp = stub.fetch_with_request(req).await.ok()?;
+        let status = resp.status_code();
+        let text = resp.text().await.ok()?;
+        Some((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
+    });
+    match select(exchange, Box::pin(Delay::from(deadline))).await {
+        Either::Left((Some(answer), _)) => Ok(answer),
+        _ => Err(unavailable()),
+    }
+}
+
+/// A Durable Object of `namespace` for one caller, named by a MAC of issuer and subject (the
+/// name carries no personal data).
+pub(super) fn caller_object(env: &Env, namespace: &str, issuer: &str, sub: &str) -> Option<Stub> {
+    let ns = env.durable_object(namespace).ok()?;
+    let name = crate::mac::hex(&crate::mac::hmac_sha256(namespace.as_bytes(), format!("{issuer}\n{sub}").as_bytes()));
+    ns.id_from_name(&name).ok()?.get_stub().ok()
 }
 
 fn ended() -> RpcError {

@@ -23,6 +23,7 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod stateless;
+pub mod tasks;
 pub mod tool;
 pub mod transport;
 pub mod version;

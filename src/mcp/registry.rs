@@ -107,6 +107,11 @@ impl Registry {
         !self.subscribable.is_empty() || self.tools.iter().any(|t| t.info.asks_client)
     }
 
+    /// Whether any tool runs as a task (then the Tasks extension is announced).
+    pub fn runs_tasks(&self) -> bool {
+        self.tools.iter().any(|t| t.info.task_support != super::tasks::TaskSupport::Forbidden)
+    }
+
     /// Every scope a call of `method` needs.
     pub fn scopes_for(&self, method: &str) -> Vec<&'static str> {
         self.method_scopes.iter().filter(|(m, _)| *m == method).flat_map(|(_, s)| s.iter().copied()).collect()

@@ -82,11 +82,12 @@ fn check_method_header(r: &StatelessRequest<'_>) -> Result<(), Refusal> {
     }
 }
 
-/// `Mcp-Name` carries the tool or prompt name, or the resource URI, of the body.
+/// `Mcp-Name` carries the tool or prompt name, the resource URI or the task id of the body.
 fn check_name_header(r: &StatelessRequest<'_>) -> Result<(), Refusal> {
     let source = match r.method {
         "tools/call" | "prompts/get" => r.params.get("name"),
         "resources/read" => r.params.get("uri"),
+        "tasks/get" | "tasks/update" | "tasks/cancel" => r.params.get("taskId"),
         _ => None,
     };
     let Some(expected) = source.and_then(Value::as_str) else { return Ok(()) };

@@ -235,6 +235,8 @@ impl Harness {
             session_capabilities: self.session.as_ref(),
             hub: None,
             held: false,
+            tasks: None,
+            in_task: false,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
@@ -933,6 +935,8 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             session_capabilities: None,
             hub: None,
             held: false,
+            tasks: None,
+            in_task: false,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         r.header("Mcp-Session-Id")

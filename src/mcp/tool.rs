@@ -13,6 +13,7 @@ use super::param_headers::{annotations, ParamHeader};
 use crate::quota::{FreeQuota, Meter, Window};
 
 pub use super::annotations::{Annotations, Icon};
+use super::tasks::TaskSupport;
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +54,8 @@ pub struct ToolInfo {
     /// The tool may answer `input_required` (elicitation, sampling, roots): on the 2025 wire its
     /// calls are answered as an event stream on a held session (`mcp::rounds`).
     pub asks_client: bool,
+    /// Whether the tool runs as a task for clients that take tasks (`mcp::tasks`).
+    pub task_support: TaskSupport,
 }
 
 impl ToolInfo {
@@ -69,7 +72,14 @@ impl ToolInfo {
             credits: None,
             meter: None,
             asks_client: false,
+            task_support: TaskSupport::Forbidden,
         }
+    }
+    /// Long work: for clients that declare the 2026-07-28 Tasks extension, a call is stored as a
+    /// task and run in the background, and the client polls it (`Required`: only so).
+    pub fn task_support(mut self, support: TaskSupport) -> Self {
+        self.task_support = support;
+        self
     }
     /// The tool asks the client for input mid-call (it may return `mcp::mrtr::input_required`).
     /// 2026-07-28 clients answer and retry; on the 2025 wire mKit holds a session for clients

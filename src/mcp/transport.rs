@@ -46,6 +46,9 @@ pub struct Caller<'a> {
     /// `held` says whether this request arrived on one.
     pub hub: Option<&'a dyn SessionHub>,
     pub held: bool,
+    /// The caller's tasks (`mcp::tasks`), where kept; `in_task` for a task's own run.
+    pub tasks: Option<&'a dyn super::tasks::TaskStore>,
+    pub in_task: bool,
 }
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
@@ -250,7 +253,7 @@ fn request_version(
     }
 }
 
-fn context<'a>(
+pub(super) fn context<'a>(
     caller: &Caller<'a>,
     method: &str,
     version: ProtocolVersion,
@@ -277,6 +280,8 @@ fn context<'a>(
         log_level,
         hub: caller.hub,
         held: caller.held && !stateless,
+        tasks: caller.tasks,
+        in_task: caller.in_task,
         notifications: Default::default(),
         billing: Default::default(),
     }

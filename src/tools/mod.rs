@@ -8,6 +8,8 @@ pub mod billing_usage;
 mod fixtures;
 #[cfg(feature = "fixtures")]
 mod fixtures_asking;
+#[cfg(feature = "fixtures")]
+mod fixtures_tasks;
 pub mod notes;
 pub mod text_stats;
 pub mod whoami;
@@ -73,6 +75,8 @@ pub fn registry() -> Registry {
     fixtures::register(&mut r);
     #[cfg(feature = "fixtures")]
     fixtures_asking::register(&mut r);
+    #[cfg(feature = "fixtures")]
+    fixtures_tasks::register(&mut r);
     r
 }
 

@@ -1,0 +1,233 @@
+//! `McpTasks`: one Durable Object per caller holding that caller's tasks (`mcp::tasks`), and
+//! `TaskObject`, the `TaskStore` the protocol core reaches it through.
+//!
+//! A task is written to the object's storage before `tools/call` answers, and its run starts
+//! from the object's alarm, not from the request: an alarm outlives the request and is kept
+//! across restarts. Each run first sets the next alarm as a watchdog, so a run cut off by an
+//! isolate restart is started again (`MAX_ATTEMPTS` at most); a run that finishes records its
+//! outcome unless the task was cancelled meanwhile. Storage: the object's SQLite-backed storage,
+//! one JSON value per task, deleted once its `ttlMs` has passed.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_channel::oneshot;
+use futures_util::future::{join_all, select, Either};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Stub};
+
+use super::sessions::{call_object, caller_object};
+use crate::auth::Principal;
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::tasks::{self, Status, Task, TaskStore, MAX_ATTEMPTS};
+use crate::mcp::transport::Caller;
+use crate::mcp::{LocalFuture, Server};
+use crate::tools::{REGISTRY, SERVER_INFO};
+
+/// The Durable Object namespace binding (wrangler.jsonc).
+pub const BINDING: &str = "MCP_TASKS";
+/// A run still going after this is presumed cut off and started again.
+const WATCHDOG: Duration = Duration::from_secs(60);
+const DEADLINE: Duration = Duration::from_secs(10);
+
+fn now_ms() -> u64 {
+    worker::Date::now().as_millis()
+}
+
+#[durable_object]
+pub struct McpTasks {
+    state: State,
+    env: Env,
+    /// Runs in progress in this instance: dropping the sender cancels nothing, sending does.
+    running: RefCell<HashMap<String, oneshot::Sender<()>>>,
+}
+
+#[derive(Deserialize, Default)]
+struct Op {
+    #[serde(default)]
+    id: String,
+    #[serde(default)]
+    task: Option<Task>,
+    #[serde(default)]
+    responses: Map<String, Value>,
+}
+
+impl DurableObject for McpTasks {
+    fn new(state: State, env: Env) -> Self {
+        McpTasks { state, env, running: RefCell::default() }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op: Op = req.json().await.unwrap_or_default();
+        let now = now_ms();
+        if let ("/create", Some(task)) = (req.path().as_str(), op.task) {
+            self.put(&task).await?;
+            self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+            return Response::empty();
+        }
+        let Some(mut task) = self.get(&op.id, now).await else { return Response::error("no such task", 404) };
+        match req.path().as_str() {
+            "/get" => Response::from_json(&task),
+            "/update" => {
+                if task.answer(&op.responses, now).unwrap_or(false) {
+                    self.put(&task).await?;
+                    self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+                } else {
+                    self.put(&task).await?;
+                }
+                Response::empty()
+            }
+            "/cancel" => {
+                task.cancel(now);
+                self.put(&task).await?;
+                if let Some(stop) = self.running.borrow_mut().remove(&task.id) {
+                    let _ = stop.send(());
+                }
+                Response::empty()
+            }
+            _ => Response::error("unknown operation", 400),
+        }
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = now_ms();
+        let mut due = Vec::new();
+        for task in self.all().await {
+            if task.expired(now) {
+                let _ = self.state.storage().delete(&key(&task.id)).await;
+            } else if task.status == Status::Working && !self.running.borrow().contains_key(&task.id) {
+                due.push(task);
+            }
+        }
+        if !due.is_empty() {
+            self.state.storage().set_alarm(WATCHDOG).await?;
+        }
+        join_all(due.into_iter().map(|t| self.run(t))).await;
+        Response::empty()
+    }
+}
+
+impl McpTasks {
+    async fn put(&self, task: &Task) -> Result<()> {
+        self.state.storage().put(&key(&task.id), serde_json::to_string(task)?).await
+    }
+
+    async fn get(&self, id: &str, now: u64) -> Option<Task> {
+        let text: String = self.state.storage().get(&key(id)).await.ok()??;
+        serde_json::from_str::<Task>(&text).ok().filter(|t| !t.expired(now))
+    }
+
+    async fn all(&self) -> Vec<Task> {
+        let Ok(map) = self.state.storage().list_with_options(ListOptions::new().prefix("t:")).await else {
+            return Vec::new();
+        };
+        map.values().into_iter().flatten().filter_map(|v| serde_json::from_str(&v.as_string()?).ok()).collect()
+    }
+
+    /// One run of a task: started, then settled with its outcome unless cancelled meanwhile.
+    async fn run(&self, mut task: Task) {
+        task.attempts += 1;
+        if task.attempts > MAX_ATTEMPTS {
+            task.fail(&RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the task's runs were cut off too often"));
+            let _ = self.put(&task).await;
+            return;
+        }
+        if self.put(&task).await.is_err() {
+            return;
+        }
+        let (stop, stopped) = oneshot::channel();
+        self.running.borrow_mut().insert(task.id.clone(), stop);
+        let outcome = select(Box::pin(self.execute(&task)), stopped).await;
+        self.running.borrow_mut().remove(&task.id);
+        let Some(mut current) = self.get(&task.id, now_ms()).await else { return };
+        if let Either::Left((outcome, _)) = outcome {
+            current.attempts = task.attempts;
+            current.settle(outcome, now_ms());
+            let _ = self.put(&current).await;
+        }
+    }
+
+    /// The task's `tools/call`, through the same dispatch and paywall as a direct call.
+    async fn execute(&self, task: &Task) -> std::result::Result<Value, crate::mcp::server::DispatchError> {
+        let config = super::respond::config(&self.env).map_err(|_| {
+            RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the deployment's configuration is invalid")
+        })?;
+        let now_secs = now_ms() / 1000;
+        let registry = REGISTRY.with(|r| r.clone());
+        let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
+        let paywall = super::mcp::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
+        let sealing = super::mcp::sealing(&config, now_secs);
+        let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
+        let caller = Caller {
+            principal: &task.principal,
+            entitlements: &paywall,
+            bindings: Some(&self.env),
+            sealing: Some(&sealing),
+            session_capabilities: None,
+            hub: hub.as_ref().map(|h| h as &dyn crate::mcp::session::SessionHub),
+            held: false,
+            tasks: None,
+            in_task: true,
+        };
+        tasks::run(&server, &caller, task).await
+    }
+}
+
+fn key(id: &str) -> String {
+    format!("t:{id}")
+}
+
+/// The caller's tasks object, as the protocol core's `TaskStore`.
+pub struct TaskObject {
+    stub: Stub,
+    base_url: String,
+}
+
+impl TaskObject {
+    /// The caller's object, when the binding exists.
+    pub fn for_caller(env: &Env, issuer: &str, principal: &Principal, base_url: &str) -> Option<TaskObject> {
+        Some(TaskObject { stub: caller_object(env, BINDING, issuer, &principal.sub)?, base_url: base_url.to_owned() })
+    }
+
+    async fn found(&self, op: &str, body: Value) -> std::result::Result<bool, RpcError> {
+        Ok(call_object(&self.stub, op, &body, DEADLINE).await?.0 == 200)
+    }
+}
+
+impl TaskStore for TaskObject {
+    fn create(&self, mut task: Task) -> LocalFuture<'_, std::result::Result<Task, RpcError>> {
+        Box::pin(async move {
+            let unavailable = || RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the task could not be stored");
+            task.id = super::oauth::random_token(16).ok_or_else(unavailable)?;
+            (task.created_ms, task.updated_ms) = (now_ms(), now_ms());
+            task.base_url.clone_from(&self.base_url);
+            match call_object(&self.stub, "/create", &json!({ "task": task }), DEADLINE).await?.0 {
+                200 => Ok(task),
+                _ => Err(unavailable()),
+            }
+        })
+    }
+
+    fn get<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<Task>, RpcError>> {
+        Box::pin(async move {
+            match call_object(&self.stub, "/get", &json!({ "id": id }), DEADLINE).await? {
+                (200, v) => Ok(serde_json::from_value(v).ok()),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        id: &'a str,
+        responses: &'a Map<String, Value>,
+    ) -> LocalFuture<'a, std::result::Result<bool, RpcError>> {
+        Box::pin(self.found("/update", json!({ "id": id, "responses": responses })))
+    }
+
+    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<bool, RpcError>> {
+        Box::pin(self.found("/cancel", json!({ "id": id })))
+    }
+}

@@ -1,0 +1,83 @@
+//! Conformance fixtures (the fixtures build only) for the 2026-07-28 Tasks extension: a sync
+//! tool, and task-supporting tools that sleep, fail, break, and wait for input.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
+use crate::mcp::mrtr::{accepted_content, input_required};
+use crate::mcp::tasks::TaskSupport;
+use crate::mcp::{Registry, ToolContext, ToolInfo};
+
+fn text(t: String) -> Result<Value, RpcError> {
+    Ok(json!({ "content": [{ "type": "text", "text": t }] }))
+}
+
+async fn sleep(seconds: f64) {
+    let ms = (seconds.clamp(0.0, 600.0) * 1000.0) as u64;
+    if ms > 0 {
+        worker::Delay::from(Duration::from_millis(ms)).await;
+    }
+}
+
+async fn greet(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    text(format!("Hello, {}!", args["name"].as_str().unwrap_or("World")))
+}
+
+async fn slow_compute(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    let seconds = args["seconds"].as_f64().unwrap_or(1.0);
+    sleep(seconds).await;
+    text(format!("Computed {} after {seconds} seconds", args["label"].as_str().unwrap_or("result")))
+}
+
+async fn failing_job(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    sleep(1.0).await;
+    Ok(json!({ "content": [{ "type": "text", "text": "The job failed" }], "isError": true }))
+}
+
+async fn protocol_error_job(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    Err(RpcError::new(INTERNAL_ERROR, "the job broke before it could answer"))
+}
+
+fn confirm(key: &str, message: &str) -> (String, Value) {
+    let schema =
+        json!({ "type": "object", "properties": { "confirm": { "type": "boolean" } }, "required": ["confirm"] });
+    (
+        key.to_owned(),
+        json!({ "method": "elicitation/create", "params": { "message": message, "requestedSchema": schema } }),
+    )
+}
+
+async fn confirm_delete(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    let path = args["path"].as_str().unwrap_or("the file");
+    match accepted_content(ctx.input_responses, "confirm_delete").and_then(|c| c.get("confirm")?.as_bool()) {
+        Some(true) => text(format!("Deleted {path}")),
+        Some(false) => text(format!("Kept {path}")),
+        None if ctx.input_responses.is_some() => text(format!("Kept {path} (not confirmed)")),
+        None => Ok(input_required([confirm("confirm_delete", &format!("Delete {path}?"))].into_iter().collect(), None)),
+    }
+}
+
+async fn multi_input(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let answered = |k| accepted_content(ctx.input_responses, k).is_some();
+    if answered("first") && answered("second") {
+        return text("Both answers received".into());
+    }
+    let requests: Map<String, Value> = [confirm("first", "First?"), confirm("second", "Second?")].into_iter().collect();
+    Ok(input_required(requests, None))
+}
+
+pub fn register(r: &mut Registry) {
+    let task = |name, description, support| ToolInfo::new(name, description).task_support(support);
+    let object = |properties: Value| json!({ "type": "object", "properties": properties });
+    let optional = TaskSupport::Optional;
+    r.raw_tool(ToolInfo::new("greet", "Greets, at once"), object(json!({ "name": { "type": "string" } })), greet);
+    let compute = object(json!({ "seconds": { "type": "number" }, "label": { "type": "string" } }));
+    r.raw_tool(task("slow_compute", "Sleeps, then answers", optional), compute, slow_compute);
+    r.raw_tool(task("failing_job", "Fails after a second", TaskSupport::Required), object(json!({})), failing_job);
+    r.raw_tool(task("protocol_error_job", "Breaks", optional), object(json!({})), protocol_error_job);
+    let path = object(json!({ "path": { "type": "string" } }));
+    r.raw_tool(task("confirm_delete", "Asks before deleting", optional), path, confirm_delete);
+    r.raw_tool(task("multi_input", "Asks two questions at once", optional), object(json!({})), multi_input);
+}
