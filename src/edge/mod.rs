@@ -3,6 +3,7 @@
 
 mod billing;
 mod body;
+mod caller;
 mod d1;
 mod fetch;
 mod health;

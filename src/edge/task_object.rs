@@ -157,8 +157,8 @@ impl McpTasks {
         let now_secs = now_ms() / 1000;
         let registry = REGISTRY.with(|r| r.clone());
         let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
-        let paywall = super::mcp::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
-        let sealing = super::mcp::sealing(&config, now_secs);
+        let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
+        let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
         let caller = Caller {
             principal: &task.principal,

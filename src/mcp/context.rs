@@ -191,8 +191,7 @@ pub struct ToolContext<'a> {
     /// `held` says whether this request arrived on one (handshake era).
     pub(crate) hub: Option<&'a dyn SessionHub>,
     pub(crate) held: bool,
-    /// The caller's tasks (2026-07-28 Tasks extension), where kept; `in_task` when this call is
-    /// a task's own run (it is not made a task again).
+    /// The caller's tasks (`mcp::tasks`); `in_task` for a task's own run (not made a task again).
     pub(crate) tasks: Option<&'a dyn super::tasks::TaskStore>,
     pub(crate) in_task: bool,
     /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.

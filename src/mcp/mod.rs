@@ -23,6 +23,7 @@ pub mod schema;
 pub mod server;
 pub mod session;
 pub mod stateless;
+pub mod task;
 pub mod tasks;
 pub mod tool;
 pub mod transport;
@@ -38,5 +39,7 @@ pub use version::{Era, ProtocolVersion};
 mod param_headers_tests;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod task_tests;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use super::registry::{Prompt, Registry};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
 use super::rendered::{list_key, ListKey};
 use super::resources;
-use super::tasks::{self, TaskSupport};
+use super::tasks;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
 
@@ -194,7 +194,7 @@ impl Server<'_> {
         let tool =
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
-        if let Some(task) = self.as_task(ctx, tool, params).await {
+        if let Some(task) = tasks::instead_of_call(ctx, &tool.info, params).await {
             return Ok(task?);
         }
         let admission = match admit(ctx, &tool.info).await {
@@ -218,25 +218,6 @@ impl Server<'_> {
             }
         }
         Ok(result)
-    }
-
-    /// A task instead of an answer, for a task-supporting tool and a client that takes tasks
-    /// (2026-07-28); -32021 for a tool that runs only as a task. `None`: answer in the request.
-    async fn as_task(
-        &self,
-        ctx: &ToolContext<'_>,
-        tool: &RegisteredTool,
-        params: &Map<String, Value>,
-    ) -> Option<Result<Value, RpcError>> {
-        let support = tool.info.task_support;
-        if ctx.protocol_version.era() != Era::Stateless || ctx.in_task || support == TaskSupport::Forbidden {
-            return None;
-        }
-        match (tasks::client_takes_tasks(ctx), support) {
-            (true, _) => Some(tasks::create(ctx, params).await),
-            (false, TaskSupport::Required) => Some(Err(tasks::missing_extension("this tool"))),
-            (false, _) => None,
-        }
     }
 
     fn prompt(&self, name: &str) -> Result<&Prompt, RpcError> {

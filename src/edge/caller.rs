@@ -1,0 +1,51 @@
+//! What a caller is given on /mcp besides the protocol: the paywall over the D1 ledger and the
+//! sealing keys. The request path and a task's run (`task_object.rs`) build them alike.
+
+use worker::Env;
+
+use super::d1::D1Ledger;
+use crate::config::Config;
+use crate::mac::derive_key;
+use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
+use crate::paylink;
+use crate::paywall::{LinkMint, Offer, Paywall};
+use crate::tools::REGISTRY;
+
+/// The caller's paid access, read from the D1 ledger: entitlements, free quotas, credits.
+pub(super) fn paywall<'a>(
+    env: &'a Env,
+    config: &'a Config,
+    sub: &'a str,
+    base_url: &'a str,
+    now_secs: u64,
+) -> Paywall<'a, D1Ledger<'a>> {
+    let ledger = D1Ledger {
+        env,
+        now_secs: now_secs as i64,
+        grace_secs: config.grace_secs,
+        cache_ms: config.entitlement_cache_ms,
+    };
+    let (quotas, credits) = REGISTRY.with(|r| (r.free_quotas(), r.prices_in_credits()));
+    Paywall::new(ledger, sub, offer(config, base_url, now_secs))
+        .with_quotas(quotas, now_secs as i64)
+        .with_credits(credits)
+}
+
+/// Sealing keys, one per `MKIT_SECRET` entry (the first seals).
+pub(super) fn sealing(config: &Config, now_secs: u64) -> Sealing {
+    let keys = config.deployment_secrets.iter().map(|s| derive_key(s, STATE_KEY_PURPOSE)).collect();
+    Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs }
+}
+
+/// Where a caller without an entitlement pays: mKit's own pay pages when Stripe and the web
+/// client are configured, else the static `MKIT_UPGRADE_URL`.
+fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> Offer<'a> {
+    let selling = config.stripe_secret_key.is_some() && config.web_client.is_some();
+    let links = config.deployment_secrets.first().filter(|_| selling).map(|secret| LinkMint {
+        key: derive_key(secret, paylink::PURPOSE),
+        base_url,
+        issuer: &config.oauth_issuer,
+        now_secs,
+    });
+    Offer { upgrade_url: config.upgrade_url.as_deref(), links, credit_pack: config.credit_pack.as_deref() }
+}
