@@ -96,7 +96,8 @@ pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Va
 }
 
 /// A task instead of an answer, for a task-supporting tool and a client that takes tasks
-/// (2026-07-28); -32021 for a tool that runs only as a task. `None`: answer in the request.
+/// (2026-07-28); -32021 for a tool that runs only as a task. `None`: answer in the request (a
+/// Required tool that asks first answers its asking rounds in the request too).
 pub async fn instead_of_call(
     ctx: &ToolContext<'_>,
     tool: &ToolInfo,
@@ -107,9 +108,12 @@ pub async fn instead_of_call(
         return None;
     }
     match (client_takes_tasks(ctx), support) {
-        (true, _) => Some(create(ctx, params).await),
         (false, TaskSupport::Required) => Some(Err(missing_extension("this tool"))),
         (false, _) => None,
+        // A tool that asks first gathers its input in the request (multi-round), and becomes a
+        // task with the round that brings the answers.
+        (true, _) if tool.asks_client && !params.contains_key("inputResponses") => None,
+        (true, _) => Some(create(ctx, params).await),
     }
 }
 

@@ -68,6 +68,19 @@ async fn multi_input(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError>
     Ok(input_required(requests, None))
 }
 
+/// Asks for a name in the request (multi-round), then runs as a task with the answer.
+async fn with_task(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
+        Some(name) => text(format!("Hello, {name}! (asked before the task, answered in it)")),
+        None => {
+            let schema =
+                json!({ "type": "object", "properties": { "name": { "type": "string" } }, "required": ["name"] });
+            let ask = json!({ "method": "elicitation/create", "params": { "message": "Your name?", "requestedSchema": schema } });
+            Ok(input_required([("user_name".to_owned(), ask)].into_iter().collect(), None))
+        }
+    }
+}
+
 pub fn register(r: &mut Registry) {
     let task = |name, description, support| ToolInfo::new(name, description).task_support(support);
     let object = |properties: Value| json!({ "type": "object", "properties": properties });
@@ -80,4 +93,6 @@ pub fn register(r: &mut Registry) {
     let path = object(json!({ "path": { "type": "string" } }));
     r.raw_tool(task("confirm_delete", "Asks before deleting", optional), path, confirm_delete);
     r.raw_tool(task("multi_input", "Asks two questions at once", optional), object(json!({})), multi_input);
+    let asks_first = task("test_tool_with_task", "Asks, then runs as a task", TaskSupport::Required).asks_client();
+    r.raw_tool(asks_first, object(json!({})), with_task);
 }
