@@ -29,7 +29,7 @@ use crate::tools::{REGISTRY, SERVER_INFO};
 /// The Durable Object namespace binding (wrangler.jsonc).
 pub const BINDING: &str = "MCP_TASKS";
 /// A run still going after this is presumed cut off and started again.
-const WATCHDOG: Duration = Duration::from_secs(60);
+const WATCHDOG: Duration = Duration::from_secs(15);
 const DEADLINE: Duration = Duration::from_secs(10);
 
 fn now_ms() -> u64 {

@@ -3,7 +3,7 @@
 // Each test file shares one worker; `stop()` always ends what `start` began (SIGTERM to the
 // wrangler PID, SIGKILL after a grace period). Logs are kept under .e2e/ for failed runs.
 
-import { spawn, execFile } from "node:child_process";
+import { spawn, spawnSync, execFile } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
@@ -72,12 +72,13 @@ process.on("exit", () => {
  *   migrate: apply migrations/ to the local D1 first (default true)
  *   port:    listen on this port (default: a free one), e.g. when a var must name the URL
  *   testScheduled: serve GET /__scheduled, which runs the cron handler (wrangler's --test-scheduled)
+ *   persist: the state directory of an earlier worker, to start again where it stopped
  */
 export async function startWorker({ name = "worker", vars = defaultVars(), script, config, migrate = true,
-  logLevel = "log", extraEnv = {}, port: wantedPort, testScheduled = false } = {}) {
+  logLevel = "log", extraEnv = {}, port: wantedPort, testScheduled = false, persist: kept } = {}) {
   const dir = join(ROOT, ".e2e", `${name}-${process.pid}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
-  const persist = join(dir, "state");
+  const persist = kept ?? join(dir, "state");
   // An empty env file, so a developer's own .dev.vars never leaks into a test.
   const envFile = join(dir, "env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${JSON.stringify(String(v))}`).join("\n") + "\n");
@@ -109,6 +110,18 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
       if (start < 0) return [];
       try { return [JSON.parse(line.slice(start))]; } catch { return []; }
     }),
+    /** Kills wrangler and workerd at once (SIGKILL), as a crash would: nothing finishes. */
+    async crash() {
+      const family = (pid) => {
+        const r = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" });
+        return (r.stdout ?? "").split("\n").filter(Boolean).flatMap((c) => [Number(c), ...family(Number(c))]);
+      };
+      for (const pid of [child.pid, ...family(child.pid)]) {
+        try { process.kill(pid, "SIGKILL"); } catch { /* already gone */ }
+      }
+      await exited;
+      live.delete(child);
+    },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGTERM");
