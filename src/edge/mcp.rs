@@ -215,7 +215,7 @@ async fn serve(
         hub: hub.map(|h| h as &dyn SessionHub),
         held: hub.is_some_and(|h| h.held.is_some()),
         tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
-        in_task: false,
+        task_admission: None,
     };
     transport::handle_post(&server, request, &caller).await
 }

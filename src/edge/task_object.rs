@@ -20,6 +20,7 @@ use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response,
 
 use super::sessions::{call_object, caller_object};
 use crate::auth::Principal;
+use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{self, Status, Task, TaskStore, MAX_ATTEMPTS};
 use crate::mcp::transport::Caller;
@@ -80,10 +81,14 @@ impl DurableObject for McpTasks {
                 Response::empty()
             }
             "/cancel" => {
+                let unfinished = !task.status.terminal();
                 task.cancel(now);
                 self.put(&task).await?;
                 if let Some(stop) = self.running.borrow_mut().remove(&task.id) {
                     let _ = stop.send(());
+                }
+                if unfinished {
+                    self.give_back(&task).await;
                 }
                 Response::empty()
             }
@@ -149,6 +154,15 @@ impl McpTasks {
         }
     }
 
+    /// A cancelled task's run never settles: what its creation took goes back.
+    async fn give_back(&self, task: &Task) {
+        let (Some(admission), Ok(config)) = (&task.admission, super::respond::config(&self.env)) else { return };
+        let name = task.call.get("name").and_then(Value::as_str).unwrap_or_default();
+        let Some(info) = REGISTRY.with(|r| r.find_tool(name).map(|t| t.info.clone())) else { return };
+        let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_ms() / 1000);
+        crate::mcp::admission::give_back(&paywall, &info, admission).await;
+    }
+
     /// The task's `tools/call`, through the same dispatch and paywall as a direct call.
     async fn execute(&self, task: &Task) -> std::result::Result<Value, crate::mcp::server::DispatchError> {
         let config = super::respond::config(&self.env).map_err(|_| {
@@ -160,6 +174,7 @@ impl McpTasks {
         let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
+        let admission = task.admission.clone().unwrap_or(Admission::Free);
         let caller = Caller {
             principal: &task.principal,
             entitlements: &paywall,
@@ -169,7 +184,7 @@ impl McpTasks {
             hub: hub.as_ref().map(|h| h as &dyn crate::mcp::session::SessionHub),
             held: false,
             tasks: None,
-            in_task: true,
+            task_admission: Some(&admission),
         };
         tasks::run(&server, &caller, task).await
     }

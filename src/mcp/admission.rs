@@ -11,11 +11,12 @@
 
 use serde_json::Value;
 
-use super::context::{Denial, MeterUsage, ToolContext};
+use super::context::{Denial, DynEntitlements, MeterUsage, ToolContext};
 use super::tool::{ToolInfo, ToolOutcome};
 
-/// Why a call was let through: the log's billing decision.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Why a call was let through: the log's billing decision, and what a task carries from its
+/// creation to its run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Admission {
     /// Not priced at all.
     Free,
@@ -71,13 +72,20 @@ pub async fn admit(ctx: &ToolContext<'_>, info: &ToolInfo) -> Result<Admission, 
     denial.map_or(Ok(Admission::Free), Err)
 }
 
+/// A raw tool's 2026-07-28 `input_required` round.
+pub fn asks_for_input(outcome: &ToolOutcome) -> bool {
+    matches!(outcome, ToolOutcome::Raw(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required"))
+}
+
 /// The output of a run that finished (a typed tool's value, a raw tool's `structuredContent` or
 /// whole result), or `None` for one that failed or waits for input.
 fn finished(outcome: &ToolOutcome) -> Option<&Value> {
+    if asks_for_input(outcome) {
+        return None;
+    }
     match outcome {
         ToolOutcome::Ok(v) => Some(v),
         ToolOutcome::Raw(r) if r.get("isError") == Some(&Value::Bool(true)) => None,
-        ToolOutcome::Raw(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required") => None,
         ToolOutcome::Raw(r) => Some(r.get("structuredContent").unwrap_or(r)),
         _ => None,
     }
@@ -88,12 +96,7 @@ pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admissio
     let gate = ctx.entitlements;
     let result = finished(outcome);
     match (admission, result) {
-        (Admission::FreeQuota, None) => {
-            if let Some(q) = &info.free_quota {
-                gate.give_back_free_call_boxed(q.key(info.name), q).await;
-            }
-        }
-        (Admission::Credits(debit), None) => gate.refund_credits_boxed(debit).await,
+        (_, None) => give_back(gate, info, admission).await,
         (Admission::Credits(debit), Some(_)) => gate.settle_call_boxed(Some(debit), None).await,
         (Admission::Granted, Some(result)) => {
             let usage =
@@ -103,6 +106,20 @@ pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admissio
             }
         }
         _ => {}
+    }
+}
+
+/// Gives back what a call that did not finish took: its free call, or its reserved credits
+/// (also for a cancelled task, whose run never settles).
+pub async fn give_back(gate: &dyn DynEntitlements, info: &ToolInfo, admission: &Admission) {
+    match admission {
+        Admission::FreeQuota => {
+            if let Some(q) = &info.free_quota {
+                gate.give_back_free_call_boxed(q.key(info.name), q).await;
+            }
+        }
+        Admission::Credits(debit) => gate.refund_credits_boxed(debit).await,
+        Admission::Free | Admission::Granted => {}
     }
 }
 

@@ -191,9 +191,9 @@ pub struct ToolContext<'a> {
     /// `held` says whether this request arrived on one (handshake era).
     pub(crate) hub: Option<&'a dyn SessionHub>,
     pub(crate) held: bool,
-    /// The caller's tasks (`mcp::tasks`); `in_task` for a task's own run (not made a task again).
+    /// The caller's tasks (`mcp::tasks`); for a task's own run, what its creation was admitted as.
     pub(crate) tasks: Option<&'a dyn super::tasks::TaskStore>,
-    pub(crate) in_task: bool,
+    pub(crate) task_admission: Option<&'a super::admission::Admission>,
     /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
     pub input_responses: Option<&'a Value>,
     pub request_state: Option<&'a str>,

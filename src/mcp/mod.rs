@@ -40,6 +40,8 @@ mod param_headers_tests;
 #[cfg(test)]
 mod session_tests;
 #[cfg(test)]
+mod task_billing_tests;
+#[cfg(test)]
 mod task_tests;
 #[cfg(test)]
 mod tests;

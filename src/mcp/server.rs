@@ -3,7 +3,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::admission::{admit, denial_label, settle};
+use super::admission::{admit, asks_for_input, denial_label, settle};
 use super::context::{Denial, LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::paid;
@@ -20,8 +20,7 @@ use super::version::{Era, ProtocolVersion};
 pub enum DispatchError {
     /// A JSON-RPC error response.
     Rpc(RpcError),
-    /// The token lacks `scopes` (all the operation needs): HTTP 403 with an
-    /// `insufficient_scope` challenge, so the client can step up.
+    /// The token lacks `scopes`: HTTP 403 with an `insufficient_scope` challenge (step-up).
     Forbidden { scopes: Vec<String> },
 }
 
@@ -147,9 +146,8 @@ impl Server<'_> {
         })
     }
 
-    /// One page of a list; the cursor is the offset as decimal text, opaque to clients.
-    /// One page of `items`, rendering only the items on it (a list is rendered per request, so
-    /// nothing is rendered or copied twice).
+    /// One page of `items`, rendering only those on it; the cursor is the offset as decimal
+    /// text, opaque to clients.
     fn page<T>(
         &self,
         params: &Map<String, Value>,
@@ -194,10 +192,12 @@ impl Server<'_> {
         let tool =
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
-        if let Some(task) = tasks::instead_of_call(ctx, &tool.info, params).await {
-            return Ok(task?);
-        }
-        let admission = match admit(ctx, &tool.info).await {
+        let as_task = tasks::as_task(ctx, &tool.info, params)?;
+        let admitted = match ctx.task_admission {
+            Some(a) => Ok(a.clone()),
+            None => admit(ctx, &tool.info).await,
+        };
+        let admission = match admitted {
             Ok(a) => a,
             Err(denial) => {
                 ctx.billing.set(Some(denial_label(&denial)));
@@ -208,8 +208,14 @@ impl Server<'_> {
             }
         };
         ctx.billing.set(Some(admission.as_str()));
+        if as_task {
+            return Ok(tasks::create(ctx, &tool.info, params, admission).await?);
+        }
         let outcome = tool.call(ctx, args).await;
-        settle(ctx, &tool.info, &admission, &outcome).await;
+        // A task's round that asks for input keeps what its creation took, for the next round.
+        if ctx.task_admission.is_none() || !asks_for_input(&outcome) {
+            settle(ctx, &tool.info, &admission, &outcome).await;
+        }
         let mut result = render_outcome(name, outcome, ctx.protocol_version)?;
         if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {
             // A paid result says where the subscription behind it is managed.

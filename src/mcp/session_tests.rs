@@ -150,7 +150,7 @@ fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) ->
         hub: hub.map(|h| h as &dyn SessionHub),
         held,
         tasks: None,
-        in_task: false,
+        task_admission: None,
     };
     let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body.to_string().into_bytes());
     let r = block_on(transport::handle_post(&server, &req, &caller));

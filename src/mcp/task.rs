@@ -55,6 +55,9 @@ pub struct Task {
     /// Runs started: a run cut off (an isolate restart) is started again, a few times.
     #[serde(default)]
     pub attempts: u32,
+    /// What the creating request was admitted as: each run uses it, so the task is charged once.
+    #[serde(default)]
+    pub admission: Option<super::admission::Admission>,
 }
 
 /// Runs a task may start before it fails.

@@ -8,6 +8,7 @@ use std::task::{Context, Poll, Waker};
 
 use serde_json::{json, Map, Value};
 
+use super::admission::Admission;
 use super::context::{Denial, Entitlements, LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::registry::Registry;
@@ -17,7 +18,7 @@ use super::tool::{ToolError, ToolInfo};
 use super::transport::{self, Caller, HttpRequest};
 use crate::auth::Principal;
 
-fn block_on<F: Future>(f: F) -> F::Output {
+pub(super) fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
     loop {
@@ -45,6 +46,7 @@ fn task() -> Task {
         input_responses: Map::new(),
         request_state: None,
         attempts: 0,
+        admission: None,
     }
 }
 
@@ -117,7 +119,7 @@ fn input_is_asked_answered_in_parts_and_carried_into_the_next_run() {
 
 /// The caller's tasks in memory.
 #[derive(Default)]
-struct Store(RefCell<Vec<Task>>);
+pub(super) struct Store(pub(super) RefCell<Vec<Task>>);
 
 impl TaskStore for Store {
     fn create(&self, mut task: Task) -> LocalFuture<'_, Result<Task, RpcError>> {
@@ -149,7 +151,7 @@ impl Entitlements for Free {
     }
 }
 
-struct Req(Vec<(&'static str, String)>, Vec<u8>);
+pub(super) struct Req(pub(super) Vec<(&'static str, String)>, pub(super) Vec<u8>);
 impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
         self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
@@ -159,7 +161,7 @@ impl HttpRequest for Req {
     }
 }
 
-const INFO: ServerInfo =
+pub(super) const INFO: ServerInfo =
     ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
 
 async fn slow(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
@@ -195,7 +197,7 @@ fn rpc(store: &Store, method: &str, params: Value, extension: bool) -> (u16, Val
         hub: None,
         held: false,
         tasks: Some(store),
-        in_task: false,
+        task_admission: None,
     };
     let r = block_on(transport::handle_post(&server, &Req(headers, body.to_string().into_bytes()), &caller));
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
@@ -255,7 +257,7 @@ fn a_task_runs_through_the_same_dispatch_and_is_not_made_a_task_again() {
         hub: None,
         held: false,
         tasks: Some(&store),
-        in_task: true,
+        task_admission: Some(&Admission::Free),
     };
     let mut t = task();
     t.call = json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default();

@@ -7,6 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::admission::{give_back, Admission};
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::{RpcError, MISSING_REQUIRED_CLIENT_CAPABILITY};
 use super::server::{DispatchError, Server};
@@ -95,31 +96,34 @@ pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Va
     Ok(json!({ "resultType": "complete" }))
 }
 
-/// A task instead of an answer, for a task-supporting tool and a client that takes tasks
-/// (2026-07-28); -32021 for a tool that runs only as a task. `None`: answer in the request (a
-/// Required tool that asks first answers its asking rounds in the request too).
-pub async fn instead_of_call(
-    ctx: &ToolContext<'_>,
-    tool: &ToolInfo,
-    params: &Map<String, Value>,
-) -> Option<Result<Value, RpcError>> {
+/// Whether this call becomes a task: a task-supporting tool and a client that takes tasks
+/// (2026-07-28); -32021 for a tool that runs only as a task. A tool that asks first answers its
+/// asking rounds in the request and becomes a task with the round that brings the answers.
+pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Value>) -> Result<bool, RpcError> {
     let support = tool.task_support;
-    if ctx.protocol_version.era() != Era::Stateless || ctx.in_task || support == TaskSupport::Forbidden {
-        return None;
+    if ctx.protocol_version.era() != Era::Stateless || ctx.task_admission.is_some() || support == TaskSupport::Forbidden
+    {
+        return Ok(false);
     }
     match (client_takes_tasks(ctx), support) {
-        (false, TaskSupport::Required) => Some(Err(missing_extension("this tool"))),
-        (false, _) => None,
-        // A tool that asks first gathers its input in the request (multi-round), and becomes a
-        // task with the round that brings the answers.
-        (true, _) if tool.asks_client && !params.contains_key("inputResponses") => None,
-        (true, _) => Some(create(ctx, params).await),
+        (false, TaskSupport::Required) => Err(missing_extension("this tool")),
+        (false, _) => Ok(false),
+        (true, _) => Ok(!tool.asks_client || params.contains_key("inputResponses")),
     }
 }
 
-/// A new task for this `tools/call`, stored before the answer.
-pub async fn create(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
-    let store = ctx.tasks.ok_or_else(|| missing_extension("tools/call"))?;
+/// A new task for this `tools/call`, admitted as a direct call is (so charged once, here), and
+/// stored before the answer. A task that cannot be stored gives back what its admission took.
+pub async fn create(
+    ctx: &ToolContext<'_>,
+    tool: &ToolInfo,
+    params: &Map<String, Value>,
+    admission: Admission,
+) -> Result<Value, RpcError> {
+    let Some(store) = ctx.tasks else {
+        give_back(ctx.entitlements, tool, &admission).await;
+        return Err(RpcError::new(super::jsonrpc::INTERNAL_ERROR, "tasks are not kept here"));
+    };
     let mut call = params.clone();
     call.remove("_meta");
     call.remove("task");
@@ -140,8 +144,15 @@ pub async fn create(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Resul
         input_responses: Map::new(),
         request_state: None,
         attempts: 0,
+        admission: Some(admission.clone()),
     };
-    Ok(store.create(task).await?.created())
+    match store.create(task).await {
+        Ok(task) => Ok(task.created()),
+        Err(e) => {
+            give_back(ctx.entitlements, tool, &admission).await;
+            Err(e)
+        }
+    }
 }
 
 /// One run of a task: its `tools/call` through the same dispatch (admission, billing) as a

@@ -236,7 +236,7 @@ impl Harness {
             hub: None,
             held: false,
             tasks: None,
-            in_task: false,
+            task_admission: None,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
@@ -936,7 +936,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             hub: None,
             held: false,
             tasks: None,
-            in_task: false,
+            task_admission: None,
         };
         let r = block_on(transport::handle_post(&server, &req, &caller));
         r.header("Mcp-Session-Id")

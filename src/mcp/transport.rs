@@ -46,9 +46,10 @@ pub struct Caller<'a> {
     /// `held` says whether this request arrived on one.
     pub hub: Option<&'a dyn SessionHub>,
     pub held: bool,
-    /// The caller's tasks (`mcp::tasks`), where kept; `in_task` for a task's own run.
+    /// The caller's tasks (`mcp::tasks`), where kept; for a task's own run, the admission its
+    /// creating request took (the run is not admitted, nor made a task, again).
     pub tasks: Option<&'a dyn super::tasks::TaskStore>,
-    pub in_task: bool,
+    pub task_admission: Option<&'a super::admission::Admission>,
 }
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
@@ -281,7 +282,7 @@ pub(super) fn context<'a>(
         hub: caller.hub,
         held: caller.held && !stateless,
         tasks: caller.tasks,
-        in_task: caller.in_task,
+        task_admission: caller.task_admission,
         notifications: Default::default(),
         billing: Default::default(),
     }
