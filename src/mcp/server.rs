@@ -281,8 +281,7 @@ impl Server<'_> {
     }
 }
 
-/// Accepted and validated; a stateless server cannot remember it, so log notifications use the
-/// default level (info) in the handshake era.
+/// Validated, not remembered: handshake-era log notifications use the default level (info).
 fn set_level(params: &Map<String, Value>) -> Result<Value, RpcError> {
     match params.get("level").and_then(Value::as_str).and_then(LogLevel::parse) {
         Some(_) => Ok(json!({})),
