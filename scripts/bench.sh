@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: installs wrk (Debian) when missing, then runs both harnesses: bench/run.mjs
-# (wrangler dev) and bench/prodlike.mjs (workerd through Miniflare's API, CPU per request).
+# `make bench`: installs wrk (Debian) when missing, then runs the harnesses: bench/run.mjs
+# (wrangler dev), bench/prodlike.mjs (workerd through Miniflare's API, CPU per request) and
+# bench/stateful.mjs (tasks and held sessions, the same way, beside a stateless call).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v wrk >/dev/null; then
@@ -9,4 +10,5 @@ if ! command -v wrk >/dev/null; then
 fi
 rm -rf .bench
 node bench/run.mjs
-exec node bench/prodlike.mjs
+node bench/prodlike.mjs
+exec node bench/stateful.mjs

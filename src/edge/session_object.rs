@@ -101,14 +101,14 @@ impl McpSessions {
         if id.is_empty() {
             return None;
         }
-        let stored: Stored = self.state.storage().get(&key(id)).await.ok()??;
+        let stored: Stored = get_json(&self.state.storage(), &key(id)).await?;
         (stored.expires_ms > now).then_some(stored)
     }
 
     async fn open(&self, now: u64) -> Result<Response> {
         let Some(id) = super::oauth::random_token(16) else { return Response::error("no randomness", 500) };
         let stored = Stored { expires_ms: now + SESSION_TTL_SECS * 1000, subscriptions: Vec::new() };
-        self.state.storage().put(&key(&id), &stored).await?;
+        put_json(&self.state.storage(), &key(&id), &stored).await?;
         self.sweep(now).await;
         Response::from_json(&json!({ "id": id }))
     }
@@ -130,7 +130,7 @@ impl McpSessions {
         let keys: Vec<String> = map.keys().into_iter().flatten().filter_map(|k| k.as_string()).collect();
         let mut out = Vec::new();
         for k in keys {
-            if let Ok(Some(v)) = self.state.storage().get::<Stored>(&k).await {
+            if let Some(v) = get_json::<Stored>(&self.state.storage(), &k).await {
                 out.push((k, v));
             }
         }
@@ -195,7 +195,7 @@ impl McpSessions {
         if on {
             stored.subscriptions.push(uri);
         }
-        self.state.storage().put(&key(id), &stored).await?;
+        put_json(&self.state.storage(), &key(id), &stored).await?;
         Response::empty()
     }
 
@@ -249,4 +249,16 @@ impl McpSessions {
 
 fn key(id: &str) -> String {
     format!("s:{id}")
+}
+
+/// A value kept as JSON text in an object's storage (not through `Storage::get`/`put`, whose
+/// serde_wasm_bindgen conversion costs bundle size for nothing here).
+pub(super) async fn get_json<T: serde::de::DeserializeOwned>(storage: &worker::Storage, key: &str) -> Option<T> {
+    let promise = storage.as_raw().get(key).ok()?;
+    let value = worker::wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
+    serde_json::from_str(&value.as_string()?).ok()
+}
+
+pub(super) async fn put_json<T: Serialize>(storage: &worker::Storage, key: &str, value: &T) -> Result<()> {
+    storage.put_raw(key, serde_json::to_string(value)?).await
 }

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Stub};
 
+use super::session_object::{get_json, put_json};
 use super::sessions::{call_object, caller_object};
 use crate::auth::Principal;
 use crate::mcp::admission::Admission;
@@ -116,12 +117,11 @@ impl DurableObject for McpTasks {
 
 impl McpTasks {
     async fn put(&self, task: &Task) -> Result<()> {
-        self.state.storage().put(&key(&task.id), serde_json::to_string(task)?).await
+        put_json(&self.state.storage(), &key(&task.id), task).await
     }
 
     async fn get(&self, id: &str, now: u64) -> Option<Task> {
-        let text: String = self.state.storage().get(&key(id)).await.ok()??;
-        serde_json::from_str::<Task>(&text).ok().filter(|t| !t.expired(now))
+        get_json::<Task>(&self.state.storage(), &key(id)).await.filter(|t| !t.expired(now))
     }
 
     async fn all(&self) -> Vec<Task> {
