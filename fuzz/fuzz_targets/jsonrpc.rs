@@ -147,7 +147,7 @@ fuzz_target!(|data: &[u8]| {
     let sealing = Sealing { keys: vec![[0x5e; 32]], issuer: "https://issuer.example.com/".into(), now_secs: NOW };
     if s1 & 128 != 0 {
         let declared = serde_json::json!({ "elicitation": { "url": {} } });
-        add("Mcp-Session-Id", session::mint(&sealing, SUB, ProtocolVersion::V2025_11_25, Some(&declared)));
+        add("Mcp-Session-Id", session::mint(&sealing, SUB, ProtocolVersion::V2025_11_25, Some(&declared), None));
     }
 
     let req = Req { headers, body: body.to_vec() };
@@ -156,7 +156,8 @@ fuzz_target!(|data: &[u8]| {
     let _ = cors::check_origin(req.header("Origin"), &allowed);
     let _ = cors::preflight(req.header("Origin"), &allowed);
     // As the edge does: a session id counts only if it opens for this caller.
-    let declared = req.header("Mcp-Session-Id").and_then(|id| session::capabilities(&sealing, SUB, &id));
+    let declared =
+        req.header("Mcp-Session-Id").and_then(|id| session::open(&sealing, SUB, &id)).map(|s| s.capabilities);
     REGISTRY.with(|registry| {
         let scopes = if s1 & 2 != 0 { registry.scopes().into_iter().map(str::to_owned).collect() } else { Vec::new() };
         let principal = Principal::new(SUB, Some("fuzz-client".into()), scopes);
@@ -168,12 +169,16 @@ fuzz_target!(|data: &[u8]| {
             bindings: None,
             sealing: (s1 & 32 == 0).then_some(&sealing),
             session_capabilities: declared.as_ref(),
+            hub: None,
+            held: false,
+            tasks: None,
+            task_admission: None,
         };
         let reply = block_on(handle_post(&server, &req, &caller));
         assert!((200..600).contains(&reply.status), "status {}", reply.status);
         // A session id is only ever the caller's own sealed declaration.
         for (_, id) in reply.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("Mcp-Session-Id")) {
-            assert!(session::capabilities(&sealing, SUB, id).is_some(), "a session id that does not open");
+            assert!(session::open(&sealing, SUB, id).is_some(), "a session id that does not open");
         }
     });
 });

@@ -1,5 +1,5 @@
 //! Sealed tokens a client hands back: the 2026-07-28 `requestState` (`mcp::mrtr::open`) and the
-//! `Mcp-Session-Id` (`mcp::session::capabilities`), both `mkit::seal`. Each input is tried three
+//! `Mcp-Session-Id` (`mcp::session::open`), both `mkit::seal`. Each input is tried three
 //! ways:
 //! 1. as a token (it opens only if it is a seed sealed with `KEYS[0]`: a fuzzer cannot forge the
 //!    HMAC);
@@ -53,10 +53,10 @@ fuzz_target!(|data: &[u8]| {
             let _ = mrtr::accepted_content(Some(&payload), "answer");
             let bob = Binding { subject: "user-2", ..ME };
             assert!(mrtr::open(&KEYS, &bob, s, NOW).is_err(), "a state opened for another caller");
-            assert!(session::capabilities(&sealing, ME.subject, s).is_none(), "a request state opened as a session");
+            assert!(session::open(&sealing, ME.subject, s).is_none(), "a request state opened as a session");
         }
-        if session::capabilities(&sealing, ME.subject, s).is_some() {
-            assert!(session::capabilities(&sealing, "user-2", s).is_none(), "a session opened for another caller");
+        if session::open(&sealing, ME.subject, s).is_some() {
+            assert!(session::open(&sealing, "user-2", s).is_none(), "a session opened for another caller");
         }
     }
 
@@ -89,11 +89,20 @@ fuzz_target!(|data: &[u8]| {
         assert!(mrtr::open(&KEYS, &Binding { tool: "other", ..ME }, &state, NOW).is_err(), "another tool");
         let _ = mrtr::accepted_content(Some(&payload), "answer");
 
-        // A session remembers a URL-mode elicitation declaration, and only that.
-        if let Some(id) = session::mint(&sealing, ME.subject, ProtocolVersion::V2025_11_25, Some(&payload)) {
-            let declared = session::capabilities(&sealing, ME.subject, &id).expect("a minted session opens");
+        // A session remembers a URL-mode elicitation declaration, and only that; a held one
+        // keeps its id and the capabilities the server may ask with.
+        if let Some(id) = session::mint(&sealing, ME.subject, ProtocolVersion::V2025_11_25, Some(&payload), None) {
+            let declared = session::open(&sealing, ME.subject, &id).expect("a minted session opens").capabilities;
             assert_eq!(declared.pointer("/elicitation/url"), canonical.pointer("/elicitation/url"));
             assert!(mrtr::open(&KEYS, &ME, &id, NOW).is_err(), "a session opened as a request state");
+        }
+        if let Some(id) = session::mint(&sealing, ME.subject, ProtocolVersion::V2025_03_26, Some(&payload), Some("h")) {
+            let opened = session::open(&sealing, ME.subject, &id).expect("a held session opens");
+            assert_eq!(opened.held.as_deref(), Some("h"));
+            for key in ["sampling", "elicitation", "roots"] {
+                assert_eq!(opened.capabilities.get(key), canonical.get(key).filter(|v| v.is_object()), "{key}");
+            }
+            assert!(session::open(&sealing, "user-2", &id).is_none(), "a held session opened for another caller");
         }
     }
 });
