@@ -44,4 +44,6 @@ mod task_billing_tests;
 #[cfg(test)]
 mod task_tests;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;

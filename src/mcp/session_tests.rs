@@ -4,31 +4,20 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
 use serde_json::{json, Map, Value};
 
-use super::context::{Denial, Entitlements, LocalFuture, ToolContext};
+use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::mrtr::{accepted_content, input_required, Sealing};
 use super::registry::{Registry, Resource, ResourceBody, ResourceRead};
 use super::rounds::MAX_ROUNDS;
-use super::server::{Server, ServerInfo};
+use super::server::Server;
 use super::session::{self, SessionHub};
-use super::tool::{ToolError, ToolInfo};
-use super::transport::{self, Caller, HttpRequest};
+use super::test_support::{block_on, Free, Req, INFO};
+use super::tool::ToolInfo;
+use super::transport::{self, Caller};
 use crate::auth::Principal;
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 /// Answers the client "gives", in order; records what it was asked and told.
 #[derive(Default)]
@@ -62,29 +51,6 @@ impl SessionHub for FakeHub {
         Box::pin(async {})
     }
 }
-
-struct Free;
-impl Entitlements for Free {
-    async fn keys(&self) -> Result<Vec<String>, ToolError> {
-        Ok(Vec::new())
-    }
-    async fn require(&self, _: &str, _: &str) -> Result<(), Denial> {
-        Ok(())
-    }
-}
-
-struct Req(Vec<(&'static str, String)>, Vec<u8>);
-impl HttpRequest for Req {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    }
-    fn body(&self) -> &[u8] {
-        &self.1
-    }
-}
-
-const INFO: ServerInfo =
-    ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
 
 fn ask_name() -> Value {
     json!({ "method": "elicitation/create", "params": { "message": "Name?", "requestedSchema": {

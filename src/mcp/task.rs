@@ -64,6 +64,30 @@ pub struct Task {
 pub const MAX_ATTEMPTS: u32 = 3;
 
 impl Task {
+    /// A task about to be stored: working, not yet run. The store gives it its id, its times
+    /// and the deployment's origin.
+    pub fn new(call: Map<String, Value>, version: &str, capabilities: Value, principal: Principal) -> Task {
+        Task {
+            id: String::new(),
+            status: Status::Working,
+            created_ms: 0,
+            updated_ms: 0,
+            ttl_ms: super::tasks::TTL_MS,
+            call,
+            version: version.to_owned(),
+            capabilities,
+            principal,
+            base_url: String::new(),
+            result: None,
+            error: None,
+            input_requests: Map::new(),
+            input_responses: Map::new(),
+            request_state: None,
+            attempts: 0,
+            admission: None,
+        }
+    }
+
     /// `CreateTaskResult`: flat, without result, error or input requests.
     pub fn created(&self) -> Value {
         let mut v = self.envelope();
@@ -164,19 +188,10 @@ impl Task {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, from Unix milliseconds (civil-from-days, no date crate).
+/// RFC 3339 UTC with milliseconds, from Unix milliseconds.
 pub fn iso8601(ms: u64) -> String {
-    let (secs, millis) = (ms / 1000, ms % 1000);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{millis:03}Z")
+    let secs = (ms / 1000) as i64;
+    let (y, m, d) = crate::quota::civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", s / 3_600, s % 3_600 / 60, s % 60, ms % 1000)
 }

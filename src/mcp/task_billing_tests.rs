@@ -10,10 +10,11 @@ use super::context::{Denial, Entitlements, ToolContext};
 use super::jsonrpc::RpcError;
 use super::registry::Registry;
 use super::server::Server;
-use super::task_tests::{block_on, Req, Store, INFO};
+use super::task_tests::Store;
 use super::tasks::{self, Status, TaskSupport};
+use super::test_support::{block_on, task_caller, Req, INFO};
 use super::tool::{ToolError, ToolInfo};
-use super::transport::{self, Caller};
+use super::transport;
 use crate::auth::Principal;
 
 /// A prepaid balance that counts what happens to it.
@@ -63,17 +64,7 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
     let server = Server { registry: &registry, info: &INFO, page_size: 50 };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
-    let caller = |admission: Option<&'static Admission>| Caller {
-        principal: &principal,
-        entitlements: &balance,
-        bindings: None,
-        sealing: None,
-        session_capabilities: None,
-        hub: None,
-        held: false,
-        tasks: Some(&store),
-        task_admission: admission,
-    };
+    let caller = |admission: Option<&'static Admission>| task_caller(&principal, &balance, &store, admission);
     let call = json!({ "name": "paid", "arguments": {}, "_meta": {
         "io.modelcontextprotocol/clientCapabilities": { "extensions": { (tasks::EXTENSION): {} } },
         "io.modelcontextprotocol/protocolVersion": "2026-07-28" } });

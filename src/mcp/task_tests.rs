@@ -3,51 +3,25 @@
 //! dispatch as a direct call.
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
 use serde_json::{json, Map, Value};
 
 use super::admission::Admission;
-use super::context::{Denial, Entitlements, LocalFuture, ToolContext};
+use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::registry::Registry;
-use super::server::{DispatchError, Server, ServerInfo};
+use super::server::{DispatchError, Server};
 use super::tasks::{self, iso8601, Status, Task, TaskStore, TaskSupport};
-use super::tool::{ToolError, ToolInfo};
-use super::transport::{self, Caller, HttpRequest};
+use super::test_support::{block_on, task_caller, Free, Req, INFO};
+use super::tool::ToolInfo;
+use super::transport;
 use crate::auth::Principal;
 
-pub(super) fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = std::pin::pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
-
 fn task() -> Task {
-    Task {
-        id: "t1".into(),
-        status: Status::Working,
-        created_ms: 1_800_000_000_123,
-        updated_ms: 1_800_000_000_123,
-        ttl_ms: tasks::TTL_MS,
-        call: json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default(),
-        version: "2026-07-28".into(),
-        capabilities: json!({ "extensions": { (tasks::EXTENSION): {} } }),
-        principal: Principal::new("alice", None, Vec::new()),
-        base_url: "https://mkit.example".into(),
-        result: None,
-        error: None,
-        input_requests: Map::new(),
-        input_responses: Map::new(),
-        request_state: None,
-        attempts: 0,
-        admission: None,
-    }
+    let call = json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default();
+    let capabilities = json!({ "extensions": { (tasks::EXTENSION): {} } });
+    let t = Task::new(call, "2026-07-28", capabilities, Principal::new("alice", None, Vec::new()));
+    Task { id: "t1".into(), created_ms: 1_800_000_000_123, updated_ms: 1_800_000_000_123, ..t }
 }
 
 #[test]
@@ -141,29 +115,6 @@ impl TaskStore for Store {
     }
 }
 
-struct Free;
-impl Entitlements for Free {
-    async fn keys(&self) -> Result<Vec<String>, ToolError> {
-        Ok(Vec::new())
-    }
-    async fn require(&self, _: &str, _: &str) -> Result<(), Denial> {
-        Ok(())
-    }
-}
-
-pub(super) struct Req(pub(super) Vec<(&'static str, String)>, pub(super) Vec<u8>);
-impl HttpRequest for Req {
-    fn header(&self, name: &str) -> Option<String> {
-        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    }
-    fn body(&self) -> &[u8] {
-        &self.1
-    }
-}
-
-pub(super) const INFO: ServerInfo =
-    ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
-
 async fn slow(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     Ok(json!({ "content": [{ "type": "text", "text": "done" }] }))
 }
@@ -188,17 +139,7 @@ fn rpc(store: &Store, method: &str, params: Value, extension: bool) -> (u16, Val
     let headers =
         vec![("MCP-Protocol-Version", "2026-07-28".into()), ("Mcp-Method", method.into()), ("Mcp-Name", name)];
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    let caller = Caller {
-        principal: &principal,
-        entitlements: &Free,
-        bindings: None,
-        sealing: None,
-        session_capabilities: None,
-        hub: None,
-        held: false,
-        tasks: Some(store),
-        task_admission: None,
-    };
+    let caller = task_caller(&principal, &Free, store, None);
     let r = block_on(transport::handle_post(&server, &Req(headers, body.to_string().into_bytes()), &caller));
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
@@ -248,17 +189,7 @@ fn a_task_runs_through_the_same_dispatch_and_is_not_made_a_task_again() {
     let server = Server { registry: &registry, info: &INFO, page_size: 50 };
     let store = Store::default();
     let principal = Principal::new("alice", None, Vec::new());
-    let caller = Caller {
-        principal: &principal,
-        entitlements: &Free,
-        bindings: None,
-        sealing: None,
-        session_capabilities: None,
-        hub: None,
-        held: false,
-        tasks: Some(&store),
-        task_admission: Some(&Admission::Free),
-    };
+    let caller = task_caller(&principal, &Free, &store, Some(&Admission::Free));
     let mut t = task();
     t.call = json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default();
     let outcome = block_on(tasks::run(&server, &caller, &t));

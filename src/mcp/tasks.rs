@@ -127,25 +127,10 @@ pub async fn create(
     let mut call = params.clone();
     call.remove("_meta");
     call.remove("task");
-    let task = Task {
-        id: String::new(),
-        status: Status::Working,
-        created_ms: 0,
-        updated_ms: 0,
-        ttl_ms: TTL_MS,
-        call,
-        version: ctx.protocol_version.as_str().to_owned(),
-        capabilities: ctx.client_capabilities.cloned().unwrap_or(Value::Null),
-        principal: ctx.principal.clone(),
-        base_url: String::new(),
-        result: None,
-        error: None,
-        input_requests: Map::new(),
-        input_responses: Map::new(),
-        request_state: None,
-        attempts: 0,
-        admission: Some(admission.clone()),
-    };
+    let capabilities = ctx.client_capabilities.cloned().unwrap_or(Value::Null);
+    let version = ctx.protocol_version.as_str();
+    let task =
+        Task { admission: Some(admission.clone()), ..Task::new(call, version, capabilities, ctx.principal.clone()) };
     match store.create(task).await {
         Ok(task) => Ok(task.created()),
         Err(e) => {

@@ -1,0 +1,72 @@
+//! What the protocol core's native tests share: a runner for futures that never wait on real
+//! I/O, an HTTP request, a server description and a caller who pays nothing.
+
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use super::admission::Admission;
+use super::context::{Denial, DynEntitlements, Entitlements};
+use super::server::ServerInfo;
+use super::tasks::TaskStore;
+use super::tool::ToolError;
+use super::transport::{Caller, HttpRequest};
+use crate::auth::Principal;
+
+/// Drives a future that never waits on real I/O (the tools and stores under test do not).
+pub(super) fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+/// Headers (looked up case-insensitively) and a body.
+pub(super) struct Req(pub(super) Vec<(&'static str, String)>, pub(super) Vec<u8>);
+
+impl HttpRequest for Req {
+    fn header(&self, name: &str) -> Option<String> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
+    }
+    fn body(&self) -> &[u8] {
+        &self.1
+    }
+}
+
+pub(super) const INFO: ServerInfo =
+    ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
+
+/// A caller with no entitlements, for tools that cost nothing.
+pub(super) struct Free;
+
+impl Entitlements for Free {
+    async fn keys(&self) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+    async fn require(&self, _: &str, _: &str) -> Result<(), Denial> {
+        Ok(())
+    }
+}
+
+/// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
+/// `admission`) a task's own run.
+pub(super) fn task_caller<'a>(
+    principal: &'a Principal,
+    entitlements: &'a dyn DynEntitlements,
+    tasks: &'a dyn TaskStore,
+    admission: Option<&'a Admission>,
+) -> Caller<'a> {
+    Caller {
+        principal,
+        entitlements,
+        bindings: None,
+        sealing: None,
+        session_capabilities: None,
+        hub: None,
+        held: false,
+        tasks: Some(tasks),
+        task_admission: admission,
+    }
+}
