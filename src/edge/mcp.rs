@@ -21,6 +21,7 @@ use crate::http::HttpReply;
 use crate::log;
 use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
+use crate::mcp::mrtr::Sealing;
 use crate::mcp::rounds;
 use crate::mcp::session::{self, Session, SessionHub};
 use crate::mcp::tasks::TaskStore;
@@ -67,7 +68,7 @@ pub async fn post(req: Request, env: &Env) -> Answered {
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
 pub async fn session(req: Request, env: &Env) -> Answered {
     if !REGISTRY.with(|r| r.holds_sessions()) || env.durable_object(sessions::BINDING).is_err() {
-        return HttpReply::error(405, "method_not_allowed").with_header("Allow", "POST").into();
+        return respond::method_not_allowed("POST").into();
     }
     guarded(req, env, true).await
 }
@@ -181,36 +182,46 @@ async fn on_session(
         Some(hub) if held && accepts_sse && rounds::streams(&registry, &principal, &request.body) => {
             let env = env.clone();
             sessions::streamed(hub, move |hub| async move {
-                serve(&env, &config, &resource, &principal, &request, session.as_ref(), Some(&hub)).await
+                let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: Some(&hub) };
+                serve(&env, &config, &resource, &principal, &request, opened).await
             })
         }
-        hub => serve(env, &config, &resource, &principal, &request, session.as_ref(), hub.as_ref()).await.into(),
+        hub => {
+            let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: hub.as_ref() };
+            serve(env, &config, &resource, &principal, &request, opened).await.into()
+        }
     }
 }
 
-/// The protocol, for an authenticated caller: the registry, the paywall, sealing keys, the
-/// session the request arrived on and the caller's sessions hub.
+/// What `on_session` found: this request's sealing keys (derived once), the session it arrived
+/// on, and the caller's sessions hub.
+struct Opened<'a> {
+    sealing: &'a Sealing,
+    session: Option<&'a Session>,
+    hub: Option<&'a Hub>,
+}
+
+/// The protocol, for an authenticated caller: the registry, the paywall, and what
+/// `on_session` opened.
 async fn serve(
     env: &Env,
     config: &Config,
     resource: &Resource,
     principal: &Principal,
     request: &McpRequest,
-    session: Option<&Session>,
-    hub: Option<&Hub>,
+    Opened { sealing, session, hub }: Opened<'_>,
 ) -> HttpReply {
-    let now_secs = now_secs();
+    let now_secs = sealing.now_secs;
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
     let paywall = paywall(env, config, &principal.sub, &base_url, now_secs);
-    let sealing = sealing(config, now_secs);
     let tasks = registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
     let caller = Caller {
         principal,
         entitlements: &paywall,
         bindings: Some(env),
-        sealing: Some(&sealing),
+        sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),
         hub: hub.map(|h| h as &dyn SessionHub),
         held: hub.is_some_and(|h| h.held.is_some()),

@@ -40,9 +40,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let (route_name, reply) = match route(&method, &req.path()) {
         Routing::Found(r) => (r.name(), handle(r, req, &env).await),
         Routing::NotFound => ("unmatched", HttpReply::error(404, "not_found").into()),
-        Routing::MethodNotAllowed { route, allow } => {
-            (route, HttpReply::error(405, "method_not_allowed").with_header("Allow", allow).into())
-        }
+        Routing::MethodNotAllowed { route, allow } => (route, respond::method_not_allowed(allow).into()),
     };
     let mut answered = reply;
     let reply = answered.reply();

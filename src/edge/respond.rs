@@ -69,6 +69,11 @@ pub fn render_challenge(mut reply: HttpReply, metadata_url: &str, config: &Confi
     reply
 }
 
+/// 405, naming the methods the path takes.
+pub fn method_not_allowed(allow: &'static str) -> HttpReply {
+    HttpReply::error(405, "method_not_allowed").with_header("Allow", allow)
+}
+
 /// A handler's answer: a reply built whole, or an event stream the platform carries (a held
 /// session's), sent with the reply's status and headers.
 pub enum Answered {

@@ -56,13 +56,9 @@ impl Hub {
     /// `GET /mcp`: the held session's stream, from the object (replaying after `last_event_id`).
     pub async fn stream_response(&self, last_event_id: Option<String>) -> Option<worker::Response> {
         let body = json!({ "id": self.held, "last_event_id": last_event_id });
-        let resp = self.request("/stream", &body).ok()?;
+        let resp = object_request("/stream", &body).ok()?;
         let resp = self.stub.fetch_with_request(resp).await.ok()?;
         (resp.status_code() == 200).then_some(resp)
-    }
-
-    fn request(&self, op: &str, body: &Value) -> worker::Result<Request> {
-        object_request(op, body)
     }
 
     /// One operation on the held session (`id` added), under `deadline`.
@@ -234,7 +230,7 @@ pub async fn stream_or_end(
 ) -> Answered {
     let header = |name: &str| req.headers().get(name).ok().flatten();
     let Some(mut hub) = Hub::for_caller(env, issuer, &principal.sub) else {
-        return HttpReply::error(405, "method_not_allowed").with_header("Allow", "POST").into();
+        return super::respond::method_not_allowed("POST").into();
     };
     let Some(id) = header("Mcp-Session-Id") else {
         let e = RpcError::new(INVALID_REQUEST, "Mcp-Session-Id is required: initialize first");

@@ -4,7 +4,9 @@
 //! A task is written to the object's storage before `tools/call` answers, and its run starts
 //! from the object's alarm, not from the request: an alarm outlives the request and is kept
 //! across restarts. Each run first sets the next alarm as a watchdog, so a run cut off by an
-//! isolate restart is started again (`MAX_ATTEMPTS` at most); a run that finishes records its
+//! isolate restart is started again even where the runtime would not retry the cut-off alarm
+//! itself (workerd does; the watchdog then only delays the rerun to its 15 s) (`MAX_ATTEMPTS`
+//! at most); a run that finishes records its
 //! outcome unless the task was cancelled meanwhile. Storage: the object's SQLite-backed storage,
 //! one JSON value per task, deleted once its `ttlMs` has passed.
 
