@@ -35,6 +35,8 @@ pub const BINDING: &str = "MCP_TASKS";
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
 const DEADLINE: Duration = Duration::from_secs(10);
+/// How often a blocked `tasks/result` looks at its task again.
+const SETTLE_POLL: Duration = Duration::from_millis(250);
 
 fn now_ms() -> u64 {
     worker::Date::now().as_millis()
@@ -66,10 +68,18 @@ impl DurableObject for McpTasks {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let op: Op = req.json().await.unwrap_or_default();
         let now = now_ms();
-        if let ("/create", Some(task)) = (req.path().as_str(), op.task) {
-            self.put(&task).await?;
-            self.state.storage().set_alarm(Duration::from_millis(0)).await?;
-            return Response::empty();
+        match (req.path().as_str(), op.task) {
+            ("/create", Some(task)) => {
+                self.put(&task).await?;
+                self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+                return Response::empty();
+            }
+            ("/list", _) => {
+                return Response::from_json(
+                    &self.all().await.into_iter().filter(|t| !t.expired(now)).collect::<Vec<_>>(),
+                )
+            }
+            _ => {}
         }
         let Some(mut task) = self.get(&op.id, now).await else { return Response::error("no such task", 404) };
         match req.path().as_str() {
@@ -84,16 +94,17 @@ impl DurableObject for McpTasks {
                 Response::empty()
             }
             "/cancel" => {
-                let unfinished = !task.status.terminal();
+                let was = task.status;
+                if was.terminal() {
+                    return Response::from_json(&json!({ "was": was, "task": task }));
+                }
                 task.cancel(now);
                 self.put(&task).await?;
                 if let Some(stop) = self.running.borrow_mut().remove(&task.id) {
                     let _ = stop.send(());
                 }
-                if unfinished {
-                    self.give_back(&task).await;
-                }
-                Response::empty()
+                self.give_back(&task).await;
+                Response::from_json(&json!({ "was": was, "task": task }))
             }
             _ => Response::error("unknown operation", 400),
         }
@@ -244,7 +255,39 @@ impl TaskStore for TaskObject {
         Box::pin(self.found("/update", json!({ "id": id, "responses": responses })))
     }
 
-    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<bool, RpcError>> {
-        Box::pin(self.found("/cancel", json!({ "id": id })))
+    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<(Status, Task)>, RpcError>> {
+        Box::pin(async move {
+            #[derive(Deserialize)]
+            struct Cancelled {
+                was: Status,
+                task: Task,
+            }
+            match call_object(&self.stub, "/cancel", &json!({ "id": id }), DEADLINE).await? {
+                (200, v) => Ok(serde_json::from_value::<Cancelled>(v).ok().map(|c| (c.was, c.task))),
+                _ => Ok(None),
+            }
+        })
+    }
+
+    fn list(&self) -> LocalFuture<'_, std::result::Result<Vec<Task>, RpcError>> {
+        Box::pin(async move {
+            match call_object(&self.stub, "/list", &json!({}), DEADLINE).await? {
+                (200, v) => Ok(serde_json::from_value(v).unwrap_or_default()),
+                _ => Err(RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the tasks could not be listed")),
+            }
+        })
+    }
+
+    /// Polls the object: a run's end is written to its storage from its alarm, in another
+    /// request than this one.
+    fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<Task>, RpcError>> {
+        Box::pin(async move {
+            loop {
+                match self.get(id).await? {
+                    Some(t) if t.status == Status::Working => worker::Delay::from(SETTLE_POLL).await,
+                    other => return Ok(other),
+                }
+            }
+        })
     }
 }

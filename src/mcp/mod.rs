@@ -6,6 +6,7 @@ pub mod admission;
 mod annotations;
 mod answer;
 pub mod batch;
+pub mod completion;
 pub mod context;
 pub mod cors;
 pub mod framing;
@@ -25,6 +26,7 @@ pub mod session;
 pub mod stateless;
 pub mod task;
 pub mod tasks;
+pub mod tasks_2025;
 pub mod tool;
 pub mod transport;
 pub mod version;
@@ -39,6 +41,8 @@ pub use version::{Era, ProtocolVersion};
 mod param_headers_tests;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod task_2025_tests;
 #[cfg(test)]
 mod task_billing_tests;
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
     if v.has_icons() && !i.icons.is_empty() {
         m["icons"] = serde_json::to_value(&i.icons).unwrap_or_default();
     }
+    if let (true, Some(execution)) = (v.has_tasks(), super::tasks_2025::execution(i.task_support)) {
+        m["execution"] = execution;
+    }
     // Pricing, so a client can show it: the entitlement, the free quota, the credits per call and
     // the usage meter.
     if let Some(key) = i.entitlement {

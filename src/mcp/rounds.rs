@@ -17,14 +17,21 @@ use crate::auth::Principal;
 pub const MAX_ROUNDS: usize = 8;
 
 /// Whether a POST body on a held session is answered as an event stream: a single `tools/call`
-/// of a tool that asks the client, which the caller may call (so a refusal keeps its status).
+/// of a tool that asks the client, which the caller may call (so a refusal keeps its status), or
+/// a `tasks/result`, which may answer a task's input requests.
 pub fn streams(registry: &Registry, principal: &Principal, body: &[u8]) -> bool {
     let Ok(v) = serde_json::from_slice::<Value>(body) else { return false };
-    if v.get("method").and_then(Value::as_str) != Some("tools/call") || v.get("id").is_none() {
+    if v.get("id").is_none() {
         return false;
     }
-    let name = v.get("params").and_then(|p| p.get("name")).and_then(Value::as_str).unwrap_or_default();
-    registry.find_tool(name).is_some_and(|t| t.info.asks_client && principal.has_scopes(t.info.scopes))
+    match v.get("method").and_then(Value::as_str) {
+        Some("tools/call") => {
+            let name = v.get("params").and_then(|p| p.get("name")).and_then(Value::as_str).unwrap_or_default();
+            registry.find_tool(name).is_some_and(|t| t.info.asks_client && principal.has_scopes(t.info.scopes))
+        }
+        Some("tasks/result") => registry.runs_tasks(),
+        _ => false,
+    }
 }
 
 /// The input requests of an `input_required` result, and the state to send back with them.
@@ -63,15 +70,22 @@ pub fn next_params(
 
 /// A handshake-era call left asking: without a held session, or past `MAX_ROUNDS`.
 pub fn unanswered(held: bool) -> DispatchError {
-    let message = if held {
-        format!("the tool kept asking for input past {MAX_ROUNDS} rounds")
-    } else {
+    DispatchError::Rpc(if held { too_many_rounds() } else { needs_session() })
+}
+
+/// A tool that never finishes asking.
+pub fn too_many_rounds() -> RpcError {
+    RpcError::new(INVALID_REQUEST, format!("the tool kept asking for input past {MAX_ROUNDS} rounds"))
+}
+
+/// Asking the client needs a held session on the 2025 wire.
+pub fn needs_session() -> RpcError {
+    RpcError::new(
+        INVALID_REQUEST,
         "this tool asks the client for input (elicitation, sampling or roots): on this protocol version that \
          needs a session; initialize declaring the capability, accept text/event-stream, and send the \
-         Mcp-Session-Id back"
-            .to_owned()
-    };
-    DispatchError::Rpc(RpcError::new(INVALID_REQUEST, message))
+         Mcp-Session-Id back",
+    )
 }
 
 #[cfg(test)]

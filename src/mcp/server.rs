@@ -4,6 +4,7 @@
 use serde_json::{json, Map, Value};
 
 use super::admission::{admit, asks_for_input, denial_label, settle};
+use super::completion;
 use super::context::{Denial, LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::paid;
@@ -12,6 +13,7 @@ use super::render::{render_error, render_outcome, render_prompt, render_resource
 use super::rendered::{list_key, ListKey};
 use super::resources;
 use super::tasks;
+use super::tasks_2025;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
 
@@ -72,6 +74,9 @@ impl Server<'_> {
         let mut caps = json!({ "tools": {}, "resources": {}, "prompts": {}, "completions": {} });
         if v.era() == Era::Handshake {
             caps["logging"] = json!({});
+            if v.has_tasks() && self.registry.runs_tasks() {
+                caps["tasks"] = tasks_2025::capability();
+            }
         } else if self.registry.runs_tasks() {
             caps["extensions"] = json!({ (tasks::EXTENSION): {} });
         }
@@ -100,9 +105,12 @@ impl Server<'_> {
             "resources/unsubscribe" if handshake => Ok(resources::subscribe(reg, ctx, params, false).await?),
             "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter(), |p| render_prompt(p, v))?),
             "prompts/get" => Ok(self.get_prompt(ctx, params)?),
-            "completion/complete" => Ok(self.complete(params)?),
+            "completion/complete" => Ok(completion::complete(reg, params)?),
             "tasks/get" | "tasks/update" | "tasks/cancel" if !handshake => {
                 Ok(tasks::handle(ctx, method, params).await?)
+            }
+            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" if handshake => {
+                Ok(tasks_2025::handle(ctx, method, params).await?)
             }
             _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")).into()),
         }
@@ -226,20 +234,12 @@ impl Server<'_> {
         Ok(result)
     }
 
-    fn prompt(&self, name: &str) -> Result<&Prompt, RpcError> {
-        self.registry
-            .prompts
-            .iter()
-            .find(|p| p.name == name)
-            .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))
-    }
-
     fn get_prompt(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {
         let name = params
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| RpcError::invalid_params("prompts/get needs a string name"))?;
-        let prompt = self.prompt(name)?;
+        let prompt = prompt(self.registry, name)?;
         let args = match params.get("arguments") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) if m.values().all(Value::is_string) => m.clone(),
@@ -250,35 +250,15 @@ impl Server<'_> {
         }
         (prompt.render)(&args, self.registry, ctx)
     }
+}
 
-    fn complete(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
-        let bad = || RpcError::invalid_params("completion/complete needs ref and argument {name, value}");
-        let reference = params.get("ref").and_then(Value::as_object).ok_or_else(bad)?;
-        let argument = params.get("argument").and_then(Value::as_object).ok_or_else(bad)?;
-        let arg_name = argument.get("name").and_then(Value::as_str).ok_or_else(bad)?;
-        let prefix = argument.get("value").and_then(Value::as_str).ok_or_else(bad)?;
-        let values: Vec<String> = match reference.get("type").and_then(Value::as_str) {
-            Some("ref/prompt") => {
-                let name = reference.get("name").and_then(Value::as_str).ok_or_else(bad)?;
-                self.prompt(name)?
-                    .arguments
-                    .iter()
-                    .find(|a| a.name == arg_name)
-                    .and_then(|a| a.complete)
-                    .map(|f| f(self.registry))
-                    .unwrap_or_default()
-            }
-            Some("ref/resource") => {
-                reference.get("uri").and_then(Value::as_str).ok_or_else(bad)?;
-                Vec::new()
-            }
-            _ => return Err(bad()),
-        };
-        let matching: Vec<String> = values.into_iter().filter(|s| s.starts_with(prefix)).collect();
-        let total = matching.len();
-        let shown: Vec<String> = matching.into_iter().take(100).collect();
-        Ok(json!({ "completion": { "values": shown, "total": total, "hasMore": total > 100 } }))
-    }
+/// The registry's prompt `name`, or -32602.
+pub(super) fn prompt<'r>(registry: &'r Registry, name: &str) -> Result<&'r Prompt, RpcError> {
+    registry
+        .prompts
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| RpcError::invalid_params(format!("unknown prompt: {name}")))
 }
 
 /// Validated, not remembered: handshake-era log notifications use the default level (info).

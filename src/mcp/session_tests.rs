@@ -21,9 +21,9 @@ use crate::auth::Principal;
 
 /// Answers the client "gives", in order; records what it was asked and told.
 #[derive(Default)]
-struct FakeHub {
-    answers: RefCell<VecDeque<Result<Value, RpcError>>>,
-    asked: RefCell<Vec<Value>>,
+pub(super) struct FakeHub {
+    pub(super) answers: RefCell<VecDeque<Result<Value, RpcError>>>,
+    pub(super) asked: RefCell<Vec<Value>>,
     delivered: RefCell<Vec<Value>>,
     subscriptions: RefCell<Vec<(String, bool)>>,
     updated: RefCell<Vec<String>>,
@@ -52,7 +52,7 @@ impl SessionHub for FakeHub {
     }
 }
 
-fn ask_name() -> Value {
+pub(super) fn ask_name() -> Value {
     json!({ "method": "elicitation/create", "params": { "message": "Name?", "requestedSchema": {
         "type": "object", "properties": { "name": { "type": "string" } } } } })
 }

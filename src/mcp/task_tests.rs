@@ -91,9 +91,12 @@ fn input_is_asked_answered_in_parts_and_carried_into_the_next_run() {
     assert!(t.expired(t.created_ms + tasks::TTL_MS) && !t.expired(t.created_ms + tasks::TTL_MS - 1));
 }
 
-/// The caller's tasks in memory.
+/// The outcome of a task's run, for `Store::settled`.
+pub(super) type Runner = Box<dyn Fn(&Task) -> Result<Value, DispatchError>>;
+
+/// The caller's tasks in memory; `settled` runs a working task with the runner.
 #[derive(Default)]
-pub(super) struct Store(pub(super) RefCell<Vec<Task>>);
+pub(super) struct Store(pub(super) RefCell<Vec<Task>>, pub(super) Option<Runner>);
 
 impl TaskStore for Store {
     fn create(&self, mut task: Task) -> LocalFuture<'_, Result<Task, RpcError>> {
@@ -109,9 +112,30 @@ impl TaskStore for Store {
         let found = self.0.borrow_mut().iter_mut().find(|t| t.id == id).map(|t| t.answer(r, 1).is_ok());
         Box::pin(async move { Ok(found.is_some()) })
     }
-    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<bool, RpcError>> {
-        let found = self.0.borrow_mut().iter_mut().find(|t| t.id == id).map(|t| t.cancel(1));
-        Box::pin(async move { Ok(found.is_some()) })
+    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<(Status, Task)>, RpcError>> {
+        let found = self.0.borrow_mut().iter_mut().find(|t| t.id == id).map(|t| {
+            let was = t.status;
+            t.cancel(1);
+            (was, t.clone())
+        });
+        Box::pin(async move { Ok(found) })
+    }
+    fn list(&self) -> LocalFuture<'_, Result<Vec<Task>, RpcError>> {
+        let all = self.0.borrow().clone();
+        Box::pin(async { Ok(all) })
+    }
+    /// A task still working is run here, as the edge's alarm would.
+    fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<Task>, RpcError>> {
+        Box::pin(async move {
+            let working = self.0.borrow().iter().find(|t| t.id == id).cloned();
+            if let Some(t) = working.filter(|t| t.status == Status::Working) {
+                let outcome = self.1.as_ref().map_or_else(|| Ok(json!({ "content": [] })), |run| run(&t));
+                if let Some(stored) = self.0.borrow_mut().iter_mut().find(|s| s.id == id) {
+                    stored.settle(outcome, 2);
+                }
+            }
+            Ok(self.0.borrow().iter().find(|t| t.id == id).cloned())
+        })
     }
 }
 

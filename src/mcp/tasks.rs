@@ -3,7 +3,8 @@
 //! is stored before the answer (`CreateTaskResult`), runs elsewhere (the edge's per-caller
 //! Durable Object, from an alarm), and is polled with `tasks/get`, which inlines the result.
 //! A task that needs input parks as `input_required`; `tasks/update` answers it. The store is
-//! per caller, so nobody else can see, answer or cancel a task.
+//! per caller, so nobody else can see, answer or cancel a task. The 2025-11-25 tasks utility
+//! (`mcp::tasks_2025`) is a second wire over the same store and runner.
 
 use serde_json::{json, Map, Value};
 
@@ -12,6 +13,7 @@ use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::{RpcError, MISSING_REQUIRED_CLIENT_CAPABILITY};
 use super::server::{DispatchError, Server};
 use super::stateless::{self, META_CAPABILITIES};
+use super::tasks_2025;
 use super::tool::ToolInfo;
 use super::transport::{self, Caller};
 use super::version::{Era, ProtocolVersion};
@@ -45,8 +47,14 @@ pub trait TaskStore {
     fn get<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<Task>, RpcError>>;
     /// Answers pending input requests; `Ok(false)` for an unknown task.
     fn update<'a>(&'a self, id: &'a str, responses: &'a Map<String, Value>) -> LocalFuture<'a, Result<bool, RpcError>>;
-    /// Cancels; `Ok(false)` for an unknown task.
-    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<bool, RpcError>>;
+    /// Cancels a task not yet finished: its status before, and the task now; `None` for an
+    /// unknown task.
+    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<(Status, Task)>, RpcError>>;
+    /// Every live task of the caller, in no particular order.
+    fn list(&self) -> LocalFuture<'_, Result<Vec<Task>, RpcError>>;
+    /// The task once it is no longer `working` (finished, or waiting for input); `None` once it
+    /// is unknown or expired. The edge polls; `tasks/result` blocks on it.
+    fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<Task>, RpcError>>;
 }
 
 /// Whether this request's client takes tasks (per request, in `_meta`).
@@ -88,7 +96,7 @@ pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Va
                 .ok_or_else(|| RpcError::invalid_params("inputResponses must be an object"))?;
             store.update(id, responses).await?
         }
-        _ => store.cancel(id).await?,
+        _ => store.cancel(id).await?.is_some(),
     };
     if !found {
         return Err(unknown(id));
@@ -101,8 +109,13 @@ pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Va
 /// asking rounds in the request and becomes a task with the round that brings the answers.
 pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Value>) -> Result<bool, RpcError> {
     let support = tool.task_support;
-    if ctx.protocol_version.era() != Era::Stateless || ctx.task_admission.is_some() || support == TaskSupport::Forbidden
-    {
+    if ctx.task_admission.is_some() {
+        return Ok(false);
+    }
+    if ctx.protocol_version.era() == Era::Handshake {
+        return tasks_2025::as_task(ctx, tool, params);
+    }
+    if support == TaskSupport::Forbidden {
         return Ok(false);
     }
     match (client_takes_tasks(ctx), support) {
@@ -129,9 +142,14 @@ pub async fn create(
     call.remove("task");
     let capabilities = ctx.client_capabilities.cloned().unwrap_or(Value::Null);
     let version = ctx.protocol_version.as_str();
-    let task =
-        Task { admission: Some(admission.clone()), ..Task::new(call, version, capabilities, ctx.principal.clone()) };
+    let ttl_ms = tasks_2025::requested_ttl(params).map_or(TTL_MS, |ms| ms.clamp(1000, TTL_MS));
+    let task = Task {
+        admission: Some(admission.clone()),
+        ttl_ms,
+        ..Task::new(call, version, capabilities, ctx.principal.clone())
+    };
     match store.create(task).await {
+        Ok(task) if ctx.protocol_version.era() == Era::Handshake => Ok(tasks_2025::created(&task)),
         Ok(task) => Ok(task.created()),
         Err(e) => {
             give_back(ctx.entitlements, tool, &admission).await;
@@ -149,9 +167,11 @@ pub async fn run(server: &Server<'_>, caller: &Caller<'_>, task: &Task) -> Resul
     let params = task.params();
     let mut meta = Map::new();
     meta.insert(META_CAPABILITIES.into(), task.capabilities.clone());
-    let ctx = transport::context(caller, "tools/call", version, &params, Some(&meta), None);
+    // A handshake-era task's client declared its capabilities at `initialize`, as a session does.
+    let caller = Caller { session_capabilities: Some(&task.capabilities), ..*caller };
+    let ctx = transport::context(&caller, "tools/call", version, &params, Some(&meta), None);
     let mut outcome = server.dispatch(&ctx, "tools/call", &params).await;
-    if let Ok(result) = &mut outcome {
+    if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
         stateless::decorate(server, "tools/call", result);
     }
     outcome

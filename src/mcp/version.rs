@@ -68,6 +68,11 @@ impl ProtocolVersion {
         self >= ProtocolVersion::V2025_11_25
     }
 
+    /// 2025-11-25 added the tasks utility; 2026-07-28 moved tasks to an extension (`mcp::tasks`).
+    pub fn has_tasks(self) -> bool {
+        self == ProtocolVersion::V2025_11_25
+    }
+
     /// 2025-03-26 is the only version whose transport accepts JSON-RPC batches.
     pub fn accepts_batches(self) -> bool {
         self == ProtocolVersion::V2025_03_26
