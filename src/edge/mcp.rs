@@ -21,6 +21,7 @@ use crate::http::HttpReply;
 use crate::log;
 use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
+use crate::mcp::listen;
 use crate::mcp::mrtr::Sealing;
 use crate::mcp::rounds;
 use crate::mcp::session::{self, Session, SessionHub};
@@ -183,12 +184,12 @@ async fn on_session(
             let env = env.clone();
             sessions::streamed(hub, move |hub| async move {
                 let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: Some(&hub) };
-                serve(&env, &config, &resource, &principal, &request, opened).await
+                serve(&env, &config, &resource, &principal, &request, opened).await.whole()
             })
         }
         hub => {
             let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: hub.as_ref() };
-            serve(env, &config, &resource, &principal, &request, opened).await.into()
+            serve(env, &config, &resource, &principal, &request, opened).await
         }
     }
 }
@@ -202,7 +203,8 @@ struct Opened<'a> {
 }
 
 /// The protocol, for an authenticated caller: the registry, the paywall, and what
-/// `on_session` opened.
+/// `on_session` opened. A `subscriptions/listen` is answered as a stream the caller's sessions
+/// object keeps open.
 async fn serve(
     env: &Env,
     config: &Config,
@@ -210,7 +212,7 @@ async fn serve(
     principal: &Principal,
     request: &McpRequest,
     Opened { sealing, session, hub }: Opened<'_>,
-) -> HttpReply {
+) -> Answered {
     let now_secs = sealing.now_secs;
     let registry = REGISTRY.with(|r| r.clone());
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
@@ -228,7 +230,20 @@ async fn serve(
         tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
         task_admission: None,
     };
-    transport::handle_post(&server, request, &caller).await
+    if !listen::wanted(&request.body) {
+        return transport::handle_post(&server, request, &caller).await.into();
+    }
+    let listening = match listen::open(&server, request, &caller) {
+        Ok(l) => l,
+        Err(refused) => return refused.into(),
+    };
+    match hub.filter(|_| !listening.uris.is_empty()) {
+        None => listening.closed_at_once().into(),
+        Some(hub) => match hub.listen_response(&listening).await {
+            Some(stream) => Answered::Streamed(sessions::event_stream(200), stream),
+            None => HttpReply::error(503, "sessions_unavailable").with_header("Retry-After", "5").into(),
+        },
+    }
 }
 
 /// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.

@@ -95,6 +95,14 @@ impl Answered {
         }
     }
 
+    /// The whole reply; a stream here (never, where this is used) is a 500.
+    pub fn whole(self) -> HttpReply {
+        match self {
+            Answered::Whole(r) => r,
+            Answered::Streamed(..) => HttpReply::error(500, "stream_in_stream"),
+        }
+    }
+
     pub fn map(self, f: impl FnOnce(HttpReply) -> HttpReply) -> Answered {
         match self {
             Answered::Whole(r) => Answered::Whole(f(r)),

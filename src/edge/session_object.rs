@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, ListOptions, Request, Response, Result, State};
 
+use crate::mcp::listen;
 use crate::mcp::session::SESSION_TTL_SECS;
 
 /// How long a call waits for the client's answer before it fails.
@@ -40,6 +41,8 @@ struct Live {
     /// Per session: (event number, event text), newest last.
     events: HashMap<String, VecDeque<(u64, String)>>,
     next_event: u64,
+    /// Open `subscriptions/listen` streams: subscription id, resources, stream.
+    listeners: Vec<(Value, Vec<String>, mpsc::UnboundedSender<Vec<u8>>)>,
 }
 
 #[durable_object]
@@ -63,6 +66,16 @@ struct Op {
     message: Value,
     #[serde(default)]
     last_event_id: Option<String>,
+    #[serde(default)]
+    listening: Option<Listening>,
+}
+
+/// A `subscriptions/listen` the Worker checked (`mcp::listen`).
+#[derive(Deserialize)]
+struct Listening {
+    id: Value,
+    uris: Vec<String>,
+    acknowledged: Value,
 }
 
 impl DurableObject for McpSessions {
@@ -76,6 +89,10 @@ impl DurableObject for McpSessions {
         match req.path().as_str() {
             "/open" => self.open(now).await,
             "/publish" => self.publish(&op.uri).await,
+            "/listen" => match op.listening {
+                Some(l) => self.listen(l),
+                None => Response::error("nothing to listen to", 400),
+            },
             path => match self.session(&op.id, now).await {
                 None => Response::error("no such session", 404),
                 Some(stored) => self.on_session(path, op, stored).await,
@@ -209,7 +226,20 @@ impl McpSessions {
                 sent += self.send(k.trim_start_matches("s:"), &note);
             }
         }
+        let mut live = self.live.borrow_mut();
+        live.listeners.retain(|(id, uris, tx)| {
+            let event = || format!("event: message\ndata: {}\n\n", listen::updated(id, uri)).into_bytes();
+            !uris.iter().any(|u| u == uri) || tx.unbounded_send(event()).map(|_| sent += 1).is_ok()
+        });
         Response::from_json(&json!({ "sent": sent }))
+    }
+
+    /// A `subscriptions/listen` stream: its acknowledgment, then the updates it agreed to.
+    fn listen(&self, l: Listening) -> Result<Response> {
+        let (tx, rx) = mpsc::unbounded::<Vec<u8>>();
+        let _ = tx.unbounded_send(format!("event: message\ndata: {}\n\n", l.acknowledged).into_bytes());
+        self.live.borrow_mut().listeners.push((l.id, l.uris, tx));
+        event_stream(rx)
     }
 
     /// Writes `message` as the next event of a session's GET stream(s), kept for replay.
@@ -240,11 +270,15 @@ impl McpSessions {
             }
         }
         live.streams.entry(id.to_owned()).or_default().push(tx);
-        let headers = worker::Headers::new();
-        headers.set("Content-Type", "text/event-stream")?;
-        headers.set("Cache-Control", "no-cache")?;
-        Ok(Response::from_stream(rx.map(Ok::<Vec<u8>, worker::Error>))?.with_headers(headers))
+        event_stream(rx)
     }
+}
+
+fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
+    let headers = worker::Headers::new();
+    headers.set("Content-Type", "text/event-stream")?;
+    headers.set("Cache-Control", "no-cache")?;
+    Ok(Response::from_stream(rx.map(Ok::<Vec<u8>, worker::Error>))?.with_headers(headers))
 }
 
 fn key(id: &str) -> String {

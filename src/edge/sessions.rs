@@ -16,6 +16,7 @@ use super::session_object::ANSWER_WAIT;
 use crate::auth::Principal;
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::{self, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+use crate::mcp::listen::Listening;
 use crate::mcp::mrtr::Sealing;
 use crate::mcp::session::{self, SessionHub};
 use crate::mcp::LocalFuture;
@@ -58,6 +59,14 @@ impl Hub {
         let body = json!({ "id": self.held, "last_event_id": last_event_id });
         let resp = object_request("/stream", &body).ok()?;
         let resp = self.stub.fetch_with_request(resp).await.ok()?;
+        (resp.status_code() == 200).then_some(resp)
+    }
+
+    /// A `subscriptions/listen` stream, from the object, which sends the caller's updates on it.
+    pub async fn listen_response(&self, listening: &Listening) -> Option<worker::Response> {
+        let body = json!({ "listening": { "id": listening.id, "uris": listening.uris,
+            "acknowledged": listening.acknowledged } });
+        let resp = self.stub.fetch_with_request(object_request("/listen", &body).ok()?).await.ok()?;
         (resp.status_code() == 200).then_some(resp)
     }
 
@@ -184,7 +193,7 @@ pub fn not_found() -> HttpReply {
     HttpReply::json(404, &jsonrpc::failure(None, &e), Some("session_not_found"))
 }
 
-fn event_stream(status: u16) -> HttpReply {
+pub(super) fn event_stream(status: u16) -> HttpReply {
     HttpReply::empty(status).with_header("Content-Type", "text/event-stream").with_header("Cache-Control", "no-cache")
 }
 

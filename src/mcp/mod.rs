@@ -11,6 +11,7 @@ pub mod context;
 pub mod cors;
 pub mod framing;
 pub mod jsonrpc;
+pub mod listen;
 pub mod logline;
 pub mod mrtr;
 pub mod paid;

@@ -70,15 +70,21 @@ pub struct Server<'r> {
 
 impl Server<'_> {
     pub fn capabilities(&self, v: ProtocolVersion) -> Value {
-        // No listChanged or subscribe: a stateless server has no stream to announce changes on.
+        // No listChanged: the lists do not change while a deployment runs.
         let mut caps = json!({ "tools": {}, "resources": {}, "prompts": {}, "completions": {} });
         if v.era() == Era::Handshake {
             caps["logging"] = json!({});
             if v.has_tasks() && self.registry.runs_tasks() {
                 caps["tasks"] = tasks_2025::capability();
             }
-        } else if self.registry.runs_tasks() {
-            caps["extensions"] = json!({ (tasks::EXTENSION): {} });
+        } else {
+            if self.registry.runs_tasks() {
+                caps["extensions"] = json!({ (tasks::EXTENSION): {} });
+            }
+            // `subscriptions/listen` carries updates of the resources that announce them.
+            if !self.registry.subscribable.is_empty() {
+                caps["resources"]["subscribe"] = true.into();
+            }
         }
         caps
     }

@@ -77,7 +77,7 @@ pub async fn handle_post(server: &Server<'_>, req: &dyn HttpRequest, caller: &Ca
 }
 
 /// `Accept` (406) and `Content-Type` (415).
-fn check_media_types(req: &dyn HttpRequest) -> Result<Accepts, HttpReply> {
+pub(super) fn check_media_types(req: &dyn HttpRequest) -> Result<Accepts, HttpReply> {
     let Some(accepts) = negotiate(req.header("Accept").as_deref()) else {
         let err = RpcError::new(jsonrpc::INVALID_REQUEST, "Accept must include application/json or text/event-stream");
         return Err(rpc_reply(406, &err, "not_acceptable"));
@@ -238,7 +238,7 @@ async fn more_rounds(
 }
 
 /// The stateless era when `_meta` names a version; else the handshake era from the header.
-fn request_version(
+pub(super) fn request_version(
     req: &dyn HttpRequest,
     header_version: Option<&str>,
     method: &str,

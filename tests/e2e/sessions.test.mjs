@@ -13,6 +13,7 @@ import {
   CreateMessageRequestSchema, ElicitRequestSchema, ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { EXAMPLES_BUILD } from "./harness.mjs";
+import { sseEvents } from "./sse.mjs";
 import { startStack } from "./stack.mjs";
 
 const WATCHED = "test://watched-resource";
@@ -69,27 +70,7 @@ async function openStream(token, session, lastEventId) {
     authorization: `Bearer ${token}`, "mcp-session-id": session, ...(lastEventId ? { "last-event-id": lastEventId } : {}) } });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type"), /text\/event-stream/);
-  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  const events = [];
-  async function next(n, ms = 5000) {
-    const deadline = Date.now() + ms;
-    while (events.length < n) {
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`only ${events.length} of ${n} events: ${JSON.stringify(events)}`);
-      const { value, done } = await Promise.race([reader.read(), new Promise((r) => setTimeout(() => r({}), left))]);
-      if (done) throw new Error("the stream ended");
-      buffer += value ?? "";
-      let cut;
-      while ((cut = buffer.indexOf("\n\n")) >= 0) {
-        const block = buffer.slice(0, cut);
-        buffer = buffer.slice(cut + 2);
-        const field = (name) => block.split("\n").find((l) => l.startsWith(`${name}:`))?.slice(name.length + 1).trim();
-        events.push({ id: field("id"), data: field("data") });
-      }
-    }
-    return events.splice(0, n);
-  }
+  const { next } = sseEvents(res);
   return { next, close: () => abort.abort() };
 }
 
@@ -193,4 +174,49 @@ test("another user cannot use, read or end a session; DELETE ends it; a dropped 
   const gone = await fetch(url(), { headers: { accept: "text/event-stream", authorization: `Bearer ${alice}`,
     "mcp-session-id": session } });
   assert.equal(gone.status, 404);
+});
+
+/** A 2026-07-28 request's headers and `_meta`, for `method`. */
+function stateless(token, method, id, params) {
+  return { method: "POST", headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
+    "mcp-protocol-version": "2026-07-28", "mcp-method": method, authorization: `Bearer ${token}` },
+  body: JSON.stringify({ jsonrpc: "2.0", id, method, params: { ...params, _meta: {
+    "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } }) };
+}
+
+/** A `subscriptions/listen` POST (2026-07-28): its event stream, and `close` to hang up. */
+async function listen(token, notifications, id) {
+  const abort = new AbortController();
+  const res = await fetch(url(), { ...stateless(token, "subscriptions/listen", id, { notifications }), signal: abort.signal });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type"), /text\/event-stream/);
+  return { ...sseEvents(res), close: () => abort.abort() };
+}
+
+const SUBSCRIPTION = "io.modelcontextprotocol/subscriptionId";
+
+test("subscriptions/listen acknowledges what it agreed to, then carries only the caller's updates", async () => {
+  const discovered = await (await fetch(url(), stateless(alice, "server/discover", 1, {}))).json();
+  assert.equal(discovered.result.capabilities.resources.subscribe, true);
+  const stream = await listen(alice, { resourceSubscriptions: [WATCHED, "test://not-announced"], toolsListChanged: true },
+    "sub-1");
+  const ack = JSON.parse((await stream.next(1))[0].data);
+  assert.equal(ack.method, "notifications/subscriptions/acknowledged");
+  assert.equal(ack.params._meta[SUBSCRIPTION], "sub-1");
+  assert.deepEqual(ack.params.notifications, { resourceSubscriptions: [WATCHED] }, "only what it will send");
+  await update(bob);
+  await assert.rejects(stream.next(1, 1500), /only 0 of 1/, "bob's update is not alice's");
+  await update(alice);
+  const updated = JSON.parse((await stream.next(1))[0].data);
+  assert.equal(updated.method, "notifications/resources/updated");
+  assert.deepEqual(updated.params, { _meta: { [SUBSCRIPTION]: "sub-1" }, uri: WATCHED });
+  stream.close();
+});
+
+test("subscriptions/listen with nothing mKit sends is acknowledged and closed cleanly", async () => {
+  const stream = await listen(alice, { toolsListChanged: true, promptsListChanged: true }, 7);
+  const [ack, end] = (await stream.next(2)).map((e) => JSON.parse(e.data));
+  assert.deepEqual(ack.params, { _meta: { [SUBSCRIPTION]: 7 }, notifications: {} });
+  assert.deepEqual(end, { jsonrpc: "2.0", id: 7, result: { resultType: "complete", _meta: { [SUBSCRIPTION]: 7 } } });
+  assert.equal(await stream.ended(), true);
 });
