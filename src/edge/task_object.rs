@@ -3,22 +3,25 @@
 //!
 //! A task is written to the object's storage before `tools/call` answers, and its run starts
 //! from the object's alarm, not from the request: an alarm outlives the request and is kept
-//! across restarts. Each run first sets the next alarm as a watchdog, so a run cut off by an
-//! isolate restart is started again even where the runtime would not retry the cut-off alarm
-//! itself (workerd does; the watchdog then only delays the rerun to its 15 s) (`MAX_ATTEMPTS`
-//! at most); a run that finishes records its
-//! outcome unless the task was cancelled meanwhile. Storage: the object's SQLite-backed storage,
-//! one JSON value per task, deleted once its `ttlMs` has passed.
+//! across restarts. The alarm starts each waiting run and returns, so a caller's tasks run side
+//! by side; while any task works it sets the next alarm 15 s on as a watchdog, which starts
+//! again a run that an isolate restart cut off (`MAX_ATTEMPTS` at most). A run that finishes
+//! records its outcome unless the task was cancelled meanwhile. Storage: the object's
+//! SQLite-backed storage, one JSON value per task, deleted once its `ttlMs` has passed.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_channel::oneshot;
-use futures_util::future::{join_all, select, Either};
+use futures_util::future::{select, Either};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
-use worker::{durable_object, DurableObject, Env, ListOptions, Request, Response, Result, State, Stub};
+use worker::{
+    durable_object, wasm_bindgen_futures, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
+    Stub,
+};
 
 use super::session_object::{get_json, put_json};
 use super::sessions::{call_object, caller_object};
@@ -44,7 +47,13 @@ fn now_ms() -> u64 {
 
 #[durable_object]
 pub struct McpTasks {
-    state: State,
+    runs: Rc<Runs>,
+}
+
+/// What a run needs of its object, owned, so each run goes on by itself after the alarm that
+/// started it returns (a caller's tasks run side by side, not one after another).
+struct Runs {
+    storage: Storage,
     env: Env,
     /// Runs in progress in this instance: dropping the sender cancels nothing, sending does.
     running: RefCell<HashMap<String, oneshot::Sender<()>>>,
@@ -62,7 +71,7 @@ struct Op {
 
 impl DurableObject for McpTasks {
     fn new(state: State, env: Env) -> Self {
-        McpTasks { state, env, running: RefCell::default() }
+        McpTasks { runs: Rc::new(Runs { storage: state.storage(), env, running: RefCell::default() }) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -70,26 +79,26 @@ impl DurableObject for McpTasks {
         let now = now_ms();
         match (req.path().as_str(), op.task) {
             ("/create", Some(task)) => {
-                self.put(&task).await?;
-                self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+                self.runs.put(&task).await?;
+                self.runs.storage.set_alarm(Duration::from_millis(0)).await?;
                 return Response::empty();
             }
             ("/list", _) => {
                 return Response::from_json(
-                    &self.all().await.into_iter().filter(|t| !t.expired(now)).collect::<Vec<_>>(),
+                    &self.runs.all().await.into_iter().filter(|t| !t.expired(now)).collect::<Vec<_>>(),
                 )
             }
             _ => {}
         }
-        let Some(mut task) = self.get(&op.id, now).await else { return Response::error("no such task", 404) };
+        let Some(mut task) = self.runs.get(&op.id, now).await else { return Response::error("no such task", 404) };
         match req.path().as_str() {
             "/get" => Response::from_json(&task),
             "/update" => {
                 if task.answer(&op.responses, now).unwrap_or(false) {
-                    self.put(&task).await?;
-                    self.state.storage().set_alarm(Duration::from_millis(0)).await?;
+                    self.runs.put(&task).await?;
+                    self.runs.storage.set_alarm(Duration::from_millis(0)).await?;
                 } else {
-                    self.put(&task).await?;
+                    self.runs.put(&task).await?;
                 }
                 Response::empty()
             }
@@ -99,46 +108,50 @@ impl DurableObject for McpTasks {
                     return Response::from_json(&json!({ "was": was, "task": task }));
                 }
                 task.cancel(now);
-                self.put(&task).await?;
-                if let Some(stop) = self.running.borrow_mut().remove(&task.id) {
+                self.runs.put(&task).await?;
+                if let Some(stop) = self.runs.running.borrow_mut().remove(&task.id) {
                     let _ = stop.send(());
                 }
-                self.give_back(&task).await;
+                self.runs.give_back(&task).await;
                 Response::from_json(&json!({ "was": was, "task": task }))
             }
             _ => Response::error("unknown operation", 400),
         }
     }
 
+    /// Starts each working task not running here, and sets the watchdog while any works.
     async fn alarm(&self) -> Result<Response> {
         let now = now_ms();
-        let mut due = Vec::new();
-        for task in self.all().await {
+        let mut working = false;
+        for task in self.runs.all().await {
             if task.expired(now) {
-                let _ = self.state.storage().delete(&key(&task.id)).await;
-            } else if task.status == Status::Working && !self.running.borrow().contains_key(&task.id) {
-                due.push(task);
+                let _ = self.runs.storage.delete(&key(&task.id)).await;
+            } else if task.status == Status::Working {
+                working = true;
+                if !self.runs.running.borrow().contains_key(&task.id) {
+                    let runs = self.runs.clone();
+                    wasm_bindgen_futures::spawn_local(async move { runs.run(task).await });
+                }
             }
         }
-        if !due.is_empty() {
-            self.state.storage().set_alarm(WATCHDOG).await?;
+        if working {
+            self.runs.storage.set_alarm(WATCHDOG).await?;
         }
-        join_all(due.into_iter().map(|t| self.run(t))).await;
         Response::empty()
     }
 }
 
-impl McpTasks {
+impl Runs {
     async fn put(&self, task: &Task) -> Result<()> {
-        put_json(&self.state.storage(), &key(&task.id), task).await
+        put_json(&self.storage, &key(&task.id), task).await
     }
 
     async fn get(&self, id: &str, now: u64) -> Option<Task> {
-        get_json::<Task>(&self.state.storage(), &key(id)).await.filter(|t| !t.expired(now))
+        get_json::<Task>(&self.storage, &key(id)).await.filter(|t| !t.expired(now))
     }
 
     async fn all(&self) -> Vec<Task> {
-        let Ok(map) = self.state.storage().list_with_options(ListOptions::new().prefix("t:")).await else {
+        let Ok(map) = self.storage.list_with_options(ListOptions::new().prefix("t:")).await else {
             return Vec::new();
         };
         map.values().into_iter().flatten().filter_map(|v| serde_json::from_str(&v.as_string()?).ok()).collect()

@@ -93,3 +93,14 @@ test("another user can neither read, answer nor cancel a task", async () => {
   assert.equal((await rpc(alice, "tasks/get", { taskId: created.taskId })).result.status, "completed");
   assert.equal((await rpc(alice, "tasks/get", { taskId: created.taskId }, false)).error.code, -32021);
 });
+
+test("a caller's tasks run side by side: a short one finishes while a long one still works", async () => {
+  const long = (await rpc(alice, "tools/call", { name: "slow_compute", arguments: { seconds: 8, label: "long" } })).result;
+  await until(alice, long.taskId, (r) => r.status === "working", 5000);
+  await sleep(500);
+  const short = (await rpc(alice, "tools/call", { name: "slow_compute", arguments: { seconds: 1, label: "short" } })).result;
+  const done = await until(alice, short.taskId, (r) => r.status !== "working", 6000);
+  assert.equal(done.status, "completed");
+  assert.equal((await rpc(alice, "tasks/get", { taskId: long.taskId })).result.status, "working", "the long one still works");
+  assert.equal((await until(alice, long.taskId, (r) => r.status !== "working", 20_000)).status, "completed");
+});
