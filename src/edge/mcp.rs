@@ -12,7 +12,7 @@ use super::keys::{self, Authentication, Unavailable};
 use super::rate_limit;
 use super::respond::{self, render_challenge, Answered};
 use super::sessions::{self, Hub};
-use super::task_object::TaskObject;
+use super::task_store::TaskObject;
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
 use crate::config::origin_of;

@@ -21,6 +21,7 @@ mod sessions;
 mod signin;
 mod stats;
 mod task_object;
+mod task_store;
 mod webcrypto;
 mod webhook;
 

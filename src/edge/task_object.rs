@@ -1,5 +1,5 @@
-//! `McpTasks`: one Durable Object per caller holding that caller's tasks (`mcp::tasks`), and
-//! `TaskObject`, the `TaskStore` the protocol core reaches it through.
+//! `McpTasks`: one Durable Object per caller holding that caller's tasks (`mcp::tasks`); the
+//! protocol core reaches it through `task_store::TaskObject`.
 //!
 //! A task is written to the object's storage before `tools/call` answers, and its run starts
 //! from the object's alarm, not from the request: an alarm outlives the request and is kept
@@ -20,26 +20,22 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{
     durable_object, wasm_bindgen_futures, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
-    Stub,
 };
 
 use super::session_object::{get_json, put_json};
-use super::sessions::{call_object, caller_object};
-use crate::auth::Principal;
 use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::tasks::{self, Status, Task, TaskStore, MAX_ATTEMPTS};
+use crate::mcp::tasks::{self, Status, Task, MAX_ATTEMPTS};
 use crate::mcp::transport::Caller;
-use crate::mcp::{LocalFuture, Server};
+use crate::mcp::Server;
 use crate::tools::{REGISTRY, SERVER_INFO};
 
 /// The Durable Object namespace binding (wrangler.jsonc).
 pub const BINDING: &str = "MCP_TASKS";
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
-const DEADLINE: Duration = Duration::from_secs(10);
-/// How often a blocked `tasks/result` looks at its task again.
-const SETTLE_POLL: Duration = Duration::from_millis(250);
+/// Tasks one caller may have working at once; a new one waits until one finishes.
+pub const MAX_WORKING: usize = 16;
 
 fn now_ms() -> u64 {
     worker::Date::now().as_millis()
@@ -79,6 +75,11 @@ impl DurableObject for McpTasks {
         let now = now_ms();
         match (req.path().as_str(), op.task) {
             ("/create", Some(task)) => {
+                let working =
+                    self.runs.all().await.iter().filter(|t| t.status == Status::Working && !t.expired(now)).count();
+                if working >= MAX_WORKING {
+                    return Response::error("too many tasks working", 429);
+                }
                 self.runs.put(&task).await?;
                 self.runs.storage.set_alarm(Duration::from_millis(0)).await?;
                 return Response::empty();
@@ -218,89 +219,4 @@ impl Runs {
 
 fn key(id: &str) -> String {
     format!("t:{id}")
-}
-
-/// The caller's tasks object, as the protocol core's `TaskStore`.
-pub struct TaskObject {
-    stub: Stub,
-    base_url: String,
-}
-
-impl TaskObject {
-    /// The caller's object, when the binding exists.
-    pub fn for_caller(env: &Env, issuer: &str, principal: &Principal, base_url: &str) -> Option<TaskObject> {
-        Some(TaskObject { stub: caller_object(env, BINDING, issuer, &principal.sub)?, base_url: base_url.to_owned() })
-    }
-
-    async fn found(&self, op: &str, body: Value) -> std::result::Result<bool, RpcError> {
-        Ok(call_object(&self.stub, op, &body, DEADLINE).await?.0 == 200)
-    }
-}
-
-impl TaskStore for TaskObject {
-    fn create(&self, mut task: Task) -> LocalFuture<'_, std::result::Result<Task, RpcError>> {
-        Box::pin(async move {
-            let unavailable = || RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the task could not be stored");
-            task.id = super::oauth::random_token(16).ok_or_else(unavailable)?;
-            (task.created_ms, task.updated_ms) = (now_ms(), now_ms());
-            task.base_url.clone_from(&self.base_url);
-            match call_object(&self.stub, "/create", &json!({ "task": task }), DEADLINE).await?.0 {
-                200 => Ok(task),
-                _ => Err(unavailable()),
-            }
-        })
-    }
-
-    fn get<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<Task>, RpcError>> {
-        Box::pin(async move {
-            match call_object(&self.stub, "/get", &json!({ "id": id }), DEADLINE).await? {
-                (200, v) => Ok(serde_json::from_value(v).ok()),
-                _ => Ok(None),
-            }
-        })
-    }
-
-    fn update<'a>(
-        &'a self,
-        id: &'a str,
-        responses: &'a Map<String, Value>,
-    ) -> LocalFuture<'a, std::result::Result<bool, RpcError>> {
-        Box::pin(self.found("/update", json!({ "id": id, "responses": responses })))
-    }
-
-    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<(Status, Task)>, RpcError>> {
-        Box::pin(async move {
-            #[derive(Deserialize)]
-            struct Cancelled {
-                was: Status,
-                task: Task,
-            }
-            match call_object(&self.stub, "/cancel", &json!({ "id": id }), DEADLINE).await? {
-                (200, v) => Ok(serde_json::from_value::<Cancelled>(v).ok().map(|c| (c.was, c.task))),
-                _ => Ok(None),
-            }
-        })
-    }
-
-    fn list(&self) -> LocalFuture<'_, std::result::Result<Vec<Task>, RpcError>> {
-        Box::pin(async move {
-            match call_object(&self.stub, "/list", &json!({}), DEADLINE).await? {
-                (200, v) => Ok(serde_json::from_value(v).unwrap_or_default()),
-                _ => Err(RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the tasks could not be listed")),
-            }
-        })
-    }
-
-    /// Polls the object: a run's end is written to its storage from its alarm, in another
-    /// request than this one.
-    fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<Task>, RpcError>> {
-        Box::pin(async move {
-            loop {
-                match self.get(id).await? {
-                    Some(t) if t.status == Status::Working => worker::Delay::from(SETTLE_POLL).await,
-                    other => return Ok(other),
-                }
-            }
-        })
-    }
 }

@@ -104,3 +104,21 @@ test("a caller's tasks run side by side: a short one finishes while a long one s
   assert.equal((await rpc(alice, "tasks/get", { taskId: long.taskId })).result.status, "working", "the long one still works");
   assert.equal((await until(alice, long.taskId, (r) => r.status !== "working", 20_000)).status, "completed");
 });
+
+test("a caller has at most 16 tasks working; the next is refused, and admitted again once one ends", async () => {
+  const created = [];
+  for (let i = 0; i < 16; i++) {
+    const r = await rpc(bob, "tools/call", { name: "slow_compute", arguments: { seconds: 60, label: `busy-${i}` } });
+    assert.equal(r.result?.resultType, "task", JSON.stringify(r));
+    created.push(r.result.taskId);
+  }
+  const refused = await rpc(bob, "tools/call", { name: "slow_compute", arguments: { seconds: 1, label: "one-too-many" } });
+  assert.equal(refused.error?.code, -32600, JSON.stringify(refused));
+  assert.match(refused.error.message, /16 of your tasks are working/);
+  const other = await rpc(alice, "tools/call", { name: "slow_compute", arguments: { seconds: 1, label: "alice's own" } });
+  assert.equal(other.result?.resultType, "task", "another caller is not limited by bob's tasks");
+  await rpc(bob, "tasks/cancel", { taskId: created[0] });
+  const admitted = await rpc(bob, "tools/call", { name: "slow_compute", arguments: { seconds: 1, label: "after a cancel" } });
+  assert.equal(admitted.result?.resultType, "task", JSON.stringify(admitted));
+  for (const taskId of created) await rpc(bob, "tasks/cancel", { taskId });
+});
