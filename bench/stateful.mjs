@@ -92,6 +92,28 @@ const FLOW = {
     const { result } = await (await stateless(w, "tools/call", { name: "slow_compute", arguments: { seconds: 0 } }, true)).json();
     await (await stateless(w, "tasks/get", { taskId: result.taskId }, true)).json();
   },
+  async taskCall2025(w) {
+    const headers = { "mcp-protocol-version": "2025-11-25" };
+    const created = await (await post(w, { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "slow_compute",
+      arguments: { seconds: 0 }, task: {} } }, headers)).json();
+    const done = await (await post(w, { jsonrpc: "2.0", id: 6, method: "tasks/result",
+      params: { taskId: created.result.task.taskId } }, headers)).json();
+    if (!done.result?.content) throw new Error(`tasks/result: ${JSON.stringify(done)}`);
+  },
+  async listen(w) {
+    const abort = new AbortController();
+    const res = await fetch(`${w.url}/mcp`, { method: "POST", signal: abort.signal, headers: { "content-type": "application/json",
+      accept: "application/json, text/event-stream", authorization: `Bearer ${w.token}`, "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "subscriptions/listen" }, body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "subscriptions/listen",
+      params: { notifications: { resourceSubscriptions: ["test://watched-resource"] }, _meta: {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } }) });
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!text.includes("acknowledged")) text += (await reader.read()).value ?? "";
+    await (await stateless(w, "tools/call", { name: "test_update_watched_resource", arguments: {} })).json();
+    while (!text.includes("resources/updated")) text += (await reader.read()).value ?? "";
+    abort.abort();
+  },
   async listWithoutSession(w) {
     await (await post(w, { jsonrpc: "2.0", id: 2, method: "tools/list" }, { "mcp-protocol-version": "2025-11-25" })).text();
   },
@@ -131,6 +153,8 @@ const rows = [
   ["statelessCall", "stateless tools/call greet (2026-07-28)"],
   ["handshakeCall", "stateless tools/call greet (2025-11-25, no session)"],
   ["taskCall", "task-mode tools/call slow_compute{seconds:0}: create + one tasks/get (+ the run from the alarm)"],
+  ["taskCall2025", "2025-11-25 task: tools/call with params.task + a blocking tasks/result"],
+  ["listen", "subscriptions/listen: acknowledged, one update announced by a tools/call and received"],
   ["listWithoutSession", "tools/list, 2025-11-25, no session"],
   ["listOnSession", "tools/list on a held session (the liveness check at the Durable Object)"],
   ["elicitation", "session-mode tools/call with one elicitation round trip (stream + answer POST)"],

@@ -15,7 +15,9 @@ use crate::mcp::tasks::{Status, Task, TaskStore};
 use crate::mcp::LocalFuture;
 
 const DEADLINE: Duration = Duration::from_secs(10);
-/// How often a blocked `tasks/result` looks at its task again.
+/// How often a blocked `tasks/result` looks at its task again: soon at first (a short task is
+/// done in a few milliseconds), then every 250 ms.
+const FIRST_POLL: Duration = Duration::from_millis(10);
 const SETTLE_POLL: Duration = Duration::from_millis(250);
 
 fn now_ms() -> u64 {
@@ -101,11 +103,13 @@ impl TaskStore for TaskObject {
     /// request than this one.
     fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, std::result::Result<Option<Task>, RpcError>> {
         Box::pin(async move {
+            let mut pause = FIRST_POLL;
             loop {
                 match self.get(id).await? {
-                    Some(t) if t.status == Status::Working => worker::Delay::from(SETTLE_POLL).await,
+                    Some(t) if t.status == Status::Working => worker::Delay::from(pause).await,
                     other => return Ok(other),
                 }
+                pause = (pause * 2).min(SETTLE_POLL);
             }
         })
     }
