@@ -3,8 +3,11 @@
 // sends mid-call (the answer comes back on a later POST and reaches the waiting call through the
 // caller's Durable Object); a subscription receives an update announced from another request;
 // another user cannot use, read or end a session; DELETE ends it; a dropped GET stream resumes
-// with Last-Event-ID.
+// with Last-Event-ID. On 2026-07-28, subscriptions/listen carries the same updates, driven raw
+// and by the official Python SDK's Client.listen.
 
+import { spawn } from "node:child_process";
+import { join } from "node:path";
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -12,7 +15,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import {
   CreateMessageRequestSchema, ElicitRequestSchema, ResourceUpdatedNotificationSchema,
 } from "@modelcontextprotocol/sdk/types.js";
-import { EXAMPLES_BUILD } from "./harness.mjs";
+import { EXAMPLES_BUILD, ROOT } from "./harness.mjs";
 import { sseEvents } from "./sse.mjs";
 import { startStack } from "./stack.mjs";
 
@@ -219,4 +222,21 @@ test("subscriptions/listen with nothing mKit sends is acknowledged and closed cl
   assert.deepEqual(ack.params, { _meta: { [SUBSCRIPTION]: 7 }, notifications: {} });
   assert.deepEqual(end, { jsonrpc: "2.0", id: 7, result: { resultType: "complete", _meta: { [SUBSCRIPTION]: 7 } } });
   assert.equal(await stream.ended(), true);
+});
+
+test("the official Python SDK's Client.listen receives an update announced by a tool", async () => {
+  const child = spawn("python3", [join(ROOT, "tests/e2e/peers/listen_client.py"), WATCHED], {
+    env: { ...process.env, PYTHONPATH: join(ROOT, ".tools/python"), MKIT_URL: url(), MKIT_TOKEN: alice },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => { stdout += d; });
+  child.stderr.on("data", (d) => { stderr += d; });
+  const code = await new Promise((r) => child.once("exit", r));
+  assert.equal(code, 0, `${stdout}\n${stderr}`);
+  const out = JSON.parse(stdout.trim().split("\n").at(-1));
+  assert.equal(out.protocolVersion, "2026-07-28");
+  assert.deepEqual(out.honored.resourceSubscriptions, [WATCHED], "only the resource that announces updates");
+  assert.deepEqual(out.event, { type: "ResourceUpdated", uri: WATCHED });
 });
