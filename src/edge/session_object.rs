@@ -19,13 +19,17 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use worker::{durable_object, Delay, DurableObject, Env, ListOptions, Request, Response, Result, State};
 
-use crate::mcp::listen;
+use super::listeners::{Listeners, Listening};
+use super::object_storage::{get_json, put_json};
 use crate::mcp::session::SESSION_TTL_SECS;
 
 /// How long a call waits for the client's answer before it fails.
 pub const ANSWER_WAIT: Duration = Duration::from_secs(300);
-/// Answers kept for calls not yet waiting, and events kept per GET stream for replay.
+/// Answers kept for calls not yet waiting, events kept per GET stream for replay, and open
+/// `subscriptions/listen` streams per caller.
 const KEPT: usize = 32;
+/// GET streams open per session.
+const GET_STREAMS: usize = 4;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Stored {
@@ -41,8 +45,7 @@ struct Live {
     /// Per session: (event number, event text), newest last.
     events: HashMap<String, VecDeque<(u64, String)>>,
     next_event: u64,
-    /// Open `subscriptions/listen` streams: subscription id, resources, stream.
-    listeners: Vec<(Value, Vec<String>, mpsc::UnboundedSender<Vec<u8>>)>,
+    listeners: Listeners,
 }
 
 #[durable_object]
@@ -70,14 +73,6 @@ struct Op {
     listening: Option<Listening>,
 }
 
-/// A `subscriptions/listen` the Worker checked (`mcp::listen`).
-#[derive(Deserialize)]
-struct Listening {
-    id: Value,
-    uris: Vec<String>,
-    acknowledged: Value,
-}
-
 impl DurableObject for McpSessions {
     fn new(state: State, _env: Env) -> Self {
         McpSessions { state, live: RefCell::default() }
@@ -90,7 +85,7 @@ impl DurableObject for McpSessions {
             "/open" => self.open(now).await,
             "/publish" => self.publish(&op.uri).await,
             "/listen" => match op.listening {
-                Some(l) => self.listen(l),
+                Some(l) => event_stream(self.live.borrow_mut().listeners.open(l)),
                 None => Response::error("nothing to listen to", 400),
             },
             path => match self.session(&op.id, now).await {
@@ -226,20 +221,8 @@ impl McpSessions {
                 sent += self.send(k.trim_start_matches("s:"), &note);
             }
         }
-        let mut live = self.live.borrow_mut();
-        live.listeners.retain(|(id, uris, tx)| {
-            let event = || format!("event: message\ndata: {}\n\n", listen::updated(id, uri)).into_bytes();
-            !uris.iter().any(|u| u == uri) || tx.unbounded_send(event()).map(|_| sent += 1).is_ok()
-        });
+        sent += self.live.borrow_mut().listeners.publish(uri);
         Response::from_json(&json!({ "sent": sent }))
-    }
-
-    /// A `subscriptions/listen` stream: its acknowledgment, then the updates it agreed to.
-    fn listen(&self, l: Listening) -> Result<Response> {
-        let (tx, rx) = mpsc::unbounded::<Vec<u8>>();
-        let _ = tx.unbounded_send(format!("event: message\ndata: {}\n\n", l.acknowledged).into_bytes());
-        self.live.borrow_mut().listeners.push((l.id, l.uris, tx));
-        event_stream(rx)
     }
 
     /// Writes `message` as the next event of a session's GET stream(s), kept for replay.
@@ -269,12 +252,18 @@ impl McpSessions {
                 let _ = tx.unbounded_send(text.clone().into_bytes());
             }
         }
-        live.streams.entry(id.to_owned()).or_default().push(tx);
+        // Likewise a session keeps its newest GET streams; the oldest past the limit is ended.
+        let streams = live.streams.entry(id.to_owned()).or_default();
+        streams.retain(|s| !s.is_closed());
+        if streams.len() >= GET_STREAMS {
+            streams.remove(0).close_channel();
+        }
+        streams.push(tx);
         event_stream(rx)
     }
 }
 
-fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
+pub(super) fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
     let headers = worker::Headers::new();
     headers.set("Content-Type", "text/event-stream")?;
     headers.set("Cache-Control", "no-cache")?;
@@ -283,16 +272,4 @@ fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
 
 fn key(id: &str) -> String {
     format!("s:{id}")
-}
-
-/// A value kept as JSON text in an object's storage (not through `Storage::get`/`put`, whose
-/// serde_wasm_bindgen conversion costs bundle size for nothing here).
-pub(super) async fn get_json<T: serde::de::DeserializeOwned>(storage: &worker::Storage, key: &str) -> Option<T> {
-    let promise = storage.as_raw().get(key).ok()?;
-    let value = worker::wasm_bindgen_futures::JsFuture::from(promise).await.ok()?;
-    serde_json::from_str(&value.as_string()?).ok()
-}
-
-pub(super) async fn put_json<T: Serialize>(storage: &worker::Storage, key: &str, value: &T) -> Result<()> {
-    storage.put_raw(key, serde_json::to_string(value)?).await
 }

@@ -63,11 +63,16 @@ impl Hub {
     }
 
     /// A `subscriptions/listen` stream, from the object, which sends the caller's updates on it.
-    pub async fn listen_response(&self, listening: &Listening) -> Option<worker::Response> {
+    /// `Err` with the object's status.
+    pub async fn listen_response(&self, listening: &Listening) -> Result<worker::Response, u16> {
         let body = json!({ "listening": { "id": listening.id, "uris": listening.uris,
             "acknowledged": listening.acknowledged } });
-        let resp = self.stub.fetch_with_request(object_request("/listen", &body).ok()?).await.ok()?;
-        (resp.status_code() == 200).then_some(resp)
+        let req = object_request("/listen", &body).map_err(|_| 500u16)?;
+        let resp = self.stub.fetch_with_request(req).await.map_err(|_| 503u16)?;
+        match resp.status_code() {
+            200 => Ok(resp),
+            status => Err(status),
+        }
     }
 
     /// One operation on the held session (`id` added), under `deadline`.

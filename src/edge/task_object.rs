@@ -22,7 +22,7 @@ use worker::{
     durable_object, wasm_bindgen_futures, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
 };
 
-use super::session_object::{get_json, put_json};
+use super::object_storage::{get_json, put_json};
 use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{self, Status, Task, MAX_ATTEMPTS};

@@ -34,14 +34,18 @@ pub struct Listening {
 impl Listening {
     /// The result that ends the stream cleanly.
     pub fn closing(&self) -> Value {
-        json!({ "jsonrpc": "2.0", "id": self.id, "result": { "resultType": "complete",
-            "_meta": { SUBSCRIPTION_ID: self.id } } })
+        closing(&self.id)
     }
 
     /// The whole answer when nothing will be sent: the acknowledgment, then the clean end.
     pub fn closed_at_once(&self) -> HttpReply {
         encode(Format::Sse, 200, std::slice::from_ref(&self.acknowledged), self.closing().to_string(), None)
     }
+}
+
+/// The result that ends subscription `id` cleanly.
+pub fn closing(id: &Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id, "result": { "resultType": "complete", "_meta": { SUBSCRIPTION_ID: id } } })
 }
 
 /// `notifications/resources/updated` for subscription `id`.

@@ -142,7 +142,9 @@ pub async fn create(
     call.remove("task");
     let capabilities = ctx.client_capabilities.cloned().unwrap_or(Value::Null);
     let version = ctx.protocol_version.as_str();
-    let ttl_ms = tasks_2025::requested_ttl(params).map_or(TTL_MS, |ms| ms.clamp(1000, TTL_MS));
+    // A 2025-11-25 client may ask for a shorter life (`params.task.ttl`); the extension has no such field.
+    let requested = tasks_2025::requested_ttl(params).filter(|_| ctx.protocol_version.era() == Era::Handshake);
+    let ttl_ms = requested.map_or(TTL_MS, |ms| ms.clamp(1000, TTL_MS));
     let task = Task {
         admission: Some(admission.clone()),
         ttl_ms,

@@ -73,8 +73,7 @@ async function openStream(token, session, lastEventId) {
     authorization: `Bearer ${token}`, "mcp-session-id": session, ...(lastEventId ? { "last-event-id": lastEventId } : {}) } });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type"), /text\/event-stream/);
-  const { next } = sseEvents(res);
-  return { next, close: () => abort.abort() };
+  return { ...sseEvents(res), close: () => abort.abort() };
 }
 
 /** Announces a change of the watched resource from a 2026-07-28 request: no session at all. */
@@ -239,4 +238,36 @@ test("the official Python SDK's Client.listen receives an update announced by a 
   assert.equal(out.protocolVersion, "2026-07-28");
   assert.deepEqual(out.honored.resourceSubscriptions, [WATCHED], "only the resource that announces updates");
   assert.deepEqual(out.event, { type: "ResourceUpdated", uri: WATCHED });
+});
+
+test("a caller keeps at most 32 subscriptions/listen streams: the 33rd ends the oldest, cleanly", async () => {
+  const open = [];
+  for (let i = 0; i < 32; i++) {
+    const s = await listen(bob, { resourceSubscriptions: [WATCHED] }, `cap-${i}`);
+    await s.next(1);
+    open.push(s);
+  }
+  const newest = await listen(bob, { resourceSubscriptions: [WATCHED] }, "cap-32");
+  assert.equal(JSON.parse((await newest.next(1))[0].data).method, "notifications/subscriptions/acknowledged");
+  const [end] = (await open[0].next(1)).map((e) => JSON.parse(e.data));
+  assert.deepEqual(end, { jsonrpc: "2.0", id: "cap-0", result: { resultType: "complete",
+    _meta: { [SUBSCRIPTION]: "cap-0" } } }, "the oldest got its clean end");
+  assert.equal(await open[0].ended(), true);
+  await update(bob);
+  assert.equal(JSON.parse((await open[1].next(1))[0].data).method, "notifications/resources/updated", "the others stay");
+  assert.equal(JSON.parse((await newest.next(1))[0].data).method, "notifications/resources/updated");
+  for (const s of [...open, newest]) s.close();
+});
+
+test("a held session keeps its 4 newest GET streams: a fifth ends the oldest", async () => {
+  const session = await rawSession(alice);
+  const streams = [];
+  for (let i = 0; i < 5; i++) {
+    const s = await openStream(alice, session);
+    await s.next(1); // the priming event
+    streams.push(s);
+  }
+  assert.equal(await streams[0].ended(), true, "the oldest ended");
+  assert.equal(await streams[1].ended(500), false, "the others stay open");
+  for (const s of streams) s.close();
 });
