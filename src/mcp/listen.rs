@@ -129,21 +129,7 @@ mod tests {
     use super::*;
     use crate::auth::Principal;
     use crate::mcp::registry::Registry;
-    use crate::mcp::test_support::{Free, Req, INFO};
-
-    fn caller(principal: &Principal) -> Caller<'_> {
-        Caller {
-            principal,
-            entitlements: &Free,
-            bindings: None,
-            sealing: None,
-            session_capabilities: None,
-            hub: None,
-            held: false,
-            tasks: None,
-            task_admission: None,
-        }
-    }
+    use crate::mcp::test_support::{plain_caller, Req, INFO};
 
     /// One POST: 2026-07-28 unless `version` says otherwise.
     fn post(filter: Value, accept: &str, version: &str) -> Result<Listening, HttpReply> {
@@ -164,7 +150,7 @@ mod tests {
             ("Mcp-Method", METHOD.to_owned()),
             ("Accept", accept.trim_end_matches(" noscope").to_owned()),
         ];
-        open(&server, &Req(headers, body.to_string().into_bytes()), &caller(&principal))
+        open(&server, &Req(headers, body.to_string().into_bytes()), &plain_caller(&principal))
     }
 
     const SSE: &str = "application/json, text/event-stream";

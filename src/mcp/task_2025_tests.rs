@@ -14,7 +14,7 @@ use super::session_tests::{ask_name, FakeHub};
 use super::task_tests::Store;
 use super::tasks::{self, Status, Task, TaskSupport};
 use super::tasks_2025::RELATED_TASK;
-use super::test_support::{block_on, Free, Req, INFO};
+use super::test_support::{block_on, plain_caller, Req, INFO};
 use super::tool::ToolInfo;
 use super::transport::{self, Caller};
 use crate::auth::Principal;
@@ -55,22 +55,13 @@ fn run(t: &Task) -> Result<Value, DispatchError> {
     let principal = Principal::new("alice", None, Vec::new());
     let admission = t.admission.clone().unwrap_or(super::admission::Admission::Free);
     let empty = Store::default();
-    let caller = Caller { task_admission: Some(&admission), ..caller(&principal, &empty, None, "2025-11-25") };
+    let caller = Caller { task_admission: Some(&admission), ..caller(&principal, &empty, None) };
     block_on(tasks::run(&server, &caller, t))
 }
 
-fn caller<'a>(principal: &'a Principal, store: &'a Store, hub: Option<&'a FakeHub>, _: &str) -> Caller<'a> {
-    Caller {
-        principal,
-        entitlements: &Free,
-        bindings: None,
-        sealing: None,
-        session_capabilities: None,
-        hub: hub.map(|h| h as &dyn SessionHub),
-        held: hub.is_some(),
-        tasks: Some(store),
-        task_admission: None,
-    }
+fn caller<'a>(principal: &'a Principal, store: &'a Store, hub: Option<&'a FakeHub>) -> Caller<'a> {
+    let hub = hub.map(|h| h as &dyn SessionHub);
+    Caller { hub, held: hub.is_some(), tasks: Some(store), ..plain_caller(principal) }
 }
 
 /// One handshake-era request at `version`; `hub`: on a held session.
@@ -80,7 +71,7 @@ fn rpc_at(version: &str, store: &Store, hub: Option<&FakeHub>, method: &str, par
     let principal = Principal::new("alice", None, Vec::new());
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let req = Req(vec![("MCP-Protocol-Version", version.into())], body.to_string().into_bytes());
-    let r = block_on(transport::handle_post(&server, &req, &caller(&principal, store, hub, version)));
+    let r = block_on(transport::handle_post(&server, &req, &caller(&principal, store, hub)));
     serde_json::from_str(&r.body).unwrap_or(Value::Null)
 }
 

@@ -50,6 +50,21 @@ impl Entitlements for Free {
     }
 }
 
+/// A caller with nothing but a principal who pays for nothing: no bindings, session or store.
+pub(super) fn plain_caller(principal: &Principal) -> Caller<'_> {
+    Caller {
+        principal,
+        entitlements: &Free,
+        bindings: None,
+        sealing: None,
+        session_capabilities: None,
+        hub: None,
+        held: false,
+        tasks: None,
+        task_admission: None,
+    }
+}
+
 /// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
 /// `admission`) a task's own run.
 pub(super) fn task_caller<'a>(
@@ -58,15 +73,5 @@ pub(super) fn task_caller<'a>(
     tasks: &'a dyn TaskStore,
     admission: Option<&'a Admission>,
 ) -> Caller<'a> {
-    Caller {
-        principal,
-        entitlements,
-        bindings: None,
-        sealing: None,
-        session_capabilities: None,
-        hub: None,
-        held: false,
-        tasks: Some(tasks),
-        task_admission: admission,
-    }
+    Caller { entitlements, tasks: Some(tasks), task_admission: admission, ..plain_caller(principal) }
 }
