@@ -240,8 +240,8 @@ async fn serve(
     match hub.filter(|_| !listening.uris.is_empty()) {
         None => listening.closed_at_once().into(),
         Some(hub) => match hub.listen_response(&listening).await {
-            Ok(stream) => Answered::Streamed(sessions::event_stream(200), stream),
-            Err(_) => HttpReply::error(503, "sessions_unavailable").with_header("Retry-After", "5").into(),
+            Some(stream) => Answered::Streamed(sessions::event_stream(200), stream),
+            None => HttpReply::error(503, "sessions_unavailable").with_header("Retry-After", "5").into(),
         },
     }
 }

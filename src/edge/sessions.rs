@@ -56,22 +56,22 @@ impl Hub {
 
     /// `GET /mcp`: the held session's stream, from the object (replaying after `last_event_id`).
     pub async fn stream_response(&self, last_event_id: Option<String>) -> Option<worker::Response> {
-        let body = json!({ "id": self.held, "last_event_id": last_event_id });
-        let resp = object_request("/stream", &body).ok()?;
-        let resp = self.stub.fetch_with_request(resp).await.ok()?;
-        (resp.status_code() == 200).then_some(resp)
+        self.open_stream("/stream", &json!({ "id": self.held, "last_event_id": last_event_id })).await
     }
 
     /// A `subscriptions/listen` stream, from the object, which sends the caller's updates on it.
-    /// `Err` with the object's status.
-    pub async fn listen_response(&self, listening: &Listening) -> Result<worker::Response, u16> {
+    pub async fn listen_response(&self, listening: &Listening) -> Option<worker::Response> {
         let body = json!({ "listening": { "id": listening.id, "uris": listening.uris,
             "acknowledged": listening.acknowledged } });
-        let req = object_request("/listen", &body).map_err(|_| 500u16)?;
-        let resp = self.stub.fetch_with_request(req).await.map_err(|_| 503u16)?;
-        match resp.status_code() {
-            200 => Ok(resp),
-            status => Err(status),
+        self.open_stream("/listen", &body).await
+    }
+
+    /// A stream the object keeps open: its response, once its headers arrive within the deadline.
+    async fn open_stream(&self, op: &str, body: &Value) -> Option<worker::Response> {
+        let req = object_request(op, body).ok()?;
+        match select(Box::pin(self.stub.fetch_with_request(req)), Box::pin(Delay::from(DEADLINE))).await {
+            Either::Left((Ok(resp), _)) if resp.status_code() == 200 => Some(resp),
+            _ => None,
         }
     }
 
