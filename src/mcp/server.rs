@@ -215,10 +215,15 @@ impl Server<'_> {
             Ok(a) => a,
             Err(denial) => {
                 ctx.billing.set(Some(denial_label(&denial)));
-                return match denial {
+                let refusal = match denial {
                     Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
-                    Denial::PaymentRequired { result, pay } => Ok(paid::ask_to_pay(ctx, result, pay)?),
+                    Denial::PaymentRequired { result, pay } => paid::ask_to_pay(ctx, result, pay),
                 };
+                // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
+                if as_task && ctx.protocol_version.era() == Era::Handshake {
+                    return Ok(tasks_2025::refused(ctx, params, refusal).await?);
+                }
+                return Ok(refusal?);
             }
         };
         ctx.billing.set(Some(admission.as_str()));

@@ -96,3 +96,33 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
     assert_eq!(*balance.events.borrow(), vec!["reserve".to_owned(), "settle d1".to_owned()]);
     assert_eq!(*balance.credits.borrow(), 3, "charged once");
 }
+
+#[test]
+fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
+    let mut registry = Registry::default();
+    let info = ToolInfo::new("paid", "").credits(2).task_support(TaskSupport::Optional);
+    registry.raw_tool(info, json!({ "type": "object" }), paid);
+    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let (store, balance) = (Store::default(), Balance::default());
+    let principal = Principal::new("alice", None, Vec::new());
+    let post = |method: &str, params: Value| {
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string().into_bytes();
+        let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body);
+        let r = block_on(transport::handle_post(&server, &req, &task_caller(&principal, &balance, &store, None)));
+        serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null)
+    };
+    let created = post("tools/call", json!({ "name": "paid", "arguments": {}, "task": { "ttl": 60000 } }));
+    let id = created["result"]["task"]["taskId"].as_str().map(str::to_owned).expect("a task, as the client asked");
+    let got = post("tasks/get", json!({ "taskId": id }));
+    assert_eq!(
+        (got["result"]["status"].as_str(), got["result"]["statusMessage"].as_str()),
+        (Some("failed"), Some("buy credits"))
+    );
+    let result = post("tasks/result", json!({ "taskId": id }));
+    assert_eq!(
+        (result["result"]["isError"].as_bool(), result["result"]["content"][0]["text"].as_str()),
+        (Some(true), Some("buy credits"))
+    );
+    assert!(balance.events.borrow().is_empty(), "nothing taken, nothing settled");
+    assert_eq!(store.0.borrow()[0].status, Status::Completed, "finished: never run");
+}

@@ -137,19 +137,7 @@ pub async fn create(
         give_back(ctx.entitlements, tool, &admission).await;
         return Err(RpcError::new(super::jsonrpc::INTERNAL_ERROR, "tasks are not kept here"));
     };
-    let mut call = params.clone();
-    call.remove("_meta");
-    call.remove("task");
-    let capabilities = ctx.client_capabilities.cloned().unwrap_or(Value::Null);
-    let version = ctx.protocol_version.as_str();
-    // A 2025-11-25 client may ask for a shorter life (`params.task.ttl`); the extension has no such field.
-    let requested = tasks_2025::requested_ttl(params).filter(|_| ctx.protocol_version.era() == Era::Handshake);
-    let ttl_ms = requested.map_or(TTL_MS, |ms| ms.clamp(1000, TTL_MS));
-    let task = Task {
-        admission: Some(admission.clone()),
-        ttl_ms,
-        ..Task::new(call, version, capabilities, ctx.principal.clone())
-    };
+    let task = Task { admission: Some(admission.clone()), ..to_store(ctx, params) };
     match store.create(task).await {
         Ok(task) if ctx.protocol_version.era() == Era::Handshake => Ok(tasks_2025::created(&task)),
         Ok(task) => Ok(task.created()),
@@ -158,6 +146,21 @@ pub async fn create(
             Err(e)
         }
     }
+}
+
+/// The task for this `tools/call`, as it is stored: the call without `_meta` and `task`, the
+/// request's version and declared capabilities, the caller, and its lifetime (a 2025-11-25
+/// client may ask for a shorter one; the extension has no such field).
+pub(super) fn to_store(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Task {
+    let mut call = params.clone();
+    call.remove("_meta");
+    call.remove("task");
+    let capabilities = ctx.client_capabilities.cloned().unwrap_or(Value::Null);
+    let mut task = Task::new(call, ctx.protocol_version.as_str(), capabilities, ctx.principal.clone());
+    if ctx.protocol_version.era() == Era::Handshake {
+        task.ttl_ms = tasks_2025::requested_ttl(params).map_or(TTL_MS, |ms| ms.clamp(1000, TTL_MS));
+    }
+    task
 }
 
 /// One run of a task: its `tools/call` through the same dispatch (admission, billing) as a

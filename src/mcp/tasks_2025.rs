@@ -66,8 +66,9 @@ pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Valu
 /// The `Task` object of 2025-11-25. A tool result with `isError` is a failed task there.
 pub fn task_object(t: &Task) -> Value {
     let tool_error = t.result.as_ref().and_then(|r| r.get("isError")).and_then(Value::as_bool) == Some(true);
+    let said = || t.result.as_ref().and_then(|r| r["content"][0]["text"].as_str()).map(str::to_owned);
     let (status, message) = match t.status {
-        Status::Completed if tool_error => ("failed", Some("the tool reported an error: call tasks/result".to_owned())),
+        Status::Completed if tool_error => ("failed", said().or_else(|| Some("the tool reported an error".to_owned()))),
         Status::Completed => ("completed", None),
         Status::Failed => ("failed", t.error.as_ref().and_then(|e| e["message"].as_str()).map(str::to_owned)),
         Status::Cancelled => ("cancelled", Some("The task was cancelled by request.".to_owned())),
@@ -80,6 +81,25 @@ pub fn task_object(t: &Task) -> Value {
         v["statusMessage"] = m.into();
     }
     v
+}
+
+/// A task the client asked for but admission refused (payment required, a quota spent, the
+/// ledger unavailable): on this wire a `tools/call` that asked for a task must answer with one,
+/// so it gets one already finished with the refusal: `tasks/get` shows it failed, with the
+/// refusal's text, and `tasks/result` returns the refusal (the pay link included) as the call
+/// would have. Nothing was taken, so nothing is given back. Unstored, the refusal is the answer.
+pub async fn refused(
+    ctx: &ToolContext<'_>,
+    params: &Map<String, Value>,
+    refusal: Result<Value, RpcError>,
+) -> Result<Value, RpcError> {
+    let Some(store) = ctx.tasks else { return refusal };
+    let mut task = super::tasks::to_store(ctx, params);
+    task.settle(refusal.clone().map_err(super::server::DispatchError::Rpc), 0);
+    match store.create(task).await {
+        Ok(t) => Ok(created(&t)),
+        Err(_) => refusal,
+    }
 }
 
 /// `CreateTaskResult`.
