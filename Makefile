@@ -259,7 +259,7 @@ test-differential: setup-npm
 
 test-e2e: worker worker-fixtures setup-python
 	rm -rf .e2e
-	node --test --test-concurrency=2 'tests/e2e/*.test.mjs'
+	node --test --test-concurrency=2 --test-timeout=900000 'tests/e2e/*.test.mjs'
 
 # Fuzzing (fuzz/): one cargo-fuzz target per parser that sees network bytes, each seeded from
 # fuzz/seeds/<target> (inputs of the unit tests). cargo fuzz passes nightly-only flags, which the

@@ -23,6 +23,8 @@ import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 const ANSWER_BOUND_MS = 15_000;
 /** The worker's refetch interval (30 s) and a margin. */
 const REFETCH_WINDOW_MS = 31_500;
+// A chain's start and stop fail instead of waiting forever (a fresh CI run once hung in one).
+const HOOK_TIMEOUT_MS = 180_000;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The only 5xx answers allowed, by request label: no key at all is usable. */
 const DOCUMENTED_5XX = new Set(["cold: healthz", "cold: whoami without keys", "empty: healthz"]);
@@ -160,8 +162,8 @@ const C = chain("c");
 describe("faults", { concurrency: true }, () => {
   // Chain A: 500, then an empty set (revocation) and the way back.
   describe("issuer errors while keys are cached; an emptied set revokes", { concurrency: 1 }, () => {
-    before(() => A.start());
-    after(() => A.stop());
+    before(() => A.start(), { timeout: HOOK_TIMEOUT_MS });
+    after(() => A.stop(), { timeout: HOOK_TIMEOUT_MS });
 
     test("issuer 500: cached keys keep serving, /healthz says stale", { timeout: 90_000 }, async () => {
       await failWhileCached(A, "500", "fetch_status");
@@ -200,8 +202,8 @@ describe("faults", { concurrency: true }, () => {
 
   // Chain B: a cold worker with no keys at all, D1 faults, then trickle, oversize, invalid JSON.
   describe("no keys at all; D1 faults; a trickling, an oversize and an invalid JWKS", { concurrency: 1 }, () => {
-    before(() => B.start());
-    after(() => B.stop());
+    before(() => B.start(), { timeout: HOOK_TIMEOUT_MS });
+    after(() => B.stop(), { timeout: HOOK_TIMEOUT_MS });
 
     test("no keys ever loaded: /mcp answers the documented 503, and recovers once the issuer does", { timeout: 90_000 }, async () => {
       const h = await B.health("cold: healthz");
@@ -316,8 +318,8 @@ describe("faults", { concurrency: true }, () => {
 
   // Chain C: the connection dropped mid-body, a client aborting mid-refresh, rotation afterwards.
   describe("issuer hangs up; a client aborts mid-refresh; rotation after", { concurrency: 1 }, () => {
-    before(() => C.start());
-    after(() => C.stop());
+    before(() => C.start(), { timeout: HOOK_TIMEOUT_MS });
+    after(() => C.stop(), { timeout: HOOK_TIMEOUT_MS });
 
     test("the issuer hangs up mid-body: cached keys keep serving", { timeout: 90_000 }, async () => {
       await failWhileCached(C, "hangup", "fetch_failed");
