@@ -230,7 +230,7 @@ async fn serve(
         tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
         task_admission: None,
     };
-    if !listen::wanted(&request.body) {
+    if !listen::wanted(request) {
         return transport::handle_post(&server, request, &caller).await.into();
     }
     let listening = match listen::open(&server, request, &caller) {

@@ -263,7 +263,7 @@ impl McpSessions {
     }
 }
 
-pub(super) fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
+fn event_stream(rx: mpsc::UnboundedReceiver<Vec<u8>>) -> Result<Response> {
     let headers = worker::Headers::new();
     headers.set("Content-Type", "text/event-stream")?;
     headers.set("Cache-Control", "no-cache")?;

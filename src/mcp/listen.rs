@@ -54,11 +54,11 @@ pub fn updated(id: &Value, uri: &str) -> Value {
         "params": { "_meta": { SUBSCRIPTION_ID: id }, "uri": uri } })
 }
 
-/// Whether a POST body may be a `subscriptions/listen` (a byte search first: every POST asks).
-pub fn wanted(body: &[u8]) -> bool {
-    let pattern = METHOD.as_bytes();
-    body.windows(pattern.len()).any(|w| w == pattern)
-        && serde_json::from_slice::<Value>(body).is_ok_and(|v| v.get("method").and_then(Value::as_str) == Some(METHOD))
+/// Whether a POST is a `subscriptions/listen`, by its `Mcp-Method` header: every 2026-07-28
+/// request carries it, and `open` (or the transport, for any other POST) refuses a body whose
+/// method disagrees, so no body is read here.
+pub fn wanted(req: &dyn HttpRequest) -> bool {
+    req.header("Mcp-Method").is_some_and(|m| m.trim() == METHOD)
 }
 
 /// Checks a `subscriptions/listen` POST as the transport checks any request (media types,
@@ -201,9 +201,27 @@ mod tests {
     }
 
     #[test]
-    fn only_a_listen_body_is_wanted() {
-        assert!(wanted(br#"{"jsonrpc":"2.0","id":1,"method":"subscriptions/listen","params":{}}"#));
-        assert!(!wanted(br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"subscriptions/listen"}}"#));
-        assert!(!wanted(b"subscriptions/listen"));
+    fn only_a_post_naming_listen_in_mcp_method_is_wanted() {
+        let req = |h: Option<&str>| Req(h.map(|m| vec![("Mcp-Method", m.to_owned())]).unwrap_or_default(), Vec::new());
+        assert!(wanted(&req(Some("subscriptions/listen"))));
+        assert!(!wanted(&req(Some("tools/call"))));
+        assert!(!wanted(&req(None)), "a 2025-era request names no method in a header");
+    }
+
+    #[test]
+    fn a_body_that_disagrees_with_the_header_is_refused() {
+        let mut registry = Registry::default();
+        registry.announces_updates("test://watched");
+        let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+        let principal = Principal::new("alice", None, Vec::new());
+        let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": { "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });
+        let headers = vec![
+            ("MCP-Protocol-Version", "2026-07-28".to_owned()),
+            ("Mcp-Method", METHOD.to_owned()),
+            ("Accept", SSE.to_owned()),
+        ];
+        let refused = open(&server, &Req(headers, body.to_string().into_bytes()), &plain_caller(&principal));
+        assert_eq!(refused.map(|_| ()).map_err(|r| r.status), Err(400));
     }
 }

@@ -56,11 +56,17 @@ async fn paid(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     Ok(super::mrtr::input_required([("q".to_owned(), ask)].into_iter().collect(), None))
 }
 
-#[test]
-fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
+/// One task tool costing 2 credits.
+fn registry() -> Registry {
     let mut registry = Registry::default();
     let info = ToolInfo::new("paid", "").credits(2).task_support(TaskSupport::Optional);
     registry.raw_tool(info, json!({ "type": "object" }), paid);
+    registry
+}
+
+#[test]
+fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
+    let registry = registry();
     let server = Server { registry: &registry, info: &INFO, page_size: 50 };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
@@ -99,9 +105,7 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
 
 #[test]
 fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
-    let mut registry = Registry::default();
-    let info = ToolInfo::new("paid", "").credits(2).task_support(TaskSupport::Optional);
-    registry.raw_tool(info, json!({ "type": "object" }), paid);
+    let registry = registry();
     let server = Server { registry: &registry, info: &INFO, page_size: 50 };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());

@@ -72,7 +72,7 @@ fn unknown(id: &str) -> RpcError {
     RpcError::invalid_params(format!("unknown task: {id}")).with_data(json!({ "taskId": id }))
 }
 
-fn task_id(params: &Map<String, Value>) -> Result<&str, RpcError> {
+pub(super) fn task_id(params: &Map<String, Value>) -> Result<&str, RpcError> {
     params.get("taskId").and_then(Value::as_str).ok_or_else(|| RpcError::invalid_params("taskId must be a string"))
 }
 

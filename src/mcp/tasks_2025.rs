@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 use super::context::ToolContext;
 use super::jsonrpc::{RpcError, INVALID_REQUEST, METHOD_NOT_FOUND};
 use super::rounds::{self, MAX_ROUNDS};
-use super::tasks::{Status, Task, TaskStore, TaskSupport, POLL_INTERVAL_MS};
+use super::tasks::{task_id, Status, Task, TaskStore, TaskSupport, POLL_INTERVAL_MS};
 use super::tool::ToolInfo;
 
 /// The `_meta` key tying a message to its task.
@@ -109,10 +109,6 @@ pub fn created(t: &Task) -> Value {
 
 fn unknown(id: &str) -> RpcError {
     RpcError::invalid_params(format!("Failed to retrieve task: task not found: {id}"))
-}
-
-fn task_id(params: &Map<String, Value>) -> Result<&str, RpcError> {
-    params.get("taskId").and_then(Value::as_str).ok_or_else(|| RpcError::invalid_params("taskId must be a string"))
 }
 
 /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` on 2025-11-25.
