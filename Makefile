@@ -48,25 +48,37 @@ $(shell mkdir -p target; [ "$$(cat $(COMMIT_STAMP) 2>/dev/null)" = "$(MKIT_COMMI
 RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(COMMIT_STAMP)
 
 PORT ?= 8787
+# getconf, not nproc: macOS has no nproc.
+CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
-.PHONY: token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
+.PHONY: test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check
 
 help:
-	@echo "make dev [AUTH_SERVER=on]   install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
-	@echo "make test    install what is missing, then run every test"
-	@echo "make bench   benchmarks, side by side with a no-op worker"
-	@echo "make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
-	@echo "make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
-	@echo "make idp-check ISSUER=… [TOKEN=…] [RESOURCE=…]  what an identity provider offers MCP clients; the settings for it"
-	@echo "make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
-	@echo "make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
-	@echo "make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
-	@echo "make stripe-reconcile ENV=… [APPLY=1 URL=…]   Stripe subscriptions against the D1 ledger (repairs through the webhook)"
-	@echo "make stats ENV=… [SINCE=24h]   calls, errors and p50/p99 per tool (Analytics Engine)"
-	@echo "make ledger ENV=… USER=<sub>   one user's bindings, subscriptions and entitlements in D1 (read-only)"
-	@echo "make init NAME=… [TITLE=…] [DESCRIPTION=…] [KEEP_EXAMPLES=0]   rename the server (serverInfo, Worker, D1, package)"
-	@echo "make build | lint | fmt | clean"
+	@echo "Start here:"
+	@echo "  make dev [AUTH_SERVER=off] [PORT=8787]   install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
+	@echo "  make test    install what is missing, then run every test (the walk included)"
+	@echo "  make token [USER=…]   an access token for the running make dev, for curl"
+	@echo "Build and check:"
+	@echo "  make setup   install every tool the tests use (make setup-rust, make setup-npm, make setup-docs,"
+	@echo "               make setup-python, make setup-browser, make setup-fuzz: each one part)"
+	@echo "  make build | make lint | make fmt | make clean"
+	@echo "  make test-unit | make test-e2e | make test-walk | make test-differential | make fuzz-smoke   parts of make test"
+	@echo "  make docs-check   the docs' links, anchors and commands"
+	@echo "  make deploy-check   wrangler.jsonc's environments agree, the bundle is within budget"
+	@echo "  make bench   benchmarks, side by side with a no-op worker and the TypeScript anchor"
+	@echo "  make fuzz [TARGET=…] [FUZZ_SECONDS=300]   fuzz each parser that sees network bytes (or one)"
+	@echo "Make it yours:"
+	@echo "  make init NAME=… [TITLE=…] [DESCRIPTION=…] [KEEP_EXAMPLES=0]   rename the server (serverInfo, Worker, D1, package)"
+	@echo "Deploy and operate (docs/deployment.md, docs/runbook.md):"
+	@echo "  make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
+	@echo "  make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
+	@echo "  make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
+	@echo "  make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
+	@echo "  make idp-check ISSUER=… [TOKEN=…] [RESOURCE=…]  what an identity provider offers MCP clients; the settings for it"
+	@echo "  make stripe-reconcile ENV=… [APPLY=1 URL=…]   Stripe subscriptions against the D1 ledger (repairs through the webhook)"
+	@echo "  make stats ENV=… [SINCE=24h]   calls, errors and p50/p99 per tool (Analytics Engine)"
+	@echo "  make ledger ENV=… USER=<sub>   one user's bindings, subscriptions and entitlements in D1 (read-only)"
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
 
@@ -166,11 +178,13 @@ build-fixtures/index.js: $(RUST_SOURCES)
 ## ---- run -------------------------------------------------------------------------------------
 
 dev: setup-rust setup-npm worker
-	@AUTH_SERVER=$(call cmdline,AUTH_SERVER) scripts/dev.sh $(PORT)
+	@AUTH_SERVER=$(call cmdline,AUTH_SERVER) PORT=$(PORT) node scripts/dev.mjs
 
-# A client_credentials token from the running `make dev` issuer.
+# An access token for the running `make dev` (scripts/token.mjs): a signed-in user's from mKit's
+# own authorization server (USER=…, default mkit-test), or with AUTH_SERVER=off a client_credentials
+# token from the dev issuer.
 token:
-	@node scripts/token.mjs
+	@MCP_RESOURCE=http://127.0.0.1:$(PORT)/mcp USER_NAME=$(call cmdline,USER) node scripts/token.mjs
 
 # A variable's value only when given on make's command line (never the environment's USER or NAME),
 # single-quoted for the shell.
@@ -196,7 +210,7 @@ provision: setup-npm
 
 deploy: setup-npm
 	@$(OPS) preflight --env "$(ENV)" --percentage "$(PERCENT)"
-	@if [ "$${DRY_RUN:-}" = 1 ]; then echo "dry-run: make setup worker"; else $(MAKE) --no-print-directory setup worker; fi
+	@if [ "$${DRY_RUN:-}" = 1 ]; then echo "dry-run: make worker"; else $(MAKE) --no-print-directory setup-rust setup-npm worker; fi
 	@$(OPS) deploy --env "$(ENV)" --percentage "$(PERCENT)" --message "$(MESSAGE)"
 
 promote: setup-npm
@@ -236,7 +250,7 @@ stripe-reconcile: setup-npm
 
 ## ---- test ------------------------------------------------------------------------------------
 
-test: setup lint docs-check test-unit fuzz-smoke test-differential worker worker-fixtures deploy-check test-e2e
+test: setup lint docs-check test-unit fuzz-smoke test-differential worker worker-fixtures deploy-check test-e2e test-walk
 
 # The docs' evidence: markdownlint, every relative link and anchor (offline), and every Wrangler
 # command and make target the operator docs name.
@@ -260,6 +274,11 @@ test-differential: setup-npm
 test-e2e: worker worker-fixtures setup-python
 	rm -rf .e2e
 	node --test --test-concurrency=2 --test-timeout=900000 'tests/e2e/*.test.mjs'
+
+# The walk (tests/walk): the README run as written in a clean clone, with the defaults a newcomer
+# gets. Last: it owns make dev's ports (8787, 9400) and rebuilds the worker in the clone.
+test-walk: setup-npm setup-browser
+	node --test --test-concurrency=1 --test-timeout=3600000 'tests/walk/*.test.mjs'
 
 # Fuzzing (fuzz/): one cargo-fuzz target per parser that sees network bytes, each seeded from
 # fuzz/seeds/<target> (inputs of the unit tests). cargo fuzz passes nightly-only flags, which the
@@ -286,7 +305,7 @@ fuzz: setup-fuzz
 # takes about a third less CPU time than an optimised one, and a smoke run needs no speed.
 fuzz-smoke: setup-fuzz
 	$(CARGO_FUZZ) build --dev --sanitizer none
-	@scripts/fuzz-smoke.sh $(FUZZ_SMOKE_SECONDS) $(shell nproc) $(FUZZ_TARGETS)
+	@scripts/fuzz-smoke.sh $(FUZZ_SMOKE_SECONDS) $(CORES) $(FUZZ_TARGETS)
 
 ## ---- quality -------------------------------------------------------------------------------
 

@@ -1,5 +1,5 @@
 // `make docs-check`: every Wrangler command in the operator docs exists in the pinned Wrangler with
-// the flags used, and every `make` target they name exists. Commands are read from code blocks
+// the flags used, and every `make` target they name exists and is listed by `make help`. Commands are read from code blocks
 // and inline code; `wrangler <command> --help` is asked once per command.
 
 import { execFile } from "node:child_process";
@@ -71,8 +71,15 @@ function makeTargets() {
   return new Set([...mk.matchAll(/^([a-z][\w-]*):/gm)].map((m) => m[1]));
 }
 
+/** The targets `make help` names: its recipe's echo lines. */
+export function helpTargets(makefile = readFileSync(join(ROOT, "Makefile"), "utf8")) {
+  const recipe = makefile.match(/^help:\n((?:\t.*\n)+)/m)?.[1] ?? "";
+  return new Set([...recipe.matchAll(/make ([a-z][\w-]*)/g)].map((m) => m[1]));
+}
+
 async function main() {
   const targets = makeTargets();
+  const listed = helpTargets();
   let failures = 0;
   let checked = 0;
   const seen = new Set();
@@ -96,11 +103,13 @@ async function main() {
         if (seen.has(`make ${m[1]}`)) continue;
         seen.add(`make ${m[1]}`);
         checked++;
-        if (targets.has(m[1])) console.log(`PASS make ${m[1]}`);
-        else {
+        if (!targets.has(m[1])) {
           console.error(`FAIL ${doc}: make ${m[1]}: no such target in the Makefile`);
           failures++;
-        }
+        } else if (!listed.has(m[1])) {
+          console.error(`FAIL ${doc}: make ${m[1]}: not listed by \`make help\``);
+          failures++;
+        } else console.log(`PASS make ${m[1]}`);
       }
     }
   }

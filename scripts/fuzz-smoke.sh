@@ -30,7 +30,8 @@ one() {
 }
 
 for t in "$@"; do
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+  # A poll, not `wait -n`: macOS's stock bash 3.2 has no `wait -n`.
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do sleep 0.2; done
   one "$t" &
 done
 wait

@@ -1,7 +1,7 @@
 // A complete MCP client with OAuth, on the official TypeScript SDK (@modelcontextprotocol/sdk), the
 // way a command-line or desktop client connects to an mKit server:
 //
-//   node examples/clients/oauth-client.mjs https://mcp.example.com/mcp [tool]
+//   node examples/clients/oauth-client.mjs https://mcp.example.com/mcp [tool] [arguments as JSON]
 //
 // 1. The first request gets 401; the SDK reads the Protected Resource Metadata (RFC 9728) it
 //    names, then the authorization server's metadata (RFC 8414).
@@ -20,9 +20,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 
-const [serverUrl, tool = "whoami"] = process.argv.slice(2);
+const [serverUrl, tool = "whoami", args = "{}"] = process.argv.slice(2);
 if (!serverUrl) {
-  console.error("usage: node oauth-client.mjs <MCP server URL> [tool]");
+  console.error("usage: node oauth-client.mjs <MCP server URL> [tool] [arguments as JSON]");
   process.exit(2);
 }
 
@@ -81,6 +81,6 @@ try {
   await client.connect(transport);
 }
 callback.close();
-const result = await client.callTool({ name: tool, arguments: {} });
+const result = await client.callTool({ name: tool, arguments: JSON.parse(args) });
 console.log(JSON.stringify(result.structuredContent ?? result.content));
 await client.close();

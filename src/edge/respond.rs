@@ -39,9 +39,10 @@ pub fn config(env: &Env) -> std::result::Result<Rc<Config>, HttpReply> {
     Ok(c)
 }
 
-/// What this build serves: billing settings are required once a paid tool is registered.
+/// What this build serves: billing settings are required once anything is sold (an entitlement or
+/// a price in credits), so a credit pack bought through the pay link is always granted.
 pub fn needs() -> Needs {
-    Needs { paid_tools: REGISTRY.with(|r| r.tools.iter().any(|t| t.info.entitlement.is_some())) }
+    Needs { paid_tools: REGISTRY.with(|r| r.sells()) }
 }
 
 fn misconfigured(errors: &[ConfigError]) -> HttpReply {

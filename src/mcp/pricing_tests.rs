@@ -137,3 +137,19 @@ fn a_multi_round_call_is_charged_once_in_the_round_that_finishes() {
     assert_eq!(h.entitlements.settled.borrow().len(), 1, "the round that finished is charged");
     assert_eq!(h.entitlements.refunded.borrow().len(), 1);
 }
+
+/// A server that sells only credits (or only an entitlement) sells something, so the webhook
+/// secret that grants a bought pack is required; free calls alone sell nothing.
+#[test]
+fn a_server_sells_when_any_price_is_payable() {
+    let sells = |tool: Priced| {
+        let mut r = Registry::default();
+        r.tool(tool);
+        r.sells()
+    };
+    assert!(sells(Priced(None, None, Some(2))), "credits only");
+    assert!(sells(Priced(None, Some(5), Some(1))), "a free quota, then credits");
+    assert!(sells(Priced(Some("pro"), None, None)), "an entitlement");
+    assert!(!sells(Priced(None, Some(5), None)), "free calls alone");
+    assert!(!sells(Priced(None, None, None)), "free");
+}

@@ -117,7 +117,6 @@ impl Registry {
         self.method_scopes.iter().filter(|(m, _)| *m == method).flat_map(|(_, s)| s.iter().copied()).collect()
     }
 
-    /// Every scope the registry names, for `scopes_supported`.
     /// Every free quota the tools declare, once per counter (a group counts once).
     pub fn free_quotas(&self) -> Vec<(&'static str, FreeQuota)> {
         let mut out: Vec<(&'static str, FreeQuota)> = Vec::new();
@@ -137,6 +136,13 @@ impl Registry {
         self.tools.iter().any(|t| t.info.credits.is_some())
     }
 
+    /// Whether a caller can pay for anything here: a tool behind an entitlement, or priced in
+    /// credits (packs are bought through the pay link). A free quota alone sells nothing.
+    pub fn sells(&self) -> bool {
+        self.tools.iter().any(|t| t.info.entitlement.is_some() || t.info.credits.is_some())
+    }
+
+    /// Every scope the registry names, for `scopes_supported`.
     pub fn scopes(&self) -> Vec<&'static str> {
         let tools = self.tools.iter().flat_map(|t| t.info.scopes.iter().copied());
         let mut all: Vec<&'static str> =

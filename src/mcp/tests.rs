@@ -99,8 +99,11 @@ impl Tool for Metered {
     }
 }
 
+/// The shipped registry's resources and prompts with only the kit's example tools: a seller's own
+/// tool (the README's `shout`, added as shown) must not change what these tests expect.
 fn registry() -> Registry {
     let mut r = tools::registry();
+    r.tools.retain(|t| matches!(t.info.name, "whoami" | "remember" | "text_stats"));
     r.tool(Admin).tool(Chatty).tool(Metered("metered", None, 2)).tool(Metered("paid_metered", Some("gold"), 1));
     r
 }

@@ -1,12 +1,13 @@
 // A real OAuth 2.1 authorization server for the tests and `make dev`: npm `oidc-provider` on
 // loopback, with resource indicators on and JWT access tokens whose `aud` is the resource asked
 // for (opaque ones with `opaque: true`, checked at its RFC 7662 introspection endpoint). Signing
-// keys (RS256 and ES256) are generated per run; `rotate()` replaces the RS256 key.
+// keys (RS256 and ES256) are generated per run unless given (`make dev` keeps its own across
+// restarts: scripts/dev-issuer.mjs); `rotate()` replaces the RS256 key.
 
 import { createServer } from "node:http";
 import Provider from "oidc-provider";
 import { createHash, randomBytes } from "node:crypto";
-import { generateKeyPair, exportJWK } from "jose";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair } from "jose";
 import { freePort } from "./harness.mjs";
 
 export const CLIENT_ID = "mkit-test";
@@ -16,20 +17,29 @@ export const SCOPES = "mcp tools:read notes";
 export const INTROSPECTOR_ID = "mkit-introspector";
 export const INTROSPECTOR_SECRET = "mkit-introspector-secret";
 
+/** A private signing JWK; without `kid`, the key's own thumbprint (so a new key never reuses one). */
 async function signingKey(alg, kid) {
   const { privateKey } = await generateKeyPair(alg, { extractable: true });
-  return { ...(await exportJWK(privateKey)), kid, alg, use: "sig" };
+  const jwk = await exportJWK(privateKey);
+  return { ...jwk, kid: kid ?? (await calculateJwkThumbprint(jwk)), alg, use: "sig" };
+}
+
+/** The issuer's signing keys (RS256 and ES256), new. */
+export async function newSigningKeys() {
+  return [await signingKey("RS256"), await signingKey("ES256")];
 }
 
 /**
  * Starts an issuer on 127.0.0.1. Options: port (default free), resource (the default `aud`),
  * alg (the access-token signing algorithm, RS256 or ES256), registration (dynamic client
- * registration, for `make dev`), redirectUris, opaque (opaque access tokens).
+ * registration, for `make dev`), redirectUris, opaque (opaque access tokens), keys (private signing
+ * JWKs, one RS256 and one ES256; default new ones).
  */
-export async function startIssuer({ port, resource, alg = "RS256", registration = false, redirectUris = [], opaque = false } = {}) {
+export async function startIssuer({ port, resource, alg = "RS256", registration = false, redirectUris = [], opaque = false,
+  keys } = {}) {
   port ??= await freePort();
   const issuer = `http://127.0.0.1:${port}/`;
-  const state = { alg, keys: [await signingKey("RS256", "rsa-1"), await signingKey("ES256", "ec-1")], server: null };
+  const state = { alg, keys: keys ?? (await newSigningKeys()), server: null };
 
   const build = () => {
     const provider = new Provider(issuer, {
