@@ -146,3 +146,9 @@ export class ApiError extends Error {
     this.codes = errors.map((e) => e.code);
   }
 }
+
+/**
+ * Cloudflare's answer for a Worker that does not exist (yet): the codes Wrangler's
+ * isWorkerNotFoundError accepts, 10007 and 10090 (a legacy environment).
+ */
+export const workerNotFound = (e) => e instanceof ApiError && e.codes.some((c) => c === 10007 || c === 10090);

@@ -1,4 +1,7 @@
 // `make deploy | promote | rollback | secrets | tail`: Wrangler, non-interactively, for one environment.
+// deploy: D1 migrations, then `versions upload` + `versions deploy` (gradual with --percentage);
+// when a Durable Object migration is pending (always on a new Worker), `wrangler deploy` instead,
+// at 100%: `versions upload` refuses to apply one.
 //
 //   node scripts/ops.mjs deploy   --env staging [--percentage 10] [--message "…"]
 //   node scripts/ops.mjs promote  --env staging --version <version id>
@@ -10,11 +13,12 @@
 // CLOUDFLARE_API_TOKEN nor a stored `wrangler login`: Wrangler would otherwise wait for an
 // interactive login), when the environment is not one of wrangler.jsonc's, or when its
 // placeholders are not filled in.
-// DRY_RUN=1 prints the Wrangler commands instead of running them (what the tests check).
+// DRY_RUN=1 prints the Wrangler commands instead of running them (what the tests check), and
+// makes no API call: it says that deploy would check for a pending Durable Object migration.
 
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
-import { Refusal, requireLogin, WRANGLER } from "./cloudflare.mjs";
+import { apiCredentials, cloudflareApi, Refusal, requireLogin, workerNotFound, WRANGLER } from "./cloudflare.mjs";
 import { contractVars, readConfig, ROOT, SECRET_NAMES } from "./wrangler-config.mjs";
 
 function parseArgs(argv) {
@@ -68,7 +72,7 @@ function percentage(opts) {
 }
 
 async function deploy(opts) {
-  await preflight(opts);
+  const config = await preflight(opts);
   const pct = percentage(opts);
   const commit = process.env.MKIT_COMMIT ?? "unknown";
   if (commit.endsWith("-dirty") && process.env.ALLOW_DIRTY !== "1") {
@@ -76,9 +80,24 @@ async function deploy(opts) {
   }
   const message = opts.message || `mkit ${commit}`;
   const env = ["--env", opts.env];
+  const tag = ["--tag", commit.slice(0, 25)];
   // Schema first: the new version must never run against old tables (migrations only add).
   await wrangler(["d1", "migrations", "apply", "DB", "--remote", ...env]);
-  const out = await wrangler(["versions", "upload", ...env, "--tag", commit.slice(0, 25), "--message", message], { capture: true });
+  const pending = await pendingMigration(config, opts.env);
+  if (pending) {
+    const applied = pending.applied ? `the Worker is at ${pending.applied}` : pending.exists ? "none applied yet" : "a new Worker";
+    console.log(`\ndeploy: ${pending.worker} has a pending Durable Object migration (${applied}; ` +
+      `wrangler.jsonc ends at ${pending.target}). \`wrangler versions upload\` refuses to apply one, so this release runs ` +
+      "`wrangler deploy`, which applies it.\nThis step is NOT gradual: the new version serves 100% of " +
+      `${opts.env} at once${pct < 100 ? ` (PERCENT=${pct} is ignored for it)` : ""}. ` +
+      "Later releases without a new migration roll out gradually again.\n");
+    const out = await wrangler(["deploy", ...env, ...tag, "--message", message], { capture: true });
+    const id = out.match(/Current Version ID:\s*([0-9a-f-]{36})/)?.[1] ?? "(see wrangler's output)";
+    console.log(`\ndeploy: version ${id} serves 100% of ${opts.env}, migration ${pending.target} applied. ` +
+      `Next: make check URL=<${opts.env} URL> (or make rollback ENV=${opts.env})`);
+    return;
+  }
+  const out = await wrangler(["versions", "upload", ...env, ...tag, "--message", message], { capture: true });
   const id = out === null ? "<new-version-id>" : out.match(/Worker Version ID:\s*([0-9a-f-]{36})/)?.[1];
   if (!id) throw new Error("could not read the uploaded Worker Version ID from wrangler's output");
   let specs = [`${id}@100`];
@@ -89,6 +108,36 @@ async function deploy(opts) {
   await wrangler(["versions", "deploy", ...specs, ...env, "--yes", "--message", message]);
   console.log(`\ndeploy: version ${id} serves ${pct}% of ${opts.env}. Next: make check URL=<${opts.env} URL>` +
     (pct < 100 ? `, then make promote ENV=${opts.env} VERSION=${id} (or make rollback ENV=${opts.env})` : ""));
+}
+
+/**
+ * The Durable Object migration `wrangler versions upload` would refuse, or null. The same test as
+ * Wrangler's getMigrationsToUpload: the Worker's default_environment.script.migration_tag (from
+ * GET /accounts/<id>/workers/services/<name>) against the last tag of the environment's
+ * migrations (inherited from the top level unless the environment sets its own); a Worker not
+ * found is new, so every migration is pending.
+ */
+async function pendingMigration(config, envName) {
+  const migrations = config.env[envName].migrations ?? config.migrations ?? [];
+  if (migrations.length === 0) return null;
+  const worker = config.env[envName].name ?? `${config.name}-${envName}`;
+  const target = migrations.at(-1).tag;
+  if (process.env.DRY_RUN === "1") {
+    console.log(`dry-run: check ${worker}'s Durable Object migration tag (GET /accounts/<account>/workers/services/${worker}); ` +
+      `unless it is ${target}, \`wrangler deploy --env ${envName}\` (100% at once, applies the migration) replaces the upload and deploy below`);
+    return null;
+  }
+  const { token, accountId } = await apiCredentials(config);
+  let applied = null;
+  let exists = true;
+  try {
+    const service = await cloudflareApi(`/accounts/${accountId}/workers/services/${worker}`, { token });
+    applied = service?.default_environment?.script?.migration_tag ?? null;
+  } catch (e) {
+    if (!workerNotFound(e)) throw e;
+    exists = false;
+  }
+  return applied === target ? null : { worker, applied, target, exists };
 }
 
 /** The version serving the most traffic now (the one a gradual rollout splits with). */

@@ -2,7 +2,8 @@
 // pointed at it with CLOUDFLARE_API_BASE_URL (which Wrangler honours), so every request checked
 // here is Wrangler's own; the scripts' direct calls go to the same base. It answers the calls the
 // ops targets make: who is logged in, D1 list and create, the workers.dev subdomain and the
-// Analytics Engine SQL API. Every request is recorded.
+// Analytics Engine SQL API; and, from fake-cloudflare-workers.mjs, Worker uploads, versions,
+// deployments, Durable Object migrations and D1 queries. Every request is recorded.
 //
 //   const cf = await startFakeCloudflare({ subdomain: "acme" });
 //   cf.addDatabase("mkit-staging");
@@ -14,6 +15,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
+import { workersApi } from "./fake-cloudflare-workers.mjs";
 
 export const ACCOUNT_ID = "0123456789abcdef0123456789abcdef";
 export const OAUTH_TOKEN = "fake-wrangler-oauth-token";
@@ -26,6 +28,7 @@ export async function startFakeCloudflare({ subdomain = "acme", accounts = [{ id
   const requests = [];
   const databases = [];
   const state = { subdomain, sql: () => ({ meta: [], data: [], rows: 0 }) };
+  const workers = workersApi({ accountId: ACCOUNT_ID, envelope, failure });
 
   const routes = [
     ["GET", /^\/user$/, () => envelope({ id: "user-1", email: "dev@example.com" })],
@@ -45,27 +48,38 @@ export async function startFakeCloudflare({ subdomain = "acme", accounts = [{ id
       const out = state.sql(req.body);
       return Array.isArray(out) ? out : [200, out];
     }],
+    ...workers.routes,
   ];
 
   function addDatabase(name, uuid = randomUUID()) {
     const db = { uuid, name, version: "production", created_at: new Date().toISOString(), num_tables: 0, file_size: 0 };
     databases.push(db);
+    workers.addD1(uuid);
     return db;
   }
 
   const server = createServer((req, res) => {
-    let body = "";
-    req.on("data", (d) => { body += d; });
-    req.on("end", () => {
+    const chunks = [];
+    req.on("data", (d) => { chunks.push(d); });
+    req.on("end", async () => {
       const url = new URL(req.url, "http://fake");
       const path = url.pathname.replace(/\/$/, "");
-      const rec = { method: req.method, path, query: url.searchParams, headers: req.headers, body };
+      // raw: the bytes, for multipart Worker uploads; body: the text every other route reads.
+      const raw = Buffer.concat(chunks);
+      const rec = { method: req.method, path, query: url.searchParams, headers: req.headers, body: raw.toString(), raw };
       requests.push(rec);
       const route = routes.find(([method, re]) => method === req.method && re.test(path));
-      let [status, json] = route ? [200, route[2](path.match(route[1]), rec)] : [404, failure(7003, `no route for ${req.method} ${path}`)];
+      let status = 404;
+      let json = failure(7003, `no route for ${req.method} ${path}`);
+      try {
+        if (route) [status, json] = [200, await route[2](path.match(route[1]), rec)];
+      } catch (e) {
+        [status, json] = [500, failure(10013, `fake Cloudflare: ${e.stack}`)];
+      }
       if (Array.isArray(json)) [status, json] = json;
       const auth = req.headers.authorization ?? "";
       if (!auth.startsWith("Bearer ")) [status, json] = [401, failure(10000, "Authentication error")];
+      Object.assign(rec, { status, unrouted: !route });
       res.writeHead(status, { "content-type": "application/json" });
       res.end(JSON.stringify(json));
     });
@@ -80,7 +94,13 @@ export async function startFakeCloudflare({ subdomain = "acme", accounts = [{ id
     /** Sets the SQL API's answer: fn(sqlText) → a JSON body, or [status, body]. */
     onSql(fn) { state.sql = fn; },
     setSubdomain(s) { state.subdomain = s; },
+    /** The Workers (scripts) Wrangler created, by name: migration_tag, migrations, versions, deployments. */
+    scripts: workers.scripts,
+    /** Per D1 database uuid: the migration files applied remotely and every SQL text received. */
+    d1: workers.d1,
     requestsTo: (method, path) => requests.filter((r) => r.method === method && r.path === path),
+    /** Requests no route answered (each is a call the fake does not know yet). */
+    unrouted: () => requests.filter((r) => r.unrouted),
     stop: () => new Promise((ok) => server.close(ok)),
   };
 }

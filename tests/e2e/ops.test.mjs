@@ -173,7 +173,7 @@ test("deploy refuses unknown environments, unfilled placeholders and bad percent
   assert.match(r.out, /PERCENT must be a whole number from 1 to 100/);
 });
 
-test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy", async () => {
+test("DRY_RUN=1 make deploy prints the plan: migrations, the Durable Object migration check, upload, gradual deploy", async () => {
   // The commit comes from the Makefile (git HEAD), as in a real deploy; the build is skipped.
   const env = { ...NO_CLOUDFLARE, CLOUDFLARE_API_TOKEN: "t", CLOUDFLARE_ACCOUNT_ID: "a", DRY_RUN: "1", WRANGLER_CONFIG: filledConfig("filled"),
     ALLOW_DIRTY: "1" };
@@ -181,10 +181,15 @@ test("DRY_RUN=1 make deploy prints the plan: migrations, upload, gradual deploy"
   assert.equal(code, 0, out);
   const commit = out.match(/--tag ([0-9a-f]{12}(?:-dirty)?) /)?.[1];
   assert.ok(commit, out);
+  const config = readConfig(env.WRANGLER_CONFIG);
+  const [worker, lastTag] = [config.env.staging.name, config.migrations.at(-1).tag];
   const plan = out.split("\n").filter((l) => l.startsWith("dry-run: ")).map((l) => l.replace(/ --config \S+/, ""));
   assert.deepEqual(plan, [
-    "dry-run: make setup worker",
+    "dry-run: make worker",
     "dry-run: wrangler d1 migrations apply DB --remote --env staging",
+    // No API call in a dry run: the check deploy.test.mjs runs for real is only named.
+    `dry-run: check ${worker}'s Durable Object migration tag (GET /accounts/<account>/workers/services/${worker}); ` +
+      `unless it is ${lastTag}, \`wrangler deploy --env staging\` (100% at once, applies the migration) replaces the upload and deploy below`,
     `dry-run: wrangler versions upload --env staging --tag ${commit} --message "mkit ${commit}"`,
     "dry-run: wrangler deployments status --env staging --json",
     `dry-run: wrangler versions deploy <new-version-id>@10 <current-version-id>@90 --env staging --yes --message "mkit ${commit}"`,
