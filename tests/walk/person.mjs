@@ -13,12 +13,17 @@ export async function signIn(url, user) {
     const { steps } = await signInAtDevIssuer(page, user);
     const allow = page.locator('form[action="/oauth/consent"] button[value="allow"]');
     const done = page.locator("#done");
-    await allow.or(done).first().waitFor();
-    if (await allow.count()) {
-      steps.push("allow");
-      await allow.click();
+    try {
+      await allow.or(done).first().waitFor();
+      if (await allow.count()) {
+        steps.push("allow");
+        await allow.click();
+      }
+      await done.waitFor();
+    } catch (e) {
+      const text = await page.locator("body").innerText().catch(() => "");
+      throw new Error(`${e.message.split("\n")[0]} after ${steps.join(", ")} at ${page.url()}: ${text.replace(/\s+/g, " ").slice(0, 300)}`);
     }
-    await done.waitFor();
     return steps;
   });
 }
@@ -30,24 +35,32 @@ export async function signIn(url, user) {
  */
 export function runClient(dir, command, user, { timeoutMs = 180_000 } = {}) {
   return new Promise((ok) => {
-    const child = spawn("bash", ["-c", command], { cwd: dir, env: shellEnv(), stdio: ["ignore", "pipe", "pipe"],
-      timeout: timeoutMs, killSignal: "SIGKILL" });
     let out = "";
     let err = "";
     let steps = null;
+    // Its own process group, so a kill reaches the client under bash and npm.
+    const child = spawn("bash", ["-c", command], { cwd: dir, env: shellEnv(), stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const kill = () => { try { process.kill(-child.pid, "SIGKILL"); } catch { /* gone */ } };
+    const timer = setTimeout(() => {
+      err += `\nno answer in ${timeoutMs / 1000} s`;
+      kill();
+    }, timeoutMs);
     child.stdout.on("data", (d) => {
       out += d;
       const url = out.match(/Open this URL to sign in: (\S+)/)?.[1];
       if (url && !steps) {
         steps = signIn(url, user).catch((e) => {
           err += `\nsign-in failed: ${e.message}`;
-          child.kill("SIGKILL");
+          kill();
           return [];
         });
       }
     });
     child.stderr.on("data", (d) => { err += d; });
-    child.on("close", async (code, signal) => ok({ code: code ?? signal, out, err, steps: await steps }));
+    child.on("close", async (code, signal) => {
+      clearTimeout(timer);
+      ok({ code: code ?? signal, out, err, steps: await steps });
+    });
   });
 }
 
