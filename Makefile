@@ -51,7 +51,7 @@ PORT ?= 8787
 # getconf, not nproc: macOS has no nproc.
 CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
-.PHONY: test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
+.PHONY: worker-dev test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
   deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check
 
 help:
@@ -175,9 +175,17 @@ build-fixtures/index.js: $(RUST_SOURCES)
 	worker-build --release --out-dir build-fixtures --features fixtures
 	@touch $@
 
+# `make dev`'s worker: the release build plus the local checkout simulation (feature local-checkout,
+# which the deploy gate refuses). Its own directory, so build/ only ever holds a deployable bundle.
+worker-dev: build-dev/index.js
+
+build-dev/index.js: $(RUST_SOURCES)
+	worker-build --release --out-dir build-dev --features local-checkout
+	@touch $@
+
 ## ---- run -------------------------------------------------------------------------------------
 
-dev: setup-rust setup-npm worker
+dev: setup-rust setup-npm worker-dev
 	@AUTH_SERVER=$(call cmdline,AUTH_SERVER) PORT=$(PORT) node scripts/dev.mjs
 
 # An access token for the running `make dev` (scripts/token.mjs): a signed-in user's from mKit's
@@ -323,4 +331,4 @@ bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh
 
 clean:
-	rm -rf build build-fixtures target/wasm32-unknown-unknown .e2e .bench .deploy-check
+	rm -rf build build-fixtures build-dev target/wasm32-unknown-unknown .e2e .bench .deploy-check

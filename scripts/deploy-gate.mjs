@@ -6,6 +6,8 @@ import { execFile } from "node:child_process";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { dirname, resolve } from "node:path";
+import { undeployable } from "./bundle-check.mjs";
 import { readConfig, schemaKnowsInvocationLogs, validateConfig, ROOT } from "./wrangler-config.mjs";
 
 // Measured 2026-11-28: 372.6 KiB gzip (933.7 KiB raw) for the whole upload. The budget leaves room for a kit
@@ -14,6 +16,8 @@ export const BUDGET_GZIP_KIB = 512;
 
 const config = process.env.WRANGLER_CONFIG ?? join(ROOT, "wrangler.jsonc");
 const problems = validateConfig(readConfig(config));
+const testOnly = undeployable(resolve(dirname(config), readConfig(config).main ?? "build/index.js"));
+if (testOnly) problems.push(testOnly);
 if (!schemaKnowsInvocationLogs()) problems.push("the pinned Wrangler's config schema has no observability.logs.invocation_logs: recheck the logging rule");
 for (const p of problems) console.error(`FAIL wrangler.jsonc: ${p}`);
 if (problems.length === 0) console.log(`PASS wrangler.jsonc: ${Object.keys(readConfig(config).env).join(", ")} have DB and the same vars`);

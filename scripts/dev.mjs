@@ -8,14 +8,17 @@
 
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ISSUER_PORT, startDevIssuer } from "./dev-issuer.mjs";
-import { ROOT } from "./wrangler-config.mjs";
+import { LOCAL_STRIPE_KEY, LOCAL_STRIPE_PORT, startLocalStripe } from "./local-stripe.mjs";
+import { readConfig, ROOT } from "./wrangler-config.mjs";
 
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
 const VARS = join(ROOT, ".dev.vars");
+const DEV_CONFIG = join(ROOT, ".wrangler", "dev", "wrangler.json");
+const STATE = join(ROOT, ".wrangler", "state");
 
 /** AUTH_SERVER as given on make's command line: on (default) or off. */
 export function authMode(value = "") {
@@ -29,12 +32,35 @@ export function authMode(value = "") {
  * provider's web client there wins over the local one's).
  */
 export function modeVars(mode, devVars = "") {
-  const vars = mode === "on"
-    ? ["MKIT_AUTH_SERVER:on", "MKIT_WEB_CLIENT_ID:mkit-test", "MKIT_WEB_CLIENT_SECRET:mkit-test-secret"]
-    // The scope the local provider grants for the resource: advertised in the protected resource
-    // metadata, so a client asks for it (a request for no scope at all is refused there).
-    : ["OAUTH_REQUIRED_SCOPES:mcp"];
+  const vars = [
+    // The local provider's web client: mKit signs people in with it (pay pages, and in mode on
+    // every MCP client's sign-in).
+    "MKIT_WEB_CLIENT_ID:mkit-test", "MKIT_WEB_CLIENT_SECRET:mkit-test-secret",
+    ...(mode === "on" ? ["MKIT_AUTH_SERVER:on"]
+      // The scope the local provider grants for the resource: advertised in the protected
+      // resource metadata, so a client asks for it (a request for no scope at all is refused).
+      : ["OAUTH_REQUIRED_SCOPES:mcp"]),
+    // Without a Stripe key of yours, Checkout is the local simulation (scripts/local-stripe.mjs).
+    ...(localCheckout(devVars) ? [`STRIPE_SECRET_KEY:${LOCAL_STRIPE_KEY}`, `MKIT_TEST_STRIPE_API:http://127.0.0.1:${LOCAL_STRIPE_PORT}`] : []),
+  ];
   return vars.filter((v) => !new RegExp(`^${v.split(":")[0]}=`, "m").test(devVars));
+}
+
+/** The local checkout simulation runs unless .dev.vars has a Stripe key (then Stripe's test mode). */
+export const localCheckout = (devVars) => !/^STRIPE_SECRET_KEY=/m.test(devVars);
+
+/**
+ * wrangler.jsonc for `make dev`'s build (build-dev/, with the local checkout simulation), written
+ * under .wrangler/dev/ (absolute paths: it is this machine's); the local state stays in .wrangler/state.
+ */
+function writeDevConfig() {
+  const { $schema: _schema, env: _env, ...top } = readConfig();
+  const up = (p) => join(ROOT, p); // absolute: build.cwd is taken from the process, the rest from the file
+  const config = { ...top, main: up("build-dev/index.js"),
+    build: { command: "make --no-print-directory worker-dev", cwd: up("."), watch_dir: up("src") },
+    d1_databases: top.d1_databases.map((d) => ({ ...d, migrations_dir: up(d.migrations_dir) })) };
+  mkdirSync(join(ROOT, ".wrangler", "dev"), { recursive: true });
+  writeFileSync(DEV_CONFIG, JSON.stringify(config, null, 2));
 }
 
 /** .dev.vars (git-ignored) with working local values, written once; MKIT_SECRET added if missing. */
@@ -56,6 +82,9 @@ function ensureDevVars(port) {
   }
 }
 
+/** The first webhook secret .dev.vars names (the simulation signs its events with it). */
+const webhookSecret = (devVars) => devVars.match(/^STRIPE_WEBHOOK_SECRET=([^,\n]+)/m)?.[1]?.trim();
+
 /** Runs a command to its end; rejects on a non-zero exit. */
 function run(cmd, args) {
   return new Promise((ok, fail) => {
@@ -75,7 +104,7 @@ async function waitHealthy(url, worker) {
   throw new Error(`no answer from ${url}/healthz in 2 minutes`);
 }
 
-function banner(url, mode) {
+function banner(url, mode, simulated) {
   const curl = `curl -s ${url}/mcp -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \\\n` +
     `      -d '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"whoami"}}'`;
   return `
@@ -94,6 +123,8 @@ function banner(url, mode) {
   A token for curl:   TOKEN=$(make -s token)
     ${curl}
 
+  Checkout: ${simulated ? `the local simulation on http://127.0.0.1:${LOCAL_STRIPE_PORT}/ (no Stripe account; .dev.vars' STRIPE_SECRET_KEY switches to Stripe's test mode)`
+    : "Stripe's test mode, with .dev.vars' STRIPE_SECRET_KEY"}
   Grant the paid tool's \`pro\` to make token's user (a signed Stripe test event), or revoke it:
     npm run stripe:event -- customer.subscription.created --user mkit-test --lookup-key pro --url ${url}
     npm run stripe:event -- customer.subscription.deleted --user mkit-test --url ${url}
@@ -105,10 +136,14 @@ async function main() {
   const mode = authMode(process.env.AUTH_SERVER ?? "");
   const url = `http://127.0.0.1:${port}`;
   ensureDevVars(port);
-  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local"]);
+  writeDevConfig();
+  const local = ["--config", DEV_CONFIG, "--persist-to", STATE];
+  await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", ...local]);
+  const devVars = readFileSync(VARS, "utf8");
   const issuer = await startDevIssuer(`${url}/mcp`);
-  const worker = spawn(WRANGLER, ["dev", "--ip", "127.0.0.1", "--port", String(port),
-    "--show-interactive-dev-session=false", ...modeVars(mode, readFileSync(VARS, "utf8")).flatMap((v) => ["--var", v])],
+  const stripe = localCheckout(devVars) ? await startLocalStripe({ workerUrl: url, webhookSecret: webhookSecret(devVars) }) : null;
+  const worker = spawn(WRANGLER, ["dev", ...local, "--env-file", VARS, "--ip", "127.0.0.1", "--port", String(port),
+    "--show-interactive-dev-session=false", ...modeVars(mode, devVars).flatMap((v) => ["--var", v])],
   { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
   let stopping = false;
   const stop = async (code) => {
@@ -116,13 +151,14 @@ async function main() {
     stopping = true;
     if (worker.exitCode === null) worker.kill("SIGTERM");
     await issuer.stop();
+    await stripe?.stop?.();
     process.exit(code);
   };
   process.on("SIGINT", () => stop(0));
   process.on("SIGTERM", () => stop(0));
   worker.on("exit", (code) => stop(stopping ? 0 : (code ?? 1)));
   await waitHealthy(url, worker);
-  console.log(banner(url, mode));
+  console.log(banner(url, mode, Boolean(stripe)));
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

@@ -18,6 +18,8 @@
 
 import { spawn } from "node:child_process";
 import { pathToFileURL } from "node:url";
+import { dirname, join, resolve } from "node:path";
+import { undeployable } from "./bundle-check.mjs";
 import { apiCredentials, cloudflareApi, Refusal, requireLogin, workerNotFound, WRANGLER } from "./cloudflare.mjs";
 import { contractVars, readConfig, ROOT, SECRET_NAMES } from "./wrangler-config.mjs";
 
@@ -78,6 +80,9 @@ async function deploy(opts) {
   if (commit.endsWith("-dirty") && process.env.ALLOW_DIRTY !== "1") {
     throw new Refusal(`the build is from uncommitted changes (${commit}); commit first, or set ALLOW_DIRTY=1`);
   }
+  const testOnly = process.env.DRY_RUN === "1" ? null
+    : undeployable(resolve(dirname(process.env.WRANGLER_CONFIG ?? join(ROOT, "wrangler.jsonc")), config.main ?? "build/index.js"));
+  if (testOnly) throw new Refusal(testOnly);
   const message = opts.message || `mkit ${commit}`;
   const env = ["--env", opts.env];
   const tag = ["--tag", commit.slice(0, 25)];

@@ -19,7 +19,8 @@ import Stripe from "stripe";
 export const STRIPE_API_VERSION = Stripe.API_VERSION;
 const stripe = new Stripe("sk_test_unused");
 
-const idFor = (prefix, user) => `${prefix}_mkit_${createHash("sha256").update(user).digest("hex").slice(0, 14)}`;
+/** The id of a user's Stripe object of one kind: the same for every event about it. */
+export const idFor = (prefix, user) => `${prefix}_mkit_${createHash("sha256").update(user).digest("hex").slice(0, 14)}`;
 
 /** A Stripe event envelope around `object`. */
 export function envelope(type, object, { created = Math.floor(Date.now() / 1000) } = {}) {

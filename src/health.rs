@@ -111,6 +111,9 @@ impl HealthReport {
             (None, true) => Status::Degraded,
             (None, false) => Status::Ok,
         };
+        if let Some(local) = crate::build_info::LOCAL_CHECKOUT {
+            checks.insert("build".into(), local.into());
+        }
         HealthReport { status, version: VERSION, commit: COMMIT, checks, failing }
     }
 

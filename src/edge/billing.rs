@@ -184,10 +184,11 @@ pub(super) async fn send_to_stripe(
     send(Outbound { method, url: &url, headers, form }, MAX_STRIPE_BYTES, deadline).await
 }
 
-/// Stripe's API. The fixtures build (tests only, never deployed) may point it at a local fake
-/// with `MKIT_TEST_STRIPE_API`; a deploy build has no way to change it.
+/// Stripe's API. The fixtures build (tests only) and `make dev`'s build (the local checkout
+/// simulation) may point it at a local server with `MKIT_TEST_STRIPE_API`; a deploy build has no
+/// way to change it, and the deploy gate refuses a bundle with either feature.
 fn stripe_base(env: &Env) -> String {
-    #[cfg(feature = "fixtures")]
+    #[cfg(any(feature = "fixtures", feature = "local-checkout"))]
     if let Ok(v) = env.var("MKIT_TEST_STRIPE_API") {
         return v.to_string();
     }

@@ -527,6 +527,7 @@ export async function startFakeStripe({ port = 0 } = {}) {
       out = stripeError(500, `fake-stripe handler threw: ${e.message}`);
     }
     rec.status = out.status;
+    rec.response = out.body;
     if (res.destroyed) return; // the client gave up (e.g. a timeout during an injected delay)
     const headers = { "request-id": rid("req", 7), "stripe-version": rec.headers["stripe-version"] ?? STRIPE_API_VERSION,
       ...out.headers };

@@ -73,3 +73,21 @@ export function lastJson(out) {
     throw new Error(`the client's last line is not JSON: ${line}`);
   }
 }
+
+/**
+ * Follows a pay link as `user` in a fresh browser: signs in at the identity provider, pays on the
+ * checkout page `make dev` serves (the local simulation) and waits for mKit's success page.
+ * Returns { steps, checkout } — the checkout page's text.
+ */
+export async function pay(url, user) {
+  return withBrowser(async (page) => {
+    await page.goto(url);
+    const { steps } = await signInAtDevIssuer(page, user);
+    const payButton = page.locator("#pay");
+    await payButton.waitFor();
+    const checkout = await page.locator("body").innerText();
+    await payButton.click();
+    await page.waitForURL(/\/billing\/success/);
+    return { steps, checkout, success: await page.locator("body").innerText() };
+  });
+}

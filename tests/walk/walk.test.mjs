@@ -3,7 +3,8 @@
 // README does not set. A person's part (signing in, allowing) is done in Chromium.
 //
 //   1. `make dev` (mKit as the authorization server), the official SDK client's OAuth sign-in,
-//      `make token` with curl, the paid tool refused, granted, then run;
+//      `make token` with curl, the paid tool refused, granted and revoked with signed test
+//      events, then paid through its pay link on the local checkout simulation and run;
 //   2. Ctrl-C and `make dev` again: signing in still works;
 //   3. the README's tool added as shown, the unit and lint parts of `make test`, the tool called;
 //   4. the other auth mode, one setting away (`make dev AUTH_SERVER=off`), signed in the same way.
@@ -15,8 +16,9 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { block, command, commands } from "./docs.mjs";
-import { lastJson, runClient } from "./person.mjs";
-import { canListen, cleanClone, sh, startForeground } from "./stranger.mjs";
+import { undeployable } from "../../scripts/bundle-check.mjs";
+import { lastJson, pay, runClient } from "./person.mjs";
+import { canListen, cleanClone, ROOT, sh, startForeground } from "./stranger.mjs";
 
 const README = "README.md";
 const READY = "mKit is running";
@@ -73,16 +75,24 @@ test("make token and the README's curl", { timeout: 120_000 }, async () => {
   assert.equal(whoamiOf(run.out).sub, USER, run.out);
 });
 
-test("the paid tool: refused, granted with a signed test event, then run", { timeout: 300_000 }, async () => {
+test("the paid tool: refused with a pay link; granted and revoked by events; paid on the local checkout", { timeout: 300_000 }, async () => {
   const refused = await connect("paid-call");
   assert.equal(refused.result.error, "payment_required", JSON.stringify(refused.result));
-  for (const line of commands(readme("grant")).filter((l) => l.includes("subscription.created"))) {
-    const run = await sh(dir, line);
-    assert.equal(run.code, 0, `${line}\n${run.out}\n${run.err}`);
-  }
-  const paid = await connect("paid-call");
-  assert.equal(paid.result.error, undefined, JSON.stringify(paid.result));
-  assert.ok(paid.result.words > 0, JSON.stringify(paid.result));
+  const [grant, revoke] = commands(readme("grant"));
+  assert.equal((await sh(dir, grant)).code, 0, grant);
+  assert.ok((await connect("paid-call")).result.words > 0, "granted");
+  assert.equal((await sh(dir, revoke)).code, 0, revoke);
+  const again = await connect("paid-call");
+  assert.equal(again.result.error, "payment_required", "revoked");
+  assert.match(again.result.checkout_url ?? "", /^http:\/\/127\.0\.0\.1:8787\/billing\/checkout\?t=/);
+  const paid = await pay(again.result.checkout_url, USER);
+  assert.match(paid.checkout, /Local simulation of Stripe Checkout/, "the page says it is a simulation");
+  assert.ok((await connect("paid-call")).result.words > 0, "paid");
+});
+
+test("make dev's build is never deployable; the release build is", () => {
+  assert.match(undeployable(join(dir, "build-dev/index.js")) ?? "", /MKIT_TEST_STRIPE_API/);
+  assert.equal(undeployable(join(ROOT, "build/index.js")), null);
 });
 
 test("Ctrl-C and make dev again: signing in still works", { timeout: 20 * 60_000 }, async () => {
