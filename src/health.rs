@@ -80,6 +80,11 @@ impl HealthReport {
         let config_checks: Map<String, Value> =
             config.entries.iter().map(|(name, state)| ((*name).to_owned(), serde_json::json!(state))).collect();
         checks.insert("config".into(), Value::Object(config_checks));
+        if !config.errors.is_empty() {
+            // What to fix, as the /mcp 503 says it: each variable and why, never a value.
+            let problems: Vec<Value> = config.errors.iter().map(|e| e.to_string().into()).collect();
+            checks.insert("config_problems".into(), Value::Array(problems));
+        }
         checks.insert(
             "db".into(),
             match db {
@@ -246,6 +251,9 @@ mod tests {
         assert!(body.contains(r#""status":"fail""#));
         assert!(body.contains(r#""OAUTH_ISSUER":"missing""#));
         assert!(!body.contains("topsecret"));
+        let v = serde_json::to_value(&r).expect("json");
+        let problems = v["checks"]["config_problems"].as_array().expect("the reasons are listed");
+        assert!(problems.iter().any(|p| p.as_str().is_some_and(|p| p.starts_with("OAUTH_ISSUER: "))), "{problems:?}");
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Extras {
     /// W3C `traceparent` of the request (header or `_meta`), when well formed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traceparent: Option<String>,
+    /// A misconfiguration: each failing variable and why (`STRIPE_WEBHOOK_SECRET: required …`),
+    /// names and fixed reasons only, never a value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<String>,
     /// Each `tools/call` the request made (one, or several in a 2025-03-26 batch): not on the log
     /// line, which has `tool` and `billing`, but one metrics data point each (`stats`).
     #[serde(skip)]

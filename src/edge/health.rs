@@ -58,5 +58,9 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
         health = health.with_introspection(&i.endpoint, &introspect::health(i).await);
     }
     let body = serde_json::to_value(&health).unwrap_or_default();
-    HttpReply::json(health.http_status(), &body, health.error_code()).with_header("Cache-Control", "no-store")
+    let mut reply = HttpReply::json(health.http_status(), &body, health.error_code());
+    if !report.errors.is_empty() {
+        reply.log.config = Some(respond::config_problems(&report.errors));
+    }
+    reply.with_header("Cache-Control", "no-store")
 }

@@ -46,10 +46,17 @@ pub fn needs() -> Needs {
 }
 
 fn misconfigured(errors: &[ConfigError]) -> HttpReply {
-    let names: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    let problems = config_problems(errors);
     let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
-        "code": INTERNAL_ERROR, "message": format!("server misconfigured: {}", names.join("; ")) } });
-    HttpReply::json(503, &body, Some("misconfigured"))
+        "code": INTERNAL_ERROR, "message": format!("server misconfigured: {problems}") } });
+    let mut reply = HttpReply::json(503, &body, Some("misconfigured"));
+    reply.log.config = Some(problems);
+    reply
+}
+
+/// Every configuration problem as `NAME: reason`, joined: names and fixed reasons, never a value.
+pub fn config_problems(errors: &[ConfigError]) -> String {
+    errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Sets `WWW-Authenticate` from the reply's challenge: the one place scopes reach a client in a

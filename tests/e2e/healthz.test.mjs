@@ -58,6 +58,10 @@ test("a missing required var gives 503 naming it, never a secret's value", async
   assert.equal(body.checks.config.OAUTH_ISSUER, "missing");
   assert.equal(body.checks.config.STRIPE_WEBHOOK_SECRET, "ok");
   assert.equal(body.checks.db, "ok");
+  // What to fix, in /healthz and in the request's log line: the variable and why.
+  assert.ok(body.checks.config_problems.some((p) => p.startsWith("OAUTH_ISSUER: ")), JSON.stringify(body.checks));
+  const line = broken.logs().split("\n").filter((l) => l.includes('"route":"/healthz"') && l.includes('"status":503')).pop() ?? "";
+  assert.match(line, /"config":"OAUTH_ISSUER: /, "the log line names the variable");
 });
 
 test("unknown paths get 404 JSON", async () => {
