@@ -59,6 +59,7 @@ help:
 	@echo "  make dev [AUTH_SERVER=off] [PORT=8787]   install what is missing, then run mKit locally on http://127.0.0.1:$(PORT)"
 	@echo "  make test    install what is missing, then run every test (the walk included)"
 	@echo "  make token [USER=…]   an access token for the running make dev, for curl"
+	@echo "  make help    this list"
 	@echo "Build and check:"
 	@echo "  make setup   install every tool the tests use (make setup-rust, make setup-npm, make setup-docs,"
 	@echo "               make setup-python, make setup-browser, make setup-fuzz: each one part)"
