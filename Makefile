@@ -64,6 +64,7 @@ help:
 	@echo "  make setup   install every tool the tests use (make setup-rust, make setup-npm, make setup-docs,"
 	@echo "               make setup-python, make setup-browser, make setup-fuzz: each one part)"
 	@echo "  make build | make lint | make fmt | make clean"
+	@echo "  make worker   the release bundle in build/ (the only deployable one); make worker-dev: make dev's"
 	@echo "  make test-unit | make test-e2e | make test-walk | make test-differential | make fuzz-smoke   parts of make test"
 	@echo "  make docs-check   the docs' links, anchors and commands"
 	@echo "  make deploy-check   wrangler.jsonc's environments agree, the bundle is within budget"
