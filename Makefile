@@ -52,7 +52,7 @@ PORT ?= 8787
 CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
 .PHONY: worker-dev test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check
+  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check vars
 
 help:
 	@echo "Start here:"
@@ -74,6 +74,7 @@ help:
 	@echo "  make init NAME=… [TITLE=…] [DESCRIPTION=…] [KEEP_EXAMPLES=0]   rename the server (serverInfo, Worker, D1, package)"
 	@echo "Deploy and operate (docs/deployment.md, docs/runbook.md):"
 	@echo "  make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
+	@echo "  make vars ENV=… NAME=… VALUE=…   one var into wrangler.jsonc's env.ENV.vars, checked against the contract"
 	@echo "  make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
 	@echo "  make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
 	@echo "  make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
@@ -217,6 +218,11 @@ OPS = node scripts/ops.mjs
 provision: setup-npm
 	@node scripts/provision.mjs --env "$(ENV)" --domain $(call cmdline,DOMAIN) --issuer $(call cmdline,ISSUER) \
 	  --location $(call cmdline,LOCATION)
+
+# One configuration var into wrangler.jsonc's env.ENV.vars, comments kept (scripts/vars.mjs): a
+# contract var only, never a secret, its value checked; names the environments that lack it.
+vars: setup-npm
+	@node scripts/vars.mjs --env "$(ENV)" --name $(call cmdline,NAME) --value $(call cmdline,VALUE)
 
 deploy: setup-npm
 	@$(OPS) preflight --env "$(ENV)" --percentage "$(PERCENT)"

@@ -97,3 +97,31 @@ export function insertJsoncMember(text, path, key, value, indent) {
   const member = `\n${indent}${JSON.stringify(key)}: ${JSON.stringify(value)}${Object.keys(target).length ? "," : ""}`;
   return text.slice(0, at) + member + text.slice(at);
 }
+
+/**
+ * Sets `key` to the string `value` in the object at `path`: in place when the key is there, else
+ * appended after the object's last member, on a line of its own indented like that member (on the
+ * same line when the object is written on one line). Comments and layout elsewhere are kept.
+ */
+export function setJsoncMember(text, path, key, value) {
+  const { value: root, spans } = parseJsonc(text);
+  const target = path.reduce((o, k) => o?.[k], root);
+  if (!target || typeof target !== "object" || Array.isArray(target)) throw new Error(`JSONC: no object at ${path.join(".")}`);
+  if (key in target) return setJsoncStrings(text, [[[...path, key], value]]);
+  const object = spans.get(JSON.stringify(path));
+  const member = `${JSON.stringify(key)}: ${JSON.stringify(value)}`;
+  const keys = Object.keys(target);
+  if (keys.length === 0) {
+    return `${text.slice(0, object.start)}{ ${member} }${text.slice(object.end)}`;
+  }
+  const last = spans.get(JSON.stringify([...path, keys.at(-1)]));
+  const lineStart = text.lastIndexOf("\n", last.start) + 1;
+  const oneLine = lineStart <= object.start;
+  const indent = text.slice(lineStart).match(/^[ \t]*/)[0];
+  // The rest of the last member's line: an optional comma, then at most a // comment.
+  const tail = oneLine ? null : text.slice(last.end).match(/^[ \t]*(,?)[ \t]*(?:\/\/[^\n]*)?(?=\r?\n)/);
+  if (!tail) return `${text.slice(0, last.end)},${oneLine ? " " : `\n${indent}`}${member}${text.slice(last.end)}`;
+  const comma = tail[1] === ",";
+  const lineEnd = last.end + tail[0].length;
+  return `${text.slice(0, last.end)}${comma ? "" : ","}${text.slice(last.end, lineEnd)}\n${indent}${member}${comma ? "," : ""}${text.slice(lineEnd)}`;
+}

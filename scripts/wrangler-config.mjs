@@ -16,7 +16,7 @@ export function contractVars() {
   const entries = JSON.parse(readFileSync(join(ROOT, "config/contract.json"), "utf8"));
   // "required_when": "paid_tools" counts as required here: the kit ships a paid tool, and a
   // script cannot see the registry (the worker decides at run time).
-  return entries.map(({ name, required, required_when, kind }) => ({ name, required: required || required_when === "paid_tools", kind }));
+  return entries.map(({ name, required, required_when, kind, format }) => ({ name, required: required || required_when === "paid_tools", kind, format }));
 }
 
 /** The contract variables that are Worker secrets (`wrangler secret put`), never vars. */
@@ -35,6 +35,8 @@ export function validateConfig(config) {
   const envs = Object.entries(config.env ?? {});
   if (envs.length === 0) problems.push("no environments under env");
   const names = new Set();
+  /** rate-limit namespace id → where it is bound: one counter each, never shared by two bindings. */
+  const namespaces = new Map();
   let reference;
   for (const [env, c] of envs) {
     const where = `env.${env}`;
@@ -61,6 +63,12 @@ export function validateConfig(config) {
     if (!c.name || c.name === config.name) problems.push(`${where}: needs its own worker name`);
     else if (names.has(c.name)) problems.push(`${where}: worker name ${c.name} is used twice`);
     names.add(c.name);
+    for (const r of c.ratelimits ?? []) {
+      const id = String(r.namespace_id);
+      const other = namespaces.get(id);
+      if (other) problems.push(`${where}: ratelimit ${r.name} has namespace_id ${id}, as ${other} does: they would share one counter (make provision gives each its own)`);
+      else namespaces.set(id, `${where} ${r.name}`);
+    }
     const vars = Object.keys(c.vars ?? {}).sort();
     for (const v of vars) {
       if (SECRET_NAMES.has(v)) problems.push(`${where}: ${v} is a secret; set it with wrangler secret put, never in vars`);

@@ -1,6 +1,7 @@
 // The Workers and D1-query half of the fake Cloudflare API (tests/e2e/fake-cloudflare.mjs serves
 // it): enough for the real, pinned Wrangler to run `deploy`, `versions upload`, `versions deploy`,
-// `deployments status`, `rollback` and `d1 migrations apply --remote` against it. It keeps the
+// `deployments status`, `rollback`, `secret put` / `secret list` and `d1 migrations apply --remote`
+// against it. It keeps the
 // state Wrangler reads back: each Worker (script), its Durable Object migration tag, its versions
 // and its deployments (newest first); and per D1 database the migrations applied.
 //
@@ -27,7 +28,8 @@ async function uploadForm(req) {
 }
 
 export function workersApi({ accountId, envelope, failure }) {
-  /** name → { name, created_on, migration_tag, migrations: [applied steps], versions, deployments, ... } */
+  /** name → { name, created_on, migration_tag, migrations: [applied steps], versions, deployments,
+   *  secrets (name → { name, type, text }, once one is put), ... } */
   const scripts = new Map();
   /** D1 uuid → { applied: [migration file names], sql: [every statement text received] } */
   const d1 = new Map();
@@ -89,8 +91,40 @@ export function workersApi({ accountId, envelope, failure }) {
           created_on: s.created_on, modified_on: s.modified_on ?? s.created_on, usage_model: "standard",
           last_deployed_from: "wrangler", ...(s.migration_tag ? { migration_tag: s.migration_tag } : {}) } },
     }))],
-    // checkRemoteSecretsOverride (cli.js): a new Worker answers not-found, which it accepts.
-    ["GET", re("\\/scripts\\/([^/]+)\\/secrets"), (m) => existing(m, () => envelope([]))],
+    // List Workers (API reference, "List Workers"; the client Wrangler bundles: scripts.list):
+    // one entry per Worker, its name as `id`. make provision reads it, then each Worker's settings
+    // (the route below) for the rate-limit namespaces the account's other Workers bind.
+    ["GET", re("\\/scripts"), (m) => (account(m) ? envelope([...scripts.values()].map((s) => ({
+      id: s.name, tag: s.tag, created_on: s.created_on, modified_on: s.modified_on ?? s.created_on,
+      etag: s.versions.at(-1)?.resources.script.etag, handlers: ["fetch"], usage_model: "standard",
+      ...(s.migration_tag ? { migration_tag: s.migration_tag } : {}) }))) : [403, failure(10000, "Authentication error")])],
+    // checkRemoteSecretsOverride and `wrangler secret list` (fetchSecrets, cli.js): the Worker's
+    // secrets, names and types only (the API never returns a value); a new Worker answers
+    // not-found, which checkRemoteSecretsOverride accepts.
+    ["GET", re("\\/scripts\\/([^/]+)\\/secrets"), (m) => existing(m, (s) =>
+      envelope([...(s.secrets ?? new Map()).values()].map(({ name, type }) => ({ name, type }))))],
+    // `wrangler secret put` (secretPutCommand, cli.js): PUT …/secrets { name, text, type:
+    // "secret_text" }. Cloudflare makes a new version of the Worker with the secret and deploys it
+    // at 100% at once; while the latest version is not the one deployed at 100% (a gradual rollout)
+    // it refuses with code 10215, which throwIfLatestVersionNotDeployed (cli.js) explains. A Worker
+    // not found answers 10007, on which Wrangler creates a draft Worker (createDraftWorker: a PUT of
+    // the script) and puts the secret again.
+    ["PUT", re("\\/scripts\\/([^/]+)\\/secrets"), (m, req) => existing(m, (s) => {
+      const { name, text, type } = JSON.parse(req.body || "{}");
+      if (!name || typeof text !== "string" || type !== "secret_text") return [400, failure(10021, "a secret needs name, text and type secret_text")];
+      const latest = s.versions.at(-1);
+      const live = s.deployments[0]?.versions ?? [];
+      if (latest && !(live.length === 1 && live[0].version_id === latest.id && live[0].percentage === 100)) {
+        return [400, failure(10215, "Secret edit failed: the latest version of the Worker is not deployed")];
+      }
+      s.secrets ??= new Map();
+      s.secrets.set(name, { name, type, text });
+      const bindings = [...(latest?.resources.bindings ?? []).filter((b) => b.name !== name), { name, type }];
+      const version = addVersion(s, { ...latest?.resources.script_runtime, main_module: latest?.main_module, bindings,
+        annotations: { "workers/message": `secret ${name}` } }, latest?.modules ?? [], "secret");
+      addDeployment(s, [{ version_id: version.id, percentage: 100 }], `secret ${name}`, "secret");
+      return envelope({ name, type });
+    })],
     // getWorkerSubdomain (cli.js) reads subdomain.enabled / previews_enabled of the Workers API.
     ["GET", re("\\/workers\\/([^/]+)"), (m) => existing(m, (s) => envelope({ id: s.name, name: s.name, subdomain: s.subdomain }))],
     // subdomainDeploy (cli.js): POST …/subdomain { enabled, previews_enabled }.
@@ -193,6 +227,13 @@ export function workersApi({ accountId, envelope, failure }) {
   return {
     routes,
     scripts,
+    /** A Worker some other project deployed to the account: one version, live at 100%, with `bindings`. */
+    addScript(name, { bindings = [] } = {}) {
+      const s = script(name);
+      const version = addVersion(s, { bindings, compatibility_date: "2026-01-01", main_module: "index.js" }, ["index.js"], "upload");
+      addDeployment(s, [{ version_id: version.id, percentage: 100 }], "other project", "upload");
+      return s;
+    },
     /** Declares a D1 database's query endpoint (the database itself is listed by the main fake). */
     addD1(uuid) {
       if (!d1.has(uuid)) d1.set(uuid, { applied: [], sql: [] });

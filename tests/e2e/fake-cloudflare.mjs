@@ -96,6 +96,8 @@ export async function startFakeCloudflare({ subdomain = "acme", accounts = [{ id
     setSubdomain(s) { state.subdomain = s; },
     /** The Workers (scripts) Wrangler created, by name: migration_tag, migrations, versions, deployments. */
     scripts: workers.scripts,
+    /** Adds a Worker deployed by something else (another project), with `bindings` (API binding objects). */
+    addWorker: (name, opts) => workers.addScript(name, opts),
     /** Per D1 database uuid: the migration files applied remotely and every SQL text received. */
     d1: workers.d1,
     requestsTo: (method, path) => requests.filter((r) => r.method === method && r.path === path),

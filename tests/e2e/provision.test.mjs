@@ -1,12 +1,13 @@
 // `make provision` and the Cloudflare login every ops target accepts: the real, pinned Wrangler
 // (and the scripts' own API calls) against a fake Cloudflare API on loopback, logged in either
 // with `wrangler login`'s stored OAuth token or with an API token. Each run works on its own
-// copy of wrangler.jsonc.
+// copy of wrangler.jsonc. Provision also gives each environment rate-limit namespaces of its own,
+// past the ids the account's other Workers bind (the fake's Workers listing and settings).
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -14,6 +15,7 @@ import { ROOT, configCopy, filledConfig } from "./harness.mjs";
 import { ACCOUNT_ID, OAUTH_TOKEN, cloudflareEnv, noLogin, startFakeCloudflare } from "./fake-cloudflare.mjs";
 import { parseJsonc } from "../../scripts/jsonc.mjs";
 import { readConfig, validateConfig } from "../../scripts/wrangler-config.mjs";
+import { SHIPPED_NAMESPACE_IDS, namespaceIdFor } from "../../scripts/provision.mjs";
 
 const exec = promisify(execFile);
 async function make(args, env) {
@@ -154,4 +156,61 @@ test("every ops target accepts wrangler login instead of an API token", async ()
     assert.equal(r.code, 0, `${target}: ${r.out}`);
     assert.match(r.out, plan, target);
   }
+});
+
+test("rate-limit namespaces: the shipped ids are replaced by ids of the env's own, past those other Workers bind, once", async () => {
+  const config = configCopy("namespaces");
+  const shipped = readConfig(config);
+  assert.deepEqual([...Object.values(shipped.env).flatMap((c) => c.ratelimits.map((r) => r.namespace_id))].sort(),
+    [...SHIPPED_NAMESPACE_IDS].sort(), "provision knows the ids wrangler.jsonc ships with");
+  const { worker } = names("staging");
+  const [perCaller, perTool] = shipped.env.staging.ratelimits.map((r) => r.name);
+  // Another project in the account already binds the id provision would try first for one binding.
+  const first = namespaceIdFor(worker, perCaller);
+  cf.addWorker(`other-project-${process.pid}`, { bindings: [{ type: "ratelimit", name: "LIMIT", namespace_id: first, simple: { limit: 5, period: 10 } }] });
+  const env = cloudflareEnv({ cf, home: home(), login: "token", extra: { WRANGLER_CONFIG: config } });
+
+  let r = await make(["provision", "ENV=staging"], { ...env, DRY_RUN: "1" });
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, new RegExp(`^dry-run: would set env\\.staging\\.ratelimits\\.0\\.namespace_id = ${Number(first) + 1}$`, "m"), r.out);
+  r = await make(["provision", "ENV=staging"], env);
+  assert.equal(r.code, 0, r.out);
+  const staging = read(config).env.staging.ratelimits;
+  assert.equal(staging[0].namespace_id, String(Number(first) + 1), "moved past the id the other Worker binds");
+  assert.equal(staging[1].namespace_id, namespaceIdFor(worker, perTool), "the derived id, free in the account");
+  assert.match(r.out, new RegExp(`rate-limit namespace ${perCaller}: ${staging[0].namespace_id} \\(was 7001, the id wrangler\\.jsonc ships with`));
+  assert.match(readFileSync(config, "utf8"), /\/\/ namespace_id: unique per account\./, "comments kept");
+  const listed = cf.requestsTo("GET", `/accounts/${ACCOUNT_ID}/workers/scripts`);
+  assert.ok(listed.length >= 1, "the account's Workers were listed");
+
+  const written = readFileSync(config, "utf8");
+  r = await make(["provision", "ENV=staging"], env);
+  assert.equal(r.code, 0, r.out);
+  assert.match(r.out, /nothing to change/);
+  assert.equal(readFileSync(config, "utf8"), written, "idempotent");
+
+  // production gets ids of its own, none of staging's; every environment deploys (no shared counter).
+  r = await make(["provision", "ENV=production"], env);
+  assert.equal(r.code, 0, r.out);
+  const ids = Object.values(read(config).env).flatMap((c) => c.ratelimits.map((x) => x.namespace_id));
+  assert.equal(new Set(ids).size, 4, ids.join());
+  assert.ok(ids.every((id) => /^[1-9]\d{8}$/.test(id) && !SHIPPED_NAMESPACE_IDS.includes(id)), ids.join());
+  assert.deepEqual(validateConfig(readConfig(config)).filter((p) => !p.includes("migrations_dir")), []);
+});
+
+test("rate-limit namespaces: an id the operator set is kept, and one another Worker binds too is named", async () => {
+  const config = configCopy("namespaces-kept");
+  writeFileSync(config, readFileSync(config, "utf8").replace('"namespace_id": "7001"', '"namespace_id": "424242"')
+    .replace('"namespace_id": "7003"', '"namespace_id": "424242"'));
+  cf.addWorker(`shares-424242-${process.pid}`, { bindings: [{ type: "ratelimit", name: "L", namespace_id: "424242", simple: { limit: 1, period: 60 } }] });
+  const env = cloudflareEnv({ cf, home: home(), login: "token", extra: { WRANGLER_CONFIG: config } });
+  const r = await make(["provision", "ENV=staging"], env);
+  assert.equal(r.code, 0, r.out);
+  const [a, b] = read(config).env.staging.ratelimits;
+  assert.equal(a.namespace_id, "424242", "kept");
+  assert.match(r.out, new RegExp(`note: ratelimit ${a.name}: namespace 424242 kept; Worker shares-424242-${process.pid} binds it too`));
+  assert.notEqual(b.namespace_id, "424242", "a second binding of the same env never shares the counter");
+  assert.match(r.out, new RegExp(`rate-limit namespace ${b.name}: ${b.namespace_id} \\(was 424242, another binding of this environment has it`));
+  assert.deepEqual(validateConfig({ env: { a: { ratelimits: [{ name: "X", namespace_id: "1" }] }, b: { ratelimits: [{ name: "Y", namespace_id: "1" }] } } })
+    .filter((p) => p.includes("namespace")), ["env.b: ratelimit Y has namespace_id 1, as env.a X does: they would share one counter (make provision gives each its own)"]);
 });
