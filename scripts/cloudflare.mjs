@@ -39,7 +39,7 @@ export async function runMain(meta, main) {
   }
 }
 
-export const LOGIN_HELP = "not logged in to Cloudflare. On your machine run `node_modules/.bin/wrangler login` once; " +
+export const LOGIN_HELP = "not logged in to Cloudflare. On your machine run `scripts/bin/node node_modules/.bin/wrangler login` once; " +
   "in CI export CLOUDFLARE_API_TOKEN (and CLOUDFLARE_ACCOUNT_ID), see docs/deployment.md#credentials. " +
   "Refusing to start Wrangler, which would wait for an interactive login";
 

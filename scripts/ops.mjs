@@ -176,7 +176,7 @@ async function secrets(opts) {
   const { lines, missing } = secretReport(JSON.parse(out).map((s) => s.name));
   for (const l of lines) console.log(l);
   if (missing) {
-    console.log(`\nset it with: node_modules/.bin/wrangler secret put <NAME> --env ${opts.env}`);
+    console.log(`\nset it with: scripts/bin/node node_modules/.bin/wrangler secret put <NAME> --env ${opts.env}`);
     process.exitCode = 1;
   }
 }
