@@ -65,6 +65,7 @@ impl Config {
             auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
+            auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL", false),
             auth_subject_claim: value(src, "MKIT_AUTH_SUBJECT_CLAIM")
                 .filter(|_| is_on(src, "MKIT_AUTH_SERVER", false))
                 .unwrap_or_else(|| "sub".to_owned()),

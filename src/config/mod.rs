@@ -131,6 +131,9 @@ pub struct Config {
     /// `MKIT_AUTH_SUBJECT_CLAIM`: the ID token claim that is the user's subject, when mKit is
     /// the authorization server (otherwise tokens come upstream and `sub` must match them).
     pub auth_subject_claim: String,
+    /// `MKIT_AUTH_TRUST_UNVERIFIED_EMAIL`: an e-mail subject without `email_verified: true` is
+    /// accepted (for a provider that only ever issues verified addresses and never says so).
+    pub auth_trust_unverified_email: bool,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.

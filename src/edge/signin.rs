@@ -113,14 +113,10 @@ impl<'a> Shop<'a> {
         };
         let Some(key) = self.cookie_keys.first() else { return unavailable("no_deployment_secret") };
         // The subject: `sub`, or in authorization-server mode the configured claim.
-        let subject = claims.get(&self.config.auth_subject_claim).and_then(serde_json::Value::as_str);
-        let Some(sub) = subject.filter(|s| !s.is_empty()) else {
-            return page(
-                403,
-                "Sign-in failed",
-                "The identity provider did not send the claim this server identifies users by.",
-                Some("signin_subject_missing"),
-            );
+        let trust = self.config.auth_trust_unverified_email;
+        let sub = match signin::subject_of(&claims, &self.config.auth_subject_claim, trust) {
+            Ok(sub) => sub,
+            Err(code) => return page(403, "Sign-in failed", subject_refused(code), Some(code)),
         };
         let carried = signin::carried_claims(&claims, self.carried());
         let session = signin::seal_identity(key, &self.config.oauth_issuer, sub, &carried, self.now_secs);
@@ -180,4 +176,14 @@ pub fn see_other(location: &str) -> HttpReply {
 
 pub fn unavailable(code: &'static str) -> HttpReply {
     page(503, "Try again in a moment", "The sign-in service cannot be reached right now.", Some(code))
+}
+
+/// What the person sees when the ID token names no user this server may trust.
+fn subject_refused(code: signin::SubjectRefusal) -> &'static str {
+    match code {
+        "signin_email_unverified" => {
+            "Your identity provider has not verified your e-mail address. Verify it there, then open the link again."
+        }
+        _ => "The identity provider did not send the claim this server identifies users by.",
+    }
 }

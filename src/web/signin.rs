@@ -138,6 +138,41 @@ pub fn carried_claims(id_token: &Map<String, Value>, names: &[String]) -> Map<St
     out
 }
 
+/// Why an ID token names no user mKit may trust, as a log code.
+pub type SubjectRefusal = &'static str;
+
+/// The user an ID token names: the `subject_claim` (`sub`, or e.g. `email` in authorization-server
+/// mode). An address is an identity only once the provider says it verified it: a claim named like
+/// an e-mail needs `email_verified: true` (a bool, or the string some providers send), unless the
+/// operator trusts this provider's addresses (`MKIT_AUTH_TRUST_UNVERIFIED_EMAIL`). Without it, a
+/// provider with self-service sign-up would let anyone register a victim's address and become them.
+pub fn subject_of<'a>(
+    claims: &'a serde_json::Map<String, serde_json::Value>,
+    subject_claim: &str,
+    trust_unverified_email: bool,
+) -> Result<&'a str, SubjectRefusal> {
+    let subject = claims.get(subject_claim).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
+    let subject = subject.ok_or("signin_subject_missing")?;
+    if is_email_claim(subject_claim) && !trust_unverified_email && !email_verified(claims) {
+        return Err("signin_email_unverified");
+    }
+    Ok(subject)
+}
+
+/// `email`, `upn_email`, `mail`, `preferred_email`…: any claim whose name says it is an address.
+fn is_email_claim(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("email") || n == "mail" || n.ends_with("_mail")
+}
+
+fn email_verified(claims: &serde_json::Map<String, serde_json::Value>) -> bool {
+    match claims.get("email_verified") {
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(serde_json::Value::String(s)) => s == "true",
+        _ => false,
+    }
+}
+
 /// The sign-in's scope: `openid`, plus the standard scopes (OIDC Core §5.4) that release the
 /// claims to carry; a provider's own claims (`groups`, …) come from its client configuration.
 pub fn signin_scope<'a>(claims: impl IntoIterator<Item = &'a String>) -> String {
@@ -231,5 +266,25 @@ mod tests {
         assert_eq!(signin_scope(&Vec::<String>::new()), "openid");
         let names: Vec<String> = ["email", "name", "groups", "email_verified", "locale"].map(String::from).to_vec();
         assert_eq!(signin_scope(&names), "openid email profile");
+    }
+
+    #[test]
+    fn an_email_is_an_identity_only_when_verified() {
+        let claims = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let verified = claims(serde_json::json!({"sub": "u1", "email": "a@x.test", "email_verified": true}));
+        let as_text = claims(serde_json::json!({"sub": "u1", "email": "a@x.test", "email_verified": "true"}));
+        let unverified = claims(serde_json::json!({"sub": "u1", "email": "a@x.test", "email_verified": false}));
+        let silent = claims(serde_json::json!({"sub": "u1", "email": "a@x.test"}));
+        assert_eq!(subject_of(&verified, "email", false), Ok("a@x.test"));
+        assert_eq!(subject_of(&as_text, "email", false), Ok("a@x.test"), "Cognito sends a string");
+        assert_eq!(subject_of(&unverified, "email", false), Err("signin_email_unverified"));
+        assert_eq!(subject_of(&silent, "email", false), Err("signin_email_unverified"));
+        let work = claims(serde_json::json!({"Work_Email": "a@x.test"}));
+        assert_eq!(subject_of(&work, "Work_Email", false), Err("signin_email_unverified"), "any case");
+        assert_eq!(subject_of(&silent, "email", true), Ok("a@x.test"), "the operator trusts this provider");
+        assert_eq!(subject_of(&unverified, "sub", false), Ok("u1"), "sub needs no proof");
+        assert_eq!(subject_of(&silent, "oid", false), Err("signin_subject_missing"));
+        let mail = claims(serde_json::json!({"mail": "a@x.test"}));
+        assert_eq!(subject_of(&mail, "mail", false), Err("signin_email_unverified"), "named like an address");
     }
 }

@@ -62,8 +62,10 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
       jwks: { keys: state.keys },
       scopes: ["openid", "email", "offline_access", ...SCOPES.split(" ")],
       // Each dev account has an e-mail address, released in the ID token with scope email (so a
-      // test can see mKit carry an upstream claim into its own tokens).
-      findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`, email_verified: true }) }),
+      // test can see mKit carry an upstream claim into its own tokens); verified, except for an
+      // account whose name starts with "unverified" (a self-service sign-up that never confirmed).
+      findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`,
+        email_verified: !id.startsWith("unverified") }) }),
       claims: { openid: ["sub"], email: ["email", "email_verified"] },
       conformIdTokenClaims: false,
       pkce: { required: () => true },

@@ -261,6 +261,19 @@ async function codeInBrowser(user, client_id, verifier) {
   return landed.searchParams.get("code");
 }
 
+test("an unverified e-mail address is no identity: the sign-in is refused and nothing is issued (issue 28)", async () => {
+  const { client_id } = await register();
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id, code_challenge: createHash("sha256").update("v".repeat(43)).digest("base64url") }));
+    await signInAtDevIssuer(page, "unverified-mallory");
+    await page.locator("h1").filter({ hasText: "Sign-in failed" }).waitFor();
+    assert.match(await page.locator("body").innerText(), /not verified your e-mail address/);
+    assert.equal(await page.locator('button[value="allow"]').count(), 0, "no consent page");
+  });
+  const line = worker.requestLogs().filter((l) => l.error === "signin_email_unverified");
+  assert.equal(line.length, 1, "the refusal is logged with its reason");
+});
+
 test("token endpoint: wrong verifier, code reuse (revokes), refresh reuse (revokes the family)", async () => {
   const { client_id } = await register();
   const verifier = randomBytes(32).toString("base64url");
