@@ -88,6 +88,8 @@ help:
 setup: setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz
 
 setup-rust:
+	@# The toolchain rust-toolchain.toml pins, with its parts (also where RUSTUP_AUTO_INSTALL=0).
+	@rustup toolchain list | grep -q "^$$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)-" || rustup toolchain install
 	@rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 	@if [ "$$($(TOOLS)/bin/wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $(WASM_BINDGEN_VERSION)" ]; then \
 	  echo "setup: installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) into .tools (about 11 min on 2 cores)"; \
