@@ -155,7 +155,7 @@ test("deploy, promote, rollback, secrets and tail refuse at once without a Cloud
     const started = Date.now();
     const { code, out } = await runCmd("make", ["-s", target, "ENV=staging"], { env: noLogin(), timeout: 60_000 });
     assert.notEqual(code, 0, target);
-    assert.match(out, /refused: not logged in to Cloudflare\. On your machine run `node_modules\/\.bin\/wrangler login` once; in CI export CLOUDFLARE_API_TOKEN/, target);
+    assert.match(out, /refused: not logged in to Cloudflare\. On your machine run `scripts\/bin\/node node_modules\/\.bin\/wrangler login` once; in CI export CLOUDFLARE_API_TOKEN/, target);
     assert.ok(Date.now() - started < 30_000, `${target} answered without waiting for a login`);
   }
 });
