@@ -55,7 +55,10 @@ export async function startLocalStripe({ workerUrl, webhookSecret, plans = ["pro
 }
 
 /**
- * The events Stripe sends once a Checkout Session is paid. The customer id is the one
+ * The events Stripe sends once a Checkout Session is paid: `checkout.session.completed` with
+ * `payment_status: "paid"` (docs.stripe.com/checkout/fulfillment), and for a subscription also
+ * `customer.subscription.created` carrying `subscription_data.metadata` (docs.stripe.com/billing/
+ * subscriptions/webhooks); Stripe does not promise their order, and mKit's ledger takes either. The customer id is the one
  * `npm run stripe:event` uses for the same user; each purchase is a new subscription, as at Stripe
  * (a canceled subscription never comes back).
  */
