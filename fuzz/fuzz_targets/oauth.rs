@@ -9,21 +9,42 @@ use mkit::oauth::authorize::{check, Approved, AuthorizationRequest};
 use mkit::oauth::client::{check_document_url, from_document, from_registration};
 use mkit::oauth::redirect;
 use mkit::oauth::store::grant_from_json;
-use mkit::oauth::uri::Uri;
+use mkit::oauth::uri::{is_private, Uri};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (url, body) = text.split_once('\n').unwrap_or((text, ""));
 
+    // Issue #28 items 4 and 6: what mKit accepts is read the same by the URL Standard (a browser,
+    // workerd's fetch), and written in exactly the form it serializes to.
+    let whatwg = url::Url::parse(url).ok();
     if let Some(u) = Uri::parse(url) {
         let _ = (u.is_loopback(), u.is_private_host(), u.path());
+        assert_eq!(whatwg.as_ref().map(url::Url::as_str), Some(url), "a Uri round-trips under url::Url");
     }
     if redirect::check(url).is_ok() {
         assert!(redirect::matches(&[url.to_owned()], url), "a valid redirect URI matches itself");
-        let _ = redirect::display_host(url);
+        let parsed = whatwg.as_ref().expect("a valid redirect URI is a WHATWG URL");
+        assert_eq!(parsed.as_str(), url, "a valid redirect URI round-trips");
+        if matches!(parsed.scheme(), "http" | "https") {
+            assert_eq!(
+                redirect::display_host(url),
+                parsed.host_str().unwrap_or_default(),
+                "the host shown is the parsed one"
+            );
+        }
+        if parsed.scheme() == "http" {
+            assert!(Uri::parse(url).is_some_and(|u| u.is_loopback()), "http only to loopback");
+        }
     }
-    if check_document_url(url, false).is_ok() {
+    if let Ok(checked) = check_document_url(url, false) {
         assert!(check_document_url(url, true).is_ok(), "allowing private hosts only widens");
+        let parsed = whatwg.as_ref().expect("a metadata document URL is a WHATWG URL");
+        assert_eq!((parsed.as_str(), checked.as_str()), (url, url), "what is fetched is what was checked");
+        assert_eq!((parsed.scheme(), parsed.port()), ("https", None), "https on port 443");
+        let host = parsed.host().expect("https has a host");
+        assert!(!is_private(&host), "{host:?} as fetch reads it is public");
+        assert!(!matches!(host, url::Host::Ipv6(_)), "no IPv6 literal");
     }
     if let Ok(client) = from_document(url, body.as_bytes()) {
         assert_eq!(client.client_id, url);

@@ -7,7 +7,7 @@
 use serde_json::{json, Map, Value};
 
 use super::redirect;
-use super::uri::Uri;
+use super::uri::{Uri, UriError};
 use super::OAuthError;
 
 /// The most bytes of a metadata document or registration request that are read.
@@ -30,19 +30,31 @@ pub fn is_metadata_document_id(client_id: &str) -> bool {
 }
 
 /// The rules a metadata document's URL must meet before it is fetched (the draft's §3, and §6.5
-/// on server-side request forgery): https, a path, no dot segments, no fragment, no credentials,
-/// no query; and a public host unless `allow_private` (local development only).
+/// on server-side request forgery): https, written exactly as the WHATWG URL Standard serializes
+/// it (so no `..`/`%2e%2e` segment, backslash, shorthand IP or `:443`), a path, no fragment, no
+/// credentials, no query; and, unless `allow_private` (local development only), no port but the
+/// default 443 and a public host as fetch resolves it (`uri::is_private`: `0x7f.1`, `127.1`,
+/// `2130706433` and `localhost.` are all private). Fetch the returned `Uri`'s `as_str()`: it is
+/// the URL that was checked.
 pub fn check_document_url(client_id: &str, allow_private: bool) -> Result<Uri, OAuthError> {
     let bad = |why: &str| Err(OAuthError::invalid_client(format!("client_id {client_id:?}: {why}")));
-    let Some(u) = Uri::parse(client_id) else { return bad("not a URL") };
+    let u = match Uri::parse_strict(client_id) {
+        Ok(u) => u,
+        Err(UriError::Invalid) => return bad("not a URL"),
+        Err(e) => return bad(&e.describe()),
+    };
     if u.scheme != "https" || u.host.is_empty() {
         return bad("a metadata document's URL must be https");
     }
-    if u.has_fragment || u.has_userinfo || u.has_query {
+    if u.has_fragment() || u.has_userinfo() || u.has_query() {
         return bad("a metadata document's URL must have no fragment, credentials or query");
     }
+    // Dot segments never survive the round trip; the check stays as the rule's statement.
     if u.path().len() < 2 || u.path().split('/').any(|seg| seg == "." || seg == "..") {
         return bad("a metadata document's URL needs a path, without . or .. segments");
+    }
+    if !allow_private && u.port.is_some() {
+        return bad("a metadata document must be served on the default https port (443)");
     }
     if !allow_private && u.is_private_host() {
         return bad("a metadata document must be on a public host");

@@ -1,122 +1,168 @@
-//! The few URL facts the authorization server decides on, parsed strictly by hand (RFC 3986's
-//! generic syntax): a `url` crate would add to the Worker's size for what is a handful of rules.
+//! The few URL facts the authorization server decides on, read under the WHATWG URL Standard
+//! (the `url` crate), the rules a browser follows to a redirect URI and workerd's `fetch` follows
+//! to a metadata document. A URL is accepted only in the form that standard serializes it to:
+//! what a rule checked is then exactly what a browser opens or `fetch` requests, with no second
+//! reading in which `\`, `%2e%2e`, `0x7f.1` or `127.1` mean something else (issue #28 items 4
+//! and 6). The crate is already in the Worker through `worker` (its `Request::url`).
 
-/// An absolute URI split into what the rules look at. Scheme and host are lowercased.
+use std::net::Ipv4Addr;
+
+use url::{Host, Url};
+
+/// An absolute URL, parsed and known to serialize to exactly the text it was parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Uri {
+    /// Lowercase (the round trip refuses any other).
     pub scheme: String,
-    /// Empty when the URI has no authority (`com.example.app:/callback`).
+    /// The host as serialized (`example.com`, `127.0.0.1`, `[::1]`); empty when there is none
+    /// (`com.example.app:/callback`).
     pub host: String,
+    /// The port written in the URL; never the scheme's default (the round trip refuses that).
     pub port: Option<u16>,
-    /// Path and query, as written (`/cb?x=1`).
-    pub rest: String,
-    pub has_userinfo: bool,
-    pub has_fragment: bool,
-    pub has_query: bool,
+    url: Url,
 }
 
 /// The longest URI the server accepts anywhere (a redirect URI, a client id).
 pub const MAX_URI_LEN: usize = 2000;
 
+/// Why a string is not a `Uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UriError {
+    /// Empty, too long, not printable ASCII, or not an absolute URL at all.
+    Invalid,
+    /// A URL, but written otherwise than the WHATWG serialization it parses to (the `String`):
+    /// a backslash, a dot segment (`..`, `%2e%2e`), an uppercase or numeric-shorthand host, a
+    /// default port written out, an empty path where one is implied, characters left unescaped…
+    NotNormalized(String),
+}
+
+impl UriError {
+    /// The reason in words, for an error description.
+    pub fn describe(&self) -> String {
+        match self {
+            UriError::Invalid => "not an absolute URI".into(),
+            UriError::NotNormalized(n) => {
+                format!("not written as browsers and fetch read it (that is {n:?}); write it in that form")
+            }
+        }
+    }
+}
+
 impl Uri {
-    /// `None` for anything that is not an absolute URI of printable ASCII within `MAX_URI_LEN`.
+    /// `None` unless `s` is an absolute URL of printable ASCII within `MAX_URI_LEN` that
+    /// round-trips unchanged through WHATWG parsing and serialization.
     pub fn parse(s: &str) -> Option<Uri> {
+        Self::parse_strict(s).ok()
+    }
+
+    /// `parse`, with the reason for a refusal.
+    pub fn parse_strict(s: &str) -> Result<Uri, UriError> {
         if s.is_empty() || s.len() > MAX_URI_LEN || !s.bytes().all(|b| (0x21..0x7f).contains(&b)) {
-            return None;
+            return Err(UriError::Invalid);
         }
-        let (scheme, after) = s.split_once(':')?;
-        let scheme_ok = scheme.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b));
-        if !scheme_ok {
-            return None;
+        let url = Url::parse(s).map_err(|_| UriError::Invalid)?;
+        if url.as_str() != s {
+            return Err(UriError::NotNormalized(url.as_str().to_owned()));
         }
-        let has_fragment = after.contains('#');
-        let after = after.split('#').next().unwrap_or_default();
-        let (authority, rest) = match after.strip_prefix("//") {
-            Some(a) => a.find(['/', '?']).map_or((a, ""), |i| a.split_at(i)),
-            None => ("", after),
-        };
-        let has_userinfo = authority.contains('@');
-        let hostport = authority.rsplit('@').next().unwrap_or_default();
-        let (host, port) = split_port(hostport)?;
-        Some(Uri {
-            scheme: scheme.to_ascii_lowercase(),
-            host: host.to_ascii_lowercase(),
-            port,
-            rest: rest.to_owned(),
-            has_userinfo,
-            has_fragment,
-            has_query: rest.contains('?'),
+        Ok(Uri {
+            scheme: url.scheme().to_owned(),
+            host: url.host_str().unwrap_or_default().to_owned(),
+            port: url.port(),
+            url,
         })
     }
 
+    /// The text, which is both what was parsed and the URL's serialization.
+    pub fn as_str(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The host as the URL Standard classifies it: a domain, an IPv4 or an IPv6 address.
+    pub fn parsed_host(&self) -> Option<Host<&str>> {
+        self.url.host()
+    }
+
     pub fn path(&self) -> &str {
-        self.rest.split('?').next().unwrap_or_default()
+        self.url.path()
     }
 
-    /// A loopback host: `localhost`, an IPv4 in 127.0.0.0/8, or `[::1]`.
+    pub fn query(&self) -> Option<&str> {
+        self.url.query()
+    }
+
+    pub fn has_userinfo(&self) -> bool {
+        !self.url.username().is_empty() || self.url.password().is_some()
+    }
+
+    /// A fragment, even an empty one (`…/cb#`).
+    pub fn has_fragment(&self) -> bool {
+        self.url.fragment().is_some()
+    }
+
+    pub fn has_query(&self) -> bool {
+        self.url.query().is_some()
+    }
+
+    /// A loopback host of an `http`/`https` URL: `localhost`, an IPv4 in 127.0.0.0/8, or `[::1]`.
     pub fn is_loopback(&self) -> bool {
-        self.host == "localhost" || self.host == "[::1]" || ipv4(&self.host).is_some_and(|o| o[0] == 127)
-    }
-
-    /// A host that names the server's own or a private network by address or by name: loopback,
-    /// an IP literal in a private, link-local, shared or unspecified range, `*.localhost`,
-    /// `*.local`, `*.internal`, or any IPv6 literal (none is needed for a public document).
-    pub fn is_private_host(&self) -> bool {
-        let h = self.host.as_str();
-        if self.is_loopback()
-            || h.starts_with('[')
-            || h.ends_with(".localhost")
-            || h.ends_with(".local")
-            || h.ends_with(".internal")
-        {
-            return true;
-        }
-        match ipv4(h) {
-            Some([a, b, ..]) => {
-                a == 0
-                    || a == 10
-                    || a == 127
-                    || (a == 100 && (64..128).contains(&b))
-                    || (a == 169 && b == 254)
-                    || (a == 172 && (16..32).contains(&b))
-                    || (a == 192 && b == 168)
-                    || a >= 224
+        is_special(&self.scheme)
+            && match self.parsed_host() {
+                Some(Host::Domain(d)) => d == "localhost",
+                Some(Host::Ipv4(a)) => a.is_loopback(),
+                Some(Host::Ipv6(a)) => a.is_loopback(),
+                None => false,
             }
-            None => !h.contains('.') || h.bytes().all(|b| b.is_ascii_digit() || b == b'.'),
+    }
+
+    /// A host that names the server's own or a private network by address or by name, as fetch
+    /// will resolve it. See `is_private`.
+    pub fn is_private_host(&self) -> bool {
+        self.parsed_host().is_none_or(|h| is_private(&h))
+    }
+}
+
+/// The URL Standard's special schemes that carry a host this code looks at.
+fn is_special(scheme: &str) -> bool {
+    scheme == "https" || scheme == "http"
+}
+
+/// A host no stranger may make the server fetch from: every IPv6 literal (a public metadata
+/// document needs none, and IPv4-mapped, NAT64, 6to4 and Teredo forms would each carry a private
+/// IPv4 to judge); an IPv4 in any IANA special-purpose range (RFC 6890 and its registry); and
+/// `localhost`, `*.localhost`, `*.local`, `*.internal`, `*.home.arpa` or a single-label name,
+/// with or without trailing dots.
+pub fn is_private(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv6(_) => true,
+        Host::Ipv4(a) => is_special_purpose_v4(*a),
+        Host::Domain(d) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            !d.contains('.')
+                || d == "home.arpa"
+                || [".localhost", ".local", ".internal", ".home.arpa"].iter().any(|s| d.ends_with(s))
         }
     }
 }
 
-fn split_port(hostport: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if hostport.starts_with('[') {
-        let end = hostport.find(']')?;
-        let (h, p) = hostport.split_at(end + 1);
-        (h, p.strip_prefix(':'))
-    } else {
-        match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (hostport, None),
-        }
-    };
-    let port = match port {
-        None => None,
-        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => Some(p.parse().ok()?),
-        Some(_) => return None,
-    };
-    Some((host, port))
+/// IANA's IPv4 Special-Purpose Address Registry, plus multicast (224/4), reserved (240/4) and the
+/// limited broadcast: any address that is not plainly a public unicast one.
+fn is_special_purpose_v4(a: Ipv4Addr) -> bool {
+    let [x, y, z, _] = a.octets();
+    x == 0 // "this network" (0/8)
+        || x == 10 // private (10/8)
+        || (x == 100 && (64..128).contains(&y)) // shared address space (100.64/10)
+        || x == 127 // loopback
+        || (x == 169 && y == 254) // link local
+        || (x == 172 && (16..32).contains(&y)) // private (172.16/12)
+        || (x == 192 && y == 0 && (z == 0 || z == 2)) // IETF protocol assignments, TEST-NET-1
+        || (x == 192 && y == 88 && z == 99) // 6to4 relay anycast
+        || (x == 192 && y == 168) // private (192.168/16)
+        || (x == 198 && (y == 18 || y == 19)) // benchmarking (198.18/15)
+        || (x == 198 && y == 51 && z == 100) // TEST-NET-2
+        || (x == 203 && y == 0 && z == 113) // TEST-NET-3
+        || x >= 224 // multicast (224/4), reserved (240/4), limited broadcast
 }
 
-/// The four octets of a dotted-decimal IPv4 literal.
-fn ipv4(h: &str) -> Option<[u8; 4]> {
-    let mut out = [0u8; 4];
-    let mut parts = h.split('.');
-    for o in &mut out {
-        let p = parts.next()?;
-        if p.is_empty() || p.len() > 3 || !p.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        *o = p.parse().ok()?;
-    }
-    parts.next().is_none().then_some(out)
-}
+#[cfg(test)]
+#[path = "uri_tests.rs"]
+mod tests;

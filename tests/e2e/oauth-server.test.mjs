@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
@@ -24,12 +25,15 @@ let origin;
 let resource;
 /** The test peer's documents: path → [status, body, delayMs]. */
 const documents = new Map();
+/** Every path the test peer was asked for. */
+const peerSeen = [];
 
 /** One local server for the client's side: its redirect URI, and its metadata documents. */
 async function startPeer() {
   const port = await freePort();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, `http://127.0.0.1:${port}`);
+    peerSeen.push(url.pathname);
     const doc = documents.get(url.pathname);
     if (doc) {
       const [status, body, delay = 0] = doc;
@@ -218,6 +222,39 @@ test("metadata documents on private addresses, too large or too slow are refused
   assert.match(await slow.text(), /fetch_timeout/);
   documents.set("/liar.json", [200, JSON.stringify({ client_id: "https://client.example.test/other.json", client_name: "liar", redirect_uris: [peer.redirect] })]);
   assert.equal((await get(authorizeUrl({ client_id: "https://client.example.test/liar.json" }))).status, 400);
+});
+
+test("a metadata document's host is judged as fetch reads it: 0x7f.1, 0177.0.0.1, localhost. are refused, never fetched (#28 item 4)", async () => {
+  // This stack sends every metadata-document fetch to the peer, so a fetch would show there.
+  for (const [i, host] of ["0x7f.1", "0177.0.0.1", "localhost.", "0x7f000001"].entries()) {
+    const path = `/spelled-${i}.json`;
+    const client_id = `https://${host}${path}`;
+    documents.set(path, [200, JSON.stringify({ client_id, client_name: "spelled", redirect_uris: [peer.redirect] })]);
+    const r = await get(authorizeUrl({ client_id }));
+    assert.equal(r.status, 400, client_id);
+    // Refused as the host fetch would reach: not public, or written otherwise than 127.0.0.1.
+    assert.match(await r.text(), /public host|that is &quot;https:\/\/127\.0\.0\.1\//, client_id);
+    assert.ok(!peerSeen.includes(path), `${client_id} was fetched`);
+  }
+  // A deploy-like stack (the release build, no test origin): a fetch would connect to 127.0.0.1.
+  const connections = [];
+  const listener = createTcpServer((s) => { connections.push(s.remotePort); s.destroy(); });
+  const port = await freePort();
+  await new Promise((ok) => listener.listen(port, "127.0.0.1", ok));
+  const deployed = await startWorker({ name: "oauth-cimd-ssrf", vars: { ...defaultVars(), OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource,
+    MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET, MKIT_AUTH_SERVER: "on" } });
+  try {
+    for (const host of ["0x7f.1", "0177.0.0.1", "localhost.", "127.1"]) {
+      const client_id = `https://${host}:${port}/c.json`;
+      const r = await get(`${deployed.url}/oauth/authorize?${new URLSearchParams({ client_id })}`);
+      assert.equal(r.status, 400, client_id);
+      assert.match(await r.text(), /Unknown client/, client_id);
+    }
+    assert.deepEqual(connections, [], "the worker never connected to the loopback listener");
+  } finally {
+    await deployed.stop();
+    await new Promise((ok) => listener.close(ok));
+  }
 });
 
 test("consent cannot be forged: no session, another origin, or a request sealed for someone else", async () => {

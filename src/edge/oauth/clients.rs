@@ -17,6 +17,7 @@ use crate::http::HttpReply;
 use crate::oauth::client::{
     check_document_url, from_document, from_registration, is_metadata_document_id, Client, MAX_DOCUMENT_BYTES,
 };
+use crate::oauth::uri::Uri;
 use crate::oauth::{store, OAuthError};
 use crate::sql::SqlValue;
 
@@ -77,13 +78,14 @@ pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, Result<OAuth
 }
 
 async fn metadata_document(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, OAuthError> {
-    check_document_url(client_id, false)?;
+    // The only outbound fetch whose URL a stranger chooses; what is fetched is the URL checked.
+    let checked = check_document_url(client_id, false)?;
     if let Some(c) = DOCUMENTS
         .with(|d| d.borrow().get(client_id).filter(|(_, at)| ctx.now < at + DOCUMENT_TTL_SECS).map(|(c, _)| c.clone()))
     {
         return Ok(c);
     }
-    let body = get_document(&fetch_url(ctx, client_id), MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT).await.map_err(|e| {
+    let body = get_document(&fetch_url(ctx, &checked), MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT).await.map_err(|e| {
         OAuthError::invalid_client(format!("the client's metadata document could not be fetched ({})", e.code()))
     })?;
     let client = from_document(client_id, &body)?;
@@ -97,15 +99,14 @@ async fn metadata_document(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, OAu
     Ok(client)
 }
 
-/// Where a metadata document is fetched from: its URL. The fixtures build (tests only, never
+/// Where a metadata document is fetched from: its checked URL. The fixtures build (tests only, never
 /// deployed) may send `https://<host>` to a local server with `MKIT_TEST_CIMD_ORIGIN`, since the
 /// test peers cannot serve https; a deploy build has no way to change it.
-fn fetch_url(ctx: &Ctx<'_>, client_id: &str) -> String {
+fn fetch_url(ctx: &Ctx<'_>, checked: &Uri) -> String {
     #[cfg(feature = "fixtures")]
     if let Ok(origin) = ctx.env.var("MKIT_TEST_CIMD_ORIGIN") {
-        let path = client_id.trim_start_matches("https://").split_once('/').map(|(_, p)| p).unwrap_or_default();
-        return format!("{}/{path}", origin.to_string().trim_end_matches('/'));
+        return format!("{}{}", origin.to_string().trim_end_matches('/'), checked.path());
     }
     let _ = ctx;
-    client_id.to_owned()
+    checked.as_str().to_owned()
 }
