@@ -155,17 +155,25 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         self.link(Kind::Portal, "").map(|l| l.url)
     }
 
-    async fn take_free_call(&self, key: &str, quota: &FreeQuota) -> Result<(), Denial> {
-        match self.reader.count(self.counter(key, quota).take(quota.calls)).await {
-            Ok(1) => Ok(()),
+    async fn take_free_call(&self, key: &str, quota: &FreeQuota) -> Result<i64, Denial> {
+        let counter = self.counter(key, quota);
+        match self.reader.count(counter.take(quota.calls)).await {
+            Ok(1) => Ok(counter.window_start),
             Ok(_) => Err(Denial::QuotaExceeded(quota_exceeded(key, quota, self.now_secs))),
             Err(e) => Err(Denial::Unavailable(unavailable(e))),
         }
     }
 
-    async fn give_back_free_call(&self, key: &str, quota: &FreeQuota) {
+    async fn give_back_free_call(&self, key: &str, quota: &FreeQuota, window_start: i64) {
+        // The window the call was taken from, never the current one: a task that fails or is
+        // cancelled after a roll-over would otherwise hand the new window a call it never gave.
+        // An ended window's count limits nothing any more, so its give-back is skipped.
+        if quota.window.resets_at(window_start) <= self.now_secs {
+            return;
+        }
+        let counter = Counter { sub: self.sub, key, window_start };
         // Best effort: a lost give-back costs the caller one free call, never lets one too many run.
-        let _ = self.reader.count(self.counter(key, quota).give_back()).await;
+        let _ = self.reader.count(counter.give_back()).await;
     }
 
     async fn reserve_credits(&self, tool: &str, credits: u32) -> Result<String, Denial> {

@@ -251,3 +251,21 @@ fn without_credit_priced_tools_no_balance_is_read() {
     assert_eq!(block_on(p.credit_balance()), Ok(None));
     assert_eq!(block_on(Paywall::new(&db, "u1", Offer::default()).with_credits(true).credit_balance()), Ok(Some(5)));
 }
+
+#[test]
+fn a_free_call_goes_back_to_the_window_it_was_taken_from_and_not_once_that_window_ended() {
+    // #28 item 10: the give-back names its window; the current one is never credited instead.
+    let db = Sqlite::funded(0);
+    let q = FreeQuota { calls: 2, window: crate::quota::Window::Hour, group: None };
+    let used =
+        |start: i64| db.query(&format!("SELECT COALESCE(SUM(used), 0) FROM quota_usage WHERE window_start = {start}"));
+    let (hour_1, hour_2) = (1_800_000_000, 1_800_003_600);
+    let at = |now| Paywall::new(&db, "u1", Offer::default()).with_quotas(vec![("search", q)], now);
+    assert_eq!(block_on(at(hour_2 - 1).take_free_call("search", &q)), Ok(hour_1), "the window it was taken from");
+    let now = at(hour_2 + 5);
+    assert_eq!(block_on(now.take_free_call("search", &q)), Ok(hour_2));
+    block_on(now.give_back_free_call("search", &q, hour_1));
+    assert_eq!((used(hour_1), used(hour_2)), (1, 1), "hour 1 has ended: nothing moves, hour 2 keeps its call");
+    block_on(now.give_back_free_call("search", &q, hour_2));
+    assert_eq!(used(hour_2), 0, "within its window a call goes back");
+}

@@ -5,7 +5,8 @@
 //! from the object's alarm, not from the request: an alarm outlives the request and is kept
 //! across restarts. The alarm starts each waiting run and returns, so a caller's tasks run side
 //! by side; while any task works it sets the next alarm 15 s on as a watchdog, which starts
-//! again a run that an isolate restart cut off (`MAX_ATTEMPTS` at most). A run that finishes
+//! again a run that an isolate restart cut off (`MAX_ATTEMPTS` runs a round at most; a task failed
+//! by that cap gives back what its creation took, as a cancelled one does). A run that finishes
 //! records its outcome unless the task was cancelled meanwhile. Storage: the object's
 //! SQLite-backed storage, one JSON value per task, deleted once its `ttlMs` has passed.
 
@@ -25,7 +26,7 @@ use worker::{
 use super::object_storage::{get_json, put_json};
 use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::tasks::{self, Status, Task, MAX_ATTEMPTS};
+use crate::mcp::tasks::{self, Status, Task};
 use crate::mcp::transport::Caller;
 use crate::mcp::Server;
 use crate::tools::{REGISTRY, SERVER_INFO};
@@ -158,12 +159,19 @@ impl Runs {
         map.values().into_iter().flatten().filter_map(|v| serde_json::from_str(&v.as_string()?).ok()).collect()
     }
 
-    /// One run of a task: started, then settled with its outcome unless cancelled meanwhile.
+    /// One run of a task: started, then settled with its outcome unless cancelled meanwhile. A
+    /// round whose runs were cut off `MAX_ATTEMPTS` times fails the task, and what its creation
+    /// took goes back (input rounds are not counted: `Task::start_run`).
     async fn run(&self, mut task: Task) {
-        task.attempts += 1;
-        if task.attempts > MAX_ATTEMPTS {
-            task.fail(&RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the task's runs were cut off too often"));
-            let _ = self.put(&task).await;
+        if !task.start_run() {
+            // As stored now: a task that ended meanwhile (a cancel gives back itself) is left be.
+            let Some(mut current) = self.get(&task.id, now_ms()).await.filter(|t| !t.status.terminal()) else {
+                return;
+            };
+            current.give_up(now_ms());
+            if self.put(&current).await.is_ok() {
+                self.give_back(&current).await;
+            }
             return;
         }
         if self.put(&task).await.is_err() {
@@ -181,7 +189,8 @@ impl Runs {
         }
     }
 
-    /// A cancelled task's run never settles: what its creation took goes back.
+    /// A cancelled task's run never settles, nor does one failed by the attempt cap: what its
+    /// creation took goes back, a free call to the window it was taken from (`Admission`).
     async fn give_back(&self, task: &Task) {
         let (Some(admission), Ok(config)) = (&task.admission, super::respond::config(&self.env)) else { return };
         let name = task.call.get("name").and_then(Value::as_str).unwrap_or_default();

@@ -22,8 +22,10 @@ pub enum Admission {
     Free,
     /// The caller holds the entitlement.
     Granted,
-    /// One call of the free quota was taken.
-    FreeQuota,
+    /// One call of the free quota was taken, from the window starting at `window_start` (Unix
+    /// seconds): a give-back names that window, so a task that fails or is cancelled after the
+    /// window rolled over never credits the current one (#28 item 10).
+    FreeQuota { window_start: i64 },
     /// Credits were reserved under this debit id.
     Credits(String),
 }
@@ -33,7 +35,7 @@ impl Admission {
         match self {
             Admission::Free => "free",
             Admission::Granted => "granted",
-            Admission::FreeQuota => "free_quota",
+            Admission::FreeQuota { .. } => "free_quota",
             Admission::Credits(_) => "credits",
         }
     }
@@ -53,7 +55,7 @@ pub async fn admit(ctx: &ToolContext<'_>, info: &ToolInfo) -> Result<Admission, 
     }
     if let Some(q) = &info.free_quota {
         match gate.take_free_call_boxed(q.key(name), q).await {
-            Ok(()) => return Ok(Admission::FreeQuota),
+            Ok(window_start) => return Ok(Admission::FreeQuota { window_start }),
             Err(used_up @ Denial::QuotaExceeded(_)) => denial = denial.or(Some(used_up)),
             Err(other) => return Err(other),
         }
@@ -109,17 +111,30 @@ pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admissio
     }
 }
 
-/// Gives back what a call that did not finish took: its free call, or its reserved credits
-/// (also for a cancelled task, whose run never settles).
+/// Gives back what a call that did not finish took: its free call, to the window it was taken
+/// from (nothing once that window has ended), or its reserved credits (also for a cancelled task,
+/// whose run never settles, and a task failed by its attempt cap).
 pub async fn give_back(gate: &dyn DynEntitlements, info: &ToolInfo, admission: &Admission) {
     match admission {
-        Admission::FreeQuota => {
+        Admission::FreeQuota { window_start } => {
             if let Some(q) = &info.free_quota {
-                gate.give_back_free_call_boxed(q.key(info.name), q).await;
+                gate.give_back_free_call_boxed(q.key(info.name), q, *window_start).await;
             }
         }
         Admission::Credits(debit) => gate.refund_credits_boxed(debit).await,
         Admission::Free | Admission::Granted => {}
+    }
+}
+
+/// A stored task's admission (`Task::admission`). A task stored before free calls named their
+/// window holds a bare `"FreeQuota"`: it reads as taken from a window long ended, so giving it back
+/// changes nothing rather than credit whichever window is current.
+pub fn stored<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Admission>, D::Error> {
+    use serde::Deserialize;
+    match Option::<Value>::deserialize(d)? {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s == "FreeQuota" => Ok(Some(Admission::FreeQuota { window_start: 0 })),
+        Some(v) => serde_json::from_value(v).map(Some).map_err(serde::de::Error::custom),
     }
 }
 

@@ -70,13 +70,16 @@ pub trait Entitlements {
     fn manage_url(&self) -> Option<String> {
         None
     }
-    /// Takes one call of the caller's free quota `key`: `Ok` when one was left, else
-    /// `Denial::QuotaExceeded` (saying when it resets). Without counters, nothing is free.
-    async fn take_free_call(&self, _key: &str, _quota: &FreeQuota) -> Result<(), Denial> {
+    /// Takes one call of the caller's free quota `key`: the start (Unix seconds) of the window it
+    /// was taken from when one was left, else `Denial::QuotaExceeded` (saying when it resets).
+    /// Without counters, nothing is free.
+    async fn take_free_call(&self, _key: &str, _quota: &FreeQuota) -> Result<i64, Denial> {
         Err(Denial::Unavailable(ToolError::new("free quotas are not counted here")))
     }
-    /// Gives back a call taken for a run that failed.
-    async fn give_back_free_call(&self, _key: &str, _quota: &FreeQuota) {}
+    /// Gives back a call taken for a run that failed, to the window it was taken from
+    /// (`window_start`, as `take_free_call` answered): never to a later one, and not at all once
+    /// that window has ended.
+    async fn give_back_free_call(&self, _key: &str, _quota: &FreeQuota, _window_start: i64) {}
     /// The caller's standing on every declared free quota.
     async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
         Ok(Vec::new())
@@ -129,8 +132,13 @@ pub trait DynEntitlements {
     fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
     fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>>;
     fn manage_url_dyn(&self) -> Option<String>;
-    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<(), Denial>>;
-    fn give_back_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, ()>;
+    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<i64, Denial>>;
+    fn give_back_free_call_boxed<'a>(
+        &'a self,
+        key: &'a str,
+        quota: &'a FreeQuota,
+        window_start: i64,
+    ) -> LocalFuture<'a, ()>;
     fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>>;
     fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>>;
     fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()>;
@@ -148,11 +156,16 @@ impl<T: Entitlements> DynEntitlements for T {
     fn manage_url_dyn(&self) -> Option<String> {
         Entitlements::manage_url(self)
     }
-    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<(), Denial>> {
+    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<i64, Denial>> {
         Box::pin(self.take_free_call(key, quota))
     }
-    fn give_back_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, ()> {
-        Box::pin(self.give_back_free_call(key, quota))
+    fn give_back_free_call_boxed<'a>(
+        &'a self,
+        key: &'a str,
+        quota: &'a FreeQuota,
+        window_start: i64,
+    ) -> LocalFuture<'a, ()> {
+        Box::pin(self.give_back_free_call(key, quota, window_start))
     }
     fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>> {
         Box::pin(self.quota_usage())

@@ -115,9 +115,10 @@ pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
     }
 }
 
-/// The tools a POST body calls (`tools/call` `params.name`, in a single message or a batch), at
-/// most 16, for a per-tool limit in front of the protocol. Anything unparsable calls nothing here:
-/// the protocol answers it.
+/// The tools a POST body calls (`tools/call` `params.name`, in a single message or a batch), for a
+/// per-tool limit in front of the protocol: every call a batch may carry (`MAX_BATCH_ITEMS`, the
+/// one bound), so none runs uncounted; a longer batch is refused whole by the protocol. Anything
+/// unparsable calls nothing here: the protocol answers it.
 pub fn called_tools(body: &[u8]) -> Vec<String> {
     let messages = match serde_json::from_slice::<Value>(body) {
         Ok(Value::Array(list)) => list,
@@ -128,7 +129,7 @@ pub fn called_tools(body: &[u8]) -> Vec<String> {
         .iter()
         .filter(|m| m.get("method").and_then(Value::as_str) == Some("tools/call"))
         .filter_map(|m| m.get("params")?.get("name")?.as_str().map(str::to_owned))
-        .take(16)
+        .take(super::batch::MAX_BATCH_ITEMS)
         .collect()
 }
 
@@ -144,6 +145,7 @@ pub fn failure(id: Option<&Id>, err: &RpcError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::batch::MAX_BATCH_ITEMS;
 
     fn c(s: &str) -> Result<Message, (RpcError, Option<Id>)> {
         classify(serde_json::from_str(s).expect("test json"))
@@ -209,7 +211,12 @@ mod tests {
         for nothing in [&b"not json"[..], b"{}", br#"{"method":"tools/list"}"#, b"[]"] {
             assert!(called_tools(nothing).is_empty());
         }
+        // Every call a batch may carry is counted (#28 item 10: it was the first 16 of 32); past
+        // the bound the protocol refuses the batch whole, so no more are read.
+        let call = |i: usize| format!(r#"{{"method":"tools/call","params":{{"name":"t{i}"}}}}"#);
+        let full = format!("[{}]", (0..MAX_BATCH_ITEMS).map(call).collect::<Vec<_>>().join(","));
+        assert_eq!(called_tools(full.as_bytes()), (0..MAX_BATCH_ITEMS).map(|i| format!("t{i}")).collect::<Vec<_>>());
         let many = format!("[{}]", vec![r#"{"method":"tools/call","params":{"name":"x"}}"#; 40].join(","));
-        assert_eq!(called_tools(many.as_bytes()).len(), 16);
+        assert_eq!(called_tools(many.as_bytes()).len(), MAX_BATCH_ITEMS);
     }
 }

@@ -52,15 +52,18 @@ pub struct Task {
     pub input_responses: Map<String, Value>,
     #[serde(default)]
     pub request_state: Option<String>,
-    /// Runs started: a run cut off (an isolate restart) is started again, a few times.
+    /// Runs started for the current round: a run cut off (an isolate restart) is started again,
+    /// a few times. A round that ends asking for input was not cut off, so the count starts over.
     #[serde(default)]
     pub attempts: u32,
     /// What the creating request was admitted as: each run uses it, so the task is charged once.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::admission::stored")]
     pub admission: Option<super::admission::Admission>,
 }
 
-/// Runs a task may start before it fails.
+/// Runs a task may start for one round (its first run, or the run after `input_required` is
+/// answered) before it fails: the cap is on runs cut off, not on input rounds, which are bounded
+/// by the task's TTL and each need the client's answer (#28 item 10).
 pub const MAX_ATTEMPTS: u32 = 3;
 
 impl Task {
@@ -122,6 +125,8 @@ impl Task {
         match outcome {
             Ok(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required") => {
                 self.status = Status::InputRequired;
+                // The round ended as the tool meant it to: the next round's runs count afresh.
+                self.attempts = 0;
                 self.input_requests = r.get("inputRequests").and_then(Value::as_object).cloned().unwrap_or_default();
                 self.request_state = r.get("requestState").and_then(Value::as_str).map(str::to_owned);
                 self.input_responses.clear();
@@ -137,6 +142,20 @@ impl Task {
             Err(DispatchError::Forbidden { scopes }) => self
                 .fail(&RpcError::new(super::jsonrpc::INVALID_REQUEST, format!("needs scopes: {}", scopes.join(" ")))),
         }
+    }
+
+    /// Counts a run about to start: `false` once this round's runs were cut off `MAX_ATTEMPTS`
+    /// times, when the task must `give_up` instead.
+    pub fn start_run(&mut self) -> bool {
+        self.attempts = self.attempts.saturating_add(1);
+        self.attempts <= MAX_ATTEMPTS
+    }
+
+    /// Fails a task whose runs were cut off too often. No run settled it, so what its creation
+    /// took is still held: the caller gives it back (`admission::give_back`).
+    pub fn give_up(&mut self, now_ms: u64) {
+        self.fail(&RpcError::new(super::jsonrpc::INTERNAL_ERROR, "the task's runs were cut off too often"));
+        self.updated_ms = now_ms;
     }
 
     pub fn fail(&mut self, e: &RpcError) {

@@ -224,3 +224,40 @@ fn a_task_runs_through_the_same_dispatch_and_is_not_made_a_task_again() {
     );
     assert!(store.0.borrow().is_empty(), "no task made of a task's run");
 }
+
+#[test]
+fn input_rounds_are_not_attempts_and_the_cap_counts_only_runs_cut_off_in_one_round() {
+    // #28 item 10: a tool that asked three times was failed by the cap meant for runs cut off.
+    let mut t = task();
+    let asked = || Ok(json!({ "resultType": "input_required", "inputRequests": { "q": { "method": "x" } } }));
+    let answer: Map<String, Value> = [("q".to_owned(), json!({ "action": "accept" }))].into_iter().collect();
+    for round in 1..=2 * tasks::MAX_ATTEMPTS {
+        assert!(t.start_run(), "round {round} runs");
+        t.settle(asked(), 5);
+        assert_eq!((t.status, t.attempts), (Status::InputRequired, 0), "round {round} ended as meant: not cut off");
+        assert_eq!(t.answer(&answer, 6), Ok(true));
+    }
+    // Within one round, a run cut off (never settled) is started again, MAX_ATTEMPTS runs in all.
+    for _ in 0..tasks::MAX_ATTEMPTS {
+        assert!(t.start_run());
+    }
+    assert!(!t.start_run(), "cut off too often");
+    t.give_up(9);
+    let d = t.detailed();
+    assert_eq!((d["status"].as_str(), d["error"]["code"].as_i64()), (Some("failed"), Some(-32603)));
+    assert_eq!(t.updated_ms, 9);
+}
+
+#[test]
+fn a_task_stored_before_free_calls_named_their_window_still_reads() {
+    let mut stored = serde_json::to_value(task()).expect("json");
+    stored["admission"] = json!("FreeQuota");
+    let old: Task = serde_json::from_value(stored.clone()).expect("a task stored before #28 item 10");
+    assert_eq!(old.admission, Some(Admission::FreeQuota { window_start: 0 }), "an ended window: nothing goes back");
+    for admission in [Admission::FreeQuota { window_start: 1_800_000_000 }, Admission::Credits("d1".into())] {
+        stored["admission"] = serde_json::to_value(&admission).expect("json");
+        assert_eq!(serde_json::from_value::<Task>(stored.clone()).ok().and_then(|t| t.admission), Some(admission));
+    }
+    stored.as_object_mut().map(|o| o.remove("admission"));
+    assert_eq!(serde_json::from_value::<Task>(stored).ok().map(|t| t.admission), Some(None));
+}

@@ -166,18 +166,18 @@ impl Entitlements for Ledger {
             }),
         }
     }
-    async fn take_free_call(&self, key: &str, q: &crate::quota::FreeQuota) -> Result<(), Denial> {
+    async fn take_free_call(&self, key: &str, q: &crate::quota::FreeQuota) -> Result<i64, Denial> {
         match self.left(key, q) {
             0 => Err(Denial::QuotaExceeded(
                 ToolError::new("quota used up").with_structured(json!({"error": "quota_exceeded", "quota": key})),
             )),
             n => {
                 self.free.borrow_mut().insert(key.to_owned(), n - 1);
-                Ok(())
+                Ok(0)
             }
         }
     }
-    async fn give_back_free_call(&self, key: &str, q: &crate::quota::FreeQuota) {
+    async fn give_back_free_call(&self, key: &str, q: &crate::quota::FreeQuota, _window_start: i64) {
         let n = self.left(key, q);
         self.free.borrow_mut().insert(key.to_owned(), n + 1);
         self.given_back.set(self.given_back.get() + 1);

@@ -68,6 +68,18 @@ async fn multi_input(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError>
     Ok(input_required(requests, None))
 }
 
+/// Asks three times, one question a round (the round in its sealed state), then answers: a task
+/// whose input rounds must not count as runs cut off (issue 28 item 10).
+async fn ask_three_times(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    let asked = ctx.open_state()?.and_then(|s| s["round"].as_u64()).unwrap_or(0);
+    if asked >= 3 {
+        return text(format!("Answered {asked} rounds"));
+    }
+    let round = asked + 1;
+    let ask = confirm("round", &format!("Round {round}?"));
+    Ok(input_required([ask].into_iter().collect(), Some(ctx.seal_state(&json!({ "round": round }))?)))
+}
+
 /// Asks for a name in the request (multi-round), then runs as a task with the answer.
 async fn with_task(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
     match accepted_content(ctx.input_responses, "user_name").and_then(|c| c.get("name")?.as_str()) {
@@ -93,6 +105,7 @@ pub fn register(r: &mut Registry) {
     let path = object(json!({ "path": { "type": "string" } }));
     r.raw_tool(task("confirm_delete", "Asks before deleting", optional), path, confirm_delete);
     r.raw_tool(task("multi_input", "Asks two questions at once", optional), object(json!({})), multi_input);
+    r.raw_tool(task("ask_three_times", "Asks three times, then answers", optional), object(json!({})), ask_three_times);
     let asks_first = task("test_tool_with_task", "Asks, then runs as a task", TaskSupport::Required).asks_client();
     r.raw_tool(asks_first, object(json!({})), with_task);
 }

@@ -85,3 +85,17 @@ test("the per-tool limit counts each tool apart; other methods are not counted",
   const { access_token: other } = await perTool.issuer.userTokens({ user: "tom" });
   assert.equal((await post(perTool, other, "tools/call", { name: "whoami", arguments: {} })).status, 200, "per caller");
 });
+
+test("the per-tool limit counts every call a batch can carry (32), not only the first 16 (#28 item 10)", async () => {
+  const { access_token: token } = await perTool.issuer.userTokens({ user: "uma" });
+  // Sixteen calls of sixteen tools (one count each, under the limit), then one tool past its limit.
+  const names = [...Array.from({ length: 16 }, (_, i) => `no_such_tool_${i}`), ...Array(TOOL_LIMIT + 1).fill("whoami")];
+  const batch = names.map((name, i) => ({ jsonrpc: "2.0", id: i + 1, method: "tools/call", params: { name, arguments: {} } }));
+  const res = await fetch(`${perTool.worker.url}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2025-03-26",
+      authorization: `Bearer ${token}` },
+    body: JSON.stringify(batch),
+  });
+  assert.equal(res.status, 429, `the 17th to 20th calls are counted: ${res.status} ${await res.text()}`);
+});

@@ -94,6 +94,22 @@ test("another user can neither read, answer nor cancel a task", async () => {
   assert.equal((await rpc(alice, "tasks/get", { taskId: created.taskId }, false)).error.code, -32021);
 });
 
+test("a task that asks three times completes: input rounds are not counted as runs cut off (#28 item 10)", async () => {
+  const created = (await rpc(alice, "tools/call", { name: "ask_three_times", arguments: {} })).result;
+  assert.equal(created.resultType, "task");
+  for (let round = 1; round <= 3; round++) {
+    const parked = await until(alice, created.taskId, (r) => r.status !== "working", 10_000);
+    assert.equal(parked.status, "input_required", `round ${round}: ${JSON.stringify(parked)}`);
+    assert.equal(parked.inputRequests.round.params.message, `Round ${round}?`);
+    const ack = await rpc(alice, "tasks/update", { taskId: created.taskId,
+      inputResponses: { round: { action: "accept", content: { confirm: true } } } });
+    assert.equal(ack.result?.resultType, "complete", JSON.stringify(ack));
+  }
+  const done = await until(alice, created.taskId, (r) => r.status !== "working", 10_000);
+  assert.equal(done.status, "completed", JSON.stringify(done));
+  assert.equal(done.result.content[0].text, "Answered 3 rounds");
+});
+
 test("a caller's tasks run side by side: a short one finishes while a long one still works", async () => {
   const long = (await rpc(alice, "tools/call", { name: "slow_compute", arguments: { seconds: 8, label: "long" } })).result;
   await until(alice, long.taskId, (r) => r.status === "working", 5000);
