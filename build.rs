@@ -63,6 +63,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "claim_names" => "validate_claim_names",
         "scope_prefix" => "validate_scope_prefix",
         "claim_map" => "validate_claim_map",
+        "scope_rules" => "validate_scope_rules",
         _ => return None,
     })
 }

@@ -66,12 +66,33 @@ impl ClaimRule {
     }
 
     fn find<'a>(&self, claims: &'a Map<String, Value>) -> Option<&'a Value> {
-        if let Some(v) = claims.get(&self.path) {
-            return Some(v);
-        }
-        let mut parts = self.path.split('.');
-        let first = claims.get(parts.next()?)?;
-        parts.try_fold(first, |v, p| v.as_object()?.get(p))
+        claim_at(claims, &self.path)
+    }
+}
+
+/// The claim named `path`, or, when no claim has that exact name, the dotted path into objects.
+pub fn claim_at<'a>(claims: &'a Map<String, Value>, path: &str) -> Option<&'a Value> {
+    if let Some(v) = claims.get(path) {
+        return Some(v);
+    }
+    let mut parts = path.split('.');
+    let first = claims.get(parts.next()?)?;
+    parts.try_fold(first, |v, p| v.as_object()?.get(p))
+}
+
+/// `email`, `upn_email`, `mail`, `preferred_email`…: any claim whose name says it is an address.
+pub fn is_email_claim(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    n.contains("email") || n == "mail" || n.ends_with("_mail")
+}
+
+/// Whether the identity says its address is verified: `email_verified: true`, or the string some
+/// providers send (Cognito).
+pub fn email_verified(claims: &Map<String, Value>) -> bool {
+    match claims.get("email_verified") {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s == "true",
+        _ => false,
     }
 }
 

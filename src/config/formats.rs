@@ -156,3 +156,8 @@ pub(super) fn validate_scope_prefix(v: &str) -> Result<(), &'static str> {
 pub(super) fn validate_claim_map(v: &str) -> Result<(), &'static str> {
     crate::auth::claims::ClaimRule::parse_list(v).map(|_| ())
 }
+
+/// `MKIT_AUTH_SCOPE_RULES`: `scope=claim=value` entries.
+pub(super) fn validate_scope_rules(v: &str) -> Result<(), &'static str> {
+    crate::oauth::scope_policy::ScopeRule::parse_list(v).map(|_| ())
+}

@@ -66,6 +66,14 @@ impl Config {
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
             auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL", false),
+            auth_open_scopes: match value(src, "MKIT_AUTH_OPEN_SCOPES") {
+                Some(v) if v.trim() == "none" => Vec::new(),
+                Some(v) => split_scopes(&v),
+                None => value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
+            },
+            auth_scope_rules: value(src, "MKIT_AUTH_SCOPE_RULES")
+                .and_then(|v| crate::oauth::scope_policy::ScopeRule::parse_list(&v).ok())
+                .unwrap_or_default(),
             auth_subject_claim: value(src, "MKIT_AUTH_SUBJECT_CLAIM")
                 .filter(|_| is_on(src, "MKIT_AUTH_SERVER", false))
                 .unwrap_or_else(|| "sub".to_owned()),

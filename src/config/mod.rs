@@ -134,6 +134,10 @@ pub struct Config {
     /// `MKIT_AUTH_TRUST_UNVERIFIED_EMAIL`: an e-mail subject without `email_verified: true` is
     /// accepted (for a provider that only ever issues verified addresses and never says so).
     pub auth_trust_unverified_email: bool,
+    /// `MKIT_AUTH_OPEN_SCOPES`: what every signed-in user may be granted (default: the required scopes).
+    pub auth_open_scopes: Vec<String>,
+    /// `MKIT_AUTH_SCOPE_RULES`: which upstream identities may be granted which other scope.
+    pub auth_scope_rules: Vec<crate::oauth::scope_policy::ScopeRule>,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -327,6 +331,7 @@ mod tests {
         ("claim_names", validate_claim_names),
         ("scope_prefix", validate_scope_prefix),
         ("claim_map", validate_claim_map),
+        ("scope_rules", validate_scope_rules),
     ];
 
     /// Values on which every two validators of `FORMATS` disagree at least once.

@@ -58,8 +58,17 @@ impl<'a> Shop<'a> {
         }
     }
 
-    /// The signed-in subject of this browser and its carried claims, if any.
-    pub fn signed_in_identity(&self, req: &Request) -> Option<(String, serde_json::Map<String, serde_json::Value>)> {
+    /// The scopes the deployment's rules give this upstream identity (authorization-server mode).
+    fn eligible_scopes(&self, id_token: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
+        if !self.config.auth_server {
+            return Vec::new();
+        }
+        let trust = self.config.auth_trust_unverified_email;
+        crate::oauth::scope_policy::eligible_scopes(&self.config.auth_scope_rules, id_token, trust)
+    }
+
+    /// The signed-in identity of this browser, if any.
+    pub fn signed_in_identity(&self, req: &Request) -> Option<signin::Identity> {
         let header = req.headers().get("Cookie").ok().flatten();
         let cookie = cookies::get(header.as_deref(), SESSION)?;
         signin::open_identity(&self.cookie_keys, &self.config.oauth_issuer, cookie, self.now_secs)
@@ -118,8 +127,12 @@ impl<'a> Shop<'a> {
             Ok(sub) => sub,
             Err(code) => return page(403, "Sign-in failed", subject_refused(code), Some(code)),
         };
-        let carried = signin::carried_claims(&claims, self.carried());
-        let session = signin::seal_identity(key, &self.config.oauth_issuer, sub, &carried, self.now_secs);
+        let id = signin::Identity {
+            sub: sub.to_owned(),
+            claims: signin::carried_claims(&claims, self.carried()),
+            scopes: self.eligible_scopes(&claims),
+        };
+        let session = signin::seal_identity(key, &self.config.oauth_issuer, &id, self.now_secs);
         let path = if pending.return_to.starts_with("/oauth/") { "/oauth" } else { "/billing" };
         see_other(&pending.return_to)
             .with_header("Set-Cookie", cookies::set_at(path, SESSION, &session, SESSION_TTL_SECS))

@@ -1,7 +1,8 @@
-//! The authorization request (RFC 6749 §4.1.1 with PKCE, RFC 8707 and OAuth 2.1): checked in the
-//! order that decides where an error goes. An unknown client or redirect URI is shown to the
-//! user and never followed (RFC 6749 §4.1.2.1: no open redirector); every later error goes back
-//! to the client's own redirect URI, with `state` and `iss` (RFC 9207).
+//! The authorization request (RFC 6749 §4.1.1 with PKCE, RFC 8707 and OAuth 2.1). Every error is
+//! shown to the user on an error page and never sent to the client's redirect URI: anyone can
+//! register a redirect URI (DCR, or a metadata document they host), so an error redirected before
+//! anyone signed in would make this server an open redirector (RFC 9700 §4.11.2). The only
+//! redirects are the code and the user's own refusal at consent, both after sign-in.
 
 use super::client::Client;
 use super::{pkce, redirect, OAuthError};
@@ -50,48 +51,34 @@ impl Approved {
     }
 }
 
-#[derive(Debug, PartialEq)]
-pub enum Refusal {
-    /// Shown to the user: the client or its redirect URI cannot be trusted with a redirect.
-    Page(OAuthError),
-    /// Sent back to the client's redirect URI.
-    Redirect { redirect_uri: String, state: Option<String>, error: OAuthError },
-}
-
 /// The most characters of `state` carried through (it is echoed into a URL).
 const MAX_STATE: usize = 1024;
 
 /// Checks `req` from `client` for this server's `resource`; `supported` are the scopes it grants.
+/// An error is for the user's eyes (an error page), never a redirect.
 pub fn check(
     req: &AuthorizationRequest,
     client: &Client,
     resource: &str,
     supported: &[String],
-) -> Result<Approved, Refusal> {
+) -> Result<Approved, OAuthError> {
     let redirect_uri = match (&req.redirect_uri, client.redirect_uris.as_slice()) {
         (Some(r), registered) if redirect::matches(registered, r) => r.clone(),
-        (Some(_), _) => {
-            return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is not one the client registered")))
-        }
+        (Some(_), _) => return Err(OAuthError::invalid_request("redirect_uri is not one the client registered")),
         (None, [only]) => only.clone(),
-        (None, _) => return Err(Refusal::Page(OAuthError::invalid_request("redirect_uri is required"))),
+        (None, _) => return Err(OAuthError::invalid_request("redirect_uri is required")),
     };
     let state = req.state.clone().filter(|s| !s.is_empty());
-    let back = |error| Err(Refusal::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error });
     if state.as_ref().is_some_and(|s| s.len() > MAX_STATE) {
-        return back(OAuthError::invalid_request(format!("state is longer than {MAX_STATE} characters")));
+        return Err(OAuthError::invalid_request(format!("state is longer than {MAX_STATE} characters")));
     }
     if req.response_type.as_deref() != Some("code") {
-        return back(OAuthError::unsupported_response_type("response_type must be code"));
+        return Err(OAuthError::unsupported_response_type("response_type must be code"));
     }
-    let code_challenge =
-        match pkce::check_challenge(req.code_challenge.as_deref(), req.code_challenge_method.as_deref()) {
-            Ok(c) => c,
-            Err(e) => return back(e),
-        };
+    let code_challenge = pkce::check_challenge(req.code_challenge.as_deref(), req.code_challenge_method.as_deref())?;
     // RFC 8707: the token's audience is this server; a request for another is refused, not re-aimed.
     if req.resource.as_deref().is_some_and(|r| r != resource) {
-        return back(OAuthError::invalid_target(format!("this server issues tokens only for {resource}")));
+        return Err(OAuthError::invalid_target(format!("this server issues tokens only for {resource}")));
     }
     let scope = granted_scope(req.scope.as_deref(), supported);
     Ok(Approved {

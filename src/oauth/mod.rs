@@ -15,6 +15,7 @@ pub mod grant;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;
+pub mod scope_policy;
 pub mod store;
 pub mod token;
 pub mod uri;

@@ -372,7 +372,7 @@ fn server_metadata_advertises_pkce_cimd_and_optional_registration() {
 }
 
 mod authorization_requests {
-    use super::super::authorize::{check, granted_scope, response_params, AuthorizationRequest, Refusal};
+    use super::super::authorize::{check, granted_scope, response_params, AuthorizationRequest};
     use super::super::client::Client;
     use super::{CHALLENGE, RESOURCE};
 
@@ -402,12 +402,10 @@ mod authorization_requests {
         vec!["mcp".into(), "tools:write".into(), "tools:admin".into()]
     }
 
-    fn redirect_error(r: AuthorizationRequest) -> (&'static str, Option<String>) {
+    /// The error of a request from a registered client to a registered URI: an error page's.
+    fn page_error(r: AuthorizationRequest) -> &'static str {
         match check(&r, &client(), RESOURCE, &supported()) {
-            Err(Refusal::Redirect { error, state, redirect_uri }) => {
-                assert_eq!(redirect_uri, "http://127.0.0.1:49152/cb");
-                (error.code, state)
-            }
+            Err(error) => error.code,
             other => panic!("{other:?}"),
         }
     }
@@ -429,7 +427,7 @@ mod authorization_requests {
     fn an_untrusted_redirect_is_never_followed() {
         for bad in [Some("https://evil.example.com/cb"), Some("https://app.example.com/cb/../evil"), None] {
             let r = AuthorizationRequest { redirect_uri: bad.map(str::to_owned), ..request() };
-            assert!(matches!(check(&r, &client(), RESOURCE, &supported()), Err(Refusal::Page(_))), "{bad:?}");
+            assert!(check(&r, &client(), RESOURCE, &supported()).is_err(), "{bad:?}");
         }
         let one = Client { redirect_uris: vec!["https://app.example.com/cb".into()], ..client() };
         let r = AuthorizationRequest { redirect_uri: None, ..request() };
@@ -440,28 +438,24 @@ mod authorization_requests {
     }
 
     #[test]
-    fn later_errors_go_back_to_the_client_with_state() {
+    fn later_errors_are_shown_not_redirected() {
+        // Anyone can register a redirect URI: no request error may send a visitor there (RFC 9700 §4.11.2).
         assert_eq!(
-            redirect_error(AuthorizationRequest { response_type: Some("token".into()), ..request() }),
-            ("unsupported_response_type", Some("xyz".into()))
+            page_error(AuthorizationRequest { response_type: Some("token".into()), ..request() }),
+            "unsupported_response_type"
         );
-        assert_eq!(redirect_error(AuthorizationRequest { code_challenge: None, ..request() }).0, "invalid_request");
         assert_eq!(
-            redirect_error(AuthorizationRequest { code_challenge_method: Some("plain".into()), ..request() }).0,
+            page_error(AuthorizationRequest { response_type: Some("x".into()), ..request() }),
+            "unsupported_response_type"
+        );
+        assert_eq!(page_error(AuthorizationRequest { code_challenge: None, ..request() }), "invalid_request");
+        assert_eq!(
+            page_error(AuthorizationRequest { code_challenge_method: Some("plain".into()), ..request() }),
             "invalid_request"
         );
-        assert_eq!(
-            redirect_error(AuthorizationRequest {
-                resource: Some("https://other.example.com/mcp".into()),
-                ..request()
-            })
-            .0,
-            "invalid_target"
-        );
-        assert_eq!(
-            redirect_error(AuthorizationRequest { state: Some("s".repeat(1025)), ..request() }).0,
-            "invalid_request"
-        );
+        let other = AuthorizationRequest { resource: Some("https://other.example.com/mcp".into()), ..request() };
+        assert_eq!(page_error(other), "invalid_target");
+        assert_eq!(page_error(AuthorizationRequest { state: Some("s".repeat(1025)), ..request() }), "invalid_request");
         let p = response_params(Ok("the-code"), Some("xyz"), "https://mcp.example.com");
         assert_eq!(
             p,

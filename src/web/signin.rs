@@ -7,6 +7,7 @@ use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
 use super::form::{encode, encode_component};
+use crate::auth::claims::{email_verified, is_email_claim};
 use crate::seal::{self, SealError};
 
 /// The redirect path registered with the issuer for the web client.
@@ -98,22 +99,30 @@ pub fn seal_session(key: &[u8; 32], issuer: &str, sub: &str, now_secs: u64) -> S
     seal::seal(key, &["web-session", issuer], &json!({ "sub": sub }), now_secs + SESSION_TTL_SECS)
 }
 
-/// A session that also carries the upstream claims the authorization server passes on
-/// (`carried_claims`); `open_session` reads its subject like any other.
-pub fn seal_identity(key: &[u8; 32], issuer: &str, sub: &str, claims: &Map<String, Value>, now_secs: u64) -> String {
-    seal::seal(key, &["web-session", issuer], &json!({ "sub": sub, "c": claims }), now_secs + SESSION_TTL_SECS)
+/// Who a session cookie names in authorization-server mode: the subject, the upstream claims it
+/// passes on (`carried_claims`), and the scopes the deployment's rules give it
+/// (`oauth::scope_policy::eligible_scopes`, decided at sign-in).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Identity {
+    pub sub: String,
+    pub claims: Map<String, Value>,
+    pub scopes: Vec<String>,
 }
 
-/// The signed-in subject and carried claims of a session cookie, if it is ours and current.
-pub fn open_identity(
-    keys: &[[u8; 32]],
-    issuer: &str,
-    cookie: &str,
-    now_secs: u64,
-) -> Option<(String, Map<String, Value>)> {
+/// A session that carries an identity; `open_session` reads its subject like any other.
+pub fn seal_identity(key: &[u8; 32], issuer: &str, id: &Identity, now_secs: u64) -> String {
+    let v = json!({ "sub": id.sub, "c": id.claims, "g": id.scopes });
+    seal::seal(key, &["web-session", issuer], &v, now_secs + SESSION_TTL_SECS)
+}
+
+/// The identity of a session cookie, if it is ours and current.
+pub fn open_identity(keys: &[[u8; 32]], issuer: &str, cookie: &str, now_secs: u64) -> Option<Identity> {
     let v = seal::open(keys, &["web-session", issuer], cookie, now_secs).ok()?;
     let sub = v.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty())?.to_owned();
-    Some((sub, v.get("c").and_then(Value::as_object).cloned().unwrap_or_default()))
+    let claims = v.get("c").and_then(Value::as_object).cloned().unwrap_or_default();
+    let scopes =
+        v.get("g").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect());
+    Some(Identity { sub, claims, scopes: scopes.unwrap_or_default() })
 }
 
 /// Claims an access token sets itself: never copied from the upstream identity.
@@ -157,20 +166,6 @@ pub fn subject_of<'a>(
         return Err("signin_email_unverified");
     }
     Ok(subject)
-}
-
-/// `email`, `upn_email`, `mail`, `preferred_email`…: any claim whose name says it is an address.
-fn is_email_claim(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    n.contains("email") || n == "mail" || n.ends_with("_mail")
-}
-
-fn email_verified(claims: &serde_json::Map<String, serde_json::Value>) -> bool {
-    match claims.get("email_verified") {
-        Some(serde_json::Value::Bool(b)) => *b,
-        Some(serde_json::Value::String(s)) => s == "true",
-        _ => false,
-    }
 }
 
 /// The sign-in's scope: `openid`, plus the standard scopes (OIDC Core §5.4) that release the
@@ -258,11 +253,15 @@ mod tests {
         let names: Vec<String> = ["email", "sub", "aud", "groups", "missing", "big"].map(String::from).to_vec();
         let carried = carried_claims(id_token.as_object().expect("object"), &names);
         assert_eq!(Value::Object(carried.clone()), json!({ "email": "ada@example.com", "groups": ["eng"] }));
-        let c = seal_identity(&KEY, ISS, "ada", &carried, NOW);
-        assert_eq!(open_identity(&[KEY], ISS, &c, NOW), Some(("ada".to_owned(), carried)));
+        let id = Identity { sub: "ada".into(), claims: carried, scopes: vec!["admin".into()] };
+        let c = seal_identity(&KEY, ISS, &id, NOW);
+        assert_eq!(open_identity(&[KEY], ISS, &c, NOW), Some(id));
         assert_eq!(open_session(&[KEY], ISS, &c, NOW).as_deref(), Some("ada"), "the pay pages read it as any session");
         let plain = seal_session(&KEY, ISS, "bob", NOW);
-        assert_eq!(open_identity(&[KEY], ISS, &plain, NOW), Some(("bob".to_owned(), Map::new())));
+        assert_eq!(
+            open_identity(&[KEY], ISS, &plain, NOW),
+            Some(Identity { sub: "bob".into(), ..Identity::default() })
+        );
         assert_eq!(signin_scope(&Vec::<String>::new()), "openid");
         let names: Vec<String> = ["email", "name", "groups", "email_verified", "locale"].map(String::from).to_vec();
         assert_eq!(signin_scope(&names), "openid email profile");

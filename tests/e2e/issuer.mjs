@@ -64,9 +64,11 @@ export async function startIssuer({ port, resource, alg = "RS256", registration 
       // Each dev account has an e-mail address, released in the ID token with scope email (so a
       // test can see mKit carry an upstream claim into its own tokens); verified, except for an
       // account whose name starts with "unverified" (a self-service sign-up that never confirmed).
+      // Groups ride with openid, as a provider's client configuration adds them (Okta, Entra): an
+      // account whose name starts with "admin" is in mcp-admins (the scope-policy tests, issue 28).
       findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id, email: `${id}@example.test`,
-        email_verified: !id.startsWith("unverified") }) }),
-      claims: { openid: ["sub"], email: ["email", "email_verified"] },
+        email_verified: !id.startsWith("unverified"), groups: id.startsWith("admin") ? ["staff", "mcp-admins"] : ["staff"] }) }),
+      claims: { openid: ["sub", "groups"], email: ["email", "email_verified"] },
       conformIdTokenClaims: false,
       pkce: { required: () => true },
       clientDefaults: { grant_types: ["authorization_code"], token_endpoint_auth_method: "none" },

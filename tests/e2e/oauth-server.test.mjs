@@ -59,7 +59,10 @@ before(async () => {
     OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
     MKIT_AUTH_SERVER: "on", MKIT_TEST_CIMD_ORIGIN: peer.origin, MKIT_AUTH_CLAIMS: "email,iss,sub",
     // Users are known by their e-mail address here, not the provider's opaque sub.
-    MKIT_AUTH_SUBJECT_CLAIM: "email" } });
+    MKIT_AUTH_SUBJECT_CLAIM: "email",
+    // Every call needs mcp, which every signed-in user may have (MKIT_AUTH_OPEN_SCOPES' default);
+    // admin only the provider's mcp-admins (issue 28 item 1).
+    OAUTH_REQUIRED_SCOPES: "mcp", MKIT_AUTH_SCOPE_RULES: "admin=groups=mcp-admins" } });
 });
 after(async () => {
   await worker?.stop();
@@ -192,7 +195,7 @@ const get = (url) => fetch(url, { redirect: "manual" });
 const token = (params) => fetch(`${origin}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
   body: new URLSearchParams(params) }).then(async (r) => ({ status: r.status, body: await r.json() }));
 
-test("authorize never redirects to an unregistered or look-alike URI, and sends other errors back to the client", async () => {
+test("authorize never redirects on a request error: an unregistered or look-alike URI, or any error before sign-in (issue 28)", async () => {
   const { client_id } = await register();
   for (const redirect_uri of [`${peer.redirect}/../evil`, "https://evil.example.com/callback", `${peer.redirect}.evil.example.com`,
     `http://127.0.0.1@evil.example.com/callback`, `${peer.redirect}?next=https://evil.example.com`]) {
@@ -200,10 +203,17 @@ test("authorize never redirects to an unregistered or look-alike URI, and sends 
     assert.equal(r.status, 400, redirect_uri);
     assert.equal(r.headers.get("location"), null, `no redirect to ${redirect_uri}`);
   }
-  const other = new URL((await get(authorizeUrl({ client_id, resource: "https://other.example.com/mcp" }))).headers.get("location"));
-  assert.deepEqual([other.searchParams.get("error"), other.searchParams.get("state"), other.searchParams.get("iss")], ["invalid_target", "st", origin]);
-  const plain = new URL((await get(authorizeUrl({ client_id, code_challenge_method: "plain" }))).headers.get("location"));
-  assert.equal(plain.searchParams.get("error"), "invalid_request");
+  // An attacker's own registered URI: errors before anyone signed in would bounce visitors there.
+  const { client_id: theirs } = await register(["https://evil.example.com/callback"]);
+  for (const [params, says] of [[{ response_type: "x" }, /response_type must be code/], [{ code_challenge_method: "plain" }, /S256/],
+    [{ code_challenge: "" }, /code_challenge/], [{ resource: "https://other.example.com/mcp" }, /issues tokens only for/]]) {
+    for (const id of [client_id, theirs]) {
+      const redirect_uri = id === theirs ? "https://evil.example.com/callback" : peer.redirect;
+      const r = await get(authorizeUrl({ client_id: id, redirect_uri, ...params }));
+      assert.deepEqual([r.status, r.headers.get("location")], [400, null], `${JSON.stringify(params)}: a page, no redirect`);
+      assert.match(await r.text(), says);
+    }
+  }
   assert.equal((await get(authorizeUrl({ client_id: "mkit_never_registered" }))).status, 400);
 });
 
@@ -286,10 +296,10 @@ test("consent cannot be forged: no session, another origin, or a request sealed 
 });
 
 /** A code for `client_id` from a person's sign-in and consent in Chromium, with PKCE `verifier`. */
-async function codeInBrowser(user, client_id, verifier) {
+async function codeInBrowser(user, client_id, verifier, extra = {}) {
   let landed;
   await withBrowser(async (page) => {
-    await page.goto(authorizeUrl({ client_id, code_challenge: createHash("sha256").update(verifier).digest("base64url") }));
+    await page.goto(authorizeUrl({ client_id, code_challenge: createHash("sha256").update(verifier).digest("base64url"), ...extra }));
     await signInAtDevIssuer(page, user);
     await page.locator('button[value="allow"]').click();
     await page.locator("#done").waitFor();
@@ -309,6 +319,35 @@ test("an unverified e-mail address is no identity: the sign-in is refused and no
   });
   const line = worker.requestLogs().filter((l) => l.error === "signin_email_unverified");
   assert.equal(line.length, 1, "the refusal is logged with its reason");
+});
+
+test("a scope is granted only to whom a rule gives it: the admin tool is hidden and refused for everyone else (issue 28)", async () => {
+  const { client_id } = await register();
+  const rpc = (accessToken, method, params) => fetch(resource, { method: "POST", headers: { authorization: `Bearer ${accessToken}`,
+    "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
+  const signIn = async (user) => {
+    const verifier = randomBytes(32).toString("base64url");
+    const code = await codeInBrowser(user, client_id, verifier, { scope: "mcp admin" });
+    const t = await token({ grant_type: "authorization_code", code, client_id, redirect_uri: peer.redirect, code_verifier: verifier, resource });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    return t.body;
+  };
+  const names = async (accessToken) => (await (await rpc(accessToken, "tools/list", {})).json()).result.tools.map((t) => t.name);
+  // dave is staff only: he asks for admin by name and is not given it.
+  const dave = await signIn("dave");
+  assert.equal(dave.scope, "mcp", "asked for mcp admin, granted only the open scope");
+  assert.ok(!(await names(dave.access_token)).includes("test_scoped_admin"), "hidden from tools/list");
+  const refused = await rpc(dave.access_token, "tools/call", { name: "test_scoped_admin", arguments: {} });
+  assert.equal(refused.status, 403, "calling it is refused");
+  assert.match(refused.headers.get("www-authenticate") ?? "", /insufficient_scope/);
+  const wider = await token({ grant_type: "refresh_token", refresh_token: dave.refresh_token, client_id, scope: "mcp admin" });
+  assert.notEqual(wider.body.scope, "mcp admin", "a refresh cannot widen it");
+  // admin-ann is in mcp-admins at the provider: the same request is granted.
+  const ann = await signIn("admin-ann");
+  assert.deepEqual(ann.scope.split(" ").sort(), ["admin", "mcp"]);
+  assert.ok((await names(ann.access_token)).includes("test_scoped_admin"));
+  assert.equal((await rpc(ann.access_token, "tools/call", { name: "test_scoped_admin", arguments: {} })).status, 200);
 });
 
 test("token endpoint: wrong verifier, code reuse (revokes), refresh reuse (revokes the family)", async () => {

@@ -1,6 +1,7 @@
 //! GET /oauth/authorize and POST /oauth/consent: the request is checked (`oauth::authorize`), the
 //! user signs in at the upstream provider (the pay pages' sign-in, `edge::signin`), consents on
 //! a page naming the client and where the answer goes, and the client gets a single-use code.
+//! Only a signed-in user's code or refusal is sent to the redirect URI; request errors are pages.
 
 use worker::Request;
 
@@ -10,10 +11,11 @@ use crate::edge::d1;
 use crate::edge::signin::{see_other, unavailable, Shop};
 use crate::http::HttpReply;
 use crate::mac::derive_key;
-use crate::oauth::authorize::{check, response_params, Approved, AuthorizationRequest, Refusal};
+use crate::oauth::authorize::{check, response_params, Approved, AuthorizationRequest};
 use crate::oauth::client::Client;
 use crate::oauth::grant::{Code, Grant, CODE_TTL_SECS};
 use crate::oauth::redirect::display_host;
+use crate::oauth::scope_policy::grant;
 use crate::oauth::uri::Uri;
 use crate::oauth::{store, OAuthError};
 use crate::seal;
@@ -21,6 +23,7 @@ use crate::tools::SERVER_INFO;
 use crate::web::consent::{self, Consent};
 use crate::web::form::{encode, query_param};
 use crate::web::pages::page;
+use crate::web::signin::Identity;
 
 /// Longer authorization requests are refused: the query rides in the sign-in cookie.
 const MAX_QUERY: usize = 2048;
@@ -48,16 +51,18 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
         Err(Err(reply)) => return reply,
     };
     let resource = ctx.config.mcp_resource.clone().unwrap_or_default();
+    // Every request error is a page, never a redirect (no open redirector, RFC 9700 §4.11.2).
     let approved = match check(&request, &client, &resource, &crate::edge::mcp::supported_scopes(ctx.config)) {
         Ok(a) => a,
-        Err(Refusal::Page(e)) => return page(400, "This request cannot be answered", &e.description, Some(e.code)),
-        Err(Refusal::Redirect { redirect_uri, state, error }) => {
-            return back(ctx, &redirect_uri, Err(&error), state.as_deref())
-        }
+        Err(e) => return page(400, "This request cannot be answered", &e.description, Some(e.code)),
     };
     let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
-    let Some(sub) = shop.signed_in(&req) else { return shop.start_sign_in(&format!("/oauth/authorize?{query}")).await };
-    consent_page(ctx, &client, &approved, &sub)
+    let Some(id) = shop.signed_in_identity(&req) else {
+        return shop.start_sign_in(&format!("/oauth/authorize?{query}")).await;
+    };
+    // What the request asked for narrowed to what this user may have (`oauth::scope_policy`).
+    let approved = Approved { scope: grant(&approved.scope, &ctx.config.auth_open_scopes, &id.scopes), ..approved };
+    consent_page(ctx, &client, &approved, &id.sub)
 }
 
 /// The query's authorization request parameters.
@@ -121,7 +126,7 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         );
     }
     let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
-    let Some((sub, claims)) = shop.signed_in_identity(&req) else {
+    let Some(Identity { sub, claims, .. }) = shop.signed_in_identity(&req) else {
         return page(
             403,
             "Sign-in expired",
