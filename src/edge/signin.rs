@@ -133,9 +133,8 @@ impl<'a> Shop<'a> {
             scopes: self.eligible_scopes(&claims),
         };
         let session = signin::seal_identity(key, &self.config.oauth_issuer, &id, self.now_secs);
-        let path = if pending.return_to.starts_with("/oauth/") { "/oauth" } else { "/billing" };
         see_other(&pending.return_to)
-            .with_header("Set-Cookie", cookies::set_at(path, SESSION, &session, SESSION_TTL_SECS))
+            .with_header("Set-Cookie", cookies::set(SESSION, &session, SESSION_TTL_SECS))
             .with_header("Set-Cookie", cookies::set(SIGNIN, "", 0))
     }
 

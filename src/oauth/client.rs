@@ -176,15 +176,38 @@ fn redirect_uris(m: &Map<String, Value>) -> Result<Vec<String>, OAuthError> {
         .collect()
 }
 
-/// An optional human-readable field: one line, at most `MAX_NAME_CHARS`.
+/// An optional human-readable field: one line of visible text, at most `MAX_NAME_CHARS`.
 fn text(m: &Map<String, Value>, k: &str) -> Result<Option<String>, String> {
     match m.get(k) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s))
-            if !s.trim().is_empty() && s.chars().count() <= MAX_NAME_CHARS && !s.chars().any(char::is_control) =>
-        {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.chars().count() <= MAX_NAME_CHARS && is_plain(s) => {
             Ok(Some(s.trim().to_owned()))
         }
-        Some(_) => Err(format!("{k} must be one line of at most {MAX_NAME_CHARS} characters")),
+        Some(_) => Err(format!(
+            "{k} must be one line of at most {MAX_NAME_CHARS} characters, without invisible or direction-changing ones"
+        )),
+    }
+}
+
+/// Text a consent page can show as it is: no control characters, and none of the invisible or
+/// direction-changing ones (Unicode `Cf` and the blank fillers) that could make a name read as
+/// another ("Claude" + U+202E …), or hide part of it.
+pub fn is_plain(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() || is_invisible(c))
+}
+
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}' | '\u{180B}'..='\u{180F}'
+        | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}'
+        | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}' | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+        | '\u{E0000}'..='\u{E0FFF}')
+}
+
+impl Client {
+    /// The name a consent page shows: the client's own if it is plain text (a name stored before
+    /// the rule existed may not be), otherwise its `client_id`.
+    pub fn display_name(&self) -> &str {
+        self.client_name.as_deref().filter(|n| is_plain(n)).unwrap_or(&self.client_id)
     }
 }

@@ -215,6 +215,39 @@ fn dynamic_registration_answers_rfc_7591() {
     }
 }
 
+#[test]
+fn client_names_that_would_mislead_on_the_consent_page_are_refused() {
+    // "Claude" then a right-to-left override: "Claude\u{202E}edoC lautsiV" reads as another name.
+    for name in [
+        "Claude\u{202E}edoC lautsiV",
+        "Cla\u{200B}ude",
+        "\u{2066}Claude\u{2069}",
+        "Claude\u{FEFF}",
+        "A\u{00AD}B",
+        "Claude\u{E0041}",
+        "\u{3164}",
+        "Line\u{2028}break",
+        "Tab\tname",
+    ] {
+        let body = json!({ "redirect_uris": ["https://a.example.com/cb"], "client_name": name });
+        let code = "invalid_client_metadata";
+        assert_eq!(from_registration(body.to_string().as_bytes(), "c", NOW).map(|_| ()).map_err(|e| e.code), Err(code));
+        let mut d = json!({ "client_id": CIMD, "client_name": name, "redirect_uris": ["https://a.example.com/cb"] });
+        assert!(from_document(CIMD, d.to_string().as_bytes()).is_err(), "{name:?}");
+        d["client_name"] = "Visual Studio Code — Insiders ✓ 日本語 עברית".into();
+        assert!(from_document(CIMD, d.to_string().as_bytes()).is_ok(), "visible text of any script is fine");
+    }
+    let stored = super::client::Client {
+        client_id: "mkit_x".into(),
+        client_name: Some("Good\u{202E}lieve".into()),
+        redirect_uris: vec![],
+        refresh: false,
+    };
+    assert_eq!(stored.display_name(), "mkit_x", "a name stored before the rule is not shown");
+    let plain = super::client::Client { client_name: Some("App".into()), ..stored };
+    assert_eq!(plain.display_name(), "App");
+}
+
 fn grant() -> Grant {
     let mut claims = Map::new();
     claims.insert("email".into(), json!("ada@example.com"));

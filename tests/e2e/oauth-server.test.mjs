@@ -217,6 +217,15 @@ test("authorize never redirects on a request error: an unregistered or look-alik
   assert.equal((await get(authorizeUrl({ client_id: "mkit_never_registered" }))).status, 400);
 });
 
+test("a client name with invisible or direction-changing characters is refused at registration (issue 28)", async () => {
+  for (const client_name of ["Claude\u202Eedoc lautsiV", "Cla\u200Bude", "\u2066Claude\u2069"]) {
+    const r = await fetch(`${origin}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ redirect_uris: [peer.redirect], client_name }) });
+    assert.equal(r.status, 400, JSON.stringify(client_name));
+    assert.equal((await r.json()).error, "invalid_client_metadata");
+  }
+});
+
 test("metadata documents on private addresses, too large or too slow are refused", async () => {
   assert.equal((await get(authorizeUrl({ client_id: "https://127.0.0.1/oauth/client.json" }))).status, 400);
   assert.equal((await get(authorizeUrl({ client_id: "https://169.254.169.254/latest/meta-data" }))).status, 400);
@@ -293,6 +302,27 @@ test("consent cannot be forged: no session, another origin, or a request sealed 
     await page.locator("h1").filter({ hasText: "This consent is not valid" }).waitFor();
     assert.equal(new URL(page.url()).pathname, "/oauth/consent", "no redirect to the client");
   });
+});
+
+test("the session cookie is __Host- prefixed, so a sibling subdomain cannot plant one (issue 28)", async () => {
+  const { client_id } = await register();
+  let session;
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id }));
+    await signInAtDevIssuer(page, "frank");
+    await page.locator('button[value="allow"]').waitFor();
+    const cookies = await page.context().cookies(origin);
+    session = cookies.find((c) => c.name === "__Host-mkit_session");
+    assert.ok(session, `the session cookie is prefixed: ${cookies.map((c) => c.name)}`);
+    assert.deepEqual([session.path, session.secure, session.httpOnly, session.sameSite], ["/", true, true, "Lax"]);
+    assert.ok(!cookies.some((c) => c.name.startsWith("mkit_")), "no unprefixed cookie");
+  });
+  // The same sealed value under the unprefixed name (what a sibling subdomain could set) is no session.
+  const r = await fetch(authorizeUrl({ client_id }), { redirect: "manual", headers: { cookie: `mkit_session=${session.value}` } });
+  assert.equal(r.status, 303);
+  assert.notEqual(new URL(r.headers.get("location"), origin).origin, origin, "sent to sign in at the provider, not consent");
+  const ok = await fetch(authorizeUrl({ client_id }), { redirect: "manual", headers: { cookie: `__Host-mkit_session=${session.value}` } });
+  assert.equal(ok.status, 200, "the prefixed cookie is the session");
 });
 
 /** A code for `client_id` from a person's sign-in and consent in Chromium, with PKCE `verifier`. */

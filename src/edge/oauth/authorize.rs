@@ -92,7 +92,7 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
     let source = csp_source(&target);
     consent::page(&Consent {
         server: SERVER_INFO.title,
-        client_name: client.client_name.as_deref().unwrap_or(&client.client_id),
+        client_name: client.display_name(),
         client_id: &client.client_id,
         redirect_host: &display_host(&approved.redirect_uri),
         local_redirect: local,
