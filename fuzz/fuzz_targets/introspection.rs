@@ -36,9 +36,10 @@ fn validators() -> &'static [AccessTokenValidator; 2] {
 fuzz_target!(|data: &[u8]| {
     for v in validators() {
         if let Ok(t) = judge(v, data, NOW) {
-            // Accepted: active, a subject, unexpired, and (with aud) for this resource.
+            // Accepted: active, this issuer, a subject, unexpired, and (with aud) for this resource.
             let answer: serde_json::Value = serde_json::from_slice(data).expect("an accepted answer is JSON");
             assert_eq!(answer["active"], serde_json::Value::Bool(true));
+            assert_eq!(answer["iss"].as_str(), Some(v.issuer.as_str()), "iss is required and exact");
             assert!(!t.principal.sub.is_empty());
             assert!(t.expires_at.saturating_add(60) > NOW);
             assert!(answer.get("cnf").is_none());

@@ -38,7 +38,7 @@ pub fn is_jwt(token: &str) -> bool {
 }
 
 /// The verdict on an introspection answer (RFC 7662 §2.2), the checks in a JWT's order:
-/// `active`, issuer, audience, times, then what kind of token it is.
+/// `active`, issuer (required, as in a JWT), audience, times, then what kind of token it is.
 pub fn judge(v: &AccessTokenValidator, answer: &[u8], now_secs: u64) -> Result<ValidatedToken, TokenError> {
     let claims = match parse_strict(answer) {
         Ok(Value::Object(m)) => m,
@@ -47,10 +47,13 @@ pub fn judge(v: &AccessTokenValidator, answer: &[u8], now_secs: u64) -> Result<V
     if claims.get("active") != Some(&Value::Bool(true)) {
         return Err(TokenError::Inactive);
     }
-    // The endpoint answers for its own issuer; an `iss` that names another is refused.
-    if claims.contains_key("iss") {
-        check_issuer(&claims, &v.issuer)?;
+    // Like a JWT's: `iss` must be there and name `OAUTH_ISSUER` (#28 item 11). RFC 7662 makes it
+    // optional, but only `iss` tells this issuer's token from another's at an endpoint that
+    // answers for several; an answer without one is refused as a missing claim.
+    if !claims.contains_key("iss") {
+        return Err(TokenError::MissingClaim("iss"));
     }
+    check_issuer(&claims, &v.issuer)?;
     let bearer = is_bearer(&claims)?;
     match claims.get("aud") {
         // Without `aud`, only an access token (never a refresh token) of a listed client.

@@ -594,7 +594,22 @@ mod introspection {
             (v.principal.sub.as_str(), v.principal.scopes.clone(), v.expires_at),
             ("user-1", vec!["tools:read".to_owned(), "notes".to_owned()], NOW + 300)
         );
-        assert!(verdict(&validator(), edited(|a| drop(a.remove("iss")))).is_ok(), "iss is optional");
+    }
+
+    #[test]
+    fn an_answer_must_name_the_issuer() {
+        // RFC 7662 makes `iss` optional; mKit requires it, as SECURITY.md says (#28 item 11).
+        let v = validator();
+        assert_eq!(verdict(&v, edited(|a| drop(a.remove("iss")))).err(), Some(TokenError::MissingClaim("iss")));
+        assert_eq!(
+            verdict(&v, edited(|a| drop(a.insert("iss".into(), json!(null))))).err(),
+            Some(TokenError::WrongIssuer)
+        );
+        assert_eq!(
+            verdict(&v, edited(|a| drop(a.insert("iss".into(), json!(ISS.trim_end_matches('/')))))).err(),
+            Some(TokenError::WrongIssuer),
+            "compared exactly"
+        );
     }
 
     #[test]
