@@ -113,12 +113,11 @@ pub(super) async fn call_object(
     }
 }
 
-/// A Durable Object of `namespace` for one caller, named by a MAC of issuer and subject (the
-/// name carries no personal data).
+/// A Durable Object of `namespace` for one caller, named by a public hash of issuer and subject
+/// (`mac::object_name`: the subject does not appear in it, but it is no secret).
 pub(super) fn caller_object(env: &Env, namespace: &str, issuer: &str, sub: &str) -> Option<Stub> {
     let ns = env.durable_object(namespace).ok()?;
-    let name = crate::mac::hex(&crate::mac::hmac_sha256(namespace.as_bytes(), format!("{issuer}\n{sub}").as_bytes()));
-    ns.id_from_name(&name).ok()?.get_stub().ok()
+    ns.id_from_name(&crate::mac::object_name(namespace, issuer, sub)).ok()?.get_stub().ok()
 }
 
 fn ended() -> RpcError {
