@@ -59,6 +59,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "stripe_mode" => "validate_stripe_mode",
         "stripe_account" => "validate_stripe_account",
         "grace_days" => "validate_grace_days",
+        "signin_days" => "validate_signin_days",
         "cache_seconds" => "validate_cache_seconds",
         "claim_names" => "validate_claim_names",
         "scope_prefix" => "validate_scope_prefix",

@@ -111,6 +111,14 @@ pub(super) fn validate_grace_days(v: &str) -> Result<(), &'static str> {
     }
 }
 
+/// `MKIT_AUTH_SIGNIN_DAYS`: up to the 90 days a sign-in's family is kept at most.
+pub(super) fn validate_signin_days(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u32>() {
+        Ok(n) if n <= 90 => Ok(()),
+        _ => Err("must be a whole number of days from 0 to 90"),
+    }
+}
+
 pub(super) fn validate_cache_seconds(v: &str) -> Result<(), &'static str> {
     match v.parse::<u32>() {
         Ok(n) if n <= 300 => Ok(()),

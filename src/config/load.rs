@@ -66,6 +66,10 @@ impl Config {
             auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
             auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL", false),
+            auth_signin_secs: value(src, "MKIT_AUTH_SIGNIN_DAYS")
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(crate::oauth::grant::SIGNIN_DEFAULT_DAYS)
+                * 86_400,
             auth_open_scopes: match value(src, "MKIT_AUTH_OPEN_SCOPES") {
                 Some(v) if v.trim() == "none" => Vec::new(),
                 Some(v) => split_scopes(&v),

@@ -134,6 +134,9 @@ pub struct Config {
     /// `MKIT_AUTH_TRUST_UNVERIFIED_EMAIL`: an e-mail subject without `email_verified: true` is
     /// accepted (for a provider that only ever issues verified addresses and never says so).
     pub auth_trust_unverified_email: bool,
+    /// `MKIT_AUTH_SIGNIN_DAYS` (default 7), in seconds: how long one upstream sign-in may keep
+    /// refreshing before the user runs the authorization flow again.
+    pub auth_signin_secs: u64,
     /// `MKIT_AUTH_OPEN_SCOPES`: what every signed-in user may be granted (default: the required scopes).
     pub auth_open_scopes: Vec<String>,
     /// `MKIT_AUTH_SCOPE_RULES`: which upstream identities may be granted which other scope.
@@ -327,6 +330,7 @@ mod tests {
         ("stripe_mode", validate_stripe_mode),
         ("stripe_account", validate_stripe_account),
         ("grace_days", validate_grace_days),
+        ("signin_days", validate_signin_days),
         ("cache_seconds", validate_cache_seconds),
         ("claim_names", validate_claim_names),
         ("scope_prefix", validate_scope_prefix),
@@ -343,6 +347,7 @@ mod tests {
         "whsec_a",
         "true",
         "on",
+        "61",
         "x",
         SECRET,
         "a b c d e f g h i j k l m n o p",
@@ -561,6 +566,23 @@ mod tests {
         assert_eq!(c.authorization_server_issuer().as_deref(), Some("https://mcp.example.com"));
         v.insert("MKIT_AUTH_SERVER".into(), "yes".into());
         assert!(Config::load(&v).is_err(), "on or off only");
+    }
+
+    #[test]
+    fn a_sign_in_refreshes_for_seven_days_unless_set() {
+        let days = |val: Option<&str>| {
+            let mut v = good();
+            if let Some(d) = val {
+                v.insert("MKIT_AUTH_SIGNIN_DAYS".into(), d.into());
+            }
+            Config::load(&v).map(|c| c.auth_signin_secs).ok()
+        };
+        assert_eq!(days(None), Some(7 * 86_400));
+        assert_eq!(days(Some("0")), Some(0), "0: no refresh succeeds");
+        assert_eq!(days(Some("90")), Some(90 * 86_400), "the most a family is kept");
+        for bad in ["91", "-1", "7d", "1.5"] {
+            assert_eq!(days(Some(bad)), None, "{bad}");
+        }
     }
 
     #[test]

@@ -10,8 +10,12 @@ use super::{pkce, OAuthError};
 pub const CODE_TTL_SECS: u64 = 300;
 /// How long an unused refresh token lives; each use rotates it and starts a new one.
 pub const REFRESH_TTL_SECS: u64 = 30 * 86_400;
-/// How long a family (one sign-in and all its rotations) may last before the user signs in again.
+/// The longest a family (one sign-in and all its rotations) is kept: the ceiling of
+/// `MKIT_AUTH_SIGNIN_DAYS` and the sweep's age for families.
 pub const FAMILY_MAX_SECS: u64 = 90 * 86_400;
+/// `MKIT_AUTH_SIGNIN_DAYS`' default: how long one sign-in at the upstream provider may keep
+/// refreshing before the user must run the authorization flow (and sign in there) again.
+pub const SIGNIN_DEFAULT_DAYS: u64 = 7;
 
 /// The stored digest of a code or refresh token (hex SHA-256).
 pub fn secret_hash(secret: &str) -> String {
@@ -90,6 +94,8 @@ pub struct Refresh {
     pub grant: Grant,
     pub expires_at: u64,
     pub family_expires_at: u64,
+    /// When the user signed in at the upstream provider and consented (the family's start).
+    pub signed_in_at: u64,
     /// Replaced by a newer token of the family; presenting it again means it was stolen.
     pub rotated: bool,
     pub family_revoked: bool,
@@ -105,8 +111,18 @@ pub enum RefreshOutcome {
     Refuse(OAuthError),
 }
 
+/// The token request's parameters that concern a refresh, and the sign-in age the server allows.
+pub struct RefreshRequest<'a> {
+    pub client_id: &'a str,
+    pub resource: Option<&'a str>,
+    /// `MKIT_AUTH_SIGNIN_DAYS` in seconds: a family older than this refreshes no more, so a user
+    /// removed at the provider, or a changed scope rule, takes effect within it.
+    pub signin_max_secs: u64,
+}
+
 /// OAuth 2.1 §4.3 with rotation for public clients, and RFC 8707 for `resource`.
-pub fn use_refresh(token: Option<&Refresh>, client_id: &str, resource: Option<&str>, now: u64) -> RefreshOutcome {
+pub fn use_refresh(token: Option<&Refresh>, req: &RefreshRequest<'_>, now: u64) -> RefreshOutcome {
+    let RefreshRequest { client_id, resource, signin_max_secs } = *req;
     let refuse = |d: &str| RefreshOutcome::Refuse(OAuthError::invalid_grant(d));
     let Some(t) = token else { return refuse("the refresh token is unknown, expired or revoked") };
     if t.family_revoked {
@@ -119,6 +135,9 @@ pub fn use_refresh(token: Option<&Refresh>, client_id: &str, resource: Option<&s
     }
     if now >= t.expires_at || now >= t.family_expires_at {
         return refuse("the refresh token is unknown, expired or revoked");
+    }
+    if now >= t.signed_in_at.saturating_add(signin_max_secs) {
+        return refuse("the sign-in is older than this server allows: run the authorization flow again");
     }
     if t.grant.client_id != client_id {
         return refuse("the refresh token was issued to another client");

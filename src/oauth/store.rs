@@ -1,5 +1,5 @@
-//! The authorization server's D1 tables (migrations/0006_oauth.sql) as statements and row
-//! decoders. Redemption and rotation are single batches whose later statements only act when
+//! The authorization server's D1 tables (migrations/0006_oauth.sql, 0010_oauth_installation.sql)
+//! as statements and row decoders. Redemption and rotation are single batches whose later statements only act when
 //! the first changed a row (`changes() = 1`), so two concurrent redemptions of one code, or two
 //! uses of one refresh token, can never both succeed: the loser sees zero changes and revokes.
 
@@ -89,16 +89,28 @@ pub fn code_from_row(grant: &str, redirect_uri: String, challenge: String, expir
 }
 
 /// Redeems a code and starts its family with the first refresh token, as one batch. Success is
-/// `[1, 1, 1]` changes; anything else means another redemption won (a replay).
-pub fn redeem(code_secret: &str, family: &str, grant: &Grant, refresh_secret: &str, now: u64) -> Vec<Statement> {
+/// `[1, 1, 1]` changes; anything else means another redemption won (a replay). The family records
+/// the redirect URI the code went to: with a Client ID Metadata Document every installation of a
+/// client shares its `client_id`, and (client, redirect URI) is what tells one installation's
+/// sign-in from another's.
+pub fn redeem(code_secret: &str, family: &str, code: &Code, refresh_secret: &str, now: u64) -> Vec<Statement> {
+    let grant = &code.grant;
     vec![
         Statement {
             sql: "UPDATE oauth_codes SET used = 1 WHERE code_hash = ?1 AND used = 0",
             params: vec![SqlValue::Text(secret_hash(code_secret))],
         },
         Statement {
-            sql: "INSERT INTO oauth_families (family, client_id, sub, expires_at) SELECT ?1, ?2, ?3, ?4 WHERE changes() = 1",
-            params: vec![text(family), text(&grant.client_id), text(&grant.sub), int(now + FAMILY_MAX_SECS)],
+            sql: "INSERT INTO oauth_families (family, client_id, redirect_uri, sub, signed_in_at, expires_at) \
+                  SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE changes() = 1",
+            params: vec![
+                text(family),
+                text(&grant.client_id),
+                text(&code.redirect_uri),
+                text(&grant.sub),
+                int(now),
+                int(now + FAMILY_MAX_SECS),
+            ],
         },
         insert_refresh(refresh_secret, family, grant, now),
     ]
@@ -117,7 +129,7 @@ pub fn revoke_family_of_code(code_secret: &str) -> Statement {
 
 pub const REFRESH_SQL: &str =
     "SELECT r.family, r.grant_json, r.expires_at, r.rotated, f.expires_at AS family_expires_at, \
-     f.revoked FROM oauth_refresh r JOIN oauth_families f USING (family) WHERE r.token_hash = ?1";
+     f.revoked, f.signed_in_at FROM oauth_refresh r JOIN oauth_families f USING (family) WHERE r.token_hash = ?1";
 
 fn insert_refresh(refresh_secret: &str, family: &str, grant: &Grant, now: u64) -> Statement {
     Statement {
@@ -134,12 +146,14 @@ pub fn refresh_from_row(
     rotated: i64,
     family_expires_at: i64,
     revoked: i64,
+    signed_in_at: i64,
 ) -> Option<Refresh> {
     Some(Refresh {
         family,
         grant: grant_from_json(grant)?,
         expires_at: u64::try_from(expires_at).ok()?,
         family_expires_at: u64::try_from(family_expires_at).ok()?,
+        signed_in_at: u64::try_from(signed_in_at).ok()?,
         rotated: rotated != 0,
         family_revoked: revoked != 0,
     })

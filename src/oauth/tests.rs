@@ -3,6 +3,7 @@ use serde_json::{json, Map, Value};
 use super::client::{check_document_url, from_document, from_registration, MAX_DOCUMENT_BYTES};
 use super::grant::{
     redeem_code, secret_hash, use_refresh, Code, CodeExchange, CodeRefusal, Grant, Refresh, RefreshOutcome,
+    RefreshRequest,
 };
 use super::redirect::{check, display_host, matches};
 use super::token::{jwks, mint, Issue, Key, ACCESS_TOKEN_TTL_SECS};
@@ -317,22 +318,27 @@ fn refresh() -> Refresh {
         grant: grant(),
         expires_at: NOW + 100,
         family_expires_at: NOW + 1000,
+        signed_in_at: NOW - 10,
         rotated: false,
         family_revoked: false,
     }
 }
 
+/// A refresh request from the CIMD client, the sign-in allowed 7 days.
+fn asks<'a>(client_id: &'a str, resource: Option<&'static str>) -> RefreshRequest<'a> {
+    RefreshRequest { client_id, resource, signin_max_secs: 7 * 86_400 }
+}
+
 #[test]
 fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
-    assert_eq!(use_refresh(Some(&refresh()), CIMD, Some(RESOURCE), NOW), RefreshOutcome::Rotate(grant()));
+    assert_eq!(use_refresh(Some(&refresh()), &asks(CIMD, Some(RESOURCE)), NOW), RefreshOutcome::Rotate(grant()));
     assert!(matches!(
-        use_refresh(Some(&Refresh { rotated: true, ..refresh() }), CIMD, None, NOW),
+        use_refresh(Some(&Refresh { rotated: true, ..refresh() }), &asks(CIMD, None), NOW),
         RefreshOutcome::RevokeFamily(_)
     ));
-    let refused = |t: Option<Refresh>, client: &str, resource: Option<&str>, now| match use_refresh(
+    let refused = |t: Option<Refresh>, client: &str, resource: Option<&'static str>, now| match use_refresh(
         t.as_ref(),
-        client,
-        resource,
+        &asks(client, resource),
         now,
     ) {
         RefreshOutcome::Refuse(e) => e.code,
@@ -352,6 +358,43 @@ fn refresh_tokens_rotate_and_a_reused_one_revokes_its_family() {
     );
     assert_eq!(refused(Some(refresh()), "other", None, NOW), "invalid_grant");
     assert_eq!(refused(Some(refresh()), CIMD, Some("https://other.example.com/mcp"), NOW), "invalid_target");
+}
+
+/// #28 item 12: a sign-in refreshes for `MKIT_AUTH_SIGNIN_DAYS` at most, however fresh its latest
+/// refresh token, so a user removed at the provider (or a changed scope rule) takes effect then.
+#[test]
+fn a_sign_in_older_than_the_allowed_age_refreshes_no_more() {
+    const DAY: u64 = 86_400;
+    let long_lived = |signed_in_at| Refresh {
+        signed_in_at,
+        expires_at: NOW + 30 * DAY,
+        family_expires_at: NOW + 90 * DAY,
+        ..refresh()
+    };
+    let seven_days = asks(CIMD, None);
+    let outcome = |t: Refresh, req: &RefreshRequest<'_>| use_refresh(Some(&t), req, NOW);
+    assert_eq!(outcome(long_lived(NOW - 7 * DAY + 1), &seven_days), RefreshOutcome::Rotate(grant()), "a second left");
+    for (signed_in_at, req) in [
+        (NOW - 7 * DAY, &seven_days),
+        (NOW - 60 * DAY, &seven_days),
+        (NOW - 31 * DAY, &RefreshRequest { signin_max_secs: 30 * DAY, ..asks(CIMD, None) }),
+        (NOW, &RefreshRequest { signin_max_secs: 0, ..asks(CIMD, None) }),
+    ] {
+        match outcome(long_lived(signed_in_at), req) {
+            RefreshOutcome::Refuse(e) => {
+                assert_eq!(e.code, "invalid_grant");
+                assert!(e.description.contains("run the authorization flow again"), "{}", e.description);
+            }
+            other => panic!("signed in {}s ago, {}s allowed: {other:?}", NOW - signed_in_at, req.signin_max_secs),
+        }
+    }
+    assert!(
+        matches!(
+            outcome(Refresh { rotated: true, ..long_lived(NOW - 60 * DAY) }, &seven_days),
+            RefreshOutcome::RevokeFamily(_)
+        ),
+        "a reused token still revokes its family, however old the sign-in"
+    );
 }
 
 #[test]

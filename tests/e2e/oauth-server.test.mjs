@@ -419,6 +419,59 @@ test("token endpoint: wrong verifier, code reuse (revokes), refresh reuse (revok
   assert.equal(huge.status, 400);
 });
 
+test("two installations of one CIMD client are two grants: revoking one's leaves the other refreshing (#28 item 9)", async () => {
+  // One metadata document, so one client_id, on two devices: each installation its own redirect URI.
+  const client_id = "https://client.example.test/oauth/installed.json";
+  const [laptop, desktop] = [`${peer.origin}/laptop/callback`, `${peer.origin}/desktop/callback`];
+  documents.set("/oauth/installed.json", [200, JSON.stringify({ client_id, client_name: "mKit e2e client",
+    redirect_uris: [laptop, desktop], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
+    token_endpoint_auth_method: "none" })]);
+  const install = async (redirect_uri) => {
+    const verifier = randomBytes(32).toString("base64url");
+    const code = await codeInBrowser("grace", client_id, verifier, { redirect_uri });
+    const t = await token({ grant_type: "authorization_code", code, client_id, redirect_uri, code_verifier: verifier, resource });
+    assert.equal(t.status, 200, JSON.stringify(t.body));
+    assert.ok(t.body.refresh_token, redirect_uri);
+    return t.body;
+  };
+  const onLaptop = await install(laptop);
+  const onDesktop = await install(desktop);
+  const grants = await d1(worker, `SELECT redirect_uri, sub FROM oauth_families WHERE client_id = '${client_id}'`);
+  assert.deepEqual(grants.map((g) => `${g.sub} ${g.redirect_uri}`).sort(),
+    [`grace@example.test ${desktop}`, `grace@example.test ${laptop}`], "each grant records its installation");
+  const revoked = await fetch(`${origin}/oauth/revoke`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ token: onLaptop.refresh_token, client_id }) });
+  assert.equal(revoked.status, 200);
+  const laptopAgain = await token({ grant_type: "refresh_token", refresh_token: onLaptop.refresh_token, client_id });
+  assert.equal(laptopAgain.body.error, "invalid_grant", "the revoked installation is signed out");
+  const desktopAgain = await token({ grant_type: "refresh_token", refresh_token: onDesktop.refresh_token, client_id });
+  assert.equal(desktopAgain.status, 200, `the other installation keeps refreshing: ${JSON.stringify(desktopAgain.body)}`);
+});
+
+test("a sign-in refreshes for MKIT_AUTH_SIGNIN_DAYS (default 7) from when it began, then the client must sign in again (#28 item 12)", async () => {
+  // Sign-ins backdated in D1 (no clock to move): one began 7 days and a minute ago, one 6 days ago.
+  // Both refresh tokens are fresh, as after a recent rotation: rotating never restarts a sign-in.
+  const now = Math.floor(Date.now() / 1000);
+  const { client_id } = await register();
+  const grant = JSON.stringify({ client_id, sub: "ivan@example.test", scope: "mcp", resource, claims: {} });
+  const secret = (name) => `${name}-${randomBytes(8).toString("hex")}`;
+  const [stale, recent] = [secret("stale"), secret("recent")];
+  const hash = (s) => createHash("sha256").update(s).digest("hex");
+  for (const [family, rt, began] of [[`f-${stale}`, stale, now - 7 * 86400 - 60], [`f-${recent}`, recent, now - 6 * 86400]]) {
+    await d1(worker, `INSERT INTO oauth_families (family, client_id, redirect_uri, sub, signed_in_at, expires_at)
+      VALUES ('${family}', '${client_id}', '${peer.redirect}', 'ivan@example.test', ${began}, ${began + 90 * 86400})`);
+    await d1(worker, `INSERT INTO oauth_refresh (token_hash, family, grant_json, expires_at)
+      VALUES ('${hash(rt)}', '${family}', '${grant}', ${now + 30 * 86400})`);
+  }
+  const old = await token({ grant_type: "refresh_token", refresh_token: stale, client_id });
+  assert.deepEqual([old.status, old.body.error], [400, "invalid_grant"]);
+  assert.match(old.body.error_description, /run the authorization flow again/);
+  const fresh = await token({ grant_type: "refresh_token", refresh_token: recent, client_id });
+  assert.equal(fresh.status, 200, JSON.stringify(fresh.body));
+  const next = await token({ grant_type: "refresh_token", refresh_token: fresh.body.refresh_token, client_id });
+  assert.equal(next.status, 200, "the rotated token refreshes too, within the same sign-in's age");
+});
+
 test("the cron sweeps expired codes and sign-ins, and keeps live ones", async () => {
   const now = Math.floor(Date.now() / 1000);
   await d1(worker, `INSERT INTO oauth_codes (code_hash, grant_json, redirect_uri, code_challenge, family, expires_at) VALUES

@@ -11,7 +11,9 @@ use super::{clients, error, json, random_token, signing_keys, store_unavailable,
 use crate::edge::body::{read_capped, BodyError};
 use crate::edge::d1;
 use crate::http::HttpReply;
-use crate::oauth::grant::{redeem_code, secret_hash, use_refresh, CodeExchange, CodeRefusal, Grant, RefreshOutcome};
+use crate::oauth::grant::{
+    redeem_code, secret_hash, use_refresh, CodeExchange, CodeRefusal, Grant, RefreshOutcome, RefreshRequest,
+};
 use crate::oauth::token::{mint, Issue, ACCESS_TOKEN_TTL_SECS};
 use crate::oauth::{store, OAuthError};
 use crate::sql::SqlValue;
@@ -96,8 +98,8 @@ async fn code_grant(ctx: &Ctx<'_>, client_id: &str, form: &str) -> HttpReply {
         Err(CodeRefusal::Invalid(e)) => return error(&e),
         Err(CodeRefusal::Replayed(e)) => return replayed(ctx, &code_secret, &e).await,
     };
-    let Some(refresh) = random_token(32) else { return store_unavailable() };
-    match d1::apply_batch(ctx.env, &store::redeem(&code_secret, &family, &grant, &refresh, ctx.now)).await {
+    let (Some(code), Some(refresh)) = (code, random_token(32)) else { return store_unavailable() };
+    match d1::apply_batch(ctx.env, &store::redeem(&code_secret, &family, &code, &refresh, ctx.now)).await {
         Ok(changes) if changes == [1, 1, 1] => tokens(ctx, &grant, client.refresh.then_some(refresh.as_str())),
         Ok(_) => {
             replayed(ctx, &code_secret, &OAuthError::invalid_grant("the code is unknown, expired or already used"))
@@ -121,6 +123,7 @@ struct RefreshRow {
     rotated: i64,
     family_expires_at: i64,
     revoked: i64,
+    signed_in_at: i64,
 }
 
 async fn refresh_grant(ctx: &Ctx<'_>, client_id: &str, form: &str) -> HttpReply {
@@ -133,10 +136,20 @@ async fn refresh_grant(ctx: &Ctx<'_>, client_id: &str, form: &str) -> HttpReply 
         Err(_) => return store_unavailable(),
     };
     let token = row.and_then(|r| {
-        store::refresh_from_row(r.family, &r.grant_json, r.expires_at, r.rotated, r.family_expires_at, r.revoked)
+        store::refresh_from_row(
+            r.family,
+            &r.grant_json,
+            r.expires_at,
+            r.rotated,
+            r.family_expires_at,
+            r.revoked,
+            r.signed_in_at,
+        )
     });
     let resource = query_param(form, "resource");
-    let (grant, family) = match (use_refresh(token.as_ref(), client_id, resource.as_deref(), ctx.now), token) {
+    let request =
+        RefreshRequest { client_id, resource: resource.as_deref(), signin_max_secs: ctx.config.auth_signin_secs };
+    let (grant, family) = match (use_refresh(token.as_ref(), &request, ctx.now), token) {
         (RefreshOutcome::Rotate(g), Some(t)) => (g, t.family),
         (RefreshOutcome::RevokeFamily(e), Some(t)) => return revoke_family(ctx, &t.family, &e).await,
         (RefreshOutcome::Refuse(e) | RefreshOutcome::RevokeFamily(e), _) => return error(&e),
