@@ -95,7 +95,7 @@ async function origin(plan, credentials, workerName) {
  * Rate-limit namespaces. A `ratelimits[].namespace_id` names a counter shared by every Worker in
  * the account that binds the same id (Cloudflare: "an identifier you define, that is unique to
  * your Cloudflare account. Must be an integer"; Wrangler checks only that it is a string), so two
- * deployments that keep the ids wrangler.jsonc ships with (7001-7004: every mKit clone has them)
+ * deployments that keep the ids wrangler.jsonc ships with (7001-7006: every mKit clone has them)
  * would throttle each other. There is no call to list or reserve namespaces (none in Wrangler, nor
  * in the Cloudflare API client it bundles, whose only rate_limits are a zone's WAF rules); the
  * Workers API does show each Worker's bindings (GET …/workers/scripts, then
@@ -107,7 +107,7 @@ async function origin(plan, credentials, workerName) {
  * another environment of wrangler.jsonc or another binding of this one has it. A set id is kept;
  * if another Worker binds it too, provision says so (sharing a counter can be deliberate).
  */
-export const SHIPPED_NAMESPACE_IDS = ["7001", "7002", "7003", "7004"];
+export const SHIPPED_NAMESPACE_IDS = ["7001", "7002", "7003", "7004", "7005", "7006"];
 const NAMESPACE_MIN = 100_000_000;
 const NAMESPACE_SPAN = 900_000_000;
 

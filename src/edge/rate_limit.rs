@@ -2,6 +2,7 @@
 //! (`MKIT_RATE_LIMIT`, every `/mcp` request) and per caller and tool (`MKIT_TOOL_RATE_LIMIT`, each
 //! `tools/call`). They count per Cloudflare location and approximately, so they stop floods; hard
 //! limits (free quotas) are counted in D1. Without a binding there is no such limit.
+//! `MKIT_REGISTRATION_RATE_LIMIT` limits Dynamic Client Registration per client address.
 
 use worker::Env;
 
@@ -10,6 +11,8 @@ use crate::mcp::jsonrpc::called_tools;
 
 pub const BINDING: &str = "MKIT_RATE_LIMIT";
 pub const TOOL_BINDING: &str = "MKIT_TOOL_RATE_LIMIT";
+/// Dynamic Client Registration, per client address (`CF-Connecting-IP`).
+pub const REGISTRATION_BINDING: &str = "MKIT_REGISTRATION_RATE_LIMIT";
 /// The binding's periods are 10 or 60 seconds and it does not say which: the longer is safe.
 const RETRY_AFTER_SECS: u32 = 60;
 
@@ -31,6 +34,16 @@ pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
         }
     }
     false
+}
+
+/// Whether the client address `address` registered too many clients lately.
+pub async fn over_registration_limit(env: &Env, address: &str) -> bool {
+    over(env, REGISTRATION_BINDING, format!("register:{address}")).await
+}
+
+/// The `Retry-After` a limited caller is told, in seconds.
+pub fn retry_after_secs() -> u32 {
+    RETRY_AFTER_SECS
 }
 
 async fn over(env: &Env, binding: &str, key: String) -> bool {

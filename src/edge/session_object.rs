@@ -30,6 +30,8 @@ pub const ANSWER_WAIT: Duration = Duration::from_secs(300);
 const KEPT: usize = 32;
 /// GET streams open per session.
 const GET_STREAMS: usize = 4;
+/// Sessions kept per caller; opening one more ends the oldest.
+pub const MAX_SESSIONS: usize = 64;
 
 #[derive(Serialize, Deserialize, Default)]
 struct Stored {
@@ -119,18 +121,28 @@ impl McpSessions {
 
     async fn open(&self, now: u64) -> Result<Response> {
         let Some(id) = super::oauth::random_token(16) else { return Response::error("no randomness", 500) };
+        self.sweep(now).await;
         let stored = Stored { expires_ms: now + SESSION_TTL_SECS * 1000, subscriptions: Vec::new() };
         put_json(&self.state.storage(), &key(&id), &stored).await?;
-        self.sweep(now).await;
         Response::from_json(&json!({ "id": id }))
     }
 
-    /// Ended sessions are deleted; expired ones when the next session opens.
+    /// Ended sessions are deleted; expired ones when the next session opens, and the oldest past
+    /// `MAX_SESSIONS` (a client that never ends its sessions cannot fill the caller's storage;
+    /// the evicted one answers 404 and its client initializes again, as the spec has it).
     async fn sweep(&self, now: u64) {
+        let mut live = Vec::new();
         for (k, v) in self.all().await {
             if v.expires_ms <= now {
                 let _ = self.state.storage().delete(&k).await;
+            } else {
+                live.push((v.expires_ms, k));
             }
+        }
+        live.sort();
+        let excess = (live.len() + 1).saturating_sub(MAX_SESSIONS);
+        for (_, k) in live.into_iter().take(excess) {
+            let _ = self.end(k.trim_start_matches("s:")).await;
         }
     }
 

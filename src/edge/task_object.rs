@@ -37,6 +37,8 @@ pub const BINDING: &str = "MCP_TASKS";
 const WATCHDOG: Duration = Duration::from_secs(15);
 /// Tasks one caller may have working at once; a new one waits until one finishes.
 pub const MAX_WORKING: usize = 16;
+/// Tasks kept per caller, working or finished: past it the oldest finished one is forgotten.
+pub const MAX_KEPT: usize = 128;
 
 fn now_ms() -> u64 {
     worker::Date::now().as_millis()
@@ -81,6 +83,7 @@ impl DurableObject for McpTasks {
                 if working >= MAX_WORKING {
                     return Response::error("too many tasks working", 429);
                 }
+                self.runs.forget_oldest_finished(now).await;
                 self.runs.put(&task).await?;
                 self.runs.storage.set_alarm(Duration::from_millis(0)).await?;
                 return Response::empty();
@@ -150,6 +153,27 @@ impl Runs {
 
     async fn get(&self, id: &str, now: u64) -> Option<Task> {
         get_json::<Task>(&self.storage, &key(id)).await.filter(|t| !t.expired(now))
+    }
+
+    /// Makes room for one more task under `MAX_KEPT`: finished tasks (their results) go oldest
+    /// first before their hour is up. Working ones are at most `MAX_WORKING`, so never touched.
+    async fn forget_oldest_finished(&self, now: u64) {
+        let mut finished: Vec<(u64, String)> = Vec::new();
+        let mut kept: usize = 0;
+        for t in self.all().await {
+            if t.expired(now) {
+                let _ = self.storage.delete(&key(&t.id)).await;
+                continue;
+            }
+            kept += 1;
+            if t.status != Status::Working {
+                finished.push((t.updated_ms, t.id));
+            }
+        }
+        finished.sort();
+        for (_, id) in finished.into_iter().take((kept + 1).saturating_sub(MAX_KEPT)) {
+            let _ = self.storage.delete(&key(&id)).await;
+        }
     }
 
     async fn all(&self) -> Vec<Task> {

@@ -38,16 +38,35 @@ pub fn grant_from_json(s: &str) -> Option<Grant> {
 
 pub const CLIENT_SQL: &str = "SELECT client_name, redirect_uris, refresh FROM oauth_clients WHERE client_id = ?1";
 
-pub fn insert_client(c: &Client, now: u64) -> Statement {
+/// The most registrations waiting for their first grant at any one time: with the 5 KiB cap on a
+/// request, at most about 50 MB of the D1 database the ledger shares, whatever a stranger sends.
+pub const MAX_PENDING_REGISTRATIONS: u64 = 10_000;
+/// A registration not granted a code within this long is swept.
+pub const PENDING_REGISTRATION_SECS: u64 = 86_400;
+
+/// Stores a registered client unless `max_pending` registrations already wait for a first grant
+/// (then it changes no row: the caller answers "try later").
+pub fn insert_client(c: &Client, now: u64, max_pending: u64) -> Statement {
     Statement {
-        sql: "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, refresh, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        sql: "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, refresh, created_at) \
+              SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT COUNT(*) FROM oauth_clients WHERE granted_at IS NULL) < ?6",
         params: vec![
             text(&c.client_id),
             c.client_name.as_deref().map_or(SqlValue::Null, text),
             SqlValue::Text(json!(c.redirect_uris).to_string()),
             int(u64::from(c.refresh)),
             int(now),
+            int(max_pending),
         ],
+    }
+}
+
+/// Marks a registered client as granted (its first code), which keeps it from the sweep. A
+/// metadata-document client has no row: nothing changes.
+pub fn mark_granted(client_id: &str, now: u64) -> Statement {
+    Statement {
+        sql: "UPDATE oauth_clients SET granted_at = ?2 WHERE client_id = ?1 AND granted_at IS NULL",
+        params: vec![text(client_id), int(now)],
     }
 }
 
@@ -185,10 +204,15 @@ pub fn revoke_by_refresh(refresh_secret: &str, client_id: &str) -> Statement {
 }
 
 /// What the scheduled sweep deletes: codes an hour past expiry, families past their lifetime
-/// with their refresh tokens, and refresh tokens past theirs.
+/// with their refresh tokens, refresh tokens past theirs, and registrations never granted a code
+/// within `PENDING_REGISTRATION_SECS`.
 pub fn sweep(now: u64) -> Vec<Statement> {
     let p = || vec![int(now)];
     vec![
+        Statement {
+            sql: "DELETE FROM oauth_clients WHERE granted_at IS NULL AND created_at < ?1 - ?2",
+            params: vec![int(now), int(PENDING_REGISTRATION_SECS)],
+        },
         Statement { sql: "DELETE FROM oauth_codes WHERE expires_at < ?1 - 3600", params: p() },
         Statement {
             sql: "DELETE FROM oauth_refresh WHERE expires_at < ?1 OR family IN (SELECT family FROM oauth_families WHERE expires_at < ?1)",

@@ -7,13 +7,14 @@ use serde_json::json;
 use super::*;
 use crate::oauth::grant::{use_refresh, RefreshOutcome, RefreshRequest};
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("../../migrations/0001_init.sql"),
     include_str!("../../migrations/0002_notes.sql"),
     include_str!("../../migrations/0003_processed_events.sql"),
     include_str!("../../migrations/0004_ledger.sql"),
     include_str!("../../migrations/0005_binding.sql"),
     include_str!("../../migrations/0006_oauth.sql"),
+    include_str!("../../migrations/0009_oauth_client_grants.sql"),
     include_str!("../../migrations/0010_oauth_installation.sql"),
 ];
 const NOW: u64 = 1_800_000_000;
@@ -74,7 +75,7 @@ fn clients_round_trip() {
         redirect_uris: vec!["http://127.0.0.1/cb".into()],
         refresh: true,
     };
-    assert_eq!(batch(&mut c, &[insert_client(&client, NOW)]), [1]);
+    assert_eq!(batch(&mut c, &[insert_client(&client, NOW, MAX_PENDING_REGISTRATIONS)]), [1]);
     let row: (Option<String>, String, i64) =
         c.query_row(CLIENT_SQL, ["c1"], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("row");
     assert_eq!(client_from_row("c1", row.0, &row.1, row.2), Some(client));
@@ -155,7 +156,7 @@ fn the_sweep_deletes_only_what_expired() {
             params: vec![SqlValue::Int(NOW as i64 - 1)],
         }],
     );
-    assert_eq!(batch(&mut c, &sweep(NOW)), [1, 1, 1]);
+    assert_eq!(batch(&mut c, &sweep(NOW)), [0, 1, 1, 1], "no registration to sweep, then the rest");
     assert!(read_code(&c, "old").is_none() && read_code(&c, "new").is_some());
     assert!(read_refresh(&c, "rt-new").is_none());
 }
@@ -240,7 +241,7 @@ fn a_refresh_reads_when_the_sign_in_began() {
 #[test]
 fn families_from_before_migration_0010_keep_their_start() {
     let c = Connection::open_in_memory().expect("sqlite");
-    for m in &MIGRATIONS[..6] {
+    for m in &MIGRATIONS[..7] {
         c.execute_batch(m).expect("migration");
     }
     c.execute(
@@ -248,6 +249,43 @@ fn families_from_before_migration_0010_keep_their_start() {
         [at(NOW + FAMILY_MAX_SECS)],
     )
     .expect("legacy family");
-    c.execute_batch(MIGRATIONS[6]).expect("migration 0010");
+    c.execute_batch(MIGRATIONS[7]).expect("migration 0010");
     assert_eq!(family_row(&c, "old"), ("c1".into(), None, "s".into(), at(NOW), at(NOW + FAMILY_MAX_SECS)));
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        client_name: Some("x".into()),
+        redirect_uris: vec!["https://a.example/cb".into()],
+        refresh: true,
+    }
+}
+
+fn client_ids(c: &Connection) -> Vec<String> {
+    let mut q = c.prepare("SELECT client_id FROM oauth_clients ORDER BY client_id").expect("query");
+    q.query_map([], |r| r.get(0)).expect("rows").collect::<Result<_, _>>().expect("ids")
+}
+
+#[test]
+fn registrations_waiting_for_a_first_grant_are_bounded() {
+    let mut c = db();
+    assert_eq!(batch(&mut c, &[insert_client(&client("a"), NOW, 2)]), [1]);
+    assert_eq!(batch(&mut c, &[insert_client(&client("b"), NOW, 2)]), [1]);
+    assert_eq!(batch(&mut c, &[insert_client(&client("c"), NOW, 2)]), [0], "two wait already: refused");
+    assert_eq!(batch(&mut c, &[mark_granted("a", NOW)]), [1]);
+    assert_eq!(batch(&mut c, &[mark_granted("a", NOW + 5)]), [0], "the first grant is kept");
+    assert_eq!(batch(&mut c, &[insert_client(&client("c"), NOW, 2)]), [1], "a granted one no longer counts");
+    assert_eq!(client_ids(&c), ["a", "b", "c"]);
+}
+
+#[test]
+fn the_sweep_removes_registrations_never_granted_within_a_day() {
+    let mut c = db();
+    let max = MAX_PENDING_REGISTRATIONS;
+    batch(&mut c, &[insert_client(&client("old-granted"), NOW, max), insert_client(&client("old-pending"), NOW, max)]);
+    batch(&mut c, &[mark_granted("old-granted", NOW + 60)]);
+    batch(&mut c, &[insert_client(&client("young-pending"), NOW + PENDING_REGISTRATION_SECS, max)]);
+    batch(&mut c, &sweep(NOW + PENDING_REGISTRATION_SECS + 1));
+    assert_eq!(client_ids(&c), ["old-granted", "young-pending"]);
 }

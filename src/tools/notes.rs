@@ -10,11 +10,13 @@ pub struct Remember;
 
 const MAX_NOTE_CHARS: usize = 2000;
 const LATEST: u32 = 20;
+/// Notes kept per user: storing one more forgets the oldest, so no caller can fill the database.
+pub const KEPT: u32 = 100;
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Input {
-    /// A note to store (at most 2,000 characters). Omit it to only list your notes.
+    /// A note to store (at most 2,000 characters; your latest 100 are kept). Omit it to only list your notes.
     #[serde(default)]
     pub note: Option<String>,
 }
@@ -58,12 +60,18 @@ impl Tool for Remember {
         let db = super::env(ctx)?.d1("DB").map_err(|_| ToolError::new("the DB binding is not configured"))?;
         let unavailable = |_| ToolError::new("notes storage is unavailable; try again");
         if let Some(text) = &note {
-            db.prepare("INSERT INTO notes (owner, text, created_at) VALUES (?1, ?2, ?3)")
+            let insert = db
+                .prepare("INSERT INTO notes (owner, text, created_at) VALUES (?1, ?2, ?3)")
                 .bind(&[owner.into(), text.as_str().into(), (worker::Date::now().as_millis() as f64).into()])
-                .map_err(unavailable)?
-                .run()
-                .await
                 .map_err(unavailable)?;
+            let trim = db
+                .prepare(
+                    "DELETE FROM notes WHERE owner = ?1 AND id NOT IN \
+                     (SELECT id FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2)",
+                )
+                .bind(&[owner.into(), KEPT.into()])
+                .map_err(unavailable)?;
+            db.batch(vec![insert, trim]).await.map_err(unavailable)?;
         }
         let notes = db
             .prepare("SELECT text, created_at FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2")

@@ -121,6 +121,17 @@ test("the remember tool writes to and reads from D1", async () => {
   assert.deepEqual(rows, [{ owner: "mkit-test", text: "buy milk" }, { owner: "mkit-test", text: "call Ana" }]);
 });
 
+test("the remember tool keeps a user's latest 100 notes, and forgets the oldest (#28 item 5)", async () => {
+  const { access_token: nora } = await stack.issuer.userTokens({ user: "nora-notes" });
+  const call = (note) => fetch(`${stack.worker.url}/mcp`, { method: "POST", headers: { "content-type": "application/json",
+    accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-06-18", authorization: `Bearer ${nora}` },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "remember", arguments: { note } } }) });
+  for (let i = 0; i < 103; i++) assert.equal((await call(`note ${i}`)).status, 200);
+  const rows = await d1(stack.worker, "SELECT text FROM notes WHERE owner = 'nora-notes' ORDER BY id");
+  assert.equal(rows.length, 100);
+  assert.deepEqual([rows[0].text, rows.at(-1).text], ["note 3", "note 102"]);
+});
+
 test("resources, templates, prompts, completion, ping and logging", async () => {
   const { resources } = await client.listResources();
   assert.equal(resources[0].uri, "mkit://about");

@@ -146,6 +146,8 @@ test("the SDK client connects through Dynamic Client Registration, calls a tool,
   const provider = new Provider();
   const client = await connectAs(provider, "alice");
   assert.match(provider.store.client.client_id, /^mkit_/, "registered");
+  const [row] = await d1(worker, `SELECT granted_at FROM oauth_clients WHERE client_id = '${provider.store.client.client_id}'`);
+  assert.ok(row.granted_at > 0, "its first code marks the registration granted (kept from the sweep)");
   const who = await client.callTool({ name: "whoami", arguments: {} });
   assert.equal(who.structuredContent.sub, "alice@example.test", "the subject is the configured upstream claim");
   const claims = JSON.parse(Buffer.from(provider.store.tokens.access_token.split(".")[1], "base64url"));
@@ -478,6 +480,10 @@ test("the cron sweeps expired codes and sign-ins, and keeps live ones", async ()
     ('sweep-old', '{}', 'u', 'c', 'f-old', ${now - 7200}), ('sweep-live', '{}', 'u', 'c', 'f-live', ${now + 300})`);
   await d1(worker, `INSERT INTO oauth_families (family, client_id, sub, expires_at) VALUES ('f-gone', 'c', 's', ${now - 1}), ('f-kept', 'c', 's', ${now + 3600})`);
   await d1(worker, `INSERT INTO oauth_refresh (token_hash, family, grant_json, expires_at) VALUES ('rt-gone', 'f-gone', '{}', ${now + 3600}), ('rt-kept', 'f-kept', '{}', ${now + 3600})`);
+  // Registrations: one never granted a code for over a day goes; a granted one and a young one stay.
+  await d1(worker, `INSERT INTO oauth_clients (client_id, redirect_uris, refresh, created_at, granted_at) VALUES
+    ('sweep-pending-old', '[]', 0, ${now - 86400 - 60}, NULL), ('sweep-granted-old', '[]', 0, ${now - 86400 - 60}, ${now - 86400}),
+    ('sweep-pending-young', '[]', 0, ${now - 3600}, NULL)`);
   const r = await fetch(`${origin}/__scheduled?cron=${encodeURIComponent("*/5 * * * *")}`);
   assert.equal(r.status, 200, await r.text());
   const codes = (await d1(worker, "SELECT code_hash FROM oauth_codes WHERE code_hash LIKE 'sweep-%'")).map((x) => x.code_hash);
@@ -486,6 +492,8 @@ test("the cron sweeps expired codes and sign-ins, and keeps live ones", async ()
   assert.deepEqual(families, ["f-kept"]);
   const tokens = (await d1(worker, "SELECT token_hash FROM oauth_refresh WHERE token_hash IN ('rt-gone', 'rt-kept')")).map((x) => x.token_hash);
   assert.deepEqual(tokens, ["rt-kept"]);
+  const clients = (await d1(worker, "SELECT client_id FROM oauth_clients WHERE client_id LIKE 'sweep-%' ORDER BY client_id")).map((x) => x.client_id);
+  assert.deepEqual(clients, ["sweep-granted-old", "sweep-pending-young"]);
   assert.match(readFileSync(worker.logPath, "utf8"), /"event":"sweep","changed":[1-9]/);
 });
 

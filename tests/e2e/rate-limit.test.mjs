@@ -6,12 +6,15 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { startStack } from "./stack.mjs";
-import { configCopy } from "./harness.mjs";
+import { configCopy, d1 } from "./harness.mjs";
+import { CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
 
 const LIMIT = 5;
 const TOOL_LIMIT = 3;
+const REGISTRATION_LIMIT = 4;
 let stack;
 let perTool;
+let registering;
 
 /**
  * wrangler.jsonc binds the limiters in staging and production only (make dev and the other tests
@@ -28,13 +31,16 @@ function limitedConfig(label, name, limit) {
 }
 
 before(async () => {
-  [stack, perTool] = await Promise.all([
+  [stack, perTool, registering] = await Promise.all([
     startStack({ name: "ratelimit", config: limitedConfig("ratelimit", "MKIT_RATE_LIMIT", LIMIT) }),
     startStack({ name: "ratelimit-tool", config: limitedConfig("ratelimit-tool", "MKIT_TOOL_RATE_LIMIT", TOOL_LIMIT) }),
+    // mKit as the authorization server, with Dynamic Client Registration (its default).
+    startStack({ name: "ratelimit-register", config: limitedConfig("ratelimit-register", "MKIT_REGISTRATION_RATE_LIMIT", REGISTRATION_LIMIT),
+      vars: { MKIT_AUTH_SERVER: "on", MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET } }),
   ]);
 });
 after(async () => {
-  await Promise.all([stack?.stop(), perTool?.stop()]);
+  await Promise.all([stack?.stop(), perTool?.stop(), registering?.stop()]);
 });
 
 const post = (s, token, method, params) => fetch(`${s.worker.url}/mcp`, {
@@ -98,4 +104,24 @@ test("the per-tool limit counts every call a batch can carry (32), not only the 
     body: JSON.stringify(batch),
   });
   assert.equal(res.status, 429, `the 17th to 20th calls are counted: ${res.status} ${await res.text()}`);
+});
+
+test("registration is limited per client address: 429 with Retry-After past it, nothing stored (#28 item 5)", async () => {
+  const register = (address) => fetch(`${registering.worker.url}/oauth/register`, { method: "POST",
+    headers: { "content-type": "application/json", ...(address ? { "cf-connecting-ip": address } : {}) },
+    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], client_name: "flood", token_endpoint_auth_method: "none" }) });
+  const statuses = [];
+  let limited;
+  for (let i = 0; i < REGISTRATION_LIMIT + 2; i++) {
+    const r = await register("198.51.100.7");
+    statuses.push(r.status);
+    if (r.status === 429) limited ??= { retry: r.headers.get("retry-after"), body: await r.json() };
+  }
+  assert.deepEqual(statuses, [...Array(REGISTRATION_LIMIT).fill(201), 429, 429]);
+  assert.equal(limited.retry, "60");
+  assert.equal(limited.body.error, "temporarily_unavailable");
+  assert.equal(registering.worker.requestLogs().filter((l) => l.error === "registration_rate_limited").length, 2);
+  assert.equal((await register("203.0.113.9")).status, 201, "another address is not affected");
+  const rows = await d1(registering.worker, "SELECT COUNT(*) AS n FROM oauth_clients WHERE client_name = 'flood'");
+  assert.equal(rows[0].n, REGISTRATION_LIMIT + 1, "a refused registration stores nothing");
 });

@@ -271,3 +271,13 @@ test("a held session keeps its 4 newest GET streams: a fifth ends the oldest", a
   assert.equal(await streams[1].ended(500), false, "the others stay open");
   for (const s of streams) s.close();
 });
+
+test("a caller keeps at most 64 held sessions: the 65th ends the oldest, which answers 404 (#28 item 5)", async () => {
+  const { access_token: carl } = await stack.issuer.userTokens({ user: "carl-sessions" });
+  const ids = [];
+  for (let i = 0; i < 65; i++) ids.push(await rawSession(carl));
+  const ping = (id) => raw(carl, { jsonrpc: "2.0", id: 2, method: "ping" }, { "mcp-session-id": id });
+  assert.equal((await ping(ids[0])).status, 404, "the oldest was ended to make room");
+  assert.equal((await ping(ids[1])).status, 200, "the next oldest is kept");
+  assert.equal((await ping(ids[64])).status, 200, "the newest works");
+});

@@ -138,3 +138,27 @@ test("a caller has at most 16 tasks working; the next is refused, and admitted a
   assert.equal(admitted.result?.resultType, "task", JSON.stringify(admitted));
   for (const taskId of created) await rpc(bob, "tasks/cancel", { taskId });
 });
+
+test("a caller keeps at most 128 tasks: the next forgets the oldest finished one (#28 item 5)", async () => {
+  const { access_token: cora } = await issuer.userTokens({ user: "cora-tasks" });
+  const start = async (label) => {
+    const r = await rpc(cora, "tools/call", { name: "slow_compute", arguments: { seconds: 0, label } });
+    assert.equal(r.result?.resultType, "task", JSON.stringify(r));
+    return r.result.taskId;
+  };
+  const finished = (t) => t?.status === "completed";
+  const first = await start("first");
+  await until(cora, first, finished, 30_000);
+  const ids = [];
+  // 128 more in bursts under the 16 working at once, each burst finished before the next.
+  for (let burst = 0; burst < 8; burst++) {
+    const batch = [];
+    for (let i = 0; i < 16; i++) batch.push(await start(`t-${burst}-${i}`));
+    for (const id of batch) await until(cora, id, finished, 30_000);
+    ids.push(...batch);
+  }
+  const gone = await rpc(cora, "tasks/get", { taskId: first });
+  assert.ok(gone.error, `the oldest finished task was forgotten: ${JSON.stringify(gone)}`);
+  assert.ok(finished((await rpc(cora, "tasks/get", { taskId: ids[0] })).result), "the next oldest is kept");
+  assert.ok(finished((await rpc(cora, "tasks/get", { taskId: ids.at(-1) })).result));
+});

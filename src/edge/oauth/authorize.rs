@@ -184,7 +184,8 @@ async fn issue_code(
         expires_at: ctx.now + CODE_TTL_SECS,
         used: false,
     };
-    if d1::apply_batch(ctx.env, &[store::insert_code(&code_secret, &code, &family)]).await.is_err() {
+    let batch = [store::insert_code(&code_secret, &code, &family), store::mark_granted(&a.client_id, ctx.now)];
+    if d1::apply_batch(ctx.env, &batch).await.is_err() {
         return unavailable("store_unavailable");
     }
     back(ctx, &a.redirect_uri, Ok(&code_secret), a.state.as_deref())

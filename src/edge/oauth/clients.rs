@@ -13,6 +13,7 @@ use super::{error, json, random_token, store_unavailable, Ctx};
 use crate::edge::body::{read_capped, BodyError};
 use crate::edge::d1;
 use crate::edge::fetch::get_document;
+use crate::edge::rate_limit;
 use crate::http::HttpReply;
 use crate::oauth::client::{
     check_document_url, from_document, from_registration, is_metadata_document_id, Client, MAX_DOCUMENT_BYTES,
@@ -34,6 +35,9 @@ pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
     if !ctx.config.auth_registration {
         return HttpReply::error(404, "registration_off");
     }
+    if rate_limit::over_registration_limit(ctx.env, &client_address(&req)).await {
+        return too_many_registrations();
+    }
     let body = match read_capped(&mut req, MAX_DOCUMENT_BYTES).await {
         Ok(b) => b,
         Err(BodyError::TooLarge) => {
@@ -50,10 +54,32 @@ pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         Ok(r) => r,
         Err(e) => return error(&e),
     };
-    match d1::apply_batch(ctx.env, &[store::insert_client(&client, ctx.now)]).await {
-        Ok(_) => json(201, &response, None),
+    let insert = store::insert_client(&client, ctx.now, store::MAX_PENDING_REGISTRATIONS);
+    match d1::apply_batch(ctx.env, &[insert]).await {
+        Ok(changed) if changed.first() == Some(&1) => json(201, &response, None),
+        Ok(_) => registration_full(),
         Err(_) => store_unavailable(),
     }
+}
+
+/// The client's address as Cloudflare saw it (a client cannot set it); one key for none.
+fn client_address(req: &Request) -> String {
+    req.headers().get("CF-Connecting-IP").ok().flatten().unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// 429: this address registered too many clients lately (RFC 6585), with `Retry-After`.
+fn too_many_registrations() -> HttpReply {
+    let secs = rate_limit::retry_after_secs();
+    let body = serde_json::json!({ "error": "temporarily_unavailable",
+        "error_description": format!("too many registrations from this address: retry after {secs} seconds") });
+    json(429, &body, Some("registration_rate_limited")).with_header("Retry-After", secs.to_string())
+}
+
+/// 503: too many registrations wait for a first sign-in; the sweep frees them within a day.
+fn registration_full() -> HttpReply {
+    let body = serde_json::json!({ "error": "temporarily_unavailable",
+        "error_description": "too many registrations are waiting for a first sign-in: try again later, or use a Client ID Metadata Document" });
+    json(503, &body, Some("registration_full")).with_header("Retry-After", "3600")
 }
 
 #[derive(Deserialize)]
