@@ -1,6 +1,9 @@
 //! The paywall against a ledger stand-in.
 
 use super::*;
+
+#[path = "paywall_task_tests.rs"]
+mod task_tests;
 use std::cell::Cell;
 
 /// A ledger stand-in that counts its reads.

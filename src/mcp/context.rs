@@ -15,48 +15,9 @@ use super::version::ProtocolVersion;
 use crate::auth::Principal;
 use crate::quota::{FreeQuota, QuotaUsage};
 
+pub use super::log_level::LogLevel;
+
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
-
-/// Log levels of `notifications/message`, least severe first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum LogLevel {
-    Debug,
-    Info,
-    Notice,
-    Warning,
-    Error,
-    Critical,
-    Alert,
-    Emergency,
-}
-
-impl LogLevel {
-    pub const ALL: [LogLevel; 8] = [
-        LogLevel::Debug,
-        LogLevel::Info,
-        LogLevel::Notice,
-        LogLevel::Warning,
-        LogLevel::Error,
-        LogLevel::Critical,
-        LogLevel::Alert,
-        LogLevel::Emergency,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Notice => "notice",
-            LogLevel::Warning => "warning",
-            LogLevel::Error => "error",
-            LogLevel::Critical => "critical",
-            LogLevel::Alert => "alert",
-            LogLevel::Emergency => "emergency",
-        }
-    }
-    pub fn parse(s: &str) -> Option<LogLevel> {
-        Self::ALL.into_iter().find(|l| l.as_str() == s)
-    }
-}
 
 /// The caller's paid access, as the protocol core asks about it. The core never sees the
 /// billing ledger: `crate::paywall` answers from it, tests from a fixed list.

@@ -12,6 +12,7 @@ pub mod cors;
 pub mod framing;
 pub mod jsonrpc;
 pub mod listen;
+pub mod log_level;
 pub mod logline;
 pub mod mrtr;
 pub mod paid;
@@ -47,8 +48,8 @@ mod task_2025_tests;
 #[cfg(test)]
 mod task_billing_tests;
 #[cfg(test)]
-mod task_tests;
+pub(crate) mod task_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

@@ -92,11 +92,11 @@ fn input_is_asked_answered_in_parts_and_carried_into_the_next_run() {
 }
 
 /// The outcome of a task's run, for `Store::settled`.
-pub(super) type Runner = Box<dyn Fn(&Task) -> Result<Value, DispatchError>>;
+pub(crate) type Runner = Box<dyn Fn(&Task) -> Result<Value, DispatchError>>;
 
 /// The caller's tasks in memory; `settled` runs a working task with the runner.
 #[derive(Default)]
-pub(super) struct Store(pub(super) RefCell<Vec<Task>>, pub(super) Option<Runner>);
+pub(crate) struct Store(pub(crate) RefCell<Vec<Task>>, pub(crate) Option<Runner>);
 
 impl TaskStore for Store {
     fn create(&self, mut task: Task) -> LocalFuture<'_, Result<Task, RpcError>> {

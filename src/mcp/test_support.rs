@@ -13,7 +13,7 @@ use super::transport::{Caller, HttpRequest};
 use crate::auth::Principal;
 
 /// Drives a future that never waits on real I/O (the tools and stores under test do not).
-pub(super) fn block_on<F: Future>(f: F) -> F::Output {
+pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
     loop {
@@ -24,7 +24,7 @@ pub(super) fn block_on<F: Future>(f: F) -> F::Output {
 }
 
 /// Headers (looked up case-insensitively) and a body.
-pub(super) struct Req(pub(super) Vec<(&'static str, String)>, pub(super) Vec<u8>);
+pub(crate) struct Req(pub(crate) Vec<(&'static str, String)>, pub(crate) Vec<u8>);
 
 impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
@@ -35,11 +35,11 @@ impl HttpRequest for Req {
     }
 }
 
-pub(super) const INFO: ServerInfo =
+pub(crate) const INFO: ServerInfo =
     ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
 
 /// A caller with no entitlements, for tools that cost nothing.
-pub(super) struct Free;
+pub(crate) struct Free;
 
 impl Entitlements for Free {
     async fn keys(&self) -> Result<Vec<String>, ToolError> {
@@ -51,7 +51,7 @@ impl Entitlements for Free {
 }
 
 /// A caller with nothing but a principal who pays for nothing: no bindings, session or store.
-pub(super) fn plain_caller(principal: &Principal) -> Caller<'_> {
+pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
     Caller {
         principal,
         entitlements: &Free,
@@ -67,7 +67,7 @@ pub(super) fn plain_caller(principal: &Principal) -> Caller<'_> {
 
 /// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
 /// `admission`) a task's own run.
-pub(super) fn task_caller<'a>(
+pub(crate) fn task_caller<'a>(
     principal: &'a Principal,
     entitlements: &'a dyn DynEntitlements,
     tasks: &'a dyn TaskStore,
