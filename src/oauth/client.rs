@@ -86,6 +86,8 @@ pub fn from_document(client_id: &str, body: &[u8]) -> Result<Client, OAuthError>
         grant_types(&doc).map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
     let redirect_uris = redirect_uris(&doc)
         .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {}", e.description)))?;
+    application_type(&doc, &redirect_uris)
+        .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
     Ok(Client { client_id: client_id.to_owned(), client_name: Some(name), redirect_uris, refresh: grants.refresh })
 }
 
@@ -107,6 +109,7 @@ pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result
     let grants = grant_types(&req).map_err(meta)?;
     let name = text(&req, "client_name").map_err(meta)?;
     let redirect_uris = redirect_uris(&req)?;
+    let app_type = application_type(&req, &redirect_uris).map_err(OAuthError::invalid_redirect_uri)?;
     let client = Client { client_id: client_id.to_owned(), client_name: name, redirect_uris, refresh: grants.refresh };
     let mut response = json!({
         "client_id": client.client_id,
@@ -119,7 +122,38 @@ pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result
     if let Some(n) = &client.client_name {
         response["client_name"] = n.clone().into();
     }
+    if let Some(t) = app_type {
+        response["application_type"] = t.into();
+    }
     Ok((client, response))
+}
+
+/// SEP-837 (MCP 2026-07-28) with OpenID Connect Registration §2's meaning: a client that states
+/// `application_type` must have redirect URIs that fit it. `native` (desktop, CLI, mobile, or a
+/// local web app): loopback `http`, a private-use scheme, or a claimed `https` URI (RFC 8252
+/// §7). `web`: `https` on a host that is not loopback. A client that states nothing is taken as
+/// it is (mKit is no OpenID provider to its clients, so the OIDC default of `web` does not apply).
+fn application_type(m: &Map<String, Value>, redirect_uris: &[String]) -> Result<Option<&'static str>, String> {
+    let kind = match m.get("application_type") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) if s == "native" => "native",
+        Some(Value::String(s)) if s == "web" => "web",
+        Some(_) => return Err("application_type must be \"native\" or \"web\"".into()),
+    };
+    for r in redirect_uris {
+        let u = Uri::parse(r).ok_or_else(|| format!("redirect_uri {r:?} is not a URL"))?;
+        let fits = match kind {
+            "web" => u.scheme == "https" && !u.is_loopback(),
+            _ => u.scheme != "http" || u.is_loopback(),
+        };
+        if !fits {
+            return Err(format!(
+                "redirect_uri {r:?} does not fit application_type {kind}: a web client redirects to https on a \
+                 public host; a native one to loopback http, its own scheme or a claimed https URI"
+            ));
+        }
+    }
+    Ok(Some(kind))
 }
 
 struct Grants {

@@ -540,3 +540,25 @@ mod authorization_requests {
         );
     }
 }
+
+#[test]
+fn application_type_must_fit_the_redirect_uris() {
+    let reg = |t: Value, uris: Value| {
+        let body = json!({ "redirect_uris": uris, "application_type": t });
+        from_registration(body.to_string().as_bytes(), "c", NOW).map(|(_, r)| r).map_err(|e| e.code)
+    };
+    let loopback = json!(["http://127.0.0.1:33418/callback"]);
+    let app = json!(["com.example.app:/oauth"]);
+    let web = json!(["https://app.example.com/cb"]);
+    assert_eq!(reg(json!("native"), loopback.clone()).map(|r| r["application_type"].clone()), Ok(json!("native")));
+    assert!(reg(json!("native"), app.clone()).is_ok());
+    assert!(reg(json!("native"), web.clone()).is_ok(), "a claimed https URI (RFC 8252 §7.2)");
+    assert_eq!(reg(json!("web"), web.clone()).map(|r| r["application_type"].clone()), Ok(json!("web")));
+    assert_eq!(reg(json!("web"), loopback.clone()), Err("invalid_redirect_uri"), "a web client on loopback");
+    assert_eq!(reg(json!("web"), app), Err("invalid_redirect_uri"));
+    assert_eq!(reg(json!("desktop"), loopback.clone()), Err("invalid_redirect_uri"));
+    assert_eq!(reg(Value::Null, loopback).map(|r| r.get("application_type").cloned()), Ok(None), "unstated: as today");
+    let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
+        "application_type": "web" });
+    assert!(from_document(CIMD, doc.to_string().as_bytes()).is_err(), "a metadata document is held to it too");
+}
