@@ -283,7 +283,7 @@ deploy-check: worker
 	node scripts/deploy-gate.mjs
 
 test-unit:
-	cargo test
+	cargo test --workspace
 
 # mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
 test-differential: setup-npm
@@ -328,14 +328,14 @@ fuzz-smoke: setup-fuzz
 ## ---- quality -------------------------------------------------------------------------------
 
 fmt:
-	cargo fmt
+	cargo fmt --all
 
 lint: setup-rust
-	cargo fmt --check
+	cargo fmt --all --check
 	cargo fmt --check --manifest-path fuzz/Cargo.toml
-	cargo clippy --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --all-targets --features fixtures -- -D warnings
-	cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy --workspace --target wasm32-unknown-unknown --lib -- -D warnings
 
 bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh

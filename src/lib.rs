@@ -13,20 +13,21 @@ pub mod config;
 pub mod health;
 pub mod http;
 pub mod log;
-pub mod mac;
 pub mod mcp;
 pub mod oauth;
 pub mod paylink;
 pub mod paywall;
 pub mod quota;
 pub mod routes;
-pub mod seal;
 pub mod sql;
 pub mod stats;
 pub mod tools;
 pub mod web;
 
 mod edge;
+
+/// The kernel's primitives, under the paths the rest of the crate has always used.
+pub use mkit_kernel::{mac, seal};
 
 use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
 

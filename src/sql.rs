@@ -1,33 +1,7 @@
-//! Parameterised SQL for D1, as the pure modules write it and `edge::d1` runs it (one batch = one
-//! transaction). Both the ledger and the authorization server's store speak it.
+//! Parameterised SQL for D1: the kernel's (`mkit_kernel::sql`), and for the native tests the
+//! migrations of this repository applied on SQLite.
 
-/// A value bound to a statement parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SqlValue {
-    Text(String),
-    Int(i64),
-    Null,
-}
-
-/// One parameterised statement; `?N` in `sql` is `params[N-1]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Statement {
-    pub sql: &'static str,
-    pub params: Vec<SqlValue>,
-}
-
-/// The parameters as SQLite values, for the native tests that run the SQL on SQLite.
-#[cfg(test)]
-pub fn sqlite_values(params: &[SqlValue]) -> Vec<rusqlite::types::Value> {
-    params
-        .iter()
-        .map(|p| match p {
-            SqlValue::Text(t) => rusqlite::types::Value::Text(t.clone()),
-            SqlValue::Int(i) => rusqlite::types::Value::Integer(*i),
-            SqlValue::Null => rusqlite::types::Value::Null,
-        })
-        .collect()
-}
+pub use mkit_kernel::sql::*;
 
 /// A SQLite database with every migration applied, in order, as D1 local has them.
 #[cfg(test)]
@@ -43,16 +17,4 @@ pub fn test_db() -> rusqlite::Connection {
         c.execute_batch(&std::fs::read_to_string(&p).expect("sql")).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     }
     c
-}
-
-/// Runs `statements` in one transaction, as a D1 batch does: the rows each changed.
-#[cfg(test)]
-pub fn run_batch(c: &mut rusqlite::Connection, statements: &[Statement]) -> Vec<usize> {
-    let tx = c.transaction().expect("transaction");
-    let changes = statements
-        .iter()
-        .map(|s| tx.execute(s.sql, rusqlite::params_from_iter(sqlite_values(&s.params))).expect(s.sql))
-        .collect();
-    tx.commit().expect("commit");
-    changes
 }

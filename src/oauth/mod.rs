@@ -18,7 +18,11 @@ pub mod redirect;
 pub mod scope_policy;
 pub mod store;
 pub mod token;
-pub mod uri;
+/// URL facts as WHATWG fetch reads them (`mkit_kernel::uri`).
+pub use mkit_kernel::uri;
+
+#[cfg(test)]
+mod uri_tests;
 
 use serde_json::{json, Value};
 

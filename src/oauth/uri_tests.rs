@@ -1,7 +1,7 @@
 //! Issue #28 items 4 and 6: URLs are judged as the WHATWG URL Standard (a browser, workerd's
 //! fetch) reads them, and only in the form it serializes them to.
 
-use super::{is_private, Uri, UriError};
+use super::uri::{is_private, Uri, UriError};
 use crate::oauth::client::check_document_url;
 use crate::oauth::redirect::{check, display_host, matches};
 

@@ -162,7 +162,3 @@ fn is_special_purpose_v4(a: Ipv4Addr) -> bool {
         || (x == 203 && y == 0 && z == 113) // TEST-NET-3
         || x >= 224 // multicast (224/4), reserved (240/4), limited broadcast
 }
-
-#[cfg(test)]
-#[path = "uri_tests.rs"]
-mod tests;

@@ -1,0 +1,12 @@
+//! mKit's kernel: pure primitives shared by every other part, with no knowledge of MCP, OAuth,
+//! billing or Workers. Each has one job:
+//!
+//! - [`mac`]: HMAC-SHA256, constant-time comparison, key derivation per purpose.
+//! - [`seal`]: the one sealed-token format (request state, sessions, pay links, cookies).
+//! - [`sql`]: parameterised statements as the pure modules write them and D1 runs them.
+//! - [`uri`]: URL facts decided exactly as WHATWG fetch parses the URL.
+
+pub mod mac;
+pub mod seal;
+pub mod sql;
+pub mod uri;
