@@ -12,6 +12,7 @@ pub mod build_info;
 pub mod config;
 pub mod health;
 pub mod http;
+pub mod keyring;
 pub mod log;
 pub mod mcp;
 pub mod oauth;

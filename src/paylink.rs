@@ -7,11 +7,10 @@
 
 use serde_json::{json, Value};
 
+use crate::keyring::Purpose;
 use crate::mac::{hex, hmac_sha256};
 use crate::seal::{self, SealError};
 
-/// The `mac::derive_key` purpose of pay-link keys.
-pub const PURPOSE: &str = "pay-link";
 /// How long a link stays valid.
 pub const LINK_TTL_SECS: u64 = 30 * 60;
 
@@ -50,7 +49,7 @@ pub struct Link {
 }
 
 fn binding<'a>(issuer: &'a str, sub: &'a str) -> [&'a str; 3] {
-    [PURPOSE, issuer, sub]
+    [Purpose::PayLink.label(), issuer, sub]
 }
 
 /// A link for `sub` at `issuer`: the URL under `base_url` (the worker's origin) and its nonce.

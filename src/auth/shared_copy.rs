@@ -3,15 +3,14 @@
 //! the deployment secret, over the JWKS URL, the fetch time and the body — verifies, and its
 //! fetch time is never taken to be later than now (a planted future time cannot pin it).
 
-use crate::mac::{ct_eq, derive_key, hex, hmac_sha256};
-
-const PURPOSE: &str = "jwks-cache";
+use crate::keyring::{key, Purpose};
+use crate::mac::{ct_eq, hex, hmac_sha256};
 
 /// The `x-mkit-mac` of a copy of `body`, fetched from `uri` at `fetched_at` (ms).
 pub fn tag(secret: &str, uri: &str, fetched_at: u64, body: &[u8]) -> String {
     let mut m = format!("{uri}\n{fetched_at}\n").into_bytes();
     m.extend_from_slice(body);
-    hex(&hmac_sha256(&derive_key(secret, PURPOSE), &m))
+    hex(&hmac_sha256(&key(secret, Purpose::JwksCache), &m))
 }
 
 /// The fetch time to trust for a copy, if one of `secrets` made its `mac` and it is not older

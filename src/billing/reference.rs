@@ -3,7 +3,7 @@
 //! Anyone can put a `client_reference_id` on a Checkout URL or Payment Link, so the ledger binds a
 //! customer from one only when mKit minted it: `mkit1_<base64url(sub)>_<base64url(tag)>`, where
 //! `tag` is the first 16 bytes of HMAC-SHA256(key, `"client-reference\0"` + sub) under a key
-//! derived from `MKIT_SECRET` ([`REFERENCE_KEY_PURPOSE`]). Stripe allows up to 200 characters of
+//! derived from `MKIT_SECRET` (`keys::Purpose::ClientReference`). Stripe allows up to 200 characters of
 //! alphanumerics, dashes and underscores; base64url is all three. The sub may itself encode to
 //! underscores, so the value is split from the right: the tag has a fixed length.
 
@@ -11,9 +11,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
 use crate::mac::{ct_eq, hmac_sha256};
-
-/// The purpose label of reference keys (`mac::derive_key`).
-pub const REFERENCE_KEY_PURPOSE: &str = "client-reference";
 
 /// Stripe's limit on `client_reference_id`.
 pub const MAX_REFERENCE_CHARS: usize = 200;

@@ -87,7 +87,7 @@ pub struct Config {
     pub oauth_audience: Vec<String>,
     pub mcp_resource: Option<String>,
     pub stripe_webhook_secrets: Vec<String>,
-    /// `MKIT_SECRET`: the first seals, every one opens (rotation). Use `mac::derive_key`, never
+    /// `MKIT_SECRET`: the first seals, every one opens (rotation). Use `keyring`, never
     /// the secret itself.
     pub deployment_secrets: Vec<String>,
     pub mcp_allowed_origins: Vec<String>,

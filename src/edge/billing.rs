@@ -9,9 +9,10 @@ use super::d1;
 use super::fetch::{send, FetchError, Outbound};
 use super::respond;
 use super::signin::{see_other, Shop};
-use crate::billing::reference::{client_reference, REFERENCE_KEY_PURPOSE};
+use crate::billing::reference::client_reference;
 use crate::http::HttpReply;
-use crate::mac::{derive_key, hex, hmac_sha256};
+use crate::keyring::{self, Purpose};
+use crate::mac::{hex, hmac_sha256};
 use crate::paylink::{self, Kind, Link};
 use crate::routes::BillingPage;
 use crate::web::form::query_param;
@@ -39,7 +40,7 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
     let Some(sub) = shop.signed_in(&req) else {
         return shop.start_sign_in(&format!("{}?t={token}", kind.path())).await;
     };
-    let keys: Vec<[u8; 32]> = config.deployment_secrets.iter().map(|s| derive_key(s, paylink::PURPOSE)).collect();
+    let keys = keyring::ring(&config.deployment_secrets, Purpose::PayLink);
     let link = match paylink::open(&keys, &config.oauth_issuer, &sub, kind, &token, shop.now_secs) {
         Ok(l) => l,
         // Minted for someone else (or altered): the phishing case. Nothing is created.
@@ -111,7 +112,7 @@ async fn checkout(
         };
         (Sale::Subscription, price)
     };
-    let reference_key = shop.config.deployment_secrets.first().map(|s| derive_key(s, REFERENCE_KEY_PURPOSE));
+    let reference_key = keyring::sealing(&shop.config.deployment_secrets, Purpose::ClientReference);
     let reference = reference_key.and_then(|k| client_reference(&k, sub));
     let request = stripe::checkout_session(&Checkout {
         sale,
@@ -146,7 +147,7 @@ async fn portal(env: &Env, shop: &Shop<'_>, link: &Link, customer: &str) -> Resu
 fn idempotency_key(shop: &Shop<'_>, link: &Link, customer: Option<&str>) -> String {
     let secret = shop.config.deployment_secrets.first().map(String::as_str).unwrap_or_default();
     let seed = format!("{}\n{}", link.nonce, customer.unwrap_or(""));
-    hex(&hmac_sha256(&derive_key(secret, "stripe-idempotency"), seed.as_bytes())[..16])
+    hex(&hmac_sha256(&keyring::key(secret, Purpose::StripeIdempotency), seed.as_bytes())[..16])
 }
 
 /// One pay-page call to Stripe; a failed exchange is logged and reported as unexpected.

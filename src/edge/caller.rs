@@ -5,9 +5,8 @@ use worker::Env;
 
 use super::d1::D1Ledger;
 use crate::config::Config;
-use crate::mac::derive_key;
-use crate::mcp::mrtr::{Sealing, STATE_KEY_PURPOSE};
-use crate::paylink;
+use crate::keyring::{self, Purpose};
+use crate::mcp::mrtr::Sealing;
 use crate::paywall::{LinkMint, Offer, Paywall};
 use crate::tools::REGISTRY;
 
@@ -33,7 +32,7 @@ pub(super) fn paywall<'a>(
 
 /// Sealing keys, one per `MKIT_SECRET` entry (the first seals).
 pub(super) fn sealing(config: &Config, now_secs: u64) -> Sealing {
-    let keys = config.deployment_secrets.iter().map(|s| derive_key(s, STATE_KEY_PURPOSE)).collect();
+    let keys = keyring::ring(&config.deployment_secrets, Purpose::RequestState);
     Sealing { keys, issuer: config.oauth_issuer.clone(), now_secs }
 }
 
@@ -42,7 +41,7 @@ pub(super) fn sealing(config: &Config, now_secs: u64) -> Sealing {
 fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> Offer<'a> {
     let selling = config.stripe_secret_key.is_some() && config.web_client.is_some();
     let links = config.deployment_secrets.first().filter(|_| selling).map(|secret| LinkMint {
-        key: derive_key(secret, paylink::PURPOSE),
+        key: keyring::key(secret, Purpose::PayLink),
         base_url,
         issuer: &config.oauth_issuer,
         now_secs,

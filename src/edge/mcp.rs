@@ -18,8 +18,8 @@ use crate::auth::Principal;
 use crate::config::origin_of;
 use crate::config::Config;
 use crate::http::HttpReply;
+use crate::keyring::{self, Purpose};
 use crate::log;
-use crate::mac::derive_key;
 use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::listen;
 use crate::mcp::mrtr::Sealing;
@@ -112,7 +112,7 @@ async fn authenticated(
             return with_auth(authorization_unavailable(u), code).into();
         }
     };
-    let key = config.deployment_secrets.first().map(|s| derive_key(s, "log-subject"));
+    let key = keyring::sealing(&config.deployment_secrets, Purpose::LogSubject);
     let subject = key.map(|k| log::subject_hash(&k, &principal.sub));
     let limit_key = subject.as_deref().unwrap_or(&principal.sub);
     if session_route {

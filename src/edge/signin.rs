@@ -8,7 +8,7 @@ use super::keys::{self, FETCH_TIMEOUT, MAX_DOC_BYTES};
 use crate::auth::discovery::{discovery_urls, endpoints_from_metadata, IssuerEndpoints};
 use crate::config::{origin_of, Config};
 use crate::http::HttpReply;
-use crate::mac::derive_key;
+use crate::keyring::{self, Purpose};
 use crate::web::cookies::{self, SESSION, SIGNIN};
 use crate::web::form::query_param;
 use crate::web::pages::page;
@@ -40,7 +40,7 @@ impl<'a> Shop<'a> {
         let stripe_key = "";
         let request_origin = req.url().ok().map(|u| u.origin().ascii_serialization());
         let origin = config.mcp_resource.as_deref().and_then(origin_of).or(request_origin)?;
-        let cookie_keys = config.deployment_secrets.iter().map(|s| derive_key(s, "web-cookie")).collect();
+        let cookie_keys = keyring::ring(&config.deployment_secrets, Purpose::WebCookie);
         let now_secs = Date::now().as_millis() / 1000;
         Some(Shop { config, client_id, client_secret, stripe_key, origin, cookie_keys, now_secs })
     }

@@ -8,11 +8,10 @@ use super::body::{read_capped, BodyError};
 use super::{d1, respond};
 use crate::billing::event::Event;
 use crate::billing::ledger::{self, LedgerPolicy, Statement};
-use crate::billing::reference::REFERENCE_KEY_PURPOSE;
 use crate::billing::signature;
 use crate::config::{Config, StripeMode};
 use crate::http::HttpReply;
-use crate::mac::derive_key;
+use crate::keyring::{self, Purpose};
 
 const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
 
@@ -54,7 +53,7 @@ fn policy(config: &Config) -> LedgerPolicy {
     LedgerPolicy {
         livemode: config.stripe_mode.map(|m| m == StripeMode::Live),
         account: config.stripe_account.clone(),
-        reference_keys: config.deployment_secrets.iter().map(|s| derive_key(s, REFERENCE_KEY_PURPOSE)).collect(),
+        reference_keys: keyring::ring(&config.deployment_secrets, Purpose::ClientReference),
     }
 }
 

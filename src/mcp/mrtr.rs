@@ -33,9 +33,6 @@ pub struct Sealing {
     pub now_secs: u64,
 }
 
-/// The purpose label of request-state keys (`mac::derive_key`).
-pub const STATE_KEY_PURPOSE: &str = "mcp-request-state";
-
 /// A state for `binding`, expiring `STATE_TTL_SECS` after `now` (`crate::seal`'s format).
 pub fn seal(key: &[u8; 32], binding: &Binding<'_>, payload: &Value, now_secs: u64) -> String {
     crate::seal::seal(key, &binding.parts(), payload, now_secs.saturating_add(STATE_TTL_SECS))

@@ -14,7 +14,6 @@ use super::grant::Grant;
 
 /// Access tokens live 15 minutes: a leaked one is short-lived, and refresh is cheap.
 pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
-const PURPOSE: &str = "oauth-as-signing-key";
 
 /// One ES256 key: the private half signs, the public half is published in the JWKS.
 pub struct Key {
@@ -28,7 +27,8 @@ impl Key {
     pub fn derive(secret: &str) -> Key {
         let signing = (0u32..)
             .find_map(|n| {
-                let seed = crate::mac::derive_key(secret, &format!("{PURPOSE}/{n}"));
+                let label = crate::keyring::Purpose::OAuthSigningKey.label();
+                let seed = crate::mac::derive_key(secret, &format!("{label}/{n}"));
                 SigningKey::from_bytes(&seed.into()).ok()
             })
             .unwrap_or_else(|| unreachable!("a valid P-256 scalar is found within a few tries"));

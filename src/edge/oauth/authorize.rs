@@ -10,7 +10,7 @@ use crate::edge::body::read_capped;
 use crate::edge::d1;
 use crate::edge::signin::{see_other, unavailable, Shop};
 use crate::http::HttpReply;
-use crate::mac::derive_key;
+use crate::keyring::{self, Purpose};
 use crate::oauth::authorize::{check, response_params, Approved, AuthorizationRequest};
 use crate::oauth::client::Client;
 use crate::oauth::grant::{Code, Grant, CODE_TTL_SECS};
@@ -28,7 +28,7 @@ use crate::web::signin::Identity;
 /// Longer authorization requests are refused: the query rides in the sign-in cookie.
 const MAX_QUERY: usize = 2048;
 const CONSENT_TTL_SECS: u64 = 600;
-const CONSENT_PURPOSE: &str = "oauth-consent";
+const CONSENT: Purpose = Purpose::OAuthConsent;
 
 /// GET /oauth/authorize.
 pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
@@ -82,11 +82,11 @@ fn parse(query: &str) -> AuthorizationRequest {
 
 /// The consent page, carrying the approved request sealed to this user for ten minutes.
 fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) -> HttpReply {
-    let Some(key) = ctx.config.deployment_secrets.first().map(|s| derive_key(s, CONSENT_PURPOSE)) else {
+    let Some(key) = keyring::sealing(&ctx.config.deployment_secrets, CONSENT) else {
         return unavailable("no_deployment_secret");
     };
     let sealed =
-        seal::seal(&key, &[CONSENT_PURPOSE, &ctx.issuer, sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
+        seal::seal(&key, &[CONSENT.label(), &ctx.issuer, sub], &approved.to_json(), ctx.now + CONSENT_TTL_SECS);
     let Some(target) = Uri::parse(&approved.redirect_uri) else { return unavailable("redirect_uri_invalid") };
     let local = target.is_loopback() || (target.scheme != "https" && target.scheme != "http");
     let source = csp_source(&target);
@@ -159,9 +159,9 @@ pub async fn consent(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
 
 /// The sealed request of the form, if this user's and unexpired.
 fn approved_request(ctx: &Ctx<'_>, form: &str, sub: &str) -> Option<Approved> {
-    let keys: Vec<[u8; 32]> = ctx.config.deployment_secrets.iter().map(|s| derive_key(s, CONSENT_PURPOSE)).collect();
+    let keys = keyring::ring(&ctx.config.deployment_secrets, CONSENT);
     let sealed = query_param(form, "request")?;
-    let v = seal::open(&keys, &[CONSENT_PURPOSE, &ctx.issuer, sub], &sealed, ctx.now).ok()?;
+    let v = seal::open(&keys, &[CONSENT.label(), &ctx.issuer, sub], &sealed, ctx.now).ok()?;
     Approved::from_json(&v)
 }
 
