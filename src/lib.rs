@@ -8,6 +8,7 @@
 
 pub mod auth;
 pub mod billing;
+pub mod bindings;
 pub mod build_info;
 pub mod config;
 pub mod health;

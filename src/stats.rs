@@ -20,9 +20,6 @@
 
 use crate::log::{Extras, ToolCall};
 
-/// The Worker binding of the dataset; without it nothing is written.
-pub const BINDING: &str = "MKIT_STATS";
-
 /// One data point, in Analytics Engine's terms.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DataPoint {

@@ -6,11 +6,12 @@ use worker::{D1Database, Env};
 
 use crate::billing::ledger::{self, SqlValue, Statement};
 use crate::billing::StoreError;
+use crate::bindings::Binding;
 use crate::health::Probe;
 use crate::paywall::LedgerReader;
 
 fn db(env: &Env) -> Result<D1Database, StoreError> {
-    env.d1("DB").map_err(|_| StoreError::Unbound)
+    env.d1(Binding::Db.name()).map_err(|_| StoreError::Unbound)
 }
 
 fn bind_value(v: &SqlValue) -> JsValue {

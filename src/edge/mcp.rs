@@ -15,6 +15,7 @@ use super::sessions::{self, Hub};
 use super::task_store::TaskObject;
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
+use crate::bindings::Binding;
 use crate::config::origin_of;
 use crate::config::Config;
 use crate::http::HttpReply;
@@ -68,7 +69,7 @@ pub async fn post(req: Request, env: &Env) -> Answered {
 /// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
 pub async fn session(req: Request, env: &Env) -> Answered {
-    if !REGISTRY.with(|r| r.holds_sessions()) || env.durable_object(sessions::BINDING).is_err() {
+    if !REGISTRY.with(|r| r.holds_sessions()) || env.durable_object(Binding::Sessions.name()).is_err() {
         return respond::method_not_allowed("POST").into();
     }
     guarded(req, env, true).await

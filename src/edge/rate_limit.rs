@@ -6,13 +6,10 @@
 
 use worker::Env;
 
+use crate::bindings::Binding;
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::called_tools;
 
-pub const BINDING: &str = "MKIT_RATE_LIMIT";
-pub const TOOL_BINDING: &str = "MKIT_TOOL_RATE_LIMIT";
-/// Dynamic Client Registration, per client address (`CF-Connecting-IP`).
-pub const REGISTRATION_BINDING: &str = "MKIT_REGISTRATION_RATE_LIMIT";
 /// The binding's periods are 10 or 60 seconds and it does not say which: the longer is safe.
 const RETRY_AFTER_SECS: u32 = 60;
 
@@ -20,16 +17,16 @@ const RETRY_AFTER_SECS: u32 = 60;
 /// An unbound or failing limiter lets the request through: it guards against abuse, it is not a
 /// quota.
 pub async fn over_limit(env: &Env, key: &str) -> bool {
-    over(env, BINDING, key.to_owned()).await
+    over(env, Binding::RateLimit, key.to_owned()).await
 }
 
 /// Whether any tool `body` calls is over the caller's per-tool limit (`key:tool`).
 pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
-    if env.rate_limiter(TOOL_BINDING).is_err() {
+    if env.rate_limiter(Binding::ToolRateLimit.name()).is_err() {
         return false;
     }
     for tool in called_tools(body) {
-        if over(env, TOOL_BINDING, format!("{key}:{tool}")).await {
+        if over(env, Binding::ToolRateLimit, format!("{key}:{tool}")).await {
             return true;
         }
     }
@@ -38,7 +35,7 @@ pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
 
 /// Whether the client address `address` registered too many clients lately.
 pub async fn over_registration_limit(env: &Env, address: &str) -> bool {
-    over(env, REGISTRATION_BINDING, format!("register:{address}")).await
+    over(env, Binding::RegistrationRateLimit, format!("register:{address}")).await
 }
 
 /// The `Retry-After` a limited caller is told, in seconds.
@@ -46,8 +43,8 @@ pub fn retry_after_secs() -> u32 {
     RETRY_AFTER_SECS
 }
 
-async fn over(env: &Env, binding: &str, key: String) -> bool {
-    let Ok(limiter) = env.rate_limiter(binding) else { return false };
+async fn over(env: &Env, binding: Binding, key: String) -> bool {
+    let Ok(limiter) = env.rate_limiter(binding.name()) else { return false };
     matches!(limiter.limit(key).await, Ok(outcome) if !outcome.success)
 }
 

@@ -14,6 +14,7 @@ use worker::{Delay, Env, Method, Request, RequestInit, Stub};
 use super::respond::Answered;
 use super::session_object::ANSWER_WAIT;
 use crate::auth::Principal;
+use crate::bindings::Binding;
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::{self, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
 use crate::mcp::listen::Listening;
@@ -21,8 +22,6 @@ use crate::mcp::mrtr::Sealing;
 use crate::mcp::session::{self, SessionHub};
 use crate::mcp::LocalFuture;
 
-/// The Durable Object namespace binding (wrangler.jsonc). Without it mKit holds no sessions.
-pub const BINDING: &str = "MCP_SESSIONS";
 /// Every call to the object but a wait for the client's answer.
 const DEADLINE: Duration = Duration::from_secs(10);
 
@@ -41,7 +40,7 @@ struct Answer(u16, Value);
 impl Hub {
     /// The caller's object, when the binding exists.
     pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Hub> {
-        Some(Hub { stub: caller_object(env, BINDING, issuer, sub)?, held: None, stream: None })
+        Some(Hub { stub: caller_object(env, Binding::Sessions, issuer, sub)?, held: None, stream: None })
     }
 
     /// Whether the held session is still open (404 after DELETE or expiry).
@@ -115,9 +114,9 @@ pub(super) async fn call_object(
 
 /// A Durable Object of `namespace` for one caller, named by a public hash of issuer and subject
 /// (`mac::object_name`: the subject does not appear in it, but it is no secret).
-pub(super) fn caller_object(env: &Env, namespace: &str, issuer: &str, sub: &str) -> Option<Stub> {
-    let ns = env.durable_object(namespace).ok()?;
-    ns.id_from_name(&crate::mac::object_name(namespace, issuer, sub)).ok()?.get_stub().ok()
+pub(super) fn caller_object(env: &Env, namespace: Binding, issuer: &str, sub: &str) -> Option<Stub> {
+    let ns = env.durable_object(namespace.name()).ok()?;
+    ns.id_from_name(&crate::mac::object_name(namespace.name(), issuer, sub)).ok()?.get_stub().ok()
 }
 
 fn ended() -> RpcError {

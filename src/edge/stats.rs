@@ -3,15 +3,16 @@
 
 use worker::{console_error, AnalyticsEngineDataPointBuilder, Env};
 
+use crate::bindings::Binding;
 use crate::log::Extras;
-use crate::stats::{tool_call_point, BINDING};
+use crate::stats::tool_call_point;
 
 /// One data point per tool call the request made; nothing without the binding.
 pub fn record(env: &Env, log: &Extras, status: u16, duration_ms: f64) {
     if log.tool_calls.is_empty() {
         return;
     }
-    let Ok(dataset) = env.analytics_engine(BINDING) else { return };
+    let Ok(dataset) = env.analytics_engine(Binding::Stats.name()) else { return };
     for call in &log.tool_calls {
         let p = tool_call_point(call, log, status, duration_ms);
         let written = AnalyticsEngineDataPointBuilder::new()

@@ -31,8 +31,6 @@ use crate::mcp::transport::Caller;
 use crate::mcp::Server;
 use crate::tools::{REGISTRY, SERVER_INFO};
 
-/// The Durable Object namespace binding (wrangler.jsonc).
-pub const BINDING: &str = "MCP_TASKS";
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
 /// Tasks one caller may have working at once; a new one waits until one finishes.

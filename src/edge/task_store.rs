@@ -8,8 +8,9 @@ use serde_json::{json, Map, Value};
 use worker::{Env, Stub};
 
 use super::sessions::{call_object, caller_object};
-use super::task_object::{BINDING, MAX_WORKING};
+use super::task_object::MAX_WORKING;
 use crate::auth::Principal;
+use crate::bindings::Binding;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{Status, Task, TaskStore};
 use crate::mcp::LocalFuture;
@@ -33,7 +34,10 @@ pub struct TaskObject {
 impl TaskObject {
     /// The caller's object, when the binding exists.
     pub fn for_caller(env: &Env, issuer: &str, principal: &Principal, base_url: &str) -> Option<TaskObject> {
-        Some(TaskObject { stub: caller_object(env, BINDING, issuer, &principal.sub)?, base_url: base_url.to_owned() })
+        Some(TaskObject {
+            stub: caller_object(env, Binding::Tasks, issuer, &principal.sub)?,
+            base_url: base_url.to_owned(),
+        })
     }
 
     async fn found(&self, op: &str, body: Value) -> std::result::Result<bool, RpcError> {

@@ -57,7 +57,9 @@ impl Tool for Remember {
         if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             return Err(ToolError::new(format!("a note is at most {MAX_NOTE_CHARS} characters")));
         }
-        let db = super::env(ctx)?.d1("DB").map_err(|_| ToolError::new("the DB binding is not configured"))?;
+        let db = super::env(ctx)?
+            .d1(crate::bindings::Binding::Db.name())
+            .map_err(|_| ToolError::new("the DB binding is not configured"))?;
         let unavailable = |_| ToolError::new("notes storage is unavailable; try again");
         if let Some(text) = &note {
             let insert = db
