@@ -69,16 +69,30 @@ fn dependencies_point_one_way() {
     ] {
         assert_no_use(pure, &worker);
     }
-    assert_no_use("auth", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use(
+        "auth",
+        &[
+            "crate::mcp",
+            "crate::billing",
+            "crate::tools",
+            "crate::edge",
+            "crate::paywall",
+            "crate::config",
+            "crate::oauth",
+        ],
+    );
     assert_no_use(
         "oauth",
         &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::web"],
     );
-    assert_no_use("billing", &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use(
+        "billing",
+        &["crate::mcp", "crate::auth", "crate::tools", "crate::edge", "crate::paywall", "crate::web"],
+    );
     assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
     assert_no_use("paywall", &["crate::tools", "crate::edge"]);
     assert_no_use("quota", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
-    assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall"]);
+    assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall", "crate::oauth"]);
     assert_no_use("paylink", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing"]);
     assert_no_use("tools", &["crate::health", "crate::billing", "crate::edge", "crate::paywall"]);
 }

@@ -46,7 +46,7 @@ pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, Disco
         return Err(DiscoveryError::IssuerMismatch);
     }
     let uri = doc.get("jwks_uri").and_then(Value::as_str).ok_or(DiscoveryError::NoJwksUri)?;
-    if crate::config::validate_url(uri).is_err() {
+    if mkit_kernel::uri::validate_url(uri).is_err() {
         return Err(DiscoveryError::JwksUriNotHttps);
     }
     Ok(uri.to_owned())
@@ -66,7 +66,7 @@ pub fn endpoints_from_metadata(body: &[u8], issuer: &str) -> Result<IssuerEndpoi
         return Err(DiscoveryError::IssuerMismatch);
     }
     let url = |k: &str| {
-        let u = doc.get(k).and_then(Value::as_str).filter(|u| crate::config::validate_url(u).is_ok());
+        let u = doc.get(k).and_then(Value::as_str).filter(|u| mkit_kernel::uri::validate_url(u).is_ok());
         u.map(str::to_owned).ok_or(DiscoveryError::NoEndpoints)
     };
     Ok(IssuerEndpoints {

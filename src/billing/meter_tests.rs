@@ -102,28 +102,3 @@ fn backoff_is_capped_and_sent_rows_are_swept_after_forty_days() {
     assert_eq!(run_batch(&mut c, &[sweep(NOW + 39 * 86_400)]), [0]);
     assert_eq!(run_batch(&mut c, &[sweep(NOW + 41 * 86_400)]), [1]);
 }
-
-#[test]
-fn the_meter_event_carries_the_row_id_as_identifier_and_the_call_time() {
-    let row = Pending {
-        id: "abc".into(),
-        event_name: "units".into(),
-        value: 7,
-        created_at: NOW,
-        attempts: 0,
-        customer_id: Some("cus_1".into()),
-    };
-    let r = crate::web::stripe::meter_event(&row, "cus_1");
-    assert_eq!((r.method, r.path.as_str()), ("POST", "/v1/billing/meter_events"));
-    let form: Vec<(&str, &str)> = r.form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    assert_eq!(
-        form,
-        [
-            ("event_name", "units"),
-            ("payload[stripe_customer_id]", "cus_1"),
-            ("payload[value]", "7"),
-            ("identifier", "abc"),
-            ("timestamp", "1800000000"),
-        ]
-    );
-}

@@ -1,16 +1,9 @@
 //! PKCE (RFC 7636) with S256 only: OAuth 2.1 and the MCP authorization spec require it, and
 //! `plain` protects nothing against a code seen in transit.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use sha2::{Digest, Sha256};
+pub use mkit_kernel::pkce::s256_challenge;
 
 use super::OAuthError;
-
-/// `BASE64URL(SHA256(verifier))`, the challenge a verifier answers.
-pub fn s256_challenge(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
-}
 
 /// The authorization request's `code_challenge` and `code_challenge_method`.
 pub fn check_challenge(challenge: Option<&str>, method: Option<&str>) -> Result<String, OAuthError> {

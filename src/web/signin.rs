@@ -60,7 +60,7 @@ impl Pending {
         redirect_uri: &str,
         scope: &str,
     ) -> String {
-        let challenge = crate::oauth::pkce::s256_challenge(&self.verifier);
+        let challenge = mkit_kernel::pkce::s256_challenge(&self.verifier);
         let params = [
             ("response_type", "code"),
             ("client_id", client_id),

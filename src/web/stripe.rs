@@ -246,4 +246,29 @@ mod tests {
         assert_eq!(session_url(200, br#"{"url":"javascript:alert(1)"}"#), Err(StripeError::Unexpected));
         assert_eq!(session_url(200, b"not json"), Err(StripeError::Unexpected));
     }
+
+    #[test]
+    fn the_meter_event_carries_the_row_id_as_identifier_and_the_call_time() {
+        let row = crate::billing::meter::Pending {
+            id: "abc".into(),
+            event_name: "units".into(),
+            value: 7,
+            created_at: 1_800_000_000,
+            attempts: 0,
+            customer_id: Some("cus_1".into()),
+        };
+        let r = meter_event(&row, "cus_1");
+        assert_eq!((r.method, r.path.as_str()), ("POST", "/v1/billing/meter_events"));
+        let form: Vec<(&str, &str)> = r.form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            form,
+            [
+                ("event_name", "units"),
+                ("payload[stripe_customer_id]", "cus_1"),
+                ("payload[value]", "7"),
+                ("identifier", "abc"),
+                ("timestamp", "1800000000"),
+            ]
+        );
+    }
 }

@@ -2,11 +2,13 @@
 //! billing or Workers. Each has one job:
 //!
 //! - [`mac`]: HMAC-SHA256, constant-time comparison, key derivation per purpose.
+//! - [`pkce`]: the S256 transform of RFC 7636.
 //! - [`seal`]: the one sealed-token format (request state, sessions, pay links, cookies).
 //! - [`sql`]: parameterised statements as the pure modules write them and D1 runs them.
 //! - [`uri`]: URL facts decided exactly as WHATWG fetch parses the URL.
 
 pub mod mac;
+pub mod pkce;
 pub mod seal;
 pub mod sql;
 pub mod uri;

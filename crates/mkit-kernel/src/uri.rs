@@ -162,3 +162,34 @@ fn is_special_purpose_v4(a: Ipv4Addr) -> bool {
         || (x == 203 && y == 0 && z == 113) // TEST-NET-3
         || x >= 224 // multicast (224/4), reserved (240/4), limited broadcast
 }
+
+/// A configured endpoint (an issuer, a JWKS or introspection URL, a pay-page origin): `https://…`,
+/// or `http://` on a loopback host for local development.
+pub fn validate_url(v: &str) -> Result<(), &'static str> {
+    let rest = if let Some(rest) = v.strip_prefix("https://") {
+        rest
+    } else if let Some(rest) = v.strip_prefix("http://") {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(
+            host,
+            |(h, port)| {
+                if port.bytes().all(|b| b.is_ascii_digit()) {
+                    h
+                } else {
+                    host
+                }
+            },
+        );
+        if !matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+            return Err("must be an https URL (http only for localhost)");
+        }
+        rest
+    } else {
+        return Err("must be an https URL (http only for localhost)");
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if host.is_empty() || rest.contains(char::is_whitespace) || rest.contains('#') {
+        return Err("must be an absolute URL with a host and no fragment");
+    }
+    Ok(())
+}
