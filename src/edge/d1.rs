@@ -115,7 +115,7 @@ impl LedgerReader for D1Ledger<'_> {
 
     /// 16 random bytes: debit ids and meter event identifiers.
     fn new_id(&self) -> Option<String> {
-        super::oauth::random_token(16)
+        super::random::random_token(16)
     }
 
     async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {

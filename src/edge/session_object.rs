@@ -120,7 +120,7 @@ impl McpSessions {
     }
 
     async fn open(&self, now: u64) -> Result<Response> {
-        let Some(id) = super::oauth::random_token(16) else { return Response::error("no randomness", 500) };
+        let Some(id) = super::random::random_token(16) else { return Response::error("no randomness", 500) };
         self.sweep(now).await;
         let stored = Stored { expires_ms: now + SESSION_TTL_SECS * 1000, subscriptions: Vec::new() };
         put_json(&self.state.storage(), &key(&id), &stored).await?;

@@ -138,7 +138,7 @@ impl SessionHub for Hub {
             let Some(stream) = self.stream.as_ref().filter(|_| self.held.is_some()) else {
                 return Err(RpcError::new(INVALID_REQUEST, "this call is not answered as an event stream"));
             };
-            let rid = format!("mkit-{}", super::oauth::random_token(9).unwrap_or_default());
+            let rid = format!("mkit-{}", super::random::random_token(9).unwrap_or_default());
             let message =
                 json!({ "jsonrpc": "2.0", "id": rid, "method": request["method"], "params": request["params"] });
             stream

@@ -49,7 +49,7 @@ impl TaskStore for TaskObject {
     fn create(&self, mut task: Task) -> LocalFuture<'_, std::result::Result<Task, RpcError>> {
         Box::pin(async move {
             let unavailable = || RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the task could not be stored");
-            task.id = super::oauth::random_token(16).ok_or_else(unavailable)?;
+            task.id = super::random::random_token(16).ok_or_else(unavailable)?;
             (task.created_ms, task.updated_ms) = (now_ms(), now_ms());
             task.base_url.clone_from(&self.base_url);
             match call_object(&self.stub, "/create", &json!({ "task": task }), DEADLINE).await?.0 {

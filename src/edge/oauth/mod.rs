@@ -5,6 +5,8 @@ mod authorize;
 mod clients;
 mod token;
 
+pub(crate) use super::random::random_token;
+
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -106,14 +108,6 @@ pub(super) fn error(e: &OAuthError) -> HttpReply {
 pub(super) fn store_unavailable() -> HttpReply {
     let body = serde_json::json!({ "error": "temporarily_unavailable", "error_description": "storage is unavailable; try again" });
     json(503, &body, Some("store_unavailable")).with_header("Retry-After", "5")
-}
-
-/// Random bytes as base64url: codes, refresh tokens, client and family ids.
-pub(crate) fn random_token(bytes: usize) -> Option<String> {
-    use base64::Engine as _;
-    let mut buf = vec![0u8; bytes];
-    getrandom02::getrandom(&mut buf).ok()?;
-    Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
 }
 
 /// Browser-based clients (the MCP Inspector) call these endpoints cross-origin, without cookies.
