@@ -66,6 +66,9 @@ fn dependencies_point_one_way() {
         "oauth",
         "sql",
         "quota",
+        "tools",
+        "keyring",
+        "bindings",
     ] {
         assert_no_use(pure, &worker);
     }

@@ -9,6 +9,7 @@ use worker::{Date, Env, Request};
 use super::body::{read_capped, BodyError};
 use super::caller::{paywall, sealing};
 use super::keys::{self, Authentication, Unavailable};
+use super::platform::WorkersPlatform;
 use super::rate_limit;
 use super::respond::{self, render_challenge, Answered};
 use super::sessions::{self, Hub};
@@ -220,10 +221,11 @@ async fn serve(
     let base_url = origin_of(&resource.uri).unwrap_or_default();
     let paywall = paywall(env, config, &principal.sub, &base_url, now_secs);
     let tasks = registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
+    let platform = WorkersPlatform { env };
     let caller = Caller {
         principal,
         entitlements: &paywall,
-        bindings: Some(env),
+        platform: Some(&platform),
         sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),
         hub: hub.map(|h| h as &dyn SessionHub),

@@ -16,6 +16,7 @@ mod mcp;
 mod meter;
 mod oauth;
 mod object_storage;
+mod platform;
 mod random;
 mod rate_limit;
 mod respond;

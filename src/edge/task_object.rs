@@ -233,10 +233,11 @@ impl Runs {
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
         let admission = task.admission.clone().unwrap_or(Admission::Free);
+        let platform = super::platform::WorkersPlatform { env: &self.env };
         let caller = Caller {
             principal: &task.principal,
             entitlements: &paywall,
-            bindings: Some(&self.env),
+            platform: Some(&platform),
             sealing: Some(&sealing),
             session_capabilities: None,
             hub: hub.as_ref().map(|h| h as &dyn crate::mcp::session::SessionHub),

@@ -2,13 +2,13 @@
 //! through which the protocol core asks about paid access.
 
 use serde_json::{json, Value};
-use std::any::Any;
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
 use super::jsonrpc::{RpcError, INTERNAL_ERROR};
 use super::mrtr::{self, Binding, Sealing};
+use super::platform::Platform;
 use super::session::SessionHub;
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
@@ -155,9 +155,8 @@ pub struct ToolContext<'a> {
     pub(crate) sealing: Option<&'a Sealing>,
     /// The tool being called (`tools/call`), which a sealed state is bound to.
     pub(crate) tool: Option<&'a str>,
-    /// The platform's bindings: `worker::Env` on Workers, `None` in native tests.
-    /// `crate::tools::env(ctx)` gives it typed.
-    pub bindings: Option<&'a dyn Any>,
+    /// The platform's database and clock (`ToolContext::platform`); `None` where there is none.
+    pub platform: Option<&'a dyn Platform>,
     /// The client's declared capabilities: 2026-07-28's `_meta`; in the handshake era what its
     /// session id carries (`mcp::session`), else `None`.
     pub client_capabilities: Option<&'a Value>,
@@ -180,6 +179,14 @@ pub struct ToolContext<'a> {
     pub(crate) notifications: RefCell<Vec<Value>>,
     /// The paid-tool gate's decision, for the request log.
     pub(crate) billing: std::cell::Cell<Option<&'static str>>,
+}
+
+impl<'a> ToolContext<'a> {
+    /// The platform's database and clock; an error result where the tool runs without them.
+    pub fn platform(&self) -> Result<&'a dyn Platform, ToolError> {
+        self.platform
+            .ok_or_else(|| ToolError::new("this tool needs the platform's database, which is not available here"))
+    }
 }
 
 impl ToolContext<'_> {

@@ -17,6 +17,7 @@ pub mod logline;
 pub mod mrtr;
 pub mod paid;
 pub mod param_headers;
+pub mod platform;
 pub mod registry;
 pub mod render;
 mod rendered;

@@ -110,7 +110,7 @@ fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) ->
     let caller = Caller {
         principal: &principal,
         entitlements: &Free,
-        bindings: None,
+        platform: None,
         sealing: Some(&sealing),
         session_capabilities: caps,
         hub: hub.map(|h| h as &dyn SessionHub),

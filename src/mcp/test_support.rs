@@ -55,7 +55,7 @@ pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
     Caller {
         principal,
         entitlements: &Free,
-        bindings: None,
+        platform: None,
         sealing: None,
         session_capabilities: None,
         hub: None,

@@ -233,7 +233,7 @@ impl Harness {
         let caller = Caller {
             principal: &self.principal,
             entitlements: &self.entitlements,
-            bindings: None,
+            platform: None,
             sealing: Some(&sealing),
             session_capabilities: self.session.as_ref(),
             hub: None,
@@ -933,7 +933,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
         let caller = Caller {
             principal: &h.principal,
             entitlements: &h.entitlements,
-            bindings: None,
+            platform: None,
             sealing: Some(&sealing),
             session_capabilities: None,
             hub: None,

@@ -4,7 +4,6 @@
 //! checked the origin, authenticated the caller and read the body under its cap.
 
 use serde_json::{Map, Value};
-use std::any::Any;
 
 use super::answer::{answer_for, Answer};
 use super::batch;
@@ -13,6 +12,7 @@ use super::framing::{negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::logline;
 use super::mrtr::Sealing;
+use super::platform::Platform;
 use super::rounds;
 use super::server::Server;
 use super::session::{self, SessionHub};
@@ -35,8 +35,8 @@ pub trait HttpRequest {
 pub struct Caller<'a> {
     pub principal: &'a Principal,
     pub entitlements: &'a dyn DynEntitlements,
-    /// The platform's bindings (`worker::Env`), handed to tools.
-    pub bindings: Option<&'a dyn Any>,
+    /// The platform's database and clock, handed to tools.
+    pub platform: Option<&'a dyn Platform>,
     /// Keys for sealed request state (`ToolContext::seal_state`) and session ids.
     pub sealing: Option<&'a Sealing>,
     /// Handshake era: what the client declared at `initialize`, from its `Mcp-Session-Id`
@@ -269,7 +269,7 @@ pub(super) fn context<'a>(
         entitlements: caller.entitlements,
         sealing: caller.sealing,
         tool: if method == "tools/call" { params.get("name").and_then(Value::as_str) } else { None },
-        bindings: caller.bindings,
+        platform: caller.platform,
         client_capabilities: if stateless {
             meta.and_then(|m| m.get(META_CAPABILITIES))
         } else {

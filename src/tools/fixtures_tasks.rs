@@ -1,8 +1,6 @@
 //! Conformance fixtures (the fixtures build only) for the 2026-07-28 Tasks extension: a sync
 //! tool, and task-supporting tools that sleep, fail, break, and wait for input.
 
-use std::time::Duration;
-
 use serde_json::{json, Map, Value};
 
 use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
@@ -14,10 +12,11 @@ fn text(t: String) -> Result<Value, RpcError> {
     Ok(json!({ "content": [{ "type": "text", "text": t }] }))
 }
 
-async fn sleep(seconds: f64) {
+/// Waits on the platform's clock (none in native tests: no wait).
+async fn sleep(ctx: &ToolContext<'_>, seconds: f64) {
     let ms = (seconds.clamp(0.0, 600.0) * 1000.0) as u64;
-    if ms > 0 {
-        worker::Delay::from(Duration::from_millis(ms)).await;
+    if let (Ok(platform), true) = (ctx.platform(), ms > 0) {
+        platform.sleep(ms).await;
     }
 }
 
@@ -25,14 +24,14 @@ async fn greet(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
     text(format!("Hello, {}!", args["name"].as_str().unwrap_or("World")))
 }
 
-async fn slow_compute(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+async fn slow_compute(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
     let seconds = args["seconds"].as_f64().unwrap_or(1.0);
-    sleep(seconds).await;
+    sleep(ctx, seconds).await;
     text(format!("Computed {} after {seconds} seconds", args["label"].as_str().unwrap_or("result")))
 }
 
-async fn failing_job(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
-    sleep(1.0).await;
+async fn failing_job(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
+    sleep(ctx, 1.0).await;
     Ok(json!({ "content": [{ "type": "text", "text": "The job failed" }], "isError": true }))
 }
 

@@ -20,7 +20,7 @@ use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::registry::{
     user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate,
 };
-use crate::mcp::{Registry, ServerInfo, ToolContext, ToolError};
+use crate::mcp::{Registry, ServerInfo, ToolContext};
 
 pub const SERVER_INFO: ServerInfo = ServerInfo {
     name: "mkit",
@@ -100,13 +100,6 @@ fn explain_tool(args: &Map<String, Value>, reg: &Registry, _ctx: &ToolContext<'_
 thread_local! {
     /// One registry per isolate: schemas are generated once, not per request.
     pub static REGISTRY: std::rc::Rc<Registry> = std::rc::Rc::new(registry());
-}
-
-/// The Worker's bindings (D1, vars) for a tool; an error result where there are none.
-pub fn env<'a>(ctx: &ToolContext<'a>) -> Result<&'a worker::Env, ToolError> {
-    ctx.bindings
-        .and_then(|b| b.downcast_ref::<worker::Env>())
-        .ok_or_else(|| ToolError::new("this tool needs the Worker's bindings, which are not available here"))
 }
 
 /// The README's "Adding a tool" example, compiled exactly as the README says to write it: as a

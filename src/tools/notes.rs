@@ -1,10 +1,12 @@
 //! `remember`: keeps short notes per user in D1 and returns the latest ones. Shows how a tool
-//! uses a Worker binding (`DB`) through the request context.
+//! uses the platform's database through the request context (`ctx.platform()`), with plain SQL
+//! statements that the native tests run on SQLite.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::{Annotations, Tool, ToolContext, ToolError, ToolInfo};
+use crate::sql::{SqlValue, Statement};
 
 pub struct Remember;
 
@@ -57,33 +59,40 @@ impl Tool for Remember {
         if note.as_ref().is_some_and(|n| n.chars().count() > MAX_NOTE_CHARS) {
             return Err(ToolError::new(format!("a note is at most {MAX_NOTE_CHARS} characters")));
         }
-        let db = super::env(ctx)?
-            .d1(crate::bindings::Binding::Db.name())
-            .map_err(|_| ToolError::new("the DB binding is not configured"))?;
-        let unavailable = |_| ToolError::new("notes storage is unavailable; try again");
+        let platform = ctx.platform()?;
         if let Some(text) = &note {
-            let insert = db
-                .prepare("INSERT INTO notes (owner, text, created_at) VALUES (?1, ?2, ?3)")
-                .bind(&[owner.into(), text.as_str().into(), (worker::Date::now().as_millis() as f64).into()])
-                .map_err(unavailable)?;
-            let trim = db
-                .prepare(
-                    "DELETE FROM notes WHERE owner = ?1 AND id NOT IN \
-                     (SELECT id FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2)",
-                )
-                .bind(&[owner.into(), KEPT.into()])
-                .map_err(unavailable)?;
-            db.batch(vec![insert, trim]).await.map_err(unavailable)?;
+            let now = platform.now_ms() as i64;
+            platform.batch(vec![insert(owner, text, now), trim(owner)]).await?;
         }
-        let notes = db
-            .prepare("SELECT text, created_at FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2")
-            .bind(&[owner.into(), LATEST.into()])
-            .map_err(unavailable)?
-            .all()
-            .await
-            .map_err(unavailable)?
-            .results::<Note>()
-            .map_err(unavailable)?;
+        let rows = platform.query(latest(owner)).await?;
+        let notes = rows.into_iter().filter_map(|r| serde_json::from_value::<Note>(r).ok()).collect();
         Ok(Output { stored: note.is_some(), notes })
     }
 }
+
+fn insert(owner: &str, text: &str, now_ms: i64) -> Statement {
+    Statement {
+        sql: "INSERT INTO notes (owner, text, created_at) VALUES (?1, ?2, ?3)",
+        params: vec![SqlValue::Text(owner.to_owned()), SqlValue::Text(text.to_owned()), SqlValue::Int(now_ms)],
+    }
+}
+
+/// Forgets all but the owner's latest `KEPT` notes.
+fn trim(owner: &str) -> Statement {
+    Statement {
+        sql: "DELETE FROM notes WHERE owner = ?1 AND id NOT IN \
+              (SELECT id FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2)",
+        params: vec![SqlValue::Text(owner.to_owned()), SqlValue::Int(i64::from(KEPT))],
+    }
+}
+
+fn latest(owner: &str) -> Statement {
+    Statement {
+        sql: "SELECT text, created_at FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT ?2",
+        params: vec![SqlValue::Text(owner.to_owned()), SqlValue::Int(i64::from(LATEST))],
+    }
+}
+
+#[cfg(test)]
+#[path = "notes_tests.rs"]
+mod tests;
