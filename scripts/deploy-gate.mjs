@@ -10,9 +10,11 @@ import { dirname, resolve } from "node:path";
 import { undeployable } from "./bundle-check.mjs";
 import { readConfig, schemaKnowsInvocationLogs, validateConfig, ROOT } from "./wrangler-config.mjs";
 
-// Measured 2026-11-28: 372.6 KiB gzip (933.7 KiB raw) for the whole upload. The budget leaves room for a kit
-// user's tools and stays far below the 3 MiB free-plan limit; raise it deliberately.
-export const BUDGET_GZIP_KIB = 512;
+// Not a platform limit: Cloudflare removed the compressed size limits on 2026-09-04 (64 MiB
+// uncompressed on every plan, with a 1 s startup limit). The budget stands for cold start and
+// upload time. Measured 2026-12-04: 512.2 KiB gzip for the kit with its example tools, so 640 KiB
+// leaves a seller's own tools about 128 KiB; raise it deliberately (issue 29).
+export const BUDGET_GZIP_KIB = 640;
 
 const config = process.env.WRANGLER_CONFIG ?? join(ROOT, "wrangler.jsonc");
 const problems = validateConfig(readConfig(config));
@@ -34,5 +36,5 @@ if (!m) {
 }
 const [raw, gzip] = [Number(m[1]), Number(m[2])];
 const verdict = gzip <= BUDGET_GZIP_KIB ? "PASS" : "FAIL";
-console.log(`${verdict} bundle: ${gzip} KiB gzip (${raw} KiB raw), budget ${BUDGET_GZIP_KIB} KiB gzip (${((100 * gzip) / BUDGET_GZIP_KIB).toFixed(0)}%); free-plan limit 3072 KiB`);
+console.log(`${verdict} bundle: ${gzip} KiB gzip (${raw} KiB raw), budget ${BUDGET_GZIP_KIB} KiB gzip (${((100 * gzip) / BUDGET_GZIP_KIB).toFixed(0)}%); platform limit 64 MiB uncompressed`);
 process.exit(problems.length || verdict === "FAIL" ? 1 : 0);
