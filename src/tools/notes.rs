@@ -65,7 +65,11 @@ impl Tool for Remember {
             platform.batch(vec![insert(owner, text, now), trim(owner)]).await?;
         }
         let rows = platform.query(latest(owner)).await?;
-        let notes = rows.into_iter().filter_map(|r| serde_json::from_value::<Note>(r).ok()).collect();
+        let notes = rows
+            .into_iter()
+            .map(serde_json::from_value::<Note>)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| ToolError::new("notes storage answered in an unexpected shape"))?;
         Ok(Output { stored: note.is_some(), notes })
     }
 }
