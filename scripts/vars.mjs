@@ -20,6 +20,14 @@ const PLACEHOLDER = /^REPLACE_WITH_[A-Z0-9_]+$/;
 const list = (v) => v.split(",").map((s) => s.trim()).filter(Boolean);
 const wholeNumber = (max, unit) => (v) => (/^\d+$/.test(v) && Number(v) <= max ? null : `must be a whole number of ${unit} from 0 to ${max}`);
 
+/** One `scope=claim=value` rule, as oauth::scope_policy::ScopeRule::parse reads it. */
+function scopeRule(entry) {
+  const [scope, claim, ...rest] = entry.split("=");
+  const value = rest.join("=").trim();
+  const word = (s) => s !== undefined && s.length > 0 && s.length <= 256 && !/\s/.test(s);
+  return word(scope) && word(claim) && value.length > 0 && value.length <= 512;
+}
+
 /** An https URL (http only for localhost), with a host and no fragment: validate_url's rule. */
 function url(v) {
   let u;
@@ -51,6 +59,9 @@ export const FORMATS = {
   scope_prefix: (v) => (v.length <= 256 && !/[\s,]/.test(v) ? null : "must be one prefix without spaces or commas (e.g. api://<application id>/)"),
   claim_map: (v) => (list(v).length >= 1 && list(v).length <= 16 && list(v).every((e) => /^[^=\s]+(=[^=\s]+)?$/.test(e)) ? null
     : "must list 1 to 16 claims: name or alias=claim, comma-separated"),
+  signin_days: wholeNumber(90, "days"),
+  scope_rules: (v) => (list(v).length >= 1 && list(v).length <= 64 && list(v).every(scopeRule) ? null
+    : "must list 1 to 64 rules scope=claim=value, comma-separated (e.g. admin=groups=mcp-admins)"),
 };
 
 /** A word for the shell, single-quoted when it needs to be. */

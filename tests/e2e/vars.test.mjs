@@ -119,7 +119,8 @@ test("every contract var format has a check, and each accepts the contract's own
     OAUTH_ACCEPT_JWT_TYP: "TRUE", MKIT_AUTH_SERVER: "on", MKIT_PRICES: "pro=price_1,team = price_2", MKIT_STRIPE_MODE: "test",
     MKIT_STRIPE_ACCOUNT: "acct_1AbC", MKIT_GRACE_DAYS: "60", MKIT_ENTITLEMENT_CACHE_SECONDS: "300",
     OAUTH_SCOPE_CLAIMS: "scope,scp", OAUTH_SCOPE_PREFIX: "api://1234/", OAUTH_CLAIMS: "email,org=org.id",
-    MCP_ALLOWED_ORIGINS: "https://app.example.com,http://localhost:6274", OAUTH_REQUIRED_SCOPES: "mcp tools:read" };
+    MCP_ALLOWED_ORIGINS: "https://app.example.com,http://localhost:6274", OAUTH_REQUIRED_SCOPES: "mcp tools:read",
+    MKIT_AUTH_SIGNIN_DAYS: "30", MKIT_AUTH_SCOPE_RULES: "admin=groups=mcp-admins, admin=sub=alice, reports=hd=example.com" };
   const config = { env: { staging: { vars: {} } } };
   for (const [name, value] of Object.entries(good)) {
     assert.doesNotThrow(() => checkRequest({ env: "staging", name, value }, config), `${name}=${value}`);
