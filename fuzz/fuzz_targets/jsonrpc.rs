@@ -25,7 +25,7 @@ thread_local! {
     static REGISTRY: Registry = mkit::tools::registry();
 }
 
-/// Drives a future that never waits on real I/O. Without the Worker's bindings no tool does:
+/// Drives a future that never waits on real I/O. Without the platform (no database) no tool does:
 /// one that stays pending is a hang, and reported as one.
 fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
@@ -166,7 +166,7 @@ fuzz_target!(|data: &[u8]| {
         let caller = Caller {
             principal: &principal,
             entitlements: &ledger,
-            bindings: None,
+            platform: None,
             sealing: (s1 & 32 == 0).then_some(&sealing),
             session_capabilities: declared.as_ref(),
             hub: None,
