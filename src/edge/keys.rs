@@ -46,6 +46,35 @@ pub(super) fn now_ms() -> u64 {
 pub struct Unavailable(pub &'static str);
 
 /// The token path's decision for one request.
+/// Why a token was not accepted: the token's own fault (401, named), or the issuer's keys or
+/// introspection endpoint could not be reached (503: nothing is said about the token).
+pub enum Rejection {
+    Token(TokenError),
+    Unavailable(Unavailable),
+}
+
+impl From<TokenError> for Rejection {
+    fn from(e: TokenError) -> Self {
+        Rejection::Token(e)
+    }
+}
+
+impl From<Unavailable> for Rejection {
+    fn from(u: Unavailable) -> Self {
+        Rejection::Unavailable(u)
+    }
+}
+
+impl Rejection {
+    /// The log code: the token error's, or the outage's.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::Token(e) => e.code(),
+            Rejection::Unavailable(u) => u.0,
+        }
+    }
+}
+
 pub enum Authentication {
     Allowed(Principal),
     Refused(Challenge, &'static str),
@@ -77,10 +106,10 @@ pub async fn authenticate(authorization: Option<&str>, config: &Config, audience
                 }
                 v
             }
-            Err(Ok(e)) => {
+            Err(Rejection::Token(e)) => {
                 return Authentication::Refused(Challenge::InvalidToken { description: e.description() }, e.code())
             }
-            Err(Err(u)) => return Authentication::Unavailable(u),
+            Err(Rejection::Unavailable(u)) => return Authentication::Unavailable(u),
         },
     };
     let missing = missing_scopes(&validated.principal.scopes, &config.oauth_required_scopes);
@@ -102,27 +131,23 @@ fn verdict_key(token: &str, v: &AccessTokenValidator) -> [u8; 32] {
     TokenCache::key(token, &policy)
 }
 
-async fn validate(
-    validator: &AccessTokenValidator,
-    token: &str,
-    config: &Config,
-) -> Result<ValidatedToken, Result<TokenError, Unavailable>> {
+async fn validate(validator: &AccessTokenValidator, token: &str, config: &Config) -> Result<ValidatedToken, Rejection> {
     if let Some(i) = config.introspection.as_ref().filter(|_| !is_jwt(token)) {
-        let answer = introspect(i, token).await.map_err(Err)?;
+        let answer = introspect(i, token).await?;
         let now = now_ms() / 1000;
         // Reused for at most `CACHE_SECS`, so a revocation takes effect soon.
         return match judge(validator, &answer, now) {
             Ok(v) => Ok(ValidatedToken { expires_at: v.expires_at.min(now + CACHE_SECS), ..v }),
             // An answer that is not a JSON object is the endpoint's failure, not the token's.
-            Err(TokenError::Malformed(_)) => Err(Err(Unavailable("introspection_answer"))),
-            Err(e) => Err(Ok(e)),
+            Err(TokenError::Malformed(_)) => Err(Unavailable("introspection_answer").into()),
+            Err(e) => Err(e.into()),
         };
     }
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.
         let keys = super::oauth::local_key_set(config);
-        let claims = verified_claims(token, &keys, validator.typ_rule()).await.map_err(Ok)?;
-        return validator.check_claims(claims, now_ms() / 1000).map_err(Ok);
+        let claims = verified_claims(token, &keys, validator.typ_rule()).await?;
+        return Ok(validator.check_claims(claims, now_ms() / 1000)?);
     }
     with_keys(config, |keys, now| async move {
         validator.check_claims(verified_claims(token, &keys, validator.typ_rule()).await?, now)
@@ -136,7 +161,7 @@ pub async fn verify_id_token(
     token: &str,
     client_id: &str,
     nonce: &str,
-) -> Result<serde_json::Map<String, serde_json::Value>, Result<TokenError, Unavailable>> {
+) -> Result<serde_json::Map<String, serde_json::Value>, Rejection> {
     let v = &IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
     with_keys(config, |keys, now| async move {
         v.check_claims(verified_claims(token, &keys, TypRule::IdToken).await?, now, nonce)
@@ -149,20 +174,20 @@ pub async fn verify_id_token(
 async fn with_keys<T, F: Future<Output = Result<T, TokenError>>>(
     config: &Config,
     check: impl Fn(Rc<JwkSet>, u64) -> F,
-) -> Result<T, Result<TokenError, Unavailable>> {
+) -> Result<T, Rejection> {
     if JWKS.with(|j| j.borrow().before_use(now_ms())) == JwksAction::Fetch {
         refresh(config).await;
     } else if JWKS.with(|j| j.borrow().keys(now_ms()).is_none()) {
         wait_for_in_flight().await;
     }
-    let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
+    let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Unavailable("jwks_unavailable"))?;
     match check(keys, now_ms() / 1000).await {
         Err(TokenError::UnknownKey) if JWKS.with(|j| j.borrow().on_unknown_kid(now_ms())) == JwksAction::Fetch => {
             refresh(config).await;
-            let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Err(Unavailable("jwks_unavailable")))?;
-            check(keys, now_ms() / 1000).await.map_err(Ok)
+            let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Unavailable("jwks_unavailable"))?;
+            Ok(check(keys, now_ms() / 1000).await?)
         }
-        other => other.map_err(Ok),
+        other => Ok(other?),
     }
 }
 

@@ -160,10 +160,7 @@ impl<'a> Shop<'a> {
         }
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| "signin_token_invalid")?;
         let id_token = v.get("id_token").and_then(serde_json::Value::as_str).ok_or("signin_no_id_token")?;
-        keys::verify_id_token(self.config, id_token, self.client_id, &pending.nonce).await.map_err(|e| match e {
-            Ok(token_error) => token_error.code(),
-            Err(unavailable) => unavailable.0,
-        })
+        keys::verify_id_token(self.config, id_token, self.client_id, &pending.nonce).await.map_err(|e| e.code())
     }
 }
 

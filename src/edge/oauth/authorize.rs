@@ -47,8 +47,8 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
     };
     let client = match clients::find(ctx, client_id).await {
         Ok(c) => c,
-        Err(Ok(e)) => return page(400, "Unknown client", &e.description, Some(e.code)),
-        Err(Err(reply)) => return reply,
+        Err(clients::NoClient::Refused(e)) => return page(400, "Unknown client", &e.description, Some(e.code)),
+        Err(clients::NoClient::Unavailable(reply)) => return reply,
     };
     let resource = ctx.config.mcp_resource.clone().unwrap_or_default();
     // Every request error is a page, never a redirect (no open redirector, RFC 9700 §4.11.2).

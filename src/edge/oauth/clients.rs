@@ -89,17 +89,23 @@ struct ClientRow {
     refresh: i64,
 }
 
-/// The client `client_id` names; `Err` with `invalid_client` when there is none.
-pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, Result<OAuthError, HttpReply>> {
+/// Why no client was found: none by that id (or its document was refused), or the store is down.
+pub enum NoClient {
+    Refused(OAuthError),
+    Unavailable(HttpReply),
+}
+
+/// The client `client_id` names.
+pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, NoClient> {
     if is_metadata_document_id(client_id) {
-        return metadata_document(ctx, client_id).await.map_err(Ok);
+        return metadata_document(ctx, client_id).await.map_err(NoClient::Refused);
     }
     let row = d1::first_row::<ClientRow>(ctx.env, store::CLIENT_SQL, &[SqlValue::Text(client_id.to_owned())]).await;
     match row {
         Ok(Some(r)) => store::client_from_row(client_id, r.client_name, &r.redirect_uris, r.refresh)
-            .ok_or(Err(store_unavailable())),
-        Ok(None) => Err(Ok(OAuthError::invalid_client("unknown client_id: register the client first"))),
-        Err(_) => Err(Err(store_unavailable())),
+            .ok_or_else(|| NoClient::Unavailable(store_unavailable())),
+        Ok(None) => Err(NoClient::Refused(OAuthError::invalid_client("unknown client_id: register the client first"))),
+        Err(_) => Err(NoClient::Unavailable(store_unavailable())),
     }
 }
 

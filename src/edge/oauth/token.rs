@@ -75,8 +75,8 @@ async fn code_grant(ctx: &Ctx<'_>, client_id: &str, form: &str) -> HttpReply {
     let Some(code_secret) = p("code") else { return error(&OAuthError::invalid_request("code is required")) };
     let client = match clients::find(ctx, client_id).await {
         Ok(c) => c,
-        Err(Ok(e)) => return error(&e),
-        Err(Err(reply)) => return reply,
+        Err(clients::NoClient::Refused(e)) => return error(&e),
+        Err(clients::NoClient::Unavailable(reply)) => return reply,
     };
     let row =
         match d1::first_row::<CodeRow>(ctx.env, store::CODE_SQL, &[SqlValue::Text(secret_hash(&code_secret))]).await {
