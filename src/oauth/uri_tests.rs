@@ -60,8 +60,8 @@ fn a_metadata_document_is_never_fetched_from_a_private_host_however_spelled() {
     for url in PRIVATE_SPELLINGS {
         assert!(check_document_url(url, false).is_err(), "{url}");
         // Whatever the spelling, the host the URL Standard reads is private.
-        let parsed = url::Url::parse(url).unwrap();
-        assert!(is_private(&parsed.host().unwrap()), "{url} reads as {:?}", parsed.host());
+        let parsed = url::Url::parse(url).expect("a WHATWG URL");
+        assert!(is_private(&parsed.host().expect("a host")), "{url} reads as {:?}", parsed.host());
     }
     for public in ["https://8.8.8.8/c.json", "https://198.20.0.1/c.json", "https://100.128.0.1/c.json", "https://a.b/c"]
     {
@@ -155,7 +155,7 @@ fn metadata_document_urls_refuse_what_does_not_round_trip() {
     ] {
         assert_eq!(check_document_url(url, true).map_err(|e| e.code), Err("invalid_client"), "{url:?}");
     }
-    let checked = check_document_url("https://app.example.com/c.json", false).unwrap();
+    let checked = check_document_url("https://app.example.com/c.json", false).expect("a public metadata document URL");
     assert_eq!(checked.as_str(), "https://app.example.com/c.json", "what is fetched is what was checked");
 }
 
