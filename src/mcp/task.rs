@@ -209,8 +209,5 @@ impl Task {
 
 /// RFC 3339 UTC with milliseconds, from Unix milliseconds.
 pub fn iso8601(ms: u64) -> String {
-    let secs = (ms / 1000) as i64;
-    let (y, m, d) = crate::quota::civil_from_days(secs.div_euclid(86_400));
-    let s = secs.rem_euclid(86_400);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", s / 3_600, s % 3_600 / 60, s % 60, ms % 1000)
+    mkit_kernel::time::rfc3339_millis(ms)
 }

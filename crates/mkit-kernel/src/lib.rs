@@ -5,10 +5,12 @@
 //! - [`pkce`]: the S256 transform of RFC 7636.
 //! - [`seal`]: the one sealed-token format (request state, sessions, pay links, cookies).
 //! - [`sql`]: parameterised statements as the pure modules write them and D1 runs them.
+//! - [`time`]: UTC calendar dates of Unix time.
 //! - [`uri`]: URL facts decided exactly as WHATWG fetch parses the URL.
 
 pub mod mac;
 pub mod pkce;
 pub mod seal;
 pub mod sql;
+pub mod time;
 pub mod uri;
