@@ -45,7 +45,7 @@ export MKIT_COMMIT ?= $(shell c=$$(git rev-parse --short=12 HEAD 2>/dev/null) ||
 COMMIT_STAMP := target/mkit-commit
 $(shell mkdir -p target; [ "$$(cat $(COMMIT_STAMP) 2>/dev/null)" = "$(MKIT_COMMIT)" ] || echo "$(MKIT_COMMIT)" > $(COMMIT_STAMP))
 
-RUST_SOURCES := $(shell find src -name '*.rs') Cargo.toml Cargo.lock build.rs $(COMMIT_STAMP)
+RUST_SOURCES := $(shell find src crates -name '*.rs' -o -name Cargo.toml -o -name contract.json) Cargo.toml Cargo.lock $(COMMIT_STAMP)
 
 PORT ?= 8787
 # getconf, not nproc: macOS has no nproc.
@@ -334,7 +334,7 @@ lint: setup-rust
 	cargo fmt --all --check
 	cargo fmt --check --manifest-path fuzz/Cargo.toml
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy --all-targets --features fixtures -- -D warnings
+	cargo clippy --workspace --all-targets --features mkit/fixtures,mkit/testing -- -D warnings
 	cargo clippy --workspace --target wasm32-unknown-unknown --lib -- -D warnings
 
 bench: setup-rust setup-npm worker build-fixtures/index.js

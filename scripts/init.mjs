@@ -5,16 +5,15 @@
 //
 // It rewrites, in place, keeping comments and formatting:
 //   - src/tools/mod.rs: SERVER_INFO's name, title and description (the MCP serverInfo; the OAuth
-//     protected resource metadata's resource_name is SERVER_INFO.title), and the `about` heading;
+//     protected resource metadata's resource_name and the `about` heading are its title);
+//   - Cargo.toml and Cargo.lock: the seller's crate's name (the repository's root crate); the
+//     kit's crates under crates/ keep theirs: `mkit` is what your code depends on;
 //   - wrangler.jsonc: the Worker names (NAME, NAME-staging, NAME-production) and the D1
 //     database_names likewise (only where the database_id is still a placeholder: a filled id
 //     names a database that exists under its own name);
 //   - package.json and package-lock.json: the package name;
-//   - the kit's tests that assert these names, so `make test` still passes;
+//   - the end-to-end tests that assert these names, so `make test` still passes;
 // then rustfmt on the Rust files it rewrote, and Wrangler's own parser reads wrangler.jsonc back.
-// The Rust crate keeps its name, `mkit`: it is the kit's library name, seen only by Cargo and by
-// `use mkit::…` in examples/, fuzz/ and tests/ (renaming it would touch every one of those and turn
-// each later merge of kit updates into conflicts, for a name no client or Cloudflare ever shows).
 //
 // KEEP_EXAMPLES=0 stops serving the example tools `remember` and `text_stats` (whoami stays): they
 // are compiled only for the kit's tests and the fixtures build, which use them as their D1 tool and
@@ -127,8 +126,6 @@ export function demoteExamples(src) {
 const read = (rel) => readFileSync(join(ROOT, rel), "utf8");
 /** A database_id nobody filled in yet: the placeholders, and the top level's local all-zero id. */
 const UNSET_ID = /^(REPLACE_WITH_[A-Z0-9_]+|0{8}-0{4}-0{4}-0{4}-0{12})?$/;
-/** The body of a Rust string literal for `s`; in a format string, braces doubled. */
-const rustBody = (s, { format = false } = {}) => rustString(format ? s.replace(/[{}]/g, "$&$&") : s).slice(1, -1);
 
 /** Every file init would rewrite, as { path, before, after }, plus notes for the operator. */
 export function plan({ name, title, description, keepExamples }) {
@@ -147,8 +144,6 @@ export function plan({ name, title, description, keepExamples }) {
 
   edit("src/tools/mod.rs", (src) => {
     src = setServerInfo(src, { name, title, description });
-    // The `about` resource's heading, "# <title> <version>".
-    src = src.replace(`"# ${rustBody(old.title, { format: true })} {}`, () => `"# ${rustBody(title, { format: true })} {}`);
     return keepExamples ? src : demoteExamples(src);
   });
 
@@ -180,20 +175,22 @@ export function plan({ name, title, description, keepExamples }) {
     return setJsoncStrings(text, edits);
   });
 
+  // The seller's crate: the root package's name (the kit's crates keep theirs).
+  const crate = /^\[package\]\nname = "([^"\n]+)"$/m.exec(read("Cargo.toml"))?.[1];
+  if (!crate) throw new Refusal("Cargo.toml has no [package] name = \"…\" right after [package]: rename the crate by hand");
+  if (crate === "mkit" || crate.startsWith("mkit-kernel")) throw new Refusal(`Cargo.toml's package is the kit's (${crate}), not a server`);
+  edit("Cargo.toml", (text) => text.replace(`[package]\nname = "${crate}"`, `[package]\nname = "${name}"`));
+  edit("Cargo.lock", (text) => text.replace(`[[package]]\nname = "${crate}"\n`, `[[package]]\nname = "${name}"\n`));
+
   edit("package.json", (text) => setJsoncStrings(text, [[["name"], name]]));
   edit("package-lock.json", (text) => setJsoncStrings(text, [[["name"], name], [["packages", "", "name"], name]]));
 
-  // The kit's tests that assert these names (no-ops where a test reads them from SERVER_INFO).
+  // The end-to-end tests that assert these names (they run against this crate).
   const q = JSON.stringify;
   const lineEdit = (path, rules) => edit(path, (src) => src.split("\n").map((l) => {
     for (const [when, from, to] of rules) if (when.test(l)) l = l.replaceAll(from, to);
     return l;
   }).join("\n"));
-  lineEdit("src/mcp/tests.rs", [
-    [/serverInfo"\]\["name"\]/, q(old.name), q(name)],
-    [/serverInfo"\]\["title"\]/, q(old.title), q(title)],
-    [/starts_with\("# /, q(`# ${old.title}`), q(`# ${title}`)],
-  ]);
   lineEdit("tests/e2e/mcp.test.mjs", [
     [/getServerVersion\(\)\.name|serverInfo"\]\.name/, q(old.name), q(name)],
     [/\/\^# /, `/^# ${escapeRe(old.title)}/`, `/^# ${escapeRe(title)}/`],

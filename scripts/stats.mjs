@@ -1,6 +1,6 @@
 // `make stats ENV=staging|production [SINCE=24h]`: calls, errors and p50/p99 latency per tool, from
 // the Workers Analytics Engine dataset the Worker writes one data point per tools/call to
-// (src/stats.rs documents the layout; COLUMNS below is its other half).
+// (crates/mkit/src/stats.rs documents the layout; COLUMNS below is its other half).
 //
 // Reads through the Analytics Engine SQL API with the environment's Cloudflare login. The API
 // needs Account Analytics: Read, which `wrangler login` does not grant: use an API token with it
@@ -11,7 +11,7 @@
 import { ApiError, apiCredentials, cloudflareApi, parseOptions, Refusal, runMain } from "./cloudflare.mjs";
 import { readConfig } from "./wrangler-config.mjs";
 
-/** Where src/stats.rs puts each fact; a test checks real data points against this. */
+/** Where crates/mkit/src/stats.rs puts each fact; a test checks real data points against this. */
 export const COLUMNS = { tool: "blob1", outcome: "blob2", billing: "blob3", protocol_version: "blob4", client: "blob5",
   duration_ms: "double1", status: "double2" };
 export const BINDING = "MKIT_STATS";

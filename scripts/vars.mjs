@@ -1,9 +1,9 @@
 // `make vars ENV=staging|production NAME=… VALUE=…`: one configuration variable in wrangler.jsonc's
 // env.ENV.vars, set without editing JSON by hand (comments and layout kept, scripts/jsonc.mjs).
 //
-//   - NAME must be a var of the configuration contract (config/contract.json); a secret is refused
+//   - NAME must be a var of the configuration contract (crates/mkit/config/contract.json); a secret is refused
 //     with the `wrangler secret put` command to use instead (wrangler.jsonc is committed);
-//   - VALUE is checked as the worker checks it at startup (src/config/formats.rs), so an obvious
+//   - VALUE is checked as the worker checks it at startup (crates/mkit/src/config/formats.rs), so an obvious
 //     mistake is named now, not by /healthz after a deploy;
 //   - every environment must list the same var names (make deploy-check refuses otherwise): when
 //     another environment lacks NAME, the command that gives it one is printed.
@@ -38,7 +38,7 @@ function url(v) {
   return null;
 }
 
-/** The value rules of src/config/formats.rs, by the contract's `format`; null when the value is fine. */
+/** The value rules of crates/mkit/src/config/formats.rs, by the contract's `format`; null when the value is fine. */
 export const FORMATS = {
   url,
   list: (v) => (list(v).length ? null : "must list at least one value"),
@@ -94,7 +94,7 @@ export function checkRequest({ env, name, value }, config, contract = contractVa
       `  scripts/bin/node node_modules/.bin/wrangler secret put ${name} --env ${env || "<environment>"}\n(it asks for the value, or reads it piped in)`);
   } else if (!entry) {
     const close = near(name, contract.map((v) => v.name));
-    problems.push(`${name} is not a configuration variable (config/contract.json, docs/configuration.md)` +
+    problems.push(`${name} is not a configuration variable (crates/mkit/config/contract.json, docs/configuration.md)` +
       (close.length ? `; did you mean ${close.join(" or ")}?` : ""));
   }
   if (value === undefined || value === "") {

@@ -11,9 +11,9 @@ export function readConfig(path = join(ROOT, "wrangler.jsonc")) {
   return experimental_readRawConfig({ config: path }).rawConfig;
 }
 
-/** The configuration contract, from config/contract.json (the one list; build.rs reads it too). */
+/** The configuration contract, from crates/mkit/config/contract.json (the one list; the kit's build.rs reads it too). */
 export function contractVars() {
-  const entries = JSON.parse(readFileSync(join(ROOT, "config/contract.json"), "utf8"));
+  const entries = JSON.parse(readFileSync(join(ROOT, "crates/mkit/config/contract.json"), "utf8"));
   // "required_when": "paid_tools" counts as required here: the kit ships a paid tool, and a
   // script cannot see the registry (the worker decides at run time).
   return entries.map(({ name, required, required_when, kind, format }) => ({ name, required: required || required_when === "paid_tools", kind, format }));
@@ -46,7 +46,7 @@ export function validateConfig(config) {
       if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
       if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
     }
-    // Held MCP sessions and tasks (src/edge/sessions.rs, task_object.rs): the bindings are not
+    // Held MCP sessions and tasks (crates/mkit/src/edge/sessions.rs, task_object.rs): the bindings are not
     // inherited, the migration is.
     for (const [binding, cls] of [["MCP_SESSIONS", "McpSessions"], ["MCP_TASKS", "McpTasks"]]) {
       const bound = (c.durable_objects?.bindings ?? []).find((b) => b.name === binding);

@@ -21,8 +21,29 @@ use serde_json::Value;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
+// The template's example tools (the repository's root crate): a D1 tool and a paid tool.
+#[path = "../../src/tools/notes.rs"]
+mod notes;
+#[path = "../../src/tools/text_stats.rs"]
+mod text_stats;
+
+fn registry() -> Registry {
+    let mut r = mkit::tools::standard();
+    r.tool(notes::Remember).tool(text_stats::TextStats);
+    r
+}
+
+const SERVER_INFO: mkit::mcp::ServerInfo = mkit::mcp::ServerInfo {
+    name: "mkit",
+    title: "mKit",
+    version: "0",
+    description: "fuzzed",
+    website_url: None,
+    instructions: "",
+};
+
 thread_local! {
-    static REGISTRY: Registry = mkit::tools::registry();
+    static REGISTRY: Registry = registry();
 }
 
 /// Drives a future that never waits on real I/O. Without the platform (no database) no tool does:
@@ -162,7 +183,7 @@ fuzz_target!(|data: &[u8]| {
         let scopes = if s1 & 2 != 0 { registry.scopes().into_iter().map(str::to_owned).collect() } else { Vec::new() };
         let principal = Principal::new(SUB, Some("fuzz-client".into()), scopes);
         let ledger = Ledger { readable: s1 & 4 == 0, paid: s1 & 64 == 0 };
-        let server = Server { registry, info: &mkit::tools::SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 } };
+        let server = Server { registry, info: &SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 } };
         let caller = Caller {
             principal: &principal,
             entitlements: &ledger,

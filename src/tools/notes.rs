@@ -5,8 +5,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::mcp::{Annotations, Tool, ToolContext, ToolError, ToolInfo};
-use crate::sql::{SqlValue, Statement};
+use mkit::mcp::{Annotations, Tool, ToolContext, ToolError, ToolInfo};
+use mkit::sql::{SqlValue, Statement};
 
 pub struct Remember;
 
@@ -96,7 +96,3 @@ fn latest(owner: &str) -> Statement {
         params: vec![SqlValue::Text(owner.to_owned()), SqlValue::Int(i64::from(LATEST))],
     }
 }
-
-#[cfg(test)]
-#[path = "notes_tests.rs"]
-mod tests;

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+use mkit::mcp::{Tool, ToolContext, ToolError, ToolInfo};
 
 pub struct TextStats;
 

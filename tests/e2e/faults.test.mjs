@@ -399,7 +399,7 @@ describe("faults", { concurrency: true }, () => {
   describe("a cold isolate's first key load, joined by concurrent requests", { concurrency: 1 }, () => {
     // Found by this test: /healthz joined the in-flight load through a shared future and drove its
     // body reads from its own request, which workerd refuses ("Cannot perform I/O on behalf of a
-    // different request"): HTTP 500. Joiners now only watch the cache (src/edge/key_refresh.rs).
+    // different request"): HTTP 500. Joiners now only watch the cache (crates/mkit/src/edge/key_refresh.rs).
     test("concurrent /healthz during the first key load: none gets a 5xx (only /mcp's documented 503)", {
       timeout: 120_000,
     }, async () => {

@@ -108,24 +108,25 @@ test("init renames a clone, KEEP_EXAMPLES=0 unserves the examples, and the tree 
   assert.equal(config.analytics_engine_datasets[0].dataset, "acme_search_tool_calls");
   assert.match(read("wrangler.jsonc"), /^\/\/ mKit's Wrangler configuration/, "comments kept");
 
-  // SERVER_INFO (serverInfo; the PRM's resource_name is its title) and the about heading.
+  // SERVER_INFO (serverInfo; the PRM's resource_name and the about heading are its title).
   const mod = read("src/tools/mod.rs");
   assert.match(mod, /\n {4}name: "acme-search",\n {4}title: "Acme \\"Search\\"",/);
   assert.match(mod, /\n {4}description: "Searches Acme's catalogue\.",/);
-  assert.match(mod, /"# Acme \\"Search\\" \{\}\\n/);
-  assert.match(read("src/edge/mcp.rs"), /resource_name: SERVER_INFO\.title,/);
+  assert.match(read("crates/mkit/src/edge/mcp.rs"), /resource_name: crate::app::info\(\)\.title,/);
 
   // The examples: compiled for tests and fixtures only, not served.
   assert.match(mod, /#\[cfg\(any\(test, feature = "fixtures"\)\)\]\npub mod notes;/);
   assert.match(mod, /#\[cfg\(any\(test, feature = "fixtures"\)\)\]\npub mod text_stats;/);
-  assert.match(mod, /r\.tool\(whoami::WhoAmI\);\n[^\n]*\n[^\n]*\n {4}#\[cfg\(any\(test, feature = "fixtures"\)\)\]\n {4}r\.tool\(notes::Remember\)/);
+  assert.match(mod, /let mut r = mkit::tools::standard\(\);\n[^\n]*\n[^\n]*\n {4}#\[cfg\(any\(test, feature = "fixtures"\)\)\]\n {4}r\.tool\(notes::Remember\)/);
   assert.ok(read("migrations/0002_notes.sql"), "migrations stay append-only");
 
-  // Packages; the crate stays mkit.
+  // Packages: the seller's crate is renamed; the kit's crates keep their names.
   assert.equal(JSON.parse(read("package.json")).name, "acme-search");
   const lock = JSON.parse(read("package-lock.json"));
   assert.deepEqual([lock.name, lock.packages[""].name], ["acme-search", "acme-search"]);
-  assert.match(read("Cargo.toml"), /^name = "mkit"$/m);
+  assert.match(read("Cargo.toml"), /^\[package\]\nname = "acme-search"$/m);
+  assert.match(read("Cargo.lock"), /^name = "acme-search"$/m);
+  assert.match(read("crates/mkit/Cargo.toml"), /^\[package\]\nname = "mkit"$/m);
 
   // The kit's tests follow the names.
   assert.match(read("tests/e2e/auth.test.mjs"), /prm\.resource_name, "Acme \\"Search\\""/);

@@ -1,6 +1,6 @@
 // Project Wycheproof through the signature check mKit runs on Workers: workerd's WebCrypto
-// (src/edge/webcrypto.rs), with keys taken or refused by the same `parse_jwk` as natively. The
-// vectors come from the native suite (tests/wycheproof.rs, `vectors_for_workerd`), so both
+// (crates/mkit/src/edge/webcrypto.rs), with keys taken or refused by the same `parse_jwk` as natively. The
+// vectors come from the native suite (crates/mkit/tests/wycheproof.rs, `vectors_for_workerd`), so both
 // targets judge the very same cases; every `valid`/`invalid` verdict must match, `acceptable`
 // may go either way. Uses the fixtures build (build-fixtures/), which is never deployed.
 

@@ -50,7 +50,7 @@ mod task_2025_tests;
 mod task_billing_tests;
 #[cfg(test)]
 pub(crate) mod task_tests;
-#[cfg(test)]
+#[cfg(any(test, feature = "testing"))]
 pub(crate) mod test_support;
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,6 @@ use crate::auth::prm::Challenge;
 use crate::config::{Config, ConfigError, Needs, VarSource};
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::INTERNAL_ERROR;
-use crate::tools::REGISTRY;
 
 /// Worker vars and secrets (`Env::var` reads both).
 pub struct EnvVars<'a>(pub &'a Env);
@@ -42,7 +41,7 @@ pub fn config(env: &Env) -> std::result::Result<Rc<Config>, HttpReply> {
 /// What this build serves: billing settings are required once anything is sold (an entitlement or
 /// a price in credits), so a credit pack bought through the pay link is always granted.
 pub fn needs() -> Needs {
-    Needs { paid_tools: REGISTRY.with(|r| r.sells()) }
+    Needs { paid_tools: crate::app::registry().sells() }
 }
 
 fn misconfigured(errors: &[ConfigError]) -> HttpReply {

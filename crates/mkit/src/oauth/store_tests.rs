@@ -8,14 +8,14 @@ use super::*;
 use crate::oauth::grant::{use_refresh, RefreshOutcome, RefreshRequest};
 
 const MIGRATIONS: [&str; 8] = [
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0002_notes.sql"),
-    include_str!("../../migrations/0003_processed_events.sql"),
-    include_str!("../../migrations/0004_ledger.sql"),
-    include_str!("../../migrations/0005_binding.sql"),
-    include_str!("../../migrations/0006_oauth.sql"),
-    include_str!("../../migrations/0009_oauth_client_grants.sql"),
-    include_str!("../../migrations/0010_oauth_installation.sql"),
+    include_str!("../../../../migrations/0001_init.sql"),
+    include_str!("../../../../migrations/0002_notes.sql"),
+    include_str!("../../../../migrations/0003_processed_events.sql"),
+    include_str!("../../../../migrations/0004_ledger.sql"),
+    include_str!("../../../../migrations/0005_binding.sql"),
+    include_str!("../../../../migrations/0006_oauth.sql"),
+    include_str!("../../../../migrations/0009_oauth_client_grants.sql"),
+    include_str!("../../../../migrations/0010_oauth_installation.sql"),
 ];
 const NOW: u64 = 1_800_000_000;
 

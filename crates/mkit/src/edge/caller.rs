@@ -8,7 +8,6 @@ use crate::config::Config;
 use crate::keyring::{self, Purpose};
 use crate::mcp::mrtr::Sealing;
 use crate::paywall::{LinkMint, Offer, Paywall};
-use crate::tools::REGISTRY;
 
 /// The caller's paid access, read from the D1 ledger: entitlements, free quotas, credits.
 pub(super) fn paywall<'a>(
@@ -24,7 +23,10 @@ pub(super) fn paywall<'a>(
         grace_secs: config.grace_secs,
         cache_ms: config.entitlement_cache_ms,
     };
-    let (quotas, credits) = REGISTRY.with(|r| (r.free_quotas(), r.prices_in_credits()));
+    let (quotas, credits) = {
+        let r = crate::app::registry();
+        (r.free_quotas(), r.prices_in_credits())
+    };
     Paywall::new(ledger, sub, offer(config, base_url, now_secs))
         .with_quotas(quotas, now_secs as i64)
         .with_credits(credits)

@@ -3,16 +3,17 @@
 //!
 //! Also turns the configuration contract, `config/contract.json` (the one list, which the
 //! scripts read too), into `$OUT_DIR/contract.rs`: the `VARS` table that `src/config/mod.rs` includes.
-//!
-//! And copies the README's "Adding a tool" example to `$OUT_DIR/readme_tool.rs`, which
-//! `src/tools/mod.rs` compiles in its tests as the file the README tells a kit user to write.
 
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-env-changed=MKIT_COMMIT");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/refs/heads");
+    // The repository's .git, two levels up in the workspace (absent in a packaged crate).
+    for p in ["../../.git/HEAD", "../../.git/refs/heads"] {
+        if std::path::Path::new(p).exists() {
+            println!("cargo:rerun-if-changed={p}");
+        }
+    }
     let commit = std::env::var("MKIT_COMMIT").ok().filter(|c| !c.is_empty()).or_else(|| {
         let out = Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
@@ -21,24 +22,6 @@ fn main() {
         println!("cargo:rustc-env=MKIT_COMMIT={c}");
     }
     contract();
-    readme_tool();
-}
-
-/// The first ```rust block after the "## Adding a tool" heading, verbatim.
-fn readme_tool() {
-    println!("cargo:rerun-if-changed=README.md");
-    let readme = std::fs::read_to_string("README.md").unwrap_or_else(|e| panic!("README.md: {e}"));
-    let section = readme.split_once("## Adding a tool").map(|(_, s)| s).unwrap_or_else(|| {
-        panic!("README.md has no \"## Adding a tool\" section");
-    });
-    let code = section
-        .split_once("```rust\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .map(|(code, _)| code)
-        .unwrap_or_else(|| panic!("README.md's \"Adding a tool\" has no ```rust block"));
-    let out = std::path::Path::new(&std::env::var("OUT_DIR").unwrap_or_else(|e| panic!("OUT_DIR: {e}")))
-        .join("readme_tool.rs");
-    std::fs::write(&out, format!("{code}\n")).unwrap_or_else(|e| panic!("{}: {e}", out.display()));
 }
 
 const CONTRACT: &str = "config/contract.json";

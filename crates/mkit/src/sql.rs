@@ -7,7 +7,7 @@ pub use mkit_kernel::sql::*;
 #[cfg(test)]
 pub fn test_db() -> rusqlite::Connection {
     let c = rusqlite::Connection::open_in_memory().expect("sqlite");
-    let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+    let mut names: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations"))
         .expect("migrations")
         .flatten()
         .map(|e| e.path())

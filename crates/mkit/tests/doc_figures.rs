@@ -4,7 +4,7 @@
 use std::path::Path;
 
 fn doc(path: &str) -> String {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(path);
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 

@@ -4,10 +4,8 @@
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use super::admission::Admission;
-use super::context::{Denial, DynEntitlements, Entitlements};
+use super::context::{Denial, Entitlements};
 use super::server::ServerInfo;
-use super::tasks::TaskStore;
 use super::tool::ToolError;
 use super::transport::{Caller, HttpRequest};
 use crate::auth::Principal;
@@ -67,11 +65,12 @@ pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
 
 /// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
 /// `admission`) a task's own run.
+#[cfg(test)]
 pub(crate) fn task_caller<'a>(
     principal: &'a Principal,
-    entitlements: &'a dyn DynEntitlements,
-    tasks: &'a dyn TaskStore,
-    admission: Option<&'a Admission>,
+    entitlements: &'a dyn super::context::DynEntitlements,
+    tasks: &'a dyn super::tasks::TaskStore,
+    admission: Option<&'a super::admission::Admission>,
 ) -> Caller<'a> {
     Caller { entitlements, tasks: Some(tasks), task_admission: admission, ..plain_caller(principal) }
 }

@@ -30,7 +30,6 @@ use crate::mcp::session::{self, Session, SessionHub};
 use crate::mcp::tasks::TaskStore;
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
-use crate::tools::{REGISTRY, SERVER_INFO};
 
 /// The request as the MCP transport reads it.
 pub(super) struct McpRequest {
@@ -70,7 +69,7 @@ pub async fn post(req: Request, env: &Env) -> Answered {
 /// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
 pub async fn session(req: Request, env: &Env) -> Answered {
-    if !REGISTRY.with(|r| r.holds_sessions()) || env.durable_object(Binding::Sessions.name()).is_err() {
+    if !crate::app::registry().holds_sessions() || env.durable_object(Binding::Sessions.name()).is_err() {
         return respond::method_not_allowed("POST").into();
     }
     guarded(req, env, true).await
@@ -168,7 +167,7 @@ async fn on_session(
     request: McpRequest,
 ) -> Answered {
     let sealing = sealing(&config, now_secs());
-    let registry = REGISTRY.with(|r| r.clone());
+    let registry = crate::app::registry();
     let mut hub =
         registry.holds_sessions().then(|| Hub::for_caller(env, &config.oauth_issuer, &principal.sub)).flatten();
     let opened = request.header("Mcp-Session-Id").map(|id| session::open(&sealing, &principal.sub, &id));
@@ -216,8 +215,8 @@ async fn serve(
     Opened { sealing, session, hub }: Opened<'_>,
 ) -> Answered {
     let now_secs = sealing.now_secs;
-    let registry = REGISTRY.with(|r| r.clone());
-    let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
+    let registry = crate::app::registry();
+    let server = Server { registry: &registry, info: crate::app::info(), page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
     let paywall = paywall(env, config, &principal.sub, &base_url, now_secs);
     let tasks = registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
@@ -274,7 +273,7 @@ pub async fn preflight(req: Request, env: &Env) -> HttpReply {
 /// tool's.
 pub fn supported_scopes(config: &Config) -> Vec<String> {
     let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
-    REGISTRY.with(|r| scopes.extend(r.scopes().into_iter().map(str::to_owned)));
+    scopes.extend(crate::app::registry().scopes().into_iter().map(str::to_owned));
     scopes.sort();
     scopes.dedup();
     config.token_profile.advertised_all(&scopes)
@@ -292,7 +291,7 @@ pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
         authorization_servers: vec![config.token_issuer()],
         scopes_supported: supported_scopes(&config),
         bearer_methods_supported: vec!["header"],
-        resource_name: SERVER_INFO.title,
+        resource_name: crate::app::info().title,
     };
     HttpReply::json(200, &serde_json::to_value(&doc).unwrap_or_default(), None)
         .with_header("Access-Control-Allow-Origin", "*")

@@ -10,11 +10,31 @@ use super::jsonrpc::*;
 use super::mrtr::Sealing;
 use super::param_headers::decode_header_value;
 use super::transport::{self, Caller, HttpRequest};
+use super::ServerInfo;
 use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
 use crate::auth::prm::Challenge;
 use crate::auth::Principal;
 use crate::http::HttpReply;
-use crate::tools;
+
+/// The template's example tools (the repository's root crate, `src/tools/`), compiled here as its
+/// sellers start with them: a D1 tool and a paid tool for these tests.
+#[path = "../../../../src/tools/notes.rs"]
+mod example_notes;
+#[path = "../../../../src/tools/text_stats.rs"]
+mod example_text_stats;
+mod examples {
+    pub(super) use super::example_notes::Remember;
+    pub(super) use super::example_text_stats::TextStats;
+}
+
+const SERVER_INFO: ServerInfo = ServerInfo {
+    name: "mkit",
+    title: "mKit",
+    version: crate::build_info::VERSION,
+    description: "A paid, remote MCP server on Cloudflare Workers.",
+    website_url: None,
+    instructions: "Call whoami to see your identity and entitlements.",
+};
 
 /// Drives a future that never waits on real I/O (the tools under test do not).
 fn block_on<F: Future>(f: F) -> F::Output {
@@ -102,8 +122,8 @@ impl Tool for Metered {
 /// The shipped registry's resources and prompts with only the kit's example tools: a seller's own
 /// tool (the README's `shout`, added as shown) must not change what these tests expect.
 fn registry() -> Registry {
-    let mut r = tools::registry();
-    r.tools.retain(|t| matches!(t.info.name, "whoami" | "remember" | "text_stats"));
+    let mut r = crate::tools::standard();
+    r.tool(examples::Remember).tool(examples::TextStats);
     r.tool(Admin).tool(Chatty).tool(Metered("metered", None, 2)).tool(Metered("paid_metered", Some("gold"), 1));
     r
 }
@@ -227,7 +247,7 @@ impl Harness {
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         };
-        let server = Server { registry: &self.registry, info: &tools::SERVER_INFO, page_size: self.page_size };
+        let server = Server { registry: &self.registry, info: &SERVER_INFO, page_size: self.page_size };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
         let caller = Caller {
@@ -927,7 +947,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
         };
-        let server = Server { registry: &h.registry, info: &tools::SERVER_INFO, page_size: 50 };
+        let server = Server { registry: &h.registry, info: &SERVER_INFO, page_size: 50 };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
         let caller = Caller {

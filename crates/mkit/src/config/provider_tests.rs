@@ -22,7 +22,7 @@ const RESOURCE: &str = "https://mcp.example.com/mcp";
 const SECRET: &str = "0123456789abcdef0123456789abcdef";
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 fn fixtures() -> Vec<(String, Value)> {

@@ -29,7 +29,6 @@ use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{self, Status, Task};
 use crate::mcp::transport::Caller;
 use crate::mcp::Server;
-use crate::tools::{REGISTRY, SERVER_INFO};
 
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
@@ -216,7 +215,7 @@ impl Runs {
     async fn give_back(&self, task: &Task) {
         let (Some(admission), Ok(config)) = (&task.admission, super::respond::config(&self.env)) else { return };
         let name = task.call.get("name").and_then(Value::as_str).unwrap_or_default();
-        let Some(info) = REGISTRY.with(|r| r.find_tool(name).map(|t| t.info.clone())) else { return };
+        let Some(info) = crate::app::registry().find_tool(name).map(|t| t.info.clone()) else { return };
         let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_ms() / 1000);
         crate::mcp::admission::give_back(&paywall, &info, admission).await;
     }
@@ -227,8 +226,8 @@ impl Runs {
             RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the deployment's configuration is invalid")
         })?;
         let now_secs = now_ms() / 1000;
-        let registry = REGISTRY.with(|r| r.clone());
-        let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50 };
+        let registry = crate::app::registry();
+        let server = Server { registry: &registry, info: crate::app::info(), page_size: 50 };
         let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);

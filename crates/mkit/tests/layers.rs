@@ -17,10 +17,20 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The repository: the seller's crate at the root, the kit's crates under `crates/`.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(p: &Path) -> String {
+    fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The kit's `src/<dir>` (a folder, or `<dir>.rs`), each file with its text.
 fn src(dir: &str) -> Vec<(PathBuf, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src").join(dir);
     let files = if root.is_dir() { rust_files(&root) } else { vec![root.with_extension("rs")] };
-    files.into_iter().map(|p| (p.clone(), fs::read_to_string(&p).unwrap_or_default())).collect()
+    files.into_iter().map(|p| (p.clone(), read(&p))).collect()
 }
 
 /// Lines that are code: comments and doc comments do not count.
@@ -109,7 +119,7 @@ fn non_test_lines(text: &str) -> usize {
 
 /// The `[dependencies]` section of a crate's manifest: each dependency's name.
 fn dependencies(manifest: &str) -> Vec<String> {
-    let text = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(manifest)).unwrap_or_default();
+    let text = read(&repo().join(manifest));
     let section = text.split("\n[dependencies]\n").nth(1).unwrap_or_default();
     let section = section.split("\n[").next().unwrap_or_default();
     section
@@ -129,14 +139,35 @@ fn the_kernel_depends_on_nothing_of_mkit() {
     let wrong: Vec<_> =
         deps.iter().filter(|d| d.starts_with("mkit") || *d == "worker" || d.starts_with("wasm-bindgen")).collect();
     assert!(wrong.is_empty(), "crates/mkit-kernel must not depend on {wrong:?}");
-    assert!(dependencies("Cargo.toml").contains(&"mkit-kernel".to_owned()), "mkit builds on the kernel");
+    assert!(dependencies("crates/mkit/Cargo.toml").contains(&"mkit-kernel".to_owned()), "mkit builds on the kernel");
+}
+
+/// The seller's crate (the repository's root) reaches the kit only through `mkit`'s public API,
+/// and holds none of the kit's code: its sources name no kit-internal module.
+#[test]
+fn the_sellers_crate_depends_on_the_kit_and_holds_none_of_it() {
+    let deps = dependencies("Cargo.toml");
+    assert!(deps.contains(&"mkit".to_owned()), "the seller's crate depends on the kit: {deps:?}");
+    let kit_internal: Vec<_> = deps.iter().filter(|d| d.starts_with("mkit-")).collect();
+    assert!(kit_internal.is_empty(), "the seller's crate depends on the kit's inner crates: {kit_internal:?}");
+    let seller = rust_files(&repo().join("src"));
+    assert!(seller.len() <= 8, "the seller's crate is small: {seller:?}");
+    for p in seller {
+        for (n, line) in code_lines(&read(&p)) {
+            assert!(!line.contains("crate::edge") && !line.contains("mkit::edge"), "{}:{}: {line}", p.display(), n + 1);
+        }
+    }
+    for kit in ["crates/mkit/Cargo.toml", "crates/mkit-kernel/Cargo.toml"] {
+        let deps = dependencies(kit);
+        assert!(!deps.contains(&"mkit-server".to_owned()), "{kit} must not depend on the seller's crate");
+    }
 }
 
 #[test]
 fn files_stay_short() {
     let mut long = Vec::new();
-    let kernel = rust_files(&Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/mkit-kernel/src"));
-    let kernel = kernel.into_iter().map(|p| (p.clone(), fs::read_to_string(&p).unwrap_or_default()));
+    let kernel = rust_files(&repo().join("crates/mkit-kernel/src"));
+    let kernel = kernel.into_iter().map(|p| (p.clone(), read(&p)));
     for (path, text) in src("").into_iter().chain(kernel) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         // Test files and the conformance fixtures are exempt.

@@ -50,7 +50,7 @@ impl Binding {
 mod tests {
     use super::*;
 
-    const WRANGLER: &str = include_str!("../wrangler.jsonc");
+    const WRANGLER: &str = include_str!("../../../wrangler.jsonc");
 
     /// The names a section of wrangler.jsonc binds: `"binding": "X"`, and `"name": "X"` of Durable
     /// Objects and rate limits.

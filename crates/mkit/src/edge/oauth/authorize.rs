@@ -19,7 +19,7 @@ use crate::oauth::scope_policy::grant;
 use crate::oauth::uri::Uri;
 use crate::oauth::{store, OAuthError};
 use crate::seal;
-use crate::tools::SERVER_INFO;
+
 use crate::web::consent::{self, Consent};
 use crate::web::form::{encode, query_param};
 use crate::web::pages::page;
@@ -91,7 +91,7 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
     let local = target.is_loopback() || (target.scheme != "https" && target.scheme != "http");
     let source = csp_source(&target);
     consent::page(&Consent {
-        server: SERVER_INFO.title,
+        server: crate::app::info().title,
         client_name: client.display_name(),
         client_id: &client.client_id,
         redirect_host: &display_host(&approved.redirect_uri),

@@ -1,0 +1,86 @@
+//! mKit: a paid, remote MCP server on Cloudflare Workers.
+//!
+//! A seller's server is a small crate depending on this one: its `serverInfo` and tools in a
+//! [`Server`], and three entry points that call [`start`], [`fetch`] and [`scheduled`]:
+//!
+//! ```ignore
+//! use worker::{event, Context, Env, Request, Response, Result, ScheduleContext, ScheduledEvent};
+//!
+//! static SERVER: mkit::Server = mkit::Server { info: tools::SERVER_INFO, registry: tools::registry };
+//!
+//! #[event(start)]
+//! fn start() {
+//!     mkit::start(&SERVER);
+//! }
+//!
+//! #[event(fetch)]
+//! async fn fetch(req: Request, env: Env, _ctx: Context) -> Result<Response> {
+//!     mkit::fetch(req, env).await
+//! }
+//!
+//! #[event(scheduled)]
+//! async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+//!     mkit::scheduled(env).await;
+//! }
+//! ```
+//!
+//! The Durable Object classes the kit needs (`McpSessions`, `McpTasks`) are exported from the
+//! seller's Worker by linking this crate: nothing to write.
+//!
+//! Every module but `edge` is pure: it never touches the `worker` crate and is tested natively.
+//! Dependencies point one way (docs/architecture.md): `auth`, `billing` and `oauth` (the optional
+//! authorization server) know nothing of MCP;
+//! `mcp` knows no ledger and no shipped tool; `paywall` joins `billing` to `mcp`; `tools` build on
+//! `mcp`; `edge` binds everything to workers-rs.
+
+pub mod app;
+pub mod auth;
+pub mod billing;
+pub mod bindings;
+pub mod build_info;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod keyring;
+pub mod log;
+pub mod mcp;
+pub mod oauth;
+pub mod paylink;
+pub mod paywall;
+pub mod quota;
+pub mod routes;
+pub mod sql;
+pub mod stats;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod tools;
+pub mod web;
+
+mod edge;
+
+/// The kit's tests compile the template's example tools, which name the kit `mkit`.
+#[cfg(test)]
+extern crate self as mkit;
+
+/// The kernel's primitives, under the paths the rest of the crate has always used.
+pub use mkit_kernel::{mac, seal};
+
+use worker::{Env, Request, Response, Result};
+
+pub use app::Server;
+
+/// Installs the seller's server for this isolate; call it from `#[event(start)]`.
+pub fn start(server: &'static Server) {
+    console_error_panic_hook::set_once();
+    app::install(server);
+}
+
+/// Serves one request: `/mcp`, the OAuth endpoints, `/stripe/webhook`, the pay pages, `/healthz`.
+pub async fn fetch(req: Request, env: Env) -> Result<Response> {
+    edge::serve(req, env).await
+}
+
+/// The cron trigger (wrangler.jsonc `triggers`): housekeeping that no request should wait for.
+pub async fn scheduled(env: Env) {
+    edge::scheduled(env).await;
+}
