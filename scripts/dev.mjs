@@ -57,7 +57,7 @@ function writeDevConfig() {
   const { $schema: _schema, env: _env, ...top } = readConfig();
   const up = (p) => join(ROOT, p); // absolute: build.cwd is taken from the process, the rest from the file
   const config = { ...top, main: up("build-dev/index.js"),
-    build: { command: "make --no-print-directory worker-dev", cwd: up("."), watch_dir: up("src") },
+    build: { command: "make --no-print-directory worker-dev", cwd: up("."), watch_dir: [up("src"), up("crates")] },
     d1_databases: top.d1_databases.map((d) => ({ ...d, migrations_dir: up(d.migrations_dir) })) };
   mkdirSync(join(ROOT, ".wrangler", "dev"), { recursive: true });
   writeFileSync(DEV_CONFIG, JSON.stringify(config, null, 2));
