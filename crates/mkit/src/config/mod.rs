@@ -201,6 +201,23 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
             }
         }
     }
+    if needs.paid_tools && !cfg!(feature = "billing") {
+        errors.push(ConfigError {
+            variable: "mkit/billing",
+            state: VarState::Invalid,
+            reason: "a tool has a price, but this server was built without mKit's billing: enable the \
+                     `billing` feature of the mkit dependency, or take the price off",
+        });
+    }
+    if is_on(src, "MKIT_AUTH_SERVER", false) && !cfg!(feature = "auth-server") {
+        errors.push(ConfigError {
+            variable: "MKIT_AUTH_SERVER",
+            state: VarState::Invalid,
+            reason: "is on, but this server was built without mKit's authorization server: \
+                     enable the `auth-server` feature of the mkit dependency, or set it off",
+        });
+        entries.push(("MKIT_AUTH_SERVER", VarState::Invalid));
+    }
     if is_on(src, "MKIT_AUTH_SERVER", false) {
         for name in ["MCP_RESOURCE", "MKIT_WEB_CLIENT_ID", "MKIT_WEB_CLIENT_SECRET"] {
             if value(src, name).is_none() {
@@ -438,6 +455,19 @@ mod tests {
         let names: Vec<_> = errs.iter().map(|e| e.variable).collect();
         assert_eq!(names, vec!["OAUTH_ISSUER", "STRIPE_WEBHOOK_SECRET", "MKIT_SECRET"]);
         assert!(errs.iter().all(|e| e.state == VarState::Missing));
+    }
+
+    /// A capability left out of the build is named when the configuration asks for it.
+    #[test]
+    fn capabilities_left_out_of_the_build_are_named() {
+        let paid = check_for(&vars(&[]), Needs { paid_tools: true });
+        let billing = paid.errors.iter().find(|e| e.variable == "mkit/billing");
+        assert_eq!(billing.is_some(), !cfg!(feature = "billing"), "{:?}", paid.errors);
+        let mut v = good();
+        v.insert("MKIT_AUTH_SERVER".into(), "on".into());
+        let errs = check(&v).errors;
+        let off = errs.iter().find(|e| e.variable == "MKIT_AUTH_SERVER");
+        assert_eq!(off.is_some(), !cfg!(feature = "auth-server"), "{errs:?}");
     }
 
     #[test]

@@ -65,20 +65,6 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
     }
 }
 
-/// GET /billing/callback: the issuer's redirect back, for the pay pages and (in
-/// authorization-server mode, which needs no Stripe) for an MCP client's sign-in.
-pub async fn callback(req: Request, env: &Env) -> HttpReply {
-    let config = match respond::config(env) {
-        Ok(c) => c,
-        Err(reply) => return reply,
-    };
-    let shop = if config.auth_server { Shop::for_sign_in(&config, &req) } else { Shop::new(&config, &req) };
-    match shop {
-        Some(shop) => shop.callback(&req).await,
-        None => pages::not_selling(),
-    }
-}
-
 /// Where Stripe sends the browser back.
 pub async fn page(_req: Request, _env: &Env, which: BillingPage) -> HttpReply {
     match which {
@@ -129,7 +115,7 @@ async fn checkout(
 /// Whether `sub` already holds `entitlement` (then there is nothing to sell twice).
 async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, entitlement: &str, now: u64) -> bool {
     use crate::paywall::LedgerReader;
-    let ledger = d1::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs, cache_ms: 0 };
+    let ledger = super::ledger::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs, cache_ms: 0 };
     ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }
 

@@ -3,21 +3,26 @@
 
 use worker::Env;
 
-use super::d1::D1Ledger;
 use crate::config::Config;
 use crate::keyring::{self, Purpose};
 use crate::mcp::mrtr::Sealing;
-use crate::paywall::{LinkMint, Offer, Paywall};
+
+/// Without billing nothing is sold, so nothing is granted either (fail closed).
+#[cfg(not(feature = "billing"))]
+pub(super) fn paywall(_: &Env, _: &Config, _: &str, _: &str, _: u64) -> crate::paywall::Unsold {
+    crate::paywall::Unsold
+}
 
 /// The caller's paid access, read from the D1 ledger: entitlements, free quotas, credits.
+#[cfg(feature = "billing")]
 pub(super) fn paywall<'a>(
     env: &'a Env,
     config: &'a Config,
     sub: &'a str,
     base_url: &'a str,
     now_secs: u64,
-) -> Paywall<'a, D1Ledger<'a>> {
-    let ledger = D1Ledger {
+) -> crate::paywall::Paywall<'a, super::ledger::D1Ledger<'a>> {
+    let ledger = super::ledger::D1Ledger {
         env,
         now_secs: now_secs as i64,
         grace_secs: config.grace_secs,
@@ -27,7 +32,7 @@ pub(super) fn paywall<'a>(
         let r = crate::app::registry();
         (r.free_quotas(), r.prices_in_credits())
     };
-    Paywall::new(ledger, sub, offer(config, base_url, now_secs))
+    crate::paywall::Paywall::new(ledger, sub, offer(config, base_url, now_secs))
         .with_quotas(quotas, now_secs as i64)
         .with_credits(credits)
 }
@@ -40,7 +45,9 @@ pub(super) fn sealing(config: &Config, now_secs: u64) -> Sealing {
 
 /// Where a caller without an entitlement pays: mKit's own pay pages when Stripe and the web
 /// client are configured, else the static `MKIT_UPGRADE_URL`.
-fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> Offer<'a> {
+#[cfg(feature = "billing")]
+fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> crate::paywall::Offer<'a> {
+    use crate::paywall::{LinkMint, Offer};
     let selling = config.stripe_secret_key.is_some() && config.web_client.is_some();
     let links = config.deployment_secrets.first().filter(|_| selling).map(|secret| LinkMint {
         key: keyring::key(secret, Purpose::PayLink),

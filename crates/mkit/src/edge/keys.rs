@@ -143,6 +143,7 @@ async fn validate(validator: &AccessTokenValidator, token: &str, config: &Config
             Err(e) => Err(e.into()),
         };
     }
+    #[cfg(feature = "auth-server")]
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.
         let keys = super::oauth::local_key_set(config);

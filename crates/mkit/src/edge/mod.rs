@@ -1,8 +1,10 @@
 //! The workers-rs adapter: one file per route family, binding the pure modules to Env, D1, the
 //! Cache API and the clock. Every handler has one shape: `(Request, &Env) -> HttpReply`.
 
+#[cfg(feature = "billing")]
 mod billing;
 mod body;
+mod callback;
 mod caller;
 mod d1;
 mod fetch;
@@ -11,9 +13,13 @@ mod introspect;
 mod jwks_copy;
 mod key_refresh;
 mod keys;
+#[cfg(feature = "billing")]
+mod ledger;
 mod listeners;
 mod mcp;
+#[cfg(feature = "billing")]
 mod meter;
+#[cfg(feature = "auth-server")]
 mod oauth;
 mod object_storage;
 mod platform;
@@ -27,12 +33,14 @@ mod stats;
 mod task_object;
 mod task_store;
 mod webcrypto;
+#[cfg(feature = "billing")]
 mod webhook;
 
 use worker::{console_log, Date, Env, Request, Response, Result};
 
 use crate::http::HttpReply;
 use crate::log::{sanitize_cf_ray, RequestLog};
+#[cfg(feature = "billing")]
 use crate::paylink::Kind;
 use crate::routes::{route, Route, Routing};
 use respond::Answered;
@@ -75,20 +83,34 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
 pub async fn scheduled(env: Env) {
     let Ok(config) = respond::config(&env) else { return };
     let now = Date::now().as_millis() / 1000;
-    meter::export(&env, &config, now as i64).await;
-    let mut statements = vec![
-        crate::billing::usage::sweep(now as i64),
-        crate::billing::credits::settle_stale(now as i64),
-        crate::billing::meter::sweep(now as i64),
-    ];
-    if config.auth_server {
-        statements.extend(crate::oauth::store::sweep(now));
+    let statements = housekeeping(&env, &config, now).await;
+    if statements.is_empty() {
+        return;
     }
     let outcome = match d1::apply_batch(&env, &statements).await {
         Ok(changed) => format!("{{\"event\":\"sweep\",\"changed\":{}}}", changed.iter().sum::<usize>()),
         Err(e) => format!("{{\"event\":\"sweep\",\"error\":\"{}\"}}", e.code()),
     };
     console_log!("{outcome}");
+}
+
+/// What each capability sweeps (its metered usage exported first).
+#[cfg_attr(not(feature = "billing"), expect(unused_variables))]
+async fn housekeeping(env: &Env, config: &crate::config::Config, now: u64) -> Vec<crate::sql::Statement> {
+    #[cfg_attr(not(any(feature = "billing", feature = "auth-server")), expect(unused_mut))]
+    let mut statements = Vec::new();
+    #[cfg(feature = "billing")]
+    {
+        meter::export(env, config, now as i64).await;
+        statements.push(crate::billing::usage::sweep(now as i64));
+        statements.push(crate::billing::credits::settle_stale(now as i64));
+        statements.push(crate::billing::meter::sweep(now as i64));
+    }
+    #[cfg(feature = "auth-server")]
+    if config.auth_server {
+        statements.extend(crate::oauth::store::sweep(now));
+    }
+    statements
 }
 
 /// The route table's handlers.
@@ -99,12 +121,23 @@ async fn handle(r: Route, req: Request, env: &Env) -> Answered {
         Route::Healthz => health::healthz(req, env).await,
         Route::McpPreflight => mcp::preflight(req, env).await,
         Route::ProtectedResourceMetadata => mcp::protected_resource_metadata(req, env).await,
+        #[cfg(feature = "billing")]
         Route::StripeWebhook => webhook::stripe(req, env).await,
+        #[cfg(feature = "billing")]
         Route::BillingCheckout => billing::pay_link(req, env, Kind::Checkout).await,
+        #[cfg(feature = "billing")]
         Route::BillingPortal => billing::pay_link(req, env, Kind::Portal).await,
-        Route::BillingCallback => billing::callback(req, env).await,
+        #[cfg(feature = "billing")]
         Route::BillingPage(which) => billing::page(req, env, which).await,
+        #[cfg(not(feature = "billing"))]
+        Route::StripeWebhook | Route::BillingCheckout | Route::BillingPortal | Route::BillingPage(_) => {
+            HttpReply::error(404, "billing_off")
+        }
+        Route::BillingCallback => callback::callback(req, env).await,
+        #[cfg(feature = "auth-server")]
         Route::OAuth(which) => oauth::handle(which, req, env).await,
+        #[cfg(not(feature = "auth-server"))]
+        Route::OAuth(_) => HttpReply::error(404, "authorization_server_off"),
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(req),
         #[cfg(feature = "fixtures")]

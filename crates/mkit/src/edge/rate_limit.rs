@@ -34,11 +34,13 @@ pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
 }
 
 /// Whether the client address `address` registered too many clients lately.
+#[cfg(feature = "auth-server")]
 pub async fn over_registration_limit(env: &Env, address: &str) -> bool {
     over(env, Binding::RegistrationRateLimit, format!("register:{address}")).await
 }
 
 /// The `Retry-After` a limited caller is told, in seconds.
+#[cfg(feature = "auth-server")]
 pub fn retry_after_secs() -> u32 {
     RETRY_AFTER_SECS
 }

@@ -12,7 +12,7 @@ use crate::keyring::{self, Purpose};
 use crate::web::cookies::{self, SESSION, SIGNIN};
 use crate::web::form::query_param;
 use crate::web::pages::page;
-use crate::web::signin::{self, Pending, CALLBACK_PATH, SESSION_TTL_SECS, SIGNIN_TTL_SECS};
+use crate::web::signin::{self, Pending, CALLBACK_PATH, SESSION_TTL_SECS};
 
 /// What the pay pages need: set up only when Stripe and the web client are configured.
 pub struct Shop<'a> {
@@ -20,6 +20,7 @@ pub struct Shop<'a> {
     pub client_id: &'a str,
     pub client_secret: &'a str,
     /// Empty for the authorization server's sign-in (`for_sign_in`), which never calls Stripe.
+    #[cfg_attr(not(feature = "billing"), allow(dead_code))]
     pub stripe_key: &'a str,
     /// The worker's public origin: `MCP_RESOURCE`'s, else the request's own.
     pub origin: String,
@@ -29,6 +30,7 @@ pub struct Shop<'a> {
 }
 
 impl<'a> Shop<'a> {
+    #[cfg(feature = "billing")]
     pub fn new(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
         let stripe_key = config.stripe_secret_key.as_deref()?;
         Shop { stripe_key, ..Shop::for_sign_in(config, req)? }.into()
@@ -60,7 +62,7 @@ impl<'a> Shop<'a> {
 
     /// The scopes the deployment's rules give this upstream identity (authorization-server mode).
     fn eligible_scopes(&self, id_token: &serde_json::Map<String, serde_json::Value>) -> Vec<String> {
-        if !self.config.auth_server {
+        if !cfg!(feature = "auth-server") || !self.config.auth_server {
             return Vec::new();
         }
         let trust = self.config.auth_trust_unverified_email;
@@ -68,6 +70,7 @@ impl<'a> Shop<'a> {
     }
 
     /// The signed-in identity of this browser, if any.
+    #[cfg(feature = "auth-server")]
     pub fn signed_in_identity(&self, req: &Request) -> Option<signin::Identity> {
         let header = req.headers().get("Cookie").ok().flatten();
         let cookie = cookies::get(header.as_deref(), SESSION)?;
@@ -75,6 +78,7 @@ impl<'a> Shop<'a> {
     }
 
     /// The signed-in subject of this browser, if any.
+    #[cfg(feature = "billing")]
     pub fn signed_in(&self, req: &Request) -> Option<String> {
         let header = req.headers().get("Cookie").ok().flatten();
         let cookie = cookies::get(header.as_deref(), SESSION)?;
@@ -82,6 +86,7 @@ impl<'a> Shop<'a> {
     }
 
     /// Sends the browser to the issuer, to come back to `return_to` signed in.
+    #[cfg(any(feature = "billing", feature = "auth-server"))]
     pub async fn start_sign_in(&self, return_to: &str) -> HttpReply {
         let mut random = [0u8; 96];
         if getrandom02::getrandom(&mut random).is_err() {
@@ -97,7 +102,7 @@ impl<'a> Shop<'a> {
         let scope = signin::signin_scope(self.carried().iter().chain([&self.config.auth_subject_claim]));
         let to =
             pending.authorization_url(&endpoints.authorization_endpoint, self.client_id, &self.redirect_uri(), &scope);
-        see_other(&to).with_header("Set-Cookie", cookies::set(SIGNIN, &cookie, SIGNIN_TTL_SECS))
+        see_other(&to).with_header("Set-Cookie", cookies::set(SIGNIN, &cookie, signin::SIGNIN_TTL_SECS))
     }
 
     /// GET /billing/callback: checks `state` against the sign-in cookie, exchanges the code, checks

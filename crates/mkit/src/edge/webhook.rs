@@ -72,7 +72,7 @@ async fn apply(env: &Env, event: &Event, disposition: ledger::Disposition, state
             let s = ledger::summarize(statements, &changes);
             if s.changes > 0 {
                 // This isolate's recent keys may now grant too much; others' lapse within the TTL.
-                d1::forget_recent_keys();
+                super::ledger::forget_recent_keys();
             }
             let mut body = json!({ "received": true, "event": event.id, "type": event.kind,
                 "outcome": disposition.as_str(), "duplicate": s.duplicate, "changes": s.changes, "conflicts": s.conflicts });

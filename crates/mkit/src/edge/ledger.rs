@@ -1,0 +1,105 @@
+//! The ledger as the paywall reads it (`paywall::LedgerReader` on D1): the caller's entitlements
+//! in one indexed query, remembered per isolate for `MKIT_ENTITLEMENT_CACHE_SECONDS`, and the
+//! counters of free quotas and credits. Feature `billing`.
+
+use serde::Deserialize;
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
+
+use super::d1::{apply_batch, bind_value, db, first_row};
+use crate::billing::ledger::{self, Statement};
+use crate::billing::StoreError;
+use crate::paywall::LedgerReader;
+
+/// The caller's entitlements from the ledger: one indexed query, at the current time with the
+/// configured grace (`MKIT_GRACE_DAYS`).
+pub struct D1Ledger<'a> {
+    pub env: &'a Env,
+    pub now_secs: i64,
+    /// `MKIT_GRACE_DAYS`, in seconds: how long after its period end a subscription still grants.
+    pub grace_secs: i64,
+    /// `MKIT_ENTITLEMENT_CACHE_SECONDS`, in ms: how long a read's keys may let calls run.
+    pub cache_ms: u64,
+}
+
+/// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
+/// Bounded: past `RECENT_MAX` callers it starts over.
+type Recent = std::collections::HashMap<String, (u64, Vec<String>)>;
+const RECENT_MAX: usize = 1024;
+
+thread_local! {
+    static RECENT: std::cell::RefCell<Recent> = std::cell::RefCell::new(Recent::new());
+}
+
+/// Forgets every caller's recent keys: a webhook changed the ledger.
+pub fn forget_recent_keys() {
+    RECENT.with(|r| r.borrow_mut().clear());
+}
+
+fn remember(sub: &str, keys: &[String], until_ms: u64) {
+    RECENT.with(|r| {
+        let mut r = r.borrow_mut();
+        if r.len() >= RECENT_MAX {
+            r.clear();
+        }
+        r.insert(sub.to_owned(), (until_ms, keys.to_vec()));
+    });
+}
+
+#[derive(Deserialize)]
+struct KeyRow {
+    key: String,
+}
+
+#[derive(Deserialize)]
+struct CounterRow {
+    quota_key: String,
+    window_start: f64,
+    used: f64,
+}
+
+impl LedgerReader for D1Ledger<'_> {
+    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        let params: Vec<JsValue> =
+            ledger::entitlements_params(sub, self.now_secs, self.grace_secs).iter().map(bind_value).collect();
+        let statement = db(self.env)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&params);
+        let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
+        let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
+        let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        if self.cache_ms > 0 && !keys.is_empty() {
+            remember(sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
+        }
+        Ok(keys)
+    }
+
+    fn recent_keys(&self, sub: &str) -> Option<Vec<String>> {
+        if self.cache_ms == 0 {
+            return None;
+        }
+        let now = worker::Date::now().as_millis();
+        RECENT.with(|r| r.borrow().get(sub).filter(|(until, _)| now < *until).map(|(_, keys)| keys.clone()))
+    }
+
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
+        apply_batch(self.env, &statements).await
+    }
+
+    async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
+        let row: Option<serde_json::Value> = first_row(self.env, s.sql, &s.params).await?;
+        let first = row.as_ref().and_then(serde_json::Value::as_object).and_then(|o| o.values().next().cloned());
+        Ok(first.and_then(|v| v.as_f64()).map(|n| n as i64))
+    }
+
+    /// 16 random bytes: debit ids and meter event identifiers.
+    fn new_id(&self) -> Option<String> {
+        super::random::random_token(16)
+    }
+
+    async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+        let statement = db(self.env)?.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?;
+        let rows = statement.all().await.map_err(|_| StoreError::Query)?;
+        let rows: Vec<CounterRow> = rows.results().map_err(|_| StoreError::Rows)?;
+        Ok(rows.into_iter().map(|r| (r.quota_key, r.window_start as i64, r.used as i64)).collect())
+    }
+}
