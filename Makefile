@@ -52,7 +52,7 @@ PORT ?= 8787
 CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
 .PHONY: worker-dev test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check stripe-reconcile deploy-check docs-check init ledger provision stats idp-check vars
+  deploy promote rollback secrets tail check migrations stripe-reconcile deploy-check docs-check init ledger provision stats idp-check vars
 
 help:
 	@echo "Start here:"
@@ -76,6 +76,8 @@ help:
 	@echo "  make provision ENV=staging|production [DOMAIN=…] [ISSUER=…] [LOCATION=…]   D1, URL and MCP_RESOURCE into wrangler.jsonc"
 	@echo "  make vars ENV=… NAME=… VALUE=…   one var into wrangler.jsonc's env.ENV.vars, checked against the contract"
 	@echo "  make deploy ENV=staging|production [PERCENT=10]   migrations, upload, (gradual) deploy"
+	@echo "  make migrations   the kit's D1 migrations and yours into target/d1-migrations (wrangler.jsonc's"
+	@echo "               migrations_dir): make dev and make deploy run it, run it before a wrangler d1 migrations command"
 	@echo "  make promote ENV=… VERSION=…  | make rollback ENV=… [VERSION=…] | make secrets ENV=… | make tail ENV=…"
 	@echo "  make check URL=… [TOKEN=…]   the runbook's checks against any deployment"
 	@echo "  make idp-check ISSUER=… [TOKEN=…] [RESOURCE=…]  what an identity provider offers MCP clients; the settings for it"
@@ -230,6 +232,11 @@ deploy: setup-npm
 	@$(OPS) preflight --env "$(ENV)" --percentage "$(PERCENT)"
 	@if [ "$${DRY_RUN:-}" = 1 ]; then echo "dry-run: make worker"; else $(MAKE) --no-print-directory setup-rust setup-npm worker; fi
 	@$(OPS) deploy --env "$(ENV)" --percentage "$(PERCENT)" --message "$(MESSAGE)"
+
+# The D1 migrations Wrangler applies (scripts/migrations.mjs): the kit's (the mkit crate's
+# migrations/, wherever Cargo has it) and yours (migrations/), into target/d1-migrations.
+migrations: setup-npm
+	@node scripts/migrations.mjs
 
 promote: setup-npm
 	@$(OPS) promote --env "$(ENV)" --version "$(VERSION)"

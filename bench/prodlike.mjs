@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { Miniflare, NoOpLog, convertV4MiniflareOptions } from "miniflare";
 import { ROOT, defaultVars, freePort, TEST_WEBHOOK_SECRET } from "../tests/e2e/harness.mjs";
 import { startIssuer } from "../tests/e2e/issuer.mjs";
+import { kitMigrationsDir, mergeMigrations } from "../scripts/migrations.mjs";
 import { envelope, objectFor, signedHeader } from "../scripts/stripe-event.mjs";
 import { startStaticIssuer, TOKEN_ALGS } from "./keys.mjs";
 
@@ -74,11 +75,10 @@ const mcp = (token, params) => ({
   body: JSON.stringify({ jsonrpc: "2.0", id: 1, ...params }),
 });
 
-/** Every migration's statements, for a fresh local D1. */
+/** Every migration's statements (the kit's and the server's), for a fresh local D1. */
 function migrations() {
-  const dir = join(ROOT, "migrations");
-  return readdirSync(dir).sort().flatMap((f) => readFileSync(join(dir, f), "utf8").replace(/--.*$/gm, "").split(";"))
-    .map((s) => s.trim()).filter(Boolean);
+  return mergeMigrations([kitMigrationsDir(), join(ROOT, "migrations")])
+    .flatMap((f) => f.text.replace(/--.*$/gm, "").split(";")).map((s) => s.trim()).filter(Boolean);
 }
 
 /** The TypeScript anchor bundled as wrangler would (esbuild, workerd conditions). */

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { Miniflare, NoOpLog, convertV4MiniflareOptions } from "miniflare";
 import { ROOT, defaultVars, freePort } from "../tests/e2e/harness.mjs";
 import { startIssuer } from "../tests/e2e/issuer.mjs";
+import { kitMigrationsDir, mergeMigrations } from "../scripts/migrations.mjs";
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const FLOWS = Number(process.env.BENCH_FLOWS ?? 100);
@@ -34,9 +35,8 @@ function workerdPids() {
   }).map(Number);
 }
 
-const migrations = () => readdirSync(join(ROOT, "migrations")).sort()
-  .flatMap((f) => readFileSync(join(ROOT, "migrations", f), "utf8").replace(/--.*$/gm, "").split(";"))
-  .map((s) => s.trim()).filter(Boolean);
+const migrations = () => mergeMigrations([kitMigrationsDir(), join(ROOT, "migrations")])
+  .flatMap((f) => f.text.replace(/--.*$/gm, "").split(";")).map((s) => s.trim()).filter(Boolean);
 
 async function start() {
   const before = new Set(workerdPids());

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { ISSUER_PORT, startDevIssuer } from "./dev-issuer.mjs";
 import { LOCAL_STRIPE_KEY, LOCAL_STRIPE_PORT, startLocalStripe } from "./local-stripe.mjs";
+import { assembleMigrations } from "./migrations.mjs";
 import { readConfig, ROOT } from "./wrangler-config.mjs";
 
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
@@ -138,6 +139,7 @@ async function main() {
   ensureDevVars(port);
   writeDevConfig();
   const local = ["--config", DEV_CONFIG, "--persist-to", STATE];
+  assembleMigrations();
   await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", ...local]);
   const devVars = readFileSync(VARS, "utf8");
   const issuer = await startDevIssuer(`${url}/mcp`);

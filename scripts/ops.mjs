@@ -1,5 +1,6 @@
 // `make deploy | promote | rollback | secrets | tail`: Wrangler, non-interactively, for one environment.
-// deploy: D1 migrations, then `versions upload` + `versions deploy` (gradual with --percentage);
+// deploy: D1 migrations (the kit's and yours, assembled by scripts/migrations.mjs), then
+// `versions upload` + `versions deploy` (gradual with --percentage);
 // when a Durable Object migration is pending (always on a new Worker), `wrangler deploy` instead,
 // at 100%: `versions upload` refuses to apply one.
 //
@@ -21,6 +22,7 @@ import { pathToFileURL } from "node:url";
 import { dirname, join, resolve } from "node:path";
 import { undeployable } from "./bundle-check.mjs";
 import { apiCredentials, cloudflareApi, Refusal, requireLogin, workerNotFound, WRANGLER } from "./cloudflare.mjs";
+import { assembleMigrations, Refusal as MigrationRefusal } from "./migrations.mjs";
 import { contractVars, readConfig, ROOT, SECRET_NAMES } from "./wrangler-config.mjs";
 
 function parseArgs(argv) {
@@ -66,6 +68,19 @@ function wrangler(args, { capture = false } = {}) {
   });
 }
 
+/** The kit's migrations and yours into the directory wrangler.jsonc names (or, with DRY_RUN=1, the command). */
+function assemble() {
+  if (process.env.DRY_RUN === "1") {
+    console.log("dry-run: node scripts/migrations.mjs");
+    return;
+  }
+  try {
+    assembleMigrations();
+  } catch (e) {
+    throw e instanceof MigrationRefusal ? new Refusal(e.message) : e;
+  }
+}
+
 function percentage(opts) {
   if (opts.percentage === undefined || opts.percentage === "") return 100;
   const p = Number(opts.percentage);
@@ -87,6 +102,7 @@ async function deploy(opts) {
   const env = ["--env", opts.env];
   const tag = ["--tag", commit.slice(0, 25)];
   // Schema first: the new version must never run against old tables (migrations only add).
+  assemble();
   await wrangler(["d1", "migrations", "apply", "DB", "--remote", ...env]);
   const pending = await pendingMigration(config, opts.env);
   if (pending) {

@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { experimental_readRawConfig } from "wrangler";
+import { MIGRATIONS_DIR } from "./migrations.mjs";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -43,7 +44,11 @@ export function validateConfig(config) {
     const db = (c.d1_databases ?? []).find((d) => d.binding === "DB");
     if (!db) problems.push(`${where}: no D1 binding named DB (vars, bindings and D1 are not inherited)`);
     else {
-      if (db.migrations_dir !== "migrations") problems.push(`${where}: DB.migrations_dir must be "migrations", got ${JSON.stringify(db.migrations_dir)}`);
+      // The directory scripts/migrations.mjs assembles (the kit's migrations and yours) before every apply.
+      if (db.migrations_dir !== MIGRATIONS_DIR) {
+        problems.push(`${where}: DB.migrations_dir must be "${MIGRATIONS_DIR}" (the kit's migrations and yours, assembled by ` +
+          `scripts/migrations.mjs), got ${JSON.stringify(db.migrations_dir)}`);
+      }
       if (!db.database_id || !db.database_name) problems.push(`${where}: DB needs database_name and database_id`);
     }
     // Held MCP sessions and tasks (crates/mkit/src/edge/sessions.rs, task_object.rs): the bindings are not

@@ -1,12 +1,12 @@
-//! The example `remember` tool through the protocol core, on this server's migrations in SQLite:
-//! the same SQL D1 runs, with no Worker.
+//! The example `remember` tool through the protocol core, on the kit's migrations and this
+//! server's in SQLite (what D1 gets): the same SQL D1 runs, with no Worker.
 
-use mkit::testing::{call_tool, SqliteDb, NOW_MS};
+use mkit::testing::{call_tool, SqliteDb, KIT_MIGRATIONS, NOW_MS};
 use serde_json::{json, Value};
 
 #[test]
 fn remember_stores_through_the_platform_and_keeps_the_latest_hundred() {
-    let db = SqliteDb::with_migrations(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"));
+    let db = SqliteDb::with_migration_dirs([KIT_MIGRATIONS, concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")]);
     let registry = super::registry();
     let mut last = Value::Null;
     for i in 0..103 {

@@ -12,12 +12,13 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, filledConfig } from "./harness.mjs";
 import { ACCOUNT_ID, cloudflareEnv, startFakeCloudflare } from "./fake-cloudflare.mjs";
 import { parseJsonc } from "../../scripts/jsonc.mjs";
+import { kitMigrationsDir, mergeMigrations } from "../../scripts/migrations.mjs";
 
 const COMMIT = "0123456789ab";
 const TIMEOUT = { timeout: 300_000 };
@@ -85,8 +86,9 @@ test("a new Worker: D1 migrations, then `wrangler deploy` applies the Durable Ob
   assert.match(r.out, /pending Durable Object migration \(a new Worker; wrangler\.jsonc ends at v1-mcp-objects\)/);
   assert.match(r.out, /This step is NOT gradual: the new version serves 100% of staging at once/);
 
-  const files = readdirSync(join(ROOT, "migrations")).filter((f) => f.endsWith(".sql")).sort();
-  assert.deepEqual(cf.d1.get(dbId).applied, files, "every D1 migration, in order");
+  const files = mergeMigrations([kitMigrationsDir(), join(ROOT, "migrations")]).map((f) => f.name);
+  assert.ok(files.includes("0001_init.sql") && files.includes("0002_notes.sql"), `the kit's and the server's: ${files}`);
+  assert.deepEqual(cf.d1.get(dbId).applied, files, "every D1 migration, the kit's and the server's, in order");
   const put = sent(r.sent, "PUT", scriptPath());
   assert.equal(put.length, 1, "one script upload (wrangler deploy)");
   assert.equal(sent(r.sent, "POST", `${scriptPath()}/versions`).length, 0, "no versions upload");

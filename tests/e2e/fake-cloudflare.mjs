@@ -12,7 +12,7 @@
 
 import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { homedir, tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { workersApi } from "./fake-cloudflare-workers.mjs";
@@ -127,13 +127,16 @@ export function wranglerHome(dir, login) {
 /**
  * The environment for an ops command: no CLOUDFLARE_* from the outside, Wrangler's home in `home`
  * (so a developer's own login never counts), the API at `cf` (or nowhere), and for `login`:
- * "token" an API token and account id, "oauth" the stored login, "none" neither.
+ * "token" an API token and account id, "oauth" the stored login, "none" neither. Cargo and rustup
+ * keep this machine's homes: make deploy finds the kit's migrations with `cargo metadata`.
  */
 export function cloudflareEnv({ cf, home, login, extra = {} }) {
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("CLOUDFLARE_")));
   wranglerHome(home, login);
+  const rust = { CARGO_HOME: process.env.CARGO_HOME ?? join(homedir(), ".cargo"),
+    RUSTUP_HOME: process.env.RUSTUP_HOME ?? join(homedir(), ".rustup") };
   // WRANGLER_CACHE_DIR: Wrangler caches the account it picked (node_modules/.cache by default).
-  return { ...env, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), WRANGLER_CACHE_DIR: join(home, ".cache"),
+  return { ...env, ...rust, HOME: home, XDG_CONFIG_HOME: join(home, ".config"), WRANGLER_CACHE_DIR: join(home, ".cache"),
     CLOUDFLARE_API_BASE_URL: cf?.url ?? "http://127.0.0.1:9",
     ...(login === "token" ? { CLOUDFLARE_API_TOKEN: "fake-api-token", CLOUDFLARE_ACCOUNT_ID: ACCOUNT_ID } : {}),
     ...extra };

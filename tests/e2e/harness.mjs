@@ -1,5 +1,6 @@
 // End-to-end harness: runs the real built worker in workerd through `wrangler dev`, exactly as
-// `make dev` does, on a free loopback port with a throwaway local D1 migrated from migrations/.
+// `make dev` does, on a free loopback port with a throwaway local D1 migrated with the kit's
+// migrations and the server's (scripts/migrations.mjs assembles them, as make dev does).
 // Each test file shares one worker; `stop()` always ends what `start` began (SIGTERM to the
 // wrangler PID, SIGKILL after a grace period). Logs are kept under .e2e/ for failed runs.
 
@@ -8,6 +9,7 @@ import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
+import { assembleMigrations } from "../../scripts/migrations.mjs";
 
 export const ROOT = resolve(import.meta.dirname, "../..");
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
@@ -69,7 +71,8 @@ process.on("exit", () => {
  *   vars:    worker vars (default: defaultVars())
  *   script:  entry point relative to the repo (default: wrangler.jsonc's main, the release build)
  *   config:  a wrangler config other than the repo's (e.g. bench/noop/wrangler.jsonc)
- *   migrate: apply migrations/ to the local D1 first (default true)
+ *   migrate: apply the migrations (the kit's and the server's, assembled) to the local D1 first
+ *            (default true)
  *   port:    listen on this port (default: a free one), e.g. when a var must name the URL
  *   testScheduled: serve GET /__scheduled, which runs the cron handler (wrangler's --test-scheduled)
  *   persist: the state directory of an earlier worker, to start again where it stopped
@@ -86,6 +89,7 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
     ...extraEnv };
 
   if (migrate) {
+    assembleMigrations();
     await run(WRANGLER, ["d1", "migrations", "apply", "DB", "--local", "--persist-to", persist,
       ...(config ? ["--config", config] : [])], { cwd: ROOT, env });
   }
@@ -173,7 +177,7 @@ export function configCopy(label, { filled = false } = {}) {
   let text = readFileSync(join(ROOT, "wrangler.jsonc"), "utf8")
     .replace('"main": "build/index.js"', '"main": "../build/index.js"')
     .replace('"$schema": "node_modules/', '"$schema": "../node_modules/')
-    .replaceAll('"migrations_dir": "migrations"', '"migrations_dir": "../migrations"');
+    .replaceAll('"migrations_dir": "target/d1-migrations"', '"migrations_dir": "../target/d1-migrations"');
   if (filled) {
     text = text.replace(/REPLACE_WITH_\w+_D1_ID/g, "11111111-1111-1111-1111-111111111111")
       .replace(/REPLACE_WITH_(\w+)_ISSUER/g, "https://auth.example.com/")

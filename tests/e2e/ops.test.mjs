@@ -186,6 +186,7 @@ test("DRY_RUN=1 make deploy prints the plan: migrations, the Durable Object migr
   const plan = out.split("\n").filter((l) => l.startsWith("dry-run: ")).map((l) => l.replace(/ --config \S+/, ""));
   assert.deepEqual(plan, [
     "dry-run: make worker",
+    "dry-run: node scripts/migrations.mjs",
     "dry-run: wrangler d1 migrations apply DB --remote --env staging",
     // No API call in a dry run: the check deploy.test.mjs runs for real is only named.
     `dry-run: check ${worker}'s Durable Object migration tag (GET /accounts/<account>/workers/services/${worker}); ` +

@@ -35,7 +35,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
-import { existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer, request as httpsRequest } from "node:https";
 import { connect } from "node:net";
@@ -46,6 +46,7 @@ import { cleanClone, sh, shellEnv } from "./stranger.mjs";
 import { ACCOUNT_ID, cloudflareEnv, startFakeCloudflare } from "../e2e/fake-cloudflare.mjs";
 import { freePort } from "../e2e/harness.mjs";
 import { parseJsonc } from "../../scripts/jsonc.mjs";
+import { kitMigrationsDir, mergeMigrations } from "../../scripts/migrations.mjs";
 
 const DOC = "docs/deployment.md";
 const SUBDOMAIN = "acme";
@@ -193,8 +194,10 @@ test("the commit, then make deploy: D1 migrations, then `wrangler deploy` applie
   const r = await during(() => run(line("first-deploy", "make deploy")));
   assert.match(r.all, /has a pending Durable Object migration \(none applied yet; wrangler\.jsonc ends at v1-mcp-objects\)/);
 
-  const files = readdirSync(join(dir, "migrations")).filter((f) => f.endsWith(".sql")).sort();
-  assert.deepEqual(cf.d1.get(dbId).applied, files, "every D1 migration, in order");
+  // The kit's migrations (the mkit crate's, as Cargo finds it in the clone) and the server's own.
+  const files = mergeMigrations([kitMigrationsDir(dir), join(dir, "migrations")]).map((f) => f.name);
+  assert.ok(files.includes("0001_init.sql") && files.includes("0002_notes.sql"), `the kit's and the server's: ${files}`);
+  assert.deepEqual(cf.d1.get(dbId).applied, files, "every D1 migration, the kit's and the server's, in order");
   const put = sent(r.sent, "PUT", scriptPath());
   assert.equal(put.length, 1, "one script upload: wrangler deploy");
   assert.equal(sent(r.sent, "POST", `${scriptPath()}/versions`).length, 0, "no versions upload");
@@ -358,6 +361,8 @@ async function checkWorld() {
       // The clone's own Wrangler on the project's Node (scripts/bin/node), as its Makefile runs it.
       const node = join(clone, "scripts/bin/node");
       const wrangler = [join(clone, "node_modules/.bin/wrangler")];
+      // The kit's migrations and the server's, where wrangler.jsonc's migrations_dir points, as make deploy assembles them.
+      execFileSync(node, [join(clone, "scripts/migrations.mjs")], { cwd: clone, env, stdio: "pipe" });
       execFileSync(node, [...wrangler, "d1", "migrations", "apply", "DB", "--local", "--env", "staging", "--persist-to", persist],
         { cwd: clone, env, stdio: "pipe" });
       const port = await freePort();
