@@ -289,8 +289,11 @@ docs-check: setup-npm setup-docs
 deploy-check: worker
 	node scripts/deploy-gate.mjs
 
+# Every crate's tests and doctests, then the kit's crates packaged as crates.io would take them
+# (cargo package builds each from its .crate file).
 test-unit:
 	cargo test --workspace
+	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit
 
 # mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
 test-differential: setup-npm
@@ -343,6 +346,12 @@ lint: setup-rust
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --workspace --all-targets --features mkit/fixtures,mkit/testing -- -D warnings
 	cargo clippy --workspace --target wasm32-unknown-unknown --lib -- -D warnings
+	@# Each capability left out (the kit's features; docs/architecture.md, "Features").
+	cargo clippy -p mkit --no-default-features --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --no-default-features --features auth-server --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --no-default-features --features billing --target wasm32-unknown-unknown --lib -- -D warnings
+	@# The kit's public API: documented (deny(missing_docs)), with links that resolve.
+	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit --features mkit/testing
 
 bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh

@@ -8,6 +8,8 @@
 //! - [`time`]: UTC calendar dates of Unix time.
 //! - [`uri`]: URL facts decided exactly as WHATWG fetch parses the URL.
 
+#![deny(missing_docs)]
+
 pub mod mac;
 pub mod pkce;
 pub mod seal;

@@ -4,6 +4,12 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+/// HMAC-SHA256 (RFC 2104) of `message` under `key`.
+///
+/// ```
+/// let tag = mkit_kernel::mac::hmac_sha256(b"key", b"message");
+/// assert_eq!(tag.len(), 32);
+/// ```
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so this cannot fail.
     let mut m =

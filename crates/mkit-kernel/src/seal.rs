@@ -18,11 +18,14 @@ pub const VERSION: u8 = 1;
 pub enum SealError {
     /// Not made by one of our keys for this binding, or altered.
     Integrity,
+    /// A format version this build does not read.
     Version,
+    /// Past its expiry.
     Expired,
 }
 
 impl SealError {
+    /// A fixed phrase for logs and error pages (never the token).
     pub fn reason(self) -> &'static str {
         match self {
             SealError::Integrity => "integrity check failed",

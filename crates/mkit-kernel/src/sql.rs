@@ -4,15 +4,20 @@
 /// A value bound to a statement parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlValue {
+    /// TEXT.
     Text(String),
+    /// INTEGER (D1 carries it as a JavaScript number: exact up to 2^53).
     Int(i64),
+    /// NULL.
     Null,
 }
 
 /// One parameterised statement; `?N` in `sql` is `params[N-1]`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
+    /// The SQL, a constant: values only ever travel as parameters.
     pub sql: &'static str,
+    /// The values of `?1`, `?2`, …
     pub params: Vec<SqlValue>,
 }
 

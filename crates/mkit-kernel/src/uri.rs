@@ -82,14 +82,17 @@ impl Uri {
         self.url.host()
     }
 
+    /// The path, percent-encoded as WHATWG serialises it.
     pub fn path(&self) -> &str {
         self.url.path()
     }
 
+    /// The query without its `?`, if there is one.
     pub fn query(&self) -> Option<&str> {
         self.url.query()
     }
 
+    /// Whether the URL carries a user name or a password.
     pub fn has_userinfo(&self) -> bool {
         !self.url.username().is_empty() || self.url.password().is_some()
     }
@@ -99,6 +102,7 @@ impl Uri {
         self.url.fragment().is_some()
     }
 
+    /// A query, even an empty one (`…/cb?`).
     pub fn has_query(&self) -> bool {
         self.url.query().is_some()
     }

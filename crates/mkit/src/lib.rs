@@ -33,27 +33,48 @@
 //! `mcp` knows no ledger and no shipped tool; `paywall` joins `billing` to `mcp`; `tools` build on
 //! `mcp`; `edge` binds everything to workers-rs.
 
+#![deny(missing_docs)]
+
+// A seller's API: what a server crate and its tools use.
 pub mod app;
-pub mod auth;
-pub mod billing;
-pub mod bindings;
-pub mod build_info;
-pub mod config;
-pub mod health;
-pub mod http;
-pub mod keyring;
-pub mod log;
 pub mod mcp;
-pub mod oauth;
-pub mod paylink;
-pub mod paywall;
 pub mod quota;
-pub mod routes;
 pub mod sql;
-pub mod stats;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod tools;
+
+// The kit's own parts. Public so that the fuzz targets, the examples, the benches and the kit's
+// integration tests can reach them; not a seller's API, so hidden from the docs.
+#[doc(hidden)]
+pub mod auth;
+#[doc(hidden)]
+pub mod billing;
+#[doc(hidden)]
+pub mod bindings;
+#[doc(hidden)]
+pub mod build_info;
+#[doc(hidden)]
+pub mod config;
+#[doc(hidden)]
+pub mod health;
+#[doc(hidden)]
+pub mod http;
+#[doc(hidden)]
+pub mod keyring;
+#[doc(hidden)]
+pub mod log;
+#[doc(hidden)]
+pub mod oauth;
+#[doc(hidden)]
+pub mod paylink;
+#[doc(hidden)]
+pub mod paywall;
+#[doc(hidden)]
+pub mod routes;
+#[doc(hidden)]
+pub mod stats;
+#[doc(hidden)]
 pub mod web;
 
 mod edge;
@@ -63,6 +84,7 @@ mod edge;
 extern crate self as mkit;
 
 /// The kernel's primitives, under the paths the rest of the crate has always used.
+#[doc(hidden)]
 pub use mkit_kernel::{mac, seal};
 
 use worker::{Env, Request, Response, Result};

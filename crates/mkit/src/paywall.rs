@@ -297,18 +297,3 @@ impl WhereToPay<'_> {
 #[cfg(test)]
 #[path = "paywall_tests.rs"]
 mod tests;
-
-/// A server built without billing (the kit's `billing` feature off) sells nothing: every
-/// entitlement is refused, fail closed. Configuration refuses a registry that sells anything in
-/// such a build, so a caller meets this only through a tool priced against that rule.
-pub struct Unsold;
-
-impl Entitlements for Unsold {
-    async fn keys(&self) -> Result<Vec<String>, ToolError> {
-        Ok(Vec::new())
-    }
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial> {
-        let why = format!("{tool} needs the \"{entitlement}\" entitlement, and this server sells nothing");
-        Err(Denial::Unavailable(ToolError::new(why)))
-    }
-}

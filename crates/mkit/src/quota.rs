@@ -9,6 +9,7 @@ use serde::Serialize;
 /// the quota resets, and one counter row per window suffices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[allow(missing_docs)] // A variant's doc comment would turn the schema's `enum` into `oneOf`.
 pub enum Window {
     Hour,
     Day,
@@ -20,8 +21,11 @@ pub enum Window {
 /// same `group` (else the tool's own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FreeQuota {
+    /// Free calls per window.
     pub calls: u32,
+    /// The window they are counted in.
     pub window: Window,
+    /// Tools naming the same group share one allowance.
     pub group: Option<&'static str>,
 }
 
@@ -37,9 +41,13 @@ impl FreeQuota {
 pub struct QuotaUsage {
     /// The quota: its group, or the tool's name.
     pub quota: String,
+    /// Free calls per window.
     pub calls: u32,
+    /// The window they are counted in.
     pub window: Window,
+    /// Calls used in the current window.
     pub used: u32,
+    /// Calls left in it.
     pub remaining: u32,
     /// When the window ends and the count starts over (RFC 3339, UTC).
     pub resets_at: String,
@@ -48,6 +56,7 @@ pub struct QuotaUsage {
 const DAY: i64 = 86_400;
 
 impl Window {
+    /// The window's name (`hour`, `day`, `month`).
     pub fn as_str(self) -> &'static str {
         match self {
             Window::Hour => "hour",
@@ -93,7 +102,9 @@ pub fn rfc3339(secs: i64) -> String {
 /// call's value from its result (1 when absent).
 #[derive(Debug, Clone, Copy)]
 pub struct Meter {
+    /// The Stripe meter's event name.
     pub event_name: &'static str,
+    /// Computes a call's value from its result (1 when absent).
     pub value: Option<fn(&serde_json::Value) -> Option<u64>>,
 }
 

@@ -9,8 +9,25 @@ use crate::mcp::mrtr::Sealing;
 
 /// Without billing nothing is sold, so nothing is granted either (fail closed).
 #[cfg(not(feature = "billing"))]
-pub(super) fn paywall(_: &Env, _: &Config, _: &str, _: &str, _: u64) -> crate::paywall::Unsold {
-    crate::paywall::Unsold
+pub(super) fn paywall(_: &Env, _: &Config, _: &str, _: &str, _: u64) -> Unsold {
+    Unsold
+}
+
+/// A server built without billing (the kit's `billing` feature off) sells nothing: every
+/// entitlement is refused, fail closed. Configuration refuses a registry that sells anything in
+/// such a build, so a caller meets this only through a tool priced against that rule.
+#[cfg(not(feature = "billing"))]
+pub(super) struct Unsold;
+
+#[cfg(not(feature = "billing"))]
+impl crate::mcp::Entitlements for Unsold {
+    async fn keys(&self) -> Result<Vec<String>, crate::mcp::ToolError> {
+        Ok(Vec::new())
+    }
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), crate::mcp::Denial> {
+        let why = format!("{tool} needs the \"{entitlement}\" entitlement, and this server sells nothing");
+        Err(crate::mcp::Denial::Unavailable(crate::mcp::ToolError::new(why)))
+    }
 }
 
 /// The caller's paid access, read from the D1 ledger: entitlements, free quotas, credits.

@@ -17,6 +17,7 @@ use crate::quota::{FreeQuota, QuotaUsage};
 
 pub use super::log_level::LogLevel;
 
+/// A boxed future that stays on its isolate (Workers futures are not `Send`).
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// The caller's paid access, as the protocol core asks about it. The core never sees the
@@ -63,7 +64,9 @@ pub trait Entitlements {
 /// One successful metered call: the Stripe meter's event name and the value to report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MeterUsage<'a> {
+    /// The Stripe meter's event name.
     pub event_name: &'a str,
+    /// The value to report for this call.
     pub value: i64,
 }
 
@@ -73,7 +76,12 @@ pub enum Denial {
     /// The caller lacks the entitlement. `result` is the tool error every client can read;
     /// `pay` is a link to pay that proves who opens it, offered as a URL-mode elicitation to
     /// clients that declare one.
-    PaymentRequired { result: ToolError, pay: Option<PayLink> },
+    PaymentRequired {
+        /// The `payment_required` tool error.
+        result: ToolError,
+        /// A link to pay, for clients that take URL elicitations.
+        pay: Option<PayLink>,
+    },
     /// The ledger cannot be read now: fail closed.
     Unavailable(ToolError),
     /// A tool without an entitlement, past its free quota: the result says when it resets.
@@ -83,27 +91,39 @@ pub enum Denial {
 /// A pay link: the URL, and a unique id for it (2025-11-25's `elicitationId`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PayLink {
+    /// The link the caller opens to pay.
     pub url: String,
+    /// A unique id for it (the `elicitationId`).
     pub id: String,
 }
 
 /// `Entitlements` behind a reference: `async fn` in traits is not object safe, so the boxing
 /// lives here once instead of in every implementation.
 pub trait DynEntitlements {
+    /// `Entitlements::keys`, boxed.
     fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
+    /// `Entitlements::require`, boxed.
     fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>>;
+    /// `Entitlements::manage_url`.
     fn manage_url_dyn(&self) -> Option<String>;
+    /// `Entitlements::take_free_call`, boxed.
     fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<i64, Denial>>;
+    /// `Entitlements::give_back_free_call`, boxed.
     fn give_back_free_call_boxed<'a>(
         &'a self,
         key: &'a str,
         quota: &'a FreeQuota,
         window_start: i64,
     ) -> LocalFuture<'a, ()>;
+    /// `Entitlements::quota_usage`, boxed.
     fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>>;
+    /// `Entitlements::reserve_credits`, boxed.
     fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>>;
+    /// `Entitlements::settle_call`, boxed.
     fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()>;
+    /// `Entitlements::refund_credits`, boxed.
     fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()>;
+    /// `Entitlements::credit_balance`, boxed.
     fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>>;
 }
 
@@ -147,6 +167,7 @@ impl<T: Entitlements> DynEntitlements for T {
 
 /// What a tool, resource or prompt handler is given about the request.
 pub struct ToolContext<'a> {
+    /// The protocol version this request speaks.
     pub protocol_version: ProtocolVersion,
     /// The authenticated caller: `/mcp` never runs a tool without one.
     pub principal: &'a Principal,
@@ -169,6 +190,7 @@ pub struct ToolContext<'a> {
     pub(crate) task_admission: Option<&'a super::admission::Admission>,
     /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
     pub input_responses: Option<&'a Value>,
+    /// The `requestState` the client sent back, still sealed (`ToolContext::open_state` opens it).
     pub request_state: Option<&'a str>,
     /// `_meta.progressToken` of the request, if the client wants progress.
     pub progress_token: Option<&'a Value>,
@@ -183,6 +205,19 @@ pub struct ToolContext<'a> {
 
 impl<'a> ToolContext<'a> {
     /// The platform's database and clock; an error result where the tool runs without them.
+    ///
+    /// ```
+    /// use mkit::mcp::{ToolContext, ToolError};
+    /// use mkit::sql::{SqlValue, Statement};
+    ///
+    /// /// The caller's latest note (the template's `notes` table).
+    /// async fn latest(ctx: &ToolContext<'_>) -> Result<Option<String>, ToolError> {
+    ///     let owner = SqlValue::Text(ctx.principal.sub.clone());
+    ///     let query = Statement { sql: "SELECT text FROM notes WHERE owner = ?1 ORDER BY id DESC LIMIT 1", params: vec![owner] };
+    ///     let rows = ctx.platform()?.query(query).await?;
+    ///     Ok(rows.first().and_then(|r| r["text"].as_str()).map(str::to_owned))
+    /// }
+    /// ```
     pub fn platform(&self) -> Result<&'a dyn Platform, ToolError> {
         self.platform
             .ok_or_else(|| ToolError::new("this tool needs the platform's database, which is not available here"))

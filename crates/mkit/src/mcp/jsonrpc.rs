@@ -2,10 +2,15 @@
 
 use serde_json::{json, Map, Value};
 
+/// The body is not JSON.
 pub const PARSE_ERROR: i64 = -32700;
+/// Not a valid JSON-RPC request.
 pub const INVALID_REQUEST: i64 = -32600;
+/// No such method.
 pub const METHOD_NOT_FOUND: i64 = -32601;
+/// The method's params are wrong.
 pub const INVALID_PARAMS: i64 = -32602;
+/// The server failed.
 pub const INTERNAL_ERROR: i64 = -32603;
 /// 2026-07-28: an HTTP header disagrees with the body, or a required one is missing.
 pub const HEADER_MISMATCH: i64 = -32020;
@@ -20,35 +25,49 @@ pub const RESOURCE_NOT_FOUND_LEGACY: i64 = -32002;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Id(pub Value);
 
+/// One JSON-RPC message, classified.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
+    /// A request, which gets a response.
     Request {
+        /// Its id.
         id: Id,
+        /// Its method.
         method: String,
+        /// Its params, if any.
         params: Option<Value>,
     },
+    /// A notification, which gets none.
     Notification {
+        /// Its method.
         method: String,
     },
     /// A response the client sends to a server-to-client request, as it came.
     Response(Value),
 }
 
+/// A JSON-RPC error object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RpcError {
+    /// The error code (`INVALID_PARAMS`, …).
     pub code: i64,
+    /// A short description for the developer.
     pub message: String,
+    /// Details, if any.
     pub data: Option<Value>,
 }
 
 impl RpcError {
+    /// An error with `code` and `message`.
     pub fn new(code: i64, message: impl Into<String>) -> Self {
         RpcError { code, message: message.into(), data: None }
     }
+    /// The same error with `data`.
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
         self
     }
+    /// -32602, e.g. an unknown prompt argument.
     pub fn invalid_params(message: impl Into<String>) -> Self {
         RpcError::new(INVALID_PARAMS, message)
     }
@@ -69,6 +88,7 @@ impl RpcError {
         }
     }
 
+    /// The error object as JSON.
     pub fn to_value(&self) -> Value {
         let mut e = Map::new();
         e.insert("code".into(), self.code.into());
@@ -133,6 +153,7 @@ pub fn called_tools(body: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// A response with `result` for request `id`.
 pub fn success(id: &Id, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.0, "result": result })
 }

@@ -2,35 +2,53 @@
 //! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, the billing ledger
 //! or a shipped tool.
 
+#[doc(hidden)]
 pub mod admission;
 mod annotations;
 mod answer;
+#[doc(hidden)]
 pub mod batch;
+#[doc(hidden)]
 pub mod completion;
 pub mod context;
+#[doc(hidden)]
 pub mod cors;
+#[doc(hidden)]
 pub mod framing;
 pub mod jsonrpc;
+#[doc(hidden)]
 pub mod listen;
 pub mod log_level;
+#[doc(hidden)]
 pub mod logline;
 pub mod mrtr;
+#[doc(hidden)]
 pub mod paid;
+#[doc(hidden)]
 pub mod param_headers;
 pub mod platform;
 pub mod registry;
+#[doc(hidden)]
 pub mod render;
 mod rendered;
 mod resources;
+#[doc(hidden)]
 pub mod rounds;
+#[doc(hidden)]
 pub mod schema;
+#[doc(hidden)]
 pub mod server;
+#[doc(hidden)]
 pub mod session;
+#[doc(hidden)]
 pub mod stateless;
+#[doc(hidden)]
 pub mod task;
 pub mod tasks;
+#[doc(hidden)]
 pub mod tasks_2025;
 pub mod tool;
+#[doc(hidden)]
 pub mod transport;
 pub mod version;
 

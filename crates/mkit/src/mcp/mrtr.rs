@@ -14,8 +14,11 @@ pub const STATE_TTL_SECS: u64 = 30 * 60;
 /// What a state is bound to: it opens only for the same caller and tool.
 #[derive(Debug, Clone, Copy)]
 pub struct Binding<'a> {
+    /// The issuer of the caller's token.
     pub issuer: &'a str,
+    /// The caller.
     pub subject: &'a str,
+    /// The tool being called.
     pub tool: &'a str,
 }
 
@@ -28,8 +31,11 @@ impl Binding<'_> {
 /// This deployment's sealing keys (derived from `MKIT_SECRET`; the first seals, all open), the
 /// issuer tokens come from, and the request's clock.
 pub struct Sealing {
+    /// Keys derived from each `MKIT_SECRET` entry; the first seals.
     pub keys: Vec<[u8; 32]>,
+    /// The issuer of the callers' tokens.
     pub issuer: String,
+    /// The request's clock, in Unix seconds.
     pub now_secs: u64,
 }
 

@@ -10,6 +10,7 @@ use crate::quota::FreeQuota;
 
 /// What reading a resource gives.
 pub enum ResourceBody {
+    /// Text content.
     Text(String),
     /// Base64-encoded bytes.
     Blob(String),
@@ -17,11 +18,17 @@ pub enum ResourceBody {
 
 /// A static resource (`resources/list`, `resources/read`).
 pub struct Resource {
+    /// The resource's URI, e.g. `mkit://about`.
     pub uri: &'static str,
+    /// Its name.
     pub name: &'static str,
+    /// A human-readable title.
     pub title: Option<&'static str>,
+    /// What it holds.
     pub description: &'static str,
+    /// Its media type.
     pub mime_type: &'static str,
+    /// How it is read.
     pub read: ResourceRead,
 }
 
@@ -39,26 +46,41 @@ pub type LiveRead = for<'a> fn(&'a ToolContext<'a>) -> LocalFuture<'a, Result<Re
 /// A resource template (`resources/templates/list`); `read` returns `None` for a URI it does
 /// not serve.
 pub struct ResourceTemplate {
+    /// An RFC 6570 URI template, e.g. `mkit://tools/{name}`.
     pub uri_template: &'static str,
+    /// Its name.
     pub name: &'static str,
+    /// A human-readable title.
     pub title: Option<&'static str>,
+    /// What its resources hold.
     pub description: &'static str,
+    /// Their media type.
     pub mime_type: &'static str,
+    /// Reads one URI that matches the template; `None`: not found.
     pub read: fn(&str, &Registry) -> Option<ResourceBody>,
 }
 
+/// One argument of a prompt.
 pub struct PromptArgument {
+    /// Its name.
     pub name: &'static str,
+    /// What it is for.
     pub description: &'static str,
+    /// Whether a `prompts/get` must give it.
     pub required: bool,
     /// Values offered by `completion/complete`, given the registry's tool names.
     pub complete: Option<fn(&Registry) -> Vec<String>>,
 }
 
+/// A prompt template (`prompts/list`, `prompts/get`).
 pub struct Prompt {
+    /// Its name.
     pub name: &'static str,
+    /// A human-readable title.
     pub title: Option<&'static str>,
+    /// What it asks the model to do.
     pub description: &'static str,
+    /// Its arguments.
     pub arguments: Vec<PromptArgument>,
     /// Renders the whole `prompts/get` result from the (string) arguments.
     pub render: PromptRenderer,
@@ -75,9 +97,13 @@ pub fn user_prompt(description: &str, text: String) -> Value {
 /// Everything the server offers. Built once per isolate.
 #[derive(Default)]
 pub struct Registry {
+    /// The tools, in registration order.
     pub tools: Vec<RegisteredTool>,
+    /// The resources.
     pub resources: Vec<Resource>,
+    /// The resource templates.
     pub templates: Vec<ResourceTemplate>,
+    /// The prompts.
     pub prompts: Vec<Prompt>,
     /// OAuth scopes an MCP method needs, e.g. `("resources/read", &["docs:read"])`.
     method_scopes: Vec<(&'static str, &'static [&'static str])>,
@@ -152,6 +178,7 @@ impl Registry {
         all
     }
 
+    /// Registers a tool (its schemas are derived once, here).
     pub fn tool<T: Tool>(&mut self, tool: T) -> &mut Self {
         self.tools.push(RegisteredTool::new(tool));
         self
@@ -164,18 +191,22 @@ impl Registry {
         self.tools.push(RegisteredTool::raw(info, input_schema, handler));
         self
     }
+    /// Registers a resource.
     pub fn resource(&mut self, r: Resource) -> &mut Self {
         self.resources.push(r);
         self
     }
+    /// Registers a resource template.
     pub fn template(&mut self, t: ResourceTemplate) -> &mut Self {
         self.templates.push(t);
         self
     }
+    /// Registers a prompt.
     pub fn prompt(&mut self, p: Prompt) -> &mut Self {
         self.prompts.push(p);
         self
     }
+    /// The tool called `name`, if registered.
     pub fn find_tool(&self, name: &str) -> Option<&RegisteredTool> {
         self.tools.iter().find(|t| t.info.name == name && t.param_headers.is_ok())
     }

@@ -20,6 +20,7 @@ use super::version::{Era, ProtocolVersion};
 
 pub use super::task::{iso8601, Status, Task, MAX_ATTEMPTS};
 
+/// The Tasks extension's identifier (2026-07-28).
 pub const EXTENSION: &str = "io.modelcontextprotocol/tasks";
 /// How long a task stays readable after it was created.
 pub const TTL_MS: u64 = 60 * 60 * 1000;

@@ -18,14 +18,18 @@ use super::tasks::TaskSupport;
 /// A tool failure the model should see: becomes a result with `isError: true`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolError {
+    /// What the model reads.
     pub message: String,
+    /// `structuredContent` to send with it, if any.
     pub structured: Option<Value>,
 }
 
 impl ToolError {
+    /// An error with `message`.
     pub fn new(message: impl Into<String>) -> Self {
         ToolError { message: message.into(), structured: None }
     }
+    /// The same error with `structuredContent`.
     pub fn with_structured(mut self, v: Value) -> Self {
         self.structured = Some(v);
         self
@@ -35,10 +39,15 @@ impl ToolError {
 /// A tool's description, as `tools/list` shows it, plus what mKit enforces.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolInfo {
+    /// The tool's name: what clients call.
     pub name: &'static str,
+    /// A human-readable title.
     pub title: Option<&'static str>,
+    /// What it does, for the model.
     pub description: &'static str,
+    /// Behaviour hints.
     pub annotations: Annotations,
+    /// Icons.
     pub icons: Vec<Icon>,
     /// OAuth scopes a caller needs to see and call the tool.
     pub scopes: &'static [&'static str],
@@ -58,7 +67,20 @@ pub struct ToolInfo {
     pub task_support: TaskSupport,
 }
 
+/// Prices are one more line in `info()`:
+///
+/// ```
+/// use mkit::mcp::ToolInfo;
+/// use mkit::quota::Window;
+///
+/// let subscribers_only = ToolInfo::new("report", "A monthly report.").entitlement("pro");
+/// let some_free = ToolInfo::new("search", "Searches.").free_quota(50, Window::Day);
+/// let prepaid = ToolInfo::new("render", "Renders a page.").credits(2);
+/// assert_eq!(subscribers_only.entitlement, Some("pro"));
+/// # let _ = (some_free, prepaid);
+/// ```
 impl ToolInfo {
+    /// A free, unscoped tool called `name` that does `description`.
     pub fn new(name: &'static str, description: &'static str) -> Self {
         ToolInfo {
             name,
@@ -88,6 +110,7 @@ impl ToolInfo {
         self.asks_client = true;
         self
     }
+    /// Its human-readable title.
     pub fn title(mut self, title: &'static str) -> Self {
         self.title = Some(title);
         self
@@ -99,18 +122,22 @@ impl ToolInfo {
         self.annotations.open_world_hint = Some(false);
         self
     }
+    /// Its behaviour hints.
     pub fn annotations(mut self, a: Annotations) -> Self {
         self.annotations = a;
         self
     }
+    /// Adds an icon.
     pub fn icon(mut self, src: &str, mime_type: &str) -> Self {
         self.icons.push(Icon { src: src.into(), mime_type: Some(mime_type.into()), sizes: Vec::new() });
         self
     }
+    /// OAuth scopes a caller needs to see and call it.
     pub fn scopes(mut self, scopes: &'static [&'static str]) -> Self {
         self.scopes = scopes;
         self
     }
+    /// Sold by subscription: a caller must hold entitlement `key`.
     pub fn entitlement(mut self, key: &'static str) -> Self {
         self.entitlement = Some(key);
         self
@@ -153,6 +180,47 @@ impl ToolInfo {
 
 /// Implement this for each tool (one file in `src/tools/`), then register it in
 /// `src/tools/mod.rs` with one line.
+///
+/// ```
+/// use mkit::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+/// use schemars::JsonSchema;
+/// use serde::{Deserialize, Serialize};
+///
+/// struct Add;
+///
+/// #[derive(Deserialize, JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct Input {
+///     /// The numbers to add.
+///     numbers: Vec<i64>,
+/// }
+///
+/// #[derive(Serialize, JsonSchema)]
+/// struct Output {
+///     sum: i64,
+/// }
+///
+/// impl Tool for Add {
+///     type Input = Input;
+///     type Output = Output;
+///
+///     fn info(&self) -> ToolInfo {
+///         ToolInfo::new("add", "Adds numbers.").read_only()
+///     }
+///
+///     async fn call(&self, _ctx: &ToolContext<'_>, input: Input) -> Result<Output, ToolError> {
+///         let sum = input.numbers.iter().try_fold(0i64, |a, n| a.checked_add(*n));
+///         sum.map(|sum| Output { sum }).ok_or_else(|| ToolError::new("the sum overflows"))
+///     }
+/// }
+///
+/// let mut registry = mkit::tools::standard();
+/// registry.tool(Add);
+/// let reply = mkit::testing::call_tool(&registry, None, "ann", "add", serde_json::json!({ "numbers": [2, 3] }));
+/// assert_eq!(reply["result"]["structuredContent"]["sum"], 5);
+/// let refused = mkit::testing::call_tool(&registry, None, "ann", "add", serde_json::json!({ "numbers": "2" }));
+/// assert_eq!(refused["result"]["isError"], true, "arguments that do not fit the schema: a tool error");
+/// ```
 // Workers run one thread, so handler futures need not be `Send`.
 #[allow(async_fn_in_trait)]
 pub trait Tool: 'static {
@@ -163,17 +231,21 @@ pub trait Tool: 'static {
     /// `structuredContent` and as JSON text.
     type Output: Serialize + JsonSchema;
 
+    /// The tool's name, description, hints, scopes and price.
     fn info(&self) -> ToolInfo;
 
+    /// Runs the tool for the caller in `ctx`.
     async fn call(&self, ctx: &ToolContext<'_>, input: Self::Input) -> Result<Self::Output, ToolError>;
 }
 
 /// What calling a tool produced, before it is rendered for a protocol version.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ToolOutcome {
+    /// The result value.
     Ok(Value),
     /// The arguments do not fit `inputSchema`: a tool execution error per 2025-11-25.
     InvalidInput(String),
+    /// The tool failed.
     Failed(ToolError),
     /// A complete `CallToolResult` (or 2026-07-28 `InputRequiredResult`) built by a raw tool.
     Raw(Value),
@@ -185,8 +257,11 @@ type CallFn = Box<dyn for<'a> Fn(&'a ToolContext<'a>, Value) -> LocalFuture<'a, 
 
 /// A registered tool with its schemas computed once.
 pub struct RegisteredTool {
+    /// What the tool said of itself.
     pub info: ToolInfo,
+    /// `inputSchema`.
     pub input_schema: Value,
+    /// `outputSchema`, if the output is an object.
     pub output_schema: Option<Value>,
     /// `x-mcp-header` parameters, or why they are invalid (the tool is then neither listed nor callable).
     pub param_headers: Result<Vec<ParamHeader>, String>,
@@ -194,6 +269,7 @@ pub struct RegisteredTool {
 }
 
 impl RegisteredTool {
+    /// Wraps `tool`, deriving its schemas.
     pub fn new<T: Tool>(tool: T) -> Self {
         let info = tool.info();
         let tool = Rc::new(tool);
@@ -247,6 +323,7 @@ impl RegisteredTool {
         }
     }
 
+    /// Calls the tool with raw JSON arguments.
     pub fn call<'a>(&'a self, ctx: &'a ToolContext<'a>, args: Value) -> LocalFuture<'a, ToolOutcome> {
         (self.call)(ctx, args)
     }

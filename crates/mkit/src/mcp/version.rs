@@ -3,20 +3,27 @@
 /// Every version mKit speaks, newest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ProtocolVersion {
+    /// 2025-03-26.
     V2025_03_26,
+    /// 2025-06-18.
     V2025_06_18,
+    /// 2025-11-25.
     V2025_11_25,
+    /// 2026-07-28.
     V2026_07_28,
 }
 
 /// How a request arrived: after an `initialize` handshake, or stateless with per-request `_meta`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Era {
+    /// `initialize` first, then a session (2025 versions).
     Handshake,
+    /// Every request stands alone (2026-07-28).
     Stateless,
 }
 
 impl ProtocolVersion {
+    /// Every version mKit speaks, oldest first.
     pub const ALL: [ProtocolVersion; 4] = [
         ProtocolVersion::V2026_07_28,
         ProtocolVersion::V2025_11_25,
@@ -28,10 +35,12 @@ impl ProtocolVersion {
     /// Assumed when a handshake-era request carries no `MCP-Protocol-Version` header.
     pub const DEFAULT_WITHOUT_HEADER: ProtocolVersion = ProtocolVersion::V2025_03_26;
 
+    /// A version from its date string.
     pub fn parse(s: &str) -> Option<ProtocolVersion> {
         Self::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The version's date string.
     pub fn as_str(self) -> &'static str {
         match self {
             ProtocolVersion::V2025_03_26 => "2025-03-26",
@@ -41,6 +50,7 @@ impl ProtocolVersion {
         }
     }
 
+    /// Whether it is a handshake or a stateless version.
     pub fn era(self) -> Era {
         if self >= ProtocolVersion::V2026_07_28 {
             Era::Stateless
@@ -54,6 +64,7 @@ impl ProtocolVersion {
         Self::ALL.into_iter().filter(|v| v.era() == era).map(Self::as_str).collect()
     }
 
+    /// Every supported version's date string.
     pub fn all_supported() -> Vec<&'static str> {
         Self::ALL.into_iter().map(Self::as_str).collect()
     }

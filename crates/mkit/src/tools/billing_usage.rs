@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::mcp::registry::{Resource, ResourceBody, ResourceRead};
 use crate::mcp::{LocalFuture, ToolContext, ToolError};
 
+/// `mkit://billing/usage`: the caller's entitlements, free quotas and credits.
 pub fn resource() -> Resource {
     Resource {
         uri: "mkit://billing/usage",

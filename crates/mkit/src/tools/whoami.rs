@@ -7,18 +7,22 @@ use crate::auth::claims::Claims;
 use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
 use crate::quota::QuotaUsage;
 
+/// `whoami`: the caller's identity, scopes, claims and what they may use.
 pub struct WhoAmI;
 
+/// `whoami` takes no arguments.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Input {}
 
+/// What `whoami` answers.
 #[derive(Serialize, JsonSchema)]
 pub struct Output {
     /// The OAuth subject.
     pub sub: String,
     /// The OAuth client the token was issued to.
     pub client_id: Option<String>,
+    /// The token's scopes.
     pub scopes: Vec<String>,
     /// The token claims this server lets tools read (`OAUTH_CLAIMS`), by alias.
     pub claims: Claims,
