@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { pathToFileURL } from "node:url";
 import { ROOT } from "./wrangler-config.mjs";
 
-const DOCS = ["docs/runbook.md", "docs/deployment.md", "docs/configuration.md", "docs/clients.md", "README.md", "SECURITY.md"];
+const DOCS = ["docs/runbook.md", "docs/deployment.md", "docs/configuration.md", "docs/clients.md", "docs/minimal-server.md",
+  "README.md", "SECURITY.md"];
 const WRANGLER = join(ROOT, "node_modules/.bin/wrangler");
 const run = promisify(execFile);
 

@@ -1,17 +1,19 @@
 // What the walk reads from the docs: the code block right after a `<!-- walk: NAME -->` marker
 // (an HTML comment, invisible to readers). The walk runs that block's text, so the docs and the
-// walk cannot drift apart: change the block and the walk runs the change.
+// walk cannot drift apart: change the block and the walk runs the change. Other tests read their
+// own markers the same way (`<!-- minimal: NAME -->`, tests/e2e/minimal-server.test.mjs).
 
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-/** The body of the fenced block after `<!-- walk: name -->` in `file` (under `root`). */
-export function block(root, file, name) {
+/** The body of the fenced block after `<!-- kind: name -->` in `file` (under `root`). */
+export function block(root, file, name, kind = "walk") {
+  const marker = `<!-- ${kind}: ${name} -->`;
   const text = readFileSync(join(root, file), "utf8");
-  const at = text.indexOf(`<!-- walk: ${name} -->`);
-  if (at < 0) throw new Error(`${file} has no <!-- walk: ${name} --> marker`);
+  const at = text.indexOf(marker);
+  if (at < 0) throw new Error(`${file} has no ${marker} marker`);
   const m = text.slice(at).match(/^ *```[\w-]*\n([\s\S]*?)^ *```/m);
-  if (!m) throw new Error(`${file}: no code block after <!-- walk: ${name} -->`);
+  if (!m) throw new Error(`${file}: no code block after ${marker}`);
   return m[1];
 }
 
