@@ -108,7 +108,7 @@ async fn checkout(
         customer,
         origin: &shop.origin,
     });
-    let (status, body) = call(env, shop, &request, Some(idempotency_key(shop, link, customer))).await?;
+    let (status, body) = call(env, shop, &request, idempotency_key(shop, link, customer)).await?;
     stripe::session_url(status, &body)
 }
 
@@ -124,16 +124,17 @@ async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, ent
 async fn portal(env: &Env, shop: &Shop<'_>, link: &Link, customer: &str) -> Result<String, StripeError> {
     let minute = format!("{customer}\n{}", shop.now_secs / 60);
     let key = idempotency_key(shop, link, Some(&minute));
-    let (status, body) = call(env, shop, &stripe::portal_session(customer, &shop.origin), Some(key)).await?;
+    let (status, body) = call(env, shop, &stripe::portal_session(customer, &shop.origin), key).await?;
     stripe::session_url(status, &body)
 }
 
 /// The same link opened twice makes one Checkout Session: the key derives from the link's nonce
 /// and the customer it would reuse (so the parameters behind one key never change).
-fn idempotency_key(shop: &Shop<'_>, link: &Link, customer: Option<&str>) -> String {
-    let secret = shop.config.deployment_secrets.first().map(String::as_str).unwrap_or_default();
+/// `None` only without `MKIT_SECRET`, which configuration never lets through.
+fn idempotency_key(shop: &Shop<'_>, link: &Link, customer: Option<&str>) -> Option<String> {
+    let key = keyring::sealing(&shop.config.deployment_secrets, Purpose::StripeIdempotency)?;
     let seed = format!("{}\n{}", link.nonce, customer.unwrap_or(""));
-    hex(&hmac_sha256(&keyring::key(secret, Purpose::StripeIdempotency), seed.as_bytes())[..16])
+    Some(hex(&hmac_sha256(&key, seed.as_bytes())[..16]))
 }
 
 /// One pay-page call to Stripe; a failed exchange is logged and reported as unexpected.
@@ -143,7 +144,9 @@ async fn call(
     r: &ApiRequest,
     idempotency: Option<String>,
 ) -> Result<(u16, Vec<u8>), StripeError> {
-    send_to_stripe(env, shop.stripe_key, r, idempotency, STRIPE_TIMEOUT).await.map_err(|e| {
+    // The pay pages' Shop always has a key (`Shop::new`); only the sign-in's has none.
+    let Some(secret_key) = shop.stripe_key else { return Err(StripeError::Unexpected) };
+    send_to_stripe(env, secret_key, r, idempotency, STRIPE_TIMEOUT).await.map_err(|e| {
         worker::console_warn!("{{\"event\":\"stripe_call_failed\",\"error\":\"{}\"}}", e.code());
         StripeError::Unexpected
     })

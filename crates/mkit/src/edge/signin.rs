@@ -19,9 +19,9 @@ pub struct Shop<'a> {
     pub config: &'a Config,
     pub client_id: &'a str,
     pub client_secret: &'a str,
-    /// Empty for the authorization server's sign-in (`for_sign_in`), which never calls Stripe.
+    /// `None` for the authorization server's sign-in (`for_sign_in`), which never calls Stripe.
     #[cfg_attr(not(feature = "billing"), allow(dead_code))]
-    pub stripe_key: &'a str,
+    pub stripe_key: Option<&'a str>,
     /// The worker's public origin: `MCP_RESOURCE`'s, else the request's own.
     pub origin: String,
     /// Cookie keys (the first seals).
@@ -32,14 +32,14 @@ pub struct Shop<'a> {
 impl<'a> Shop<'a> {
     #[cfg(feature = "billing")]
     pub fn new(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
-        let stripe_key = config.stripe_secret_key.as_deref()?;
+        let stripe_key = Some(config.stripe_secret_key.as_deref()?);
         Shop { stripe_key, ..Shop::for_sign_in(config, req)? }.into()
     }
 
     /// Only the sign-in at the issuer, for the authorization server: needs the web client, not Stripe.
     pub fn for_sign_in(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
         let (client_id, client_secret) = config.web_client.as_ref()?;
-        let stripe_key = "";
+        let stripe_key = None;
         let request_origin = req.url().ok().map(|u| u.origin().ascii_serialization());
         let origin = config.mcp_resource.as_deref().and_then(origin_of).or(request_origin)?;
         let cookie_keys = keyring::ring(&config.deployment_secrets, Purpose::WebCookie);
