@@ -293,7 +293,7 @@ deploy-check: worker
 # (cargo package builds each from its .crate file).
 test-unit:
 	cargo test --workspace
-	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit
+	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit-billing -p mkit
 
 # mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
 test-differential: setup-npm

@@ -7,7 +7,7 @@
 // why), the entitlement summaries of their customers, the binding conflicts that name them or
 // their customers, and the entitlements the worker grants now.
 //
-// "Grants now" follows the rules of ENTITLEMENTS_SQL (crates/mkit/src/billing/ledger/sql.rs), computed here
+// "Grants now" follows the rules of ENTITLEMENTS_SQL (crates/mkit-billing/src/ledger/sql.rs), computed here
 // from the rows (tests/e2e/ledger-view.test.mjs checks it against the worker's whoami):
 //   - a subscription grants its price lookup keys while its status is active or trialing and
 //     now < current_period_end + grace (a NULL period end grants on the status alone);

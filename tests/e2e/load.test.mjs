@@ -100,7 +100,7 @@ test(`${CALLS} authenticated tools/call at concurrency ${CONCURRENCY}: all 200, 
  * is unique per event and increases along each object's history. Each customer keeps one user:
  * under "the first binding wins" a customer switching users midway would leave the ledger with
  * whichever binding a concurrent delivery applied first, which a load test cannot predict (the
- * binding rules and conflicts are tested on SQLite in crates/mkit/src/billing/ledger/tests.rs). The items are
+ * binding rules and conflicts are tested on SQLite in crates/mkit-billing/src/ledger/tests.rs). The items are
  * replaced by one per lookup key.
  */
 function storm(random, runId, { customers = 20, deliveries = DELIVERIES } = {}) {

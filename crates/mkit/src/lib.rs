@@ -49,7 +49,7 @@ pub mod tools;
 #[doc(hidden)]
 pub mod auth;
 #[doc(hidden)]
-pub mod billing;
+pub use mkit_billing as billing;
 #[doc(hidden)]
 pub mod bindings;
 #[doc(hidden)]

@@ -1,7 +1,7 @@
 //! Free-quota counters in D1: one row per caller, quota and window (`migrations/0007_quota.sql`).
 //! Each statement is atomic on its own, so no count goes past the quota however many calls race.
 
-use crate::sql::{SqlValue, Statement};
+use mkit_kernel::sql::{SqlValue, Statement};
 
 /// Takes one call: inserts the window's first, or adds one while under `limit`. One row changed
 /// means the call may run; none means the quota is used up.
@@ -57,11 +57,11 @@ pub fn sweep(now_secs: i64) -> Statement {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::sqlite_values;
+    use mkit_kernel::sql::sqlite_values;
     use rusqlite::Connection;
 
     fn db() -> Connection {
-        crate::sql::test_db()
+        crate::test_db()
     }
 
     fn run(c: &Connection, s: &Statement) -> usize {

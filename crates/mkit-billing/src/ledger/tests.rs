@@ -1,7 +1,7 @@
 //! The ledger's SQL run natively against SQLite (what D1 is), with the real migrations.
 
 use super::*;
-use crate::billing::reference::client_reference;
+use crate::reference::client_reference;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use rusqlite::{params_from_iter, Connection};
@@ -20,14 +20,14 @@ fn policy() -> LedgerPolicy {
 }
 
 fn sql_params(params: &[SqlValue]) -> Vec<rusqlite::types::Value> {
-    crate::sql::sqlite_values(params)
+    mkit_kernel::sql::sqlite_values(params)
 }
 
 struct Db(Connection);
 
 impl Db {
     fn new() -> Db {
-        Db(crate::sql::test_db())
+        Db(crate::test_db())
     }
 
     /// Plans under `policy` and runs the plan in one transaction, as a D1 batch does: the
@@ -432,7 +432,7 @@ fn grants_is_an_exact_match() {
 
 #[test]
 fn every_handled_type_is_planned_and_no_other() {
-    for kind in crate::billing::event::HANDLED_TYPES {
+    for kind in crate::event::HANDLED_TYPES {
         let e = Event::parse(event("evt_1", kind, 1, json!({})).to_string().as_bytes()).expect("event");
         assert!(!matches!(plan(&e, &policy(), 0).map(|p| p.0), Ok(Disposition::Ignored(_))), "{kind}");
     }

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::sql::{SqlValue, Statement};
+use mkit_kernel::sql::{SqlValue, Statement};
 
 /// Stripe takes meter events up to 35 days old; an hour's margin for the send itself.
 pub const MAX_AGE_SECS: i64 = 35 * 86_400 - 3_600;

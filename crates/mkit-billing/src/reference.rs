@@ -10,7 +10,7 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 
-use crate::mac::{ct_eq, hmac_sha256};
+use mkit_kernel::mac::{ct_eq, hmac_sha256};
 
 /// Stripe's limit on `client_reference_id`.
 pub const MAX_REFERENCE_CHARS: usize = 200;

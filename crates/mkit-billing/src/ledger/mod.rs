@@ -26,7 +26,7 @@ pub use sql::{entitlements_params, ENTITLEMENTS_SQL};
 
 use super::event::Event;
 
-pub use crate::sql::{SqlValue, Statement};
+pub use mkit_kernel::sql::{SqlValue, Statement};
 
 /// Which events the deployment accepts, and the keys its minted client references verify with.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

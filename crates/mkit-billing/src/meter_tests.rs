@@ -2,7 +2,8 @@
 //! answer does to a row.
 
 use super::*;
-use crate::sql::{run_batch, test_db};
+use crate::test_db;
+use mkit_kernel::sql::run_batch;
 use rusqlite::Connection;
 
 const NOW: i64 = 1_800_000_000;
@@ -11,7 +12,7 @@ fn due(c: &Connection, now: i64) -> Vec<Pending> {
     let s = pending(now);
     let mut q = c.prepare(s.sql).expect("prepare");
     let rows = q
-        .query_map(rusqlite::params_from_iter(crate::sql::sqlite_values(&s.params)), |r| {
+        .query_map(rusqlite::params_from_iter(mkit_kernel::sql::sqlite_values(&s.params)), |r| {
             Ok(Pending {
                 id: r.get(0)?,
                 event_name: r.get(1)?,

@@ -6,7 +6,7 @@
 //! moves only for a row not yet charged. So no number of concurrent calls overspends, and a
 //! replayed batch, settle or refund moves nothing twice.
 
-use crate::sql::{SqlValue, Statement};
+use mkit_kernel::sql::{SqlValue, Statement};
 
 /// Inserts the reservation while the balance covers it. One row changed: the call may run.
 const RESERVE_SQL: &str = "\

@@ -1,5 +1,7 @@
 //! Stripe billing: webhook signatures, events, the entitlement ledger and the Checkout client
-//! references it trusts. Pure.
+//! references it trusts. Pure: it knows nothing of MCP, of OAuth or of Workers (its manifest
+//! lists only the kernel among mKit's crates), and its SQL is tested natively on SQLite with the
+//! kit's migrations.
 
 pub mod credits;
 pub mod event;
@@ -32,4 +34,17 @@ impl StoreError {
             StoreError::Rows => "storage_unexpected_rows",
         }
     }
+}
+
+/// A SQLite database with the kit's migrations applied, in order, as D1 local has them.
+#[cfg(test)]
+pub(crate) fn test_db() -> rusqlite::Connection {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../mkit/migrations");
+    let c = rusqlite::Connection::open_in_memory().expect("sqlite");
+    let mut names: Vec<_> = std::fs::read_dir(dir).expect("migrations").flatten().map(|e| e.path()).collect();
+    names.sort();
+    for p in names.iter().filter(|p| p.extension().is_some_and(|x| x == "sql")) {
+        c.execute_batch(&std::fs::read_to_string(p).expect("sql")).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    c
 }

@@ -21,8 +21,8 @@ use super::sql::{
     UPSERT_SUBSCRIPTION, UPSERT_SUMMARY,
 };
 use super::{Disposition, LedgerPolicy, PlanError, SqlValue, Statement};
-use crate::billing::event::Event;
-use crate::billing::reference::verify_client_reference;
+use crate::event::Event;
+use crate::reference::verify_client_reference;
 
 pub(super) struct Planner<'a> {
     event: &'a Event,

@@ -1,7 +1,8 @@
 //! Debits on SQLite with the real migrations.
 
 use super::*;
-use crate::sql::{run_batch, test_db};
+use crate::test_db;
+use mkit_kernel::sql::run_batch;
 use rusqlite::Connection;
 
 fn fund(c: &Connection, sub: &str, balance: i64) {

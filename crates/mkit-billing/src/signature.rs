@@ -2,7 +2,7 @@
 //! HMAC-SHA256 keyed with the whole `whsec_…` string. Parsed the way Stripe's libraries do:
 //! split on `,`, then on the first `=`; every `v1` kept; `v0` and unknown schemes ignored.
 
-use crate::mac::{ct_eq, hex, hmac_sha256};
+use mkit_kernel::mac::{ct_eq, hex, hmac_sha256};
 
 /// Timestamps further than this from now, past or future, are refused.
 pub const TOLERANCE_SECS: i64 = 300;

@@ -2,7 +2,8 @@
 //! object, to the user it names or its customer's, and only for what a pack is.
 
 use super::*;
-use crate::sql::{run_batch, test_db};
+use crate::test_db;
+use mkit_kernel::sql::run_batch;
 use rusqlite::Connection;
 use serde_json::{json, Value};
 
