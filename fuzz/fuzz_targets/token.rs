@@ -4,7 +4,7 @@
 //!
 //! A fuzzer cannot forge a signature, so the claim checks after it would stay out of reach: each
 //! token is also validated re-signed with the Ed25519 key (seed `[7; 32]`, as in
-//! crates/mkit/src/auth/tests.rs), which reaches them whenever the header names EdDSA.
+//! crates/mkit-auth/src/tests.rs), which reaches them whenever the header names EdDSA.
 #![no_main]
 
 use base64::Engine as _;

@@ -1,6 +1,7 @@
 //! mKit's kernel: pure primitives shared by every other part, with no knowledge of MCP, OAuth,
 //! billing or Workers. Each has one job:
 //!
+//! - [`keyring`]: every use of the deployment secret as a purpose, each with its own derived key.
 //! - [`mac`]: HMAC-SHA256, constant-time comparison, key derivation per purpose.
 //! - [`pkce`]: the S256 transform of RFC 7636.
 //! - [`seal`]: the one sealed-token format (request state, sessions, pay links, cookies).
@@ -10,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+pub mod keyring;
 pub mod mac;
 pub mod pkce;
 pub mod seal;

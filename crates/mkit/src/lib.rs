@@ -47,7 +47,7 @@ pub mod tools;
 // The kit's own parts. Public so that the fuzz targets, the examples, the benches and the kit's
 // integration tests can reach them; not a seller's API, so hidden from the docs.
 #[doc(hidden)]
-pub mod auth;
+pub use mkit_auth as auth;
 #[doc(hidden)]
 pub use mkit_billing as billing;
 #[doc(hidden)]
@@ -60,8 +60,6 @@ pub mod config;
 pub mod health;
 #[doc(hidden)]
 pub mod http;
-#[doc(hidden)]
-pub mod keyring;
 #[doc(hidden)]
 pub mod log;
 #[doc(hidden)]
@@ -85,7 +83,7 @@ extern crate self as mkit;
 
 /// The kernel's primitives, under the paths the rest of the crate has always used.
 #[doc(hidden)]
-pub use mkit_kernel::{mac, seal};
+pub use mkit_kernel::{keyring, mac, seal};
 
 use worker::{Env, Request, Response, Result};
 

@@ -29,6 +29,7 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose, each once.
     pub const ALL: [Purpose; 9] = [
         Purpose::RequestState,
         Purpose::PayLink,

@@ -226,7 +226,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Principal;
+    use crate::Principal;
 
     const T0: u64 = 1_800_000_000_000;
 

@@ -431,8 +431,8 @@ mod profiles {
     //! alternative, ID token markers, sender-constrained tokens and claims for tools.
 
     use super::*;
-    use crate::auth::claims::{copy, ClaimRule, ClaimValue};
-    use crate::auth::profile::TokenProfile;
+    use crate::claims::{copy, ClaimRule, ClaimValue};
+    use crate::profile::TokenProfile;
 
     fn with(profile: TokenProfile) -> AccessTokenValidator {
         AccessTokenValidator { profile, ..validator() }
@@ -569,8 +569,8 @@ mod introspection {
     //! RFC 7662 answers judged like a JWT's claims.
 
     use super::*;
-    use crate::auth::introspection::{is_jwt, judge};
-    use crate::auth::profile::TokenProfile;
+    use crate::introspection::{is_jwt, judge};
+    use crate::profile::TokenProfile;
 
     fn answer() -> Value {
         json!({ "active": true, "iss": ISS, "aud": AUD, "sub": "user-1", "client_id": "app", "exp": NOW + 300,

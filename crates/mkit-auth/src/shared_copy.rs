@@ -3,8 +3,8 @@
 //! the deployment secret, over the JWKS URL, the fetch time and the body — verifies, and its
 //! fetch time is never taken to be later than now (a planted future time cannot pin it).
 
-use crate::keyring::{key, Purpose};
-use crate::mac::{ct_eq, hex, hmac_sha256};
+use mkit_kernel::keyring::{key, Purpose};
+use mkit_kernel::mac::{ct_eq, hex, hmac_sha256};
 
 /// The `x-mkit-mac` of a copy of `body`, fetched from `uri` at `fetched_at` (ms).
 pub fn tag(secret: &str, uri: &str, fetched_at: u64, body: &[u8]) -> String {
