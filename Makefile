@@ -297,7 +297,7 @@ test-unit:
 	@# of the same version as unchanged: drop the copies it unpacked and the builds it fingerprinted
 	@# before (only ever made here), so today's sources are the ones built.
 	rm -rf "$${CARGO_HOME:-$$HOME/.cargo}"/registry/src/-*/mkit-*-0.1.0 target/debug/.fingerprint/mkit-*
-	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit-auth -p mkit-billing -p mkit
+	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit-auth -p mkit-oauth -p mkit-billing -p mkit
 
 # mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
 test-differential: setup-npm

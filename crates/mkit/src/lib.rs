@@ -63,7 +63,7 @@ pub mod http;
 #[doc(hidden)]
 pub mod log;
 #[doc(hidden)]
-pub mod oauth;
+pub use mkit_oauth as oauth;
 #[doc(hidden)]
 pub mod paylink;
 #[doc(hidden)]

@@ -27,8 +27,8 @@ impl Key {
     pub fn derive(secret: &str) -> Key {
         let signing = (0u32..)
             .find_map(|n| {
-                let label = crate::keyring::Purpose::OAuthSigningKey.label();
-                let seed = crate::mac::derive_key(secret, &format!("{label}/{n}"));
+                let label = mkit_kernel::keyring::Purpose::OAuthSigningKey.label();
+                let seed = mkit_kernel::mac::derive_key(secret, &format!("{label}/{n}"));
                 SigningKey::from_bytes(&seed.into()).ok()
             })
             .unwrap_or_else(|| unreachable!("a valid P-256 scalar is found within a few tries"));

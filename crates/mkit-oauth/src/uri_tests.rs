@@ -2,8 +2,8 @@
 //! fetch) reads them, and only in the form it serializes them to.
 
 use super::uri::{is_private, Uri, UriError};
-use crate::oauth::client::check_document_url;
-use crate::oauth::redirect::{check, display_host, matches};
+use crate::client::check_document_url;
+use crate::redirect::{check, display_host, matches};
 
 /// Each spelling fetch reads as a loopback, private or otherwise special address or name.
 const PRIVATE_SPELLINGS: [&str; 42] = [

@@ -27,7 +27,7 @@ pub fn verify(verifier: Option<&str>, challenge: &str) -> Result<(), OAuthError>
     if !syntax {
         return Err(OAuthError::invalid_grant("code_verifier must be 43 to 128 unreserved characters"));
     }
-    if !crate::mac::ct_eq(s256_challenge(v).as_bytes(), challenge.as_bytes()) {
+    if !mkit_kernel::mac::ct_eq(s256_challenge(v).as_bytes(), challenge.as_bytes()) {
         return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
     }
     Ok(())

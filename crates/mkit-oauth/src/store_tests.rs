@@ -5,16 +5,16 @@ use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use serde_json::json;
 
 use super::*;
-use crate::oauth::grant::{use_refresh, RefreshOutcome, RefreshRequest};
+use crate::grant::{use_refresh, RefreshOutcome, RefreshRequest};
 
 const MIGRATIONS: [&str; 7] = [
-    include_str!("../../migrations/0001_init.sql"),
-    include_str!("../../migrations/0003_processed_events.sql"),
-    include_str!("../../migrations/0004_ledger.sql"),
-    include_str!("../../migrations/0005_binding.sql"),
-    include_str!("../../migrations/0006_oauth.sql"),
-    include_str!("../../migrations/0009_oauth_client_grants.sql"),
-    include_str!("../../migrations/0010_oauth_installation.sql"),
+    include_str!("../../mkit/migrations/0001_init.sql"),
+    include_str!("../../mkit/migrations/0003_processed_events.sql"),
+    include_str!("../../mkit/migrations/0004_ledger.sql"),
+    include_str!("../../mkit/migrations/0005_binding.sql"),
+    include_str!("../../mkit/migrations/0006_oauth.sql"),
+    include_str!("../../mkit/migrations/0009_oauth_client_grants.sql"),
+    include_str!("../../mkit/migrations/0010_oauth_installation.sql"),
 ];
 const NOW: u64 = 1_800_000_000;
 
@@ -31,7 +31,7 @@ fn batch(c: &mut Connection, statements: &[Statement]) -> Vec<usize> {
     let tx = c.transaction().expect("tx");
     let changes = statements
         .iter()
-        .map(|s| tx.execute(s.sql, params_from_iter(crate::sql::sqlite_values(&s.params))).expect("statement"))
+        .map(|s| tx.execute(s.sql, params_from_iter(mkit_kernel::sql::sqlite_values(&s.params))).expect("statement"))
         .collect();
     tx.commit().expect("commit");
     changes

@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::auth::claims::{claim_at, email_verified, is_email_claim};
+use mkit_auth::claims::{claim_at, email_verified, is_email_claim};
 
 /// At most this many rules (each is checked on every sign-in).
 pub const MAX_RULES: usize = 64;

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::client::Client;
 use super::grant::{secret_hash, Code, Grant, Refresh, FAMILY_MAX_SECS, REFRESH_TTL_SECS};
-use crate::sql::{SqlValue, Statement};
+use mkit_kernel::sql::{SqlValue, Statement};
 
 fn text(s: &str) -> SqlValue {
     SqlValue::Text(s.to_owned())

@@ -8,8 +8,8 @@ use super::grant::{
 use super::redirect::{check, display_host, matches};
 use super::token::{jwks, mint, Issue, Key, ACCESS_TOKEN_TTL_SECS};
 use super::{metadata, pkce};
-use crate::auth::jwk::JwkSet;
-use crate::auth::validator::AccessTokenValidator;
+use mkit_auth::jwk::JwkSet;
+use mkit_auth::validator::AccessTokenValidator;
 
 const NOW: u64 = 1_800_000_000;
 // RFC 7636 Appendix B.

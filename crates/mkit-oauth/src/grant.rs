@@ -20,7 +20,7 @@ pub const SIGNIN_DEFAULT_DAYS: u64 = 7;
 /// The stored digest of a code or refresh token (hex SHA-256).
 pub fn secret_hash(secret: &str) -> String {
     use sha2::{Digest, Sha256};
-    crate::mac::hex(&Sha256::digest(secret.as_bytes()))
+    mkit_kernel::mac::hex(&Sha256::digest(secret.as_bytes()))
 }
 
 /// What a user's consent produced, carried from the authorization to every token.
