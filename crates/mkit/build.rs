@@ -89,11 +89,16 @@ fn contract() {
         let format = field("format").as_str().unwrap_or_else(|| panic!("{at}: \"format\" must be a string"));
         let validate = validator(format)
             .unwrap_or_else(|| panic!("{at}: unknown \"format\" {format:?} (see fn validator in build.rs)"));
+        let default = match entry.get("default") {
+            None => "None".to_owned(),
+            Some(serde_json::Value::String(d)) if !required => format!("Some({d:?})"),
+            Some(_) => panic!("{at}: \"default\" must be a string, and only an optional variable has one"),
+        };
         if field("doc").as_str().is_none_or(|d| d.trim().is_empty()) {
             panic!("{at}: \"doc\" must be a one-line description");
         }
         out.push_str(&format!(
-            "    VarSpec {{ name: {name:?}, kind: {kind}, required: {required}, required_with_paid_tools: {with_paid_tools}, validate: {validate} }},\n"
+            "    VarSpec {{ name: {name:?}, kind: {kind}, required: {required}, required_with_paid_tools: {with_paid_tools}, default: {default}, validate: {validate} }},\n"
         ));
     }
     out.push_str("];\n");

@@ -13,9 +13,6 @@ pub const REFRESH_TTL_SECS: u64 = 30 * 86_400;
 /// The longest a family (one sign-in and all its rotations) is kept: the ceiling of
 /// `MKIT_AUTH_SIGNIN_DAYS` and the sweep's age for families.
 pub const FAMILY_MAX_SECS: u64 = 90 * 86_400;
-/// `MKIT_AUTH_SIGNIN_DAYS`' default: how long one sign-in at the upstream provider may keep
-/// refreshing before the user must run the authorization flow (and sign in there) again.
-pub const SIGNIN_DEFAULT_DAYS: u64 = 7;
 
 /// The stored digest of a code or refresh token (hex SHA-256).
 pub fn secret_hash(secret: &str) -> String {

@@ -19,7 +19,7 @@ pub(super) fn check(
                      `billing` feature of the mkit dependency, or take the price off",
         });
     }
-    if is_on(src, "MKIT_AUTH_SERVER", false) && !cfg!(feature = "auth-server") {
+    if is_on(src, "MKIT_AUTH_SERVER") && !cfg!(feature = "auth-server") {
         errors.push(ConfigError {
             variable: "MKIT_AUTH_SERVER",
             state: VarState::Invalid,

@@ -38,10 +38,10 @@ impl Config {
             stripe_webhook_secrets: list("STRIPE_WEBHOOK_SECRET"),
             deployment_secrets: list("MKIT_SECRET"),
             mcp_allowed_origins: list("MCP_ALLOWED_ORIGINS"),
-            oauth_leeway_secs: value(src, "OAUTH_LEEWAY_SECONDS").and_then(|v| v.parse().ok()).unwrap_or(60),
-            oauth_accept_jwt_typ: value(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            oauth_leeway_secs: number(src, "OAUTH_LEEWAY_SECONDS"),
+            oauth_accept_jwt_typ: setting(src, "OAUTH_ACCEPT_JWT_TYP").is_some_and(|v| v.eq_ignore_ascii_case("true")),
             oauth_required_scopes: value(src, "OAUTH_REQUIRED_SCOPES").map(|v| split_scopes(&v)).unwrap_or_default(),
-            oauth_token_cache: !value(src, "OAUTH_TOKEN_CACHE").is_some_and(|v| v.eq_ignore_ascii_case("off")),
+            oauth_token_cache: is_on(src, "OAUTH_TOKEN_CACHE"),
             token_profile: token_profile(src),
             introspection: introspection(src),
             upgrade_url: value(src, "MKIT_UPGRADE_URL"),
@@ -57,19 +57,13 @@ impl Config {
                 value(src, "STRIPE_SECRET_KEY").as_deref(),
             ),
             stripe_account: value(src, "MKIT_STRIPE_ACCOUNT"),
-            entitlement_cache_ms: value(src, "MKIT_ENTITLEMENT_CACHE_SECONDS")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-                * 1000,
-            grace_secs: value(src, "MKIT_GRACE_DAYS").and_then(|v| v.parse::<i64>().ok()).unwrap_or(3) * 86_400,
-            auth_server: is_on(src, "MKIT_AUTH_SERVER", false),
-            auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION", true),
+            entitlement_cache_ms: number::<u64>(src, "MKIT_ENTITLEMENT_CACHE_SECONDS") * 1000,
+            grace_secs: number::<i64>(src, "MKIT_GRACE_DAYS") * 86_400,
+            auth_server: is_on(src, "MKIT_AUTH_SERVER"),
+            auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION"),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
-            auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL", false),
-            auth_signin_secs: value(src, "MKIT_AUTH_SIGNIN_DAYS")
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(crate::oauth::grant::SIGNIN_DEFAULT_DAYS)
-                * 86_400,
+            auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL"),
+            auth_signin_secs: number::<u64>(src, "MKIT_AUTH_SIGNIN_DAYS") * 86_400,
             auth_open_scopes: match value(src, "MKIT_AUTH_OPEN_SCOPES") {
                 Some(v) if v.trim() == "none" => Vec::new(),
                 Some(v) => split_scopes(&v),
@@ -78,8 +72,8 @@ impl Config {
             auth_scope_rules: value(src, "MKIT_AUTH_SCOPE_RULES")
                 .and_then(|v| crate::oauth::scope_policy::ScopeRule::parse_list(&v).ok())
                 .unwrap_or_default(),
-            auth_subject_claim: value(src, "MKIT_AUTH_SUBJECT_CLAIM")
-                .filter(|_| is_on(src, "MKIT_AUTH_SERVER", false))
+            auth_subject_claim: setting(src, "MKIT_AUTH_SUBJECT_CLAIM")
+                .filter(|_| is_on(src, "MKIT_AUTH_SERVER"))
                 .unwrap_or_else(|| "sub".to_owned()),
         }
     }
@@ -89,13 +83,13 @@ impl Config {
 /// mode mKit's own tokens (RFC 9068), whose tool claims default to the carried ones.
 fn token_profile(src: &dyn VarSource) -> TokenProfile {
     let rules = |name| value(src, name).and_then(|v| ClaimRule::parse_list(&v).ok());
-    if is_on(src, "MKIT_AUTH_SERVER", false) {
+    if is_on(src, "MKIT_AUTH_SERVER") {
         let claims = rules("OAUTH_CLAIMS").or_else(|| rules("MKIT_AUTH_CLAIMS")).unwrap_or_default();
         return TokenProfile { claims, ..TokenProfile::default() };
     }
     let defaults = TokenProfile::default();
     TokenProfile {
-        scope_claims: value(src, "OAUTH_SCOPE_CLAIMS").map_or(defaults.scope_claims, |v| split_list(&v)),
+        scope_claims: setting(src, "OAUTH_SCOPE_CLAIMS").map_or(defaults.scope_claims, |v| split_list(&v)),
         scope_prefix: value(src, "OAUTH_SCOPE_PREFIX"),
         client_ids: value(src, "OAUTH_CLIENT_IDS").map(|v| split_list(&v)).unwrap_or_default(),
         claims: rules("OAUTH_CLAIMS").unwrap_or_default(),
@@ -108,5 +102,5 @@ fn introspection(src: &dyn VarSource) -> Option<Introspection> {
         client_id: value(src, "OAUTH_INTROSPECTION_CLIENT_ID")?,
         client_secret: value(src, "OAUTH_INTROSPECTION_CLIENT_SECRET")?,
     })
-    .filter(|_| !is_on(src, "MKIT_AUTH_SERVER", false))
+    .filter(|_| !is_on(src, "MKIT_AUTH_SERVER"))
 }

@@ -35,6 +35,8 @@ struct VarSpec {
     required: bool,
     /// Required as soon as a paid tool is registered (`"required_when": "paid_tools"`).
     required_with_paid_tools: bool,
+    /// The value an unset variable has (`"default"`): the one place a default is written.
+    default: Option<&'static str>,
     validate: fn(&str) -> Result<(), &'static str>,
 }
 
@@ -203,7 +205,7 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
         }
     }
     features::check(src, needs, &mut entries, &mut errors);
-    if is_on(src, "MKIT_AUTH_SERVER", false) {
+    if is_on(src, "MKIT_AUTH_SERVER") {
         for name in ["MCP_RESOURCE", "MKIT_WEB_CLIENT_ID", "MKIT_WEB_CLIENT_SECRET"] {
             if value(src, name).is_none() {
                 errors.push(ConfigError {
@@ -218,8 +220,19 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
     ConfigReport { entries, errors }
 }
 
-fn is_on(src: &dyn VarSource, name: &str, default: bool) -> bool {
-    value(src, name).map_or(default, |v| v.eq_ignore_ascii_case("on"))
+/// A variable's value, else its default from the contract.
+fn setting(src: &dyn VarSource, name: &str) -> Option<String> {
+    value(src, name).or_else(|| VARS.iter().find(|v| v.name == name).and_then(|v| v.default).map(str::to_owned))
+}
+
+/// An `on_off` variable, its default from the contract.
+fn is_on(src: &dyn VarSource, name: &str) -> bool {
+    setting(src, name).is_some_and(|v| v.eq_ignore_ascii_case("on"))
+}
+
+/// A numeric variable (already validated), its default from the contract.
+fn number<T: std::str::FromStr + Default>(src: &dyn VarSource, name: &str) -> T {
+    setting(src, name).and_then(|v| v.trim().parse().ok()).unwrap_or_default()
 }
 
 impl ConfigReport {
@@ -398,6 +411,23 @@ mod tests {
             for p in PROBES {
                 assert_eq!((spec.validate)(p), expected(p), "{} ({format}) on {p:?}", spec.name);
             }
+        }
+    }
+
+    /// A default is written once, in the contract: it passes its own rule, it is what an unset
+    /// variable reads as, and docs/configuration.md shows it.
+    #[test]
+    fn contract_defaults_are_valid_applied_and_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md"))
+            .expect("docs/configuration.md");
+        let with_default: Vec<_> = VARS.iter().filter_map(|s| s.default.map(|d| (s, d))).collect();
+        assert!(with_default.len() >= 10, "the contract's defaults were read: {}", with_default.len());
+        for (spec, default) in with_default {
+            assert_eq!((spec.validate)(default), Ok(()), "{}'s default {default:?} breaks its own rule", spec.name);
+            assert_eq!(setting(&vars(&[]), spec.name).as_deref(), Some(default), "{} unset", spec.name);
+            let row = doc.lines().find(|l| l.starts_with(&format!("| `{}` |", spec.name)));
+            let shown = row.and_then(|r| r.split('|').nth(4)).unwrap_or_default();
+            assert!(shown.contains(&format!("`{default}`")), "docs/configuration.md: {} shows {shown:?}", spec.name);
         }
     }
 
