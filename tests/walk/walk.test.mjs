@@ -128,7 +128,7 @@ test("the other auth mode, one setting away: mKit accepts the local provider's t
 
 /**
  * Applies the README's registration block to src/tools/mod.rs as a person does: the `pub mod`
- * line beside the others, the `r.tool(...)` line at the start of `registry()`.
+ * line beside the others, the `r.tool(...)` line first in `registry()`, after its `let mut r`.
  */
 function addRegistration(body) {
   const path = join(dir, "src/tools/mod.rs");
@@ -142,6 +142,8 @@ function addRegistration(body) {
   const next = mods.find((m) => m[1] > modLine.slice(8, -1));
   const at = next ? next.index : mods.at(-1).index + mods.at(-1)[0].length;
   src = `${src.slice(0, at)}${modLine}\n${src.slice(at)}`;
-  src = src.replace("let mut r = Registry::default();\n", `let mut r = Registry::default();\n    ${toolLine}\n`);
+  const start = /(pub fn registry\(\) -> Registry \{\n\s*let mut r = [^\n]*;\n)/;
+  assert.match(src, start, "src/tools/mod.rs has a registry() that starts with `let mut r = …;`");
+  src = src.replace(start, (head) => `${head}    ${toolLine}\n`);
   writeFileSync(path, src);
 }
