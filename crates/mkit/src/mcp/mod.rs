@@ -21,6 +21,8 @@ pub mod listen;
 pub mod log_level;
 #[doc(hidden)]
 pub mod logline;
+#[doc(hidden)]
+pub mod method;
 pub mod mrtr;
 #[doc(hidden)]
 pub mod paid;

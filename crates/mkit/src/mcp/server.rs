@@ -7,6 +7,7 @@ use super::admission::{admit, asks_for_input, denial_label, settle};
 use super::completion;
 use super::context::{Denial, LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
+use super::method::Method;
 use super::paid;
 use super::registry::{Prompt, Registry};
 use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
@@ -90,35 +91,44 @@ impl Server<'_> {
     }
 
     /// Answers one request. `params` is `{}` when the request had none.
-    pub async fn dispatch(&self, ctx: &ToolContext<'_>, method: &str, params: &Map<String, Value>) -> Dispatched {
+    pub async fn dispatch(&self, ctx: &ToolContext<'_>, method: Method<'_>, params: &Map<String, Value>) -> Dispatched {
         let v = ctx.protocol_version;
         let handshake = v.era() == Era::Handshake;
-        require_scopes(ctx, &self.registry.scopes_for(method))?;
+        let name = method.name();
+        require_scopes(ctx, &self.registry.scopes_for(name))?;
         let reg = self.registry;
+        let not_found = || Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {name}")).into());
         match method {
-            "initialize" if handshake => Ok(self.initialize(params)),
-            "ping" if handshake => Ok(json!({})),
-            "logging/setLevel" if handshake => Ok(set_level(params)?),
-            "server/discover" if !handshake => Ok(self.discover(v)),
-            "tools/list" => Ok(self.page(params, "tools", self.visible(ctx), |t| render_tool(t, v))?),
-            "tools/call" => self.call_tool(ctx, params).await,
-            "resources/list" => Ok(self.page(params, "resources", reg.resources.iter(), |r| render_resource(r, v))?),
-            "resources/templates/list" => {
+            Method::Initialize if handshake => Ok(self.initialize(params)),
+            Method::Ping if handshake => Ok(json!({})),
+            Method::SetLevel if handshake => Ok(set_level(params)?),
+            Method::Discover if !handshake => Ok(self.discover(v)),
+            Method::Initialize | Method::Ping | Method::SetLevel | Method::Discover => not_found(),
+            Method::ToolsList => Ok(self.page(params, "tools", self.visible(ctx), |t| render_tool(t, v))?),
+            Method::ToolsCall => self.call_tool(ctx, params).await,
+            Method::ResourcesList => {
+                Ok(self.page(params, "resources", reg.resources.iter(), |r| render_resource(r, v))?)
+            }
+            Method::TemplatesList => {
                 Ok(self.page(params, "resourceTemplates", reg.templates.iter(), |t| render_template(t, v))?)
             }
-            "resources/read" => Ok(resources::read(reg, ctx, params).await?),
-            "resources/subscribe" if handshake => Ok(resources::subscribe(reg, ctx, params, true).await?),
-            "resources/unsubscribe" if handshake => Ok(resources::subscribe(reg, ctx, params, false).await?),
-            "prompts/list" => Ok(self.page(params, "prompts", reg.prompts.iter(), |p| render_prompt(p, v))?),
-            "prompts/get" => Ok(self.get_prompt(ctx, params)?),
-            "completion/complete" => Ok(completion::complete(reg, params)?),
-            "tasks/get" | "tasks/update" | "tasks/cancel" if !handshake => {
-                Ok(tasks::handle(ctx, method, params).await?)
+            Method::ResourcesRead => Ok(resources::read(reg, ctx, params).await?),
+            Method::Subscribe if handshake => Ok(resources::subscribe(reg, ctx, params, true).await?),
+            Method::Unsubscribe if handshake => Ok(resources::subscribe(reg, ctx, params, false).await?),
+            Method::Subscribe | Method::Unsubscribe => not_found(),
+            Method::PromptsList => Ok(self.page(params, "prompts", reg.prompts.iter(), |p| render_prompt(p, v))?),
+            Method::PromptsGet => Ok(self.get_prompt(ctx, params)?),
+            Method::Complete => Ok(completion::complete(reg, params)?),
+            Method::TasksGet | Method::TasksUpdate | Method::TasksCancel if !handshake => {
+                Ok(tasks::handle(ctx, name, params).await?)
             }
-            "tasks/get" | "tasks/result" | "tasks/list" | "tasks/cancel" if handshake => {
-                Ok(tasks_2025::handle(ctx, method, params).await?)
+            Method::TasksGet | Method::TasksResult | Method::TasksList | Method::TasksCancel if handshake => {
+                Ok(tasks_2025::handle(ctx, name, params).await?)
             }
-            _ => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")).into()),
+            Method::TasksGet | Method::TasksUpdate | Method::TasksCancel | Method::TasksResult | Method::TasksList => {
+                not_found()
+            }
+            Method::Unknown(_) => not_found(),
         }
     }
 

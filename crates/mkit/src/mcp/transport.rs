@@ -11,6 +11,7 @@ use super::context::{DynEntitlements, LogLevel, ToolContext};
 use super::framing::{negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::logline;
+use super::method::Method;
 use super::mrtr::Sealing;
 use super::platform::Platform;
 use super::rounds;
@@ -144,12 +145,13 @@ pub(super) async fn request(
         Some(Value::Object(m)) => m,
         _ => Map::new(),
     };
+    let parsed = Method::parse(method);
     let meta = params.get("_meta").and_then(Value::as_object);
     let version = match request_version(req, header_version, method, &params, meta) {
         Ok(v) => v,
         Err((status, e)) => return Answer::err(status, Some(&id), e),
     };
-    if let (Era::Stateless, "tools/call") = (version.era(), method) {
+    if let (Era::Stateless, Method::ToolsCall) = (version.era(), parsed) {
         if let Err((status, e)) = stateless::check_param_headers(server.registry, req, &params) {
             return Answer::err(status, Some(&id), e);
         }
@@ -162,15 +164,15 @@ pub(super) async fn request(
     let (answer, session) = match server.rendered_list(&ctx, method, &params) {
         Some((_, Some(text))) => (Answer::rendered(&id, text), None),
         memo => {
-            let mut outcome = server.dispatch(&ctx, method, &params).await;
-            if version.era() == Era::Handshake && method == "tools/call" {
+            let mut outcome = server.dispatch(&ctx, parsed, &params).await;
+            if version.era() == Era::Handshake && parsed == Method::ToolsCall {
                 outcome = more_rounds(server, caller, &ctx, outcome, &params, meta, log_level).await;
             }
             if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
                 stateless::decorate(server, method, result);
             }
-            let session = match (&mut outcome, method) {
-                (Ok(result), "initialize") => initialize_session(server, caller, result, &params).await,
+            let session = match (&mut outcome, parsed) {
+                (Ok(result), Method::Initialize) => initialize_session(server, caller, result, &params).await,
                 _ => None,
             };
             let text = match (memo, &outcome) {
@@ -181,7 +183,7 @@ pub(super) async fn request(
         }
     };
     let mut log = Extras { billing: ctx.billing.get(), ..logline::request_log(method, version, &params, meta) };
-    if method == "tools/call" {
+    if parsed == Method::ToolsCall {
         log.tool_calls.push(logline::tool_call(server, &params, answer.error, log.billing));
     }
     Answer { notifications: ctx.notifications.take(), session, log, ..answer }
@@ -227,7 +229,7 @@ async fn more_rounds(
         let answers = rounds::ask_all(hub, requests).await?;
         let next = rounds::next_params(params, answers, state);
         let ctx = context(caller, "tools/call", first.protocol_version, &next, meta, log_level);
-        outcome = server.dispatch(&ctx, "tools/call", &next).await;
+        outcome = server.dispatch(&ctx, Method::ToolsCall, &next).await;
         first.notifications.borrow_mut().extend(ctx.notifications.take());
         first.billing.set(ctx.billing.get().or(first.billing.get()));
     }
