@@ -354,6 +354,8 @@ lint: setup-rust
 	cargo clippy -p mkit --no-default-features --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features auth-server --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features billing --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --no-default-features --features sessions --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --no-default-features --features tasks --target wasm32-unknown-unknown --lib -- -D warnings
 	@# The kit's public API: documented (deny(missing_docs)), with links that resolve.
 	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit --features mkit/testing
 

@@ -69,7 +69,8 @@ pub async fn post(req: Request, env: &Env) -> Answered {
 /// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
 pub async fn session(req: Request, env: &Env) -> Answered {
-    if !crate::app::registry().holds_sessions() || env.durable_object(Binding::Sessions.name()).is_err() {
+    let bound = cfg!(feature = "sessions") && env.durable_object(Binding::Sessions.name()).is_ok();
+    if !crate::app::registry().holds_sessions() || !bound {
         return respond::method_not_allowed("POST").into();
     }
     guarded(req, env, true).await

@@ -15,21 +15,25 @@ mod key_refresh;
 mod keys;
 #[cfg(feature = "billing")]
 mod ledger;
+#[cfg(feature = "sessions")]
 mod listeners;
 mod mcp;
 #[cfg(feature = "billing")]
 mod meter;
 #[cfg(feature = "auth-server")]
 mod oauth;
+#[cfg(any(feature = "sessions", feature = "tasks"))]
 mod object_storage;
 mod platform;
 mod random;
 mod rate_limit;
 mod respond;
+#[cfg(feature = "sessions")]
 mod session_object;
 mod sessions;
 mod signin;
 mod stats;
+#[cfg(feature = "tasks")]
 mod task_object;
 mod task_store;
 mod webcrypto;

@@ -10,7 +10,6 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
 
 use futures_channel::{mpsc, oneshot};
 use futures_util::future::{select, Either};
@@ -23,8 +22,7 @@ use super::listeners::{Listeners, Listening};
 use super::object_storage::{get_json, put_json};
 use crate::mcp::session::SESSION_TTL_SECS;
 
-/// How long a call waits for the client's answer before it fails.
-pub const ANSWER_WAIT: Duration = Duration::from_secs(300);
+use super::sessions::ANSWER_WAIT;
 /// Answers kept for calls not yet waiting, events kept per GET stream for replay, and open
 /// `subscriptions/listen` streams per caller.
 const KEPT: usize = 32;

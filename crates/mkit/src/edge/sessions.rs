@@ -12,7 +12,6 @@ use serde_json::{json, Value};
 use worker::{Delay, Env, Method, Request, RequestInit, Stub};
 
 use super::respond::Answered;
-use super::session_object::ANSWER_WAIT;
 use crate::auth::Principal;
 use crate::bindings::Binding;
 use crate::http::HttpReply;
@@ -21,6 +20,9 @@ use crate::mcp::listen::Listening;
 use crate::mcp::mrtr::Sealing;
 use crate::mcp::session::{self, SessionHub};
 use crate::mcp::LocalFuture;
+
+/// How long a call waits for the client's answer before it fails.
+pub const ANSWER_WAIT: Duration = Duration::from_secs(300);
 
 /// Every call to the object but a wait for the client's answer.
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -40,6 +42,9 @@ struct Answer(u16, Value);
 impl Hub {
     /// The caller's object, when the binding exists.
     pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Hub> {
+        if !cfg!(feature = "sessions") {
+            return None;
+        }
         Some(Hub { stub: caller_object(env, Binding::Sessions, issuer, sub)?, held: None, stream: None })
     }
 

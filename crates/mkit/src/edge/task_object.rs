@@ -32,8 +32,7 @@ use crate::mcp::Server;
 
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
-/// Tasks one caller may have working at once; a new one waits until one finishes.
-pub const MAX_WORKING: usize = 16;
+use super::task_store::MAX_WORKING;
 /// Tasks kept per caller, working or finished: past it the oldest finished one is forgotten.
 pub const MAX_KEPT: usize = 128;
 

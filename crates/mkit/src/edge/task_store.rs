@@ -8,12 +8,14 @@ use serde_json::{json, Map, Value};
 use worker::{Env, Stub};
 
 use super::sessions::{call_object, caller_object};
-use super::task_object::MAX_WORKING;
 use crate::auth::Principal;
 use crate::bindings::Binding;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{Status, Task, TaskStore};
 use crate::mcp::LocalFuture;
+
+/// Tasks one caller may have working at once; a new one waits until one finishes.
+pub const MAX_WORKING: usize = 16;
 
 const DEADLINE: Duration = Duration::from_secs(10);
 /// How often a blocked `tasks/result` looks at its task again: soon at first (a short task is
@@ -34,6 +36,9 @@ pub struct TaskObject {
 impl TaskObject {
     /// The caller's object, when the binding exists.
     pub fn for_caller(env: &Env, issuer: &str, principal: &Principal, base_url: &str) -> Option<TaskObject> {
+        if !cfg!(feature = "tasks") {
+            return None;
+        }
         Some(TaskObject {
             stub: caller_object(env, Binding::Tasks, issuer, &principal.sub)?,
             base_url: base_url.to_owned(),
