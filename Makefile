@@ -293,6 +293,8 @@ deploy-check: worker
 # (cargo package builds each from its .crate file).
 test-unit:
 	cargo test --workspace
+	@# The configuration's refusals of a capability built out, in a build without any feature.
+	cargo test --quiet -p mkit --no-default-features --lib config::tests::capabilities_left_out_of_the_build_are_named
 	@# Cargo verifies each package against the others through a local registry, and takes a copy
 	@# of the same version as unchanged: drop the copies it unpacked and the builds it fingerprinted
 	@# before (only ever made here), so today's sources are the ones built.
