@@ -14,10 +14,12 @@ pub const JWKS_REFETCH_MIN_MS: u64 = 30 * 1000;
 /// While the issuer is unreachable, keys older than the TTL are still served for 6 hours.
 pub const JWKS_MAX_STALE_MS: u64 = 6 * 60 * 60 * 1000;
 
+/// How usable the issuer's keys are in this isolate, as the health report shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JwksHealth {
     /// Never fetched in this isolate.
     Unknown,
+    /// Fetched within the TTL, and the last fetch succeeded.
     Fresh,
     /// Past the TTL, the last refresh failed, still served.
     Stale,
@@ -28,6 +30,7 @@ pub enum JwksHealth {
 }
 
 impl JwksHealth {
+    /// The state's name in the health report (`Fresh` is `ok`).
     pub fn as_str(self) -> &'static str {
         match self {
             JwksHealth::Unknown => "unknown",
@@ -42,10 +45,14 @@ impl JwksHealth {
 /// What the caller should do before validating a token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwksAction {
+    /// Validate with the keys held (a fetch is not due, or was just tried).
     Use,
+    /// Fetch the issuer's JWK set first.
     Fetch,
 }
 
+/// The issuer's JWK set in one isolate: when it was fetched, when a fetch was last tried and whether
+/// that failed.
 #[derive(Debug, Default)]
 pub struct JwksCache {
     keys: Option<Rc<JwkSet>>,
@@ -76,6 +83,7 @@ impl JwksCache {
         }
     }
 
+    /// Records that a fetch starts at `now`, so no other is tried within `JWKS_REFETCH_MIN_MS`.
     pub fn begin_fetch(&mut self, now: u64) {
         self.last_attempt = Some(now);
     }
@@ -104,6 +112,7 @@ impl JwksCache {
         self.generation
     }
 
+    /// Records a failed fetch at `now`: the keys held are kept, served stale up to `JWKS_MAX_STALE_MS`.
     pub fn fetch_failed(&mut self, now: u64) {
         self.last_attempt = Some(now);
         self.last_failed = true;
@@ -115,6 +124,7 @@ impl JwksCache {
         (now.saturating_sub(t) < JWKS_TTL_MS + JWKS_MAX_STALE_MS).then(|| self.keys.clone()).flatten()
     }
 
+    /// The keys' state at `now`, for the health report.
     pub fn health(&self, now: u64) -> JwksHealth {
         match self.fetched_at {
             None if self.last_failed => JwksHealth::Unreachable,
@@ -134,6 +144,7 @@ impl JwksCache {
         }
     }
 
+    /// When the keys held were fetched (ms since the epoch), if any were.
     pub fn fetched_at(&self) -> Option<u64> {
         self.fetched_at
     }
@@ -157,6 +168,7 @@ pub struct TokenCache {
 }
 
 impl TokenCache {
+    /// An empty cache of at most `capacity` verdicts (none at all when it is 0).
     pub fn new(capacity: usize) -> Self {
         TokenCache { capacity, entries: HashMap::new(), order: VecDeque::new() }
     }
@@ -174,6 +186,8 @@ impl TokenCache {
         h.finalize().into()
     }
 
+    /// The verdict cached under `key`, if still valid at `now` and checked against key-set `generation`;
+    /// an outdated entry is dropped.
     pub fn get(&mut self, key: &[u8; 32], now: u64, generation: u64) -> Option<ValidatedToken> {
         match self.entries.get(key) {
             Some((v, until, g)) if now < *until && *g == generation => Some(v.clone()),
@@ -209,10 +223,12 @@ impl TokenCache {
         }
     }
 
+    /// How many verdicts are cached.
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// Whether no verdict is cached.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -21,7 +21,9 @@ pub const MAX_LIST_ITEMS: usize = 64;
 /// (Auth0's `https://example.com/email`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClaimRule {
+    /// The name tools read the claim by.
     pub alias: String,
+    /// The claim's exact name, or a dotted path into objects.
     pub path: String,
 }
 
@@ -29,9 +31,13 @@ pub struct ClaimRule {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(untagged)]
 pub enum ClaimValue {
+    /// A string of at most 512 bytes.
     Text(String),
+    /// A boolean.
     Flag(bool),
+    /// An integer (64-bit signed).
     Integer(i64),
+    /// A list of strings: at most 64, each at most 512 bytes.
     List(Vec<String>),
 }
 

@@ -20,15 +20,20 @@ pub fn discovery_urls(issuer: &str) -> Vec<String> {
 /// Why the issuer's metadata gave no usable `jwks_uri`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DiscoveryError {
+    /// The metadata is not well-formed JSON (a repeated key included).
     Invalid,
+    /// The metadata's `issuer` is not exactly the configured issuer (RFC 8414 §3.3).
     IssuerMismatch,
+    /// No `jwks_uri` string.
     NoJwksUri,
+    /// The `jwks_uri` is not `https://` (or `http://` on a loopback host, for local development).
     JwksUriNotHttps,
     /// No https `authorization_endpoint` and `token_endpoint` (needed to sign a browser in).
     NoEndpoints,
 }
 
 impl DiscoveryError {
+    /// A stable code for logs.
     pub fn code(self) -> &'static str {
         match self {
             DiscoveryError::Invalid => "discovery_invalid",
@@ -40,6 +45,7 @@ impl DiscoveryError {
     }
 }
 
+/// The `jwks_uri` of the metadata `body`, which must name `issuer` exactly.
 pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, DiscoveryError> {
     let doc = parse_strict(body).map_err(|_| DiscoveryError::Invalid)?;
     if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
@@ -55,7 +61,9 @@ pub fn jwks_uri_from_metadata(body: &[u8], issuer: &str) -> Result<String, Disco
 /// Where a browser signs in and where its code is exchanged (RFC 8414 / OIDC Discovery).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerEndpoints {
+    /// Where the browser is sent to sign in.
     pub authorization_endpoint: String,
+    /// Where the authorization code is exchanged for tokens.
     pub token_endpoint: String,
 }
 

@@ -11,9 +11,13 @@ use super::jwk::JwkSet;
 use super::jws::{verified_claims, TypRule};
 use super::validator::{check_audience, check_issuer, check_times, subject, TokenError};
 
+/// The rules an ID token from the operator's OpenID provider must meet for mKit's own web client.
 pub struct IdTokenValidator<'a> {
+    /// The expected `iss`, compared exactly.
     pub issuer: &'a str,
+    /// mKit's web client: the `aud` required (and the `azp` when there are several audiences).
     pub client_id: &'a str,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, at most `MAX_LEEWAY_SECS`.
     pub leeway_secs: u64,
 }
 

@@ -21,8 +21,11 @@ pub const MAX_ANSWER_BYTES: usize = 16 * 1024;
 /// The introspection endpoint and the client mKit authenticates as there.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Introspection {
+    /// The RFC 7662 introspection endpoint.
     pub endpoint: String,
+    /// The client mKit authenticates as.
     pub client_id: String,
+    /// That client's secret; `Debug` leaves it out.
     pub client_secret: String,
 }
 

@@ -13,17 +13,26 @@ pub const B64URL: GeneralPurpose = GeneralPurpose::new(
 /// The signature algorithms mKit accepts: asymmetric only. `none` and `HS*` never parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Alg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3).
     Rs256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
     Rs384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
     Rs512,
+    /// RSASSA-PSS with SHA-256 and MGF1 (RFC 7518 §3.5).
     Ps256,
+    /// RSASSA-PSS with SHA-384.
     Ps384,
+    /// RSASSA-PSS with SHA-512.
     Ps512,
+    /// ECDSA on P-256 with SHA-256 (RFC 7518 §3.4).
     Es256,
+    /// EdDSA (RFC 8037), with Ed25519 keys only.
     EdDsa,
 }
 
 impl Alg {
+    /// The algorithm a JWS `alg` value names (case-sensitive); `None` for any other.
     pub fn parse(s: &str) -> Option<Alg> {
         Some(match s {
             "RS256" => Alg::Rs256,
@@ -38,6 +47,7 @@ impl Alg {
         })
     }
 
+    /// The JWS `alg` value.
     pub fn as_str(self) -> &'static str {
         match self {
             Alg::Rs256 => "RS256",
@@ -60,14 +70,19 @@ impl Alg {
 pub enum PublicKey {
     /// Modulus and public exponent, big-endian, no leading zeros.
     Rsa {
+        /// The modulus.
         n: Vec<u8>,
+        /// The public exponent.
         e: Vec<u8>,
     },
     /// An uncompressed point on P-256.
     P256 {
+        /// The x coordinate, big-endian.
         x: [u8; 32],
+        /// The y coordinate, big-endian.
         y: [u8; 32],
     },
+    /// An Ed25519 public key (RFC 8037 `OKP`).
     Ed25519([u8; 32]),
 }
 
@@ -99,8 +114,11 @@ impl PublicKey {
 /// One usable key of a JWK set, with the constraints its JWK declared.
 #[derive(Debug, Clone)]
 pub struct KeyEntry {
+    /// The JWK's `kid`, which a token's header may name.
     pub kid: Option<String>,
+    /// The JWK's own `alg`, when it pins one.
     pub alg: Option<String>,
+    /// The key itself.
     pub key: PublicKey,
 }
 
@@ -114,20 +132,31 @@ impl KeyEntry {
 /// Why a JWK was not taken into the set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JwkRejection {
+    /// The JWK carries private-key members (`d`, `p`, `k`…).
     PrivateMembers,
+    /// `use` is not `sig`, or `key_ops` lacks `verify`.
     NotForSignatures,
+    /// A key type or curve mKit does not verify with, or an `alg` that does not fit the key.
     UnsupportedKeyType,
-    WeakRsaKey { bits: usize },
+    /// An RSA modulus shorter than `MIN_RSA_BITS`.
+    WeakRsaKey {
+        /// The modulus's size.
+        bits: usize,
+    },
+    /// A member missing or malformed (named), or RSA parameters out of bounds (`n/e`).
     Malformed(&'static str),
 }
 
+/// A JWK Set (RFC 7517 §5), reduced to the keys mKit can verify with.
 #[derive(Debug, Clone, Default)]
 pub struct JwkSet {
+    /// The usable keys, in document order.
     pub keys: Vec<KeyEntry>,
     /// What was left out (kid or index, reason), logged as `jwks_keys_rejected` on each fetch.
     pub rejected: Vec<(String, JwkRejection)>,
 }
 
+/// The smallest RSA modulus taken (RFC 7518 §3.3 requires 2048 bits or more).
 pub const MIN_RSA_BITS: usize = 2048;
 /// The largest modulus taken, as the `rsa` crate and most issuers draw the line.
 pub const MAX_RSA_BITS: usize = 4096;
@@ -156,6 +185,7 @@ fn b64_member(jwk: &Value, name: &'static str) -> Result<Vec<u8>, JwkRejection> 
     B64URL.decode(s).map_err(|_| JwkRejection::Malformed(name))
 }
 
+/// One JWK (RFC 7517 §4) as a verification key, or why it cannot be one.
 pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
     let obj = jwk.as_object().ok_or(JwkRejection::Malformed("jwk"))?;
     if PRIVATE_MEMBERS.iter().any(|m| obj.contains_key(*m)) {

@@ -48,7 +48,10 @@ fn split(token: &str) -> Result<Parts, TokenError> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TypRule {
     /// `at+jwt` (RFC 9068); `JWT` or none too when the issuer does not type its tokens.
-    AccessToken { accept_jwt: bool },
+    AccessToken {
+        /// Whether `JWT`, or no `typ`, is accepted too.
+        accept_jwt: bool,
+    },
     /// An OpenID Connect ID token: `JWT` or none, never `at+jwt`.
     IdToken,
 }
@@ -69,10 +72,13 @@ impl TypRule {
 /// signature is not checked yet (`verify` natively, `edge::webcrypto` on Workers) and nothing
 /// about its claims either.
 pub struct Signed<'t, 'k> {
+    /// The header's `alg`.
     pub alg: Alg,
+    /// The keys that may verify the signature (by `kid`, and fitting `alg`).
     pub keys: Vec<&'k PublicKey>,
     /// The signing input: `header.claims` as sent.
     pub message: &'t [u8],
+    /// The decoded signature.
     pub signature: Vec<u8>,
     claims: Map<String, Value>,
 }

@@ -1,6 +1,8 @@
 //! OAuth 2.1 protected resource: access-token validation (RFC 9068, RFC 8725), JWK sets,
 //! Protected Resource Metadata (RFC 9728) and bearer challenges (RFC 6750). Pure.
 
+#![deny(missing_docs)]
+
 pub mod cache;
 pub mod claims;
 pub mod discovery;

@@ -8,9 +8,12 @@ use super::claims::{ClaimValue, Claims};
 /// operator lets tools read (`OAUTH_CLAIMS`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Principal {
+    /// The token's subject (`sub`).
     pub sub: String,
+    /// The client the token was issued to, when it names one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// The granted scopes, as tools name them.
     pub scopes: Vec<String>,
     /// Never serialized with the rest: logs, sessions and stored tasks must not carry personal
     /// data (a task runs without the operator's allowlisted claims).

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+/// The well-known path of Protected Resource Metadata (RFC 9728 §3).
 pub const PRM_PATH: &str = "/.well-known/oauth-protected-resource";
 
 /// `resource`: `MCP_RESOURCE`, else this origin + `/mcp`. The origin is the request URL's own,
@@ -22,12 +23,18 @@ pub fn metadata_url(resource: &str) -> String {
     }
 }
 
+/// The Protected Resource Metadata document (RFC 9728 §2) this resource serves.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ProtectedResourceMetadata {
+    /// The resource identifier (see `resource`).
     pub resource: String,
+    /// The issuers whose access tokens the resource accepts.
     pub authorization_servers: Vec<String>,
+    /// The scopes a client may ask for, spelled as it must ask.
     pub scopes_supported: Vec<String>,
+    /// How the token may be sent (RFC 6750 §2).
     pub bearer_methods_supported: Vec<&'static str>,
+    /// A human-readable name for the resource.
     pub resource_name: &'static str,
 }
 
@@ -37,14 +44,24 @@ pub enum Challenge {
     /// No token: 401 without an error code (RFC 6750 §3.1).
     Missing,
     /// A token that failed validation: 401 `invalid_token`.
-    InvalidToken { description: &'static str },
+    InvalidToken {
+        /// What failed, for `error_description`.
+        description: &'static str,
+    },
     /// A valid token without the scopes needed: 403 `insufficient_scope`.
-    InsufficientScope { scopes: Vec<String> },
+    InsufficientScope {
+        /// The scopes needed, for the challenge's `scope`.
+        scopes: Vec<String>,
+    },
     /// A malformed `Authorization` header: 400 `invalid_request`.
-    InvalidRequest { description: &'static str },
+    InvalidRequest {
+        /// What is wrong, for `error_description`.
+        description: &'static str,
+    },
 }
 
 impl Challenge {
+    /// The HTTP status the challenge travels with.
     pub fn status(&self) -> u16 {
         match self {
             Challenge::Missing | Challenge::InvalidToken { .. } => 401,
@@ -63,6 +80,7 @@ impl Challenge {
         }
     }
 
+    /// The `error_description`, when there is one.
     pub fn description(&self) -> Option<&'static str> {
         match self {
             Challenge::InvalidToken { description } | Challenge::InvalidRequest { description } => Some(description),

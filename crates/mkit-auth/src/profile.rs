@@ -9,6 +9,7 @@ use super::claims::ClaimRule;
 /// `client_id`, OIDC `azp`, Entra v1 `appid`, Okta `cid`.
 const CLIENT_ID_CLAIMS: [&str; 4] = ["client_id", "azp", "appid", "cid"];
 
+/// How an issuer's access tokens carry scopes, clients and claims; the default reads `scope` and `scp`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenProfile {
     /// Claims that hold granted scopes (`OAUTH_SCOPE_CLAIMS`); each a space-separated string or

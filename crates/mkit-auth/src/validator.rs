@@ -11,26 +11,41 @@ use super::jws::TypRule;
 use super::profile::{client_id, TokenProfile};
 use super::Principal;
 
+/// Longer tokens are refused before anything is decoded.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+/// The most clock skew allowed, whatever leeway is configured.
 pub const MAX_LEEWAY_SECS: u64 = 60;
 
+/// Why a token was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
+    /// Longer than `MAX_TOKEN_BYTES`.
     TooLarge,
+    /// Not a well-formed token (or introspection answer); names the part at fault.
     Malformed(&'static str),
+    /// An `alg` mKit does not accept (`none` and `HS*` included).
     UnsupportedAlg,
+    /// A `typ`, or an introspection answer's `token_type`, that this kind of token may not carry.
     WrongType,
+    /// A `crit` header: mKit understands no JWS extension (RFC 7515 §4.1.11).
     CriticalHeader,
     /// No key with the token's `kid` (or, without a `kid`, none fit): refetching the JWKS may help.
     UnknownKey,
     /// A key with that `kid` exists but cannot verify this `alg`.
     KeyMismatch,
+    /// No fitting key verified the signature.
     BadSignature,
+    /// `exp` has passed, beyond the leeway.
     Expired,
+    /// `nbf` is still ahead, beyond the leeway.
     NotYetValid,
+    /// `iat` is in the future, beyond the leeway.
     IssuedInFuture,
+    /// `iss` is not the configured issuer.
     WrongIssuer,
+    /// `aud` names no accepted audience (or an ID token's `azp` is not our client).
     WrongAudience,
+    /// A required claim (named) is absent; for `nonce`, also one that differs from the one sent.
     MissingClaim(&'static str),
     /// An OpenID Connect ID token (`nonce`, `at_hash` or `c_hash`): proof of a sign-in for a
     /// client, never an access token for this resource.
@@ -93,16 +108,21 @@ impl TokenError {
 /// A token that passed every check.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ValidatedToken {
+    /// Who the token says is calling.
     pub principal: Principal,
     /// `exp`, in seconds since the epoch.
     pub expires_at: u64,
 }
 
+/// The rules an access token must meet for this resource: issuer, audiences, clock leeway, `typ`
+/// and the issuer's profile.
 #[derive(Debug, Clone)]
 pub struct AccessTokenValidator {
+    /// The expected `iss` (`OAUTH_ISSUER`), compared exactly.
     pub issuer: String,
     /// Accepted `aud` values.
     pub audiences: Vec<String>,
+    /// Clock skew allowed on `exp`, `nbf` and `iat`, at most `MAX_LEEWAY_SECS`.
     pub leeway_secs: u64,
     /// Accept `typ: JWT` (or none) as well as `at+jwt`, for issuers that do not send RFC 9068 types.
     pub accept_jwt_typ: bool,

@@ -39,6 +39,7 @@ const MARK_REFUNDED_SQL: &str =
 const SETTLE_STALE_SQL: &str =
     "UPDATE credit_debits SET state = 'settled', updated_at = ?2 WHERE state = 'reserved' AND created_at < ?1";
 
+/// The credit balance of caller `?1`.
 pub const BALANCE_SQL: &str = "SELECT balance FROM credit_balances WHERE user_sub = ?1";
 
 /// How long a reservation may stay open before the sweep settles it.
@@ -46,9 +47,13 @@ pub const STALE_SECS: i64 = 3_600;
 
 /// One call's debit.
 pub struct Debit<'a> {
+    /// The debit's id, one per call: a replayed batch, settle or refund with it moves nothing twice.
     pub id: &'a str,
+    /// The caller (OAuth subject) whose balance pays.
     pub sub: &'a str,
+    /// The tool called.
     pub tool: &'a str,
+    /// The call's cost, in credits.
     pub credits: u32,
 }
 
@@ -74,10 +79,12 @@ impl Debit<'_> {
     }
 }
 
+/// The run succeeded: reservation `debit` stands.
 pub fn settle(debit: &str, now_secs: i64) -> Vec<Statement> {
     vec![Statement { sql: SETTLE_SQL, params: vec![id(debit), SqlValue::Int(now_secs)] }]
 }
 
+/// The run failed: reservation `debit`'s credits go back to the balance, once.
 pub fn refund(debit: &str, now_secs: i64) -> Vec<Statement> {
     vec![
         Statement { sql: REFUND_SQL, params: vec![id(debit)] },
@@ -85,10 +92,12 @@ pub fn refund(debit: &str, now_secs: i64) -> Vec<Statement> {
     ]
 }
 
+/// Settles reservations open longer than `STALE_SECS` (their isolate ended mid-run).
 pub fn settle_stale(now_secs: i64) -> Statement {
     Statement { sql: SETTLE_STALE_SQL, params: vec![SqlValue::Int(now_secs - STALE_SECS), SqlValue::Int(now_secs)] }
 }
 
+/// Reads `sub`'s credit balance (`BALANCE_SQL`).
 pub fn balance(sub: &str) -> Statement {
     Statement { sql: BALANCE_SQL, params: vec![SqlValue::Text(sub.to_owned())] }
 }

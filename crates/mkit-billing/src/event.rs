@@ -19,12 +19,16 @@ pub const HANDLED_TYPES: &[&str] = &[
     "entitlements.active_entitlement_summary.updated",
 ];
 
+/// A Stripe event envelope: what the ledger reads of it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
+    /// The event id (`evt_…`), the ledger's dedupe key.
     pub id: String,
+    /// The event `type` (`invoice.paid`…).
     pub kind: String,
     /// `event.created`, seconds since the epoch: orders events for the same object.
     pub created: i64,
+    /// `data.object`: the object the event is about, as sent.
     pub object: Value,
     /// `event.livemode`: whether the event comes from live mode. Stripe always sends it.
     pub livemode: Option<bool>,
@@ -36,14 +40,20 @@ pub struct Event {
 /// A verified body that is not a Stripe event envelope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventError {
+    /// The body is not JSON.
     NotJson,
+    /// No `id` starting with `evt_`.
     Id,
+    /// No non-empty `type`.
     Type,
+    /// No integer `created`.
     Created,
+    /// No `data.object`.
     Object,
 }
 
 impl EventError {
+    /// What is wrong, for the 400 answer.
     pub fn reason(self) -> &'static str {
         match self {
             EventError::NotJson => "body is not JSON",
@@ -56,6 +66,7 @@ impl EventError {
 }
 
 impl Event {
+    /// Reads the envelope of a verified webhook body.
     pub fn parse(body: &[u8]) -> Result<Event, EventError> {
         let v: Value = serde_json::from_slice(body).map_err(|_| EventError::NotJson)?;
         let id = v.get("id").and_then(Value::as_str).filter(|i| i.starts_with("evt_")).ok_or(EventError::Id)?;

@@ -3,6 +3,8 @@
 //! lists only the kernel among mKit's crates), and its SQL is tested natively on SQLite with the
 //! kit's migrations.
 
+#![deny(missing_docs)]
+
 pub mod credits;
 pub mod event;
 pub mod ledger;
@@ -26,6 +28,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The stable code, for logs and answers.
     pub fn code(self) -> &'static str {
         match self {
             StoreError::Unbound => "storage_unavailable",

@@ -26,13 +26,18 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?5) ON CONFLICT (id) DO NOTHING";
 
 /// One metered call.
 pub struct Usage<'a> {
+    /// The outbox row's id, sent as the meter event's `identifier` (Stripe dedupes on it).
     pub id: &'a str,
+    /// The caller (OAuth subject) whose Stripe customer is billed.
     pub sub: &'a str,
+    /// The Stripe meter's `event_name`.
     pub event_name: &'a str,
+    /// The quantity to report.
     pub value: i64,
 }
 
 impl Usage<'_> {
+    /// Inserts this call's outbox row; a replay inserts nothing.
     pub fn record(&self, now_secs: i64) -> Statement {
         Statement {
             sql: RECORD_SQL,
@@ -77,18 +82,26 @@ FROM meter_outbox WHERE sent_at IS NULL AND failure IS NULL";
 /// One row due for export.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Pending {
+    /// The row's id, the meter event's `identifier`.
     pub id: String,
+    /// The Stripe meter's `event_name`.
     pub event_name: String,
+    /// The quantity to report.
     pub value: i64,
+    /// When the call was recorded (seconds since the epoch).
     pub created_at: i64,
+    /// Attempts so far; sets the backoff.
     pub attempts: i64,
+    /// The Stripe customer to bill, if one is known yet.
     pub customer_id: Option<String>,
 }
 
+/// The rows due at `now_secs`, at most `BATCH`, oldest first (read as `Pending`).
 pub fn pending(now_secs: i64) -> Statement {
     Statement { sql: PENDING_SQL, params: vec![SqlValue::Int(now_secs), SqlValue::Int(BATCH)] }
 }
 
+/// Deletes rows sent more than 40 days before `now_secs`.
 pub fn sweep(now_secs: i64) -> Statement {
     Statement { sql: SWEEP_SQL, params: vec![SqlValue::Int(now_secs - KEEP_SENT_SECS)] }
 }
@@ -115,6 +128,7 @@ impl Outcome {
         }
     }
 
+    /// `sent`, `retry`, or the flag's code.
     pub fn as_str(&self) -> &str {
         match self {
             Outcome::Sent => "sent",

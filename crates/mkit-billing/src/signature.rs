@@ -7,20 +7,25 @@ use mkit_kernel::mac::{ct_eq, hex, hmac_sha256};
 /// Timestamps further than this from now, past or future, are refused.
 pub const TOLERANCE_SECS: i64 = 300;
 
+/// A parsed `Stripe-Signature` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureHeader {
+    /// `t`: when Stripe signed, in seconds since the epoch.
     pub timestamp: i64,
     /// Every `v1` value, as sent (lowercase hex expected).
     pub v1: Vec<String>,
 }
 
+/// Why a webhook's signature was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SignatureError {
+    /// No `Stripe-Signature` header.
     Missing,
     /// No `t`, or a `t` that is not an integer.
     NoTimestamp,
     /// No `v1` signature (a header with only `v0` ends here).
     NoV1Signature,
+    /// `t` is more than `TOLERANCE_SECS` from now, past or future (a replay, or a skewed clock).
     TimestampOutsideTolerance,
     /// No `v1` matches any configured secret.
     NoMatch,
@@ -40,6 +45,7 @@ impl SignatureError {
 }
 
 impl SignatureHeader {
+    /// Parses the header as Stripe's libraries do: items split on `,`, then on the first `=`.
     pub fn parse(header: &str) -> Result<SignatureHeader, SignatureError> {
         let mut timestamp = None;
         let mut v1 = Vec::new();

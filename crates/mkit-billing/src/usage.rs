@@ -25,8 +25,11 @@ pub const KEEP_SECS: i64 = 40 * 86_400;
 
 /// One counter: (caller, quota, window start).
 pub struct Counter<'a> {
+    /// The caller (OAuth subject).
     pub sub: &'a str,
+    /// Which quota.
     pub key: &'a str,
+    /// When the window started (seconds since the epoch).
     pub window_start: i64,
 }
 
@@ -35,21 +38,25 @@ impl Counter<'_> {
         vec![SqlValue::Text(self.sub.into()), SqlValue::Text(self.key.into()), SqlValue::Int(self.window_start)]
     }
 
+    /// Takes one call if fewer than `limit` were taken (`TAKE_SQL`).
     pub fn take(&self, limit: u32) -> Statement {
         let mut params = self.params();
         params.push(SqlValue::Int(i64::from(limit)));
         Statement { sql: TAKE_SQL, params }
     }
 
+    /// Gives back one call (`GIVE_BACK_SQL`).
     pub fn give_back(&self) -> Statement {
         Statement { sql: GIVE_BACK_SQL, params: self.params() }
     }
 }
 
+/// `sub`'s counters of windows starting at or after `since` (`USAGE_SQL`).
 pub fn usage(sub: &str, since: i64) -> Statement {
     Statement { sql: USAGE_SQL, params: vec![SqlValue::Text(sub.into()), SqlValue::Int(since)] }
 }
 
+/// Drops counters of windows that started more than `KEEP_SECS` before `now_secs`.
 pub fn sweep(now_secs: i64) -> Statement {
     Statement { sql: SWEEP_SQL, params: vec![SqlValue::Int(now_secs - KEEP_SECS)] }
 }

@@ -10,24 +10,38 @@ use super::{pkce, redirect, OAuthError};
 /// The request's parameters, as the query carried them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AuthorizationRequest {
+    /// `response_type`: only `code` is accepted.
     pub response_type: Option<String>,
+    /// `client_id`: an id registration issued, or a metadata document's URL.
     pub client_id: Option<String>,
+    /// `redirect_uri`: may be left out when the client registered exactly one.
     pub redirect_uri: Option<String>,
+    /// `state`: opaque to the server, echoed back to the client.
     pub state: Option<String>,
+    /// `code_challenge` (RFC 7636 §4.3).
     pub code_challenge: Option<String>,
+    /// `code_challenge_method`: only `S256` is accepted.
     pub code_challenge_method: Option<String>,
+    /// `resource` (RFC 8707): when given, it must be this server's resource.
     pub resource: Option<String>,
+    /// `scope`: space-separated scopes.
     pub scope: Option<String>,
 }
 
 /// A request that passed every check: what the consent page shows and the code will carry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approved {
+    /// The client's `client_id`.
     pub client_id: String,
+    /// Where the code goes: a redirect URI the client registered.
     pub redirect_uri: String,
+    /// The client's `state`, if it sent a non-empty one.
     pub state: Option<String>,
+    /// The PKCE S256 challenge the token request's `code_verifier` must answer.
     pub code_challenge: String,
+    /// The resource the tokens are for (their `aud`).
     pub resource: String,
+    /// The requested scopes this server knows, space-separated.
     pub scope: String,
 }
 
@@ -38,6 +52,7 @@ impl Approved {
             "a": self.resource, "o": self.scope })
     }
 
+    /// The approved request back from its `to_json` form; `None` if a field is missing.
     pub fn from_json(v: &serde_json::Value) -> Option<Approved> {
         let f = |k: &str| v.get(k).and_then(serde_json::Value::as_str).map(str::to_owned);
         Some(Approved {

@@ -15,10 +15,15 @@ pub const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_NAME_CHARS: usize = 200;
 
+/// A client mKit knows, from a Client ID Metadata Document or a registration (RFC 7591): always a
+/// public one, with PKCE as its proof and no secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Client {
+    /// The metadata document's URL, or the id registration issued.
     pub client_id: String,
+    /// The `client_name`, if one was given.
     pub client_name: Option<String>,
+    /// The registered redirect URIs (RFC 6749 §3.1.2).
     pub redirect_uris: Vec<String>,
     /// Whether the client may use refresh tokens.
     pub refresh: bool,

@@ -23,10 +23,13 @@ pub fn secret_hash(secret: &str) -> String {
 /// What a user's consent produced, carried from the authorization to every token.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grant {
+    /// The client the user consented to.
     pub client_id: String,
     /// The upstream identity's subject (or the configured claim), which becomes `sub`.
     pub sub: String,
+    /// The granted scopes, space-separated.
     pub scope: String,
+    /// The resource (RFC 8707) the tokens are for: their `aud`.
     pub resource: String,
     /// Upstream claims carried into access tokens (`MKIT_AS_CLAIMS`).
     pub claims: Map<String, Value>,
@@ -35,9 +38,13 @@ pub struct Grant {
 /// A stored authorization code.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Code {
+    /// What the code grants.
     pub grant: Grant,
+    /// The authorization request's redirect URI, which the token request must repeat.
     pub redirect_uri: String,
+    /// The PKCE S256 challenge the `code_verifier` must answer.
     pub code_challenge: String,
+    /// When the code expires (seconds since the epoch).
     pub expires_at: u64,
     /// Set on first redemption; a second one is an attack or a bug (OAuth 2.1 §4.1.3).
     pub used: bool,
@@ -45,15 +52,20 @@ pub struct Code {
 
 /// The token request's parameters that concern the code.
 pub struct CodeExchange<'a> {
+    /// The client presenting the code.
     pub client_id: &'a str,
+    /// `redirect_uri`: must equal the authorization request's.
     pub redirect_uri: Option<&'a str>,
+    /// `code_verifier` (RFC 7636 §4.5).
     pub code_verifier: Option<&'a str>,
+    /// `resource` (RFC 8707): when given, must equal the authorization request's.
     pub resource: Option<&'a str>,
 }
 
 /// Why a code was refused, and whether the tokens issued from it must now be revoked.
 #[derive(Debug, PartialEq)]
 pub enum CodeRefusal {
+    /// Refuse the code (`invalid_grant`, or `invalid_target` for another resource).
     Invalid(OAuthError),
     /// The code was already redeemed: refuse, and revoke what the first redemption issued.
     Replayed(OAuthError),
@@ -87,14 +99,19 @@ pub fn redeem_code(code: Option<&Code>, req: &CodeExchange<'_>, now: u64) -> Res
 /// A stored refresh token: one link of a family.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Refresh {
+    /// The family's id: one sign-in and all its rotations.
     pub family: String,
+    /// What the token grants.
     pub grant: Grant,
+    /// When this token expires unused (seconds since the epoch).
     pub expires_at: u64,
+    /// When the whole family expires (seconds since the epoch).
     pub family_expires_at: u64,
     /// When the user signed in at the upstream provider and consented (the family's start).
     pub signed_in_at: u64,
     /// Replaced by a newer token of the family; presenting it again means it was stolen.
     pub rotated: bool,
+    /// The family was revoked: a replayed code, a reused token, or an RFC 7009 revocation.
     pub family_revoked: bool,
 }
 
@@ -105,12 +122,15 @@ pub enum RefreshOutcome {
     Rotate(Grant),
     /// Refuse, and revoke the whole family: a rotated token came back (OAuth 2.1 §4.3.1).
     RevokeFamily(OAuthError),
+    /// Refuse, and leave the family as it is.
     Refuse(OAuthError),
 }
 
 /// The token request's parameters that concern a refresh, and the sign-in age the server allows.
 pub struct RefreshRequest<'a> {
+    /// The client presenting the token.
     pub client_id: &'a str,
+    /// `resource` (RFC 8707): when given, must equal the grant's.
     pub resource: Option<&'a str>,
     /// `MKIT_AUTH_SIGNIN_DAYS` in seconds: a family older than this refreshes no more, so a user
     /// removed at the provider, or a changed scope rule, takes effect within it.

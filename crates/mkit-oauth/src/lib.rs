@@ -9,6 +9,8 @@
 //! `auth::validator` accepts unchanged. Pure: no I/O, no clock, no randomness — callers pass
 //! `now` and random bytes. Knows nothing of MCP or billing.
 
+#![deny(missing_docs)]
+
 pub mod authorize;
 pub mod client;
 pub mod grant;
@@ -30,8 +32,11 @@ use serde_json::{json, Value};
 /// the standard code, a description for the developer, and the HTTP status it travels with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
+    /// The standard error code (`invalid_grant`…).
     pub code: &'static str,
+    /// The `error_description`: what went wrong, for the developer.
     pub description: String,
+    /// The HTTP status the error travels with.
     pub status: u16,
 }
 
@@ -39,6 +44,7 @@ impl OAuthError {
     fn new(code: &'static str, status: u16, description: impl Into<String>) -> Self {
         OAuthError { code, description: description.into(), status }
     }
+    /// 400 (RFC 6749 §4.1.2.1, §5.2): a parameter is missing, repeated or malformed.
     pub fn invalid_request(d: impl Into<String>) -> Self {
         Self::new("invalid_request", 400, d)
     }
@@ -46,15 +52,19 @@ impl OAuthError {
     pub fn invalid_client(d: impl Into<String>) -> Self {
         Self::new("invalid_client", 401, d)
     }
+    /// 400 at the token endpoint (RFC 6749 §5.2): the code, refresh token or PKCE verifier does not hold.
     pub fn invalid_grant(d: impl Into<String>) -> Self {
         Self::new("invalid_grant", 400, d)
     }
+    /// 400 at the token endpoint (RFC 6749 §5.2): a `grant_type` this server does not support.
     pub fn unsupported_grant_type(d: impl Into<String>) -> Self {
         Self::new("unsupported_grant_type", 400, d)
     }
+    /// RFC 6749 §4.1.2.1: a `response_type` other than `code`.
     pub fn unsupported_response_type(d: impl Into<String>) -> Self {
         Self::new("unsupported_response_type", 400, d)
     }
+    /// 400 (RFC 6749 §4.1.2.1, §5.2): a requested scope is invalid or unknown.
     pub fn invalid_scope(d: impl Into<String>) -> Self {
         Self::new("invalid_scope", 400, d)
     }
@@ -62,12 +72,15 @@ impl OAuthError {
     pub fn invalid_target(d: impl Into<String>) -> Self {
         Self::new("invalid_target", 400, d)
     }
+    /// 400 at registration (RFC 7591 §3.2.2): a redirect URI is not acceptable.
     pub fn invalid_redirect_uri(d: impl Into<String>) -> Self {
         Self::new("invalid_redirect_uri", 400, d)
     }
+    /// 400 at registration (RFC 7591 §3.2.2): a client metadata field is invalid.
     pub fn invalid_client_metadata(d: impl Into<String>) -> Self {
         Self::new("invalid_client_metadata", 400, d)
     }
+    /// 403 (RFC 6749 §4.1.2.1): the user or the server refused the request.
     pub fn access_denied(d: impl Into<String>) -> Self {
         Self::new("access_denied", 403, d)
     }

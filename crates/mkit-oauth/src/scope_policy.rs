@@ -15,8 +15,11 @@ pub const MAX_RULES: usize = 64;
 /// holding it) may be granted `scope`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScopeRule {
+    /// The scope the rule gives.
     pub scope: String,
+    /// The upstream identity's claim: its exact name, or a dotted path into objects.
     pub claim: String,
+    /// The value the claim must equal, or a list claim must hold.
     pub value: String,
 }
 

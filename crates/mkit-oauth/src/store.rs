@@ -17,11 +17,13 @@ fn int(n: u64) -> SqlValue {
     SqlValue::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
+/// A grant as stored (the `grant_json` columns).
 pub fn grant_json(g: &Grant) -> String {
     json!({ "client_id": g.client_id, "sub": g.sub, "scope": g.scope, "resource": g.resource, "claims": g.claims })
         .to_string()
 }
 
+/// A grant from its stored JSON; `None` if malformed.
 pub fn grant_from_json(s: &str) -> Option<Grant> {
     let v: Value = serde_json::from_str(s).ok()?;
     let f = |k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
@@ -36,6 +38,7 @@ pub fn grant_from_json(s: &str) -> Option<Grant> {
 
 // ---- clients ----------------------------------------------------------------------------------
 
+/// A registered client's row by `client_id`, for `client_from_row`.
 pub const CLIENT_SQL: &str = "SELECT client_name, redirect_uris, refresh FROM oauth_clients WHERE client_id = ?1";
 
 /// The most registrations waiting for their first grant at any one time: with the 5 KiB cap on a
@@ -78,9 +81,11 @@ pub fn client_from_row(client_id: &str, name: Option<String>, redirect_uris: &st
 
 // ---- codes ------------------------------------------------------------------------------------
 
+/// A code's row by its digest, for `code_from_row`.
 pub const CODE_SQL: &str =
     "SELECT grant_json, redirect_uri, code_challenge, family, expires_at, used FROM oauth_codes WHERE code_hash = ?1";
 
+/// Stores a code (as its digest) with the family its redemption will start.
 pub fn insert_code(code_secret: &str, code: &Code, family: &str) -> Statement {
     Statement {
         sql: "INSERT INTO oauth_codes (code_hash, grant_json, redirect_uri, code_challenge, family, expires_at) \
@@ -146,6 +151,7 @@ pub fn revoke_family_of_code(code_secret: &str) -> Statement {
 
 // ---- refresh tokens ---------------------------------------------------------------------------
 
+/// A refresh token's row and its family's state, by the token's digest, for `refresh_from_row`.
 pub const REFRESH_SQL: &str =
     "SELECT r.family, r.grant_json, r.expires_at, r.rotated, f.expires_at AS family_expires_at, \
      f.revoked, f.signed_in_at FROM oauth_refresh r JOIN oauth_families f USING (family) WHERE r.token_hash = ?1";
@@ -190,6 +196,7 @@ pub fn rotate(old_secret: &str, new_secret: &str, family: &str, grant: &Grant, n
     ]
 }
 
+/// Revokes every refresh token of `family`.
 pub fn revoke_family(family: &str) -> Statement {
     Statement { sql: "UPDATE oauth_families SET revoked = 1 WHERE family = ?1", params: vec![text(family)] }
 }

@@ -18,6 +18,7 @@ pub const ACCESS_TOKEN_TTL_SECS: u64 = 900;
 /// One ES256 key: the private half signs, the public half is published in the JWKS.
 pub struct Key {
     signing: SigningKey,
+    /// The key's `kid`: the RFC 7638 thumbprint of its public half.
     pub kid: String,
 }
 
@@ -50,7 +51,9 @@ pub fn jwks(keys: &[Key]) -> Value {
 
 /// What an access token says besides the grant.
 pub struct Issue<'a> {
+    /// `iss`: this server's issuer.
     pub issuer: &'a str,
+    /// `iat`, in seconds since the epoch; `exp` is `ACCESS_TOKEN_TTL_SECS` later.
     pub now: u64,
     /// A unique id for the token (`jti`), from the caller's randomness.
     pub jti: &'a str,

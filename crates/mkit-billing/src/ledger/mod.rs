@@ -66,6 +66,7 @@ pub enum IgnoreReason {
 }
 
 impl IgnoreReason {
+    /// The reason as recorded in `processed_events.reason`.
     pub fn as_str(self) -> &'static str {
         match self {
             IgnoreReason::LivemodeMismatch => "livemode_mismatch",
@@ -85,6 +86,7 @@ pub enum Disposition {
 }
 
 impl Disposition {
+    /// `applied` or `ignored`, as recorded in `processed_events.outcome` and reported.
     pub fn as_str(self) -> &'static str {
         match self {
             Disposition::Applied => "applied",
@@ -92,6 +94,7 @@ impl Disposition {
         }
     }
 
+    /// Why the event was ignored, when the policy refused it.
     pub fn reason(self) -> Option<&'static str> {
         match self {
             Disposition::Ignored(Some(r)) => Some(r.as_str()),
@@ -103,15 +106,25 @@ impl Disposition {
 /// An event of a handled type whose object lacks what the ledger needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PlanError {
+    /// A customer event whose object has no `cus_` id.
     CustomerId,
+    /// An entitlement summary without a customer.
     SummaryCustomer,
+    /// An entitlement summary without `entitlements.data`.
     SummaryEntitlements,
+    /// A subscription event whose object has no `sub_` id.
     SubscriptionId,
+    /// A subscription without a customer.
     SubscriptionCustomer,
+    /// A subscription without a status.
     SubscriptionStatus,
+    /// An invoice without a customer.
     InvoiceCustomer,
+    /// An invoice granting credits without an `in_` id.
     InvoiceId,
+    /// A Checkout Session granting credits without a `cs_` id.
     CheckoutId,
+    /// `metadata.mkit_credits` is not a whole number from 1 to `MAX_GRANT`.
     Credits,
 }
 
