@@ -359,7 +359,7 @@ lint: setup-rust
 	cargo clippy -p mkit --no-default-features --features sessions --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features tasks --target wasm32-unknown-unknown --lib -- -D warnings
 	@# The kit's public API: documented (deny(missing_docs)), with links that resolve.
-	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit --features mkit/testing
+	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit-auth -p mkit-billing -p mkit-oauth -p mkit --features mkit/testing
 
 bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh

@@ -15,7 +15,7 @@ use base64::Engine as _;
 use libfuzzer_sys::fuzz_target;
 use mkit::auth::Principal;
 use mkit::mcp::mrtr::Sealing;
-use mkit::mcp::transport::{handle_post, Caller, HttpRequest};
+use mkit::mcp::transport::{handle_post, parse_body, Caller, HttpRequest};
 use mkit::mcp::{cors, jsonrpc, session, Denial, Entitlements, PayLink, ProtocolVersion, Registry, Server, ToolError};
 use serde_json::Value;
 use std::future::Future;
@@ -61,15 +61,11 @@ fn block_on<F: Future>(f: F) -> F::Output {
 
 struct Req {
     headers: Vec<(String, String)>,
-    body: Vec<u8>,
 }
 
 impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
-    }
-    fn body(&self) -> &[u8] {
-        &self.body
     }
 }
 
@@ -171,7 +167,7 @@ fuzz_target!(|data: &[u8]| {
         add("Mcp-Session-Id", session::mint(&sealing, SUB, ProtocolVersion::V2025_11_25, Some(&declared), None));
     }
 
-    let req = Req { headers, body: body.to_vec() };
+    let req = Req { headers };
     // The edge's Origin check (a raw `Origin:` header line reaches it).
     let allowed = ["https://app.example.com".to_owned()];
     let _ = cors::check_origin(req.header("Origin"), &allowed);
@@ -195,7 +191,7 @@ fuzz_target!(|data: &[u8]| {
             tasks: None,
             task_admission: None,
         };
-        let reply = block_on(handle_post(&server, &req, &caller));
+        let reply = block_on(handle_post(&server, &req, parse_body(body), &caller));
         assert!((200..600).contains(&reply.status), "status {}", reply.status);
         // A session id is only ever the caller's own sealed declaration.
         for (_, id) in reply.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case("Mcp-Session-Id")) {

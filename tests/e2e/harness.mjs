@@ -114,6 +114,17 @@ export async function startWorker({ name = "worker", vars = defaultVars(), scrip
       if (start < 0) return [];
       try { return [JSON.parse(line.slice(start))]; } catch { return []; }
     }),
+    /** The request-log lines `match` picks, once at least `n` are written (Wrangler writes a line
+     * after its response is sent, so right after the response it may not be there yet). */
+    async requestLogsAtLeast(match, n, ms = 5000) {
+      const deadline = Date.now() + ms;
+      let found = worker.requestLogs().filter(match);
+      while (found.length < n && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        found = worker.requestLogs().filter(match);
+      }
+      return found;
+    },
     /** Kills wrangler and workerd at once (SIGKILL), as a crash would: nothing finishes. */
     async crash() {
       const family = (pid) => {

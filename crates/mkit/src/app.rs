@@ -1,9 +1,6 @@
-//! The seller's server as the kit sees it: its `serverInfo` and its registry, installed once per
-//! isolate by [`crate::start`] from the seller's `#[event(start)]`, before any request or Durable
-//! Object runs. Everything that serves MCP (the Worker's fetch, held sessions, tasks) reads it here.
-
-use std::cell::OnceCell;
-use std::rc::Rc;
+//! The seller's server as the kit sees it: its `serverInfo` and its registry, handed to
+//! [`crate::start`] from the seller's `#[event(start)]`, which builds the isolate's composition
+//! root from it before any request or Durable Object runs.
 
 use crate::mcp::{Registry, ServerInfo};
 
@@ -32,18 +29,9 @@ pub struct Server {
     pub registry: fn() -> Registry,
 }
 
-struct Installed {
-    info: &'static ServerInfo,
-    registry: Rc<Registry>,
-}
-
-thread_local! {
-    static INSTALLED: OnceCell<Installed> = const { OnceCell::new() };
-}
-
 /// Kept when nothing was installed (a seller's lib without `mkit::start`): the standard items
 /// only, under the kit's name, so the mistake shows in `tools/list` rather than as a crash.
-static UNSTARTED: ServerInfo = ServerInfo {
+pub(crate) static UNSTARTED: ServerInfo = ServerInfo {
     name: "mkit",
     title: "mKit",
     version: crate::build_info::VERSION,
@@ -52,14 +40,8 @@ static UNSTARTED: ServerInfo = ServerInfo {
     instructions: "",
 };
 
-/// Installs the seller's server for this isolate; a second call is ignored.
-pub(crate) fn install(server: &'static Server) {
-    INSTALLED.with(|cell| {
-        cell.get_or_init(|| Installed { info: &server.info, registry: Rc::new(with_fixtures((server.registry)())) });
-    });
-}
-
-fn with_fixtures(r: Registry) -> Registry {
+/// The seller's registry, with the kit's test-only tools in a `fixtures` build.
+pub(crate) fn with_fixtures(r: Registry) -> Registry {
     #[cfg(feature = "fixtures")]
     let r = {
         let mut r = r;
@@ -67,21 +49,4 @@ fn with_fixtures(r: Registry) -> Registry {
         r
     };
     r
-}
-
-fn installed<T>(f: impl FnOnce(&Installed) -> T) -> T {
-    INSTALLED.with(|cell| {
-        f(cell
-            .get_or_init(|| Installed { info: &UNSTARTED, registry: Rc::new(with_fixtures(crate::tools::standard())) }))
-    })
-}
-
-/// The seller's `serverInfo`.
-pub fn info() -> &'static ServerInfo {
-    installed(|i| i.info)
-}
-
-/// The seller's registry, built once per isolate.
-pub fn registry() -> Rc<Registry> {
-    installed(|i| i.registry.clone())
 }

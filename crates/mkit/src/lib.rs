@@ -92,7 +92,7 @@ pub use app::Server;
 /// Installs the seller's server for this isolate; call it from `#[event(start)]`.
 pub fn start(server: &'static Server) {
     console_error_panic_hook::set_once();
-    app::install(server);
+    edge::install(server);
 }
 
 /// Serves one request: `/mcp`, the OAuth endpoints, `/stripe/webhook`, the pay pages, `/healthz`.

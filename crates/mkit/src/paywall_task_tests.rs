@@ -70,7 +70,12 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call }).to_string().into_bytes();
     let create = |gate: &dyn DynEntitlements| {
         let caller = task_caller(&principal, gate, &store, None);
-        let r = block_on(transport::handle_post(&server, &Req(headers.clone(), body.clone()), &caller));
+        let r = block_on(transport::handle_post(
+            &server,
+            &Req(headers.clone(), Vec::new()),
+            transport::parse_body(&body),
+            &caller,
+        ));
         let r: Value = serde_json::from_str(&r.body).unwrap_or(Value::Null);
         assert_eq!(r["result"]["resultType"], "task", "{r}");
         store.0.borrow().last().cloned().expect("stored")

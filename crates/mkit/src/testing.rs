@@ -168,7 +168,7 @@ pub fn call_tool(
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": name, "arguments": arguments } });
     let req = Req(vec![("MCP-Protocol-Version", "2025-06-18".into())], body.to_string().into_bytes());
-    let reply = block_on(transport::handle_post(&server, &req, &caller));
+    let reply = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.1), &caller));
     serde_json::from_str(&reply.body).unwrap_or(Value::Null)
 }
 

@@ -159,14 +159,43 @@ fn the_sellers_crate_depends_on_the_kit_and_holds_none_of_it() {
     }
 }
 
-#[test]
-fn files_stay_short() {
-    let mut long = Vec::new();
+/// Every source file of the kit: this crate's and the inner crates'.
+fn kit_sources() -> Vec<(PathBuf, String)> {
     let inner = ["crates/mkit-kernel/src", "crates/mkit-auth/src", "crates/mkit-billing/src", "crates/mkit-oauth/src"]
         .iter()
         .flat_map(|d| rust_files(&repo().join(d)));
-    let kernel = inner.map(|p| (p.clone(), read(&p)));
-    for (path, text) in src("").into_iter().chain(kernel) {
+    src("").into_iter().chain(inner.map(|p| (p.clone(), read(&p)))).collect()
+}
+
+/// Where a file keeps per-isolate state of its own (`thread_local!`, or a `static` cell).
+fn keeps_state(text: &str) -> bool {
+    let static_cell = |l: &str| {
+        let item = l.trim_start().trim_start_matches("pub ").trim_start_matches("pub(crate) ");
+        item.starts_with("static ") && (item.contains("Cell<") || item.contains("Mutex<"))
+    };
+    code_lines(text).any(|(_, l)| l.contains("thread_local!") || static_cell(l))
+}
+
+/// The composition root (`edge/isolate.rs`) is the only per-isolate state: caches, configuration
+/// and the registry are its fields, handed to handlers, never reached through a global.
+#[test]
+fn one_composition_root_per_isolate() {
+    let holders: Vec<String> =
+        kit_sources().into_iter().filter(|(_, text)| keeps_state(text)).map(|(p, _)| p.display().to_string()).collect();
+    assert!(
+        holders.len() == 1 && holders[0].ends_with("src/edge/isolate.rs"),
+        "per-isolate state outside the root: {holders:?}"
+    );
+    assert!(keeps_state("thread_local! {\n    static X: RefCell<u8> = RefCell::new(0);\n}"));
+    assert!(keeps_state("pub(crate) static Y: OnceCell<u8> = OnceCell::new();"));
+    assert!(!keeps_state("/// thread_local! is not used here\nfn f() {}"));
+    assert!(!keeps_state("    billing: std::cell::Cell<Option<&'static str>>,"));
+}
+
+#[test]
+fn files_stay_short() {
+    let mut long = Vec::new();
+    for (path, text) in kit_sources() {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         // Test files and the conformance fixtures are exempt.
         if name == "tests.rs" || name == "fixtures.rs" || path.components().any(|c| c.as_os_str() == "tests") {

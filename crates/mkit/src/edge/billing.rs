@@ -7,7 +7,7 @@ use worker::{Env, Method, Request};
 
 use super::d1;
 use super::fetch::{send, FetchError, Outbound};
-use super::respond;
+use super::isolate::Isolate;
 use super::signin::{see_other, Shop};
 use crate::billing::reference::client_reference;
 use crate::http::HttpReply;
@@ -24,8 +24,8 @@ const STRIPE_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_STRIPE_BYTES: usize = 256 * 1024;
 
 /// GET /billing/checkout and /billing/portal.
-pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
-    let config = match respond::config(env) {
+pub async fn pay_link(req: Request, env: &Env, iso: &Isolate, kind: Kind) -> HttpReply {
+    let config = match iso.config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -48,7 +48,8 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
         Err(_) => return pages::wrong_user(),
     };
     let pack = config.credit_pack.as_deref() == Some(link.entitlement.as_str());
-    if kind == Kind::Checkout && !pack && already_holds(env, &config, &sub, &link.entitlement, shop.now_secs).await {
+    if kind == Kind::Checkout && !pack && already_holds(env, iso, &config, &sub, &link.entitlement, shop.now_secs).await
+    {
         return pages::already_paid(&link.entitlement);
     }
     let customer = d1::customer_of(env, &sub).await;
@@ -66,7 +67,7 @@ pub async fn pay_link(req: Request, env: &Env, kind: Kind) -> HttpReply {
 }
 
 /// Where Stripe sends the browser back.
-pub async fn page(_req: Request, _env: &Env, which: BillingPage) -> HttpReply {
+pub async fn page(_req: Request, _env: &Env, _iso: &Isolate, which: BillingPage) -> HttpReply {
     match which {
         BillingPage::Success => pages::success(),
         BillingPage::Cancel => pages::cancelled(),
@@ -113,9 +114,17 @@ async fn checkout(
 }
 
 /// Whether `sub` already holds `entitlement` (then there is nothing to sell twice).
-async fn already_holds(env: &Env, config: &crate::config::Config, sub: &str, entitlement: &str, now: u64) -> bool {
+async fn already_holds(
+    env: &Env,
+    iso: &Isolate,
+    config: &crate::config::Config,
+    sub: &str,
+    entitlement: &str,
+    now: u64,
+) -> bool {
     use crate::paywall::LedgerReader;
-    let ledger = super::ledger::D1Ledger { env, now_secs: now as i64, grace_secs: config.grace_secs, cache_ms: 0 };
+    let (now_secs, grace_secs, recent) = (now as i64, config.grace_secs, &iso.entitlements);
+    let ledger = super::ledger::D1Ledger { env, now_secs, grace_secs, cache_ms: 0, recent };
     ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }
 

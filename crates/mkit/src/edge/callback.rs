@@ -3,21 +3,21 @@
 
 use worker::{Env, Request};
 
-use super::respond;
+use super::isolate::Isolate;
 use super::signin::Shop;
 use crate::http::HttpReply;
 use crate::web::pages;
 
 /// GET /billing/callback: the issuer's redirect back, for the pay pages and (in
 /// authorization-server mode, which needs no Stripe) for an MCP client's sign-in.
-pub async fn callback(req: Request, env: &Env) -> HttpReply {
-    let config = match respond::config(env) {
+pub async fn callback(req: Request, env: &Env, iso: &Isolate) -> HttpReply {
+    let config = match iso.config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
     let shop = if config.auth_server { Shop::for_sign_in(&config, &req) } else { pay_pages(&config, &req) };
     match shop {
-        Some(shop) => shop.callback(&req).await,
+        Some(shop) => shop.callback(&req, &iso.tokens).await,
         None => pages::not_selling(),
     }
 }

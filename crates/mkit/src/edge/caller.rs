@@ -3,13 +3,14 @@
 
 use worker::Env;
 
+use super::isolate::Isolate;
 use crate::config::Config;
 use crate::keyring::{self, Purpose};
 use crate::mcp::mrtr::Sealing;
 
 /// Without billing nothing is sold, so nothing is granted either (fail closed).
 #[cfg(not(feature = "billing"))]
-pub(super) fn paywall(_: &Env, _: &Config, _: &str, _: &str, _: u64) -> Unsold {
+pub(super) fn paywall(_: &Env, _: &Isolate, _: &Config, _: &str, _: &str, _: u64) -> Unsold {
     Unsold
 }
 
@@ -34,6 +35,7 @@ impl crate::mcp::Entitlements for Unsold {
 #[cfg(feature = "billing")]
 pub(super) fn paywall<'a>(
     env: &'a Env,
+    iso: &'a Isolate,
     config: &'a Config,
     sub: &'a str,
     base_url: &'a str,
@@ -44,11 +46,9 @@ pub(super) fn paywall<'a>(
         now_secs: now_secs as i64,
         grace_secs: config.grace_secs,
         cache_ms: config.entitlement_cache_ms,
+        recent: &iso.entitlements,
     };
-    let (quotas, credits) = {
-        let r = crate::app::registry();
-        (r.free_quotas(), r.prices_in_credits())
-    };
+    let (quotas, credits) = (iso.registry.free_quotas(), iso.registry.prices_in_credits());
     crate::paywall::Paywall::new(ledger, sub, offer(config, base_url, now_secs))
         .with_quotas(quotas, now_secs as i64)
         .with_credits(credits)

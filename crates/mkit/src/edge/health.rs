@@ -4,38 +4,38 @@
 use std::cell::RefCell;
 use worker::{Date, Env, Request};
 
+use super::isolate::Isolate;
 use super::respond::{self, EnvVars};
 use super::{d1, introspect, keys};
 use crate::billing::meter;
 use crate::config::{Config, StripeMode, VarState};
-use crate::health::{Backlog, HealthReport, Probe, Recent};
+use crate::health::{Backlog, HealthReport, Probe};
 use crate::http::HttpReply;
 
 /// D1's answers, reused for `health::CHECK_REUSE_MS`: (the probe, the last processed event, the
 /// meter outbox's backlog).
 type StoreChecks = (Probe, Option<i64>, Option<Backlog>);
 
-thread_local! {
-    static STORE: RefCell<Recent<StoreChecks>> = RefCell::new(Recent::default());
-}
+/// The last D1 checks (`Isolate::store_checks`).
+pub type Recent = crate::health::Recent<StoreChecks>;
 
-async fn store_checks(env: &Env) -> StoreChecks {
+async fn store_checks(env: &Env, kept: &RefCell<Recent>) -> StoreChecks {
     let now = Date::now().as_millis();
-    if let Some(hit) = STORE.with(|s| s.borrow().get(now)) {
+    if let Some(hit) = kept.borrow().get(now) {
         return hit;
     }
     let backlog = d1::first_row::<Backlog>(env, meter::BACKLOG_SQL, &[]).await.ok().flatten();
     let checks = (d1::probe(env).await, d1::last_event_at(env).await, backlog);
-    STORE.with(|s| s.borrow_mut().put(now, checks.clone()));
+    kept.borrow_mut().put(now, checks.clone());
     checks
 }
 
-pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
-    let needs = respond::needs();
+pub async fn healthz(_req: Request, env: &Env, iso: &Isolate) -> HttpReply {
+    let needs = iso.needs();
     let (report, config) = Config::load_with_report(&EnvVars(env), needs);
-    let (db, last_event_at, backlog) = store_checks(env).await;
+    let (db, last_event_at, backlog) = store_checks(env, &iso.store_checks).await;
     let jwks = match &config {
-        Some(c) => Some(keys::health(c).await),
+        Some(c) => Some(keys::health(&iso.tokens, c).await),
         None => None,
     };
     let secret = match report.state_of("STRIPE_WEBHOOK_SECRET") {
@@ -55,7 +55,7 @@ pub async fn healthz(_req: Request, env: &Env) -> HttpReply {
         .with_auth_mode(as_mode, registration)
         .with_meter_outbox(backlog, (Date::now().as_millis() / 1000) as i64);
     if let Some(i) = config.as_ref().and_then(|c| c.introspection.as_ref()) {
-        health = health.with_introspection(&i.endpoint, &introspect::health(i).await);
+        health = health.with_introspection(&i.endpoint, &introspect::health(&iso.tokens, i).await);
     }
     let body = serde_json::to_value(&health).unwrap_or_default();
     let mut reply = HttpReply::json(health.http_status(), &body, health.error_code());

@@ -1,20 +1,14 @@
 //! RFC 7662 introspection on Workers: one POST with a deadline, fail closed — an endpoint that
 //! cannot answer makes `/mcp` answer 503, never let a token through.
 
-use std::cell::RefCell;
-
 use worker::Method;
 
 use super::fetch::{send, FetchError, Outbound};
-use super::keys::{now_ms, Unavailable, FETCH_TIMEOUT};
+use super::keys::{now_ms, TokenPath, Unavailable, FETCH_TIMEOUT};
 use crate::auth::introspection::{Introspection, MAX_ANSWER_BYTES};
-use crate::health::{Probe, Recent};
+use crate::health::Probe;
 use crate::web::form::encode;
 use crate::web::signin::basic_auth;
-
-thread_local! {
-    static HEALTH: RefCell<Recent<Probe>> = RefCell::new(Recent::default());
-}
 
 /// The endpoint's answer about `token` (a 200's body), as the client `i` names.
 pub async fn introspect(i: &Introspection, token: &str) -> Result<Vec<u8>, Unavailable> {
@@ -39,9 +33,9 @@ pub async fn introspect(i: &Introspection, token: &str) -> Result<Vec<u8>, Unava
 
 /// `checks.introspection` for `/healthz`: whether the endpoint answers a made-up token with
 /// `active: false`, as RFC 7662 §2.2 says it must. Reused like the other checks.
-pub async fn health(i: &Introspection) -> Probe {
+pub async fn health(t: &TokenPath, i: &Introspection) -> Probe {
     let now = now_ms();
-    if let Some(hit) = HEALTH.with(|h| h.borrow().get(now)) {
+    if let Some(hit) = t.introspection.borrow().get(now) {
         return hit;
     }
     let probe = match introspect(i, "mkit-healthz-probe").await {
@@ -51,6 +45,6 @@ pub async fn health(i: &Introspection) -> Probe {
         },
         Err(Unavailable(code)) => Probe::Fail(code),
     };
-    HEALTH.with(|h| h.borrow_mut().put(now, probe.clone()));
+    t.introspection.borrow_mut().put(now, probe.clone());
     probe
 }

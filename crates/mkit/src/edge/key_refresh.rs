@@ -7,7 +7,7 @@ use worker::Delay;
 
 use super::fetch::{get_document, FetchError};
 use super::jwks_copy;
-use super::keys::{now_ms, DISCOVERED, FETCH_TIMEOUT, IN_FLIGHT, JWKS, MAX_DOC_BYTES};
+use super::keys::{now_ms, TokenPath, FETCH_TIMEOUT, MAX_DOC_BYTES};
 use crate::auth::cache::JWKS_TTL_MS;
 use crate::auth::discovery::{discovery_urls, jwks_uri_from_metadata, DiscoveryError};
 use crate::auth::jwk::JwkSet;
@@ -47,70 +47,59 @@ impl From<FetchError> for KeyLoadError {
 /// request to touch another's I/O (a shared future would read the first request's response
 /// body). Nobody waits past `LOAD_DEADLINE` from the refresh's start, and a refresh older than
 /// that is abandoned and started anew (its request may have been cancelled).
-pub async fn refresh(config: &Config) {
+pub async fn refresh(t: &TokenPath, config: &Config) {
     let now = now_ms();
-    let theirs = IN_FLIGHT.with(|f| {
-        let mut slot = f.borrow_mut();
-        match *slot {
-            Some(t) if now.saturating_sub(t) < LOAD_DEADLINE.as_millis() as u64 => Some(t),
-            _ => {
-                *slot = Some(now);
-                None
-            }
+    match t.in_flight.get() {
+        Some(started) if now.saturating_sub(started) < LOAD_DEADLINE.as_millis() as u64 => wait_for(t, started).await,
+        _ => {
+            t.in_flight.set(Some(now));
+            run_refresh(t, config, now).await;
         }
-    });
-    match theirs {
-        Some(started) => wait_for(started).await,
-        None => run_refresh(config, now).await,
     }
 }
 
 /// Waits, on this request's own timers, until the refresh started at `started` has ended or
 /// its deadline has passed.
-async fn wait_for(started: u64) {
+async fn wait_for(t: &TokenPath, started: u64) {
     let deadline = started.saturating_add(LOAD_DEADLINE.as_millis() as u64);
-    while IN_FLIGHT.with(|f| *f.borrow() == Some(started)) && now_ms() < deadline {
+    while t.in_flight.get() == Some(started) && now_ms() < deadline {
         Delay::from(WATCH_INTERVAL).await;
     }
 }
 
 /// If another request is loading the keys right now, waits for it (a cold isolate's first
 /// requests then share one fetch instead of answering 503).
-pub(super) async fn wait_for_in_flight() {
-    let started = IN_FLIGHT.with(|f| *f.borrow());
-    if let Some(t) = started {
-        wait_for(t).await;
+pub(super) async fn wait_for_in_flight(t: &TokenPath) {
+    if let Some(started) = t.in_flight.get() {
+        wait_for(t, started).await;
     }
 }
 
-async fn run_refresh(config: &Config, started: u64) {
-    JWKS.with(|j| j.borrow_mut().begin_fetch(now_ms()));
-    let loaded = match select(Box::pin(load_keys(config)), Box::pin(Delay::from(LOAD_DEADLINE))).await {
+async fn run_refresh(t: &TokenPath, config: &Config, started: u64) {
+    t.jwks.borrow_mut().begin_fetch(now_ms());
+    let loaded = match select(Box::pin(load_keys(t, config)), Box::pin(Delay::from(LOAD_DEADLINE))).await {
         Either::Left((result, _)) => result,
         Either::Right(_) => Err(KeyLoadError::Fetch(FetchError::Timeout)),
     };
     match loaded {
-        Ok((keys, None)) => JWKS.with(|j| j.borrow_mut().store(now_ms(), keys)),
-        Ok((keys, Some(t))) => JWKS.with(|j| j.borrow_mut().seed(t, keys)),
+        Ok((keys, None)) => t.jwks.borrow_mut().store(now_ms(), keys),
+        Ok((keys, Some(at))) => t.jwks.borrow_mut().seed(at, keys),
         Err(e) => {
             worker::console_warn!("{{\"event\":\"jwks_fetch_failed\",\"error\":\"{}\"}}", e.code());
-            JWKS.with(|j| j.borrow_mut().fetch_failed(now_ms()));
+            t.jwks.borrow_mut().fetch_failed(now_ms());
         }
     }
     // Clear the slot only if it is still this refresh's.
-    IN_FLIGHT.with(|f| {
-        let mut slot = f.borrow_mut();
-        if *slot == Some(started) {
-            *slot = None;
-        }
-    });
+    if t.in_flight.get() == Some(started) {
+        t.in_flight.set(None);
+    }
 }
 
 /// The keys: from the Cache API (with the time that copy was fetched) when this isolate has
 /// none and a fresh shared copy exists, else from the issuer (`None`).
-async fn load_keys(config: &Config) -> Result<(JwkSet, Option<u64>), KeyLoadError> {
-    let uri = jwks_uri(config).await?;
-    let cold = JWKS.with(|j| j.borrow().fetched_at().is_none());
+async fn load_keys(t: &TokenPath, config: &Config) -> Result<(JwkSet, Option<u64>), KeyLoadError> {
+    let uri = jwks_uri(t, config).await?;
+    let cold = t.jwks.borrow().fetched_at().is_none();
     if cold {
         if let Some((body, fetched_at)) = jwks_copy::read(config, &uri, now_ms()).await {
             if let Ok(keys) = JwkSet::parse(&body) {
@@ -139,16 +128,17 @@ fn log_rejected(keys: &JwkSet) {
 
 /// `OAUTH_JWKS_URI`, else `jwks_uri` from RFC 8414 metadata, else from OIDC discovery. The
 /// document's `issuer` must be the configured issuer exactly.
-async fn jwks_uri(config: &Config) -> Result<String, KeyLoadError> {
+async fn jwks_uri(t: &TokenPath, config: &Config) -> Result<String, KeyLoadError> {
     if let Some(uri) = &config.oauth_jwks_uri {
         return Ok(uri.clone());
     }
     let issuer = config.oauth_issuer.as_str();
     let now = now_ms();
-    let known = DISCOVERED.with(|d| {
-        let d = d.borrow();
-        d.as_ref().filter(|(i, _, at)| i == issuer && now.saturating_sub(*at) < JWKS_TTL_MS).map(|(_, u, _)| u.clone())
-    });
+    let known = t
+        .discovered
+        .borrow()
+        .as_ref()
+        .and_then(|(i, u, at)| (i == issuer && now.saturating_sub(*at) < JWKS_TTL_MS).then(|| u.clone()));
     if let Some(uri) = known {
         return Ok(uri);
     }
@@ -160,7 +150,7 @@ async fn jwks_uri(config: &Config) -> Result<String, KeyLoadError> {
         };
         match found {
             Ok(uri) => {
-                DISCOVERED.with(|d| *d.borrow_mut() = Some((issuer.to_owned(), uri.clone(), now)));
+                *t.discovered.borrow_mut() = Some((issuer.to_owned(), uri.clone(), now));
                 return Ok(uri);
             }
             Err(e) => last = e,

@@ -2,7 +2,7 @@
 //! `edge::key_refresh`), verified tokens reused, and the `/healthz` key probe. The decisions
 //! themselves live in `crate::auth`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -10,8 +10,9 @@ use std::time::Duration;
 use worker::Date;
 
 use super::introspect::introspect;
+use super::isolate::Isolate;
 use super::key_refresh::{refresh, wait_for_in_flight};
-use super::webcrypto::verified_claims;
+use super::webcrypto::{verified_claims, ImportedKeys};
 
 use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
 use crate::auth::id_token::IdTokenValidator;
@@ -22,19 +23,38 @@ use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
 use crate::auth::Principal;
 use crate::config::Config;
+use crate::health::{Probe, Recent};
 
 /// One GET (headers and body).
 pub(super) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const MAX_DOC_BYTES: usize = 64 * 1024;
 const TOKEN_CACHE_ENTRIES: usize = 1024;
 
-thread_local! {
-    pub(super) static JWKS: RefCell<JwksCache> = RefCell::new(JwksCache::default());
-    static TOKENS: RefCell<TokenCache> = RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES));
+/// The token path's state in the isolate (`Isolate::tokens`).
+pub struct TokenPath {
+    pub(super) jwks: RefCell<JwksCache>,
+    tokens: RefCell<TokenCache>,
     /// The JWKS URL discovered from the issuer's metadata: (issuer, URL, when), kept as long as keys.
-    pub(super) static DISCOVERED: RefCell<Option<(String, String, u64)>> = const { RefCell::new(None) };
+    pub(super) discovered: RefCell<Option<(String, String, u64)>>,
     /// When (ms) the key refresh in flight started, if one is.
-    pub(super) static IN_FLIGHT: RefCell<Option<u64>> = const { RefCell::new(None) };
+    pub(super) in_flight: Cell<Option<u64>>,
+    /// Keys WebCrypto imported, reused across requests.
+    pub(super) imported: RefCell<ImportedKeys>,
+    /// `/healthz`'s introspection probe, reused like the other checks.
+    pub(super) introspection: RefCell<Recent<Probe>>,
+}
+
+impl Default for TokenPath {
+    fn default() -> Self {
+        TokenPath {
+            jwks: RefCell::default(),
+            tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES)),
+            discovered: RefCell::default(),
+            in_flight: Cell::default(),
+            imported: RefCell::default(),
+            introspection: RefCell::default(),
+        }
+    }
 }
 
 pub(super) fn now_ms() -> u64 {
@@ -82,27 +102,30 @@ pub enum Authentication {
 }
 
 /// Authenticates one `/mcp` request: the `Authorization` header only, never the query string.
-pub async fn authenticate(authorization: Option<&str>, config: &Config, audiences: Vec<String>) -> Authentication {
+pub async fn authenticate(
+    iso: &Isolate,
+    authorization: Option<&str>,
+    config: &Config,
+    audiences: Vec<String>,
+) -> Authentication {
     let token = match bearer_token(authorization) {
         Ok(Some(t)) => t,
         Ok(None) => return Authentication::Refused(Challenge::Missing, "token_missing"),
         Err(Challenge::Missing) => return Authentication::Refused(Challenge::Missing, "auth_scheme_unsupported"),
         Err(c) => return Authentication::Refused(c, "invalid_request"),
     };
+    let t = &iso.tokens;
     let validator = config.token_validator(audiences);
     let cache_key = verdict_key(token, &validator);
-    let generation = || JWKS.with(|j| j.borrow().generation());
-    let cached = if config.oauth_token_cache {
-        TOKENS.with(|t| t.borrow_mut().get(&cache_key, now_ms(), generation()))
-    } else {
-        None
-    };
+    let generation = || t.jwks.borrow().generation();
+    let cached =
+        if config.oauth_token_cache { t.tokens.borrow_mut().get(&cache_key, now_ms(), generation()) } else { None };
     let validated = match cached {
         Some(v) => v,
-        None => match validate(&validator, token, config).await {
+        None => match validate(iso, &validator, token, config).await {
             Ok(v) => {
                 if config.oauth_token_cache {
-                    TOKENS.with(|t| t.borrow_mut().put(cache_key, v.clone(), now_ms(), generation()));
+                    t.tokens.borrow_mut().put(cache_key, v.clone(), now_ms(), generation());
                 }
                 v
             }
@@ -131,7 +154,13 @@ fn verdict_key(token: &str, v: &AccessTokenValidator) -> [u8; 32] {
     TokenCache::key(token, &policy)
 }
 
-async fn validate(validator: &AccessTokenValidator, token: &str, config: &Config) -> Result<ValidatedToken, Rejection> {
+async fn validate(
+    iso: &Isolate,
+    validator: &AccessTokenValidator,
+    token: &str,
+    config: &Config,
+) -> Result<ValidatedToken, Rejection> {
+    let t = &iso.tokens;
     if let Some(i) = config.introspection.as_ref().filter(|_| !is_jwt(token)) {
         let answer = introspect(i, token).await?;
         let now = now_ms() / 1000;
@@ -146,26 +175,27 @@ async fn validate(validator: &AccessTokenValidator, token: &str, config: &Config
     #[cfg(feature = "auth-server")]
     if config.auth_server {
         // mKit's own tokens: its keys are derived here, never fetched.
-        let keys = super::oauth::local_key_set(config);
-        let claims = verified_claims(token, &keys, validator.typ_rule()).await?;
+        let keys = super::oauth::local_key_set(&iso.oauth, config);
+        let claims = verified_claims(&t.imported, token, &keys, validator.typ_rule()).await?;
         return Ok(validator.check_claims(claims, now_ms() / 1000)?);
     }
-    with_keys(config, |keys, now| async move {
-        validator.check_claims(verified_claims(token, &keys, validator.typ_rule()).await?, now)
+    with_keys(t, config, |keys, now| async move {
+        validator.check_claims(verified_claims(&t.imported, token, &keys, validator.typ_rule()).await?, now)
     })
     .await
 }
 
 /// The ID token of a browser sign-in at the issuer: its claims (with a non-empty `sub`).
 pub async fn verify_id_token(
+    t: &TokenPath,
     config: &Config,
     token: &str,
     client_id: &str,
     nonce: &str,
 ) -> Result<serde_json::Map<String, serde_json::Value>, Rejection> {
     let v = &IdTokenValidator { issuer: &config.oauth_issuer, client_id, leeway_secs: config.oauth_leeway_secs };
-    with_keys(config, |keys, now| async move {
-        v.check_claims(verified_claims(token, &keys, TypRule::IdToken).await?, now, nonce)
+    with_keys(t, config, |keys, now| async move {
+        v.check_claims(verified_claims(&t.imported, token, &keys, TypRule::IdToken).await?, now, nonce)
     })
     .await
 }
@@ -173,19 +203,20 @@ pub async fn verify_id_token(
 /// Runs `check` against the issuer's keys (fetched first when missing or past their TTL), and
 /// once more after a refetch when the token names a key the set lacks.
 async fn with_keys<T, F: Future<Output = Result<T, TokenError>>>(
+    t: &TokenPath,
     config: &Config,
     check: impl Fn(Rc<JwkSet>, u64) -> F,
 ) -> Result<T, Rejection> {
-    if JWKS.with(|j| j.borrow().before_use(now_ms())) == JwksAction::Fetch {
-        refresh(config).await;
-    } else if JWKS.with(|j| j.borrow().keys(now_ms()).is_none()) {
-        wait_for_in_flight().await;
+    if t.jwks.borrow().before_use(now_ms()) == JwksAction::Fetch {
+        refresh(t, config).await;
+    } else if t.jwks.borrow().keys(now_ms()).is_none() {
+        wait_for_in_flight(t).await;
     }
-    let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Unavailable("jwks_unavailable"))?;
+    let keys = t.jwks.borrow().keys(now_ms()).ok_or(Unavailable("jwks_unavailable"))?;
     match check(keys, now_ms() / 1000).await {
-        Err(TokenError::UnknownKey) if JWKS.with(|j| j.borrow().on_unknown_kid(now_ms())) == JwksAction::Fetch => {
-            refresh(config).await;
-            let keys = JWKS.with(|j| j.borrow().keys(now_ms())).ok_or(Unavailable("jwks_unavailable"))?;
+        Err(TokenError::UnknownKey) if t.jwks.borrow().on_unknown_kid(now_ms()) == JwksAction::Fetch => {
+            refresh(t, config).await;
+            let keys = t.jwks.borrow().keys(now_ms()).ok_or(Unavailable("jwks_unavailable"))?;
             Ok(check(keys, now_ms() / 1000).await?)
         }
         other => Ok(other?),
@@ -194,17 +225,15 @@ async fn with_keys<T, F: Future<Output = Result<T, TokenError>>>(
 
 /// `checks.jwks` for `/healthz`: probes the issuer (at most every 30 s, like an unknown kid),
 /// so an outage shows even while cached keys are still fresh.
-pub async fn health(config: &Config) -> (JwksHealth, Option<u64>) {
-    let (unknown, due) = JWKS.with(|j| {
-        let j = j.borrow();
+pub async fn health(t: &TokenPath, config: &Config) -> (JwksHealth, Option<u64>) {
+    let (unknown, due) = {
+        let j = t.jwks.borrow();
         (j.health(now_ms()) == JwksHealth::Unknown, j.on_unknown_kid(now_ms()) == JwksAction::Fetch)
-    });
+    };
     if unknown || due {
-        refresh(config).await;
+        refresh(t, config).await;
     }
-    JWKS.with(|j| {
-        let j = j.borrow();
-        let now = now_ms();
-        (j.health(now), j.fetched_at().map(|t| now.saturating_sub(t) / 1000))
-    })
+    let j = t.jwks.borrow();
+    let now = now_ms();
+    (j.health(now), j.fetched_at().map(|at| now.saturating_sub(at) / 1000))
 }

@@ -2,6 +2,8 @@
 //! in one indexed query, remembered per isolate for `MKIT_ENTITLEMENT_CACHE_SECONDS`, and the
 //! counters of free quotas and credits. Feature `billing`.
 
+use std::cell::RefCell;
+
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
@@ -20,30 +22,21 @@ pub struct D1Ledger<'a> {
     pub grace_secs: i64,
     /// `MKIT_ENTITLEMENT_CACHE_SECONDS`, in ms: how long a read's keys may let calls run.
     pub cache_ms: u64,
+    /// Where the isolate keeps them (`Isolate::entitlements`).
+    pub recent: &'a RefCell<Recent>,
 }
 
 /// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
 /// Bounded: past `RECENT_MAX` callers it starts over.
-type Recent = std::collections::HashMap<String, (u64, Vec<String>)>;
+pub type Recent = std::collections::HashMap<String, (u64, Vec<String>)>;
 const RECENT_MAX: usize = 1024;
 
-thread_local! {
-    static RECENT: std::cell::RefCell<Recent> = std::cell::RefCell::new(Recent::new());
-}
-
-/// Forgets every caller's recent keys: a webhook changed the ledger.
-pub fn forget_recent_keys() {
-    RECENT.with(|r| r.borrow_mut().clear());
-}
-
-fn remember(sub: &str, keys: &[String], until_ms: u64) {
-    RECENT.with(|r| {
-        let mut r = r.borrow_mut();
-        if r.len() >= RECENT_MAX {
-            r.clear();
-        }
-        r.insert(sub.to_owned(), (until_ms, keys.to_vec()));
-    });
+fn remember(recent: &RefCell<Recent>, sub: &str, keys: &[String], until_ms: u64) {
+    let mut r = recent.borrow_mut();
+    if r.len() >= RECENT_MAX {
+        r.clear();
+    }
+    r.insert(sub.to_owned(), (until_ms, keys.to_vec()));
 }
 
 #[derive(Deserialize)]
@@ -67,7 +60,7 @@ impl LedgerReader for D1Ledger<'_> {
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
         let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
         if self.cache_ms > 0 && !keys.is_empty() {
-            remember(sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
+            remember(self.recent, sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
         }
         Ok(keys)
     }
@@ -77,7 +70,7 @@ impl LedgerReader for D1Ledger<'_> {
             return None;
         }
         let now = worker::Date::now().as_millis();
-        RECENT.with(|r| r.borrow().get(sub).filter(|(until, _)| now < *until).map(|(_, keys)| keys.clone()))
+        self.recent.borrow().get(sub).filter(|(until, _)| now < *until).map(|(_, keys)| keys.clone())
     }
 
     async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {

@@ -3,11 +3,12 @@
 
 use std::rc::Rc;
 
-use serde_json::json;
+use serde_json::{json, Value};
 use worker::{Date, Env, Request};
 
 use super::body::{read_capped, BodyError};
 use super::caller::{paywall, sealing};
+use super::isolate::Isolate;
 use super::keys::{self, Authentication, Unavailable};
 use super::platform::WorkersPlatform;
 use super::rate_limit;
@@ -31,18 +32,15 @@ use crate::mcp::tasks::TaskStore;
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
 
-/// The request as the MCP transport reads it.
+/// The request as the MCP transport reads it: its headers, and its body parsed once.
 pub(super) struct McpRequest {
     headers: worker::Headers,
-    body: Vec<u8>,
+    body: Option<Value>,
 }
 
 impl HttpRequest for McpRequest {
     fn header(&self, name: &str) -> Option<String> {
         self.headers.get(name).ok().flatten()
-    }
-    fn body(&self) -> &[u8] {
-        &self.body
     }
 }
 
@@ -62,22 +60,22 @@ fn resource_of(config: &Config, req: &Request) -> Resource {
 }
 
 /// POST /mcp.
-pub async fn post(req: Request, env: &Env) -> Answered {
-    guarded(req, env, false).await
+pub async fn post(req: Request, env: &Env, iso: &Rc<Isolate>) -> Answered {
+    guarded(req, env, iso, false).await
 }
 
 /// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
-pub async fn session(req: Request, env: &Env) -> Answered {
+pub async fn session(req: Request, env: &Env, iso: &Rc<Isolate>) -> Answered {
     let bound = cfg!(feature = "sessions") && env.durable_object(Binding::Sessions.name()).is_ok();
-    if !crate::app::registry().holds_sessions() || !bound {
+    if !iso.registry.holds_sessions() || !bound {
         return respond::method_not_allowed("POST").into();
     }
-    guarded(req, env, true).await
+    guarded(req, env, iso, true).await
 }
 
-async fn guarded(req: Request, env: &Env, session_route: bool) -> Answered {
-    let config = match respond::config(env) {
+async fn guarded(req: Request, env: &Env, iso: &Rc<Isolate>, session_route: bool) -> Answered {
+    let config = match iso.config(env) {
         Ok(c) => c,
         Err(reply) => return reply.into(),
     };
@@ -87,7 +85,7 @@ async fn guarded(req: Request, env: &Env, session_route: bool) -> Answered {
         OriginCheck::Absent => None,
     };
     let resource = resource_of(&config, &req);
-    let answered = authenticated(req, env, &config, &resource, session_route).await;
+    let answered = authenticated(req, env, iso, &config, &resource, session_route).await;
     answered.map(|reply| {
         let reply = render_challenge(reply, &resource.metadata_url, &config);
         match origin {
@@ -101,12 +99,13 @@ async fn guarded(req: Request, env: &Env, session_route: bool) -> Answered {
 async fn authenticated(
     mut req: Request,
     env: &Env,
+    iso: &Rc<Isolate>,
     config: &Rc<Config>,
     resource: &Resource,
     session_route: bool,
 ) -> Answered {
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let principal = match keys::authenticate(authorization.as_deref(), config, resource.audiences.clone()).await {
+    let principal = match keys::authenticate(iso, authorization.as_deref(), config, resource.audiences.clone()).await {
         Authentication::Allowed(p) => p,
         Authentication::Refused(c, code) => return with_auth(refusal(c, code), code).into(),
         Authentication::Unavailable(u) => {
@@ -126,9 +125,9 @@ async fn authenticated(
         };
         return answered.map(|r| with_subject(with_auth(r, "ok"), subject));
     }
-    let body = match read_capped(&mut req, MAX_BODY_BYTES).await {
+    let body = match read_capped(&mut req, MAX_BODY_BYTES).await.map(|b| transport::parse_body(&b)) {
         _ if rate_limit::over_limit(env, limit_key).await => Err(rate_limit::too_many_requests()),
-        Ok(b) if rate_limit::over_tool_limit(env, limit_key, &b).await => Err(rate_limit::too_many_requests()),
+        Ok(b) if rate_limit::over_tool_limit(env, limit_key, b.as_ref()).await => Err(rate_limit::too_many_requests()),
         Ok(b) => Ok(b),
         Err(BodyError::TooLarge) => Err(transport::too_large()),
         Err(BodyError::Unreadable) => Err(HttpReply::error(400, "body_unreadable")),
@@ -136,7 +135,7 @@ async fn authenticated(
     let answered = match body {
         Ok(body) => {
             let request = McpRequest { headers: req.headers().clone(), body };
-            on_session(env, config.clone(), resource.clone(), principal, request).await
+            on_session(env, iso, config.clone(), resource.clone(), principal, request).await
         }
         Err(refused) => refused.into(),
     };
@@ -162,13 +161,14 @@ fn now_secs() -> u64 {
 /// the client on a held session is answered as an event stream.
 async fn on_session(
     env: &Env,
+    iso: &Rc<Isolate>,
     config: Rc<Config>,
     resource: Resource,
     principal: Principal,
     request: McpRequest,
 ) -> Answered {
     let sealing = sealing(&config, now_secs());
-    let registry = crate::app::registry();
+    let registry = &iso.registry;
     let mut hub =
         registry.holds_sessions().then(|| Hub::for_caller(env, &config.oauth_issuer, &principal.sub)).flatten();
     let opened = request.header("Mcp-Session-Id").map(|id| session::open(&sealing, &principal.sub, &id));
@@ -182,16 +182,16 @@ async fn on_session(
     let held = hub.as_ref().is_some_and(|h| h.held.is_some());
     let accepts_sse = request.header("Accept").is_some_and(|a| a.contains("text/event-stream"));
     match hub {
-        Some(hub) if held && accepts_sse && rounds::streams(&registry, &principal, &request.body) => {
-            let env = env.clone();
+        Some(hub) if held && accepts_sse && rounds::streams(registry, &principal, request.body.as_ref()) => {
+            let (env, iso) = (env.clone(), iso.clone());
             sessions::streamed(hub, move |hub| async move {
                 let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: Some(&hub) };
-                serve(&env, &config, &resource, &principal, &request, opened).await.whole()
+                serve(&env, &iso, &config, &resource, &principal, request, opened).await.whole()
             })
         }
         hub => {
             let opened = Opened { sealing: &sealing, session: session.as_ref(), hub: hub.as_ref() };
-            serve(env, &config, &resource, &principal, &request, opened).await
+            serve(env, iso, &config, &resource, &principal, request, opened).await
         }
     }
 }
@@ -209,18 +209,19 @@ struct Opened<'a> {
 /// object keeps open.
 async fn serve(
     env: &Env,
+    iso: &Isolate,
     config: &Config,
     resource: &Resource,
     principal: &Principal,
-    request: &McpRequest,
+    mut request: McpRequest,
     Opened { sealing, session, hub }: Opened<'_>,
 ) -> Answered {
     let now_secs = sealing.now_secs;
-    let registry = crate::app::registry();
-    let server = Server { registry: &registry, info: crate::app::info(), page_size: 50 };
+    let server = Server { registry: &iso.registry, info: iso.info, page_size: 50 };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
-    let paywall = paywall(env, config, &principal.sub, &base_url, now_secs);
-    let tasks = registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
+    let paywall = paywall(env, iso, config, &principal.sub, &base_url, now_secs);
+    let tasks =
+        iso.registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
     let platform = WorkersPlatform { env };
     let caller = Caller {
         principal,
@@ -233,10 +234,11 @@ async fn serve(
         tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
         task_admission: None,
     };
-    if !listen::wanted(request) {
-        return transport::handle_post(&server, request, &caller).await.into();
+    let body = request.body.take();
+    if !listen::wanted(&request) {
+        return transport::handle_post(&server, &request, body, &caller).await.into();
     }
-    let listening = match listen::open(&server, request, &caller) {
+    let listening = match listen::open(&server, &request, body, &caller) {
         Ok(l) => l,
         Err(refused) => return refused.into(),
     };
@@ -262,8 +264,8 @@ fn authorization_unavailable(u: Unavailable) -> HttpReply {
 }
 
 /// OPTIONS /mcp.
-pub async fn preflight(req: Request, env: &Env) -> HttpReply {
-    let allowed = match respond::config(env) {
+pub async fn preflight(req: Request, env: &Env, iso: &Isolate) -> HttpReply {
+    let allowed = match iso.config(env) {
         Ok(c) => c.allowed_origins(),
         Err(_) => Vec::new(),
     };
@@ -272,17 +274,17 @@ pub async fn preflight(req: Request, env: &Env) -> HttpReply {
 
 /// Every scope a token for `/mcp` may need, as clients ask for it: the required ones and each
 /// tool's.
-pub fn supported_scopes(config: &Config) -> Vec<String> {
+pub fn supported_scopes(iso: &Isolate, config: &Config) -> Vec<String> {
     let mut scopes: Vec<String> = config.oauth_required_scopes.clone();
-    scopes.extend(crate::app::registry().scopes().into_iter().map(str::to_owned));
+    scopes.extend(iso.registry.scopes().into_iter().map(str::to_owned));
     scopes.sort();
     scopes.dedup();
     config.token_profile.advertised_all(&scopes)
 }
 
 /// RFC 9728 metadata: public, CORS-readable, cacheable.
-pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
-    let config = match respond::config(env) {
+pub async fn protected_resource_metadata(req: Request, env: &Env, iso: &Isolate) -> HttpReply {
+    let config = match iso.config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -290,9 +292,9 @@ pub async fn protected_resource_metadata(req: Request, env: &Env) -> HttpReply {
         resource: resource_of(&config, &req).uri,
         // In authorization-server mode clients register and sign in with mKit itself.
         authorization_servers: vec![config.token_issuer()],
-        scopes_supported: supported_scopes(&config),
+        scopes_supported: supported_scopes(iso, &config),
         bearer_methods_supported: vec!["header"],
-        resource_name: crate::app::info().title,
+        resource_name: iso.info.title,
     };
     HttpReply::json(200, &serde_json::to_value(&doc).unwrap_or_default(), None)
         .with_header("Access-Control-Allow-Origin", "*")

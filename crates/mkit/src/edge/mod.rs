@@ -1,5 +1,6 @@
 //! The workers-rs adapter: one file per route family, binding the pure modules to Env, D1, the
-//! Cache API and the clock. Every handler has one shape: `(Request, &Env) -> HttpReply`.
+//! Cache API and the clock. Every handler has one shape: `(Request, &Env, &Isolate) -> HttpReply`,
+//! the isolate being the composition root (`isolate`) built once from the seller's server.
 
 #[cfg(feature = "billing")]
 mod billing;
@@ -10,6 +11,7 @@ mod d1;
 mod fetch;
 mod health;
 mod introspect;
+mod isolate;
 mod jwks_copy;
 mod key_refresh;
 mod keys;
@@ -40,6 +42,8 @@ mod webcrypto;
 #[cfg(feature = "billing")]
 mod webhook;
 
+use std::rc::Rc;
+
 use worker::{console_log, Date, Env, Request, Response, Result};
 
 use crate::http::HttpReply;
@@ -47,15 +51,19 @@ use crate::log::{sanitize_cf_ray, RequestLog};
 #[cfg(feature = "billing")]
 use crate::paylink::Kind;
 use crate::routes::{route, Route, Routing};
+use isolate::Isolate;
 use respond::Answered;
+
+pub use isolate::install;
 
 pub async fn serve(req: Request, env: Env) -> Result<Response> {
     let started = Date::now().as_millis();
     let method = req.method().to_string();
     let cf_ray = req.headers().get("cf-ray").ok().flatten();
     let traceparent = req.headers().get("traceparent").ok().flatten();
+    let isolate = isolate::current();
     let (route_name, reply) = match route(&method, &req.path()) {
-        Routing::Found(r) => (r.name(), handle(r, req, &env).await),
+        Routing::Found(r) => (r.name(), handle(r, req, &env, &isolate).await),
         Routing::NotFound => ("unmatched", HttpReply::error(404, "not_found").into()),
         Routing::MethodNotAllowed { route, allow } => (route, respond::method_not_allowed(allow).into()),
     };
@@ -85,7 +93,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
 /// days old, credit reservations left open for an hour (settled), meter rows sent 40 days ago,
 /// and expired authorization-server rows (codes, refresh tokens, families).
 pub async fn scheduled(env: Env) {
-    let Ok(config) = respond::config(&env) else { return };
+    let Ok(config) = isolate::current().config(&env) else { return };
     let now = Date::now().as_millis() / 1000;
     let statements = housekeeping(&env, &config, now).await;
     if statements.is_empty() {
@@ -118,34 +126,34 @@ async fn housekeeping(env: &Env, config: &crate::config::Config, now: u64) -> Ve
 }
 
 /// The route table's handlers.
-async fn handle(r: Route, req: Request, env: &Env) -> Answered {
+async fn handle(r: Route, req: Request, env: &Env, iso: &Rc<Isolate>) -> Answered {
     let reply = match r {
-        Route::Mcp => return mcp::post(req, env).await,
-        Route::McpSession => return mcp::session(req, env).await,
-        Route::Healthz => health::healthz(req, env).await,
-        Route::McpPreflight => mcp::preflight(req, env).await,
-        Route::ProtectedResourceMetadata => mcp::protected_resource_metadata(req, env).await,
+        Route::Mcp => return mcp::post(req, env, iso).await,
+        Route::McpSession => return mcp::session(req, env, iso).await,
+        Route::Healthz => health::healthz(req, env, iso).await,
+        Route::McpPreflight => mcp::preflight(req, env, iso).await,
+        Route::ProtectedResourceMetadata => mcp::protected_resource_metadata(req, env, iso).await,
         #[cfg(feature = "billing")]
-        Route::StripeWebhook => webhook::stripe(req, env).await,
+        Route::StripeWebhook => webhook::stripe(req, env, iso).await,
         #[cfg(feature = "billing")]
-        Route::BillingCheckout => billing::pay_link(req, env, Kind::Checkout).await,
+        Route::BillingCheckout => billing::pay_link(req, env, iso, Kind::Checkout).await,
         #[cfg(feature = "billing")]
-        Route::BillingPortal => billing::pay_link(req, env, Kind::Portal).await,
+        Route::BillingPortal => billing::pay_link(req, env, iso, Kind::Portal).await,
         #[cfg(feature = "billing")]
-        Route::BillingPage(which) => billing::page(req, env, which).await,
+        Route::BillingPage(which) => billing::page(req, env, iso, which).await,
         #[cfg(not(feature = "billing"))]
         Route::StripeWebhook | Route::BillingCheckout | Route::BillingPortal | Route::BillingPage(_) => {
             HttpReply::error(404, "billing_off")
         }
-        Route::BillingCallback => callback::callback(req, env).await,
+        Route::BillingCallback => callback::callback(req, env, iso).await,
         #[cfg(feature = "auth-server")]
-        Route::OAuth(which) => oauth::handle(which, req, env).await,
+        Route::OAuth(which) => oauth::handle(which, req, env, iso).await,
         #[cfg(not(feature = "auth-server"))]
         Route::OAuth(_) => HttpReply::error(404, "authorization_server_off"),
         #[cfg(feature = "fixtures")]
         Route::FixturePanic => fixture_panic(req),
         #[cfg(feature = "fixtures")]
-        Route::FixtureJwsVerify => webcrypto::fixture_verify(req).await,
+        Route::FixtureJwsVerify => webcrypto::fixture_verify(req, iso).await,
     };
     reply.into()
 }

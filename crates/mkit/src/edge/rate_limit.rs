@@ -4,6 +4,7 @@
 //! limits (free quotas) are counted in D1. Without a binding there is no such limit.
 //! `MKIT_REGISTRATION_RATE_LIMIT` limits Dynamic Client Registration per client address.
 
+use serde_json::Value;
 use worker::Env;
 
 use crate::bindings::Binding;
@@ -20,8 +21,9 @@ pub async fn over_limit(env: &Env, key: &str) -> bool {
     over(env, Binding::RateLimit, key.to_owned()).await
 }
 
-/// Whether any tool `body` calls is over the caller's per-tool limit (`key:tool`).
-pub async fn over_tool_limit(env: &Env, key: &str, body: &[u8]) -> bool {
+/// Whether any tool `body` (parsed once, `transport::parse_body`) calls is over the caller's
+/// per-tool limit (`key:tool`).
+pub async fn over_tool_limit(env: &Env, key: &str, body: Option<&Value>) -> bool {
     if env.rate_limiter(Binding::ToolRateLimit.name()).is_err() {
         return false;
     }

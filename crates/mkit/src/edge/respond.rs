@@ -1,14 +1,11 @@
-//! Response concerns every route shares, one helper each: configuration or 503, `HttpReply` to
+//! Response concerns every route shares, one helper each: a configuration's 503, `HttpReply` to
 //! `worker::Response`, and a bearer challenge to `WWW-Authenticate`.
-
-use std::cell::RefCell;
-use std::rc::Rc;
 
 use serde_json::json;
 use worker::{Env, Headers, Response, Result};
 
 use crate::auth::prm::Challenge;
-use crate::config::{Config, ConfigError, Needs, VarSource};
+use crate::config::{Config, ConfigError, VarSource};
 use crate::http::HttpReply;
 use crate::mcp::jsonrpc::INTERNAL_ERROR;
 
@@ -21,30 +18,8 @@ impl VarSource for EnvVars<'_> {
     }
 }
 
-thread_local! {
-    /// The configuration this isolate validated. An isolate runs one version of the Worker with
-    /// one set of vars and secrets (changing either deploys a new version), so it is read from
-    /// `Env` once, not on every request; a configuration with errors is read again each time.
-    static LOADED: RefCell<Option<Rc<Config>>> = const { RefCell::new(None) };
-}
-
-/// The validated configuration, or the 503 that names every problem (never a value).
-pub fn config(env: &Env) -> std::result::Result<Rc<Config>, HttpReply> {
-    if let Some(c) = LOADED.with(|l| l.borrow().clone()) {
-        return Ok(c);
-    }
-    let c = Rc::new(Config::load_for(&EnvVars(env), needs()).map_err(|errors| misconfigured(&errors))?);
-    LOADED.with(|l| *l.borrow_mut() = Some(c.clone()));
-    Ok(c)
-}
-
-/// What this build serves: billing settings are required once anything is sold (an entitlement or
-/// a price in credits), so a credit pack bought through the pay link is always granted.
-pub fn needs() -> Needs {
-    Needs { paid_tools: crate::app::registry().sells() }
-}
-
-fn misconfigured(errors: &[ConfigError]) -> HttpReply {
+/// 503: the configuration does not validate; names every problem (never a value).
+pub(super) fn misconfigured(errors: &[ConfigError]) -> HttpReply {
     let problems = config_problems(errors);
     let body = json!({ "jsonrpc": "2.0", "id": null, "error": {
         "code": INTERNAL_ERROR, "message": format!("server misconfigured: {problems}") } });

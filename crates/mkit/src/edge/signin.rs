@@ -4,7 +4,7 @@
 use worker::{Date, Method, Request};
 
 use super::fetch::{get_document, send, Outbound};
-use super::keys::{self, FETCH_TIMEOUT, MAX_DOC_BYTES};
+use super::keys::{self, TokenPath, FETCH_TIMEOUT, MAX_DOC_BYTES};
 use crate::auth::discovery::{discovery_urls, endpoints_from_metadata, IssuerEndpoints};
 use crate::config::{origin_of, Config};
 use crate::http::HttpReply;
@@ -107,7 +107,7 @@ impl<'a> Shop<'a> {
 
     /// GET /billing/callback: checks `state` against the sign-in cookie, exchanges the code, checks
     /// the ID token, and sets the session cookie.
-    pub async fn callback(&self, req: &Request) -> HttpReply {
+    pub async fn callback(&self, req: &Request, tokens: &TokenPath) -> HttpReply {
         let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
         let header = req.headers().get("Cookie").ok().flatten();
         let pending = cookies::get(header.as_deref(), SIGNIN)
@@ -121,7 +121,7 @@ impl<'a> Shop<'a> {
         let Some(code) = query_param(&query, "code") else {
             return page(403, "Sign-in cancelled", "Nothing was created. Close this page.", Some("signin_cancelled"));
         };
-        let claims = match self.exchange(&pending, &code).await {
+        let claims = match self.exchange(&pending, &code, tokens).await {
             Ok(claims) => claims,
             Err(code) => return page(403, "Sign-in failed", "Open the pay link again to sign in.", Some(code)),
         };
@@ -148,6 +148,7 @@ impl<'a> Shop<'a> {
         &self,
         pending: &Pending,
         code: &str,
+        tokens: &TokenPath,
     ) -> Result<serde_json::Map<String, serde_json::Value>, &'static str> {
         let endpoints = issuer_endpoints(self.config).await?;
         let out = Outbound {
@@ -165,7 +166,7 @@ impl<'a> Shop<'a> {
         }
         let v: serde_json::Value = serde_json::from_slice(&body).map_err(|_| "signin_token_invalid")?;
         let id_token = v.get("id_token").and_then(serde_json::Value::as_str).ok_or("signin_no_id_token")?;
-        keys::verify_id_token(self.config, id_token, self.client_id, &pending.nonce).await.map_err(|e| e.code())
+        keys::verify_id_token(tokens, self.config, id_token, self.client_id, &pending.nonce).await.map_err(|e| e.code())
     }
 }
 

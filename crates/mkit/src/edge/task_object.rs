@@ -23,6 +23,7 @@ use worker::{
     durable_object, wasm_bindgen_futures, DurableObject, Env, ListOptions, Request, Response, Result, State, Storage,
 };
 
+use super::isolate::Isolate;
 use super::object_storage::{get_json, put_json};
 use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
@@ -50,6 +51,8 @@ pub struct McpTasks {
 struct Runs {
     storage: Storage,
     env: Env,
+    /// The isolate's composition root: the seller's registry and the configuration.
+    isolate: Rc<Isolate>,
     /// Runs in progress in this instance: dropping the sender cancels nothing, sending does.
     running: RefCell<HashMap<String, oneshot::Sender<()>>>,
 }
@@ -66,7 +69,14 @@ struct Op {
 
 impl DurableObject for McpTasks {
     fn new(state: State, env: Env) -> Self {
-        McpTasks { runs: Rc::new(Runs { storage: state.storage(), env, running: RefCell::default() }) }
+        McpTasks {
+            runs: Rc::new(Runs {
+                storage: state.storage(),
+                env,
+                isolate: super::isolate::current(),
+                running: RefCell::default(),
+            }),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -212,22 +222,23 @@ impl Runs {
     /// A cancelled task's run never settles, nor does one failed by the attempt cap: what its
     /// creation took goes back, a free call to the window it was taken from (`Admission`).
     async fn give_back(&self, task: &Task) {
-        let (Some(admission), Ok(config)) = (&task.admission, super::respond::config(&self.env)) else { return };
+        let (Some(admission), Ok(config)) = (&task.admission, self.isolate.config(&self.env)) else { return };
         let name = task.call.get("name").and_then(Value::as_str).unwrap_or_default();
-        let Some(info) = crate::app::registry().find_tool(name).map(|t| t.info.clone()) else { return };
-        let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_ms() / 1000);
+        let Some(info) = self.isolate.registry.find_tool(name).map(|t| t.info.clone()) else { return };
+        let (env, iso, sub, now_secs) = (&self.env, &self.isolate, &task.principal.sub, now_ms() / 1000);
+        let paywall = super::caller::paywall(env, iso, &config, sub, &task.base_url, now_secs);
         crate::mcp::admission::give_back(&paywall, &info, admission).await;
     }
 
     /// The task's `tools/call`, through the same dispatch and paywall as a direct call.
     async fn execute(&self, task: &Task) -> std::result::Result<Value, crate::mcp::server::DispatchError> {
-        let config = super::respond::config(&self.env).map_err(|_| {
+        let config = self.isolate.config(&self.env).map_err(|_| {
             RpcError::new(crate::mcp::jsonrpc::INTERNAL_ERROR, "the deployment's configuration is invalid")
         })?;
         let now_secs = now_ms() / 1000;
-        let registry = crate::app::registry();
-        let server = Server { registry: &registry, info: crate::app::info(), page_size: 50 };
-        let paywall = super::caller::paywall(&self.env, &config, &task.principal.sub, &task.base_url, now_secs);
+        let iso = &self.isolate;
+        let server = Server { registry: &iso.registry, info: iso.info, page_size: 50 };
+        let paywall = super::caller::paywall(&self.env, iso, &config, &task.principal.sub, &task.base_url, now_secs);
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
         let admission = task.admission.clone().unwrap_or(Admission::Free);

@@ -37,9 +37,8 @@ extern "C" {
 /// Imported keys are few (an issuer publishes a handful); past this the map starts over.
 const MAX_IMPORTED: usize = 64;
 
-thread_local! {
-    static IMPORTED: RefCell<HashMap<(Alg, String), JsValue>> = RefCell::new(HashMap::new());
-}
+/// Keys WebCrypto imported, by algorithm and JWK (`Isolate::tokens`).
+pub type ImportedKeys = HashMap<(Alg, String), JsValue>;
 
 /// WebCrypto's parameters for a JWS algorithm (RFC 7518 §3): (import, verify).
 pub fn params(alg: Alg) -> (&'static str, &'static str) {
@@ -58,29 +57,27 @@ pub fn params(alg: Alg) -> (&'static str, &'static str) {
 }
 
 /// The key imported for `alg`, once per isolate; `None` when WebCrypto refuses it.
-async fn imported(alg: Alg, key: &PublicKey) -> Option<JsValue> {
+async fn imported(kept: &RefCell<ImportedKeys>, alg: Alg, key: &PublicKey) -> Option<JsValue> {
     let id = (alg, key.jwk());
-    if let Some(k) = IMPORTED.with(|m| m.borrow().get(&id).cloned()) {
+    if let Some(k) = kept.borrow().get(&id).cloned() {
         return Some(k);
     }
     let jwk = JSON::parse(&id.1).ok()?;
     let usages = Array::of1(&JsValue::from_str("verify"));
     let promise = import_key("jwk", &jwk, &JSON::parse(params(alg).0).ok()?, false, &usages).ok()?;
     let k = JsFuture::from(promise).await.ok()?;
-    IMPORTED.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= MAX_IMPORTED {
-            m.clear();
-        }
-        m.insert(id, k.clone());
-    });
+    let mut m = kept.borrow_mut();
+    if m.len() >= MAX_IMPORTED {
+        m.clear();
+    }
+    m.insert(id, k.clone());
     Some(k)
 }
 
 /// Whether `signature` is `alg` over `message` by `key`. A key WebCrypto will not import, or a
 /// rejected promise, is a failed check, never an error.
-pub async fn verify(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
-    let Some(k) = imported(alg, key).await else {
+pub async fn verify(kept: &RefCell<ImportedKeys>, alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8]) -> bool {
+    let Some(k) = imported(kept, alg, key).await else {
         return false;
     };
     let Ok(algorithm) = JSON::parse(params(alg).1) else {
@@ -93,11 +90,16 @@ pub async fn verify(alg: Alg, key: &PublicKey, message: &[u8], signature: &[u8])
 }
 
 /// `auth::jws::verified_claims`, with the signature checked by WebCrypto.
-pub async fn verified_claims(token: &str, keys: &JwkSet, rule: TypRule) -> Result<Map<String, Value>, TokenError> {
+pub async fn verified_claims(
+    kept: &RefCell<ImportedKeys>,
+    token: &str,
+    keys: &JwkSet,
+    rule: TypRule,
+) -> Result<Map<String, Value>, TokenError> {
     let s = signed(token, keys, rule)?;
     let mut ok = false;
     for key in &s.keys {
-        if verify(s.alg, key, s.message, &s.signature).await {
+        if verify(kept, s.alg, key, s.message, &s.signature).await {
             ok = true;
             break;
         }
@@ -110,7 +112,7 @@ pub async fn verified_claims(token: &str, keys: &JwkSet, rule: TypRule) -> Resul
 /// `false`, or `"refused"` for a JWK that is not taken. tests/e2e/wycheproof.test.mjs feeds it
 /// the Wycheproof vectors.
 #[cfg(feature = "fixtures")]
-pub async fn fixture_verify(mut req: worker::Request) -> crate::http::HttpReply {
+pub async fn fixture_verify(mut req: worker::Request, iso: &super::isolate::Isolate) -> crate::http::HttpReply {
     use crate::auth::jwk::{parse_jwk, B64URL};
     use crate::http::HttpReply;
     use base64::Engine as _;
@@ -130,7 +132,7 @@ pub async fn fixture_verify(mut req: worker::Request) -> crate::http::HttpReply 
             return HttpReply::error(400, "invalid_request");
         };
         verdicts.push(match case.get("jwk").map(parse_jwk) {
-            Some(Ok(entry)) => Value::Bool(verify(alg, &entry.key, &msg, &sig).await),
+            Some(Ok(entry)) => Value::Bool(verify(&iso.tokens.imported, alg, &entry.key, &msg, &sig).await),
             _ => Value::from("refused"),
         });
     }

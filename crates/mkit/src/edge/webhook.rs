@@ -5,7 +5,8 @@ use serde_json::json;
 use worker::{Date, Env, Request};
 
 use super::body::{read_capped, BodyError};
-use super::{d1, respond};
+use super::d1;
+use super::isolate::Isolate;
 use crate::billing::event::Event;
 use crate::billing::ledger::{self, LedgerPolicy, Statement};
 use crate::billing::signature;
@@ -15,8 +16,8 @@ use crate::keyring::{self, Purpose};
 
 const MAX_WEBHOOK_BYTES: usize = 512 * 1024;
 
-pub async fn stripe(mut req: Request, env: &Env) -> HttpReply {
-    let config = match respond::config(env) {
+pub async fn stripe(mut req: Request, env: &Env, iso: &Isolate) -> HttpReply {
+    let config = match iso.config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
@@ -42,7 +43,7 @@ pub async fn stripe(mut req: Request, env: &Env) -> HttpReply {
         Err(e) => return invalid_event(e.reason(), None),
     };
     match ledger::plan(&event, &policy(&config), now * 1000) {
-        Ok((disposition, statements)) => apply(env, &event, disposition, &statements).await,
+        Ok((disposition, statements)) => apply(env, iso, &event, disposition, &statements).await,
         // A handled type we cannot read: 400, so the event stays in Stripe for retry.
         Err(e) => invalid_event(e.reason(), Some(&event.id)),
     }
@@ -65,14 +66,20 @@ fn invalid_event(reason: &str, event: Option<&str>) -> HttpReply {
 /// 200 with what changed (refused binding claims are recorded, and counted in `conflicts`; an
 /// event the policy refuses is `ignored` with its `reason`); 5xx when storage failed (the batch
 /// rolled back whole), so Stripe retries.
-async fn apply(env: &Env, event: &Event, disposition: ledger::Disposition, statements: &[Statement]) -> HttpReply {
+async fn apply(
+    env: &Env,
+    iso: &Isolate,
+    event: &Event,
+    disposition: ledger::Disposition,
+    statements: &[Statement],
+) -> HttpReply {
     match d1::apply_batch(env, statements).await {
         Err(e) => HttpReply::error(500, e.code()),
         Ok(changes) => {
             let s = ledger::summarize(statements, &changes);
             if s.changes > 0 {
                 // This isolate's recent keys may now grant too much; others' lapse within the TTL.
-                super::ledger::forget_recent_keys();
+                iso.entitlements.borrow_mut().clear();
             }
             let mut body = json!({ "received": true, "event": event.id, "type": event.kind,
                 "outcome": disposition.as_str(), "duplicate": s.duplicate, "changes": s.changes, "conflicts": s.conflicts });

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use super::jsonrpc::{RpcError, INTERNAL_ERROR};
 use super::mrtr::{self, Binding, Sealing};
 use super::platform::Platform;
+use super::server::ServerInfo;
 use super::session::SessionHub;
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
@@ -167,6 +168,8 @@ impl<T: Entitlements> DynEntitlements for T {
 
 /// What a tool, resource or prompt handler is given about the request.
 pub struct ToolContext<'a> {
+    /// The server answering: the seller's `serverInfo`.
+    pub server: &'a ServerInfo,
     /// The protocol version this request speaks.
     pub protocol_version: ProtocolVersion,
     /// The authenticated caller: `/mcp` never runs a tool without one.

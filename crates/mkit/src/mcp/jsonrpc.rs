@@ -139,11 +139,11 @@ pub fn classify(v: Value) -> Result<Message, (RpcError, Option<Id>)> {
 /// per-tool limit in front of the protocol: every call a batch may carry (`MAX_BATCH_ITEMS`, the
 /// one bound), so none runs uncounted; a longer batch is refused whole by the protocol. Anything
 /// unparsable calls nothing here: the protocol answers it.
-pub fn called_tools(body: &[u8]) -> Vec<String> {
-    let messages = match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Array(list)) => list,
-        Ok(one) => vec![one],
-        Err(_) => return Vec::new(),
+pub fn called_tools(body: Option<&Value>) -> Vec<String> {
+    let messages = match body {
+        Some(Value::Array(list)) => list.as_slice(),
+        Some(one) => std::slice::from_ref(one),
+        None => return Vec::new(),
     };
     messages
         .iter()
@@ -225,6 +225,7 @@ mod tests {
 
     #[test]
     fn called_tools_in_one_message_or_a_batch() {
+        let called_tools = |body: &[u8]| called_tools(serde_json::from_slice::<Value>(body).ok().as_ref());
         let one = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search"}}"#;
         assert_eq!(called_tools(one), ["search"]);
         let batch = br#"[{"method":"tools/call","params":{"name":"a"}},{"method":"ping"},{"method":"tools/call","params":{"name":7}},{"method":"tools/call","params":{"name":"b"}}]"#;

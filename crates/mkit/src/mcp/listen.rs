@@ -63,11 +63,16 @@ pub fn wanted(req: &dyn HttpRequest) -> bool {
 
 /// Checks a `subscriptions/listen` POST as the transport checks any request (media types,
 /// envelope, version, scopes), then its filter. A refusal is the reply to send.
-pub fn open(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> Result<Listening, HttpReply> {
+pub fn open(
+    server: &Server<'_>,
+    req: &dyn HttpRequest,
+    body: Option<Value>,
+    caller: &Caller<'_>,
+) -> Result<Listening, HttpReply> {
     let accepts = transport::check_media_types(req)?;
     let refuse = |status, id: Option<&Id>, e| Answer::err(status, id, e).encode(accepts);
-    let v: Value = serde_json::from_slice(req.body())
-        .map_err(|_| refuse(400, None, RpcError::new(PARSE_ERROR, "Parse error: the body is not valid JSON")))?;
+    let v =
+        body.ok_or_else(|| refuse(400, None, RpcError::new(PARSE_ERROR, "Parse error: the body is not valid JSON")))?;
     let (id, method, params) = match classify(v) {
         Ok(Message::Request { id, method, params }) => (id, method, params),
         Ok(_) => return Err(refuse(400, None, RpcError::new(INVALID_REQUEST, "subscriptions/listen needs an id"))),
@@ -150,7 +155,7 @@ mod tests {
             ("Mcp-Method", METHOD.to_owned()),
             ("Accept", accept.trim_end_matches(" noscope").to_owned()),
         ];
-        open(&server, &Req(headers, body.to_string().into_bytes()), &plain_caller(&principal))
+        open(&server, &Req(headers, Vec::new()), Some(body.clone()), &plain_caller(&principal))
     }
 
     const SSE: &str = "application/json, text/event-stream";
@@ -221,7 +226,7 @@ mod tests {
             ("Mcp-Method", METHOD.to_owned()),
             ("Accept", SSE.to_owned()),
         ];
-        let refused = open(&server, &Req(headers, body.to_string().into_bytes()), &plain_caller(&principal));
+        let refused = open(&server, &Req(headers, Vec::new()), Some(body.clone()), &plain_caller(&principal));
         assert_eq!(refused.map(|_| ()).map_err(|r| r.status), Err(400));
     }
 }

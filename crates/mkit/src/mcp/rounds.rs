@@ -19,8 +19,8 @@ pub const MAX_ROUNDS: usize = 8;
 /// Whether a POST body on a held session is answered as an event stream: a single `tools/call`
 /// of a tool that asks the client, which the caller may call (so a refusal keeps its status), or
 /// a `tasks/result`, which may answer a task's input requests.
-pub fn streams(registry: &Registry, principal: &Principal, body: &[u8]) -> bool {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return false };
+pub fn streams(registry: &Registry, principal: &Principal, body: Option<&Value>) -> bool {
+    let Some(v) = body else { return false };
     if v.get("id").is_none() {
         return false;
     }

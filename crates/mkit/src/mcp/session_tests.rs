@@ -119,7 +119,7 @@ fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) ->
         task_admission: None,
     };
     let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body.to_string().into_bytes());
-    let r = block_on(transport::handle_post(&server, &req, &caller));
+    let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.1), &caller));
     let session = r.headers.iter().find(|(n, _)| *n == "Mcp-Session-Id").map(|(_, v)| v.clone());
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null), session)
 }

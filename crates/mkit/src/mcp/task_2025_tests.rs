@@ -71,7 +71,8 @@ fn rpc_at(version: &str, store: &Store, hub: Option<&FakeHub>, method: &str, par
     let principal = Principal::new("alice", None, Vec::new());
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let req = Req(vec![("MCP-Protocol-Version", version.into())], body.to_string().into_bytes());
-    let r = block_on(transport::handle_post(&server, &req, &caller(&principal, store, hub)));
+    let r =
+        block_on(transport::handle_post(&server, &req, transport::parse_body(&req.1), &caller(&principal, store, hub)));
     serde_json::from_str(&r.body).unwrap_or(Value::Null)
 }
 

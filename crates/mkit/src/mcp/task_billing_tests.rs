@@ -80,7 +80,14 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
         ("Mcp-Name", "paid".into()),
     ];
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call }).to_string().into_bytes();
-    let post = || block_on(transport::handle_post(&server, &Req(headers.clone(), body.clone()), &caller(None)));
+    let post = || {
+        block_on(transport::handle_post(
+            &server,
+            &Req(headers.clone(), Vec::new()),
+            transport::parse_body(&body),
+            &caller(None),
+        ))
+    };
     // Short of credits: payment_required at once, and no task.
     let r: Value = serde_json::from_str(&post().body).unwrap_or(Value::Null);
     assert_eq!(r["result"]["isError"], true, "{r}");
@@ -112,7 +119,12 @@ fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
     let post = |method: &str, params: Value| {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string().into_bytes();
         let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body);
-        let r = block_on(transport::handle_post(&server, &req, &task_caller(&principal, &balance, &store, None)));
+        let r = block_on(transport::handle_post(
+            &server,
+            &req,
+            transport::parse_body(&req.1),
+            &task_caller(&principal, &balance, &store, None),
+        ));
         serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null)
     };
     let created = post("tools/call", json!({ "name": "paid", "arguments": {}, "task": { "ttl": 60000 } }));

@@ -164,7 +164,7 @@ fn rpc(store: &Store, method: &str, params: Value, extension: bool) -> (u16, Val
         vec![("MCP-Protocol-Version", "2026-07-28".into()), ("Mcp-Method", method.into()), ("Mcp-Name", name)];
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let caller = task_caller(&principal, &Free, store, None);
-    let r = block_on(transport::handle_post(&server, &Req(headers, body.to_string().into_bytes()), &caller));
+    let r = block_on(transport::handle_post(&server, &Req(headers, Vec::new()), Some(body.clone()), &caller));
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
 

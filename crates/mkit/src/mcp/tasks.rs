@@ -175,7 +175,7 @@ pub async fn run(server: &Server<'_>, caller: &Caller<'_>, task: &Task) -> Resul
     meta.insert(META_CAPABILITIES.into(), task.capabilities.clone());
     // A handshake-era task's client declared its capabilities at `initialize`, as a session does.
     let caller = Caller { session_capabilities: Some(&task.capabilities), ..*caller };
-    let ctx = transport::context(&caller, "tools/call", version, &params, Some(&meta), None);
+    let ctx = transport::context(server.info, &caller, "tools/call", version, &params, Some(&meta), None);
     let mut outcome = server.dispatch(&ctx, super::method::Method::ToolsCall, &params).await;
     if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
         stateless::decorate(server, "tools/call", result);

@@ -28,9 +28,6 @@ impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
         self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     }
-    fn body(&self) -> &[u8] {
-        &self.1
-    }
 }
 
 pub(crate) const INFO: ServerInfo =

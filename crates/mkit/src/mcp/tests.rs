@@ -56,9 +56,6 @@ impl HttpRequest for Req {
     fn header(&self, name: &str) -> Option<String> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone())
     }
-    fn body(&self) -> &[u8] {
-        &self.body
-    }
 }
 
 /// A tool only callers with the `notes:admin` scope may see.
@@ -261,7 +258,7 @@ impl Harness {
             tasks: None,
             task_admission: None,
         };
-        let r = block_on(transport::handle_post(&server, &req, &caller));
+        let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.body), &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
         r
     }
@@ -961,7 +958,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             tasks: None,
             task_admission: None,
         };
-        let r = block_on(transport::handle_post(&server, &req, &caller));
+        let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.body), &caller));
         r.header("Mcp-Session-Id")
             .map(|id| super::session::open(&sealing, &h.principal.sub, id).map(|s| s.capabilities))
     };

@@ -15,7 +15,7 @@ use super::method::Method;
 use super::mrtr::Sealing;
 use super::platform::Platform;
 use super::rounds;
-use super::server::Server;
+use super::server::{Server, ServerInfo};
 use super::session::{self, SessionHub};
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
@@ -26,10 +26,16 @@ use crate::log::Extras;
 /// The largest body `/mcp` reads; the edge stops reading past it (413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The parts of an HTTP request the transport reads. Header lookup is case-insensitive.
+/// The headers of an HTTP request, as the transport reads them. Lookup is case-insensitive.
+/// The body reaches the transport already parsed ([`parse_body`]), once per request.
 pub trait HttpRequest {
     fn header(&self, name: &str) -> Option<String>;
-    fn body(&self) -> &[u8];
+}
+
+/// A POST body as JSON; `None` when it is not JSON (the transport answers a parse error). The
+/// Worker parses each body once, before its per-tool rate limit, and hands the value on.
+pub fn parse_body(body: &[u8]) -> Option<Value> {
+    serde_json::from_slice(body).ok()
 }
 
 /// Who is calling, as established before the transport runs.
@@ -58,12 +64,17 @@ pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpR
 }
 
 /// POST /mcp.
-pub async fn handle_post(server: &Server<'_>, req: &dyn HttpRequest, caller: &Caller<'_>) -> HttpReply {
+pub async fn handle_post(
+    server: &Server<'_>,
+    req: &dyn HttpRequest,
+    body: Option<Value>,
+    caller: &Caller<'_>,
+) -> HttpReply {
     let accepts = match check_media_types(req) {
         Ok(a) => a,
         Err(reply) => return reply,
     };
-    let Ok(parsed) = serde_json::from_slice::<Value>(req.body()) else {
+    let Some(parsed) = body else {
         let err = RpcError::new(jsonrpc::PARSE_ERROR, "Parse error: the body is not valid JSON");
         return rpc_reply(400, &err, "parse_error");
     };
@@ -160,7 +171,7 @@ pub(super) async fn request(
         Ok(l) => l,
         Err(e) => return Answer::err(400, Some(&id), e),
     };
-    let ctx = context(caller, method, version, &params, meta, log_level);
+    let ctx = context(server.info, caller, method, version, &params, meta, log_level);
     let (answer, session) = match server.rendered_list(&ctx, method, &params) {
         Some((_, Some(text))) => (Answer::rendered(&id, text), None),
         memo => {
@@ -228,7 +239,7 @@ async fn more_rounds(
         let Some(hub) = caller.hub.filter(|_| caller.held) else { return Err(rounds::unanswered(false)) };
         let answers = rounds::ask_all(hub, requests).await?;
         let next = rounds::next_params(params, answers, state);
-        let ctx = context(caller, "tools/call", first.protocol_version, &next, meta, log_level);
+        let ctx = context(server.info, caller, "tools/call", first.protocol_version, &next, meta, log_level);
         outcome = server.dispatch(&ctx, Method::ToolsCall, &next).await;
         first.notifications.borrow_mut().extend(ctx.notifications.take());
         first.billing.set(ctx.billing.get().or(first.billing.get()));
@@ -257,6 +268,7 @@ pub(super) fn request_version(
 }
 
 pub(super) fn context<'a>(
+    server: &'a ServerInfo,
     caller: &Caller<'a>,
     method: &str,
     version: ProtocolVersion,
@@ -266,6 +278,7 @@ pub(super) fn context<'a>(
 ) -> ToolContext<'a> {
     let stateless = version.era() == Era::Stateless;
     ToolContext {
+        server,
         protocol_version: version,
         principal: caller.principal,
         entitlements: caller.entitlements,

@@ -17,7 +17,7 @@ use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::registry::{
     user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate,
 };
-use crate::mcp::{Registry, ToolContext};
+use crate::mcp::{Registry, ServerInfo, ToolContext};
 
 /// A registry holding the kit's standard tool, resources and prompt; add yours to it.
 ///
@@ -35,7 +35,7 @@ pub fn standard() -> Registry {
         title: Some("About this server"),
         description: "What this server is and which version is running.",
         mime_type: "text/markdown",
-        read: ResourceRead::Now(|_| about()),
+        read: ResourceRead::Now(|ctx| about(ctx.server)),
     });
     r.resource(billing_usage::resource());
     r.template(ResourceTemplate {
@@ -70,8 +70,7 @@ pub(crate) fn add_fixtures(r: &mut Registry) {
 }
 
 /// "# <title> <version>", then what runs: the seller's server and the mKit beneath it.
-fn about() -> ResourceBody {
-    let info = crate::app::info();
+fn about(info: &ServerInfo) -> ResourceBody {
     ResourceBody::Text(format!(
         "# {} {}\n\n{}\n\nBuilt on mKit {}, a paid, remote MCP server on Cloudflare Workers (commit {}).\n",
         info.title,

@@ -52,10 +52,11 @@ pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
     };
     let resource = ctx.config.mcp_resource.clone().unwrap_or_default();
     // Every request error is a page, never a redirect (no open redirector, RFC 9700 §4.11.2).
-    let approved = match check(&request, &client, &resource, &crate::edge::mcp::supported_scopes(ctx.config)) {
-        Ok(a) => a,
-        Err(e) => return page(400, "This request cannot be answered", &e.description, Some(e.code)),
-    };
+    let approved =
+        match check(&request, &client, &resource, &crate::edge::mcp::supported_scopes(ctx.isolate, ctx.config)) {
+            Ok(a) => a,
+            Err(e) => return page(400, "This request cannot be answered", &e.description, Some(e.code)),
+        };
     let Some(shop) = Shop::for_sign_in(ctx.config, &req) else { return unavailable("no_web_client") };
     let Some(id) = shop.signed_in_identity(&req) else {
         return shop.start_sign_in(&format!("/oauth/authorize?{query}")).await;
@@ -91,7 +92,7 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
     let local = target.is_loopback() || (target.scheme != "https" && target.scheme != "http");
     let source = csp_source(&target);
     consent::page(&Consent {
-        server: crate::app::info().title,
+        server: ctx.isolate.info.title,
         client_name: client.display_name(),
         client_id: &client.client_id,
         redirect_host: &display_host(&approved.redirect_uri),

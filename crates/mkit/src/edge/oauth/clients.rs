@@ -2,7 +2,6 @@
 //! URL `client_id`, by fetching its metadata document (capped, with a deadline, no redirects,
 //! public hosts only) and keeping it in the isolate for five minutes.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -26,9 +25,8 @@ const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(5);
 const DOCUMENT_TTL_SECS: u64 = 300;
 const DOCUMENTS_KEPT: usize = 256;
 
-thread_local! {
-    static DOCUMENTS: RefCell<HashMap<String, (Client, u64)>> = RefCell::new(HashMap::new());
-}
+/// Client metadata documents fetched lately, with when (`Kept::documents`).
+pub(super) type Documents = HashMap<String, (Client, u64)>;
 
 /// POST /oauth/register.
 pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
@@ -112,22 +110,20 @@ pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, NoClient> {
 async fn metadata_document(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, OAuthError> {
     // The only outbound fetch whose URL a stranger chooses; what is fetched is the URL checked.
     let checked = check_document_url(client_id, false)?;
-    if let Some(c) = DOCUMENTS
-        .with(|d| d.borrow().get(client_id).filter(|(_, at)| ctx.now < at + DOCUMENT_TTL_SECS).map(|(c, _)| c.clone()))
-    {
+    let kept = &ctx.isolate.oauth.documents;
+    let fresh = kept.borrow().get(client_id).filter(|(_, at)| ctx.now < at + DOCUMENT_TTL_SECS).map(|(c, _)| c.clone());
+    if let Some(c) = fresh {
         return Ok(c);
     }
     let body = get_document(&fetch_url(ctx, &checked), MAX_DOCUMENT_BYTES, DOCUMENT_TIMEOUT).await.map_err(|e| {
         OAuthError::invalid_client(format!("the client's metadata document could not be fetched ({})", e.code()))
     })?;
     let client = from_document(client_id, &body)?;
-    DOCUMENTS.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.len() >= DOCUMENTS_KEPT {
-            d.clear();
-        }
-        d.insert(client_id.to_owned(), (client.clone(), ctx.now));
-    });
+    let mut d = kept.borrow_mut();
+    if d.len() >= DOCUMENTS_KEPT {
+        d.clear();
+    }
+    d.insert(client_id.to_owned(), (client.clone(), ctx.now));
     Ok(client)
 }
 

@@ -13,7 +13,7 @@ use std::rc::Rc;
 use serde_json::Value;
 use worker::{Date, Env, Request};
 
-use super::respond;
+use super::isolate::Isolate;
 use crate::auth::jwk::JwkSet;
 use crate::config::Config;
 use crate::http::HttpReply;
@@ -24,26 +24,28 @@ use crate::routes::OAuthRoute;
 /// What every endpoint works with.
 pub(super) struct Ctx<'a> {
     pub env: &'a Env,
+    pub isolate: &'a Isolate,
     pub config: &'a Config,
     /// mKit's issuer identifier: the origin of `MCP_RESOURCE`.
     pub issuer: String,
     pub now: u64,
 }
 
-pub async fn handle(route: OAuthRoute, req: Request, env: &Env) -> HttpReply {
-    let config = match respond::config(env) {
+pub async fn handle(route: OAuthRoute, req: Request, env: &Env, isolate: &Isolate) -> HttpReply {
+    let config = match isolate.config(env) {
         Ok(c) => c,
         Err(reply) => return reply,
     };
     let Some(issuer) = config.authorization_server_issuer() else {
         return HttpReply::error(404, "authorization_server_off");
     };
-    let ctx = Ctx { env, config: &config, issuer, now: Date::now().as_millis() / 1000 };
+    let ctx = Ctx { env, isolate, config: &config, issuer, now: Date::now().as_millis() / 1000 };
     match route {
         OAuthRoute::Metadata => cors(server_metadata(&ctx)),
-        OAuthRoute::Jwks => {
-            cors(json(200, &jwks(&signing_keys(&config)), None).with_header("Cache-Control", "public, max-age=300"))
-        }
+        OAuthRoute::Jwks => cors(
+            json(200, &jwks(&signing_keys(&isolate.oauth, &config)), None)
+                .with_header("Cache-Control", "public, max-age=300"),
+        ),
         OAuthRoute::Register => cors(clients::register(req, &ctx).await),
         OAuthRoute::Authorize => authorize::authorize(req, &ctx).await,
         OAuthRoute::Consent => authorize::consent(req, &ctx).await,
@@ -54,7 +56,7 @@ pub async fn handle(route: OAuthRoute, req: Request, env: &Env) -> HttpReply {
 }
 
 fn server_metadata(ctx: &Ctx<'_>) -> HttpReply {
-    let scopes = super::mcp::supported_scopes(ctx.config);
+    let scopes = super::mcp::supported_scopes(ctx.isolate, ctx.config);
     json(200, &metadata::document(&ctx.issuer, &scopes, ctx.config.auth_registration), None)
         .with_header("Cache-Control", "public, max-age=300")
 }
@@ -66,32 +68,34 @@ struct Derived {
     set: JwkSet,
 }
 
-thread_local! {
+/// What the authorization server keeps in the isolate (`Isolate::oauth`).
+#[derive(Default)]
+pub struct Kept {
     /// Derivation costs a scalar multiplication per key; the secrets only change with a new isolate.
-    static KEYS: RefCell<Option<Derived>> = const { RefCell::new(None) };
+    derived: RefCell<Option<Derived>>,
+    /// Client metadata documents fetched lately.
+    documents: RefCell<clients::Documents>,
 }
 
 /// The signing keys, one per `MKIT_SECRET` value; the first signs.
-pub(super) fn signing_keys(config: &Config) -> Rc<Vec<Key>> {
-    cached(config).0
+pub(super) fn signing_keys(kept: &Kept, config: &Config) -> Rc<Vec<Key>> {
+    cached(kept, config).0
 }
 
 /// The JWK Set `/mcp` validates mKit's own tokens against.
-pub fn local_key_set(config: &Config) -> JwkSet {
-    cached(config).1
+pub fn local_key_set(kept: &Kept, config: &Config) -> JwkSet {
+    cached(kept, config).1
 }
 
-fn cached(config: &Config) -> (Rc<Vec<Key>>, JwkSet) {
-    KEYS.with(|k| {
-        let mut k = k.borrow_mut();
-        if let Some(d) = k.as_ref().filter(|d| d.secrets == config.deployment_secrets) {
-            return (d.keys.clone(), d.set.clone());
-        }
-        let keys = Rc::new(config.deployment_secrets.iter().map(|s| Key::derive(s)).collect::<Vec<_>>());
-        let set = JwkSet::parse(jwks(&keys).to_string().as_bytes()).unwrap_or_default();
-        *k = Some(Derived { secrets: config.deployment_secrets.clone(), keys: keys.clone(), set: set.clone() });
-        (keys, set)
-    })
+fn cached(kept: &Kept, config: &Config) -> (Rc<Vec<Key>>, JwkSet) {
+    let mut k = kept.derived.borrow_mut();
+    if let Some(d) = k.as_ref().filter(|d| d.secrets == config.deployment_secrets) {
+        return (d.keys.clone(), d.set.clone());
+    }
+    let keys = Rc::new(config.deployment_secrets.iter().map(|s| Key::derive(s)).collect::<Vec<_>>());
+    let set = JwkSet::parse(jwks(&keys).to_string().as_bytes()).unwrap_or_default();
+    *k = Some(Derived { secrets: config.deployment_secrets.clone(), keys: keys.clone(), set: set.clone() });
+    (keys, set)
 }
 
 /// A JSON answer that no cache keeps (tokens, codes, registrations).

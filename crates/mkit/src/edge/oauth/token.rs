@@ -177,7 +177,7 @@ async fn revoke_family(ctx: &Ctx<'_>, family: &str, e: &OAuthError) -> HttpReply
 
 /// The token response (RFC 6749 §5.1): a fresh access token, and the refresh token if any.
 fn tokens(ctx: &Ctx<'_>, grant: &Grant, refresh: Option<&str>) -> HttpReply {
-    let keys = signing_keys(ctx.config);
+    let keys = signing_keys(&ctx.isolate.oauth, ctx.config);
     let (Some(key), Some(jti)) = (keys.first(), random_token(16)) else { return store_unavailable() };
     let access = mint(key, grant, &Issue { issuer: &ctx.issuer, now: ctx.now, jti: &jti });
     let mut body = json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL_SECS, "scope": grant.scope });
