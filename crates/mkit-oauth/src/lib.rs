@@ -14,6 +14,8 @@
 pub mod authorize;
 pub mod client;
 pub mod grant;
+pub mod machine;
+pub mod machine_store;
 pub mod metadata;
 pub mod pkce;
 pub mod redirect;
@@ -23,6 +25,8 @@ pub mod token;
 /// URL facts as WHATWG fetch reads them (`mkit_kernel::uri`).
 pub use mkit_kernel::uri;
 
+#[cfg(test)]
+mod machine_tests;
 #[cfg(test)]
 mod uri_tests;
 

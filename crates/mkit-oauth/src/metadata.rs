@@ -1,8 +1,11 @@
 //! RFC 8414 authorization server metadata, as MCP clients read it: PKCE S256 advertised (clients
 //! must refuse a server without it), Client ID Metadata Documents advertised, registration only
-//! when it is on.
+//! when it is on, and the client credentials grant of machine clients (`crate::machine`).
 
 use serde_json::{json, Value};
+
+/// The JWS algorithms a client assertion may use: those mKit verifies (`mkit_auth::jwk::Alg`).
+pub const ASSERTION_ALGS: [&str; 8] = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "EdDSA"];
 
 /// The metadata document for an authorization server whose issuer is `issuer` (an origin, no
 /// trailing slash), with its endpoints under that origin.
@@ -15,9 +18,11 @@ pub fn document(issuer: &str, scopes: &[String], registration: bool) -> Value {
         "jwks_uri": format!("{issuer}/oauth/jwks.json"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        // Public clients (`none`); machine clients (`crate::machine`) by secret or JWT assertion.
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ASSERTION_ALGS,
         "revocation_endpoint_auth_methods_supported": ["none"],
         "scopes_supported": scopes,
         "client_id_metadata_document_supported": true,

@@ -53,7 +53,7 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
     let info = ToolInfo::new("job", "").free_quota(3, crate::quota::Window::Hour).task_support(TaskSupport::Optional);
     registry.raw_tool(info, json!({ "type": "object" }), failing_job);
     let info = registry.find_tool("job").map(|t| t.info.clone()).expect("registered");
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let ledger = Ledger(crate::sql::test_db().into());
     let quotas = vec![("job", info.free_quota.expect("a quota"))];
     let at = |now| super::Paywall::new(&ledger, "alice", Default::default()).with_quotas(quotas.clone(), now);

@@ -164,7 +164,7 @@ pub fn call_tool(
 ) -> Value {
     let principal = Principal::new(sub, None, Vec::new());
     let caller = Caller { platform, ..plain_caller(&principal) };
-    let server = Server { registry, info: &INFO, page_size: 50 };
+    let server = Server { registry, info: &INFO, page_size: 50, extensions: &[] };
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": name, "arguments": arguments } });
     let req = Req(vec![("MCP-Protocol-Version", "2025-06-18".into())], body.to_string().into_bytes());

@@ -74,3 +74,14 @@ fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> crate::pay
     });
     Offer { upgrade_url: config.upgrade_url.as_deref(), links, credit_pack: config.credit_pack.as_deref() }
 }
+
+/// The extensions this deployment serves beside MCP: machine clients (the client credentials
+/// grant) wherever mKit is the authorization server.
+#[cfg_attr(not(feature = "auth-server"), expect(unused_variables))]
+pub(super) fn extensions(config: &Config) -> &'static [&'static str] {
+    #[cfg(feature = "auth-server")]
+    if config.auth_server {
+        return &[crate::oauth::machine::EXTENSION];
+    }
+    &[]
+}

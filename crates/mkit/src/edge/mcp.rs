@@ -217,7 +217,12 @@ async fn serve(
     Opened { sealing, session, hub }: Opened<'_>,
 ) -> Answered {
     let now_secs = sealing.now_secs;
-    let server = Server { registry: &iso.registry, info: iso.info, page_size: 50 };
+    let server = Server {
+        registry: &iso.registry,
+        info: iso.info,
+        page_size: 50,
+        extensions: super::caller::extensions(config),
+    };
     let base_url = origin_of(&resource.uri).unwrap_or_default();
     let paywall = paywall(env, iso, config, &principal.sub, &base_url, now_secs);
     let tasks =

@@ -91,7 +91,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
 
 /// Every scheduled run: the metered usage export, then the sweep — free-quota windows over 40
 /// days old, credit reservations left open for an hour (settled), meter rows sent 40 days ago,
-/// and expired authorization-server rows (codes, refresh tokens, families).
+/// and expired authorization-server rows (codes, refresh tokens, families, client assertions' jti).
 pub async fn scheduled(env: Env) {
     let Ok(config) = isolate::current().config(&env) else { return };
     let now = Date::now().as_millis() / 1000;
@@ -121,6 +121,7 @@ async fn housekeeping(env: &Env, config: &crate::config::Config, now: u64) -> Ve
     #[cfg(feature = "auth-server")]
     if config.auth_server {
         statements.extend(crate::oauth::store::sweep(now));
+        statements.push(crate::oauth::machine_store::sweep_assertions(now));
     }
     statements
 }

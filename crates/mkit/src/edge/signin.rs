@@ -199,6 +199,9 @@ fn subject_refused(code: signin::SubjectRefusal) -> &'static str {
         "signin_email_unverified" => {
             "Your identity provider has not verified your e-mail address. Verify it there, then open the link again."
         }
+        "signin_subject_reserved" => {
+            "Your identity at the provider has the form of a machine client's; ask the operator."
+        }
         _ => "The identity provider did not send the claim this server identifies users by.",
     }
 }

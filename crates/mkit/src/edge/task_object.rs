@@ -237,7 +237,12 @@ impl Runs {
         })?;
         let now_secs = now_ms() / 1000;
         let iso = &self.isolate;
-        let server = Server { registry: &iso.registry, info: iso.info, page_size: 50 };
+        let server = Server {
+            registry: &iso.registry,
+            info: iso.info,
+            page_size: 50,
+            extensions: super::caller::extensions(&config),
+        };
         let paywall = super::caller::paywall(&self.env, iso, &config, &task.principal.sub, &task.base_url, now_secs);
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);

@@ -141,7 +141,7 @@ mod tests {
         let mut registry = Registry::default();
         registry.announces_updates("test://watched");
         registry.require_scopes(METHOD, &["listen"]);
-        let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+        let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
         let scopes = if accept.contains("noscope") { Vec::new() } else { vec!["listen".to_owned()] };
         let principal = Principal::new("alice", None, scopes);
         let mut params = json!({ "notifications": filter });
@@ -217,7 +217,7 @@ mod tests {
     fn a_body_that_disagrees_with_the_header_is_refused() {
         let mut registry = Registry::default();
         registry.announces_updates("test://watched");
-        let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+        let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
         let principal = Principal::new("alice", None, Vec::new());
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": { "_meta": {
             "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientCapabilities": {} } } });

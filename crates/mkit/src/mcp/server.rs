@@ -67,6 +67,9 @@ pub struct Server<'r> {
     pub registry: &'r Registry,
     pub info: &'r ServerInfo,
     pub page_size: usize,
+    /// Extensions the deployment serves beside the protocol (e.g. the authorization server's
+    /// `io.modelcontextprotocol/oauth-client-credentials`), announced in `capabilities.extensions`.
+    pub extensions: &'r [&'static str],
 }
 
 impl Server<'_> {
@@ -78,14 +81,15 @@ impl Server<'_> {
             if v.has_tasks() && self.registry.runs_tasks() {
                 caps["tasks"] = tasks_2025::capability();
             }
-        } else {
-            if self.registry.runs_tasks() {
-                caps["extensions"] = json!({ (tasks::EXTENSION): {} });
-            }
-            // `subscriptions/listen` carries updates of the resources that announce them.
-            if !self.registry.subscribable.is_empty() {
-                caps["resources"]["subscribe"] = true.into();
-            }
+        } else if self.registry.runs_tasks() {
+            caps["extensions"] = json!({ (tasks::EXTENSION): {} });
+        }
+        for id in self.extensions {
+            caps["extensions"][*id] = json!({});
+        }
+        // `subscriptions/listen` carries updates of the resources that announce them.
+        if v.era() != Era::Handshake && !self.registry.subscribable.is_empty() {
+            caps["resources"]["subscribe"] = true.into();
         }
         caps
     }

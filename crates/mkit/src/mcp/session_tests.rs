@@ -104,7 +104,7 @@ const SEALING: fn() -> Sealing =
 /// One POST as a 2025-11-25 client sends it; `held` says whether it arrives on a held session.
 fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) -> (u16, Value, Option<String>) {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let principal = Principal::new("alice", None, Vec::new());
     let sealing = SEALING();
     let caller = Caller {

@@ -51,7 +51,7 @@ fn store() -> Store {
 
 fn run(t: &Task) -> Result<Value, DispatchError> {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let principal = Principal::new("alice", None, Vec::new());
     let admission = t.admission.clone().unwrap_or(super::admission::Admission::Free);
     let empty = Store::default();
@@ -67,7 +67,7 @@ fn caller<'a>(principal: &'a Principal, store: &'a Store, hub: Option<&'a FakeHu
 /// One handshake-era request at `version`; `hub`: on a held session.
 fn rpc_at(version: &str, store: &Store, hub: Option<&FakeHub>, method: &str, params: Value) -> Value {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let principal = Principal::new("alice", None, Vec::new());
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
     let req = Req(vec![("MCP-Protocol-Version", version.into())], body.to_string().into_bytes());

@@ -67,7 +67,7 @@ fn registry() -> Registry {
 #[test]
 fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
     let caller = |admission: Option<&'static Admission>| task_caller(&principal, &balance, &store, admission);
@@ -113,7 +113,7 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
 #[test]
 fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
     let post = |method: &str, params: Value| {

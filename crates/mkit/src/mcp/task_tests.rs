@@ -153,7 +153,7 @@ fn registry() -> Registry {
 /// One 2026-07-28 request (`extension`: the request declares the Tasks extension).
 fn rpc(store: &Store, method: &str, params: Value, extension: bool) -> (u16, Value) {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let principal = Principal::new("alice", None, Vec::new());
     let caps = if extension { json!({ "extensions": { (tasks::EXTENSION): {} } }) } else { json!({}) };
     let mut params = params;
@@ -210,7 +210,7 @@ fn without_the_extension_a_call_runs_at_once_and_tasks_methods_are_refused() {
 #[test]
 fn a_task_runs_through_the_same_dispatch_and_is_not_made_a_task_again() {
     let registry = registry();
-    let server = Server { registry: &registry, info: &INFO, page_size: 50 };
+    let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let store = Store::default();
     let principal = Principal::new("alice", None, Vec::new());
     let caller = task_caller(&principal, &Free, &store, Some(&Admission::Free));

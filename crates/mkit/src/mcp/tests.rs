@@ -244,7 +244,8 @@ impl Harness {
             headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
             body: body.as_bytes().to_vec(),
         };
-        let server = Server { registry: &self.registry, info: &SERVER_INFO, page_size: self.page_size };
+        let server =
+            Server { registry: &self.registry, info: &SERVER_INFO, page_size: self.page_size, extensions: &[] };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
         let caller = Caller {
@@ -944,7 +945,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
             headers: vec![("Content-Type".into(), "application/json".into())],
             body: body.to_string().into_bytes(),
         };
-        let server = Server { registry: &h.registry, info: &SERVER_INFO, page_size: 50 };
+        let server = Server { registry: &h.registry, info: &SERVER_INFO, page_size: 50, extensions: &[] };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
         let caller = Caller {
@@ -1188,4 +1189,20 @@ fn mirrored_parameters_are_checked_on_the_stateless_wire_and_invalid_tools_left_
     let (s, r) = h.rpc(Some(V3), "tools/call", json!({"name": "routed", "arguments": {"region": "eu"}}));
     assert_eq!(s, 200, "{r}");
     assert!(r.get("error").is_none(), "{r}");
+}
+
+/// Extensions the deployment serves (machine clients in authorization-server mode) are announced
+/// in `capabilities.extensions` in both eras, beside the Tasks extension.
+#[test]
+fn served_extensions_are_announced_in_both_eras() {
+    let registry = Registry::default();
+    let ext = ["io.modelcontextprotocol/oauth-client-credentials"];
+    let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50, extensions: &ext };
+    for v in ["2025-11-25", "2026-07-28"] {
+        let caps = server.capabilities(super::ProtocolVersion::parse(v).expect("version"));
+        assert_eq!(caps["extensions"][ext[0]], json!({}), "{v}");
+    }
+    let none = Server { extensions: &[], ..server };
+    let caps = none.capabilities(super::ProtocolVersion::parse("2026-07-28").expect("version"));
+    assert!(caps.get("extensions").is_none());
 }

@@ -150,6 +150,9 @@ pub fn carried_claims(id_token: &Map<String, Value>, names: &[String]) -> Map<St
 /// Why an ID token names no user mKit may trust, as a log code.
 pub type SubjectRefusal = &'static str;
 
+/// The prefix of machine clients' ids, which are their tokens' subjects.
+pub const MACHINE_SUBJECT_PREFIX: &str = "mkit_m_";
+
 /// The user an ID token names: the `subject_claim` (`sub`, or e.g. `email` in authorization-server
 /// mode). An address is an identity only once the provider says it verified it: a claim named like
 /// an e-mail needs `email_verified: true` (a bool, or the string some providers send), unless the
@@ -162,6 +165,11 @@ pub fn subject_of<'a>(
 ) -> Result<&'a str, SubjectRefusal> {
     let subject = claims.get(subject_claim).and_then(serde_json::Value::as_str).filter(|s| !s.is_empty());
     let subject = subject.ok_or("signin_subject_missing")?;
+    // Machine clients' ids are their tokens' `sub` (`oauth::machine::CLIENT_ID_PREFIX`): no
+    // person may sign in as one and inherit what the ledger grants it.
+    if subject.starts_with(MACHINE_SUBJECT_PREFIX) {
+        return Err("signin_subject_reserved");
+    }
     if is_email_claim(subject_claim) && !trust_unverified_email && !email_verified(claims) {
         return Err("signin_email_unverified");
     }
@@ -285,5 +293,7 @@ mod tests {
         assert_eq!(subject_of(&silent, "oid", false), Err("signin_subject_missing"));
         let mail = claims(serde_json::json!({"mail": "a@x.test"}));
         assert_eq!(subject_of(&mail, "mail", false), Err("signin_email_unverified"), "named like an address");
+        let machine = claims(serde_json::json!({"sub": "mkit_m_abc"}));
+        assert_eq!(subject_of(&machine, "sub", false), Err("signin_subject_reserved"), "a machine client's subject");
     }
 }

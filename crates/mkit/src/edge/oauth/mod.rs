@@ -3,6 +3,7 @@
 
 mod authorize;
 mod clients;
+mod machine;
 mod token;
 
 pub(crate) use super::random::random_token;

@@ -1,6 +1,6 @@
-//! POST /oauth/token (authorization code with PKCE, refresh with rotation) and POST /oauth/revoke
-//! (RFC 7009). Public clients: the `client_id` names the client, PKCE and the single-use, rotating
-//! secrets prove it. Every refusal is an RFC 6749 §5.2 JSON error, never a 5xx for bad input.
+//! POST /oauth/token (authorization code with PKCE, refresh with rotation; client credentials in
+//! `machine`) and POST /oauth/revoke (RFC 7009). Public clients: the `client_id` names the client,
+//! PKCE and the single-use, rotating secrets prove it. Every refusal is an RFC 6749 §5.2 JSON error, never a 5xx for bad input.
 
 use base64::Engine as _;
 use serde::Deserialize;
@@ -49,6 +49,10 @@ pub async fn token(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         Ok(f) => f,
         Err(reply) => return reply,
     };
+    // Machine clients authenticate (RFC 7523 assertions name the client inside the JWT).
+    if query_param(&form, "grant_type").as_deref() == Some("client_credentials") {
+        return super::machine::grant(&req, &form, ctx).await;
+    }
     let Some(client_id) = client_id(&req, &form) else {
         return error(&OAuthError::invalid_client("client_id is required"));
     };
@@ -176,7 +180,7 @@ async fn revoke_family(ctx: &Ctx<'_>, family: &str, e: &OAuthError) -> HttpReply
 }
 
 /// The token response (RFC 6749 §5.1): a fresh access token, and the refresh token if any.
-fn tokens(ctx: &Ctx<'_>, grant: &Grant, refresh: Option<&str>) -> HttpReply {
+pub(super) fn tokens(ctx: &Ctx<'_>, grant: &Grant, refresh: Option<&str>) -> HttpReply {
     let keys = signing_keys(&ctx.isolate.oauth, ctx.config);
     let (Some(key), Some(jti)) = (keys.first(), random_token(16)) else { return store_unavailable() };
     let access = mint(key, grant, &Issue { issuer: &ctx.issuer, now: ctx.now, jti: &jti });
