@@ -116,7 +116,10 @@ function banner(url, mode, simulated) {
     webhook    ${url}/stripe/webhook
     issuer     http://127.0.0.1:${ISSUER_PORT}/   (dev logins: any user name and password)
     auth mode  ${mode === "on" ? "on: mKit is the authorization server (make dev AUTH_SERVER=off: the local provider's tokens directly)"
-    : "off: the local provider's tokens directly (make dev: mKit is the authorization server)"}
+    : "off: the local provider's tokens directly (make dev: mKit is the authorization server)"}${mode === "on" ? `
+    clients    Client ID Metadata Documents (preferred); Dynamic Client Registration at /oauth/register is
+               deprecated by MCP 2026-07-28 (MKIT_AUTH_REGISTRATION=off turns it off); machines:
+               make client-create NAME=… SCOPES=… (the client credentials grant)` : ""}
   Local D1 state: .wrangler/state   Vars: .dev.vars
 
   Connect a client: npm run client -- ${url}/mcp   (or the MCP Inspector:

@@ -131,7 +131,9 @@ test("metadata: PRM names mKit, RFC 8414 advertises PKCE, CIMD and registration;
   assert.equal(jwks.keys[0].alg, "ES256");
   assert.ok(!("d" in jwks.keys[0]), "public keys only");
   const health = await (await fetch(`${origin}/healthz`)).json();
-  assert.deepEqual(health.checks.auth, { mode: "authorization_server", registration: "on" });
+  assert.deepEqual(health.checks.auth, { mode: "authorization_server", registration: "on", client_credentials: "on",
+    deprecated: ["dynamic_client_registration: deprecated by MCP 2026-07-28 in favour of Client ID Metadata Documents; " +
+      "MKIT_AUTH_REGISTRATION=off turns it off"] });
 
   const check = await new Promise((ok) => execFile("make", ["-s", "check", `URL=${origin}`], { cwd: ROOT },
     (e, stdout, stderr) => ok({ code: e?.code ?? 0, out: stdout + stderr })));

@@ -7,6 +7,10 @@ use crate::config::{ConfigReport, VarState};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+/// `/healthz` and `make dev` say so while Dynamic Client Registration is on.
+pub const REGISTRATION_DEPRECATED: &str = "dynamic_client_registration: deprecated by MCP 2026-07-28 in favour of \
+     Client ID Metadata Documents; MKIT_AUTH_REGISTRATION=off turns it off";
+
 /// The result of one probe, e.g. `SELECT 1` on D1.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Probe {
@@ -146,10 +150,16 @@ impl HealthReport {
 
     /// `checks.auth`: who issues the tokens `/mcp` accepts — `resource_server` (the upstream
     /// issuer) or `authorization_server` (mKit, with sign-in at the upstream issuer, whose keys
-    /// `checks.jwks` still probes) — and whether registration is open.
+    /// `checks.jwks` still probes) — whether registration is open (then named deprecated), and
+    /// that machine clients may use the client credentials grant.
     pub fn with_auth_mode(mut self, authorization_server: bool, registration: bool) -> HealthReport {
         let auth = if authorization_server {
-            serde_json::json!({ "mode": "authorization_server", "registration": if registration { "on" } else { "off" } })
+            let mut auth = serde_json::json!({ "mode": "authorization_server",
+                "registration": if registration { "on" } else { "off" }, "client_credentials": "on" });
+            if registration {
+                auth["deprecated"] = serde_json::json!([REGISTRATION_DEPRECATED]);
+            }
+            auth
         } else {
             serde_json::json!({ "mode": "resource_server" })
         };
@@ -240,6 +250,19 @@ mod tests {
         assert_eq!(v["version"], VERSION);
         assert_eq!(v["checks"]["config"]["OAUTH_ISSUER"], "ok");
         assert_eq!(v["checks"]["db"], "ok");
+    }
+
+    #[test]
+    fn the_auth_check_names_registration_deprecated_only_while_it_is_on() {
+        let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("MKIT_SECRET", SECRET)]));
+        let auth = |a, r| serde_json::to_value(HealthReport::new(&cfg, &Probe::Ok, None).with_auth_mode(a, r)).ok();
+        let on = auth(true, true).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        assert_eq!(on["deprecated"], serde_json::json!([REGISTRATION_DEPRECATED]));
+        assert_eq!(on["client_credentials"], "on");
+        let off = auth(true, false).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        assert!(off.get("deprecated").is_none() && off["registration"] == "off");
+        let rs = auth(false, true).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        assert_eq!(rs, serde_json::json!({ "mode": "resource_server" }));
     }
 
     #[test]
