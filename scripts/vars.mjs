@@ -60,6 +60,8 @@ export const FORMATS = {
   claim_map: (v) => (list(v).length >= 1 && list(v).length <= 16 && list(v).every((e) => /^[^=\s]+(=[^=\s]+)?$/.test(e)) ? null
     : "must list 1 to 16 claims: name or alias=claim, comma-separated"),
   signin_days: wholeNumber(90, "days"),
+  issuers: (v) => (list(v).length >= 1 && list(v).length <= 16 && list(v).every((i) => !url(i)) ? null
+    : "must be 1 to 16 issuer URLs, comma-separated (e.g. https://acme.okta.com)"),
   scope_rules: (v) => (list(v).length >= 1 && list(v).length <= 64 && list(v).every(scopeRule) ? null
     : "must list 1 to 64 rules scope=claim=value, comma-separated (e.g. admin=groups=mcp-admins)"),
 };

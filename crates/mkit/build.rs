@@ -48,6 +48,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "scope_prefix" => "validate_scope_prefix",
         "claim_map" => "validate_claim_map",
         "scope_rules" => "validate_scope_rules",
+        "issuers" => "validate_issuers",
         _ => return None,
     })
 }

@@ -52,8 +52,11 @@ pub enum TypRule {
         /// Whether `JWT`, or no `typ`, is accepted too.
         accept_jwt: bool,
     },
-    /// An OpenID Connect ID token: `JWT` or none, never `at+jwt`.
+    /// An OpenID Connect ID token: `JWT` or none, never `at+jwt`. Also an RFC 7523 client
+    /// assertion, which has no type of its own.
     IdToken,
+    /// An Identity Assertion JWT Authorization Grant: `oauth-id-jag+jwt` only (RFC 8725 §3.11).
+    IdJag,
 }
 
 impl TypRule {
@@ -63,6 +66,7 @@ impl TypRule {
             (TypRule::AccessToken { .. }, Some("at+jwt")) => true,
             (TypRule::AccessToken { accept_jwt }, Some("jwt") | None) => accept_jwt,
             (TypRule::IdToken, Some("jwt") | None) => true,
+            (TypRule::IdJag, Some("oauth-id-jag+jwt")) => true,
             _ => false,
         }
     }
@@ -140,4 +144,20 @@ pub fn signed<'t, 'k>(token: &'t str, keys: &'k JwkSet, typ_rule: TypRule) -> Re
 #[cfg(not(target_arch = "wasm32"))]
 pub fn verified_claims(token: &str, keys: &JwkSet, typ_rule: TypRule) -> Result<Map<String, Value>, TokenError> {
     signed(token, keys, typ_rule)?.verify()
+}
+
+#[cfg(test)]
+mod typ_tests {
+    use super::TypRule;
+
+    /// Each kind of JWT is told apart by its `typ` (RFC 8725 §3.11): an ID-JAG only as
+    /// `oauth-id-jag+jwt`, which no other rule takes.
+    #[test]
+    fn each_rule_takes_its_own_types_only() {
+        let jag = TypRule::IdJag;
+        assert!(jag.allows(Some("oauth-id-jag+jwt")) && jag.allows(Some("application/oauth-id-jag+jwt")));
+        assert!(!jag.allows(Some("jwt")) && !jag.allows(None) && !jag.allows(Some("at+jwt")));
+        assert!(!TypRule::IdToken.allows(Some("oauth-id-jag+jwt")));
+        assert!(!TypRule::AccessToken { accept_jwt: true }.allows(Some("oauth-id-jag+jwt")));
+    }
 }

@@ -13,6 +13,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod enterprise;
 pub mod grant;
 pub mod machine;
 pub mod machine_store;
@@ -25,6 +26,8 @@ pub mod token;
 /// URL facts as WHATWG fetch reads them (`mkit_kernel::uri`).
 pub use mkit_kernel::uri;
 
+#[cfg(test)]
+mod enterprise_tests;
 #[cfg(test)]
 mod machine_tests;
 #[cfg(test)]

@@ -93,10 +93,17 @@ pub fn client_auth(
 /// to find the keys to check it with.
 pub fn assertion_client(jwt: &str) -> Result<String, OAuthError> {
     let bad = || OAuthError::invalid_client("client_assertion is not a JWT naming its client in sub");
-    let payload = jwt.split('.').nth(1).ok_or_else(bad)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload).map_err(|_| bad())?;
-    let claims: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    let claims = unverified_claims(jwt).ok_or_else(bad)?;
     claims.get("sub").and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned).ok_or_else(bad)
+}
+
+/// A compact JWS's claims, unverified: only to choose the keys that will verify it.
+pub fn unverified_claims(jwt: &str) -> Option<Map<String, Value>> {
+    let payload = jwt.split('.').nth(1)?;
+    match serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).ok()?).ok()? {
+        Value::Object(claims) => Some(claims),
+        _ => None,
+    }
 }
 
 /// A verified assertion's `jti` and `exp`, for the replay cache.

@@ -9,7 +9,7 @@ pub const ASSERTION_ALGS: [&str; 8] = ["RS256", "RS384", "RS512", "PS256", "PS38
 
 /// The metadata document for an authorization server whose issuer is `issuer` (an origin, no
 /// trailing slash), with its endpoints under that origin.
-pub fn document(issuer: &str, scopes: &[String], registration: bool) -> Value {
+pub fn document(issuer: &str, scopes: &[String], registration: bool, enterprise: bool) -> Value {
     let mut doc = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/oauth/authorize"),
@@ -30,6 +30,12 @@ pub fn document(issuer: &str, scopes: &[String], registration: bool) -> Value {
     });
     if registration {
         doc["registration_endpoint"] = format!("{issuer}/oauth/register").into();
+    }
+    // Enterprise-managed authorization: ID-JAGs redeemed with the JWT bearer grant.
+    if enterprise {
+        doc["grant_types_supported"] =
+            json!(["authorization_code", "refresh_token", "client_credentials", crate::enterprise::JWT_BEARER]);
+        doc["authorization_grant_profiles_supported"] = json!([crate::enterprise::ID_JAG_PROFILE]);
     }
     doc
 }

@@ -437,12 +437,24 @@ fn minted_tokens_pass_the_resource_servers_own_validator() {
 
 #[test]
 fn server_metadata_advertises_pkce_cimd_and_optional_registration() {
-    let d = metadata::document("https://mcp.example.com", &["mcp".into()], true);
+    let d = metadata::document("https://mcp.example.com", &["mcp".into()], true, false);
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(d["client_id_metadata_document_supported"], true);
     assert_eq!(d["registration_endpoint"], "https://mcp.example.com/oauth/register");
     assert_eq!(d["token_endpoint"], "https://mcp.example.com/oauth/token");
-    assert!(metadata::document("https://mcp.example.com", &[], false).get("registration_endpoint").is_none());
+    assert_eq!(d["grant_types_supported"], json!(["authorization_code", "refresh_token", "client_credentials"]));
+    assert_eq!(
+        d["token_endpoint_auth_methods_supported"],
+        json!(["none", "client_secret_basic", "client_secret_post", "private_key_jwt"])
+    );
+    assert!(d.get("authorization_grant_profiles_supported").is_none());
+    assert!(metadata::document("https://mcp.example.com", &[], false, false).get("registration_endpoint").is_none());
+    let enterprise = metadata::document("https://mcp.example.com", &[], false, true);
+    assert_eq!(enterprise["grant_types_supported"][3], "urn:ietf:params:oauth:grant-type:jwt-bearer");
+    assert_eq!(
+        enterprise["authorization_grant_profiles_supported"],
+        json!(["urn:ietf:params:oauth:grant-profile:id-jag"])
+    );
     let e = super::OAuthError::invalid_target("no");
     assert_eq!((e.status, e.body()), (400, json!({ "error": "invalid_target", "error_description": "no" })));
 }

@@ -113,6 +113,16 @@ pub(super) fn validate_origins(v: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Issuer identifiers, comma-separated: each an absolute URL (`https`, or `http` on loopback for
+/// local providers).
+pub(super) fn validate_issuers(v: &str) -> Result<(), &'static str> {
+    let issuers = split_list(v);
+    if issuers.is_empty() || issuers.len() > 16 || issuers.iter().any(|i| validate_url(i).is_err()) {
+        return Err("must be 1 to 16 issuer URLs, comma-separated (e.g. https://acme.okta.com)");
+    }
+    Ok(())
+}
+
 /// Claim names, comma-separated: no spaces, no `=`.
 pub(super) fn validate_claim_names(v: &str) -> Result<(), &'static str> {
     let names = split_list(v);

@@ -72,6 +72,7 @@ impl Config {
             auth_scope_rules: value(src, "MKIT_AUTH_SCOPE_RULES")
                 .and_then(|v| crate::oauth::scope_policy::ScopeRule::parse_list(&v).ok())
                 .unwrap_or_default(),
+            enterprise_idps: if is_on(src, "MKIT_AUTH_SERVER") { list("MKIT_ENTERPRISE_IDPS") } else { Vec::new() },
             auth_subject_claim: setting(src, "MKIT_AUTH_SUBJECT_CLAIM")
                 .filter(|_| is_on(src, "MKIT_AUTH_SERVER"))
                 .unwrap_or_else(|| "sub".to_owned()),

@@ -144,6 +144,9 @@ pub struct Config {
     pub auth_open_scopes: Vec<String>,
     /// `MKIT_AUTH_SCOPE_RULES`: which upstream identities may be granted which other scope.
     pub auth_scope_rules: Vec<crate::oauth::scope_policy::ScopeRule>,
+    /// `MKIT_ENTERPRISE_IDPS`: the identity providers whose ID-JAGs mKit redeems (authorization-
+    /// server mode only).
+    pub enterprise_idps: Vec<String>,
 }
 
 /// Every contract variable with its state, for `/healthz` `checks.config`.
@@ -351,6 +354,7 @@ mod tests {
         ("scope_prefix", validate_scope_prefix),
         ("claim_map", validate_claim_map),
         ("scope_rules", validate_scope_rules),
+        ("issuers", validate_issuers),
     ];
 
     /// Values on which every two validators of `FORMATS` disagree at least once.
@@ -368,6 +372,7 @@ mod tests {
         "a b c d e f g h i j k l m n o p",
         "a=b",
         "a=b c",
+        "https://a.example,https://b.example",
     ];
 
     fn contract_json() -> Vec<serde_json::Value> {

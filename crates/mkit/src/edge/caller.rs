@@ -76,12 +76,17 @@ fn offer<'a>(config: &'a Config, base_url: &'a str, now_secs: u64) -> crate::pay
 }
 
 /// The extensions this deployment serves beside MCP: machine clients (the client credentials
-/// grant) wherever mKit is the authorization server.
+/// grant) wherever mKit is the authorization server, and enterprise-managed authorization where
+/// an identity provider is listed (`MKIT_ENTERPRISE_IDPS`).
 #[cfg_attr(not(feature = "auth-server"), expect(unused_variables))]
 pub(super) fn extensions(config: &Config) -> &'static [&'static str] {
     #[cfg(feature = "auth-server")]
     if config.auth_server {
-        return &[crate::oauth::machine::EXTENSION];
+        use crate::oauth::{enterprise, machine};
+        if config.enterprise_idps.is_empty() {
+            return &[machine::EXTENSION];
+        }
+        return &[machine::EXTENSION, enterprise::EXTENSION];
     }
     &[]
 }

@@ -38,31 +38,13 @@ pub(super) async fn grant(req: &Request, form: &str, ctx: &Ctx<'_>) -> HttpReply
 }
 
 async fn issue(req: &Request, form: &str, ctx: &Ctx<'_>) -> Result<HttpReply, HttpReply> {
-    let refused = |e: OAuthError| error(&e);
-    let auth = client_auth(|k| query_param(form, k), basic_credentials(req)).map_err(refused)?;
-    let (client, assertion) = match auth {
-        ClientAuth::Secret { client_id, secret } => {
-            let client = find(ctx, &client_id).await?;
-            match &client.credential {
-                Credential::Secret(hash) if secret_matches(hash, &secret) => (client, None),
-                _ => return Err(refused(OAuthError::invalid_client("the client secret is not this client's"))),
-            }
-        }
-        ClientAuth::Assertion(jwt) => {
-            let client = find(ctx, &assertion_client(&jwt).map_err(refused)?).await?;
-            let assertion = verify(ctx, &client, &jwt).await?;
-            (client, Some(assertion))
-        }
-    };
+    let client = authenticate(req, form, ctx).await?;
     let resource = ctx.config.mcp_resource.clone().unwrap_or_default();
     if query_param(form, "resource").is_some_and(|r| r != resource) {
         let e = OAuthError::invalid_target(format!("this server issues tokens only for {resource}"));
-        return Err(refused(e));
+        return Err(error(&e));
     }
-    let scope = granted_scope(query_param(form, "scope").as_deref(), &client.scopes).map_err(refused)?;
-    if let Some(a) = &assertion {
-        first_use(ctx, &client.client_id, a).await?;
-    }
+    let scope = granted_scope(query_param(form, "scope").as_deref(), &client.scopes).map_err(|e| error(&e))?;
     let grant = Grant {
         client_id: client.client_id.clone(),
         sub: client.client_id,
@@ -71,6 +53,27 @@ async fn issue(req: &Request, form: &str, ctx: &Ctx<'_>) -> Result<HttpReply, Ht
         claims: Default::default(),
     };
     Ok(tokens(ctx, &grant, None))
+}
+
+/// The machine client this token request authenticates as (its secret, or its assertion, whose
+/// `jti` is then spent): confidential clients only, as the grants that use it require.
+pub(super) async fn authenticate(req: &Request, form: &str, ctx: &Ctx<'_>) -> Result<MachineClient, HttpReply> {
+    let refused = |e: OAuthError| error(&e);
+    match client_auth(|k| query_param(form, k), basic_credentials(req)).map_err(refused)? {
+        ClientAuth::Secret { client_id, secret } => {
+            let client = find(ctx, &client_id).await?;
+            match &client.credential {
+                Credential::Secret(hash) if secret_matches(hash, &secret) => Ok(client),
+                _ => Err(refused(OAuthError::invalid_client("the client secret is not this client's"))),
+            }
+        }
+        ClientAuth::Assertion(jwt) => {
+            let client = find(ctx, &assertion_client(&jwt).map_err(refused)?).await?;
+            let assertion = verify(ctx, &client, &jwt).await?;
+            first_use(ctx, &client.client_id, &assertion).await?;
+            Ok(client)
+        }
+    }
 }
 
 /// The registered, unrevoked client `client_id`.
@@ -119,17 +122,23 @@ async fn fetch_keys(uri: &str) -> Option<JwkSet> {
     JwkSet::parse(&body).ok()
 }
 
-/// Writes the assertion's `jti`; one seen before is a replay (RFC 7523 §3, item 7).
-async fn first_use(ctx: &Ctx<'_>, client_id: &str, a: &Assertion) -> Result<(), HttpReply> {
-    match d1::apply_batch(ctx.env, &[remember_assertion(client_id, a)]).await {
+/// Writes the assertion's `jti` under `by` (the client, or the provider of an ID-JAG); one seen
+/// before is a replay (RFC 7523 §3, item 7), refused as `replayed` says.
+pub(super) async fn first_use(ctx: &Ctx<'_>, by: &str, a: &Assertion) -> Result<(), HttpReply> {
+    spend(ctx, by, a, OAuthError::invalid_client("client_assertion refused: its jti was used before")).await
+}
+
+/// `first_use` with the refusal of a replay.
+pub(super) async fn spend(ctx: &Ctx<'_>, by: &str, a: &Assertion, replayed: OAuthError) -> Result<(), HttpReply> {
+    match d1::apply_batch(ctx.env, &[remember_assertion(by, a)]).await {
         Ok(changed) if changed.first() == Some(&1) => Ok(()),
-        Ok(_) => Err(error(&OAuthError::invalid_client("client_assertion refused: its jti was used before"))),
+        Ok(_) => Err(error(&replayed)),
         Err(_) => Err(store_unavailable()),
     }
 }
 
 /// `Authorization: Basic` credentials (RFC 6749 §2.3.1: each form-urlencoded, then base64).
-fn basic_credentials(req: &Request) -> Option<(String, String)> {
+pub(super) fn basic_credentials(req: &Request) -> Option<(String, String)> {
     let h = req.headers().get("Authorization").ok().flatten()?;
     let raw = base64::engine::general_purpose::STANDARD.decode(h.strip_prefix("Basic ")?.trim()).ok()?;
     let (id, secret) = std::str::from_utf8(&raw).ok()?.split_once(':')?;

@@ -3,6 +3,7 @@
 
 mod authorize;
 mod clients;
+mod enterprise;
 mod machine;
 mod token;
 
@@ -58,7 +59,8 @@ pub async fn handle(route: OAuthRoute, req: Request, env: &Env, isolate: &Isolat
 
 fn server_metadata(ctx: &Ctx<'_>) -> HttpReply {
     let scopes = super::mcp::supported_scopes(ctx.isolate, ctx.config);
-    json(200, &metadata::document(&ctx.issuer, &scopes, ctx.config.auth_registration), None)
+    let enterprise = !ctx.config.enterprise_idps.is_empty();
+    json(200, &metadata::document(&ctx.issuer, &scopes, ctx.config.auth_registration, enterprise), None)
         .with_header("Cache-Control", "public, max-age=300")
 }
 
@@ -76,6 +78,8 @@ pub struct Kept {
     derived: RefCell<Option<Derived>>,
     /// Client metadata documents fetched lately.
     documents: RefCell<clients::Documents>,
+    /// Enterprise identity providers' keys (`MKIT_ENTERPRISE_IDPS`).
+    provider_keys: RefCell<enterprise::ProviderKeys>,
 }
 
 /// The signing keys, one per `MKIT_SECRET` value; the first signs.

@@ -50,8 +50,10 @@ pub async fn token(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         Err(reply) => return reply,
     };
     // Machine clients authenticate (RFC 7523 assertions name the client inside the JWT).
-    if query_param(&form, "grant_type").as_deref() == Some("client_credentials") {
-        return super::machine::grant(&req, &form, ctx).await;
+    match query_param(&form, "grant_type").as_deref() {
+        Some("client_credentials") => return super::machine::grant(&req, &form, ctx).await,
+        Some(crate::oauth::enterprise::JWT_BEARER) => return super::enterprise::grant(&req, &form, ctx).await,
+        _ => {}
     }
     let Some(client_id) = client_id(&req, &form) else {
         return error(&OAuthError::invalid_client("client_id is required"));
