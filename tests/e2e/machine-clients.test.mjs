@@ -363,16 +363,18 @@ test("a 401 to Authorization: Basic names the scheme in WWW-Authenticate (RFC 67
     "a client that authenticated with the Authorization header gets WWW-Authenticate with its scheme");
 });
 
-test("a scope not registered to the client is refused with invalid_scope", async () => {
+test("scopes: a request is narrowed to the client's registration (RFC 6749 §3.3); none registered is invalid_scope", async () => {
   const client = await createClient("narrow", "mcp");
   const creds = basic(client.client_id, client.client_secret);
-  const res = await tokenRequest({ grant_type: "client_credentials", scope: "mcp admin" }, creds);
-  assert.equal(res.status, 400);
-  assert.equal(res.body.error, "invalid_scope");
-  assert.match(res.body.error_description, /admin/);
-  const narrower = await tokenRequest({ grant_type: "client_credentials", scope: "mcp" }, creds);
-  assert.equal(narrower.status, 200);
-  assert.equal(narrower.body.scope, "mcp");
+  const narrowed = await tokenRequest({ grant_type: "client_credentials", scope: "mcp admin" }, creds);
+  assert.equal(narrowed.status, 200, "the registered part is granted");
+  assert.equal(narrowed.body.scope, "mcp", "the response names what was granted");
+  const none = await tokenRequest({ grant_type: "client_credentials", scope: "admin" }, creds);
+  assert.equal(none.status, 400);
+  assert.equal(none.body.error, "invalid_scope");
+  assert.match(none.body.error_description, /admin/);
+  const all = await tokenRequest({ grant_type: "client_credentials" }, creds);
+  assert.equal(all.body.scope, "mcp", "no scope asked: every registered one");
 });
 
 test("in resource-server mode: the examples get their token from the provider's own client credentials flow", async (t) => {

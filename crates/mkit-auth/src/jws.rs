@@ -57,6 +57,9 @@ pub enum TypRule {
     IdToken,
     /// An Identity Assertion JWT Authorization Grant: `oauth-id-jag+jwt` only (RFC 8725 §3.11).
     IdJag,
+    /// An RFC 7523 client assertion: `JWT`, none, or RFC 7523bis's `client-authentication+jwt`;
+    /// never an access token's or an ID-JAG's type.
+    ClientAssertion,
 }
 
 impl TypRule {
@@ -67,6 +70,7 @@ impl TypRule {
             (TypRule::AccessToken { accept_jwt }, Some("jwt") | None) => accept_jwt,
             (TypRule::IdToken, Some("jwt") | None) => true,
             (TypRule::IdJag, Some("oauth-id-jag+jwt")) => true,
+            (TypRule::ClientAssertion, Some("jwt" | "client-authentication+jwt") | None) => true,
             _ => false,
         }
     }
@@ -159,5 +163,8 @@ mod typ_tests {
         assert!(!jag.allows(Some("jwt")) && !jag.allows(None) && !jag.allows(Some("at+jwt")));
         assert!(!TypRule::IdToken.allows(Some("oauth-id-jag+jwt")));
         assert!(!TypRule::AccessToken { accept_jwt: true }.allows(Some("oauth-id-jag+jwt")));
+        let client = TypRule::ClientAssertion;
+        assert!(client.allows(None) && client.allows(Some("jwt")) && client.allows(Some("client-authentication+jwt")));
+        assert!(!client.allows(Some("at+jwt")) && !client.allows(Some("oauth-id-jag+jwt")));
     }
 }

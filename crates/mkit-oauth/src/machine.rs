@@ -154,18 +154,20 @@ pub fn secret_matches(stored: &str, presented: &str) -> bool {
     mkit_kernel::mac::ct_eq(secret_hash(presented).as_bytes(), stored.as_bytes())
 }
 
-/// The scopes to grant: those requested (all of them registered to the client), else every
-/// registered one.
+/// The scopes to grant: those requested that are registered to the client (RFC 6749 §3.3 lets
+/// the server narrow a request, and the token response names what was granted; the official SDKs
+/// ask for everything the resource lists), else every registered one. A request of which nothing
+/// is registered is refused.
 pub fn granted_scope(requested: Option<&str>, registered: &[String]) -> Result<String, OAuthError> {
     let Some(requested) = requested.filter(|r| !r.trim().is_empty()) else { return Ok(registered.join(" ")) };
     let mut out: Vec<&str> = Vec::new();
-    for s in requested.split_whitespace() {
-        if !registered.iter().any(|r| r == s) {
-            return Err(OAuthError::invalid_scope(format!("scope {s} is not registered to this client")));
-        }
+    for s in requested.split_whitespace().filter(|s| registered.iter().any(|r| r == s)) {
         if !out.contains(&s) {
             out.push(s);
         }
+    }
+    if out.is_empty() {
+        return Err(OAuthError::invalid_scope(format!("none of the scopes {requested} is registered to this client")));
     }
     Ok(out.join(" "))
 }

@@ -104,6 +104,7 @@ fn secrets_compare_by_their_hash_and_scopes_stay_within_the_registration() {
     assert_eq!(granted_scope(Some(" "), &registered), Ok("notes:read notes:write".into()));
     assert_eq!(granted_scope(Some("notes:read notes:read"), &registered), Ok("notes:read".into()));
     assert_eq!(granted_scope(Some("notes:admin"), &registered).map_err(|e| e.code), Err("invalid_scope"));
+    assert_eq!(granted_scope(Some("notes:admin notes:write"), &registered), Ok("notes:write".into()), "narrowed");
     assert!(reserved_subject("mkit_m_x") && !reserved_subject("auth0|mkit_m_x"));
 }
 

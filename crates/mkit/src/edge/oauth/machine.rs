@@ -107,7 +107,7 @@ async fn verify(ctx: &Ctx<'_>, client: &MachineClient, jwt: &str) -> Result<Asse
     let Some(keys) = keys else {
         return Err(error(&OAuthError::invalid_client("the client's keys could not be read")));
     };
-    let claims = verified_claims(&ctx.isolate.tokens.imported, jwt, &keys, TypRule::IdToken)
+    let claims = verified_claims(&ctx.isolate.tokens.imported, jwt, &keys, TypRule::ClientAssertion)
         .await
         .map_err(|e| error(&OAuthError::invalid_client(format!("client_assertion refused: {}", e.description()))))?;
     let token_endpoint = format!("{}/oauth/token", ctx.issuer);

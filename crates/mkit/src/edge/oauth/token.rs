@@ -45,17 +45,29 @@ fn client_id(req: &Request, form: &str) -> Option<String> {
 
 /// POST /oauth/token.
 pub async fn token(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
-    let form = match form(&mut req).await {
+    let basic = req.headers().get("Authorization").ok().flatten().is_some_and(|h| h.starts_with("Basic "));
+    let reply = grant(&mut req, ctx).await;
+    // RFC 6749 §5.2: a client that authenticated with the Authorization header is answered 401
+    // with a challenge for the scheme it used.
+    if basic && reply.status == 401 {
+        return reply.with_header("WWW-Authenticate", "Basic realm=\"oauth\"");
+    }
+    reply
+}
+
+/// The token request, by grant type.
+async fn grant(req: &mut Request, ctx: &Ctx<'_>) -> HttpReply {
+    let form = match form(req).await {
         Ok(f) => f,
         Err(reply) => return reply,
     };
     // Machine clients authenticate (RFC 7523 assertions name the client inside the JWT).
     match query_param(&form, "grant_type").as_deref() {
-        Some("client_credentials") => return super::machine::grant(&req, &form, ctx).await,
-        Some(crate::oauth::enterprise::JWT_BEARER) => return super::enterprise::grant(&req, &form, ctx).await,
+        Some("client_credentials") => return super::machine::grant(req, &form, ctx).await,
+        Some(crate::oauth::enterprise::JWT_BEARER) => return super::enterprise::grant(req, &form, ctx).await,
         _ => {}
     }
-    let Some(client_id) = client_id(&req, &form) else {
+    let Some(client_id) = client_id(req, &form) else {
         return error(&OAuthError::invalid_client("client_id is required"));
     };
     match query_param(&form, "grant_type").as_deref() {
