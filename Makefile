@@ -52,7 +52,8 @@ PORT ?= 8787
 CORES := $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 
 .PHONY: worker-dev test-walk token help setup setup-rust setup-npm setup-docs setup-python setup-browser setup-fuzz fuzz fuzz-smoke build worker worker-fixtures dev test test-unit test-differential test-e2e bench fmt lint clean \
-  deploy promote rollback secrets tail check migrations stripe-reconcile deploy-check docs-check init ledger provision stats idp-check vars
+  deploy promote rollback secrets tail check migrations stripe-reconcile deploy-check docs-check init ledger provision stats idp-check vars \
+  client-create client-list client-rotate client-revoke
 
 help:
 	@echo "Start here:"
@@ -84,6 +85,10 @@ help:
 	@echo "  make stripe-reconcile ENV=… [APPLY=1 URL=…]   Stripe subscriptions against the D1 ledger (repairs through the webhook)"
 	@echo "  make stats ENV=… [SINCE=24h]   calls, errors and p50/p99 per tool (Analytics Engine)"
 	@echo "  make ledger ENV=… USER=<sub>   one user's bindings, subscriptions and entitlements in D1 (read-only)"
+	@echo "Machine clients (client credentials grant; without ENV, make dev's local D1; docs/runbook.md):"
+	@echo "  make client-create NAME=… SCOPES='…' [JWKS_URI=… | PUBLIC_KEY=<file>] [ENV=…]   register one (a secret, shown once, or keys)"
+	@echo "  make client-list [ENV=…] | make client-revoke CLIENT=<client_id> [ENV=…]"
+	@echo "  make client-rotate CLIENT=<client_id> [PUBLIC_KEY=<file> | JWKS_URI=…] [ENV=…]   a new secret, or the keys given"
 
 ## ---- setup (idempotent) ------------------------------------------------------------------
 
@@ -266,6 +271,23 @@ stats: setup-npm
 # One user's ledger rows and current entitlements, read-only (scripts/ledger.mjs). USER is the OAuth sub.
 ledger: setup-npm
 	@node scripts/ledger.mjs --env "$(ENV)" --user $(call cmdline,USER)
+
+# Machine clients of the client credentials grant (scripts/clients.mjs), registered here, never by
+# a request: in ENV's remote D1, or without ENV in make dev's local one. Every variable, ENV
+# included, counts only when given on make's command line.
+client-create: setup-npm
+	@node scripts/clients.mjs create --env $(call cmdline,ENV) --name $(call cmdline,NAME) --scopes $(call cmdline,SCOPES) \
+	  --jwks-uri $(call cmdline,JWKS_URI) --public-key $(call cmdline,PUBLIC_KEY)
+
+client-list: setup-npm
+	@node scripts/clients.mjs list --env $(call cmdline,ENV)
+
+client-rotate: setup-npm
+	@node scripts/clients.mjs rotate --env $(call cmdline,ENV) --client $(call cmdline,CLIENT) \
+	  --jwks-uri $(call cmdline,JWKS_URI) --public-key $(call cmdline,PUBLIC_KEY)
+
+client-revoke: setup-npm
+	@node scripts/clients.mjs revoke --env $(call cmdline,ENV) --client $(call cmdline,CLIENT)
 
 # Stripe's subscriptions against the ledger (STRIPE_SECRET_KEY). APPLY=1 (on make's command line
 # only, never an exported APPLY) repairs through URL's webhook.
