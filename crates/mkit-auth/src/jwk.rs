@@ -211,15 +211,12 @@ pub fn parse_jwk(jwk: &Value) -> Result<KeyEntry, JwkRejection> {
             if x.len() != 32 || y.len() != 32 {
                 return Err(JwkRejection::Malformed("x/y"));
             }
-            let mut sec1 = Vec::with_capacity(65);
-            sec1.push(0x04);
-            sec1.extend_from_slice(&x);
-            sec1.extend_from_slice(&y);
-            // p256 stays in the bundle for the authorization server's own ES256 signing.
-            p256::PublicKey::from_sec1_bytes(&sec1).map_err(|_| JwkRejection::Malformed("x/y"))?;
             let (Ok(x), Ok(y)) = (x.try_into(), y.try_into()) else {
                 return Err(JwkRejection::Malformed("x/y"));
             };
+            if !on_p256(&x, &y) {
+                return Err(JwkRejection::Malformed("x/y"));
+            }
             PublicKey::P256 { x, y }
         }
         Some("OKP") => {
@@ -256,4 +253,91 @@ fn rsa_key(n: Vec<u8>, e: Vec<u8>) -> Result<PublicKey, JwkRejection> {
         return Err(JwkRejection::Malformed("n/e"));
     }
     Ok(PublicKey::Rsa { n, e })
+}
+
+/// Whether (x, y) is a point of P-256: both coordinates below p, and y² = x³ − 3x + b (mod p).
+/// The check p256's `PublicKey::from_sec1_bytes` makes of an uncompressed point (which cannot
+/// encode the identity), in crypto-bigint's Montgomery arithmetic alone: a resource server's
+/// bundle needs no more of the curve. Public values: no constant time needed. Tested against p256.
+pub(crate) fn on_p256(x: &[u8; 32], y: &[u8; 32]) -> bool {
+    use crypto_bigint::modular::constant_mod::ResidueParams;
+    use crypto_bigint::{const_residue, impl_modulus, U256};
+
+    impl_modulus!(P256Field, U256, "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+    const B: U256 = U256::from_be_hex("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b");
+
+    let (x, y, b) = (U256::from_be_slice(x), U256::from_be_slice(y), B);
+    if x >= P256Field::MODULUS || y >= P256Field::MODULUS {
+        return false;
+    }
+    let (x, y, b) = (const_residue!(x, P256Field), const_residue!(y, P256Field), const_residue!(b, P256Field));
+    let rhs = x.square() * x - x - x - x + b;
+    y.square().retrieve() == rhs.retrieve()
+}
+
+#[cfg(test)]
+mod on_curve_tests {
+    use super::on_p256;
+    use p256::elliptic_curve::sec1::ToEncodedPoint;
+
+    const P: [u8; 32] = [
+        0xff, 0xff, 0xff, 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    ];
+
+    fn p256_accepts(x: &[u8; 32], y: &[u8; 32]) -> bool {
+        let sec1: Vec<u8> = [&[4u8][..], x, y].concat();
+        p256::PublicKey::from_sec1_bytes(&sec1).is_ok()
+    }
+
+    fn coordinates(k: u64) -> ([u8; 32], [u8; 32]) {
+        let mut scalar = [0u8; 32];
+        scalar[..8].copy_from_slice(&k.wrapping_mul(0x9e37_79b9_7f4a_7c15).to_be_bytes());
+        scalar[24..].copy_from_slice(&k.to_be_bytes());
+        let point = p256::SecretKey::from_slice(&scalar).expect("a valid scalar").public_key().to_encoded_point(false);
+        let x: [u8; 32] = point.x().expect("uncompressed").as_slice().try_into().expect("32 bytes");
+        let y: [u8; 32] = point.y().expect("uncompressed").as_slice().try_into().expect("32 bytes");
+        (x, y)
+    }
+
+    /// p - v, for v < p (big-endian).
+    fn negate(v: &[u8; 32]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut borrow = 0i16;
+        for i in (0..32).rev() {
+            let d = i16::from(P[i]) - i16::from(v[i]) - borrow;
+            borrow = i16::from(d < 0);
+            out[i] = (d + 256 * borrow) as u8;
+        }
+        out
+    }
+
+    #[test]
+    fn agrees_with_p256_on_points_and_near_misses() {
+        for k in 1..=200u64 {
+            let (x, y) = coordinates(k);
+            assert!(on_p256(&x, &y) && p256_accepts(&x, &y), "k = {k}");
+            let minus_y = negate(&y);
+            assert!(on_p256(&x, &minus_y) && p256_accepts(&x, &minus_y), "-P, k = {k}");
+            for bit in [0, 7, 100, 255] {
+                let (mut x2, mut y2) = (x, y);
+                y2[31 - bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(on_p256(&x, &y2), p256_accepts(&x, &y2), "y bit {bit}, k = {k}");
+                x2[31 - bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(on_p256(&x2, &y), p256_accepts(&x2, &y), "x bit {bit}, k = {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn coordinates_at_or_above_p_and_zero_are_refused() {
+        let (x, y) = coordinates(7);
+        for bad in [P, [0xff; 32]] {
+            assert!(!on_p256(&bad, &y) && !p256_accepts(&bad, &y));
+            assert!(!on_p256(&x, &bad) && !p256_accepts(&x, &bad));
+        }
+        let zero = [0u8; 32];
+        assert_eq!(on_p256(&zero, &zero), p256_accepts(&zero, &zero));
+        assert!(!on_p256(&zero, &zero));
+    }
 }

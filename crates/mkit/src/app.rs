@@ -29,13 +29,15 @@ pub struct Server {
     pub registry: fn() -> Registry,
 }
 
-/// Kept when nothing was installed (a seller's lib without `mkit::start`): the standard items
-/// only, under the kit's name, so the mistake shows in `tools/list` rather than as a crash.
+/// Kept when nothing was installed (a seller's lib without `mkit::start`): an empty registry
+/// under the kit's name, so the mistake shows in `tools/list` and `serverInfo` rather than as a
+/// crash. (Empty, not `tools::standard()`: a server that never serves them would still carry
+/// the standard items' code and schemas.)
 pub(crate) static UNSTARTED: ServerInfo = ServerInfo {
     name: "mkit",
     title: "mKit",
     version: crate::build_info::VERSION,
-    description: "mkit::start was not called in #[event(start)]: only the kit's standard tools are served.",
+    description: "mkit::start was not called in #[event(start)]: no tools are served.",
     website_url: None,
     instructions: "",
 };

@@ -2,6 +2,7 @@
 
 use super::*;
 
+#[cfg(feature = "tasks")]
 #[path = "paywall_task_tests.rs"]
 mod task_tests;
 use std::cell::Cell;

@@ -4,6 +4,7 @@
 use worker::{Env, Request};
 
 use super::isolate::Isolate;
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 use super::signin::Shop;
 use crate::http::HttpReply;
 use crate::web::pages;
@@ -15,11 +16,18 @@ pub async fn callback(req: Request, env: &Env, iso: &Isolate) -> HttpReply {
         Ok(c) => c,
         Err(reply) => return reply,
     };
-    let shop = if config.auth_server { Shop::for_sign_in(&config, &req) } else { pay_pages(&config, &req) };
-    match shop {
-        Some(shop) => shop.callback(&req, &iso.tokens).await,
-        None => pages::not_selling(),
+    #[cfg(any(feature = "billing", feature = "auth-server"))]
+    {
+        let shop = if config.auth_server { Shop::for_sign_in(&config, &req) } else { pay_pages(&config, &req) };
+        if let Some(shop) = shop {
+            return shop.callback(&req, &iso.tokens).await;
+        }
     }
+    // Without either feature nobody signs in here: the configuration refuses MKIT_AUTH_SERVER=on.
+    // (`cfg`, not a `None`: the code after an `.await` stays in the bundle even where it cannot run.)
+    #[cfg(not(any(feature = "billing", feature = "auth-server")))]
+    let _ = (config, req, &iso.tokens);
+    pages::not_selling()
 }
 
 #[cfg(feature = "billing")]
@@ -28,7 +36,7 @@ fn pay_pages<'a>(config: &'a crate::config::Config, req: &Request) -> Option<Sho
 }
 
 /// Without billing there are no pay pages to sign in to.
-#[cfg(not(feature = "billing"))]
+#[cfg(all(feature = "auth-server", not(feature = "billing")))]
 fn pay_pages<'a>(_: &'a crate::config::Config, _: &Request) -> Option<Shop<'a>> {
     None
 }

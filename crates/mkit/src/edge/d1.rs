@@ -41,6 +41,7 @@ pub async fn rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> R
 }
 
 /// The first row of a parameterised query, deserialised (D1 numbers arrive as JSON numbers).
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 pub async fn first_row<T: serde::de::DeserializeOwned>(
     env: &Env,
     sql: &str,
@@ -62,6 +63,7 @@ pub async fn probe(env: &Env) -> Probe {
 }
 
 /// When the last Stripe event was processed (Unix ms), if any and if D1 answers.
+#[cfg(feature = "billing")]
 pub async fn last_event_at(env: &Env) -> Option<i64> {
     let row = db(env)
         .ok()?

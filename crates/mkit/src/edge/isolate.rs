@@ -47,12 +47,10 @@ pub fn install(server: &'static Server) {
     });
 }
 
-/// This isolate's root (the kit's standard items alone, under a name saying so, when the seller's
+/// This isolate's root (an empty registry, under a name saying so, when the seller's
 /// `#[event(start)]` never called `mkit::start`: the mistake shows in `tools/list`, not as a crash).
 pub fn current() -> Rc<Isolate> {
-    CURRENT.with(|cell| {
-        cell.get_or_init(|| Rc::new(Isolate::new(&crate::app::UNSTARTED, crate::tools::standard()))).clone()
-    })
+    CURRENT.with(|cell| cell.get_or_init(|| Rc::new(Isolate::new(&crate::app::UNSTARTED, Registry::default()))).clone())
 }
 
 impl Isolate {

@@ -15,9 +15,11 @@ use super::key_refresh::{refresh, wait_for_in_flight};
 use super::webcrypto::{verified_claims, ImportedKeys};
 
 use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 use crate::auth::id_token::IdTokenValidator;
 use crate::auth::introspection::{is_jwt, judge, CACHE_SECS};
 use crate::auth::jwk::JwkSet;
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 use crate::auth::jws::TypRule;
 use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
@@ -87,6 +89,7 @@ impl From<Unavailable> for Rejection {
 
 impl Rejection {
     /// The log code: the token error's, or the outage's.
+    #[cfg(any(feature = "billing", feature = "auth-server"))]
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::Token(e) => e.code(),
@@ -186,6 +189,7 @@ async fn validate(
 }
 
 /// The ID token of a browser sign-in at the issuer: its claims (with a non-empty `sub`).
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 pub async fn verify_id_token(
     t: &TokenPath,
     config: &Config,

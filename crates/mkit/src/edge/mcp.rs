@@ -17,6 +17,7 @@ use super::sessions::{self, Hub};
 use super::task_store::TaskObject;
 use crate::auth::prm::{self, Challenge, ProtectedResourceMetadata};
 use crate::auth::Principal;
+#[cfg(feature = "sessions")]
 use crate::bindings::Binding;
 use crate::config::origin_of;
 use crate::config::Config;
@@ -27,8 +28,7 @@ use crate::mcp::cors::{self, OriginCheck};
 use crate::mcp::listen;
 use crate::mcp::mrtr::Sealing;
 use crate::mcp::rounds;
-use crate::mcp::session::{self, Session, SessionHub};
-use crate::mcp::tasks::TaskStore;
+use crate::mcp::session::{self, Session};
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
 
@@ -67,11 +67,15 @@ pub async fn post(req: Request, env: &Env, iso: &Rc<Isolate>) -> Answered {
 /// GET and DELETE /mcp: a held session's stream, and its end. 405 before anything else on a
 /// deployment that holds no sessions (`Registry::holds_sessions`, and the binding).
 pub async fn session(req: Request, env: &Env, iso: &Rc<Isolate>) -> Answered {
-    let bound = cfg!(feature = "sessions") && env.durable_object(Binding::Sessions.name()).is_ok();
-    if !iso.registry.holds_sessions() || !bound {
-        return respond::method_not_allowed("POST").into();
+    #[cfg(feature = "sessions")]
+    if iso.registry.holds_sessions() && env.durable_object(Binding::Sessions.name()).is_ok() {
+        return guarded(req, env, iso, true).await;
     }
-    guarded(req, env, iso, true).await
+    // Without the `sessions` feature nothing is held. (Here and below, `cfg` rather than the
+    // `None` a hub would be: the code after an `.await` stays in the bundle even where it cannot run.)
+    #[cfg(not(feature = "sessions"))]
+    let _ = (req, env, iso);
+    respond::method_not_allowed("POST").into()
 }
 
 async fn guarded(req: Request, env: &Env, iso: &Rc<Isolate>, session_route: bool) -> Answered {
@@ -116,6 +120,9 @@ async fn authenticated(
     let key = keyring::sealing(&config.deployment_secrets, Purpose::LogSubject);
     let subject = key.map(|k| log::subject_hash(&k, &principal.sub));
     let limit_key = subject.as_deref().unwrap_or(&principal.sub);
+    #[cfg(not(feature = "sessions"))]
+    let _ = session_route;
+    #[cfg(feature = "sessions")]
     if session_route {
         let answered = match rate_limit::over_limit(env, limit_key).await {
             true => rate_limit::too_many_requests().into(),
@@ -169,9 +176,11 @@ async fn on_session(
 ) -> Answered {
     let sealing = sealing(&config, now_secs());
     let registry = &iso.registry;
+    #[cfg_attr(not(feature = "sessions"), allow(unused_mut))]
     let mut hub =
         registry.holds_sessions().then(|| Hub::for_caller(env, &config.oauth_issuer, &principal.sub)).flatten();
     let opened = request.header("Mcp-Session-Id").map(|id| session::open(&sealing, &principal.sub, &id));
+    #[cfg(feature = "sessions")]
     if let (Some(hub), Some(opened)) = (hub.as_mut(), &opened) {
         hub.held = opened.as_ref().and_then(|s| s.held.clone());
         if opened.is_none() || (hub.held.is_some() && !hub.alive().await) {
@@ -234,9 +243,9 @@ async fn serve(
         platform: Some(&platform),
         sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),
-        hub: hub.map(|h| h as &dyn SessionHub),
+        hub: hub.map(Hub::as_dyn),
         held: hub.is_some_and(|h| h.held.is_some()),
-        tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(|t| t as &dyn TaskStore),
+        tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(TaskObject::as_dyn),
         task_admission: None,
     };
     let body = request.body.take();
@@ -247,13 +256,14 @@ async fn serve(
         Ok(l) => l,
         Err(refused) => return refused.into(),
     };
-    match hub.filter(|_| !listening.uris.is_empty()) {
-        None => listening.closed_at_once().into(),
-        Some(hub) => match hub.listen_response(&listening).await {
+    #[cfg(feature = "sessions")]
+    if let Some(hub) = hub.filter(|_| !listening.uris.is_empty()) {
+        return match hub.listen_response(&listening).await {
             Some(stream) => Answered::Streamed(sessions::event_stream(200), stream),
             None => HttpReply::error(503, "sessions_unavailable").with_header("Retry-After", "5").into(),
-        },
+        };
     }
+    listening.closed_at_once().into()
 }
 
 /// A refused token: the challenge (rendered once, by `render_challenge`) and a JSON body.

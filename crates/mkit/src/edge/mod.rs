@@ -33,6 +33,7 @@ mod respond;
 #[cfg(feature = "sessions")]
 mod session_object;
 mod sessions;
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 mod signin;
 mod stats;
 #[cfg(feature = "tasks")]

@@ -9,16 +9,24 @@ use futures_channel::mpsc::{self, UnboundedSender};
 use futures_util::future::{ready, select, Either};
 use futures_util::{FutureExt, StreamExt};
 use serde_json::{json, Value};
-use worker::{Delay, Env, Method, Request, RequestInit, Stub};
+use worker::{Delay, Env, Headers, Method, Request, Stub};
 
 use super::respond::Answered;
+#[cfg(feature = "sessions")]
 use crate::auth::Principal;
+#[cfg(any(feature = "sessions", feature = "tasks"))]
 use crate::bindings::Binding;
 use crate::http::HttpReply;
-use crate::mcp::jsonrpc::{self, RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+#[cfg(feature = "sessions")]
+use crate::mcp::jsonrpc;
+use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR, INVALID_REQUEST};
+#[cfg(feature = "sessions")]
 use crate::mcp::listen::Listening;
+#[cfg(feature = "sessions")]
 use crate::mcp::mrtr::Sealing;
-use crate::mcp::session::{self, SessionHub};
+#[cfg(feature = "sessions")]
+use crate::mcp::session;
+use crate::mcp::session::SessionHub;
 use crate::mcp::LocalFuture;
 
 /// How long a call waits for the client's answer before it fails.
@@ -34,6 +42,11 @@ pub struct Hub {
     pub held: Option<String>,
     /// This POST's event stream, when it is answered as one.
     pub stream: Option<UnboundedSender<Vec<u8>>>,
+    /// Without the `sessions` feature no `Hub` can exist, and the compiler knows it: a path that
+    /// holds one is dropped. (A `cfg!` test would not do: code after an `.await` stays in the
+    /// bundle even where it cannot run.)
+    #[cfg(not(feature = "sessions"))]
+    _never: std::convert::Infallible,
 }
 
 /// What the object answered: its status and JSON body.
@@ -41,29 +54,46 @@ struct Answer(u16, Value);
 
 impl Hub {
     /// The caller's object, when the binding exists.
+    #[cfg(feature = "sessions")]
     pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Hub> {
-        if !cfg!(feature = "sessions") {
-            return None;
-        }
         Some(Hub { stub: caller_object(env, Binding::Sessions, issuer, sub)?, held: None, stream: None })
     }
 
+    /// Without the `sessions` feature: never.
+    #[cfg(not(feature = "sessions"))]
+    pub fn for_caller(_env: &Env, _issuer: &str, _sub: &str) -> Option<Hub> {
+        None
+    }
+
+    /// The hub as the protocol core's `SessionHub`. Without the `sessions` feature there is none,
+    /// and the compiler sees it: the trait's methods stay out of the bundle.
+    pub fn as_dyn(&self) -> &dyn SessionHub {
+        #[cfg(not(feature = "sessions"))]
+        match self._never {}
+        #[cfg(feature = "sessions")]
+        self
+    }
+
     /// Whether the held session is still open (404 after DELETE or expiry).
+    #[cfg(feature = "sessions")]
     pub async fn alive(&self) -> bool {
         matches!(self.call("/check", json!({}), DEADLINE).await, Ok(Answer(200, _)))
     }
 
     /// `DELETE /mcp`: ends the held session.
+    #[cfg(feature = "sessions")]
     pub async fn end(&self) -> bool {
         matches!(self.call("/end", json!({}), DEADLINE).await, Ok(Answer(204, _)))
     }
 
     /// `GET /mcp`: the held session's stream, from the object (replaying after `last_event_id`).
+    #[cfg(feature = "sessions")]
     pub async fn stream_response(&self, last_event_id: Option<String>) -> Option<worker::Response> {
         self.open_stream("/stream", &json!({ "id": self.held, "last_event_id": last_event_id })).await
     }
 
     /// A `subscriptions/listen` stream, from the object, which sends the caller's updates on it.
+    #[cfg(feature = "sessions")]
     pub async fn listen_response(&self, listening: &Listening) -> Option<worker::Response> {
         let body = json!({ "listening": { "id": listening.id, "uris": listening.uris,
             "acknowledged": listening.acknowledged } });
@@ -71,6 +101,7 @@ impl Hub {
     }
 
     /// A stream the object keeps open: its response, once its headers arrive within the deadline.
+    #[cfg(feature = "sessions")]
     async fn open_stream(&self, op: &str, body: &Value) -> Option<worker::Response> {
         let req = object_request(op, body).ok()?;
         match select(Box::pin(self.stub.fetch_with_request(req)), Box::pin(Delay::from(DEADLINE))).await {
@@ -90,10 +121,9 @@ impl Hub {
 }
 
 /// A request to one of mKit's Durable Objects: an internal path and a JSON body.
-fn object_request(op: &str, body: &Value) -> worker::Result<Request> {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.to_string().into()));
-    Request::new_with_init(&format!("https://mkit-object{op}"), &init)
+fn object_request(op: &str, body: &Value) -> Result<Request, worker::wasm_bindgen::JsValue> {
+    let url = format!("https://mkit-object{op}");
+    super::fetch::new_request(&url, Method::Post, &Headers::new(), Some(&body.to_string()), true)
 }
 
 /// One operation on a Durable Object under `deadline`: its status and JSON body.
@@ -119,6 +149,7 @@ pub(super) async fn call_object(
 
 /// A Durable Object of `namespace` for one caller, named by a public hash of issuer and subject
 /// (`mac::object_name`: the subject does not appear in it, but it is no secret).
+#[cfg(any(feature = "sessions", feature = "tasks"))]
 pub(super) fn caller_object(env: &Env, namespace: Binding, issuer: &str, sub: &str) -> Option<Stub> {
     let ns = env.durable_object(namespace.name()).ok()?;
     ns.id_from_name(&crate::mac::object_name(namespace.name(), issuer, sub)).ok()?.get_stub().ok()
@@ -196,6 +227,7 @@ fn client_answer(answer: Value) -> Result<Value, RpcError> {
 }
 
 /// 404 for a session id that does not open, or names a session that ended.
+#[cfg(feature = "sessions")]
 pub fn not_found() -> HttpReply {
     let e = RpcError::new(INVALID_REQUEST, "session not found: it ended or was never this caller's; initialize again");
     HttpReply::json(404, &jsonrpc::failure(None, &e), Some("session_not_found"))
@@ -238,6 +270,7 @@ fn as_events(reply: HttpReply) -> String {
 
 /// GET /mcp (the held session's stream, resumed after `Last-Event-ID`) and DELETE /mcp (ends
 /// it), on a deployment that holds sessions.
+#[cfg(feature = "sessions")]
 pub async fn stream_or_end(
     req: &Request,
     env: &Env,

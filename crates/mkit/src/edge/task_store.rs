@@ -7,8 +7,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use worker::{Env, Stub};
 
-use super::sessions::{call_object, caller_object};
+use super::sessions::call_object;
+#[cfg(feature = "tasks")]
+use super::sessions::caller_object;
 use crate::auth::Principal;
+#[cfg(feature = "tasks")]
 use crate::bindings::Binding;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{Status, Task, TaskStore};
@@ -31,18 +34,34 @@ fn now_ms() -> u64 {
 pub struct TaskObject {
     stub: Stub,
     base_url: String,
+    /// Without the `tasks` feature no `TaskObject` can exist, so the compiler drops its code.
+    #[cfg(not(feature = "tasks"))]
+    _never: std::convert::Infallible,
 }
 
 impl TaskObject {
+    /// Without the `tasks` feature: never.
+    #[cfg(not(feature = "tasks"))]
+    pub fn for_caller(_env: &Env, _issuer: &str, _principal: &Principal, _base_url: &str) -> Option<TaskObject> {
+        None
+    }
+
     /// The caller's object, when the binding exists.
+    #[cfg(feature = "tasks")]
     pub fn for_caller(env: &Env, issuer: &str, principal: &Principal, base_url: &str) -> Option<TaskObject> {
-        if !cfg!(feature = "tasks") {
-            return None;
-        }
         Some(TaskObject {
             stub: caller_object(env, Binding::Tasks, issuer, &principal.sub)?,
             base_url: base_url.to_owned(),
         })
+    }
+
+    /// The object as the protocol core's `TaskStore`. Without the `tasks` feature there is none,
+    /// and the compiler sees it: the trait's methods stay out of the bundle.
+    pub fn as_dyn(&self) -> &dyn TaskStore {
+        #[cfg(not(feature = "tasks"))]
+        match self._never {}
+        #[cfg(feature = "tasks")]
+        self
     }
 
     async fn found(&self, op: &str, body: Value) -> std::result::Result<bool, RpcError> {

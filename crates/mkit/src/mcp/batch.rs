@@ -36,12 +36,16 @@ pub async fn answer(
         match classify(item) {
             Err((e, id)) => out.push(Body::Value(jsonrpc::failure(id.as_ref(), &e))),
             Ok(Message::Notification { .. }) => {}
+            #[cfg(feature = "sessions")]
             Ok(Message::Response(response)) => {
                 if let Some(hub) = caller.hub.filter(|_| caller.held) {
                     // An answer that finds no waiting call has nobody to tell: dropped.
                     let _ = hub.deliver(&response).await;
                 }
             }
+            // Without the `sessions` feature no call waits for an answer.
+            #[cfg(not(feature = "sessions"))]
+            Ok(Message::Response(_)) => {}
             Ok(Message::Request { id, method, .. }) if method == "initialize" => {
                 let e = RpcError::new(jsonrpc::INVALID_REQUEST, "initialize must not be part of a batch");
                 out.push(Body::Value(jsonrpc::failure(Some(&id), &e)));

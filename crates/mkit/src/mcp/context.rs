@@ -186,6 +186,7 @@ pub struct ToolContext<'a> {
     pub client_capabilities: Option<&'a Value>,
     /// The caller's held sessions (`mcp::session::SessionHub`), on a deployment that holds them;
     /// `held` says whether this request arrived on one (handshake era).
+    #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
     pub(crate) hub: Option<&'a dyn SessionHub>,
     pub(crate) held: bool,
     /// The caller's tasks (`mcp::tasks`); for a task's own run, what its creation was admitted as.
@@ -252,9 +253,12 @@ impl ToolContext<'_> {
     /// Tells the caller's sessions subscribed to `uri` that it changed
     /// (`notifications/resources/updated`). Nothing happens on a deployment without sessions.
     pub async fn resource_updated(&self, uri: &str) {
+        #[cfg(feature = "sessions")]
         if let Some(hub) = self.hub {
             hub.resource_updated(uri).await;
         }
+        #[cfg(not(feature = "sessions"))]
+        let _ = uri;
     }
 
     /// Whether the client takes URL-mode elicitations (`capabilities.elicitation.url`).

@@ -62,13 +62,14 @@ pub use version::{Era, ProtocolVersion};
 
 #[cfg(test)]
 mod param_headers_tests;
-#[cfg(test)]
+// Held sessions and tasks are compiled out without their features (`cfg`, not a `None`).
+#[cfg(all(test, feature = "sessions"))]
 mod session_tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "tasks"))]
 mod task_2025_tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "tasks"))]
 mod task_billing_tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "tasks"))]
 pub(crate) mod task_tests;
 #[cfg(any(test, feature = "testing"))]
 pub(crate) mod test_support;

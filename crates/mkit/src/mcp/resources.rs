@@ -39,8 +39,22 @@ async fn read_now_or_live(read: &ResourceRead, ctx: &ToolContext<'_>) -> Result<
     }
 }
 
+/// `resources/subscribe` or `resources/unsubscribe` (`method`) outside a held session.
+fn needs_session(method: &str) -> RpcError {
+    let why = format!("{method} needs a session: initialize declaring sampling, elicitation or roots");
+    RpcError::new(METHOD_NOT_FOUND, why)
+}
+
+/// Without the `sessions` feature no request arrives on a held session. (A variant, not the
+/// `None` hub the edge passes: the code after an `.await` stays in the bundle where it cannot run.)
+#[cfg(not(feature = "sessions"))]
+pub async fn subscribe(_: &Registry, _: &ToolContext<'_>, _: &Map<String, Value>, on: bool) -> Result<Value, RpcError> {
+    Err(needs_session(if on { "resources/subscribe" } else { "resources/unsubscribe" }))
+}
+
 /// `resources/subscribe` (`on`) and `resources/unsubscribe`: only on a held session (the
 /// capability is announced only there), only for a resource that announces its changes.
+#[cfg(feature = "sessions")]
 pub async fn subscribe(
     registry: &Registry,
     ctx: &ToolContext<'_>,
@@ -49,8 +63,7 @@ pub async fn subscribe(
 ) -> Result<Value, RpcError> {
     let method = if on { "resources/subscribe" } else { "resources/unsubscribe" };
     let Some(hub) = ctx.hub.filter(|_| ctx.held) else {
-        let why = format!("{method} needs a session: initialize declaring sampling, elicitation or roots");
-        return Err(RpcError::new(METHOD_NOT_FOUND, why));
+        return Err(needs_session(method));
     };
     let uri = params
         .get("uri")

@@ -5,6 +5,8 @@
 //! A task that needs input parks as `input_required`; `tasks/update` answers it. The store is
 //! per caller, so nobody else can see, answer or cancel a task. The 2025-11-25 tasks utility
 //! (`mcp::tasks_2025`) is a second wire over the same store and runner.
+// Without the `tasks` feature only `as_task` and the storeless answers are used.
+#![cfg_attr(not(feature = "tasks"), allow(dead_code))]
 
 use serde_json::{json, Map, Value};
 
@@ -69,6 +71,7 @@ pub fn missing_extension(what: &str) -> RpcError {
         .with_data(json!({ "requiredCapabilities": { "extensions": { EXTENSION: {} } } }))
 }
 
+#[cfg(feature = "tasks")]
 fn unknown(id: &str) -> RpcError {
     RpcError::invalid_params(format!("unknown task: {id}")).with_data(json!({ "taskId": id }))
 }
@@ -77,14 +80,32 @@ pub(super) fn task_id(params: &Map<String, Value>) -> Result<&str, RpcError> {
     params.get("taskId").and_then(Value::as_str).ok_or_else(|| RpcError::invalid_params("taskId must be a string"))
 }
 
+#[cfg(feature = "tasks")]
 fn store<'c>(ctx: &ToolContext<'c>, method: &str) -> Result<&'c dyn TaskStore, RpcError> {
-    if !client_takes_tasks(ctx) {
-        return Err(missing_extension(method));
+    match ctx.tasks {
+        Some(store) if client_takes_tasks(ctx) => Ok(store),
+        _ => Err(no_store(ctx, method)),
     }
-    ctx.tasks.ok_or_else(|| RpcError::new(super::jsonrpc::METHOD_NOT_FOUND, format!("{method}: no task store here")))
+}
+
+/// Why `method` finds no task store: the client did not declare the extension, or none is kept.
+pub(super) fn no_store(ctx: &ToolContext<'_>, method: &str) -> RpcError {
+    if !client_takes_tasks(ctx) {
+        return missing_extension(method);
+    }
+    RpcError::new(super::jsonrpc::METHOD_NOT_FOUND, format!("{method}: no task store here"))
+}
+
+/// Without the `tasks` feature no store is kept: what `handle` answers without one. (Variants,
+/// not the `None` store the edge passes: the code after an `.await` stays in the bundle where it
+/// cannot run.)
+#[cfg(not(feature = "tasks"))]
+pub async fn handle(ctx: &ToolContext<'_>, method: &str, _: &Map<String, Value>) -> Result<Value, RpcError> {
+    Err(no_store(ctx, method))
 }
 
 /// `tasks/get`, `tasks/update`, `tasks/cancel`.
+#[cfg(feature = "tasks")]
 pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let store = store(ctx, method)?;
     let id = task_id(params)?;
@@ -126,8 +147,20 @@ pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Valu
     }
 }
 
+/// Without the `tasks` feature: what `create` answers without a store.
+#[cfg(not(feature = "tasks"))]
+pub async fn create(
+    ctx: &ToolContext<'_>,
+    tool: &ToolInfo,
+    _: &Map<String, Value>,
+    admission: Admission,
+) -> Result<Value, RpcError> {
+    Err(not_kept(ctx, tool, &admission).await)
+}
+
 /// A new task for this `tools/call`, admitted as a direct call is (so charged once, here), and
 /// stored before the answer. A task that cannot be stored gives back what its admission took.
+#[cfg(feature = "tasks")]
 pub async fn create(
     ctx: &ToolContext<'_>,
     tool: &ToolInfo,
@@ -135,8 +168,7 @@ pub async fn create(
     admission: Admission,
 ) -> Result<Value, RpcError> {
     let Some(store) = ctx.tasks else {
-        give_back(ctx.entitlements, tool, &admission).await;
-        return Err(RpcError::new(super::jsonrpc::INTERNAL_ERROR, "tasks are not kept here"));
+        return Err(not_kept(ctx, tool, &admission).await);
     };
     let task = Task { admission: Some(admission.clone()), ..to_store(ctx, params) };
     match store.create(task).await {
@@ -147,6 +179,12 @@ pub async fn create(
             Err(e)
         }
     }
+}
+
+/// A task where none is kept: what its admission took is given back.
+pub(super) async fn not_kept(ctx: &ToolContext<'_>, tool: &ToolInfo, admission: &Admission) -> RpcError {
+    give_back(ctx.entitlements, tool, admission).await;
+    RpcError::new(super::jsonrpc::INTERNAL_ERROR, "tasks are not kept here")
 }
 
 /// The task for this `tools/call`, as it is stored: the call without `_meta` and `task`, the

@@ -4,6 +4,8 @@
 //! `tasks/get`, and fetches the outcome with `tasks/result`, which blocks until the task
 //! finishes. A task waiting for input is answered inside `tasks/result`: on a held session its
 //! input requests go to the client on that call's event stream, tagged with the task.
+// Without the `tasks` feature only `as_task`, `refused` and `handle`'s storeless answers are used.
+#![cfg_attr(not(feature = "tasks"), allow(dead_code, unused_imports))]
 
 use serde_json::{json, Map, Value};
 
@@ -88,6 +90,7 @@ pub fn task_object(t: &Task) -> Value {
 /// so it gets one already finished with the refusal: `tasks/get` shows it failed, with the
 /// refusal's text, and `tasks/result` returns the refusal (the pay link included) as the call
 /// would have. Nothing was taken, so nothing is given back. Unstored, the refusal is the answer.
+#[cfg(feature = "tasks")]
 pub async fn refused(
     ctx: &ToolContext<'_>,
     params: &Map<String, Value>,
@@ -111,7 +114,26 @@ fn unknown(id: &str) -> RpcError {
     RpcError::invalid_params(format!("Failed to retrieve task: task not found: {id}"))
 }
 
+/// Without the `tasks` feature no store is kept: what `refused` and `handle` answer without one.
+/// (Variants, not the `None` store the edge passes: the code after an `.await` stays in the
+/// bundle where it cannot run.)
+#[cfg(not(feature = "tasks"))]
+pub async fn refused(
+    _: &ToolContext<'_>,
+    _: &Map<String, Value>,
+    refusal: Result<Value, RpcError>,
+) -> Result<Value, RpcError> {
+    refusal
+}
+
+/// Without the `tasks` feature: see `refused`.
+#[cfg(not(feature = "tasks"))]
+pub async fn handle(_: &ToolContext<'_>, method: &str, _: &Map<String, Value>) -> Result<Value, RpcError> {
+    Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {method}")))
+}
+
 /// `tasks/get`, `tasks/result`, `tasks/list`, `tasks/cancel` on 2025-11-25.
+#[cfg(feature = "tasks")]
 pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Value>) -> Result<Value, RpcError> {
     let store = ctx
         .tasks

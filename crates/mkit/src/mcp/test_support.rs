@@ -11,6 +11,7 @@ use super::transport::{Caller, HttpRequest};
 use crate::auth::Principal;
 
 /// Drives a future that never waits on real I/O (the tools and stores under test do not).
+#[cfg_attr(not(feature = "tasks"), allow(dead_code))]
 pub(crate) fn block_on<F: Future>(f: F) -> F::Output {
     let mut f = std::pin::pin!(f);
     let mut cx = Context::from_waker(Waker::noop());
@@ -63,6 +64,7 @@ pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
 /// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
 /// `admission`) a task's own run.
 #[cfg(test)]
+#[cfg_attr(not(feature = "tasks"), allow(dead_code))]
 pub(crate) fn task_caller<'a>(
     principal: &'a Principal,
     entitlements: &'a dyn super::context::DynEntitlements,

@@ -114,11 +114,15 @@ async fn message(
 ) -> Option<Answer> {
     match classify(v) {
         Err((e, id)) => Some(Answer::err(400, id.as_ref(), e)),
+        #[cfg(feature = "sessions")]
         Ok(Message::Response(response)) => match (handshake_version(header_version), caller.hub) {
             (Err(e), _) => Some(Answer::err(400, None, e)),
             (Ok(_), Some(hub)) if caller.held => hub.deliver(&response).await.err().map(|e| Answer::err(404, None, e)),
             (Ok(_), _) => None,
         },
+        // Without the `sessions` feature no request arrives on a held session: no call waits.
+        #[cfg(not(feature = "sessions"))]
+        Ok(Message::Response(_)) => handshake_version(header_version).err().map(|e| Answer::err(400, None, e)),
         Ok(Message::Notification { .. }) => handshake_version(header_version).err().map(|e| Answer::err(400, None, e)),
         Ok(Message::Request { id, method, params }) => {
             Some(request(server, req, caller, header_version, id, &method, params).await)
@@ -177,7 +181,15 @@ pub(super) async fn request(
         memo => {
             let mut outcome = server.dispatch(&ctx, parsed, &params).await;
             if version.era() == Era::Handshake && parsed == Method::ToolsCall {
-                outcome = more_rounds(server, caller, &ctx, outcome, &params, meta, log_level).await;
+                #[cfg(feature = "sessions")]
+                {
+                    outcome = more_rounds(server, caller, &ctx, outcome, &params, meta, log_level).await;
+                }
+                // Without the `sessions` feature there is no held session to ask on.
+                #[cfg(not(feature = "sessions"))]
+                if rounds::pending(&outcome).is_some() {
+                    outcome = Err(rounds::unanswered(false));
+                }
             }
             if let (Ok(result), Era::Stateless) = (&mut outcome, version.era()) {
                 stateless::decorate(server, method, result);
@@ -212,11 +224,14 @@ async fn initialize_session(
     let negotiated = result.get("protocolVersion").and_then(Value::as_str).and_then(ProtocolVersion::parse)?;
     let declared = params.get("capabilities");
     let sealing = caller.sealing?;
-    let hub = caller.hub.filter(|_| server.registry.holds_sessions() && session::wants_held(declared));
-    let held = match hub {
+    #[cfg(feature = "sessions")]
+    let held = match caller.hub.filter(|_| server.registry.holds_sessions() && session::wants_held(declared)) {
         Some(hub) => hub.open().await.ok(),
         None => None,
     };
+    // Without the `sessions` feature nothing is held.
+    #[cfg(not(feature = "sessions"))]
+    let held: Option<String> = None;
     if held.is_some() && !server.registry.subscribable.is_empty() {
         result["capabilities"]["resources"]["subscribe"] = true.into();
     }
@@ -225,6 +240,7 @@ async fn initialize_session(
 
 /// A handshake-era `tools/call` whose tool asks for input: answered on the held session, round
 /// after round (`mcp::rounds`), or refused when there is none.
+#[cfg(feature = "sessions")]
 async fn more_rounds(
     server: &Server<'_>,
     caller: &Caller<'_>,
