@@ -85,7 +85,7 @@ pub fn client_auth(
     match (basic, secret, param("client_id")) {
         (Some((client_id, secret)), _, _) => Ok(ClientAuth::Secret { client_id, secret }),
         (None, Some(secret), Some(client_id)) => Ok(ClientAuth::Secret { client_id, secret }),
-        _ => Err(OAuthError::invalid_client("the client credentials grant needs a client assertion or secret")),
+        _ => Err(OAuthError::invalid_client("this grant needs client authentication: a client assertion or secret")),
     }
 }
 

@@ -90,7 +90,13 @@ async fn verified(
         keys = provider_keys(ctx, provider, true).await?;
         outcome = verified_claims(imported, jwt, &keys, TypRule::IdJag).await;
     }
-    outcome.map_err(|e| error(&OAuthError::invalid_grant(format!("the identity assertion: {}", e.description()))))
+    outcome.map_err(|e| {
+        let why = match e {
+            TokenError::WrongType => "its typ must be oauth-id-jag+jwt",
+            e => e.description(),
+        };
+        error(&OAuthError::invalid_grant(format!("the identity assertion: {why}")))
+    })
 }
 
 /// The provider's JWK Set, from the isolate while fresh (and, when `unknown_key`, younger than

@@ -12,6 +12,7 @@ use worker::Request;
 use super::{error, store_unavailable, token::tokens, Ctx};
 use crate::auth::jwk::JwkSet;
 use crate::auth::jws::TypRule;
+use crate::auth::validator::TokenError;
 use crate::edge::d1;
 use crate::edge::fetch::get_document;
 use crate::edge::webcrypto::verified_claims;
@@ -107,9 +108,14 @@ async fn verify(ctx: &Ctx<'_>, client: &MachineClient, jwt: &str) -> Result<Asse
     let Some(keys) = keys else {
         return Err(error(&OAuthError::invalid_client("the client's keys could not be read")));
     };
-    let claims = verified_claims(&ctx.isolate.tokens.imported, jwt, &keys, TypRule::ClientAssertion)
-        .await
-        .map_err(|e| error(&OAuthError::invalid_client(format!("client_assertion refused: {}", e.description()))))?;
+    let claims =
+        verified_claims(&ctx.isolate.tokens.imported, jwt, &keys, TypRule::ClientAssertion).await.map_err(|e| {
+            let why = match e {
+                TokenError::WrongType => "its typ must be JWT or client-authentication+jwt",
+                e => e.description(),
+            };
+            error(&OAuthError::invalid_client(format!("client_assertion refused: {why}")))
+        })?;
     let token_endpoint = format!("{}/oauth/token", ctx.issuer);
     check_assertion(&claims, &client.client_id, &[&ctx.issuer, &token_endpoint], ctx.now).map_err(|e| error(&e))
 }
