@@ -265,12 +265,9 @@ test("refusals at mKit's token endpoint, each a MUST of the extension §5.1 or R
     "§5.1: typ MUST be oauth-id-jag+jwt (a plain JWT)");
   refused(await redeem(await signin.signIdJag(claims(signin, "carol"), {})), 400, "invalid_grant", null,
     "§5.1: typ MUST be oauth-id-jag+jwt (no typ)");
-  // The refusal is right; its description is not (it names the access token's typ, at+jwt).
-  await t.test("the typ refusal names the type an ID-JAG must have", { todo: "mKit answers \"token type must be " +
-    "at+jwt\" (TokenError::WrongType's one description)" }, async () => {
-    const res = await redeem(await signin.signIdJag(claims(signin, "carol"), { typ: "JWT" }));
-    assert.match(res.body.error_description ?? "", /oauth-id-jag\+jwt/, JSON.stringify(res.body));
-  });
+  // The refusal names the type an ID-JAG must have (it once named the access token's, at+jwt).
+  const wrongType = await redeem(await signin.signIdJag(claims(signin, "carol"), { typ: "JWT" }));
+  assert.match(wrongType.body.error_description ?? "", /oauth-id-jag\+jwt/, JSON.stringify(wrongType.body));
   // §5.1: aud MUST identify the Issuer URL of the MCP server's authorization server (RFC 7521 §5.2:
   // the AS MUST reject an assertion without its own identity as the audience).
   refused(await redeem(await signin.signIdJag(claims(signin, "carol", { aud: "https://other-server.example" }))), 400,

@@ -112,7 +112,7 @@ test("init renames a clone, KEEP_EXAMPLES=0 unserves the examples, and the tree 
   const mod = read("src/tools/mod.rs");
   assert.match(mod, /\n {4}name: "acme-search",\n {4}title: "Acme \\"Search\\"",/);
   assert.match(mod, /\n {4}description: "Searches Acme's catalogue\.",/);
-  assert.match(read("crates/mkit/src/edge/mcp.rs"), /resource_name: crate::app::info\(\)\.title,/);
+  assert.match(read("crates/mkit/src/edge/mcp.rs"), /resource_name: iso\.info\.title,/);
 
   // The examples: compiled for tests and fixtures only, not served.
   assert.match(mod, /#\[cfg\(any\(test, feature = "fixtures"\)\)\]\npub mod notes;/);
