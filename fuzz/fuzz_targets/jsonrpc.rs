@@ -179,7 +179,8 @@ fuzz_target!(|data: &[u8]| {
         let scopes = if s1 & 2 != 0 { registry.scopes().into_iter().map(str::to_owned).collect() } else { Vec::new() };
         let principal = Principal::new(SUB, Some("fuzz-client".into()), scopes);
         let ledger = Ledger { readable: s1 & 4 == 0, paid: s1 & 64 == 0 };
-        let server = Server { registry, info: &SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 }, extensions: &[] };
+        let server =
+            Server { registry, info: &SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 }, extensions: &[] };
         let caller = Caller {
             principal: &principal,
             entitlements: &ledger,
