@@ -37,7 +37,7 @@ const FILES = ["Cargo.toml", "src/lib.rs", "src/greet.rs", "wrangler.jsonc"];
  * kit's four features off: 375.9 + 7.8 = 383.7 KiB (the template's build/index_bg.wasm: 517.1
  * KiB). A little above, so that the kit's growth is a decision (docs/minimal-server.md states it).
  */
-const BUDGET_GZIP_KIB = 250;
+const BUDGET_GZIP_KIB = 300;
 
 const run = promisify(execFile);
 const doc = (name) => block(ROOT, DOC, name, "minimal").replaceAll(PLACEHOLDER, ROOT);

@@ -65,6 +65,10 @@ fn same_loopback_except_port(registered: &str, presented: &str) -> bool {
 /// "MUST clearly display the redirect URI hostname"): the host as the browser parses it, or the
 /// scheme for an app.
 pub fn display_host(uri: &str) -> String {
+    // Stored URIs passed `check`, which takes printable ASCII only; anything else is not parsed.
+    if !uri.is_ascii() {
+        return String::from("(invalid)");
+    }
     match url::Url::parse(uri) {
         Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u.host_str().unwrap_or("(invalid)").to_owned(),
         // A private-use scheme's "host" is whatever the app chose: name the app's scheme instead.
