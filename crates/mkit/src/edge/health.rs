@@ -10,12 +10,12 @@ use super::{d1, introspect, keys};
 #[cfg(feature = "billing")]
 use crate::billing::meter;
 use crate::config::{Config, StripeMode, VarState};
-use crate::health::{Backlog, HealthReport, Probe};
+#[cfg(feature = "billing")]
+use crate::health::Backlog;
+use crate::health::HealthReport;
 use crate::http::HttpReply;
 
-/// D1's answers, reused for `health::CHECK_REUSE_MS`: (the probe, the last processed event, the
-/// meter outbox's backlog).
-type StoreChecks = (Probe, Option<i64>, Option<Backlog>);
+use super::state::StoreChecks;
 
 /// The last D1 checks (`Isolate::store_checks`).
 pub type Recent = crate::health::Recent<StoreChecks>;

@@ -7,8 +7,12 @@ use std::rc::Rc;
 
 use worker::Env;
 
-use super::keys::TokenPath;
 use super::respond::{misconfigured, EnvVars};
+#[cfg(feature = "auth-server")]
+use super::state::OAuthState;
+#[cfg(feature = "billing")]
+use super::state::RecentKeys;
+use super::state::{StoreChecks, TokenPath};
 use crate::app::Server;
 use crate::config::{Config, Needs};
 use crate::http::HttpReply;
@@ -27,13 +31,13 @@ pub struct Isolate {
     /// The issuer's keys, verified tokens, imported WebCrypto keys, the introspection probe.
     pub tokens: TokenPath,
     /// `/healthz`'s D1 checks, reused for `health::CHECK_REUSE_MS`.
-    pub store_checks: RefCell<super::health::Recent>,
+    pub store_checks: RefCell<crate::health::Recent<StoreChecks>>,
     /// Callers' entitlement keys last read (`MKIT_ENTITLEMENT_CACHE_SECONDS`).
     #[cfg(feature = "billing")]
-    pub entitlements: RefCell<super::ledger::Recent>,
+    pub entitlements: RefCell<RecentKeys>,
     /// mKit's own signing keys and the client metadata documents it fetched.
     #[cfg(feature = "auth-server")]
-    pub oauth: super::oauth::Kept,
+    pub oauth: OAuthState,
 }
 
 thread_local! {

@@ -2,7 +2,6 @@
 //! `edge::key_refresh`), verified tokens reused, and the `/healthz` key probe. The decisions
 //! themselves live in `crate::auth`.
 
-use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -12,9 +11,10 @@ use worker::Date;
 use super::introspect::introspect;
 use super::isolate::Isolate;
 use super::key_refresh::{refresh, wait_for_in_flight};
-use super::webcrypto::{verified_claims, ImportedKeys};
+pub(super) use super::state::TokenPath;
+use super::webcrypto::verified_claims;
 
-use crate::auth::cache::{JwksAction, JwksCache, JwksHealth, TokenCache};
+use crate::auth::cache::{JwksAction, JwksHealth, TokenCache};
 #[cfg(any(feature = "billing", feature = "auth-server"))]
 use crate::auth::id_token::IdTokenValidator;
 use crate::auth::introspection::{is_jwt, judge, CACHE_SECS};
@@ -25,39 +25,10 @@ use crate::auth::prm::{bearer_token, missing_scopes, Challenge};
 use crate::auth::validator::{AccessTokenValidator, TokenError, ValidatedToken};
 use crate::auth::Principal;
 use crate::config::Config;
-use crate::health::{Probe, Recent};
 
 /// One GET (headers and body).
 pub(super) const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) const MAX_DOC_BYTES: usize = 64 * 1024;
-const TOKEN_CACHE_ENTRIES: usize = 1024;
-
-/// The token path's state in the isolate (`Isolate::tokens`).
-pub struct TokenPath {
-    pub(super) jwks: RefCell<JwksCache>,
-    tokens: RefCell<TokenCache>,
-    /// The JWKS URL discovered from the issuer's metadata: (issuer, URL, when), kept as long as keys.
-    pub(super) discovered: RefCell<Option<(String, String, u64)>>,
-    /// When (ms) the key refresh in flight started, if one is.
-    pub(super) in_flight: Cell<Option<u64>>,
-    /// Keys WebCrypto imported, reused across requests.
-    pub(super) imported: RefCell<ImportedKeys>,
-    /// `/healthz`'s introspection probe, reused like the other checks.
-    pub(super) introspection: RefCell<Recent<Probe>>,
-}
-
-impl Default for TokenPath {
-    fn default() -> Self {
-        TokenPath {
-            jwks: RefCell::default(),
-            tokens: RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES)),
-            discovered: RefCell::default(),
-            in_flight: Cell::default(),
-            imported: RefCell::default(),
-            introspection: RefCell::default(),
-        }
-    }
-}
 
 pub(super) fn now_ms() -> u64 {
     Date::now().as_millis()

@@ -28,7 +28,7 @@ pub struct D1Ledger<'a> {
 
 /// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
 /// Bounded: past `RECENT_MAX` callers it starts over.
-pub type Recent = std::collections::HashMap<String, (u64, Vec<String>)>;
+pub type Recent = super::state::RecentKeys;
 const RECENT_MAX: usize = 1024;
 
 fn remember(recent: &RefCell<Recent>, sub: &str, keys: &[String], until_ms: u64) {

@@ -35,6 +35,7 @@ mod session_object;
 mod sessions;
 #[cfg(any(feature = "billing", feature = "auth-server"))]
 mod signin;
+mod state;
 mod stats;
 #[cfg(feature = "tasks")]
 mod task_object;

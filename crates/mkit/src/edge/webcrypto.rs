@@ -4,7 +4,6 @@
 //! Header and key rules stay in `crate::auth`; only the signature check crosses to JS.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use wasm_bindgen::prelude::*;
@@ -37,8 +36,7 @@ extern "C" {
 /// Imported keys are few (an issuer publishes a handful); past this the map starts over.
 const MAX_IMPORTED: usize = 64;
 
-/// Keys WebCrypto imported, by algorithm and JWK (`Isolate::tokens`).
-pub type ImportedKeys = HashMap<(Alg, String), JsValue>;
+use super::state::ImportedKeys;
 
 /// WebCrypto's parameters for a JWS algorithm (RFC 7518 §3): (import, verify).
 pub fn params(alg: Alg) -> (&'static str, &'static str) {

@@ -2,7 +2,6 @@
 //! URL `client_id`, by fetching its metadata document (capped, with a deadline, no redirects,
 //! public hosts only) and keeping it in the isolate for five minutes.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::Deserialize;
@@ -24,9 +23,6 @@ use crate::sql::SqlValue;
 const DOCUMENT_TIMEOUT: Duration = Duration::from_secs(5);
 const DOCUMENT_TTL_SECS: u64 = 300;
 const DOCUMENTS_KEPT: usize = 256;
-
-/// Client metadata documents fetched lately, with when (`Kept::documents`).
-pub(super) type Documents = HashMap<String, (Client, u64)>;
 
 /// POST /oauth/register.
 pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {

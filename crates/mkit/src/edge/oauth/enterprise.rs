@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use worker::Request;
 
+use super::issue::tokens;
 use super::machine::{authenticate, spend};
-use super::{error, json, token::tokens, Ctx};
+use super::{error, json, Ctx};
 use crate::auth::discovery::{discovery_urls, jwks_uri_from_metadata};
 use crate::auth::jwk::JwkSet;
 use crate::auth::jws::TypRule;
@@ -35,9 +36,6 @@ const KEYS_TTL_SECS: u64 = 300;
 const REFETCH_SECS: u64 = 30;
 /// At most this many providers' keys are kept (`MKIT_ENTERPRISE_IDPS` lists at most 16).
 const PROVIDERS_KEPT: usize = 16;
-
-/// Providers' keys as last fetched: issuer → (keys, when).
-pub(super) type ProviderKeys = std::collections::HashMap<String, (Rc<JwkSet>, u64)>;
 
 /// The JWT bearer grant with an ID-JAG.
 pub(super) async fn grant(req: &Request, form: &str, ctx: &Ctx<'_>) -> HttpReply {

@@ -9,7 +9,8 @@ use base64::Engine as _;
 use serde::Deserialize;
 use worker::Request;
 
-use super::{error, store_unavailable, token::tokens, Ctx};
+use super::issue::tokens;
+use super::{error, store_unavailable, Ctx};
 use crate::auth::jwk::JwkSet;
 use crate::auth::jws::TypRule;
 use crate::auth::validator::TokenError;

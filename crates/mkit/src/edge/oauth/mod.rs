@@ -4,12 +4,12 @@
 mod authorize;
 mod clients;
 mod enterprise;
+mod issue;
 mod machine;
 mod token;
 
 pub(crate) use super::random::random_token;
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use serde_json::Value;
@@ -64,23 +64,9 @@ fn server_metadata(ctx: &Ctx<'_>) -> HttpReply {
         .with_header("Cache-Control", "public, max-age=300")
 }
 
-/// The keys derived from a list of deployment secrets, and their public set.
-struct Derived {
-    secrets: Vec<String>,
-    keys: Rc<Vec<Key>>,
-    set: JwkSet,
-}
-
 /// What the authorization server keeps in the isolate (`Isolate::oauth`).
-#[derive(Default)]
-pub struct Kept {
-    /// Derivation costs a scalar multiplication per key; the secrets only change with a new isolate.
-    derived: RefCell<Option<Derived>>,
-    /// Client metadata documents fetched lately.
-    documents: RefCell<clients::Documents>,
-    /// Enterprise identity providers' keys (`MKIT_ENTERPRISE_IDPS`).
-    provider_keys: RefCell<enterprise::ProviderKeys>,
-}
+pub type Kept = super::state::OAuthState;
+use super::state::Derived;
 
 /// The signing keys, one per `MKIT_SECRET` value; the first signs.
 pub(super) fn signing_keys(kept: &Kept, config: &Config) -> Rc<Vec<Key>> {

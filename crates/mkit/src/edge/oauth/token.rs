@@ -4,17 +4,16 @@
 
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::json;
 use worker::Request;
 
-use super::{clients, error, json, random_token, signing_keys, store_unavailable, Ctx};
+use super::issue::tokens;
+use super::{clients, error, random_token, store_unavailable, Ctx};
 use crate::edge::body::{read_capped, BodyError};
 use crate::edge::d1;
 use crate::http::HttpReply;
 use crate::oauth::grant::{
-    redeem_code, secret_hash, use_refresh, CodeExchange, CodeRefusal, Grant, RefreshOutcome, RefreshRequest,
+    redeem_code, secret_hash, use_refresh, CodeExchange, CodeRefusal, RefreshOutcome, RefreshRequest,
 };
-use crate::oauth::token::{mint, Issue, ACCESS_TOKEN_TTL_SECS};
 use crate::oauth::{store, OAuthError};
 use crate::sql::SqlValue;
 use crate::web::form::query_param;
@@ -191,18 +190,6 @@ async fn refresh_grant(ctx: &Ctx<'_>, client_id: &str, form: &str) -> HttpReply 
 async fn revoke_family(ctx: &Ctx<'_>, family: &str, e: &OAuthError) -> HttpReply {
     let _ = d1::apply_batch(ctx.env, &[store::revoke_family(family)]).await;
     error(e)
-}
-
-/// The token response (RFC 6749 §5.1): a fresh access token, and the refresh token if any.
-pub(super) fn tokens(ctx: &Ctx<'_>, grant: &Grant, refresh: Option<&str>) -> HttpReply {
-    let keys = signing_keys(&ctx.isolate.oauth, ctx.config);
-    let (Some(key), Some(jti)) = (keys.first(), random_token(16)) else { return store_unavailable() };
-    let access = mint(key, grant, &Issue { issuer: &ctx.issuer, now: ctx.now, jti: &jti });
-    let mut body = json!({ "access_token": access, "token_type": "Bearer", "expires_in": ACCESS_TOKEN_TTL_SECS, "scope": grant.scope });
-    if let Some(r) = refresh {
-        body["refresh_token"] = r.into();
-    }
-    json(200, &body, None).with_header("Pragma", "no-cache")
 }
 
 /// POST /oauth/revoke: a refresh token revokes its whole sign-in. Unknown tokens and access
