@@ -8,6 +8,7 @@
 //! - [`sql`]: parameterised statements as the pure modules write them and D1 runs them.
 //! - [`time`]: UTC calendar dates of Unix time.
 //! - [`uri`]: URL facts decided exactly as WHATWG fetch parses the URL.
+//! - [`whatwg`]: the one call into a WHATWG URL parser (workerd's own in the Worker).
 
 #![deny(missing_docs)]
 
@@ -18,3 +19,4 @@ pub mod seal;
 pub mod sql;
 pub mod time;
 pub mod uri;
+pub mod whatwg;

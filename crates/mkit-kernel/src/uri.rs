@@ -1,13 +1,13 @@
 //! The few URL facts the authorization server decides on, read under the WHATWG URL Standard
-//! (the `url` crate), the rules a browser follows to a redirect URI and workerd's `fetch` follows
-//! to a metadata document. A URL is accepted only in the form that standard serializes it to:
-//! what a rule checked is then exactly what a browser opens or `fetch` requests, with no second
-//! reading in which `\`, `%2e%2e`, `0x7f.1` or `127.1` mean something else (issue #28 items 4
-//! and 6). The crate is already in the Worker through `worker` (its `Request::url`).
+//! (by workerd's own parser in the Worker: [`crate::whatwg`]), the rules a browser follows to a
+//! redirect URI and workerd's `fetch` follows to a metadata document. A URL is accepted only in
+//! the form that standard serializes it to: what a rule checked is then exactly what a browser
+//! opens or `fetch` requests, with no second reading in which `\`, `%2e%2e`, `0x7f.1` or `127.1`
+//! mean something else (issue #28 items 4 and 6).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use url::{Host, Url};
+use crate::whatwg::{self, Parsed};
 
 /// An absolute URL, parsed and known to serialize to exactly the text it was parsed from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,36 @@ pub struct Uri {
     pub host: String,
     /// The port written in the URL; never the scheme's default (the round trip refuses that).
     pub port: Option<u16>,
-    url: Url,
+    url: Parsed,
+}
+
+/// A host as the URL Standard classifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host<'a> {
+    /// A domain, or a non-special scheme's opaque host.
+    Domain(&'a str),
+    /// An IPv4 address (a special scheme's host that ends in a number).
+    Ipv4(Ipv4Addr),
+    /// An IPv6 literal, written in brackets.
+    Ipv6(Ipv6Addr),
+}
+
+impl<'a> Host<'a> {
+    /// The class of a host as the standard serializes it: a bracketed IPv6 literal, or, for a
+    /// special scheme (the standard's six), a dotted-quad IPv4 (the serializer writes every IPv4
+    /// so, and a domain may not end in a number); anything else is a domain. `None` for no host.
+    pub fn of_serialized(scheme: &str, host: &'a str) -> Option<Host<'a>> {
+        if host.is_empty() {
+            return None;
+        }
+        if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            return inner.parse().ok().map(Host::Ipv6);
+        }
+        match host.parse::<Ipv4Addr>() {
+            Ok(a) if matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file") => Some(Host::Ipv4(a)),
+            _ => Some(Host::Domain(host)),
+        }
+    }
 }
 
 /// The longest URI the server accepts anywhere (a redirect URI, a client id).
@@ -60,31 +89,26 @@ impl Uri {
         if s.is_empty() || s.len() > MAX_URI_LEN || !s.bytes().all(|b| (0x21..0x7f).contains(&b)) {
             return Err(UriError::Invalid);
         }
-        let url = Url::parse(s).map_err(|_| UriError::Invalid)?;
-        if url.as_str() != s {
-            return Err(UriError::NotNormalized(url.as_str().to_owned()));
+        let url = whatwg::parse(s).ok_or(UriError::Invalid)?;
+        if url.href != s {
+            return Err(UriError::NotNormalized(url.href));
         }
-        Ok(Uri {
-            scheme: url.scheme().to_owned(),
-            host: url.host_str().unwrap_or_default().to_owned(),
-            port: url.port(),
-            url,
-        })
+        Ok(Uri { scheme: url.scheme.clone(), host: url.host.clone(), port: url.port, url })
     }
 
     /// The text, which is both what was parsed and the URL's serialization.
     pub fn as_str(&self) -> &str {
-        self.url.as_str()
+        &self.url.href
     }
 
     /// The host as the URL Standard classifies it: a domain, an IPv4 or an IPv6 address.
-    pub fn parsed_host(&self) -> Option<Host<&str>> {
-        self.url.host()
+    pub fn parsed_host(&self) -> Option<Host<'_>> {
+        Host::of_serialized(&self.scheme, &self.host)
     }
 
     /// The path, percent-encoded as WHATWG serialises it.
     pub fn path(&self) -> &str {
-        self.url.path()
+        &self.url.path
     }
 
     /// The query without its `?`, if there is one.
@@ -94,12 +118,12 @@ impl Uri {
 
     /// Whether the URL carries a user name or a password.
     pub fn has_userinfo(&self) -> bool {
-        !self.url.username().is_empty() || self.url.password().is_some()
+        self.url.userinfo
     }
 
     /// A fragment, even an empty one (`…/cb#`).
     pub fn has_fragment(&self) -> bool {
-        self.url.fragment().is_some()
+        self.url.has_fragment()
     }
 
     /// A query, even an empty one (`…/cb?`).
@@ -135,7 +159,7 @@ fn is_special(scheme: &str) -> bool {
 /// IPv4 to judge); an IPv4 in any IANA special-purpose range (RFC 6890 and its registry); and
 /// `localhost`, `*.localhost`, `*.local`, `*.internal`, `*.home.arpa` or a single-label name,
 /// with or without trailing dots.
-pub fn is_private(host: &Host<&str>) -> bool {
+pub fn is_private(host: &Host<'_>) -> bool {
     match host {
         Host::Ipv6(_) => true,
         Host::Ipv4(a) => is_special_purpose_v4(*a),

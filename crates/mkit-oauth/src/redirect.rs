@@ -69,10 +69,10 @@ pub fn display_host(uri: &str) -> String {
     if !uri.is_ascii() {
         return String::from("(invalid)");
     }
-    match url::Url::parse(uri) {
-        Ok(u) if u.scheme() == "http" || u.scheme() == "https" => u.host_str().unwrap_or("(invalid)").to_owned(),
+    match mkit_kernel::whatwg::parse(uri) {
+        Some(u) if u.scheme == "http" || u.scheme == "https" => u.host,
         // A private-use scheme's "host" is whatever the app chose: name the app's scheme instead.
-        Ok(u) => format!("{}: (an app on this device)", u.scheme()),
-        Err(_) => String::from("(invalid)"),
+        Some(u) => format!("{}: (an app on this device)", u.scheme),
+        None => String::from("(invalid)"),
     }
 }

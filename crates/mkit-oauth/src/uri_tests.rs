@@ -1,9 +1,18 @@
 //! Issue #28 items 4 and 6: URLs are judged as the WHATWG URL Standard (a browser, workerd's
 //! fetch) reads them, and only in the form it serializes them to.
 
-use super::uri::{is_private, Uri, UriError};
+use super::uri::{is_private, Host, Uri, UriError};
 use crate::client::check_document_url;
 use crate::redirect::{check, display_host, matches};
+
+/// The `url` crate's class of a host, as the kernel names it.
+fn kernel_host<'a>(h: &url::Host<&'a str>) -> Host<'a> {
+    match *h {
+        url::Host::Domain(d) => Host::Domain(d),
+        url::Host::Ipv4(a) => Host::Ipv4(a),
+        url::Host::Ipv6(a) => Host::Ipv6(a),
+    }
+}
 
 /// Each spelling fetch reads as a loopback, private or otherwise special address or name.
 const PRIVATE_SPELLINGS: [&str; 42] = [
@@ -61,7 +70,9 @@ fn a_metadata_document_is_never_fetched_from_a_private_host_however_spelled() {
         assert!(check_document_url(url, false).is_err(), "{url}");
         // Whatever the spelling, the host the URL Standard reads is private.
         let parsed = url::Url::parse(url).expect("a WHATWG URL");
-        assert!(is_private(&parsed.host().expect("a host")), "{url} reads as {:?}", parsed.host());
+        let host = Host::of_serialized(parsed.scheme(), parsed.host_str().expect("a host")).expect("a host");
+        assert_eq!(Some(host), parsed.host().map(|h| kernel_host(&h)), "{url}: read as the url crate reads it");
+        assert!(is_private(&host), "{url} reads as {host:?}");
     }
     for public in ["https://8.8.8.8/c.json", "https://198.20.0.1/c.json", "https://100.128.0.1/c.json", "https://a.b/c"]
     {

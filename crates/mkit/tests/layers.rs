@@ -176,6 +176,33 @@ fn keeps_state(text: &str) -> bool {
     code_lines(text).any(|(_, l)| l.contains("thread_local!") || static_cell(l))
 }
 
+/// Where a file parses a URL other than through the kernel's WHATWG seam: the `url` crate, or
+/// `worker::Request::url` (which calls it).
+fn parses_urls_itself(text: &str) -> bool {
+    let names_the_crate =
+        |l: &str| l.match_indices("url::").any(|(i, _)| !l[..i].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
+    code_lines(text)
+        .any(|(_, l)| names_the_crate(l) || l.contains(".url()?") || l.contains(".url().") || l.contains("Url::parse"))
+}
+
+/// URLs are parsed by workerd's own `URL` in the Worker, through `mkit_kernel::whatwg` alone: the
+/// `url` crate's IDNA tables stay out of the bundle (issue #29), and what is checked is what
+/// `fetch` reads. Tests hold the seam to the `url` crate, so `*tests.rs` files may name it.
+#[test]
+fn urls_are_parsed_through_one_seam() {
+    let others: Vec<String> = kit_sources()
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("mkit-kernel/src/whatwg.rs") && !p.to_string_lossy().ends_with("tests.rs"))
+        .filter(|(_, text)| parses_urls_itself(text))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(others.is_empty(), "URLs parsed outside mkit_kernel::whatwg: {others:?}");
+    assert!(parses_urls_itself("let q = req.url().ok().and_then(|u| u.query());"));
+    assert!(parses_urls_itself("    match url::Url::parse(uri) {"));
+    assert!(!parses_urls_itself("let u = whatwg::parse(&req.inner().url());\n// url::Url is not used"));
+    assert!(!parses_urls_itself("let q = super::request_url::query(&req);"));
+}
+
 /// The composition root (`edge/isolate.rs`) is the only per-isolate state: caches, configuration
 /// and the registry are its fields, handed to handlers, never reached through a global.
 #[test]

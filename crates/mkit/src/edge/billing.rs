@@ -30,7 +30,7 @@ pub async fn pay_link(req: Request, env: &Env, iso: &Isolate, kind: Kind) -> Htt
         Err(reply) => return reply,
     };
     let Some(shop) = Shop::new(&config, &req) else { return pages::not_selling() };
-    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+    let query = super::request_url::query(&req);
     let Some(token) = query_param(&query, "t") else { return pages::bad_link() };
     match paylink::expiry(&token) {
         None => return pages::bad_link(),

@@ -54,7 +54,7 @@ struct Resource {
 }
 
 fn resource_of(config: &Config, req: &Request) -> Resource {
-    let origin = req.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+    let origin = super::request_url::origin(req).unwrap_or_default();
     let uri = prm::resource(config.mcp_resource.as_deref(), &origin);
     Resource { metadata_url: prm::metadata_url(&uri), audiences: config.audiences(&uri), uri }
 }

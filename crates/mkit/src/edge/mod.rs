@@ -29,6 +29,7 @@ mod object_storage;
 mod platform;
 mod random;
 mod rate_limit;
+mod request_url;
 mod respond;
 #[cfg(feature = "sessions")]
 mod session_object;

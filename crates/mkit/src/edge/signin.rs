@@ -40,7 +40,7 @@ impl<'a> Shop<'a> {
     pub fn for_sign_in(config: &'a Config, req: &Request) -> Option<Shop<'a>> {
         let (client_id, client_secret) = config.web_client.as_ref()?;
         let stripe_key = None;
-        let request_origin = req.url().ok().map(|u| u.origin().ascii_serialization());
+        let request_origin = super::request_url::origin(req);
         let origin = config.mcp_resource.as_deref().and_then(origin_of).or(request_origin)?;
         let cookie_keys = keyring::ring(&config.deployment_secrets, Purpose::WebCookie);
         let now_secs = Date::now().as_millis() / 1000;
@@ -108,7 +108,7 @@ impl<'a> Shop<'a> {
     /// GET /billing/callback: checks `state` against the sign-in cookie, exchanges the code, checks
     /// the ID token, and sets the session cookie.
     pub async fn callback(&self, req: &Request, tokens: &TokenPath) -> HttpReply {
-        let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+        let query = super::request_url::query(req);
         let header = req.headers().get("Cookie").ok().flatten();
         let pending = cookies::get(header.as_deref(), SIGNIN)
             .and_then(|c| Pending::open(&self.cookie_keys, &self.config.oauth_issuer, c, self.now_secs).ok());

@@ -32,7 +32,7 @@ const CONSENT: Purpose = Purpose::OAuthConsent;
 
 /// GET /oauth/authorize.
 pub async fn authorize(req: Request, ctx: &Ctx<'_>) -> HttpReply {
-    let query = req.url().ok().and_then(|u| u.query().map(str::to_owned)).unwrap_or_default();
+    let query = crate::edge::request_url::query(&req);
     if query.len() > MAX_QUERY {
         return page(
             400,
