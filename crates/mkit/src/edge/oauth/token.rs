@@ -60,8 +60,9 @@ async fn grant(req: &mut Request, ctx: &Ctx<'_>) -> HttpReply {
         Ok(f) => f,
         Err(reply) => return reply,
     };
+    let grant_type = query_param(&form, "grant_type");
     // Machine clients authenticate (RFC 7523 assertions name the client inside the JWT).
-    match query_param(&form, "grant_type").as_deref() {
+    match grant_type.as_deref() {
         Some("client_credentials") => return super::machine::grant(req, &form, ctx).await,
         Some(crate::oauth::enterprise::JWT_BEARER) => return super::enterprise::grant(req, &form, ctx).await,
         _ => {}
@@ -69,7 +70,7 @@ async fn grant(req: &mut Request, ctx: &Ctx<'_>) -> HttpReply {
     let Some(client_id) = client_id(req, &form) else {
         return error(&OAuthError::invalid_client("client_id is required"));
     };
-    match query_param(&form, "grant_type").as_deref() {
+    match grant_type.as_deref() {
         Some("authorization_code") => code_grant(ctx, &client_id, &form).await,
         Some("refresh_token") => refresh_grant(ctx, &client_id, &form).await,
         Some(other) => error(&OAuthError::unsupported_grant_type(format!("grant_type {other} is not supported"))),
