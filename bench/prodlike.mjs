@@ -171,6 +171,8 @@ const results = { noop: [], mkit: [], anchor: [], uncached: [], webcrypto: [] };
           }
         } else if (kind === "anchor") {
           const call = script("anchor-whoami", mcp(w.token, { method: "tools/call", params: { name: "whoami", arguments: {} } }));
+          r.bare = await measure(w, "/not-found", { expectNon2xx: true });
+          r.list = await measure(w, "/mcp", { script: script("anchor-list", mcp(w.token, { method: "tools/list", params: {} })) });
           r.whoami = await measure(w, "/mcp", { script: call });
           r.whoamiConc = await measure(w, "/mcp", { connections: CONCURRENCY, script: call });
         } else {
@@ -225,6 +227,8 @@ row("no-op JS worker (the floor)", "noop", "floor");
 row(`no-op JS worker, c${CONCURRENCY}`, "noop", "floorConc");
 row("mKit 404 (routing + log line)", "mkit", "bare");
 row("mKit tools/list (cached token, MCP dispatch)", "mkit", "list");
+row("TS anchor 404 (routing + the same kind of log line)", "anchor", "bare");
+row("TS anchor tools/list (MCP SDK; jose verifies the token every time)", "anchor", "list");
 row("mKit free tools/call whoami (cached token; one D1 read: entitlements)", "mkit", "whoami");
 row(`mKit free tools/call whoami, c${CONCURRENCY}`, "mkit", "whoamiConc");
 row("TS anchor whoami (MCP SDK + jose; D1 read: entitlements)", "anchor", "whoami");
@@ -244,6 +248,14 @@ const tput = median(pick("mkit", (r) => r.whoamiConc.rps)) / median(pick("noop",
 console.log(`\nwhoami against the no-op: p50 ${fmt(ratio)}×, throughput at c${CONCURRENCY} ${fmt(tput)}×`);
 const above = (k) => median(pick(k, (r) => r.whoami.cpuUs)) - floor;
 console.log(`whoami CPU above the floor, mKit / TS anchor: ${fmt(above("mkit") / above("anchor"))}× (${fmt(above("mkit"), 0)} µs against ${fmt(above("anchor"), 0)} µs)`);
+// Issue #30's goals, as ratios of CPU above the floor (cold start: the first request's CPU).
+const aboveOf = (kind, key) => median(pick(kind, (r) => r[key].cpuUs)) - floor;
+const coldOf = (kind) => median(pick(kind, (r) => r.cold.firstRequestCpuUs));
+console.log("\n| mKit / TS anchor | ratio | goal |\n| --- | ---: | ---: |");
+console.log(`| 404, CPU above the floor | ${fmt(aboveOf("mkit", "bare") / aboveOf("anchor", "bare"))}× | 0.5× |`);
+console.log(`| tools/list, CPU above the floor | ${fmt(aboveOf("mkit", "list") / aboveOf("anchor", "list"))}× | 0.5× |`);
+console.log(`| whoami (one D1 read), CPU above the floor | ${fmt(aboveOf("mkit", "whoami") / aboveOf("anchor", "whoami"))}× | 0.8× |`);
+console.log(`| cold start, first request's CPU | ${fmt(coldOf("mkit") / coldOf("anchor"))}× | 2× |`);
 const listed = median(pick("mkit", (r) => r.list.cpuUs));
 for (const alg of TOKEN_ALGS) {
   const miss = median(pick("uncached", (r) => r[alg].cpuUs)) - listed;
