@@ -18,7 +18,18 @@ use crate::sql::Statement;
 /// counters (`billing::usage`).
 #[allow(async_fn_in_trait)]
 pub trait LedgerReader {
+    /// The caller's keys, possibly from a read replica a little behind the primary
+    /// (`reads_replicas`): enough to let a paid call run, never alone to refuse one.
     async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError>;
+    /// The caller's keys at the primary, where every webhook writes: what a refusal is confirmed
+    /// against, so a payment counts at once and an outage still fails closed.
+    async fn primary_entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        self.entitlement_keys(sub).await
+    }
+    /// Whether `entitlement_keys` may be answered by a replica (then refusals are confirmed).
+    fn reads_replicas(&self) -> bool {
+        false
+    }
     /// Runs `statements` as one batch (one transaction): the rows each changed.
     async fn batch(&self, _statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
         Err(StoreError::Unbound)
@@ -73,6 +84,8 @@ pub struct Paywall<'a, R> {
     sub: &'a str,
     offer: Offer<'a>,
     loaded: OnceCell<Result<Vec<String>, StoreError>>,
+    /// The keys at the primary, read only to confirm a refusal.
+    confirmed: OnceCell<Result<Vec<String>, StoreError>>,
     /// Every free quota the server declares, by counter key, and the clock its windows use.
     quotas: Vec<(&'static str, FreeQuota)>,
     now_secs: i64,
@@ -82,7 +95,8 @@ pub struct Paywall<'a, R> {
 
 impl<'a, R: LedgerReader> Paywall<'a, R> {
     pub fn new(reader: R, sub: &'a str, offer: Offer<'a>) -> Self {
-        Paywall { reader, sub, offer, loaded: OnceCell::new(), quotas: Vec::new(), now_secs: 0, credits: true }
+        let (loaded, confirmed) = (OnceCell::new(), OnceCell::new());
+        Paywall { reader, sub, offer, loaded, confirmed, quotas: Vec::new(), now_secs: 0, credits: true }
     }
 
     /// Counts the free quotas `quotas` (counter key, quota) in the windows around `now_secs`.
@@ -123,11 +137,28 @@ impl<'a, R: LedgerReader> Paywall<'a, R> {
             let keys = self.reader.entitlement_keys(self.sub).await;
             let _ = self.loaded.set(keys);
         }
-        match self.loaded.get() {
-            Some(Ok(keys)) => Ok(keys),
-            Some(Err(e)) => Err(*e),
-            None => Err(StoreError::Query),
+        read(&self.loaded)
+    }
+
+    /// The keys at the primary: a replica's "no" (or its failure) is not the answer yet.
+    async fn confirm(&self) -> Result<&[String], StoreError> {
+        if !self.reader.reads_replicas() {
+            return self.load().await;
         }
+        if self.confirmed.get().is_none() {
+            let keys = self.reader.primary_entitlement_keys(self.sub).await;
+            let _ = self.confirmed.set(keys);
+        }
+        read(&self.confirmed)
+    }
+}
+
+/// What a read kept in `cell` gave.
+fn read(cell: &OnceCell<Result<Vec<String>, StoreError>>) -> Result<&[String], StoreError> {
+    match cell.get() {
+        Some(Ok(keys)) => Ok(keys),
+        Some(Err(e)) => Err(*e),
+        None => Err(StoreError::Query),
     }
 }
 
@@ -142,7 +173,10 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         {
             return Ok(());
         }
-        let held = self.load().await.map_err(|e| Denial::Unavailable(unavailable(e)))?;
+        if self.load().await.is_ok_and(|held| ledger::grants(held, entitlement)) {
+            return Ok(());
+        }
+        let held = self.confirm().await.map_err(|e| Denial::Unavailable(unavailable(e)))?;
         if ledger::grants(held, entitlement) {
             return Ok(());
         }

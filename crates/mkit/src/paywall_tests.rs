@@ -2,6 +2,8 @@
 
 use super::*;
 
+#[path = "paywall_replica_tests.rs"]
+mod replica_tests;
 #[cfg(feature = "tasks")]
 #[path = "paywall_task_tests.rs"]
 mod task_tests;

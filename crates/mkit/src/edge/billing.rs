@@ -125,7 +125,8 @@ async fn already_holds(
     use crate::paywall::LedgerReader;
     let (now_secs, grace_secs, recent) = (now as i64, config.grace_secs, &iso.entitlements);
     let ledger = super::ledger::D1Ledger { env, now_secs, grace_secs, cache_ms: 0, recent };
-    ledger.entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
+    // At the primary: a replica behind it could sell the same thing twice.
+    ledger.primary_entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }
 
 /// Portal sessions are short-lived and meant to be created on demand: the key changes every

@@ -1,12 +1,13 @@
 //! The ledger as the paywall reads it (`paywall::LedgerReader` on D1): the caller's entitlements
-//! in one indexed query, remembered per isolate for `MKIT_ENTITLEMENT_CACHE_SECONDS`, and the
-//! counters of free quotas and credits. Feature `billing`.
+//! in one indexed query, from a read replica where D1 has one (a refusal is confirmed at the
+//! primary), remembered per isolate for `MKIT_ENTITLEMENT_CACHE_SECONDS`, and the counters of
+//! free quotas and credits. Feature `billing`.
 
 use std::cell::RefCell;
 
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
-use worker::Env;
+use worker::{D1SessionConstraint, Env};
 
 use super::d1::{apply_batch, bind_value, db, first_row};
 use crate::billing::ledger::{self, Statement};
@@ -51,18 +52,50 @@ struct CounterRow {
     used: f64,
 }
 
-impl LedgerReader for D1Ledger<'_> {
-    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+impl D1Ledger<'_> {
+    /// The caller's keys, read where `at` allows: a replica near the caller (D1's Sessions API,
+    /// `first-unconstrained`: only when the database has read replication on, else the primary)
+    /// or the primary itself (no session).
+    async fn keys_at(&self, sub: &str, at: Reads) -> Result<Vec<String>, StoreError> {
         let params: Vec<JsValue> =
             ledger::entitlements_params(sub, self.now_secs, self.grace_secs).iter().map(bind_value).collect();
-        let statement = db(self.env)?.prepare(ledger::ENTITLEMENTS_SQL).bind(&params);
-        let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
+        let db = db(self.env)?;
+        let statement = match at {
+            Reads::AnyReplica => {
+                let session = db.with_session_constraint(D1SessionConstraint::FirstUnconstrained);
+                session.map_err(|_| StoreError::Query)?.prepare(ledger::ENTITLEMENTS_SQL)
+            }
+            Reads::Primary => db.prepare(ledger::ENTITLEMENTS_SQL),
+        };
+        let statement = statement.bind(&params).map_err(|_| StoreError::Statement)?;
+        let rows = statement.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
         let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
         if self.cache_ms > 0 && !keys.is_empty() {
             remember(self.recent, sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
         }
         Ok(keys)
+    }
+}
+
+/// Where a read of the ledger may be answered.
+#[derive(Clone, Copy)]
+enum Reads {
+    AnyReplica,
+    Primary,
+}
+
+impl LedgerReader for D1Ledger<'_> {
+    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        self.keys_at(sub, Reads::AnyReplica).await
+    }
+
+    async fn primary_entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
+        self.keys_at(sub, Reads::Primary).await
+    }
+
+    fn reads_replicas(&self) -> bool {
+        true
     }
 
     fn recent_keys(&self, sub: &str) -> Option<Vec<String>> {
