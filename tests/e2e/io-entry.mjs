@@ -3,7 +3,8 @@
 // #30). The counts are taken where the calls leave the Worker, on the runtime's own objects, so
 // no call site in the Rust code can be missed:
 //   d1       a D1 query or batch (`D1PreparedStatement` all/first/run/raw, `D1Database`
-//            batch/exec): one round trip to the database's primary (no read replication yet)
+//            batch/exec): one round trip to the database's primary
+//   d1_replica  a D1 query in a session a read replica may answer (see markReplicaReads)
 //   do       a Durable Object request (a stub's fetch)
 //   fetch    an outbound fetch (the global `fetch`: an issuer, JWKS, Stripe…)
 //   limit    a Rate Limiting binding call (`limit`; answered in the caller's location)
@@ -18,21 +19,73 @@ import Mkit from "../../build-fixtures/index.js";
 
 export { McpSessions, McpTasks } from "../../build-fixtures/index.js";
 
-const KINDS = ["d1", "do", "fetch", "limit", "cache"];
+const KINDS = ["d1", "d1_replica", "d1_rows_written", "do", "fetch", "limit", "cache"];
 const runs = new Map();
 let nextId = 1;
 let current = null;
 
 const zero = () => Object.fromEntries(KINDS.map((k) => [k, 0]));
-const count = (kind) => { if (current) current.total[kind] += 1; };
+const count = (kind, n = 1) => { if (current) current.total[kind] += n; };
+
+/** D1's billed rows written (`meta.rows_written`) of a result or a batch's results, added up. */
+function countRowsWritten(result) {
+  const results = Array.isArray(result) ? result : [result];
+  count("d1_rows_written", results.reduce((n, r) => n + (r?.meta?.rows_written ?? 0), 0));
+  return result;
+}
 
 /** Wraps `proto[name]` (a method of a runtime class) so each call counts as `kind`. */
 function countMethod(proto, name, kind) {
   const original = proto?.[name];
   if (typeof original !== "function" || original.__counted) return;
-  const wrapped = function (...args) { count(kind); return original.apply(this, args); };
+  const wrapped = function (...args) {
+    const run = current;
+    count(typeof kind === "function" ? kind(this) : kind);
+    const out = original.apply(this, args);
+    // The rows a query wrote reach its request's counts when it answers (run/all/batch carry meta).
+    if (kind !== "cache" && out && typeof out.then === "function") {
+      return out.then((r) => { if (run === current) countRowsWritten(r); return r; });
+    }
+    return out;
+  };
   wrapped.__counted = true;
   proto[name] = wrapped;
+}
+
+// D1's Sessions API: a session begun `first-unconstrained` (or at a bookmark) may be answered by
+// a read replica near the caller (developers.cloudflare.com/d1/best-practices/read-replication);
+// one begun `first-primary`, or no session, by the primary. Its statements (and the statements
+// `bind` makes of them) count as `d1_replica`. Local D1 has no replica: the column says where
+// production may answer, not where it did.
+const replicaSessions = new WeakSet();
+const replicaEligible = new WeakSet();
+function markReplicaReads(db) {
+  const dbProto = Object.getPrototypeOf(db);
+  const withSession = dbProto.withSession;
+  if (typeof withSession !== "function" || withSession.__counted) return;
+  dbProto.withSession = function (constraint, ...rest) {
+    const session = withSession.call(this, constraint, ...rest);
+    if (constraint !== undefined && constraint !== "first-primary") replicaSessions.add(session);
+    const sessionProto = Object.getPrototypeOf(session);
+    if (!sessionProto.prepare.__counted) {
+      const prepare = sessionProto.prepare;
+      sessionProto.prepare = function (...args) {
+        const s = prepare.apply(this, args);
+        if (replicaSessions.has(this)) replicaEligible.add(s);
+        return s;
+      };
+      sessionProto.prepare.__counted = true;
+    }
+    return session;
+  };
+  dbProto.withSession.__counted = true;
+  const statementProto = Object.getPrototypeOf(db.prepare("SELECT 1"));
+  const bind = statementProto.bind;
+  statementProto.bind = function (...args) {
+    const s = bind.apply(this, args);
+    if (replicaEligible.has(this)) replicaEligible.add(s);
+    return s;
+  };
 }
 
 let patched = false;
@@ -43,8 +96,11 @@ async function patchOnce(env) {
   const db = env.DB;
   countMethod(Object.getPrototypeOf(db), "batch", "d1");
   countMethod(Object.getPrototypeOf(db), "exec", "d1");
+  markReplicaReads(db);
   const statement = Object.getPrototypeOf(db.prepare("SELECT 1"));
-  for (const m of ["all", "first", "run", "raw"]) countMethod(statement, m, "d1");
+  for (const m of ["all", "first", "run", "raw"]) {
+    countMethod(statement, m, (self) => (replicaEligible.has(self) ? "d1_replica" : "d1"));
+  }
   const cache = Object.getPrototypeOf(caches.default);
   for (const m of ["match", "put", "delete"]) countMethod(cache, m, "cache");
   const realFetch = globalThis.fetch;
