@@ -257,3 +257,55 @@ test(`${DELIVERIES} signed webhook deliveries at concurrency ${CONCURRENCY}, dup
     const who = await callTool(stack.worker.url, tokens[0], "whoami");
     assert.deepEqual(who.result.structuredContent.entitlements, ["pro"]);
   });
+
+const CALLERS = 12;
+const QUOTA = 10; // test_free_quota: 10 calls a day
+/**
+ * Issue #30: many distinct callers at once through a free quota and a credit balance, their calls
+ * interleaved at concurrency 32. Each caller's counters are their own and exact: every caller gets
+ * exactly their 10 free calls and exactly as many credit calls as their balance held (a different
+ * balance each, so a counter shared or crossed between callers would show), and the ledger agrees.
+ */
+test(`${CALLERS} distinct callers at once through a free quota and credits: each caller's counters exact and their own`, { timeout: 150_000 }, async (t) => {
+  const callers = [];
+  for (let i = 0; i < CALLERS; i++) {
+    const { access_token: token } = await stack.issuer.userTokens({ user: `load-caller-${i}` });
+    const who = await callTool(stack.worker.url, token, "whoami");
+    assert.equal(who.status, 200, who.text);
+    const credits = 3 + i;
+    const pack = objectFor("checkout.session.completed", { user: who.result.structuredContent.sub });
+    const paid = envelope("checkout.session.completed", { ...pack, id: `cs_load_${i}`, mode: "payment",
+      subscription: null, metadata: { mkit_user: who.result.structuredContent.sub, mkit_credits: String(credits) } });
+    const res = await deliver(stack.worker.url, JSON.stringify(paid), TEST_WEBHOOK_SECRET);
+    assert.equal(res.status, 200, await res.text());
+    callers.push({ token, sub: who.result.structuredContent.sub, credits });
+  }
+  // Each caller asks for 5 more than they may have of each; the calls of all callers interleave.
+  const plan = callers.flatMap((c) => [
+    ...Array.from({ length: QUOTA + 5 }, () => ({ c, tool: "test_free_quota" })),
+    ...Array.from({ length: c.credits + 5 }, () => ({ c, tool: "test_credits" })),
+  ]);
+  for (let i = plan.length - 1; i > 0; i--) { // a fixed shuffle, so callers interleave
+    const j = (i * 7919) % (i + 1);
+    [plan[i], plan[j]] = [plan[j], plan[i]];
+  }
+  const t0 = performance.now();
+  const results = await pool(plan.length, CONCURRENCY, async (i) => {
+    const r = await callTool(stack.worker.url, plan[i].c.token, plan[i].tool);
+    assert.equal(r.status, 200, r.text);
+    return { ...plan[i], ran: r.result.isError !== true };
+  });
+  t.diagnostic(`${plan.length} quota and credit calls of ${CALLERS} callers settled in ${(performance.now() - t0).toFixed(0)} ms`);
+  for (const c of callers) {
+    const mine = results.filter((r) => r.c === c);
+    const ran = (tool) => mine.filter((r) => r.tool === tool && r.ran).length;
+    assert.equal(ran("test_free_quota"), QUOTA, `${c.sub}: exactly the free quota`);
+    assert.equal(ran("test_credits"), c.credits, `${c.sub}: exactly the balance`);
+    const who = (await callTool(stack.worker.url, c.token, "whoami")).result.structuredContent;
+    assert.equal(who.credits, 0, `${c.sub}: balance spent to 0`);
+    assert.equal(who.quotas.find((q) => q.quota === "test_free_quota").used, QUOTA);
+  }
+  const usage = await d1(stack.worker, "SELECT user_sub, used FROM quota_usage WHERE user_sub LIKE '%load-caller-%'");
+  assert.equal(usage.length, CALLERS, "one quota counter per caller");
+  assert.ok(usage.every((u) => u.used === QUOTA), JSON.stringify(usage));
+});

@@ -7,10 +7,10 @@ use std::cell::RefCell;
 
 use serde::Deserialize;
 use worker::wasm_bindgen::JsValue;
-use worker::{D1SessionConstraint, Env};
+use worker::{D1PreparedStatement, D1SessionConstraint, Env};
 
-use super::d1::{apply_batch, bind_value, db, first_row};
-use crate::billing::ledger::{self, Statement};
+use super::d1::{apply_batch, bind_value, db};
+use crate::billing::ledger::{self, SqlValue, Statement};
 use crate::billing::StoreError;
 use crate::paywall::LedgerReader;
 
@@ -53,21 +53,26 @@ struct CounterRow {
 }
 
 impl D1Ledger<'_> {
-    /// The caller's keys, read where `at` allows: a replica near the caller (D1's Sessions API,
-    /// `first-unconstrained`: only when the database has read replication on, else the primary)
-    /// or the primary itself (no session).
-    async fn keys_at(&self, sub: &str, at: Reads) -> Result<Vec<String>, StoreError> {
-        let params: Vec<JsValue> =
-            ledger::entitlements_params(sub, self.now_secs, self.grace_secs).iter().map(bind_value).collect();
+    /// `sql` with `params`, to be answered where `at` allows: a replica near the caller (D1's
+    /// Sessions API, `first-unconstrained`: only when the database has read replication on, else
+    /// the primary) or the primary itself (no session).
+    fn statement(&self, sql: &str, params: &[SqlValue], at: Reads) -> Result<D1PreparedStatement, StoreError> {
+        let params: Vec<JsValue> = params.iter().map(bind_value).collect();
         let db = db(self.env)?;
         let statement = match at {
             Reads::AnyReplica => {
                 let session = db.with_session_constraint(D1SessionConstraint::FirstUnconstrained);
-                session.map_err(|_| StoreError::Query)?.prepare(ledger::ENTITLEMENTS_SQL)
+                session.map_err(|_| StoreError::Query)?.prepare(sql)
             }
-            Reads::Primary => db.prepare(ledger::ENTITLEMENTS_SQL),
+            Reads::Primary => db.prepare(sql),
         };
-        let statement = statement.bind(&params).map_err(|_| StoreError::Statement)?;
+        statement.bind(&params).map_err(|_| StoreError::Statement)
+    }
+
+    /// The caller's entitlement keys, read where `at` allows.
+    async fn keys_at(&self, sub: &str, at: Reads) -> Result<Vec<String>, StoreError> {
+        let params = ledger::entitlements_params(sub, self.now_secs, self.grace_secs);
+        let statement = self.statement(ledger::ENTITLEMENTS_SQL, &params, at)?;
         let rows = statement.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
         let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
@@ -110,8 +115,10 @@ impl LedgerReader for D1Ledger<'_> {
         apply_batch(self.env, &statements).await
     }
 
+    /// A balance for display (`whoami`, the usage resource): a replica may answer.
     async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
-        let row: Option<serde_json::Value> = first_row(self.env, s.sql, &s.params).await?;
+        let statement = self.statement(s.sql, &s.params, Reads::AnyReplica)?;
+        let row: Option<serde_json::Value> = statement.first(None).await.map_err(|_| StoreError::Query)?;
         let first = row.as_ref().and_then(serde_json::Value::as_object).and_then(|o| o.values().next().cloned());
         Ok(first.and_then(|v| v.as_f64()).map(|n| n as i64))
     }
@@ -121,9 +128,9 @@ impl LedgerReader for D1Ledger<'_> {
         super::random::random_token(16)
     }
 
+    /// Quota counters for display: a replica may answer (admission takes its call in one write).
     async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
-        let statement = db(self.env)?.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?;
+        let statement = self.statement(s.sql, &s.params, Reads::AnyReplica)?;
         let rows = statement.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<CounterRow> = rows.results().map_err(|_| StoreError::Rows)?;
         Ok(rows.into_iter().map(|r| (r.quota_key, r.window_start as i64, r.used as i64)).collect())
