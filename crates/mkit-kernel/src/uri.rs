@@ -45,7 +45,7 @@ impl<'a> Host<'a> {
             return inner.parse().ok().map(Host::Ipv6);
         }
         match host.parse::<Ipv4Addr>() {
-            Ok(a) if matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file") => Some(Host::Ipv4(a)),
+            Ok(a) if is_special(scheme) => Some(Host::Ipv4(a)),
             _ => Some(Host::Domain(host)),
         }
     }
@@ -133,7 +133,7 @@ impl Uri {
 
     /// A loopback host of an `http`/`https` URL: `localhost`, an IPv4 in 127.0.0.0/8, or `[::1]`.
     pub fn is_loopback(&self) -> bool {
-        is_special(&self.scheme)
+        is_http(&self.scheme)
             && match self.parsed_host() {
                 Some(Host::Domain(d)) => d == "localhost",
                 Some(Host::Ipv4(a)) => a.is_loopback(),
@@ -149,8 +149,13 @@ impl Uri {
     }
 }
 
-/// The URL Standard's special schemes that carry a host this code looks at.
+/// The URL Standard's special schemes, whose hosts are parsed as domains or IP addresses.
 fn is_special(scheme: &str) -> bool {
+    matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp" | "file")
+}
+
+/// The special schemes a loopback rule looks at.
+fn is_http(scheme: &str) -> bool {
     scheme == "https" || scheme == "http"
 }
 
