@@ -42,7 +42,7 @@ import { connect } from "node:net";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { block, commands } from "./docs.mjs";
-import { cleanClone, sh, shellEnv } from "./stranger.mjs";
+import { cleanClone, removeClone, sh, shellEnv } from "./stranger.mjs";
 import { ACCOUNT_ID, cloudflareEnv, startFakeCloudflare } from "../e2e/fake-cloudflare.mjs";
 import { freePort } from "../e2e/harness.mjs";
 import { parseJsonc } from "../../scripts/jsonc.mjs";
@@ -122,6 +122,7 @@ after(async () => {
     for (const kept of LINKED) rmSync(join(operator.HOME, kept), { force: true });
     rmSync(operator.HOME, { recursive: true, force: true });
   }
+  removeClone(dir);
 });
 
 test("the first-deploy block is the walk's path: every line, in the doc's order", () => {

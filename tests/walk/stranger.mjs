@@ -33,6 +33,16 @@ export function cleanClone() {
   return dir;
 }
 
+/**
+ * Removes a clean clone (about 650 MB once built): left behind, a few walks fill a disk, and the
+ * next build fails to link. The link to this checkout's .tools goes first, by itself.
+ */
+export function removeClone(dir) {
+  if (!dir) return;
+  rmSync(join(dir, ".tools"), { force: true });
+  rmSync(dirname(dir), { recursive: true, force: true });
+}
+
 /** The environment of a person's shell: no variable the project's Makefile or tests export. */
 export function shellEnv(extra = {}) {
   const set = /^(MKIT_|WASM_|ESBUILD_BIN$|MAKE|MFLAGS$|CLOUDFLARE_|WRANGLER_|STRIPE_|npm_|NODE_|CARGO_TARGET_DIR$)/;

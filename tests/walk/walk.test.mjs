@@ -18,7 +18,7 @@ import { join } from "node:path";
 import { block, command, commands } from "./docs.mjs";
 import { undeployable } from "../../scripts/bundle-check.mjs";
 import { lastJson, pay, runClient } from "./person.mjs";
-import { canListen, cleanClone, ROOT, sh, startForeground } from "./stranger.mjs";
+import { canListen, cleanClone, removeClone, ROOT, sh, startForeground } from "./stranger.mjs";
 
 const README = "README.md";
 const READY = "mKit is running";
@@ -34,6 +34,7 @@ before(() => {
 });
 after(async () => {
   await dev?.stop();
+  removeClone(dir);
 });
 
 async function makeDev(name = "two-commands") {
