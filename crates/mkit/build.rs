@@ -49,6 +49,9 @@ fn validator(format: &str) -> Option<&'static str> {
         "claim_map" => "validate_claim_map",
         "scope_rules" => "validate_scope_rules",
         "issuers" => "validate_issuers",
+        "evm_address" => "validate_evm_address",
+        "x402_network" => "validate_x402_network",
+        "atomic_amount" => "validate_atomic_amount",
         _ => return None,
     })
 }

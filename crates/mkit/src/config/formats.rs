@@ -97,6 +97,24 @@ pub(super) fn validate_cache_seconds(v: &str) -> Result<(), &'static str> {
     }
 }
 
+/// `MKIT_X402_PAY_TO`: an EVM address.
+pub(super) fn validate_evm_address(v: &str) -> Result<(), &'static str> {
+    crate::billing::x402::is_evm_address(v).then_some(()).ok_or("must be an EVM address: 0x and 40 hex digits")
+}
+
+/// `MKIT_X402_NETWORK`: a network mKit knows the USDC of.
+pub(super) fn validate_x402_network(v: &str) -> Result<(), &'static str> {
+    crate::billing::x402::network(v).map(|_| ()).ok_or("must be eip155:8453 (Base) or eip155:84532 (Base Sepolia)")
+}
+
+/// `MKIT_X402_CREDIT_PRICE`: a positive whole number of the asset's smallest units.
+pub(super) fn validate_atomic_amount(v: &str) -> Result<(), &'static str> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(()),
+        _ => Err("must be a whole number of the asset's smallest units, at least 1"),
+    }
+}
+
 /// Any value: blank ones already count as unset.
 pub(super) fn validate_text(_: &str) -> Result<(), &'static str> {
     Ok(())

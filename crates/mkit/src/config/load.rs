@@ -48,6 +48,7 @@ impl Config {
             stripe_secret_key: value(src, "STRIPE_SECRET_KEY"),
             web_client: value(src, "MKIT_WEB_CLIENT_ID").zip(value(src, "MKIT_WEB_CLIENT_SECRET")),
             credit_pack: value(src, "MKIT_CREDIT_PACK"),
+            x402: machine_offer(src),
             prices: list("MKIT_PRICES")
                 .iter()
                 .filter_map(|p| p.split_once('=').map(|(e, id)| (e.trim().to_owned(), id.trim().to_owned())))
@@ -104,4 +105,15 @@ fn introspection(src: &dyn VarSource) -> Option<Introspection> {
         client_secret: value(src, "OAUTH_INTROSPECTION_CLIENT_SECRET")?,
     })
     .filter(|_| !is_on(src, "MKIT_AUTH_SERVER"))
+}
+
+/// `MKIT_X402_*`, once `check` has passed them: an offer when `MKIT_X402_PAY_TO` is set.
+fn machine_offer(src: &dyn VarSource) -> Option<crate::billing::x402::MachineOffer> {
+    use crate::billing::x402::{network, MachineOffer};
+    Some(MachineOffer {
+        pay_to: value(src, "MKIT_X402_PAY_TO")?,
+        network: network(&setting(src, "MKIT_X402_NETWORK")?)?,
+        credit_price: number(src, "MKIT_X402_CREDIT_PRICE"),
+        facilitator: setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/').to_owned(),
+    })
 }

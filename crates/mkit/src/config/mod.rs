@@ -114,6 +114,8 @@ pub struct Config {
     pub web_client: Option<(String, String)>,
     /// `MKIT_CREDIT_PACK`: the price lookup key of the credit pack the pay pages sell.
     pub credit_pack: Option<String>,
+    /// Machine payments (`MKIT_X402_*`): set when `MKIT_X402_PAY_TO` is.
+    pub x402: Option<crate::billing::x402::MachineOffer>,
     /// `MKIT_PRICES`: entitlement → price id; otherwise prices are found by lookup key.
     pub prices: Vec<(String, String)>,
     /// The Stripe mode whose events apply; `None` when it cannot be known (both apply).
@@ -355,6 +357,9 @@ mod tests {
         ("claim_map", validate_claim_map),
         ("scope_rules", validate_scope_rules),
         ("issuers", validate_issuers),
+        ("evm_address", validate_evm_address),
+        ("x402_network", validate_x402_network),
+        ("atomic_amount", validate_atomic_amount),
     ];
 
     /// Values on which every two validators of `FORMATS` disagree at least once.
@@ -373,6 +378,9 @@ mod tests {
         "a=b",
         "a=b c",
         "https://a.example,https://b.example",
+        "0x209693Bc6afc0C5328bA36FaF03C514EF312287C",
+        "eip155:8453",
+        "301",
     ];
 
     fn contract_json() -> Vec<serde_json::Value> {

@@ -63,6 +63,25 @@ pub async fn send(out: Outbound<'_>, cap: usize, deadline: Duration) -> Result<(
     }
 }
 
+/// POSTs the JSON `body` to `url` (an x402 facilitator): the status and at most `cap` bytes of
+/// body, all within `deadline`, no redirects.
+#[cfg(feature = "billing")]
+pub async fn post_json(url: &str, body: &str, cap: usize, deadline: Duration) -> Result<(u16, Vec<u8>), FetchError> {
+    let exchange = Box::pin(async move {
+        let headers = Headers::new();
+        let _ = headers.set("content-type", "application/json");
+        let _ = headers.set("accept", "application/json");
+        let req = new_request(url, Method::Post, &headers, Some(body), false).map_err(|_| FetchError::BadUrl)?;
+        let resp = Fetch::Request(req).send().await.map_err(|_| FetchError::Failed)?;
+        let status = resp.status_code();
+        Ok((status, read_capped(resp, cap).await?))
+    });
+    match select(exchange, Box::pin(Delay::from(deadline))).await {
+        Either::Left((result, _)) => result,
+        Either::Right(_) => Err(FetchError::Timeout),
+    }
+}
+
 /// GET `url` as JSON: at most `cap` bytes, all within `deadline`.
 pub async fn get_document(url: &str, cap: usize, deadline: Duration) -> Result<Vec<u8>, FetchError> {
     let exchange = Box::pin(exchange(url, cap));

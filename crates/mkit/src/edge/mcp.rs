@@ -237,9 +237,24 @@ async fn serve(
     let tasks =
         iso.registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
     let platform = WorkersPlatform { env };
+    #[cfg(feature = "billing")]
+    let host = base_url.split_once("://").map_or(base_url.as_str(), |(_, host)| host);
+    #[cfg(feature = "billing")]
+    let machine = config.x402.as_ref().map(|offer| super::x402::MachinePayments {
+        env,
+        offer,
+        sub: &principal.sub,
+        host,
+        now_secs: now_secs as i64,
+    });
+    #[cfg(feature = "billing")]
+    let machine_pay = machine.as_ref().map(|m| m as &dyn crate::mcp::x402::MachinePay);
+    #[cfg(not(feature = "billing"))]
+    let machine_pay = None;
     let caller = Caller {
         principal,
         entitlements: &paywall,
+        machine_pay,
         platform: Some(&platform),
         sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),

@@ -44,6 +44,8 @@ mod task_store;
 mod webcrypto;
 #[cfg(feature = "billing")]
 mod webhook;
+#[cfg(feature = "billing")]
+mod x402;
 
 use std::rc::Rc;
 
@@ -120,6 +122,7 @@ async fn housekeeping(env: &Env, config: &crate::config::Config, now: u64) -> Ve
         statements.push(crate::billing::usage::sweep(now as i64));
         statements.push(crate::billing::credits::settle_stale(now as i64));
         statements.push(crate::billing::meter::sweep(now as i64));
+        statements.push(crate::billing::x402::unconfirm_stale(now as i64));
     }
     #[cfg(feature = "auth-server")]
     if config.auth_server {

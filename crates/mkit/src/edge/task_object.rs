@@ -251,6 +251,7 @@ impl Runs {
         let caller = Caller {
             principal: &task.principal,
             entitlements: &paywall,
+            machine_pay: None,
             platform: Some(&platform),
             sealing: Some(&sealing),
             session_capabilities: None,

@@ -81,7 +81,7 @@ pub fn asks_for_input(outcome: &ToolOutcome) -> bool {
 
 /// The output of a run that finished (a typed tool's value, a raw tool's `structuredContent` or
 /// whole result), or `None` for one that failed or waits for input.
-fn finished(outcome: &ToolOutcome) -> Option<&Value> {
+pub(super) fn finished(outcome: &ToolOutcome) -> Option<&Value> {
     if asks_for_input(outcome) {
         return None;
     }

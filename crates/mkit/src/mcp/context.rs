@@ -175,6 +175,8 @@ pub struct ToolContext<'a> {
     /// The authenticated caller: `/mcp` never runs a tool without one.
     pub principal: &'a Principal,
     pub(crate) entitlements: &'a dyn DynEntitlements,
+    /// Per-call machine payments (x402), where the deployment takes them.
+    pub(crate) machine_pay: Option<&'a dyn super::x402::MachinePay>,
     /// The keys and clock `seal_state`/`open_state` use; `None` where no secret is configured.
     pub(crate) sealing: Option<&'a Sealing>,
     /// The tool being called (`tools/call`), which a sealed state is bound to.

@@ -53,6 +53,8 @@ pub mod tool;
 #[doc(hidden)]
 pub mod transport;
 pub mod version;
+#[doc(hidden)]
+pub mod x402;
 
 pub use context::{Denial, Entitlements, LocalFuture, LogLevel, MeterUsage, PayLink, ToolContext};
 pub use registry::Registry;

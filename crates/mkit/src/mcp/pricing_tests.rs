@@ -6,9 +6,9 @@ use super::*;
 
 /// Priced every way at once: the "gold" entitlement, one free call a day, 2 credits a call, and
 /// a meter whose value is the `units` the call reports.
-struct Priced(Option<&'static str>, Option<u32>, Option<u32>);
+pub(super) struct Priced(pub(super) Option<&'static str>, pub(super) Option<u32>, pub(super) Option<u32>);
 #[derive(serde::Deserialize, schemars::JsonSchema)]
-struct UnitsInput {
+pub(super) struct UnitsInput {
     #[serde(default)]
     fail: bool,
     #[serde(default)]

@@ -17,6 +17,7 @@ use super::tasks;
 use super::tasks_2025;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
+use super::x402;
 
 /// Why a request was not answered with a result.
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +222,14 @@ impl Server<'_> {
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
         let as_task = tasks::as_task(ctx, &tool.info, params)?;
+        if let (Some(payment), Some(pay), Some(credits)) = (x402::payment(params), ctx.machine_pay, tool.info.credits) {
+            if as_task {
+                return Err(
+                    RpcError::invalid_params("a call that carries a payment runs at once, not as a task").into()
+                );
+            }
+            return Ok(x402::pay_and_call(ctx, tool, args, pay, credits, payment).await?);
+        }
         let admitted = match ctx.task_admission {
             Some(a) => Ok(a.clone()),
             None => admit(ctx, &tool.info).await,
@@ -231,7 +240,13 @@ impl Server<'_> {
                 ctx.billing.set(Some(denial_label(&denial)));
                 let refusal = match denial {
                     Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
-                    Denial::PaymentRequired { result, pay } => paid::ask_to_pay(ctx, result, pay),
+                    Denial::PaymentRequired { result, pay } => match (ctx.machine_pay, tool.info.credits) {
+                        (Some(mp), Some(credits)) if x402::declared(ctx, params) => {
+                            let payment_required = mp.offer(&tool.info, credits, &result.message);
+                            Ok(x402::refusal(ctx, x402::Refused { payment_required, settlement: None }))
+                        }
+                        _ => paid::ask_to_pay(ctx, result, pay),
+                    },
                 };
                 // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
                 if as_task && ctx.protocol_version.era() == Era::Handshake {

@@ -21,6 +21,9 @@ use super::version::ProtocolVersion;
 /// How long a declaration is honoured; a client re-initializes after that.
 pub const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
 
+/// The x402 extension: a client that pays in-protocol is offered x402 (`mcp::x402`).
+const X402: &str = super::x402::EXTENSION;
+
 /// The capabilities that make a client worth holding a session for: the server may send it
 /// requests.
 const ASKABLE: [&str; 3] = ["sampling", "elicitation", "roots"];
@@ -45,8 +48,8 @@ pub fn wants_held(capabilities: Option<&Value>) -> bool {
 }
 
 /// The session id for an `initialize`: held when the hub opened one (`held`), else a
-/// declaration-only id when the client declared URL-mode elicitation (from 2025-11-25); `None`
-/// when nothing needs remembering.
+/// declaration-only id when the client declared URL-mode elicitation (from 2025-11-25) or the
+/// x402 extension; `None` when nothing needs remembering.
 pub fn mint(
     sealing: &Sealing,
     sub: &str,
@@ -54,20 +57,28 @@ pub fn mint(
     capabilities: Option<&Value>,
     held: Option<&str>,
 ) -> Option<String> {
+    let mut kept = Map::new();
+    if let Some(pays) = capabilities.and_then(|c| c.get("extensions")?.get(X402)).filter(|v| v.is_object()) {
+        kept.insert("extensions".into(), json!({ X402: pays }));
+    }
     let declared = match held {
         Some(id) => {
-            let kept: Map<String, Value> = ASKABLE
-                .iter()
-                .filter_map(|k| Some(((*k).to_owned(), capabilities?.get(k).filter(|v| v.is_object())?.clone())))
-                .collect();
+            kept.extend(
+                ASKABLE
+                    .iter()
+                    .filter_map(|k| Some(((*k).to_owned(), capabilities?.get(k).filter(|v| v.is_object())?.clone()))),
+            );
             json!({ "capabilities": kept, "held": id })
         }
         None => {
-            let url = capabilities.and_then(|c| c.get("elicitation")?.get("url")).filter(|u| u.is_object())?;
-            if version < ProtocolVersion::V2025_11_25 {
+            let url = capabilities.and_then(|c| c.get("elicitation")?.get("url")).filter(|u| u.is_object());
+            if let Some(url) = url.filter(|_| version >= ProtocolVersion::V2025_11_25) {
+                kept.insert("elicitation".into(), json!({ "url": url }));
+            }
+            if kept.is_empty() {
                 return None;
             }
-            json!({ "capabilities": { "elicitation": { "url": url } } })
+            json!({ "capabilities": kept })
         }
     };
     let key = sealing.keys.first()?;
@@ -126,6 +137,20 @@ mod tests {
         let later = Sealing { now_secs: s.now_secs + SESSION_TTL_SECS, ..sealing() };
         assert_eq!(open(&later, "alice", &id), None, "expired");
         assert_eq!(open(&s, "alice", "not-a-session"), None);
+    }
+
+    #[test]
+    fn an_x402_declaration_is_remembered_in_every_version_and_beside_the_rest() {
+        let s = sealing();
+        let pays = json!({ "extensions": { X402: {}, "other/ext": {} } });
+        let id = mint(&s, "alice", ProtocolVersion::V2025_03_26, Some(&pays), None).expect("minted");
+        assert_eq!(open(&s, "alice", &id).expect("opens").capabilities, json!({ "extensions": { X402: {} } }));
+        let both = json!({ "extensions": { X402: {} }, "elicitation": { "url": {} }, "sampling": {} });
+        let id = mint(&s, "alice", ProtocolVersion::V2025_11_25, Some(&both), Some("h2")).expect("minted");
+        let kept = open(&s, "alice", &id).expect("opens").capabilities;
+        assert_eq!(kept, json!({ "extensions": { X402: {} }, "elicitation": { "url": {} }, "sampling": {} }));
+        let other = json!({ "extensions": { "other/ext": {} } });
+        assert_eq!(mint(&s, "alice", ProtocolVersion::V2025_11_25, Some(&other), None), None);
     }
 
     #[test]

@@ -110,6 +110,7 @@ fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) ->
     let caller = Caller {
         principal: &principal,
         entitlements: &Free,
+        machine_pay: None,
         platform: None,
         sealing: Some(&sealing),
         session_capabilities: caps,

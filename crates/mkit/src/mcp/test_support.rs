@@ -51,6 +51,7 @@ pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
     Caller {
         principal,
         entitlements: &Free,
+        machine_pay: None,
         platform: None,
         sealing: None,
         session_capabilities: None,

@@ -132,6 +132,8 @@ struct Harness {
     entitlements: Ledger,
     /// What a handshake-era client's `Mcp-Session-Id` declared.
     session: Option<Value>,
+    /// Per-call machine payments, where a test takes them.
+    machine_pay: Option<Box<dyn super::x402::MachinePay>>,
 }
 
 /// A settle the ledger stand-in was asked for: the debit, and the meter's name and value.
@@ -236,6 +238,7 @@ impl Harness {
             principal: user(&[]),
             entitlements: Ledger::new(Ok(&["pro"])),
             session: None,
+            machine_pay: None,
         }
     }
 
@@ -251,6 +254,7 @@ impl Harness {
         let caller = Caller {
             principal: &self.principal,
             entitlements: &self.entitlements,
+            machine_pay: self.machine_pay.as_deref(),
             platform: None,
             sealing: Some(&sealing),
             session_capabilities: self.session.as_ref(),
@@ -951,6 +955,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
         let caller = Caller {
             principal: &h.principal,
             entitlements: &h.entitlements,
+            machine_pay: None,
             platform: None,
             sealing: Some(&sealing),
             session_capabilities: None,
@@ -1094,6 +1099,9 @@ fn a_quota_group_is_one_counter() {
 
 #[path = "pricing_tests.rs"]
 mod pricing;
+
+#[path = "x402_tests.rs"]
+mod x402_paid;
 
 #[test]
 fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own() {

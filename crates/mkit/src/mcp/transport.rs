@@ -42,6 +42,8 @@ pub fn parse_body(body: &[u8]) -> Option<Value> {
 pub struct Caller<'a> {
     pub principal: &'a Principal,
     pub entitlements: &'a dyn DynEntitlements,
+    /// Per-call machine payments (x402), where the deployment takes them.
+    pub machine_pay: Option<&'a dyn super::x402::MachinePay>,
     /// The platform's database and clock, handed to tools.
     pub platform: Option<&'a dyn Platform>,
     /// Keys for sealed request state (`ToolContext::seal_state`) and session ids.
@@ -298,6 +300,7 @@ pub(super) fn context<'a>(
         protocol_version: version,
         principal: caller.principal,
         entitlements: caller.entitlements,
+        machine_pay: caller.machine_pay,
         sealing: caller.sealing,
         tool: if method == "tools/call" { params.get("name").and_then(Value::as_str) } else { None },
         platform: caller.platform,

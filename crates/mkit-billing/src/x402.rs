@@ -1,0 +1,286 @@
+//! Machine payments in x402 v2, scheme `exact` on EVM networks: the offer a caller can pay for one
+//! call, the check of a payment against it before any facilitator is asked, and the ledger rows
+//! that let each payment count once (`migrations/0012_machine_payments.sql`). The wire shapes are
+//! x402's `PaymentRequired`, `PaymentRequirements` and `PaymentPayload` (`specs/x402-specification-v2.md`
+//! in x402-foundation/x402). Pure: the facilitator's round trips belong to the Workers binding.
+
+use mkit_kernel::sql::{SqlValue, Statement};
+use serde_json::{json, Value};
+
+/// The x402 protocol version mKit speaks.
+pub const X402_VERSION: u64 = 2;
+
+/// How long a payer's authorization may take to reach mKit (`maxTimeoutSeconds`).
+pub const MAX_TIMEOUT_SECS: u64 = 60;
+
+/// A network mKit prices on, with the asset it takes there: USDC, whose EIP-712 domain (name,
+/// version) the payer signs. The values are the official `@x402/evm` package's default assets.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Network {
+    /// The CAIP-2 id, e.g. `eip155:8453`.
+    pub id: &'static str,
+    /// The token contract.
+    pub asset: &'static str,
+    /// The token's EIP-712 domain name.
+    pub name: &'static str,
+    /// The token's EIP-712 domain version.
+    pub version: &'static str,
+}
+
+/// Base and Base Sepolia, with USDC.
+pub const NETWORKS: [Network; 2] = [
+    Network { id: "eip155:8453", asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", name: "USD Coin", version: "2" },
+    Network { id: "eip155:84532", asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: "USDC", version: "2" },
+];
+
+/// The network with CAIP-2 id `id`, if mKit prices on it.
+pub fn network(id: &str) -> Option<&'static Network> {
+    NETWORKS.iter().find(|n| n.id == id)
+}
+
+/// `0x` and 40 hexadecimal digits.
+pub fn is_evm_address(v: &str) -> bool {
+    is_hex(v, 40)
+}
+
+fn is_hex(v: &str, digits: usize) -> bool {
+    v.strip_prefix("0x").is_some_and(|h| h.len() == digits && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// What the seller set: where payments go, what a credit costs, and who verifies and settles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineOffer {
+    /// The network and its asset.
+    pub network: &'static Network,
+    /// The address paid.
+    pub pay_to: String,
+    /// A credit's price in the asset's atomic units (USDC: millionths of a dollar).
+    pub credit_price: u64,
+    /// The facilitator's base URL (its `/verify` and `/settle`).
+    pub facilitator: String,
+}
+
+impl MachineOffer {
+    /// The amount of a call costing `credits`, in atomic units, as x402 writes it (decimal text).
+    pub fn amount(&self, credits: u32) -> String {
+        (u128::from(self.credit_price) * u128::from(credits)).to_string()
+    }
+
+    /// The one `PaymentRequirements` mKit accepts for a call costing `credits`.
+    pub fn requirements(&self, credits: u32) -> Value {
+        let n = self.network;
+        json!({
+            "scheme": "exact",
+            "network": n.id,
+            "amount": self.amount(credits),
+            "asset": n.asset,
+            "payTo": self.pay_to,
+            "maxTimeoutSeconds": MAX_TIMEOUT_SECS,
+            "extra": { "name": n.name, "version": n.version },
+        })
+    }
+
+    /// The `PaymentRequired` for `resource`, saying why (`error`).
+    pub fn payment_required(&self, resource: &Resource<'_>, credits: u32, error: &str) -> Value {
+        json!({
+            "x402Version": X402_VERSION,
+            "error": error,
+            "resource": { "url": resource.url, "description": resource.description, "mimeType": "application/json" },
+            "accepts": [self.requirements(credits)],
+        })
+    }
+}
+
+/// What a payment buys: one call of a tool, named by URL (`mcp://<host>/tools/<name>`).
+pub struct Resource<'a> {
+    /// The tool's URL; a payment made for another is refused.
+    pub url: String,
+    /// The tool's description.
+    pub description: &'a str,
+}
+
+impl<'a> Resource<'a> {
+    /// The resource of tool `name` on the server at `host`.
+    pub fn tool(host: &str, name: &str, description: &'a str) -> Self {
+        Resource { url: format!("mcp://{host}/tools/{name}"), description }
+    }
+}
+
+/// Why a payment was refused before a facilitator was asked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    /// Not an x402 v2 payment.
+    Version,
+    /// Made for another resource.
+    Resource,
+    /// For another amount than this call costs.
+    Amount,
+    /// Another scheme, network, asset or payee.
+    Terms,
+    /// Not an EIP-3009 authorization mKit can key.
+    Payload,
+}
+
+impl Mismatch {
+    /// The reason, as the refusal's `error` says it.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Mismatch::Version => "unsupported x402 version: send an x402Version 2 payment",
+            Mismatch::Resource => "this payment was made for another resource",
+            Mismatch::Amount => "this payment is for another amount than this call costs",
+            Mismatch::Terms => "this payment does not match the offer (scheme, network, asset or payTo)",
+            Mismatch::Payload => "this payment's payload is not an exact EVM authorization",
+        }
+    }
+}
+
+/// A payment that matches the offer: its ledger key, and the payer it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Matched {
+    /// `network:asset:payer:nonce`, lowercased: what the chain lets pay once.
+    pub key: String,
+    /// The authorization's `from`.
+    pub payer: String,
+}
+
+/// Checks `payment` (a `PaymentPayload`) against `requirements` and `resource_url`.
+pub fn check(payment: &Value, requirements: &Value, resource_url: &str) -> Result<Matched, Mismatch> {
+    if payment.get("x402Version").and_then(Value::as_u64) != Some(X402_VERSION) {
+        return Err(Mismatch::Version);
+    }
+    if payment.pointer("/resource/url").and_then(Value::as_str) != Some(resource_url) {
+        return Err(Mismatch::Resource);
+    }
+    let accepted = payment.get("accepted").ok_or(Mismatch::Terms)?;
+    let same = |field: &str, fold: bool| match (
+        accepted.get(field).and_then(Value::as_str),
+        requirements.get(field).and_then(Value::as_str),
+    ) {
+        (Some(a), Some(b)) if fold => a.eq_ignore_ascii_case(b),
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    };
+    if !same("amount", false) {
+        return Err(Mismatch::Amount);
+    }
+    if !(same("scheme", false) && same("network", false) && same("asset", true) && same("payTo", true)) {
+        return Err(Mismatch::Terms);
+    }
+    key(payment, requirements)
+}
+
+fn key(payment: &Value, requirements: &Value) -> Result<Matched, Mismatch> {
+    let auth = payment.pointer("/payload/authorization").ok_or(Mismatch::Payload)?;
+    let from = auth.get("from").and_then(Value::as_str).filter(|f| is_evm_address(f)).ok_or(Mismatch::Payload)?;
+    let nonce = auth.get("nonce").and_then(Value::as_str).filter(|n| is_hex(n, 64)).ok_or(Mismatch::Payload)?;
+    let field = |f: &str| requirements.get(f).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
+    let key =
+        format!("{}:{}:{}:{}", field("network"), field("asset"), from.to_ascii_lowercase(), nonce.to_ascii_lowercase());
+    Ok(Matched { key, payer: from.to_owned() })
+}
+
+// ---- the ledger -----------------------------------------------------------------------------
+
+const CLAIM_SQL: &str = "\
+INSERT INTO machine_payments (id, user_sub, tool, network, asset, amount, pay_to, payer, state, created_at, updated_at) \
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'verifying', ?9, ?9) ON CONFLICT (id) DO NOTHING";
+
+const VERIFIED_SQL: &str =
+    "UPDATE machine_payments SET state = 'verified', updated_at = ?2 WHERE id = ?1 AND state = 'verifying'";
+
+const SETTLED_SQL: &str =
+    "UPDATE machine_payments SET state = 'settled', tx = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'verified'";
+
+const CLOSED_SQL: &str =
+    "UPDATE machine_payments SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'verified'";
+
+const RELEASE_SQL: &str = "DELETE FROM machine_payments WHERE id = ?1 AND state IN ('verifying', 'verified')";
+
+/// Payments an ended isolate left open: settle may have gone out, so they are not released.
+const UNCONFIRM_STALE_SQL: &str = "\
+UPDATE machine_payments SET state = 'unconfirmed', reason = 'abandoned', updated_at = ?2 \
+ WHERE state IN ('verifying', 'verified') AND created_at < ?1";
+
+/// What `caller` paid in settled machine payments: their count, and the amounts.
+pub const PAID_SQL: &str = "SELECT amount FROM machine_payments WHERE user_sub = ?1 AND state = 'settled'";
+
+/// How long a payment may stay open before the sweep marks it unconfirmed.
+pub const STALE_SECS: i64 = 3_600;
+
+/// One payment of one call.
+pub struct Payment<'a> {
+    /// `Matched::key`.
+    pub key: &'a str,
+    /// The caller (OAuth subject) who sent it.
+    pub sub: &'a str,
+    /// The tool it pays for.
+    pub tool: &'a str,
+    /// The authorization's payer.
+    pub payer: &'a str,
+}
+
+fn text(v: &str) -> SqlValue {
+    SqlValue::Text(v.to_owned())
+}
+
+impl Payment<'_> {
+    /// Claims the payment for this call: one row changed, or none for a payment already used.
+    pub fn claim(&self, offer: &MachineOffer, credits: u32, now_secs: i64) -> Statement {
+        let n = offer.network;
+        let params = vec![
+            text(self.key),
+            text(self.sub),
+            text(self.tool),
+            text(n.id),
+            text(n.asset),
+            SqlValue::Text(offer.amount(credits)),
+            text(&offer.pay_to),
+            text(self.payer),
+            SqlValue::Int(now_secs),
+        ];
+        Statement { sql: CLAIM_SQL, params }
+    }
+}
+
+/// The facilitator verified payment `key`.
+pub fn verified(key: &str, now_secs: i64) -> Statement {
+    Statement { sql: VERIFIED_SQL, params: vec![text(key), SqlValue::Int(now_secs)] }
+}
+
+/// The facilitator settled payment `key` in transaction `tx`.
+pub fn settled(key: &str, tx: &str, now_secs: i64) -> Statement {
+    Statement { sql: SETTLED_SQL, params: vec![text(key), text(tx), SqlValue::Int(now_secs)] }
+}
+
+/// How a verified payment ended when it did not settle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unsettled {
+    /// The facilitator refused to settle: nothing moved.
+    Failed,
+    /// No answer: it may have settled on chain; reconcile by the payer and nonce.
+    Unconfirmed,
+}
+
+/// Closes verified payment `key` that did not settle, with the facilitator's `reason`.
+pub fn unsettled(key: &str, how: Unsettled, reason: &str, now_secs: i64) -> Statement {
+    let state = match how {
+        Unsettled::Failed => "failed",
+        Unsettled::Unconfirmed => "unconfirmed",
+    };
+    let reason: String = reason.chars().take(200).collect();
+    Statement { sql: CLOSED_SQL, params: vec![text(key), text(state), SqlValue::Text(reason), SqlValue::Int(now_secs)] }
+}
+
+/// Nothing was settled for payment `key`: its row goes, so the authorization may pay again.
+pub fn release(key: &str) -> Statement {
+    Statement { sql: RELEASE_SQL, params: vec![text(key)] }
+}
+
+/// Marks payments open longer than `STALE_SECS` unconfirmed (their isolate ended mid-call).
+pub fn unconfirm_stale(now_secs: i64) -> Statement {
+    Statement { sql: UNCONFIRM_STALE_SQL, params: vec![SqlValue::Int(now_secs - STALE_SECS), SqlValue::Int(now_secs)] }
+}
+
+#[cfg(test)]
+#[path = "x402_tests.rs"]
+mod tests;

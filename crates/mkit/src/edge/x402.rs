@@ -1,0 +1,150 @@
+//! Machine payments (x402) on Workers: the offer from `MKIT_X402_*`, the claim of each payment in
+//! D1 before the facilitator is asked (so a replayed or concurrent copy runs nothing), and the
+//! facilitator's `/verify` and `/settle`, each within a deadline. Fails closed: a facilitator
+//! or ledger that cannot answer runs nothing and charges nothing. Feature `billing`.
+
+use serde_json::{json, Value};
+use std::time::Duration;
+use worker::Env;
+
+use super::d1::apply_batch;
+use super::fetch::post_json;
+use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
+use crate::mcp::context::LocalFuture;
+use crate::mcp::tool::ToolInfo;
+use crate::mcp::x402::{MachinePay, Refused, Verified};
+
+/// A facilitator's answer is a small JSON object.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// Verification is a signature and a balance read.
+const VERIFY_DEADLINE: Duration = Duration::from_secs(10);
+/// Settlement waits for a transaction; past this the outcome is unknown (`unconfirmed`).
+const SETTLE_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The caller's machine payments on this request.
+pub struct MachinePayments<'a> {
+    pub env: &'a Env,
+    pub offer: &'a MachineOffer,
+    pub sub: &'a str,
+    /// The host of this server's resource URL, which names each tool's resource.
+    pub host: &'a str,
+    pub now_secs: i64,
+}
+
+impl MachinePayments<'_> {
+    fn resource<'t>(&self, tool: &'t ToolInfo) -> Resource<'t> {
+        Resource::tool(self.host, tool.name, tool.description)
+    }
+
+    fn refused(&self, tool: &ToolInfo, credits: u32, why: &str) -> Refused {
+        Refused { payment_required: self.offer.payment_required(&self.resource(tool), credits, why), settlement: None }
+    }
+
+    async fn verify_and_claim(&self, tool: &ToolInfo, credits: u32, payment: &Value) -> Result<Verified, Refused> {
+        let requirements = self.offer.requirements(credits);
+        let resource = self.resource(tool);
+        let matched =
+            x402::check(payment, &requirements, &resource.url).map_err(|m| self.refused(tool, credits, m.reason()))?;
+        let claim = Payment { key: &matched.key, sub: self.sub, tool: tool.name, payer: &matched.payer };
+        match apply_batch(self.env, &[claim.claim(self.offer, credits, self.now_secs)]).await {
+            Ok(changed) if changed.first() == Some(&1) => {}
+            Ok(_) => return Err(self.refused(tool, credits, "this payment was already used")),
+            Err(_) => return Err(self.refused(tool, credits, UNRECORDED)),
+        }
+        let answer = facilitate(&self.offer.facilitator, "verify", payment, &requirements, VERIFY_DEADLINE).await;
+        let why = match answer {
+            Ok(v) if v.get("isValid") == Some(&Value::Bool(true)) => {
+                if apply_batch(self.env, &[x402::verified(&matched.key, self.now_secs)]).await.is_ok() {
+                    let key = matched.key;
+                    return Ok(Verified { key, payment: payment.clone(), requirements, credits });
+                }
+                UNRECORDED.to_owned()
+            }
+            Ok(v) => format!("the facilitator refused this payment: {}", reason(&v, "invalidReason")),
+            Err(_) => "the facilitator cannot be reached now; nothing was charged: try again".to_owned(),
+        };
+        let _ = apply_batch(self.env, &[x402::release(&matched.key)]).await;
+        Err(self.refused(tool, credits, &why))
+    }
+
+    async fn settle_paid(&self, tool: &ToolInfo, paid: &Verified) -> Result<Value, Refused> {
+        let answer =
+            facilitate(&self.offer.facilitator, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE).await;
+        let (how, why, settlement) = match answer {
+            Ok(v) if v.get("success") == Some(&Value::Bool(true)) => {
+                let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
+                // Recorded or not, the payer has paid: the result is theirs. An unrecorded row
+                // stays `verified`, and the sweep marks it unconfirmed for reconciliation.
+                let _ = apply_batch(self.env, &[x402::settled(&paid.key, tx, self.now_secs)]).await;
+                return Ok(v);
+            }
+            Ok(v) => (Unsettled::Failed, reason(&v, "errorReason"), Some(v)),
+            Err(e) => (Unsettled::Unconfirmed, e.code().to_owned(), None),
+        };
+        let _ = apply_batch(self.env, &[x402::unsettled(&paid.key, how, &why, self.now_secs)]).await;
+        let message = match how {
+            Unsettled::Failed => format!("Settlement failed: {why}; the result is withheld"),
+            Unsettled::Unconfirmed => {
+                "Settlement failed: the facilitator did not answer; the result is withheld".into()
+            }
+        };
+        Err(Refused { settlement, ..self.refused(tool, paid.credits, &message) })
+    }
+}
+
+/// The ledger could not record the claim: nothing runs, nothing is charged.
+const UNRECORDED: &str = "payments cannot be recorded now; nothing was charged: try again";
+
+/// A facilitator's reason code, as it may reach the caller: short, and only `[a-z0-9_]`.
+fn reason(answer: &Value, field: &str) -> String {
+    let code = answer.get(field).and_then(Value::as_str).unwrap_or("no reason given");
+    code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ' ').take(100).collect()
+}
+
+/// POSTs `{ x402Version, paymentPayload, paymentRequirements }` to the facilitator's `/{path}`, as
+/// `@x402/core`'s `HTTPFacilitatorClient` does; the JSON object it answers. A non-2xx answer
+/// that still carries the verdict (`isValid`, `success`) counts as that verdict.
+async fn facilitate(
+    base: &str,
+    path: &str,
+    payment: &Value,
+    requirements: &Value,
+    deadline: Duration,
+) -> Result<Value, super::fetch::FetchError> {
+    use super::fetch::FetchError;
+    let body =
+        json!({ "x402Version": x402::X402_VERSION, "paymentPayload": payment, "paymentRequirements": requirements });
+    let url = format!("{base}/{path}");
+    let (status, bytes) = post_json(&url, &body.to_string(), MAX_ANSWER_BYTES, deadline).await?;
+    let answer: Value = serde_json::from_slice(&bytes).map_err(|_| FetchError::Status)?;
+    let verdict = if path == "verify" { "isValid" } else { "success" };
+    match answer.get(verdict) {
+        Some(Value::Bool(_)) if (200..300).contains(&status) || (400..500).contains(&status) => Ok(answer),
+        _ => Err(FetchError::Status),
+    }
+}
+
+impl MachinePay for MachinePayments<'_> {
+    fn offer(&self, tool: &ToolInfo, credits: u32, error: &str) -> Value {
+        self.offer.payment_required(&self.resource(tool), credits, error)
+    }
+
+    fn verify<'a>(
+        &'a self,
+        tool: &'a ToolInfo,
+        credits: u32,
+        payment: &'a Value,
+    ) -> LocalFuture<'a, Result<Verified, Refused>> {
+        Box::pin(self.verify_and_claim(tool, credits, payment))
+    }
+
+    fn settle<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
+        Box::pin(self.settle_paid(tool, paid))
+    }
+
+    fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {
+        Box::pin(async move {
+            let _ = apply_batch(self.env, &[x402::release(&paid.key)]).await;
+        })
+    }
+}

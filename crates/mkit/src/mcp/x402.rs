@@ -1,0 +1,146 @@
+//! Per-call machine payments over MCP: the x402 transport's two bindings
+//! (`specs/transports-v2/mcp.md` in x402-foundation/x402). A caller that declares it pays
+//! in-protocol is refused with an x402 `PaymentRequired` instead of mKit's `payment_required`
+//! result: the extension binding (`resultType: "payment_required"`) when its 2026-07-28 request
+//! declares `org.x402/payment`, else the tool-result binding (`isError` with the offer in
+//! `structuredContent` and `content[0].text`). A call that carries `_meta["x402/payment"]` is
+//! verified, run, then settled; a result whose settlement fails is withheld (the transport's
+//! rule). MPP's MCP binding is not followed: its `-32042` is 2025-11-25's URL-elicitation code.
+//!
+//! The core sees x402's JSON only; `MachinePay` (the Workers binding) holds the offer, the
+//! facilitator and the ledger.
+
+use serde_json::{json, Map, Value};
+
+use super::admission::finished;
+use super::context::{LocalFuture, ToolContext};
+use super::jsonrpc::RpcError;
+use super::render::render_outcome;
+use super::tool::{RegisteredTool, ToolInfo};
+use super::version::Era;
+
+/// `_meta` key of the client's `PaymentPayload`.
+pub const PAYMENT: &str = "x402/payment";
+/// `_meta` key of the server's `SettlementResponse`.
+pub const PAYMENT_RESPONSE: &str = "x402/payment-response";
+/// The extension a client declares to get the `payment_required` result type.
+pub const EXTENSION: &str = "org.x402/payment";
+
+/// A payment the facilitator verified and the ledger claimed for this call.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The ledger's key of the payment.
+    pub key: String,
+    /// The `PaymentPayload`, as sent.
+    pub payment: Value,
+    /// The `PaymentRequirements` it was verified against.
+    pub requirements: Value,
+    /// What the call costs, in credits (the offer's unit).
+    pub credits: u32,
+}
+
+/// A refusal: the `PaymentRequired` to send, and the `SettlementResponse` when settling failed.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub payment_required: Value,
+    pub settlement: Option<Value>,
+}
+
+/// Machine payments as the protocol core asks for them.
+pub trait MachinePay {
+    /// The `PaymentRequired` for one call of `tool` costing `credits`, saying `error`.
+    fn offer(&self, tool: &ToolInfo, credits: u32, error: &str) -> Value;
+    /// Checks `payment` against the offer, claims it in the ledger and has the facilitator
+    /// verify it; nothing is claimed when it is refused.
+    fn verify<'a>(
+        &'a self,
+        tool: &'a ToolInfo,
+        credits: u32,
+        payment: &'a Value,
+    ) -> LocalFuture<'a, Result<Verified, Refused>>;
+    /// Settles a verified payment after its call finished: the `SettlementResponse`.
+    fn settle<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>>;
+    /// The call did not finish: nothing is settled, and the claim goes.
+    fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()>;
+}
+
+/// The request's `PaymentPayload`, if it carries one.
+pub fn payment(params: &Map<String, Value>) -> Option<&Value> {
+    params.get("_meta")?.get(PAYMENT).filter(|p| !p.is_null())
+}
+
+/// Whether the caller declared the `org.x402/payment` extension (per request from 2026-07-28,
+/// at `initialize` before).
+fn takes_extension(ctx: &ToolContext<'_>) -> bool {
+    ctx.client_capabilities.and_then(|c| c.get("extensions")?.get(EXTENSION)).is_some_and(|e| !e.is_null())
+}
+
+/// Whether an x402 offer answers this caller: it declared the extension or sent a payment.
+pub fn declared(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> bool {
+    takes_extension(ctx) || payment(params).is_some()
+}
+
+/// The refusal in the binding the caller gets.
+pub fn refusal(ctx: &ToolContext<'_>, refused: Refused) -> Value {
+    let Refused { payment_required, settlement } = refused;
+    let mut result = if ctx.protocol_version.era() == Era::Stateless && takes_extension(ctx) {
+        json!({ "resultType": "payment_required", "paymentRequired": payment_required })
+    } else {
+        let text = serde_json::to_string(&payment_required).unwrap_or_default();
+        let mut r = json!({ "isError": true, "content": [{ "type": "text", "text": text }] });
+        if ctx.protocol_version.has_structured_output() {
+            r["structuredContent"] = payment_required;
+        }
+        r
+    };
+    if let Some(s) = settlement {
+        with_settlement(&mut result, s);
+    }
+    result
+}
+
+/// A call that carries a payment: verified and claimed, run, then settled. A run that did not
+/// finish (an error, a round that asks for input) settles nothing and releases the claim; a
+/// finished one whose settlement fails is withheld, and only the refusal is sent.
+pub async fn pay_and_call(
+    ctx: &ToolContext<'_>,
+    tool: &RegisteredTool,
+    args: Value,
+    pay: &dyn MachinePay,
+    credits: u32,
+    payment: &Value,
+) -> Result<Value, RpcError> {
+    let paid = match pay.verify(&tool.info, credits, payment).await {
+        Ok(paid) => paid,
+        Err(refused) => {
+            ctx.billing.set(Some("x402_refused"));
+            return Ok(refusal(ctx, refused));
+        }
+    };
+    ctx.billing.set(Some("x402"));
+    let outcome = tool.call(ctx, args).await;
+    if finished(&outcome).is_none() {
+        pay.release(&paid).await;
+        return render_outcome(tool.info.name, outcome, ctx.protocol_version);
+    }
+    let result = render_outcome(tool.info.name, outcome, ctx.protocol_version);
+    match pay.settle(&tool.info, &paid).await {
+        Ok(settlement) => result.map(|mut r| {
+            with_settlement(&mut r, settlement);
+            r
+        }),
+        Err(refused) => {
+            ctx.billing.set(Some("x402_unsettled"));
+            Ok(refusal(ctx, refused))
+        }
+    }
+}
+
+/// Puts the `SettlementResponse` into the result's `_meta`.
+pub fn with_settlement(result: &mut Value, settlement: Value) {
+    if let Value::Object(r) = result {
+        if let Value::Object(meta) = r.entry("_meta").or_insert_with(|| Value::Object(Map::new())) {
+            meta.insert(PAYMENT_RESPONSE.into(), settlement);
+        }
+    }
+}
