@@ -171,9 +171,14 @@ test("64 concurrent paid calls settle 64 times; 8 copies of one payment run once
     `SELECT COUNT(*) AS n FROM machine_payments WHERE payer = '${w.address}' AND state = 'settled'`);
   assert.equal(n, 64);
   const one = await w.pay(required);
+  const [refusedBefore, verifiesBefore] = [logged("x402_refused"), facilitator.verifyCount];
   const copies = await Promise.all(Array.from({ length: 8 }, () => call(one)));
   assert.equal(copies.filter((r) => r.isError !== true).length, 1);
   assert.equal(facilitator.settlements.length, settled + 65);
+  // The ledger's claim stops the 7 copies before the facilitator: the tool ran once, not 8 times
+  // with 7 results withheld at settlement.
+  assert.equal(logged("x402_refused"), refusedBefore + 7);
+  assert.equal(facilitator.verifyCount, verifiesBefore + 1);
 });
 
 test("a 2026-07-28 request that declares the extension gets the payment_required result type", async () => {
