@@ -92,8 +92,10 @@ test("an agent is offered x402, pays, and the tool runs once and settles once", 
   assert.equal(facilitator.settlements.length, settled + 1, "settled once");
   const [row] = await rows(`payer = '${w.address}'`);
   assert.deepEqual(row, { state: "settled", tx: receipt.transaction, amount: "10000", user_sub: sub, payer: w.address });
-  assert.equal((await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.credits, 0,
-    "a machine payment buys the call, not credits");
+  const me = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent;
+  assert.equal(me.credits, 0, "a machine payment buys the call, not credits");
+  assert.deepEqual(me.machine_payments, { calls: 1, amount: "10000",
+    asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", network: "eip155:84532" });
 });
 
 test("a replayed payment is refused and runs nothing", async () => {

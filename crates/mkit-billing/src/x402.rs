@@ -185,23 +185,20 @@ const CLAIM_SQL: &str = "\
 INSERT INTO machine_payments (id, user_sub, tool, network, asset, amount, pay_to, payer, state, created_at, updated_at) \
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'verifying', ?9, ?9) ON CONFLICT (id) DO NOTHING";
 
-const VERIFIED_SQL: &str =
-    "UPDATE machine_payments SET state = 'verified', updated_at = ?2 WHERE id = ?1 AND state = 'verifying'";
-
 const SETTLED_SQL: &str =
-    "UPDATE machine_payments SET state = 'settled', tx = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'verified'";
+    "UPDATE machine_payments SET state = 'settled', tx = ?2, updated_at = ?3 WHERE id = ?1 AND state = 'verifying'";
 
 const CLOSED_SQL: &str =
-    "UPDATE machine_payments SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'verified'";
+    "UPDATE machine_payments SET state = ?2, reason = ?3, updated_at = ?4 WHERE id = ?1 AND state = 'verifying'";
 
-const RELEASE_SQL: &str = "DELETE FROM machine_payments WHERE id = ?1 AND state IN ('verifying', 'verified')";
+const RELEASE_SQL: &str = "DELETE FROM machine_payments WHERE id = ?1 AND state = 'verifying'";
 
 /// Payments an ended isolate left open: settle may have gone out, so they are not released.
 const UNCONFIRM_STALE_SQL: &str = "\
 UPDATE machine_payments SET state = 'unconfirmed', reason = 'abandoned', updated_at = ?2 \
- WHERE state IN ('verifying', 'verified') AND created_at < ?1";
+ WHERE state = 'verifying' AND created_at < ?1";
 
-/// What `caller` paid in settled machine payments: their count, and the amounts.
+/// The amounts of `caller`'s settled machine payments.
 pub const PAID_SQL: &str = "SELECT amount FROM machine_payments WHERE user_sub = ?1 AND state = 'settled'";
 
 /// How long a payment may stay open before the sweep marks it unconfirmed.
@@ -242,11 +239,6 @@ impl Payment<'_> {
     }
 }
 
-/// The facilitator verified payment `key`.
-pub fn verified(key: &str, now_secs: i64) -> Statement {
-    Statement { sql: VERIFIED_SQL, params: vec![text(key), SqlValue::Int(now_secs)] }
-}
-
 /// The facilitator settled payment `key` in transaction `tx`.
 pub fn settled(key: &str, tx: &str, now_secs: i64) -> Statement {
     Statement { sql: SETTLED_SQL, params: vec![text(key), text(tx), SqlValue::Int(now_secs)] }
@@ -261,7 +253,7 @@ pub enum Unsettled {
     Unconfirmed,
 }
 
-/// Closes verified payment `key` that did not settle, with the facilitator's `reason`.
+/// Closes payment `key`, verified and run, that did not settle, with the facilitator's `reason`.
 pub fn unsettled(key: &str, how: Unsettled, reason: &str, now_secs: i64) -> Statement {
     let state = match how {
         Unsettled::Failed => "failed",
@@ -274,6 +266,19 @@ pub fn unsettled(key: &str, how: Unsettled, reason: &str, now_secs: i64) -> Stat
 /// Nothing was settled for payment `key`: its row goes, so the authorization may pay again.
 pub fn release(key: &str) -> Statement {
     Statement { sql: RELEASE_SQL, params: vec![text(key)] }
+}
+
+/// Reads `sub`'s settled payments (`PAID_SQL`).
+pub fn paid(sub: &str) -> Statement {
+    Statement { sql: PAID_SQL, params: vec![text(sub)] }
+}
+
+/// The count and exact sum of `amounts` (atomic units as decimal text; one that does not parse
+/// counts as a call of 0, never as a panic).
+pub fn total<'a>(amounts: impl Iterator<Item = &'a str>) -> (u64, String) {
+    let (calls, sum) =
+        amounts.fold((0u64, 0u128), |(n, sum), a| (n + 1, sum.saturating_add(a.parse::<u128>().unwrap_or(0))));
+    (calls, sum.to_string())
 }
 
 /// Marks payments open longer than `STALE_SECS` unconfirmed (their isolate ended mid-call).

@@ -6,8 +6,10 @@
 -- payment runs nothing; it is deleted again only when nothing was settled (verification refused,
 -- the facilitator unreachable, or the tool failed), so the payer may use that authorization again.
 -- amount: the asset's atomic units as decimal text (wider than SQLite's integers for some assets).
--- state: verifying -> verified -> settled | failed (the facilitator said no: the result was
--- withheld) | unconfirmed (no answer to settle, or the isolate ended mid-run: reconcile by tx).
+-- state: verifying (claimed: the facilitator's verify, the tool's run and the settle happen under
+-- it; one write per paid call fewer than a state per step) -> settled | failed (the facilitator
+-- refused to settle: the result was withheld) | unconfirmed (no answer to settle, or the isolate
+-- ended mid-call: check the payer's nonce on chain).
 CREATE TABLE IF NOT EXISTS machine_payments (
   id         TEXT    PRIMARY KEY,
   user_sub   TEXT    NOT NULL,
@@ -17,7 +19,7 @@ CREATE TABLE IF NOT EXISTS machine_payments (
   amount     TEXT    NOT NULL,
   pay_to     TEXT    NOT NULL,
   payer      TEXT,
-  state      TEXT    NOT NULL CHECK (state IN ('verifying', 'verified', 'settled', 'failed', 'unconfirmed')),
+  state      TEXT    NOT NULL CHECK (state IN ('verifying', 'settled', 'failed', 'unconfirmed')),
   reason     TEXT,
   tx         TEXT,
   created_at INTEGER NOT NULL,

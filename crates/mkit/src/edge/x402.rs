@@ -7,12 +7,12 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use worker::Env;
 
-use super::d1::apply_batch;
+use super::d1::{apply_batch, rows};
 use super::fetch::post_json;
 use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
 use crate::mcp::context::LocalFuture;
-use crate::mcp::tool::ToolInfo;
-use crate::mcp::x402::{MachinePay, Refused, Verified};
+use crate::mcp::tool::{ToolError, ToolInfo};
+use crate::mcp::x402::{MachinePaid, MachinePay, Refused, Verified};
 
 /// A facilitator's answer is a small JSON object.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -54,11 +54,7 @@ impl MachinePayments<'_> {
         let answer = facilitate(&self.offer.facilitator, "verify", payment, &requirements, VERIFY_DEADLINE).await;
         let why = match answer {
             Ok(v) if v.get("isValid") == Some(&Value::Bool(true)) => {
-                if apply_batch(self.env, &[x402::verified(&matched.key, self.now_secs)]).await.is_ok() {
-                    let key = matched.key;
-                    return Ok(Verified { key, payment: payment.clone(), requirements, credits });
-                }
-                UNRECORDED.to_owned()
+                return Ok(Verified { key: matched.key, payment: payment.clone(), requirements, credits });
             }
             Ok(v) => format!("the facilitator refused this payment: {}", reason(&v, "invalidReason")),
             Err(_) => "the facilitator cannot be reached now; nothing was charged: try again".to_owned(),
@@ -74,7 +70,7 @@ impl MachinePayments<'_> {
             Ok(v) if v.get("success") == Some(&Value::Bool(true)) => {
                 let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
                 // Recorded or not, the payer has paid: the result is theirs. An unrecorded row
-                // stays `verified`, and the sweep marks it unconfirmed for reconciliation.
+                // stays `verifying`, and the sweep marks it unconfirmed for reconciliation.
                 let _ = apply_batch(self.env, &[x402::settled(&paid.key, tx, self.now_secs)]).await;
                 return Ok(v);
             }
@@ -145,6 +141,21 @@ impl MachinePay for MachinePayments<'_> {
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {
         Box::pin(async move {
             let _ = apply_batch(self.env, &[x402::release(&paid.key)]).await;
+        })
+    }
+
+    fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, ToolError>> {
+        Box::pin(async move {
+            #[derive(serde::Deserialize)]
+            struct Row {
+                amount: String,
+            }
+            let rows: Vec<Row> = rows(self.env, &x402::paid(self.sub)).await.map_err(|e| {
+                ToolError::new(format!("machine payments cannot be read now ({}); try again", e.code()))
+            })?;
+            let (calls, amount) = x402::total(rows.iter().map(|r| r.amount.as_str()));
+            let n = self.offer.network;
+            Ok(MachinePaid { calls, amount, asset: n.asset.to_owned(), network: n.id.to_owned() })
         })
     }
 }

@@ -314,6 +314,15 @@ impl ToolContext<'_> {
         self.notifications.borrow_mut().push(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
     }
 
+    /// What the caller has paid in machine payments (x402); `None` where the deployment takes
+    /// none.
+    pub async fn machine_payments(&self) -> Result<Option<super::x402::MachinePaid>, ToolError> {
+        match self.machine_pay {
+            Some(pay) => pay.paid().await.map(Some),
+            None => Ok(None),
+        }
+    }
+
     /// Whether the client declared a capability (2026-07-28 `_meta`).
     pub fn client_has(&self, capability: &str) -> bool {
         self.client_capabilities.and_then(|c| c.get(capability)).is_some_and(|c| !c.is_null())

@@ -105,7 +105,9 @@ fn the_usage_resource_shows_the_plan_and_fails_closed_as_an_error() {
     let contents = &body["result"]["contents"][0];
     assert_eq!(contents["mimeType"], "application/json");
     let usage: Value = serde_json::from_str(contents["text"].as_str().expect("text")).expect("json");
-    assert_eq!(usage, json!({"entitlements": ["pro"], "quotas": [], "credits": null, "manage_url": null}));
+    let expected = json!({"entitlements": ["pro"], "quotas": [], "credits": null, "machine_payments": null,
+        "manage_url": null});
+    assert_eq!(usage, expected);
     let mut down = Harness::new();
     down.entitlements = Ledger::new(Err("ledger down"));
     let (_, body) = down.rpc(Some("2025-11-25"), "resources/read", json!({"uri": "mkit://billing/usage"}));

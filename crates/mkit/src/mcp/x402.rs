@@ -46,6 +46,19 @@ pub struct Refused {
     pub settlement: Option<Value>,
 }
 
+/// What a caller has paid in settled machine payments (`whoami`, `mkit://billing/usage`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+pub struct MachinePaid {
+    /// Paid calls settled.
+    pub calls: u64,
+    /// Their sum, in the asset's smallest units (decimal text: it can outgrow JSON's integers).
+    pub amount: String,
+    /// The asset (token contract) paid in.
+    pub asset: String,
+    /// The network, as a CAIP-2 id.
+    pub network: String,
+}
+
 /// Machine payments as the protocol core asks for them.
 pub trait MachinePay {
     /// The `PaymentRequired` for one call of `tool` costing `credits`, saying `error`.
@@ -62,6 +75,8 @@ pub trait MachinePay {
     fn settle<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>>;
     /// The call did not finish: nothing is settled, and the claim goes.
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()>;
+    /// What the caller has paid so far.
+    fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, super::tool::ToolError>>;
 }
 
 /// The request's `PaymentPayload`, if it carries one.

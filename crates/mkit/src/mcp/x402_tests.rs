@@ -61,13 +61,23 @@ impl MachinePay for Pay {
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {
         Box::pin(async move { self.0.borrow_mut().released.push(paid.key.clone()) })
     }
+    fn paid(&self) -> LocalFuture<'_, Result<crate::mcp::x402::MachinePaid, ToolError>> {
+        let calls = self.0.borrow().settled.len() as u64;
+        let paid = crate::mcp::x402::MachinePaid {
+            calls,
+            amount: (calls * 200).to_string(),
+            asset: "0xa".into(),
+            network: "eip155:84532".into(),
+        };
+        Box::pin(async move { Ok(paid) })
+    }
 }
 
 /// 2 credits a call, and no credits held: every unpaid call is refused.
 fn harness() -> (Harness, Rc<RefCell<Calls>>) {
     let calls = Rc::new(RefCell::new(Calls::default()));
     let mut h = Harness::new();
-    h.registry = Registry::default();
+    h.registry = crate::tools::standard();
     h.registry.tool(pricing::Priced(None, None, Some(2)));
     h.entitlements = Ledger::new(Ok(&[]));
     h.machine_pay = Some(Box::new(Pay(calls.clone())));
@@ -122,6 +132,14 @@ fn a_paid_call_runs_once_then_settles_and_says_so() {
         (1, ["1".to_owned()].as_slice(), 0)
     );
     assert_eq!(h.entitlements.credits.get(), 0, "the credits ledger is not touched");
+    drop(calls);
+    let (_, usage) = h.rpc(Some("2025-11-25"), "resources/read", json!({"uri": "mkit://billing/usage"}));
+    let usage: Value =
+        serde_json::from_str(usage["result"]["contents"][0]["text"].as_str().expect("text")).expect("json");
+    assert_eq!(
+        usage["machine_payments"],
+        json!({ "calls": 1, "amount": "200", "asset": "0xa", "network": "eip155:84532" })
+    );
 }
 
 #[test]

@@ -13,7 +13,8 @@ pub fn resource() -> Resource {
         uri: "mkit://billing/usage",
         name: "billing-usage",
         title: Some("Your plan and usage"),
-        description: "Your entitlements, free quotas (used, remaining, reset time) and credit balance.",
+        description:
+            "Your entitlements, free quotas (used, remaining, reset time), credit balance and machine payments.",
         mime_type: "application/json",
         read: ResourceRead::Live(read),
     }
@@ -25,6 +26,7 @@ fn read<'a>(ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<ResourceBody, To
             "entitlements": ctx.entitlements().await?,
             "quotas": ctx.quota_usage().await?,
             "credits": ctx.credit_balance().await?,
+            "machine_payments": ctx.machine_payments().await?,
             "manage_url": ctx.manage_url(),
         });
         Ok(ResourceBody::Text(usage.to_string()))

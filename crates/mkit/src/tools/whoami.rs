@@ -32,6 +32,9 @@ pub struct Output {
     pub quotas: Vec<QuotaUsage>,
     /// Prepaid credits left; null when this server keeps no credits.
     pub credits: Option<i64>,
+    /// Calls paid per call in machine payments (x402), and their sum; null when this server
+    /// takes none.
+    pub machine_payments: Option<crate::mcp::x402::MachinePaid>,
     /// The MCP protocol version of this request.
     pub protocol_version: String,
     /// Where you manage your subscription (a link to sign in and open the billing portal); null
@@ -53,6 +56,7 @@ impl Tool for WhoAmI {
         let entitlements = ctx.entitlements().await?;
         let quotas = ctx.quota_usage().await?;
         let credits = ctx.credit_balance().await?;
+        let machine_payments = ctx.machine_payments().await?;
         Ok(Output {
             sub: ctx.principal.sub.clone(),
             client_id: ctx.principal.client_id.clone(),
@@ -61,6 +65,7 @@ impl Tool for WhoAmI {
             entitlements,
             quotas,
             credits,
+            machine_payments,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
             manage_url: ctx.manage_url(),
         })
