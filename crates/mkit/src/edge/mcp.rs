@@ -238,23 +238,14 @@ async fn serve(
         iso.registry.runs_tasks().then(|| TaskObject::for_caller(env, &config.oauth_issuer, principal, &base_url));
     let platform = WorkersPlatform { env };
     #[cfg(feature = "billing")]
-    let host = base_url.split_once("://").map_or(base_url.as_str(), |(_, host)| host);
-    #[cfg(feature = "billing")]
-    let machine = config.x402.as_ref().map(|offer| super::x402::MachinePayments {
-        env,
-        offer,
-        sub: &principal.sub,
-        host,
-        now_secs: now_secs as i64,
-    });
-    #[cfg(feature = "billing")]
-    let machine_pay = machine.as_ref().map(|m| m as &dyn crate::mcp::x402::MachinePay);
-    #[cfg(not(feature = "billing"))]
-    let machine_pay = None;
+    let machine = super::x402::MachinePayments::for_caller(env, config, &principal.sub, &base_url, now_secs);
     let caller = Caller {
         principal,
         entitlements: &paywall,
-        machine_pay,
+        #[cfg(feature = "billing")]
+        machine_pay: machine.as_ref().map(|m| m as &dyn crate::mcp::x402::MachinePay),
+        #[cfg(not(feature = "billing"))]
+        machine_pay: None,
         platform: Some(&platform),
         sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),
@@ -295,10 +286,7 @@ fn authorization_unavailable(u: Unavailable) -> HttpReply {
 
 /// OPTIONS /mcp.
 pub async fn preflight(req: Request, env: &Env, iso: &Isolate) -> HttpReply {
-    let allowed = match iso.config(env) {
-        Ok(c) => c.allowed_origins(),
-        Err(_) => Vec::new(),
-    };
+    let allowed = iso.config(env).map(|c| c.allowed_origins()).unwrap_or_default();
     cors::preflight(req.headers().get("Origin").ok().flatten(), &allowed)
 }
 

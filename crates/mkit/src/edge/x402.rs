@@ -10,6 +10,7 @@ use worker::Env;
 use super::d1::{apply_batch, rows};
 use super::fetch::post_json;
 use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
+use crate::config::Config;
 use crate::mcp::context::LocalFuture;
 use crate::mcp::tool::{ToolError, ToolInfo};
 use crate::mcp::x402::{MachinePaid, MachinePay, Refused, Verified};
@@ -29,6 +30,16 @@ pub struct MachinePayments<'a> {
     /// The host of this server's resource URL, which names each tool's resource.
     pub host: &'a str,
     pub now_secs: i64,
+}
+
+impl<'a> MachinePayments<'a> {
+    /// The caller's machine payments, where the deployment takes them (`MKIT_X402_PAY_TO`);
+    /// `base_url` is the origin of this server's resource URL.
+    pub fn for_caller(env: &'a Env, config: &'a Config, sub: &'a str, base_url: &'a str, now: u64) -> Option<Self> {
+        let host = base_url.split_once("://").map_or(base_url, |(_, host)| host);
+        let offer = config.x402.as_ref()?;
+        Some(MachinePayments { env, offer, sub, host, now_secs: now as i64 })
+    }
 }
 
 impl MachinePayments<'_> {

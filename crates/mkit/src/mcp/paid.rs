@@ -10,17 +10,39 @@
 
 use serde_json::{json, Map, Value};
 
-use super::context::{PayLink, ToolContext};
+use super::context::{Denial, PayLink, ToolContext};
 use super::jsonrpc::RpcError;
 use super::mrtr::input_required;
 use super::render::render_error;
-use super::tool::ToolError;
+use super::tool::{ToolError, ToolInfo};
 use super::version::{Era, ProtocolVersion};
+use super::x402;
 
 /// JSON-RPC error code of 2025-11-25's `URLElicitationRequiredError`.
 pub const URL_ELICITATION_REQUIRED: i64 = -32042;
 /// The `inputRequests` key of the pay elicitation.
 const PAY_INPUT: &str = "pay";
+
+/// The answer to a refused `tools/call`: an x402 offer for a caller that pays in-protocol (a tool
+/// priced in credits, on a deployment that takes machine payments), else the era's way to pay or
+/// the plain refusal.
+pub fn refuse(
+    ctx: &ToolContext<'_>,
+    info: &ToolInfo,
+    params: &Map<String, Value>,
+    denial: Denial,
+) -> Result<Value, RpcError> {
+    match denial {
+        Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
+        Denial::PaymentRequired { result, pay } => match (ctx.machine_pay, info.credits) {
+            (Some(mp), Some(credits)) if x402::declared(ctx, params) => {
+                let payment_required = mp.offer(info, credits, &result.message);
+                Ok(x402::refusal(ctx, x402::Refused { payment_required, settlement: None }))
+            }
+            _ => ask_to_pay(ctx, result, pay),
+        },
+    }
+}
 
 pub fn ask_to_pay(ctx: &ToolContext<'_>, result: ToolError, pay: Option<PayLink>) -> Result<Value, RpcError> {
     let v = ctx.protocol_version;

@@ -5,12 +5,12 @@ use serde_json::{json, Map, Value};
 
 use super::admission::{admit, asks_for_input, denial_label, settle};
 use super::completion;
-use super::context::{Denial, LogLevel, ToolContext};
+use super::context::{LogLevel, ToolContext};
 use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::method::Method;
 use super::paid;
 use super::registry::{Prompt, Registry};
-use super::render::{render_error, render_outcome, render_prompt, render_resource, render_template, render_tool};
+use super::render::{render_outcome, render_prompt, render_resource, render_template, render_tool};
 use super::rendered::{list_key, ListKey};
 use super::resources;
 use super::tasks;
@@ -238,16 +238,7 @@ impl Server<'_> {
             Ok(a) => a,
             Err(denial) => {
                 ctx.billing.set(Some(denial_label(&denial)));
-                let refusal = match denial {
-                    Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
-                    Denial::PaymentRequired { result, pay } => match (ctx.machine_pay, tool.info.credits) {
-                        (Some(mp), Some(credits)) if x402::declared(ctx, params) => {
-                            let payment_required = mp.offer(&tool.info, credits, &result.message);
-                            Ok(x402::refusal(ctx, x402::Refused { payment_required, settlement: None }))
-                        }
-                        _ => paid::ask_to_pay(ctx, result, pay),
-                    },
-                };
+                let refusal = paid::refuse(ctx, &tool.info, params, denial);
                 // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
                 if as_task && ctx.protocol_version.era() == Era::Handshake {
                     return Ok(tasks_2025::refused(ctx, params, refusal).await?);

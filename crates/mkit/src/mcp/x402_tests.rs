@@ -77,7 +77,7 @@ impl MachinePay for Pay {
 fn harness() -> (Harness, Rc<RefCell<Calls>>) {
     let calls = Rc::new(RefCell::new(Calls::default()));
     let mut h = Harness::new();
-    h.registry = crate::tools::standard();
+    h.registry = super::registry();
     h.registry.tool(pricing::Priced(None, None, Some(2)));
     h.entitlements = Ledger::new(Ok(&[]));
     h.machine_pay = Some(Box::new(Pay(calls.clone())));
