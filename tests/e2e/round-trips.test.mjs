@@ -20,6 +20,8 @@ import { SignJWT } from "jose";
 import { ROOT, TEST_WEBHOOK_SECRET, configCopy } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
+import { startFakeFacilitator } from "./fake-facilitator.mjs";
+import { payer } from "./x402-payer.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 
 const run = promisify(execFile);
@@ -50,6 +52,7 @@ function limitedConfig(label) {
 let rs; // mKit as a resource server
 let as; // mKit as the authorization server
 let jwksServer;
+let facilitator; // x402 machine payments, on the resource server
 /** The JWK Set the loopback JWKS server publishes, and how often it was fetched. */
 const published = { keys: [] };
 let jwksFetches = 0;
@@ -60,14 +63,17 @@ before(async () => {
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(published));
   });
   await new Promise((ok) => jwksServer.listen(0, "127.0.0.1", ok));
+  facilitator = await startFakeFacilitator({ network: "eip155:84532" });
   [rs, as] = await Promise.all([
-    startStack({ name: "round-trips", script: ENTRY, config: limitedConfig("round-trips") }),
+    startStack({ name: "round-trips", script: ENTRY, config: limitedConfig("round-trips"), vars: {
+      MKIT_X402_PAY_TO: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", MKIT_X402_NETWORK: "eip155:84532",
+      MKIT_X402_FACILITATOR_URL: facilitator.url } }),
     startStack({ name: "round-trips-as", script: ENTRY, config: limitedConfig("round-trips-as"),
       vars: { MKIT_AUTH_SERVER: "on", MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET } }),
   ]);
 });
 after(async () => {
-  await Promise.all([rs?.stop(), as?.stop(), jwksServer && new Promise((ok) => jwksServer.close(ok))]);
+  await Promise.all([rs?.stop(), as?.stop(), facilitator?.stop(), jwksServer && new Promise((ok) => jwksServer.close(ok))]);
 });
 
 /** Each row measured: its name (the table's first column) → `{ path, total, overlapped }`. */
@@ -147,7 +153,7 @@ test("mKit as a resource server: each kind of request, warm", async () => {
   await measure(rs, "`tools/list`", () => mcp(rs, token, "tools/list"),
     rpcResult((r) => assert.ok(r.tools.some((t) => t.name === "text_stats"))));
   await measure(rs, "free `tools/call` (`test_simple_text`)", () => call(rs, token, "test_simple_text"), ran);
-  await measure(rs, "free `tools/call` (`whoami`: entitlements, quotas, credits)", () => call(rs, token, "whoami"), ran);
+  await measure(rs, "free `tools/call` (`whoami`: entitlements, quotas, credits, machine payments)", () => call(rs, token, "whoami"), ran);
   await measure(rs, "paid `tools/call`, entitled (`text_stats`)", () => call(rs, token, "text_stats", { text: "One two." }), ran);
   await measure(rs, "paid `tools/call`, not entitled (`text_stats`, refused)",
     () => call(rs, stranger, "text_stats", { text: "One two." }),
@@ -156,6 +162,19 @@ test("mKit as a resource server: each kind of request, warm", async () => {
   await measure(rs, "`tools/call` paid in credits (`test_credits`)", () => call(rs, token, "test_credits"), ran);
   await measure(rs, "metered `tools/call` (`test_metered`)", () => call(rs, token, "test_metered", { units: 2 }), ran);
   assert.equal((await whoami(token)).credits, 8, "the warm-up and the measured call each spent a credit");
+
+  // An agent's machine payment (x402): the offer, then a paid call with a fresh payment each time.
+  const wallet = payer();
+  facilitator.fund(wallet.address, 1_000_000n);
+  const offered = await (await mcp(rs, token, "tools/call", { name: "test_credits", arguments: {},
+    _meta: { "x402/payment": { x402Version: 2 } } })).json();
+  const offer = offered.result.structuredContent;
+  assert.equal(offer.x402Version, 2, JSON.stringify(offered));
+  await measure(rs, "`tools/call` paid per call in x402 (`test_credits`, a machine payment)",
+    async () => mcp(rs, token, "tools/call", { name: "test_credits", arguments: {},
+      _meta: { "x402/payment": await wallet.pay(offer) } }),
+    rpcResult((r, body) => assert.equal(r._meta?.["x402/payment-response"]?.success, true, body)));
+  assert.equal((await whoami(token)).credits, 8, "a machine payment spends no credits");
 
   // A 2025 client that can be asked (elicitation) on a deployment with asking tools holds a session.
   const initialize = () => fetch(`${url}/mcp`, { method: "POST", headers: { "content-type": "application/json",

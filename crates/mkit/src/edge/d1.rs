@@ -40,6 +40,17 @@ pub async fn rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> R
     rows.results().map_err(|_| StoreError::Rows)
 }
 
+/// Every row `s` selects, for display: a replica near the caller may answer (D1's Sessions API,
+/// `first-unconstrained`; the primary where read replication is off).
+#[cfg(feature = "billing")]
+pub async fn replica_rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> Result<Vec<T>, StoreError> {
+    let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+    let session = db(env)?.with_session_constraint(worker::D1SessionConstraint::FirstUnconstrained);
+    let statement = session.map_err(|_| StoreError::Query)?.prepare(s.sql).bind(&params);
+    let rows = statement.map_err(|_| StoreError::Statement)?.all().await.map_err(|_| StoreError::Query)?;
+    rows.results().map_err(|_| StoreError::Rows)
+}
+
 /// The first row of a parameterised query, deserialised (D1 numbers arrive as JSON numbers).
 #[cfg(any(feature = "billing", feature = "auth-server"))]
 pub async fn first_row<T: serde::de::DeserializeOwned>(

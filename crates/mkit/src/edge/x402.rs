@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use worker::Env;
 
-use super::d1::{apply_batch, rows};
+use super::d1::{apply_batch, replica_rows};
 use super::fetch::post_json;
 use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
 use crate::config::Config;
@@ -161,7 +161,7 @@ impl MachinePay for MachinePayments<'_> {
             struct Row {
                 amount: String,
             }
-            let rows: Vec<Row> = rows(self.env, &x402::paid(self.sub)).await.map_err(|e| {
+            let rows: Vec<Row> = replica_rows(self.env, &x402::paid(self.sub)).await.map_err(|e| {
                 ToolError::new(format!("machine payments cannot be read now ({}); try again", e.code()))
             })?;
             let (calls, amount) = x402::total(rows.iter().map(|r| r.amount.as_str()));

@@ -16,6 +16,7 @@ use super::mrtr::input_required;
 use super::render::render_error;
 use super::tool::{ToolError, ToolInfo};
 use super::version::{Era, ProtocolVersion};
+#[cfg(feature = "billing")]
 use super::x402;
 
 /// JSON-RPC error code of 2025-11-25's `URLElicitationRequiredError`.
@@ -26,6 +27,7 @@ const PAY_INPUT: &str = "pay";
 /// The answer to a refused `tools/call`: an x402 offer for a caller that pays in-protocol (a tool
 /// priced in credits, on a deployment that takes machine payments), else the era's way to pay or
 /// the plain refusal.
+#[cfg_attr(not(feature = "billing"), allow(unused_variables))]
 pub fn refuse(
     ctx: &ToolContext<'_>,
     info: &ToolInfo,
@@ -34,13 +36,9 @@ pub fn refuse(
 ) -> Result<Value, RpcError> {
     match denial {
         Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
-        Denial::PaymentRequired { result, pay } => match (ctx.machine_pay, info.credits) {
-            (Some(mp), Some(credits)) if x402::declared(ctx, params) => {
-                let payment_required = mp.offer(info, credits, &result.message);
-                Ok(x402::refusal(ctx, x402::Refused { payment_required, settlement: None }))
-            }
-            _ => ask_to_pay(ctx, result, pay),
-        },
+        #[cfg(feature = "billing")]
+        Denial::PaymentRequired { result, .. } if x402::offered(ctx, info, params) => x402::offer(ctx, info, &result),
+        Denial::PaymentRequired { result, pay } => ask_to_pay(ctx, result, pay),
     }
 }
 

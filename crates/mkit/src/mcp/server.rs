@@ -17,6 +17,7 @@ use super::tasks;
 use super::tasks_2025;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
+#[cfg(feature = "billing")]
 use super::x402;
 
 /// Why a request was not answered with a result.
@@ -222,6 +223,7 @@ impl Server<'_> {
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
         let as_task = tasks::as_task(ctx, &tool.info, params)?;
+        #[cfg(feature = "billing")]
         if let (Some(payment), Some(pay), Some(credits)) = (x402::payment(params), ctx.machine_pay, tool.info.credits) {
             if as_task {
                 return Err(

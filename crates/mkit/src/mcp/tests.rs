@@ -1100,6 +1100,7 @@ fn a_quota_group_is_one_counter() {
 #[path = "pricing_tests.rs"]
 mod pricing;
 
+#[cfg(feature = "billing")]
 #[path = "x402_tests.rs"]
 mod x402_paid;
 

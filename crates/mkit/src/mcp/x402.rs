@@ -95,6 +95,21 @@ pub fn declared(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> bool {
     takes_extension(ctx) || payment(params).is_some()
 }
 
+/// Whether a refused call of `info` is answered with an x402 offer: the deployment takes machine
+/// payments, the tool is priced in credits, and the caller declared it pays in-protocol.
+pub fn offered(ctx: &ToolContext<'_>, info: &ToolInfo, params: &Map<String, Value>) -> bool {
+    ctx.machine_pay.is_some() && info.credits.is_some() && declared(ctx, params)
+}
+
+/// The x402 offer for a refused call of `info`, saying why it was refused (`denial`).
+pub fn offer(ctx: &ToolContext<'_>, info: &ToolInfo, denial: &super::tool::ToolError) -> Result<Value, RpcError> {
+    let (Some(pay), Some(credits)) = (ctx.machine_pay, info.credits) else {
+        return Ok(super::render::render_error(denial.clone(), ctx.protocol_version));
+    };
+    let payment_required = pay.offer(info, credits, &denial.message);
+    Ok(refusal(ctx, Refused { payment_required, settlement: None }))
+}
+
 /// The refusal in the binding the caller gets.
 pub fn refusal(ctx: &ToolContext<'_>, refused: Refused) -> Value {
     let Refused { payment_required, settlement } = refused;
