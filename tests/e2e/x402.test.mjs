@@ -160,6 +160,31 @@ test("a settlement that fails after verify withholds the result and says why", a
   }
 });
 
+test("an agent buys credits with one payment, and later calls spend them without paying again", async () => {
+  const buy = (payment) => agent.callTool({ name: "buy_credits", arguments: { credits: 5 },
+    ...(payment && { _meta: { [PAYMENT]: payment } }) });
+  const offered = await buy();
+  assert.equal(offered.isError, true);
+  assert.equal(offered.structuredContent.accepts[0].amount, "50000", "5 credits at 10000 each");
+  assert.match(offered.structuredContent.resource.url, /\/tools\/buy_credits$/);
+  const w = wallet(5);
+  const payment = await w.pay(offered.structuredContent);
+  const before = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.credits;
+  const bought = await buy(payment);
+  assert.deepEqual(bought.structuredContent, { credits_added: 5 });
+  const tx = bought._meta[RESPONSE].transaction;
+  assert.equal((await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.credits, before + 5);
+  assert.equal((await buy(payment)).structuredContent.error, "this payment was already used");
+  const [grant] = await d1(stack.worker, `SELECT user_sub, credits, event_id, applied FROM credit_grants WHERE event_id = '${tx}'`);
+  assert.deepEqual(grant, { user_sub: sub, credits: 5, event_id: tx, applied: 1 }, "one ledger: a grant like a pack's");
+  const spent = await call();
+  assert.notEqual(spent.isError, true, "a call priced in credits spends the balance, no payment needed");
+  assert.equal((await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.credits, before + 4);
+  // Spend the rest, so the other cases' unpaid calls are refused again.
+  for (let i = 0; i < before + 4; i++) assert.notEqual((await call()).isError, true);
+  assert.equal((await offer()).x402Version, 2);
+});
+
 test("64 concurrent paid calls settle 64 times; 8 copies of one payment run once", async () => {
   const w = wallet(65);
   const required = await offer();

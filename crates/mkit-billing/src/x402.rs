@@ -198,6 +198,19 @@ const UNCONFIRM_STALE_SQL: &str = "\
 UPDATE machine_payments SET state = 'unconfirmed', reason = 'abandoned', updated_at = ?2 \
  WHERE state = 'verifying' AND created_at < ?1";
 
+/// A top-up: the credits a settled payment `?6` bought, as a grant of its own (`x402:<key>`), so
+/// the balance moves once however often the batch runs.
+const GRANT_SQL: &str = "\
+INSERT INTO credit_grants (id, customer_id, user_sub, credits, event_id, event_created, applied) \
+SELECT ?1, NULL, ?2, ?3, ?4, ?5, 0 WHERE EXISTS (SELECT 1 FROM machine_payments WHERE id = ?6 AND state = 'settled') \
+ON CONFLICT (id) DO NOTHING";
+
+const APPLY_GRANT_SQL: &str = "\
+INSERT INTO credit_balances (user_sub, balance) SELECT user_sub, credits FROM credit_grants WHERE id = ?1 AND applied = 0 \
+ON CONFLICT (user_sub) DO UPDATE SET balance = balance + excluded.balance";
+
+const MARK_GRANT_SQL: &str = "UPDATE credit_grants SET applied = 1 WHERE id = ?1 AND applied = 0";
+
 /// The amounts of `caller`'s settled machine payments.
 pub const PAID_SQL: &str = "SELECT amount FROM machine_payments WHERE user_sub = ?1 AND state = 'settled'";
 
@@ -261,6 +274,20 @@ pub fn unsettled(key: &str, how: Unsettled, reason: &str, now_secs: i64) -> Stat
     };
     let reason: String = reason.chars().take(200).collect();
     Statement { sql: CLOSED_SQL, params: vec![text(key), text(state), SqlValue::Text(reason), SqlValue::Int(now_secs)] }
+}
+
+/// Payment `key` settled in `tx` and bought `credits` for `sub`: one batch that records the
+/// settlement and adds the credits to the balance, once.
+pub fn settled_top_up(key: &str, sub: &str, credits: u32, tx: &str, now_secs: i64) -> Vec<Statement> {
+    let grant = format!("x402:{key}");
+    let params =
+        vec![text(&grant), text(sub), SqlValue::Int(i64::from(credits)), text(tx), SqlValue::Int(now_secs), text(key)];
+    vec![
+        settled(key, tx, now_secs),
+        Statement { sql: GRANT_SQL, params },
+        Statement { sql: APPLY_GRANT_SQL, params: vec![text(&grant)] },
+        Statement { sql: MARK_GRANT_SQL, params: vec![text(&grant)] },
+    ]
 }
 
 /// Nothing was settled for payment `key`: its row goes, so the authorization may pay again.

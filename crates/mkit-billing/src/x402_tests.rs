@@ -141,3 +141,25 @@ fn totals_are_exact_past_sqlite_integers() {
     assert_eq!(total(["x", "5"].into_iter()), (2, "5".to_owned()));
     assert_eq!(total(std::iter::empty()), (0, "0".to_owned()));
 }
+
+#[test]
+fn a_top_up_adds_its_credits_once_and_only_when_settled() {
+    let mut c = test_db();
+    let balance = |c: &Connection| -> i64 {
+        c.query_row("SELECT balance FROM credit_balances WHERE user_sub = 'agent'", [], |r| r.get(0)).unwrap_or(-1)
+    };
+    run_batch(&mut c, &[payment("t1").claim(&offer(), 25, 100)]);
+    let batch = settled_top_up("t1", "agent", 25, "0xtx", 101);
+    assert_eq!(run_batch(&mut c, &batch), [1, 1, 1, 1]);
+    assert_eq!(balance(&c), 25);
+    assert_eq!(run_batch(&mut c, &batch), [0, 0, 0, 0], "a replayed batch adds nothing");
+    run_batch(&mut c, &[payment("t2").claim(&offer(), 5, 102), release("t2")]);
+    assert_eq!(run_batch(&mut c, &settled_top_up("t2", "agent", 5, "0xtx2", 103)), [0, 0, 0, 0], "released: no grant");
+    assert_eq!(balance(&c), 25);
+    let granted: (String, i64) = c
+        .query_row("SELECT event_id, applied FROM credit_grants WHERE id = 'x402:t1'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("grant row");
+    assert_eq!(granted, ("0xtx".to_owned(), 1));
+}

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::mcp::context::LocalFuture;
 use crate::mcp::tool::{ToolError, ToolInfo};
 use crate::mcp::x402::{MachinePaid, MachinePay, Refused, Verified};
+use crate::sql::Statement;
 
 /// A facilitator's answer is a small JSON object.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -74,7 +75,13 @@ impl MachinePayments<'_> {
         Err(self.refused(tool, credits, &why))
     }
 
-    async fn settle_paid(&self, tool: &ToolInfo, paid: &Verified) -> Result<Value, Refused> {
+    /// Settles `paid`; once settled, records it with `then` (the settlement, or a top-up's grant).
+    async fn settle_paid(
+        &self,
+        tool: &ToolInfo,
+        paid: &Verified,
+        then: impl FnOnce(&str) -> Vec<Statement>,
+    ) -> Result<Value, Refused> {
         let answer =
             facilitate(&self.offer.facilitator, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE).await;
         let (how, why, settlement) = match answer {
@@ -82,7 +89,7 @@ impl MachinePayments<'_> {
                 let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
                 // Recorded or not, the payer has paid: the result is theirs. An unrecorded row
                 // stays `verifying`, and the sweep marks it unconfirmed for reconciliation.
-                let _ = apply_batch(self.env, &[x402::settled(&paid.key, tx, self.now_secs)]).await;
+                let _ = apply_batch(self.env, &then(tx)).await;
                 return Ok(v);
             }
             Ok(v) => (Unsettled::Failed, reason(&v, "errorReason"), Some(v)),
@@ -146,7 +153,12 @@ impl MachinePay for MachinePayments<'_> {
     }
 
     fn settle<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
-        Box::pin(self.settle_paid(tool, paid))
+        Box::pin(self.settle_paid(tool, paid, |tx| vec![x402::settled(&paid.key, tx, self.now_secs)]))
+    }
+
+    fn top_up<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
+        let grant = |tx: &str| x402::settled_top_up(&paid.key, self.sub, paid.credits, tx, self.now_secs);
+        Box::pin(self.settle_paid(tool, paid, grant))
     }
 
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {

@@ -224,13 +224,8 @@ impl Server<'_> {
         require_scopes(ctx, tool.info.scopes)?;
         let as_task = tasks::as_task(ctx, &tool.info, params)?;
         #[cfg(feature = "billing")]
-        if let (Some(payment), Some(pay), Some(credits)) = (x402::payment(params), ctx.machine_pay, tool.info.credits) {
-            if as_task {
-                return Err(
-                    RpcError::invalid_params("a call that carries a payment runs at once, not as a task").into()
-                );
-            }
-            return Ok(x402::pay_and_call(ctx, tool, args, pay, credits, payment).await?);
+        if x402::takes(ctx, &tool.info, params) {
+            return Ok(x402::paid_call(ctx, tool, args, params, as_task).await?);
         }
         let admitted = match ctx.task_admission {
             Some(a) => Ok(a.clone()),

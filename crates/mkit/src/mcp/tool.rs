@@ -65,6 +65,9 @@ pub struct ToolInfo {
     pub asks_client: bool,
     /// Whether the tool runs as a task for clients that take tasks (`mcp::tasks`).
     pub task_support: TaskSupport,
+    /// The kit's `buy_credits`: a call's machine payment buys credits instead of running it.
+    #[doc(hidden)]
+    pub buys_credits: bool,
 }
 
 /// Prices are one more line in `info()`:
@@ -95,6 +98,7 @@ impl ToolInfo {
             meter: None,
             asks_client: false,
             task_support: TaskSupport::Forbidden,
+            buys_credits: false,
         }
     }
     /// Long work: for clients that declare the 2026-07-28 Tasks extension, a call is stored as a

@@ -77,6 +77,56 @@ pub trait MachinePay {
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()>;
     /// What the caller has paid so far.
     fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, super::tool::ToolError>>;
+    /// Settles a verified payment that buys `paid.credits` credits, and adds them to the
+    /// caller's balance: the `SettlementResponse`.
+    fn top_up<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>>;
+}
+
+/// The most credits one top-up buys.
+pub const MAX_TOP_UP: u64 = 1_000_000;
+
+/// A call of the kit's `buy_credits`: without a payment, the offer for the credits asked for;
+/// with one, the payment verified, settled and added to the balance (nothing runs before the
+/// payment settles, so nothing is withheld). Without machine payments, the tool's own answer.
+pub async fn buy_credits(
+    ctx: &ToolContext<'_>,
+    tool: &RegisteredTool,
+    args: Value,
+    params: &Map<String, Value>,
+) -> Result<Value, RpcError> {
+    let Some(pay) = ctx.machine_pay else {
+        return render_outcome(tool.info.name, tool.call(ctx, args).await, ctx.protocol_version);
+    };
+    let wanted = args.get("credits").and_then(Value::as_u64).filter(|n| (1..=MAX_TOP_UP).contains(n));
+    let Some(credits) = wanted.and_then(|n| u32::try_from(n).ok()) else {
+        let invalid =
+            super::tool::ToolOutcome::InvalidInput(format!("credits must be a whole number from 1 to {MAX_TOP_UP}"));
+        return render_outcome(tool.info.name, invalid, ctx.protocol_version);
+    };
+    let Some(payment) = payment(params) else {
+        let payment_required = pay.offer(&tool.info, credits, &format!("Pay to add {credits} credits to your balance"));
+        return Ok(refusal(ctx, Refused { payment_required, settlement: None }));
+    };
+    let paid = match pay.verify(&tool.info, credits, payment).await {
+        Ok(paid) => paid,
+        Err(refused) => {
+            ctx.billing.set(Some("x402_refused"));
+            return Ok(refusal(ctx, refused));
+        }
+    };
+    match pay.top_up(&tool.info, &paid).await {
+        Ok(settlement) => {
+            ctx.billing.set(Some("x402"));
+            let bought = super::tool::ToolOutcome::Ok(json!({ "credits_added": credits }));
+            let mut result = render_outcome(tool.info.name, bought, ctx.protocol_version)?;
+            with_settlement(&mut result, settlement);
+            Ok(result)
+        }
+        Err(refused) => {
+            ctx.billing.set(Some("x402_unsettled"));
+            Ok(refusal(ctx, refused))
+        }
+    }
 }
 
 /// The request's `PaymentPayload`, if it carries one.
@@ -127,6 +177,31 @@ pub fn refusal(ctx: &ToolContext<'_>, refused: Refused) -> Value {
         with_settlement(&mut result, s);
     }
     result
+}
+
+/// Whether a `tools/call` of `info` takes the machine-payment path before admission: the kit's
+/// `buy_credits`, or a call of a tool priced in credits that carries a payment, on a deployment
+/// that takes machine payments.
+pub fn takes(ctx: &ToolContext<'_>, info: &ToolInfo, params: &Map<String, Value>) -> bool {
+    info.buys_credits || (ctx.machine_pay.is_some() && info.credits.is_some() && payment(params).is_some())
+}
+
+/// The machine-payment path `takes` chose. A paid call runs at once, never as a task.
+pub async fn paid_call(
+    ctx: &ToolContext<'_>,
+    tool: &RegisteredTool,
+    args: Value,
+    params: &Map<String, Value>,
+    as_task: bool,
+) -> Result<Value, RpcError> {
+    if as_task {
+        return Err(RpcError::invalid_params("a call paid in-protocol runs at once, not as a task"));
+    }
+    match (ctx.machine_pay, tool.info.credits, payment(params)) {
+        _ if tool.info.buys_credits => buy_credits(ctx, tool, args, params).await,
+        (Some(pay), Some(credits), Some(payment)) => pay_and_call(ctx, tool, args, pay, credits, payment).await,
+        _ => render_outcome(tool.info.name, tool.call(ctx, args).await, ctx.protocol_version),
+    }
 }
 
 /// A call that carries a payment: verified and claimed, run, then settled. A run that did not

@@ -14,6 +14,7 @@ struct Calls {
     verified: Vec<Value>,
     settled: Vec<String>,
     released: Vec<String>,
+    topped_up: Vec<u32>,
     refuse_verify: bool,
     refuse_settle: bool,
 }
@@ -61,6 +62,12 @@ impl MachinePay for Pay {
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {
         Box::pin(async move { self.0.borrow_mut().released.push(paid.key.clone()) })
     }
+    fn top_up<'a>(&'a self, _: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
+        Box::pin(async move {
+            self.0.borrow_mut().topped_up.push(paid.credits);
+            Ok(json!({ "success": true, "transaction": "0xtop" }))
+        })
+    }
     fn paid(&self) -> LocalFuture<'_, Result<crate::mcp::x402::MachinePaid, ToolError>> {
         let calls = self.0.borrow().settled.len() as u64;
         let paid = crate::mcp::x402::MachinePaid {
@@ -73,12 +80,32 @@ impl MachinePay for Pay {
     }
 }
 
+/// A stand-in for the kit's `buy_credits` (its own tests live with the tools).
+struct Buy;
+#[derive(serde::Deserialize, schemars::JsonSchema)]
+struct Credits {
+    #[allow(dead_code)]
+    credits: u32,
+}
+impl Tool for Buy {
+    type Input = Credits;
+    type Output = Value;
+    fn info(&self) -> ToolInfo {
+        let mut info = ToolInfo::new("buy_credits", "buys");
+        info.buys_credits = true;
+        info
+    }
+    async fn call(&self, _: &ToolContext<'_>, _: Credits) -> Result<Value, ToolError> {
+        Err(ToolError::new("This server takes no machine payments"))
+    }
+}
+
 /// 2 credits a call, and no credits held: every unpaid call is refused.
 fn harness() -> (Harness, Rc<RefCell<Calls>>) {
     let calls = Rc::new(RefCell::new(Calls::default()));
     let mut h = Harness::new();
     h.registry = super::registry();
-    h.registry.tool(pricing::Priced(None, None, Some(2)));
+    h.registry.tool(pricing::Priced(None, None, Some(2))).tool(Buy);
     h.entitlements = Ledger::new(Ok(&[]));
     h.machine_pay = Some(Box::new(Pay(calls.clone())));
     (h, calls)
@@ -165,4 +192,35 @@ fn a_refused_payment_runs_nothing_and_a_failed_settlement_withholds_the_result()
     assert_eq!(withheld["structuredContent"]["error"], "Settlement failed");
     assert_eq!(withheld["_meta"][PAYMENT_RESPONSE]["success"], false);
     assert!(!withheld.to_string().contains("\"units\":7"), "the tool's output is not sent");
+}
+
+fn buy(h: &Harness, credits: Value, meta: Value) -> Value {
+    let params = json!({ "name": "buy_credits", "arguments": { "credits": credits }, "_meta": meta });
+    h.rpc(Some("2025-11-25"), "tools/call", params).1["result"].clone()
+}
+
+#[test]
+fn buy_credits_offers_their_price_then_settles_before_adding_them() {
+    let (h, calls) = harness();
+    let offer = buy(&h, json!(25), json!({}));
+    assert_eq!(offer["structuredContent"]["accepts"][0]["amount"], "2500", "25 credits at the stand-in's 100 each");
+    assert_eq!(offer["structuredContent"]["error"], "Pay to add 25 credits to your balance");
+    let bought = buy(&h, json!(25), json!({ PAYMENT: { "n": 9 } }));
+    assert_eq!(bought["structuredContent"], json!({ "credits_added": 25 }));
+    assert_eq!(bought["_meta"][PAYMENT_RESPONSE]["transaction"], "0xtop");
+    assert_eq!(calls.borrow().topped_up, [25]);
+    assert!(calls.borrow().settled.is_empty(), "a top-up settles as a grant, not as a call");
+    for bad in [json!(0), json!(1_000_001), json!("5")] {
+        assert_eq!(buy(&h, bad, json!({ PAYMENT: { "n": 10 } }))["isError"], true);
+    }
+    assert_eq!(calls.borrow().verified.len(), 1, "an invalid amount asks no facilitator");
+}
+
+#[test]
+fn buy_credits_without_machine_payments_says_how_else_to_buy() {
+    let (mut h, _) = harness();
+    h.machine_pay = None;
+    let answer = buy(&h, json!(5), json!({}));
+    assert_eq!(answer["isError"], true);
+    assert!(answer["content"][0]["text"].as_str().is_some_and(|t| t.contains("takes no machine payments")));
 }

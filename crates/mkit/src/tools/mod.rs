@@ -3,6 +3,8 @@
 //! A seller's `registry()` starts from [`standard`] and adds their tools to it.
 
 pub mod billing_usage;
+#[cfg(feature = "billing")]
+pub mod buy_credits;
 #[cfg(feature = "fixtures")]
 mod fixtures;
 #[cfg(feature = "fixtures")]
@@ -18,6 +20,9 @@ use crate::mcp::registry::{
     user_prompt, Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate,
 };
 use crate::mcp::{Registry, ServerInfo, ToolContext};
+
+#[cfg(feature = "billing")]
+pub use buy_credits::BuyCredits;
 
 /// A registry holding the kit's standard tool, resources and prompt; add yours to it.
 ///
@@ -65,6 +70,8 @@ pub fn standard() -> Registry {
 #[cfg(feature = "fixtures")]
 pub(crate) fn add_fixtures(r: &mut Registry) {
     fixtures::register(r);
+    #[cfg(feature = "billing")]
+    r.tool(BuyCredits);
     fixtures_asking::register(r);
     fixtures_tasks::register(r);
 }
