@@ -90,8 +90,12 @@ class Provider {
   codeVerifier() { return this.store.verifier; }
 }
 
-/** Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the code. */
-async function connectAs(provider, user) {
+/**
+ * Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the code.
+ * `kind`: what the consent page says of the client's stated application_type (SEP-837). The SDK
+ * (1.32.2) drops application_type from its registration request, so a registered client states none.
+ */
+async function connectAs(provider, user, kind = /It does not say whether it is a native or a web application/) {
   const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
   await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(first), UnauthorizedError);
   assert.ok(provider.authorizationUrl, "the SDK asked to open the authorization URL");
@@ -104,6 +108,7 @@ async function connectAs(provider, user) {
     await page.locator("h1").waitFor();
     assert.match(await page.locator("h1").innerText(), /^Allow mKit e2e client to use /);
     assert.match(await page.locator("body").innerText(), /answer goes to 127\.0\.0\.1[\s\S]*a program on this device/);
+    assert.match(await page.locator("body").innerText(), kind);
     await page.locator('button[value="allow"]').click();
     await page.locator("#done").waitFor().catch(async (e) => {
       throw new Error(`${e.message}\nat ${page.url()}: ${await page.locator("body").innerText().catch(() => "")}`);
@@ -180,9 +185,9 @@ test("the SDK client connects with a Client ID Metadata Document", async () => {
   const url = "https://client.example.test/oauth/client.json";
   documents.set("/oauth/client.json", [200, JSON.stringify({ client_id: url, client_name: "mKit e2e client",
     redirect_uris: [peer.redirect], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"],
-    token_endpoint_auth_method: "none" })]);
+    token_endpoint_auth_method: "none", application_type: "native" })]);
   const provider = new Provider({ metadataUrl: url });
-  const client = await connectAs(provider, "carol");
+  const client = await connectAs(provider, "carol", /It says it is a native application/);
   assert.equal(provider.store.client.client_id, url, "no registration: the URL is the client id");
   const who = await client.callTool({ name: "whoami", arguments: {} });
   assert.deepEqual([who.structuredContent.sub, who.structuredContent.client_id], ["carol@example.test", url]);
@@ -341,6 +346,19 @@ async function codeInBrowser(user, client_id, verifier, extra = {}) {
   });
   return landed.searchParams.get("code");
 }
+
+test("a registration's stated application_type is kept and shown on the consent page (SEP-837, #31)", async () => {
+  const r = await fetch(`${origin}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ redirect_uris: [peer.redirect], client_name: "native cli", application_type: "native" }) });
+  const registered = await r.json();
+  assert.equal(registered.application_type, "native");
+  await withBrowser(async (page) => {
+    await page.goto(authorizeUrl({ client_id: registered.client_id }));
+    await signInAtDevIssuer(page, "gina");
+    await page.locator('button[value="deny"]').waitFor();
+    assert.match(await page.locator("body").innerText(), /It says it is a native application \(desktop, command line or mobile\)/);
+  });
+});
 
 test("an unverified e-mail address is no identity: the sign-in is refused and nothing is issued (issue 28)", async () => {
   const { client_id } = await register();

@@ -27,6 +27,8 @@ pub struct Client {
     pub redirect_uris: Vec<String>,
     /// Whether the client may use refresh tokens.
     pub refresh: bool,
+    /// The `application_type` it stated (SEP-837): `native` or `web`; `None` when it stated none.
+    pub application_type: Option<&'static str>,
 }
 
 /// A `client_id` that names a metadata document rather than a registration.
@@ -91,9 +93,10 @@ pub fn from_document(client_id: &str, body: &[u8]) -> Result<Client, OAuthError>
         grant_types(&doc).map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
     let redirect_uris = redirect_uris(&doc)
         .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {}", e.description)))?;
-    application_type(&doc, &redirect_uris)
+    let application_type = application_type(&doc, &redirect_uris)
         .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
-    Ok(Client { client_id: client_id.to_owned(), client_name: Some(name), redirect_uris, refresh: grants.refresh })
+    let client_id = client_id.to_owned();
+    Ok(Client { client_id, client_name: Some(name), redirect_uris, refresh: grants.refresh, application_type })
 }
 
 /// RFC 7591 §2–3: a registration request, checked, as the client to store under `client_id`,
@@ -115,7 +118,13 @@ pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result
     let name = text(&req, "client_name").map_err(meta)?;
     let redirect_uris = redirect_uris(&req)?;
     let app_type = application_type(&req, &redirect_uris).map_err(OAuthError::invalid_redirect_uri)?;
-    let client = Client { client_id: client_id.to_owned(), client_name: name, redirect_uris, refresh: grants.refresh };
+    let client = Client {
+        client_id: client_id.to_owned(),
+        client_name: name,
+        redirect_uris,
+        refresh: grants.refresh,
+        application_type: app_type,
+    };
     let mut response = json!({
         "client_id": client.client_id,
         "client_id_issued_at": issued_at,

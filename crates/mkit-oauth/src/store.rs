@@ -39,7 +39,8 @@ pub fn grant_from_json(s: &str) -> Option<Grant> {
 // ---- clients ----------------------------------------------------------------------------------
 
 /// A registered client's row by `client_id`, for `client_from_row`.
-pub const CLIENT_SQL: &str = "SELECT client_name, redirect_uris, refresh FROM oauth_clients WHERE client_id = ?1";
+pub const CLIENT_SQL: &str =
+    "SELECT client_name, redirect_uris, refresh, application_type FROM oauth_clients WHERE client_id = ?1";
 
 /// The most registrations waiting for their first grant at any one time: with the 5 KiB cap on a
 /// request, at most about 50 MB of the D1 database the ledger shares, whatever a stranger sends.
@@ -51,8 +52,9 @@ pub const PENDING_REGISTRATION_SECS: u64 = 86_400;
 /// (then it changes no row: the caller answers "try later").
 pub fn insert_client(c: &Client, now: u64, max_pending: u64) -> Statement {
     Statement {
-        sql: "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, refresh, created_at) \
-              SELECT ?1, ?2, ?3, ?4, ?5 WHERE (SELECT COUNT(*) FROM oauth_clients WHERE granted_at IS NULL) < ?6",
+        sql:
+            "INSERT INTO oauth_clients (client_id, client_name, redirect_uris, refresh, created_at, application_type) \
+              SELECT ?1, ?2, ?3, ?4, ?5, ?7 WHERE (SELECT COUNT(*) FROM oauth_clients WHERE granted_at IS NULL) < ?6",
         params: vec![
             text(&c.client_id),
             c.client_name.as_deref().map_or(SqlValue::Null, text),
@@ -60,6 +62,7 @@ pub fn insert_client(c: &Client, now: u64, max_pending: u64) -> Statement {
             int(u64::from(c.refresh)),
             int(now),
             int(max_pending),
+            c.application_type.map_or(SqlValue::Null, text),
         ],
     }
 }
@@ -74,9 +77,28 @@ pub fn mark_granted(client_id: &str, now: u64) -> Statement {
 }
 
 /// A registered client from its row.
-pub fn client_from_row(client_id: &str, name: Option<String>, redirect_uris: &str, refresh: i64) -> Option<Client> {
-    let redirect_uris: Vec<String> = serde_json::from_str(redirect_uris).ok()?;
-    Some(Client { client_id: client_id.to_owned(), client_name: name, redirect_uris, refresh: refresh == 1 })
+pub fn client_from_row(client_id: &str, row: ClientRow) -> Option<Client> {
+    let redirect_uris: Vec<String> = serde_json::from_str(&row.redirect_uris).ok()?;
+    let application_type = match row.application_type.as_deref() {
+        Some("native") => Some("native"),
+        Some("web") => Some("web"),
+        _ => None,
+    };
+    let (client_id, client_name, refresh) = (client_id.to_owned(), row.client_name, row.refresh == 1);
+    Some(Client { client_id, client_name, redirect_uris, refresh, application_type })
+}
+
+/// A row of `CLIENT_SQL`.
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    /// `client_name`.
+    pub client_name: Option<String>,
+    /// `redirect_uris`, a JSON array.
+    pub redirect_uris: String,
+    /// `refresh`: 1 when the client may use refresh tokens.
+    pub refresh: i64,
+    /// `application_type`, as stated.
+    pub application_type: Option<String>,
 }
 
 // ---- codes ------------------------------------------------------------------------------------

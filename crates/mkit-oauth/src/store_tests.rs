@@ -7,7 +7,7 @@ use serde_json::json;
 use super::*;
 use crate::grant::{use_refresh, RefreshOutcome, RefreshRequest};
 
-const MIGRATIONS: [&str; 7] = [
+const MIGRATIONS: [&str; 8] = [
     include_str!("../../mkit/migrations/0001_init.sql"),
     include_str!("../../mkit/migrations/0003_processed_events.sql"),
     include_str!("../../mkit/migrations/0004_ledger.sql"),
@@ -15,6 +15,7 @@ const MIGRATIONS: [&str; 7] = [
     include_str!("../../mkit/migrations/0006_oauth.sql"),
     include_str!("../../mkit/migrations/0009_oauth_client_grants.sql"),
     include_str!("../../mkit/migrations/0010_oauth_installation.sql"),
+    include_str!("../../mkit/migrations/0013_oauth_application_type.sql"),
 ];
 const NOW: u64 = 1_800_000_000;
 
@@ -66,18 +67,33 @@ fn read_refresh(c: &Connection, secret: &str) -> Option<Refresh> {
 }
 
 #[test]
-fn clients_round_trip() {
+fn clients_round_trip_with_the_application_type_they_stated() {
     let mut c = db();
     let client = Client {
         client_id: "c1".into(),
         client_name: Some("Inspector".into()),
         redirect_uris: vec!["http://127.0.0.1/cb".into()],
         refresh: true,
+        application_type: Some("native"),
     };
-    assert_eq!(batch(&mut c, &[insert_client(&client, NOW, MAX_PENDING_REGISTRATIONS)]), [1]);
-    let row: (Option<String>, String, i64) =
-        c.query_row(CLIENT_SQL, ["c1"], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).expect("row");
-    assert_eq!(client_from_row("c1", row.0, &row.1, row.2), Some(client));
+    let unstated = Client { client_id: "c2".into(), application_type: None, ..client.clone() };
+    let insert = |cl: &Client| insert_client(cl, NOW, MAX_PENDING_REGISTRATIONS);
+    assert_eq!(batch(&mut c, &[insert(&client), insert(&unstated)]), [1, 1]);
+    let row = |id: &str| {
+        c.query_row(CLIENT_SQL, [id], |r| {
+            Ok(ClientRow {
+                client_name: r.get(0)?,
+                redirect_uris: r.get(1)?,
+                refresh: r.get(2)?,
+                application_type: r.get(3)?,
+            })
+        })
+        .expect("row")
+    };
+    assert_eq!(client_from_row("c1", row("c1")), Some(client));
+    assert_eq!(client_from_row("c2", row("c2")), Some(unstated));
+    let odd = ClientRow { application_type: Some("fridge".into()), ..row("c1") };
+    assert_eq!(client_from_row("c1", odd).and_then(|c| c.application_type), None, "only the two SEP-837 types");
 }
 
 #[test]
@@ -258,6 +274,7 @@ fn client(id: &str) -> Client {
         client_name: Some("x".into()),
         redirect_uris: vec!["https://a.example/cb".into()],
         refresh: true,
+        application_type: None,
     }
 }
 

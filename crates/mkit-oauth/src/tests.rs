@@ -243,6 +243,7 @@ fn client_names_that_would_mislead_on_the_consent_page_are_refused() {
         client_name: Some("Good\u{202E}lieve".into()),
         redirect_uris: vec![],
         refresh: false,
+        application_type: None,
     };
     assert_eq!(stored.display_name(), "mkit_x", "a name stored before the rule is not shown");
     let plain = super::client::Client { client_name: Some("App".into()), ..stored };
@@ -470,6 +471,7 @@ mod authorization_requests {
             client_name: Some("App".into()),
             redirect_uris: vec!["http://127.0.0.1:3000/cb".into(), "https://app.example.com/cb".into()],
             refresh: true,
+            application_type: None,
         }
     }
 
@@ -573,4 +575,11 @@ fn application_type_must_fit_the_redirect_uris() {
     let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
         "application_type": "web" });
     assert!(from_document(CIMD, doc.to_string().as_bytes()).is_err(), "a metadata document is held to it too");
+    // What was stated is kept on the client (stored, and shown on the consent page).
+    let stated = json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "application_type": "native" });
+    let (client, _) = from_registration(stated.to_string().as_bytes(), "c", NOW).expect("registered");
+    assert_eq!(client.application_type, Some("native"));
+    let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["https://app.example.com/cb"],
+        "application_type": "web" });
+    assert_eq!(from_document(CIMD, doc.to_string().as_bytes()).map(|c| c.application_type), Ok(Some("web")));
 }

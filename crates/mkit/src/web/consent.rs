@@ -10,6 +10,8 @@ pub struct Consent<'a> {
     pub server: &'a str,
     pub client_name: &'a str,
     pub client_id: &'a str,
+    /// The `application_type` the client stated (SEP-837): `native` or `web`; `None`: unstated.
+    pub application_type: Option<&'a str>,
     pub redirect_host: &'a str,
     /// The client could be any program on this device (a loopback or app redirect).
     pub local_redirect: bool,
@@ -30,9 +32,15 @@ pub fn page(c: &Consent<'_>) -> HttpReply {
     };
     let scope =
         if c.scope.is_empty() { String::new() } else { format!("<p>Access: <code>{}</code></p>", escape(c.scope)) };
+    let kind = match c.application_type {
+        Some("native") => "It says it is a native application (desktop, command line or mobile).",
+        Some("web") => "It says it is a web application.",
+        _ => "It does not say whether it is a native or a web application.",
+    };
     let inner = format!(
         "<p>Signed in as <code>{user}</code>.</p>\
-         <p>The client identifies as <code>{id}</code>; its answer goes to <strong>{host}</strong>.</p>{warning}{scope}\
+         <p>The client identifies as <code>{id}</code>; its answer goes to <strong>{host}</strong>. {kind}</p>\
+         {warning}{scope}\
          <form method=\"post\" action=\"/oauth/consent\"><input type=\"hidden\" name=\"request\" value=\"{sealed}\">\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
@@ -68,6 +76,7 @@ mod tests {
             server: "mKit",
             client_name: "<Evil> & Co",
             client_id: "https://app.example.com/c.json",
+            application_type: Some("native"),
             redirect_host: "127.0.0.1",
             local_redirect: true,
             signed_in_as: "ada",
@@ -78,6 +87,7 @@ mod tests {
         assert!(r.body.contains("Allow &lt;Evil&gt; &amp; Co to use mKit?"));
         assert!(r.body.contains("<strong>127.0.0.1</strong>") && r.body.contains("a program on this device"));
         assert!(r.body.contains("value=\"a.b&quot;c\""));
+        assert!(r.body.contains("It says it is a native application"));
         assert!(r.header("Content-Security-Policy").is_some_and(
             |c| c.contains("frame-ancestors 'none'") && c.contains("form-action 'self' http://127.0.0.1:3000;")
         ));

@@ -95,6 +95,7 @@ fn consent_page(ctx: &Ctx<'_>, client: &Client, approved: &Approved, sub: &str) 
         server: ctx.isolate.info.title,
         client_name: client.display_name(),
         client_id: &client.client_id,
+        application_type: client.application_type,
         redirect_host: &display_host(&approved.redirect_uri),
         local_redirect: local,
         signed_in_as: sub,

@@ -81,6 +81,7 @@ struct ClientRow {
     client_name: Option<String>,
     redirect_uris: String,
     refresh: i64,
+    application_type: Option<String>,
 }
 
 /// Why no client was found: none by that id (or its document was refused), or the store is down.
@@ -96,8 +97,11 @@ pub async fn find(ctx: &Ctx<'_>, client_id: &str) -> Result<Client, NoClient> {
     }
     let row = d1::first_row::<ClientRow>(ctx.env, store::CLIENT_SQL, &[SqlValue::Text(client_id.to_owned())]).await;
     match row {
-        Ok(Some(r)) => store::client_from_row(client_id, r.client_name, &r.redirect_uris, r.refresh)
-            .ok_or_else(|| NoClient::Unavailable(store_unavailable())),
+        Ok(Some(r)) => {
+            let ClientRow { client_name, redirect_uris, refresh, application_type } = r;
+            let row = store::ClientRow { client_name, redirect_uris, refresh, application_type };
+            store::client_from_row(client_id, row).ok_or_else(|| NoClient::Unavailable(store_unavailable()))
+        }
         Ok(None) => Err(NoClient::Refused(OAuthError::invalid_client("unknown client_id: register the client first"))),
         Err(_) => Err(NoClient::Unavailable(store_unavailable())),
     }
