@@ -280,9 +280,18 @@ test("a client whose keys are published at a jwks_uri (http on loopback): both S
 test("a revoked client is refused at the token endpoint, and neither SDK connects", async (t) => {
   const client = await createClient("to revoke", "mcp");
   const creds = basic(client.client_id, client.client_secret);
-  assert.equal((await tokenRequest({ grant_type: "client_credentials" }, creds)).status, 200);
+  const issued = await tokenRequest({ grant_type: "client_credentials" }, creds);
+  assert.equal(issued.status, 200);
+  const whoami = () => fetch(resource, { method: "POST", headers: { authorization: `Bearer ${issued.body.access_token}`,
+    "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-protocol-version": "2025-11-25" },
+  body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "whoami", arguments: {} } }) });
+  assert.equal((await whoami()).status, 200, "its token works before the revocation");
   const revoked = await clients("revoke", "--client", client.client_id);
   assert.equal(typeof revoked.revoked_at, "number");
+  // The token it already holds is refused at once, not when it expires in 15 minutes.
+  const refused = await whoami();
+  assert.equal(refused.status, 401);
+  assert.match(refused.headers.get("www-authenticate") ?? "", /invalid_token.*has been revoked/);
 
   const res = await tokenRequest({ grant_type: "client_credentials" }, creds);
   assert.equal(res.status, 401);

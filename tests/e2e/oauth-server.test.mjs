@@ -152,7 +152,7 @@ test("metadata: PRM names mKit, RFC 8414 advertises PKCE, CIMD and registration;
 test("the SDK client connects through Dynamic Client Registration, calls a tool, refreshes and revokes", async () => {
   const provider = new Provider();
   const client = await connectAs(provider, "alice");
-  assert.match(provider.store.client.client_id, /^mkit_/, "registered");
+  assert.match(provider.store.client.client_id, /^mkit_c_/, "registered, never with a machine client's prefix");
   const [row] = await d1(worker, `SELECT granted_at FROM oauth_clients WHERE client_id = '${provider.store.client.client_id}'`);
   assert.ok(row.granted_at > 0, "its first code marks the registration granted (kept from the sweep)");
   const who = await client.callTool({ name: "whoami", arguments: {} });

@@ -254,7 +254,8 @@ test("mKit as the authorization server: its endpoints, warm", async () => {
   assert.equal(io.path.fetch, jwksFetches - fetchesBefore, "each fetch of the client's keys is counted");
 
   const own = JSON.parse(await (await tokenRequest({ grant_type: "client_credentials" }, basic)).text()).access_token;
-  await measure(as, "free `tools/call` (`whoami`) with mKit's own token", () => call(as, own, "whoami"), ran);
+  await measure(as, "free `tools/call` (`whoami`) with a machine client's token (mKit's own, its revocation read)",
+    () => call(as, own, "whoami"), ran);
 });
 
 /** docs/architecture.md's round-trip table: row name → its counts, in COLUMNS' order. */

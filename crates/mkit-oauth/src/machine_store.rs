@@ -10,6 +10,15 @@ use crate::machine::{Assertion, Credential, MachineClient, LEEWAY_SECS};
 pub const MACHINE_CLIENT_SQL: &str =
     "SELECT name, scopes, secret_hash, jwks_uri, jwks, revoked_at FROM machine_clients WHERE client_id = ?1";
 
+/// Whether machine client `?1` was revoked: one row with `revoked_at` (NULL while it stands), or
+/// none for an unknown client.
+pub const REVOKED_SQL: &str = "SELECT revoked_at FROM machine_clients WHERE client_id = ?1";
+
+/// `REVOKED_SQL` for `client_id`.
+pub fn revoked(client_id: &str) -> Statement {
+    Statement { sql: REVOKED_SQL, params: vec![SqlValue::Text(client_id.to_owned())] }
+}
+
 /// A `machine_clients` row's columns, as `MACHINE_CLIENT_SQL` reads them.
 #[derive(Debug, Clone, Default)]
 pub struct MachineRow {

@@ -167,3 +167,19 @@ fn an_assertions_jti_is_accepted_once_until_it_expires() {
     assert_eq!(run(&c, &sweep_assertions(NOW + 60 + LEEWAY_SECS + 1)), 2);
     assert_eq!(run(&c, &remember_assertion(ID, &a)), 1, "an expired jti may not be replayed anyway");
 }
+
+#[test]
+fn a_clients_revocation_reads_back() {
+    let c = db();
+    let insert = "INSERT INTO machine_clients (client_id, name, secret_hash, created_at, revoked_at) VALUES (?1, 'x', 'h', 1, ?2)";
+    c.execute(insert, rusqlite::params!["mkit_m_live", Option::<i64>::None]).expect("insert");
+    c.execute(insert, rusqlite::params!["mkit_m_gone", 5]).expect("insert");
+    let read = |id: &str| -> Option<Option<i64>> {
+        let s = revoked(id);
+        let params = mkit_kernel::sql::sqlite_values(&s.params);
+        c.query_row(s.sql, rusqlite::params_from_iter(params), |r| r.get(0)).ok()
+    };
+    assert_eq!(read("mkit_m_live"), Some(None));
+    assert_eq!(read("mkit_m_gone"), Some(Some(5)));
+    assert_eq!(read("mkit_m_unknown"), None);
+}

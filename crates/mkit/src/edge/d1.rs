@@ -42,7 +42,7 @@ pub async fn rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> R
 
 /// Every row `s` selects, for display: a replica near the caller may answer (D1's Sessions API,
 /// `first-unconstrained`; the primary where read replication is off).
-#[cfg(feature = "billing")]
+#[cfg(any(feature = "billing", feature = "auth-server"))]
 pub async fn replica_rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> Result<Vec<T>, StoreError> {
     let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
     let session = db(env)?.with_session_constraint(worker::D1SessionConstraint::FirstUnconstrained);

@@ -75,6 +75,27 @@ pub enum Authentication {
     Unavailable(Unavailable),
 }
 
+/// `authenticate`, then, on a deployment that is its own authorization server, the refusal of a
+/// token issued to a machine client revoked since (`oauth::revoked`).
+#[cfg_attr(not(feature = "auth-server"), allow(unused_variables))]
+pub async fn authenticate_request(
+    env: &worker::Env,
+    iso: &Isolate,
+    authorization: Option<&str>,
+    config: &Config,
+    audiences: Vec<String>,
+) -> Authentication {
+    let outcome = authenticate(iso, authorization, config, audiences).await;
+    #[cfg(feature = "auth-server")]
+    if let Authentication::Allowed(p) = &outcome {
+        if config.auth_server && super::oauth::revoked::is_revoked(env, p).await {
+            let description = "the client this token was issued to has been revoked";
+            return Authentication::Refused(Challenge::InvalidToken { description }, "client_revoked");
+        }
+    }
+    outcome
+}
+
 /// Authenticates one `/mcp` request: the `Authorization` header only, never the query string.
 pub async fn authenticate(
     iso: &Isolate,

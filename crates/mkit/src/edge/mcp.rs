@@ -109,7 +109,8 @@ async fn authenticated(
     session_route: bool,
 ) -> Answered {
     let authorization = req.headers().get("Authorization").ok().flatten();
-    let principal = match keys::authenticate(iso, authorization.as_deref(), config, resource.audiences.clone()).await {
+    let audiences = resource.audiences.clone();
+    let principal = match keys::authenticate_request(env, iso, authorization.as_deref(), config, audiences).await {
         Authentication::Allowed(p) => p,
         Authentication::Refused(c, code) => return with_auth(refusal(c, code), code).into(),
         Authentication::Unavailable(u) => {

@@ -44,7 +44,8 @@ pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
         }
     };
     let Some(id) = random_token(18) else { return store_unavailable() };
-    let (client, response) = match from_registration(&body, &format!("mkit_{id}"), ctx.now) {
+    // `mkit_c_`: never the machine clients' `mkit_m_`, which a random `mkit_<id>` could spell.
+    let (client, response) = match from_registration(&body, &format!("mkit_c_{id}"), ctx.now) {
         Ok(r) => r,
         Err(e) => return error(&e),
     };

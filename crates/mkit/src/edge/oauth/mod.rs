@@ -6,6 +6,7 @@ mod clients;
 mod enterprise;
 mod issue;
 mod machine;
+pub(super) mod revoked;
 mod token;
 
 pub(crate) use super::random::random_token;
