@@ -5,7 +5,8 @@
 // Prints the user's bindings (customers rows), the subscriptions that are theirs or their bound
 // customers' (status, price lookup keys, period end, user_sub, and whether each grants now and
 // why), the entitlement summaries of their customers, the binding conflicts that name them or
-// their customers, and the entitlements the worker grants now.
+// their customers, their latest 50 machine payments (x402, newest first: tool, state, amount,
+// network, payer, tx, reason), and the entitlements the worker grants now.
 //
 // "Grants now" follows the rules of ENTITLEMENTS_SQL (crates/mkit-billing/src/ledger/sql.rs), computed here
 // from the rows (tests/e2e/ledger-view.test.mjs checks it against the worker's whoami):
@@ -48,7 +49,7 @@ export function subLiteral(sub) {
   return `CAST(X'${Buffer.from(sub, "utf8").toString("hex")}' AS TEXT)`;
 }
 
-/** The four read-only statements, one --command. */
+/** The five read-only statements, one --command. */
 export function ledgerSql(sub) {
   const u = subLiteral(sub);
   return [
@@ -61,6 +62,8 @@ export function ledgerSql(sub) {
     "SELECT id, customer_id, subscription_id, bound_user, claimed_user, source, event_id, event_created, recorded_at " +
       `FROM binding_conflicts WHERE bound_user = ${u} OR claimed_user = ${u} ` +
       `OR customer_id IN (SELECT customer_id FROM customers WHERE user_sub = ${u}) ORDER BY id DESC LIMIT 50`,
+    "SELECT id, tool, state, amount, network, asset, payer, tx, reason, created_at FROM machine_payments " +
+      `WHERE user_sub = ${u} ORDER BY created_at DESC, id DESC LIMIT 50`,
   ].join("; ");
 }
 
@@ -90,7 +93,7 @@ export function verdict(s, user, boundCustomers, nowSecs, graceSecs) {
 }
 
 /** The report: rows plus what the worker grants now. */
-export function report({ user, bindings, subscriptions, summaries, conflicts }, { nowSecs, graceSecs }) {
+export function report({ user, bindings, subscriptions, summaries, conflicts, payments = [] }, { nowSecs, graceSecs }) {
   const bound = new Set(bindings.map((b) => b.customer_id));
   const keys = new Set();
   const subs = subscriptions.map((s) => {
@@ -102,7 +105,16 @@ export function report({ user, bindings, subscriptions, summaries, conflicts }, 
   for (const e of sums) e.feature_lookup_keys.forEach((k) => keys.add(k));
   // ORDER BY key: SQLite's BINARY collation compares UTF-8 bytes.
   const entitlements = [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  return { user, now: iso(nowSecs), grace_days: graceSecs / 86_400, bindings, subscriptions: subs, summaries: sums, conflicts, entitlements };
+  return { user, now: iso(nowSecs), grace_days: graceSecs / 86_400, bindings, subscriptions: subs, summaries: sums, conflicts,
+    machine_payments: payments, entitlements };
+}
+
+/** One machine payment; the amount stays the decimal text it is stored as (wider than a JS number). */
+function paymentLines(p) {
+  return [
+    `  ${iso(p.created_at)}  tool ${p.tool}  state ${p.state}  amount ${p.amount} on ${p.network}  payer ${p.payer ?? "(none)"}` +
+      (p.tx ? `  tx ${p.tx}` : "") + (p.reason ? `  reason ${JSON.stringify(p.reason)}` : ""),
+  ];
 }
 
 export function formatReport(r, where) {
@@ -127,6 +139,8 @@ export function formatReport(r, where) {
       (c.subscription_id ? `  subscription ${c.subscription_id}` : "") +
       `: bound to ${JSON.stringify(c.bound_user)}, claimed for ${JSON.stringify(c.claimed_user)} by ${c.source} (event ${c.event_id})`,
   ]);
+  section("Machine payments (x402; latest 50, newest first; amounts in the asset's atomic units):", r.machine_payments,
+    paymentLines);
   out.push(`Entitlements the worker grants now: ${r.entitlements.length ? r.entitlements.join(", ") : "none"}`);
   return out.join("\n");
 }
@@ -170,7 +184,8 @@ async function main(argv) {
     if (!r?.success) throw new Error(`statement ${n + 1} did not succeed: ${JSON.stringify(r)}`);
     return r.results ?? [];
   };
-  const r = report({ user: opts.user, bindings: rows(0), subscriptions: rows(1), summaries: rows(2), conflicts: rows(3) },
+  const r = report({ user: opts.user, bindings: rows(0), subscriptions: rows(1), summaries: rows(2), conflicts: rows(3),
+    payments: rows(4) },
     { nowSecs: Math.floor(Date.now() / 1000), graceSecs });
   console.log(opts.json ? JSON.stringify(r, null, 2) : formatReport(r, label));
 }

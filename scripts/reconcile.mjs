@@ -17,8 +17,17 @@
 // `status`, `lookup_keys` (the items' price lookup keys), `current_period_end` (on the items since
 // API version 2025-03-31, e.g. the pinned 2026-10-28; on the subscription before), `customer`,
 // `user` (metadata.mkit_user against the user the ledger grants to), and `not_in_stripe` (a ledger
-// row Stripe does not know). Exit status: 0 no differences, 1 differences (nothing applied
-// without --apply), 2 refused to start, 3 failed (Stripe or Wrangler).
+// row Stripe does not know).
+//
+// Machine payments (x402, the D1 table machine_payments) are not in Stripe, so nothing here can
+// compare or repair them: it lists those whose outcome the chain alone knows, one `payment <id>
+// <state>: …` line each (payer, nonce, network, asset, amount, user): every `unconfirmed` one, and
+// each `verifying` one older than STALE_SECS (its isolate ended; the worker's sweep turns it
+// unconfirmed). The operator reads the authorization's state on chain and sets the row
+// by hand (docs/runbook.md); neither mode changes these rows.
+//
+// Exit status: 0 no differences and no payment to check, 1 differences or payments to check
+// (nothing applied without --apply), 2 refused to start, 3 failed (Stripe or Wrangler).
 //
 // --apply repairs through the same ledger code as Stripe's own deliveries, never by writing SQL:
 // for each differing subscription it builds a `customer.subscription.updated` event
@@ -51,6 +60,16 @@ const GRANTING = new Set(["active", "trialing"]);
 
 export const LEDGER_SQL = "SELECT s.id, s.customer_id, s.status, s.price_lookup_keys, s.current_period_end, s.user_sub, " +
   "c.user_sub AS customer_user, s.last_event_created FROM subscriptions s LEFT JOIN customers c USING (customer_id) ORDER BY s.id";
+
+/** The machine payments not known to have ended: filtered by age here, so the SQL stays constant. */
+export const OPEN_PAYMENTS_SQL = "SELECT id, user_sub, tool, network, asset, amount, payer, state, reason, created_at " +
+  "FROM machine_payments WHERE state IN ('unconfirmed', 'verifying') ORDER BY created_at, id";
+
+/** Both reads, in one Wrangler run. */
+export const READ_SQL = `${LEDGER_SQL}; ${OPEN_PAYMENTS_SQL}`;
+
+/** Past this, an open payment's isolate has ended: STALE_SECS in crates/mkit-billing/src/x402.rs. */
+export const STALE_SECS = 3600;
 
 function parseArgs(argv) {
   const opts = { apply: false };
@@ -143,21 +162,20 @@ async function listSubscriptions(stripe) {
 function ledgerCommand(plan) {
   const where = plan.local ? ["--local", "--persist-to", plan.local] : ["--remote", "--env", plan.env];
   const config = process.env.WRANGLER_CONFIG ? ["--config", process.env.WRANGLER_CONFIG] : [];
-  return ["d1", "execute", "DB", ...where, "--json", "--command", LEDGER_SQL, ...config];
+  return ["d1", "execute", "DB", ...where, "--json", "--command", READ_SQL, ...config];
 }
 
 const shown = (args) => args.map((a) => (/^[\w@./:=,<>-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
 
-/** The ledger's subscription rows, through Wrangler (non-interactive). */
+/** The ledger's subscription rows and open machine payments, through Wrangler (non-interactive). */
 async function readLedger(plan) {
   const r = await runWrangler(ledgerCommand(plan), { timeoutMs: 180_000 });
   const tail = `${r.out}${r.err}`.trim().split("\n").slice(-15).join("\n");
   if (r.code !== 0) throw new Error(`wrangler d1 execute exited ${r.code}:\n${tail}`);
   try {
-    const parsed = JSON.parse(r.out);
-    const first = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!Array.isArray(first?.results)) throw new Error("no results array");
-    return first.results;
+    const [subscriptions, payments] = JSON.parse(r.out);
+    if (!Array.isArray(subscriptions?.results) || !Array.isArray(payments?.results)) throw new Error("no results arrays");
+    return { rows: subscriptions.results, payments: payments.results };
   } catch (e) {
     throw new Error(`could not read wrangler's JSON (${e.message}):\n${tail}`);
   }
@@ -165,8 +183,8 @@ async function readLedger(plan) {
 
 async function snapshot(plan, stripe) {
   const at = Math.floor(Date.now() / 1000);
-  const [{ subs, pages }, rows] = await Promise.all([listSubscriptions(stripe), readLedger(plan)]);
-  return { at, subs, pages, rows };
+  const [{ subs, pages }, { rows, payments }] = await Promise.all([listSubscriptions(stripe), readLedger(plan)]);
+  return { at, subs, pages, rows, payments };
 }
 
 // ---- comparison (pure) ------------------------------------------------------------------------
@@ -279,6 +297,32 @@ function report({ diffs, notes }, snap, label) {
     : `${label}: no differences (${sizes})`);
 }
 
+// ---- machine payments (pure) ------------------------------------------------------------------
+
+/** The payments only the chain can settle: unconfirmed, or open past STALE_SECS (as the sweep judges). */
+export function paymentsToCheck(payments, nowSecs) {
+  return payments.filter((p) => p.state === "unconfirmed" || p.created_at < nowSecs - STALE_SECS);
+}
+
+/** The EIP-3009 nonce: the last part of the id (network:asset:payer:nonce; the network has a colon too). */
+export const nonceOf = (id) => id.slice(id.lastIndexOf(":") + 1);
+
+/** One payment to check: what the lookup on chain needs, and whose it is. */
+export function paymentLine(p) {
+  return `payment ${p.id} ${p.state}: payer ${p.payer ?? "(none)"}, nonce ${nonceOf(p.id)}, network ${p.network}, ` +
+    `asset ${p.asset}, amount ${p.amount}, user ${q(p.user_sub)}, tool ${p.tool}, since ${iso(p.created_at)}` +
+    (p.reason ? `, reason ${q(p.reason)}` : "");
+}
+
+/** The payments to check, then in one line what the operator does next. */
+function reportPayments(checks) {
+  for (const p of checks) console.log(paymentLine(p));
+  if (!checks.length) return;
+  console.log(`machine payments: ${checks.length} to check on chain (not in Stripe; nothing here changes them): ` +
+    "read authorizationState(payer, nonce) on the asset's contract in the network's explorer: true means the " +
+    "authorization was used, so it settled; then set the row by hand (docs/runbook.md#symptom-a-machine-payment-to-check-on-chain)");
+}
+
 // ---- repair -----------------------------------------------------------------------------------
 
 /** The event Stripe would send for `sub` as it is now. */
@@ -338,7 +382,9 @@ async function main(argv) {
   const before = await snapshot(plan, stripe);
   const found = compare(before.subs, before.rows);
   report(found, before, "reconcile");
-  if (!found.diffs.length) return 0;
+  const checks = paymentsToCheck(before.payments, before.at);
+  reportPayments(checks);
+  if (!found.diffs.length) return checks.length ? 1 : 0;
   if (!plan.apply) {
     if (found.repairs.size) {
       console.log(`repair ${found.repairs.size} through the webhook with: ` +
@@ -359,7 +405,7 @@ async function main(argv) {
   const left = compare(after.subs, after.rows);
   report(left, after, "reconcile");
   if (refused) console.log(`reconcile: ${refused} of ${found.repairs.size} repairs refused`);
-  return refused || left.diffs.length ? 1 : 0;
+  return refused || left.diffs.length || checks.length ? 1 : 0;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {

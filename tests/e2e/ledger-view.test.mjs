@@ -1,5 +1,6 @@
 // `make ledger ENV=… USER=<sub>`: one user's ledger, read from the worker's local D1 after signed
-// webhooks, with the entitlements the worker itself reports (whoami); refusals and DRY_RUN.
+// webhooks, with the entitlements the worker itself reports (whoami), and the machine payments
+// seeded in its D1; refusals and DRY_RUN.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ROOT, TEST_WEBHOOK_SECRET, filledConfig } from "./harness.mjs";
+import { ROOT, TEST_WEBHOOK_SECRET, d1, filledConfig } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { noLogin } from "./fake-cloudflare.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
@@ -103,6 +104,62 @@ test("make ledger shows bindings, subscriptions, summaries, conflicts and what t
   assert.match(text.stdout, /\nEntitlements the worker grants now: pro$/);
 });
 
+/** SQL text for `v` (a test's own values; the script itself never writes a sub as text). */
+const sqlText = (v) => (v === null ? "NULL" : `'${String(v).replaceAll("'", "''")}'`);
+const NETWORK = "eip155:84532";
+const ASSET = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+const PAYER = `0x${"ab".repeat(20)}`;
+const nonce = (i) => `0x${i.toString(16).padStart(64, "0")}`;
+
+/** A machine_payments row as the worker writes it (crates/mkit-billing/src/x402.rs). */
+function paymentRow({ i, user, tool = "text_stats", state = "settled", amount = "10000", tx = null, reason = null, created }) {
+  return `(${[`${NETWORK}:${ASSET}:${PAYER}:${nonce(i)}`, user, tool, NETWORK, ASSET, amount, `0x${"cd".repeat(20)}`, PAYER,
+    state, reason, tx, created, created].map(sqlText).join(", ")})`;
+}
+
+test("make ledger lists the user's machine payments, newest first, the latest 50", async () => {
+  const t = Math.floor(Date.now() / 1000);
+  const rows = [
+    // 50 older settled payments: with the 3 newer ones below, the oldest 3 fall outside the 50.
+    ...Array.from({ length: 50 }, (_, k) => paymentRow({ i: k + 1, user: sub, tx: `0x${"e".repeat(63)}${k % 10}`,
+      created: t - 7200 - k })),
+    paymentRow({ i: 101, user: sub, state: "failed", reason: "insufficient_funds", created: t - 120 }),
+    paymentRow({ i: 102, user: sub, state: "unconfirmed", reason: "abandoned", created: t - 60 }),
+    paymentRow({ i: 103, user: sub, amount: "123456789012345678901234567890", tx: `0x${"f".repeat(64)}`, created: t - 30 }),
+    paymentRow({ i: 104, user: "someone-else", created: t }),
+  ];
+  await d1(stack.worker, "INSERT INTO machine_payments (id, user_sub, tool, network, asset, amount, pay_to, payer, state, reason, " +
+    `tx, created_at, updated_at) VALUES ${rows.join(", ")}`);
+
+  const { code, stdout, out } = await ledger(sub, "--json");
+  assert.equal(code, 0, out);
+  const r = JSON.parse(stdout);
+  assert.equal(r.machine_payments.length, 50);
+  assert.deepEqual(r.machine_payments.slice(0, 4).map((p) => [p.id.split(":").pop(), p.state, p.amount, p.reason, p.created_at]), [
+    [nonce(103), "settled", "123456789012345678901234567890", null, t - 30],
+    [nonce(102), "unconfirmed", "10000", "abandoned", t - 60],
+    [nonce(101), "failed", "10000", "insufficient_funds", t - 120],
+    [nonce(1), "settled", "10000", null, t - 7200],
+  ]);
+  assert.equal(r.machine_payments.at(-1).id.split(":").pop(), nonce(47), "the 3 oldest are past the latest 50");
+  assert.deepEqual(Object.keys(r.machine_payments[0]).sort(),
+    ["amount", "asset", "created_at", "id", "network", "payer", "reason", "state", "tool", "tx"]);
+  assert.ok(!r.machine_payments.some((p) => p.id.endsWith(nonce(104))), "another user's payment is not theirs");
+
+  const text = await ledger(sub);
+  assert.equal(text.code, 0, text.out);
+  const iso = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+  const section = text.stdout.split("Machine payments (x402; latest 50, newest first; amounts in the asset's atomic units):\n")[1]
+    ?.split("\n\n")[0].split("\n");
+  assert.equal(section?.length, 50, text.stdout);
+  assert.deepEqual(section.slice(0, 3), [
+    `  ${iso(t - 30)}  tool text_stats  state settled  amount 123456789012345678901234567890 on ${NETWORK}  payer ${PAYER}  ` +
+      `tx 0x${"f".repeat(64)}`,
+    `  ${iso(t - 60)}  tool text_stats  state unconfirmed  amount 10000 on ${NETWORK}  payer ${PAYER}  reason "abandoned"`,
+    `  ${iso(t - 120)}  tool text_stats  state failed  amount 10000 on ${NETWORK}  payer ${PAYER}  reason "insufficient_funds"`,
+  ]);
+});
+
 test("a sub with quotes is matched exactly, and SQL in a sub stays data", async () => {
   const odd = "auth0|o'brien \"x\"; DROP TABLE customers; --";
   await send("checkout.session.completed", { user: odd });
@@ -114,6 +171,8 @@ test("a sub with quotes is matched exactly, and SQL in a sub stays data", async 
   assert.doesNotMatch(ledgerSql("o'b"), /o'b/);
   const none = await ledger("nobody-at-all");
   assert.match(none.stdout, /Bindings \(customers bound to this user\):\n {2}\(none\)/);
+  assert.match(none.stdout, /\nMachine payments \(x402; [^\n]*\):\n {2}\(none\)\n/);
+  assert.deepEqual(JSON.parse((await ledger("nobody-at-all", "--json")).stdout).machine_payments, []);
   assert.match(none.stdout, /Entitlements the worker grants now: none$/);
 });
 
@@ -163,7 +222,9 @@ test("DRY_RUN=1 make ledger prints the one read-only Wrangler command", async ()
   assert.ok(lines[0].startsWith("dry-run: wrangler d1 execute DB --remote --env production --json --command \"SELECT "), lines[0]);
   assert.ok(lines[0].includes(`CAST(X'${hex}' AS TEXT)`), lines[0]);
   assert.ok(!lines[0].includes("brien"), "the sub never appears as SQL text");
-  assert.deepEqual(lines[0].split("--command ")[1].split("; ").map((s) => s.replace(/^"/, "").split(" ")[0]), ["SELECT", "SELECT", "SELECT", "SELECT"]);
+  assert.deepEqual(lines[0].split("--command ")[1].split("; ").map((s) => s.replace(/^"/, "").split(" ")[0]), ["SELECT", "SELECT", "SELECT", "SELECT", "SELECT"]);
+  assert.ok(lines[0].includes(`FROM machine_payments WHERE user_sub = CAST(X'${hex}' AS TEXT) ORDER BY created_at DESC, id DESC LIMIT 50`),
+    lines[0]);
   assert.match(lines[0], / --config \S+$/);
 });
 

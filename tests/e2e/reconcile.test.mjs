@@ -1,7 +1,8 @@
 // `make stripe-reconcile` (scripts/reconcile.mjs) against a fake Stripe API and the real worker's
 // local D1: a ledger that is partly right, partly stale and partly missing is reported (exit 1),
 // repaired through the worker's own /stripe/webhook (never by SQL), and then reports nothing
-// (exit 0). The listing needs two pages. Also: the refusals, and DRY_RUN's Wrangler command.
+// (exit 0). The listing needs two pages. Machine payments only the chain can settle are listed,
+// never changed, until set by hand. Also: the refusals, and DRY_RUN's Wrangler command.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { startStack } from "./stack.mjs";
 import { startFakeStripe, assertSameAsStripeNode } from "./fake-stripe.mjs";
 import { noLoginVars } from "./fake-cloudflare.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
-import { LEDGER_SQL, periodEnd, lookupKeys, repairEvent } from "../../scripts/reconcile.mjs";
+import { READ_SQL, nonceOf, paymentsToCheck, periodEnd, lookupKeys, repairEvent } from "../../scripts/reconcile.mjs";
 
 const exec = promisify(execFile);
 const KEY = "sk_test_reconcile_e2e";
@@ -213,6 +214,65 @@ test("a subscription bound to another user is reported, not rebound: the first u
   }
 });
 
+test("machine payments only the chain can settle are listed (payer, nonce, network, amount, user), never changed", async () => {
+  const t = ago(0);
+  const network = "eip155:84532";
+  const asset = "0x036cbd53842c5426634e7929541ec2318f3dcf7e";
+  const payer = (c) => `0x${c.repeat(40)}`;
+  const nonce = (c) => `0x${c.repeat(64)}`;
+  const id = (c) => `${network}:${asset}:${payer(c)}:${nonce(c)}`;
+  // [payer and nonce digit, user, state, created, reason]: unconfirmed at any age, open ones past an hour.
+  const rows = [
+    ["1", "pay-user-1", "unconfirmed", t - 600, "timeout"],
+    ["2", "pay-user-2", "verifying", t - 7200, null],
+    ["3", "pay-user-3", "verifying", t - 3700, null],
+    ["4", "pay-user-4", "verifying", t - 600, null], // in flight: the worker may still settle it
+    ["5", "pay-user-5", "settled", t - 7200, null],
+    ["6", "pay-user-6", "failed", t - 7200, "insufficient_funds"],
+  ];
+  await d1(stack.worker, "INSERT INTO machine_payments (id, user_sub, tool, network, asset, amount, pay_to, payer, state, reason, " +
+    "created_at, updated_at) VALUES " + rows.map(([c, user, state, created, reason]) => `('${id(c)}', '${user}', 'text_stats', ` +
+    `'${network}', '${asset}', '${c}0000', '0x${"cd".repeat(20)}', '${payer(c)}', '${state}', ${reason ? `'${reason}'` : "NULL"}, ` +
+    `${created}, ${created})`).join(", "));
+  const stored = () => d1(stack.worker, "SELECT id, state, reason, tx, updated_at FROM machine_payments ORDER BY id");
+  const before = await stored();
+
+  const { code, out } = await reconcile();
+  assert.equal(code, 1, out);
+  assert.match(out, /^reconcile: no differences \(108 subscriptions in Stripe \(2 pages\), 108 in the ledger\)$/m, "Stripe's side is clean");
+  const iso = (s) => new Date(s * 1000).toISOString().replace(".000Z", "Z");
+  const line = (c, state, user, created, reason) => `payment ${id(c)} ${state}: payer ${payer(c)}, nonce ${nonce(c)}, ` +
+    `network ${network}, asset ${asset}, amount ${c}0000, user "${user}", tool text_stats, since ${iso(created)}` +
+    (reason ? `, reason "${reason}"` : "");
+  assert.deepEqual(out.split("\n").filter((l) => l.startsWith("payment ")), [
+    line("2", "verifying", "pay-user-2", t - 7200),
+    line("3", "verifying", "pay-user-3", t - 3700),
+    line("1", "unconfirmed", "pay-user-1", t - 600, "timeout"),
+  ]);
+  assert.ok(out.split("\n").includes("machine payments: 3 to check on chain (not in Stripe; nothing here changes them): " +
+    "read authorizationState(payer, nonce) on the asset's contract in the network's explorer: true means the authorization " +
+    "was used, so it settled; then set the row by hand (docs/runbook.md#symptom-a-machine-payment-to-check-on-chain)"), out);
+  // --apply has nothing to send for them, and changes no row.
+  const applied = await reconcile(["--apply", "--url", stack.worker.url], { ...local, STRIPE_WEBHOOK_SECRET: TEST_WEBHOOK_SECRET });
+  assert.equal(applied.code, 1, applied.out);
+  assert.equal(applied.out.split("\n").filter((l) => l.startsWith("payment ")).length, 3, applied.out);
+  assert.doesNotMatch(applied.out, /^(repair|REFUSED|applying)/m);
+  assert.deepEqual(await stored(), before, "the rows are as they were");
+
+  // The runbook's step once the chain is read: used → settled with its transaction, unused → failed.
+  await d1(stack.worker, `UPDATE machine_payments SET state = 'settled', tx = '0x${"ee".repeat(32)}', reason = 'reconciled on chain', ` +
+    `updated_at = unixepoch() WHERE id = '${id("1")}'`);
+  await d1(stack.worker, "UPDATE machine_payments SET state = 'failed', reason = 'not used on chain', updated_at = unixepoch() " +
+    `WHERE id IN ('${id("2")}', '${id("3")}')`);
+  const last = await reconcile();
+  assert.equal(last.code, 0, last.out);
+  assert.doesNotMatch(last.out, /^(payment|machine payments)/m);
+
+  assert.equal(nonceOf(id("7")), nonce("7"));
+  assert.deepEqual(paymentsToCheck([{ state: "verifying", created_at: 1000 }, { state: "verifying", created_at: 999 },
+    { state: "unconfirmed", created_at: 5000 }], 1000 + 3600).map((p) => p.created_at), [999, 5000], "as the sweep: older than 1 h");
+});
+
 test("refusals: no Stripe key, no Cloudflare credentials for --remote, --apply without URL or secret, unknown ENV", async () => {
   fake.reset();
   let r = await reconcile([], { ...local, STRIPE_SECRET_KEY: "" });
@@ -254,7 +314,7 @@ test("DRY_RUN=1 prints the Stripe call and the Wrangler command, and runs neithe
   assert.equal(code, 0, out);
   assert.deepEqual(out.trim().split("\n").map((l) => l.replace(/ --config \S+/, "")), [
     'dry-run: stripe subscriptions.list({ status: "all", limit: 100 }), every page, live mode, https://api.stripe.com',
-    `dry-run: wrangler d1 execute DB --remote --env production --json --command ${JSON.stringify(LEDGER_SQL)}`,
+    `dry-run: wrangler d1 execute DB --remote --env production --json --command ${JSON.stringify(READ_SQL)}`,
     "dry-run: for each differing subscription, POST https://mkit.example.com/stripe/webhook (customer.subscription.updated or .deleted, signed)",
   ]);
   assert.equal(fake.requests.length, 0);
