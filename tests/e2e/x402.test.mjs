@@ -90,6 +90,16 @@ test("an agent is offered x402, pays, and the tool runs once and settles once", 
   assert.match(receipt.transaction, /^0x[0-9a-f]{64}$/);
   assert.equal(receipt.payer.toLowerCase(), w.address.toLowerCase());
   assert.equal(facilitator.settlements.length, settled + 1, "settled once");
+  // What mKit sent the facilitator is what @x402/core's HTTPFacilitatorClient sends: the same three
+  // fields (tests/e2e/fake-facilitator.test.mjs records the official client's own request).
+  const sent = facilitator.requests.filter((r) => r.path === "/verify" || r.path === "/settle").slice(-2);
+  assert.deepEqual(sent.map((r) => r.path), ["/verify", "/settle"]);
+  for (const { body } of sent) {
+    assert.deepEqual(Object.keys(body).sort(), ["paymentPayload", "paymentRequirements", "x402Version"]);
+    assert.equal(body.x402Version, payment.x402Version);
+    assert.deepEqual(body.paymentPayload, JSON.parse(JSON.stringify(payment)), "the payment as the agent sent it");
+    assert.deepEqual(body.paymentRequirements, required.accepts[0]);
+  }
   const [row] = await rows(`payer = '${w.address}'`);
   assert.deepEqual(row, { state: "settled", tx: receipt.transaction, amount: "10000", user_sub: sub, payer: w.address });
   const me = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use worker::{Env, Method, Request};
 
 use super::d1;
-use super::fetch::{send, FetchError, Outbound};
+use super::fetch::{send, Body, FetchError, Outbound};
 use super::isolate::Isolate;
 use super::signin::{see_other, Shop};
 use crate::billing::reference::client_reference;
@@ -181,7 +181,7 @@ pub(super) async fn send_to_stripe(
         "POST" => (Method::Post, Some(crate::web::form::encode(&r.form))),
         _ => (Method::Get, None),
     };
-    send(Outbound { method, url: &url, headers, form }, MAX_STRIPE_BYTES, deadline).await
+    send(Outbound { method, url: &url, headers, body: form.map(Body::Form) }, MAX_STRIPE_BYTES, deadline).await
 }
 
 /// Stripe's API. The fixtures build (tests only) and `make dev`'s build (the local checkout

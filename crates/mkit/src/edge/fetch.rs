@@ -37,8 +37,25 @@ pub struct Outbound<'a> {
     pub method: Method,
     pub url: &'a str,
     pub headers: Vec<(&'static str, String)>,
-    /// A form body (`application/x-www-form-urlencoded`).
-    pub form: Option<String>,
+    pub body: Option<Body>,
+}
+
+/// An outbound request's body, by its content type.
+pub enum Body {
+    /// `application/x-www-form-urlencoded` (OAuth endpoints, Stripe's API).
+    Form(String),
+    /// `application/json` (an x402 facilitator).
+    #[cfg_attr(not(feature = "billing"), allow(dead_code))]
+    Json(String),
+}
+
+impl Body {
+    fn parts(&self) -> (&'static str, &str) {
+        match self {
+            Body::Form(text) => ("application/x-www-form-urlencoded", text),
+            Body::Json(text) => ("application/json", text),
+        }
+    }
 }
 
 /// Sends `out`: the status and at most `cap` bytes of body, all within `deadline`, no redirects.
@@ -48,30 +65,12 @@ pub async fn send(out: Outbound<'_>, cap: usize, deadline: Duration) -> Result<(
         for (name, value) in &out.headers {
             headers.set(name, value).map_err(|_| FetchError::BadUrl)?;
         }
-        if out.form.is_some() {
-            let _ = headers.set("content-type", "application/x-www-form-urlencoded");
+        let body = out.body.as_ref().map(Body::parts);
+        if let Some((content_type, _)) = body {
+            let _ = headers.set("content-type", content_type);
         }
-        let req =
-            new_request(out.url, out.method, &headers, out.form.as_deref(), false).map_err(|_| FetchError::BadUrl)?;
-        let resp = Fetch::Request(req).send().await.map_err(|_| FetchError::Failed)?;
-        let status = resp.status_code();
-        Ok((status, read_capped(resp, cap).await?))
-    });
-    match select(exchange, Box::pin(Delay::from(deadline))).await {
-        Either::Left((result, _)) => result,
-        Either::Right(_) => Err(FetchError::Timeout),
-    }
-}
-
-/// POSTs the JSON `body` to `url` (an x402 facilitator): the status and at most `cap` bytes of
-/// body, all within `deadline`, no redirects.
-#[cfg(feature = "billing")]
-pub async fn post_json(url: &str, body: &str, cap: usize, deadline: Duration) -> Result<(u16, Vec<u8>), FetchError> {
-    let exchange = Box::pin(async move {
-        let headers = Headers::new();
-        let _ = headers.set("content-type", "application/json");
-        let _ = headers.set("accept", "application/json");
-        let req = new_request(url, Method::Post, &headers, Some(body), false).map_err(|_| FetchError::BadUrl)?;
+        let req = new_request(out.url, out.method, &headers, body.map(|(_, text)| text), false)
+            .map_err(|_| FetchError::BadUrl)?;
         let resp = Fetch::Request(req).send().await.map_err(|_| FetchError::Failed)?;
         let status = resp.status_code();
         Ok((status, read_capped(resp, cap).await?))

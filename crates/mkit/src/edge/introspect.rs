@@ -3,7 +3,7 @@
 
 use worker::Method;
 
-use super::fetch::{send, FetchError, Outbound};
+use super::fetch::{send, Body, FetchError, Outbound};
 use super::keys::{now_ms, TokenPath, Unavailable, FETCH_TIMEOUT};
 use crate::auth::introspection::{Introspection, MAX_ANSWER_BYTES};
 use crate::health::Probe;
@@ -20,7 +20,7 @@ pub async fn introspect(i: &Introspection, token: &str) -> Result<Vec<u8>, Unava
             ("authorization", basic_auth(&i.client_id, &i.client_secret)),
             ("accept", "application/json".into()),
         ],
-        form: Some(form),
+        body: Some(Body::Form(form)),
     };
     match send(out, MAX_ANSWER_BYTES, FETCH_TIMEOUT).await {
         Ok((200, body)) => Ok(body),

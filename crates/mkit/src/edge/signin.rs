@@ -3,7 +3,7 @@
 
 use worker::{Date, Method, Request};
 
-use super::fetch::{get_document, send, Outbound};
+use super::fetch::{get_document, send, Body, Outbound};
 use super::keys::{self, TokenPath, FETCH_TIMEOUT, MAX_DOC_BYTES};
 use crate::auth::discovery::{discovery_urls, endpoints_from_metadata, IssuerEndpoints};
 use crate::config::{origin_of, Config};
@@ -158,7 +158,7 @@ impl<'a> Shop<'a> {
                 ("authorization", signin::basic_auth(self.client_id, self.client_secret)),
                 ("accept", "application/json".into()),
             ],
-            form: Some(pending.token_request(code, &self.redirect_uri())),
+            body: Some(Body::Form(pending.token_request(code, &self.redirect_uri()))),
         };
         let (status, body) = send(out, MAX_DOC_BYTES, FETCH_TIMEOUT).await.map_err(|e| e.code())?;
         if status != 200 {

@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 use std::time::Duration;
-use worker::Env;
+use worker::{Env, Method};
 
 use super::d1::{apply_batch, replica_rows};
-use super::fetch::post_json;
+use super::fetch::{send, Body, Outbound};
 use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
 use crate::config::Config;
 use crate::mcp::context::LocalFuture;
@@ -109,15 +109,22 @@ impl MachinePayments<'_> {
 /// The ledger could not record the claim: nothing runs, nothing is charged.
 const UNRECORDED: &str = "payments cannot be recorded now; nothing was charged: try again";
 
-/// A facilitator's reason code, as it may reach the caller: short, and only `[a-z0-9_]`.
+/// A facilitator's reason code (x402's are `snake_case`), as it may reach the caller: letters,
+/// digits and `_` only, at most 100 of them; its free-text message never does.
 fn reason(answer: &Value, field: &str) -> String {
-    let code = answer.get(field).and_then(Value::as_str).unwrap_or("no reason given");
-    code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ' ').take(100).collect()
+    let code = answer.get(field).and_then(Value::as_str).unwrap_or_default();
+    let code: String = code.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').take(100).collect();
+    if code.is_empty() {
+        "no_reason_given".to_owned()
+    } else {
+        code
+    }
 }
 
 /// POSTs `{ x402Version, paymentPayload, paymentRequirements }` to the facilitator's `/{path}`, as
-/// `@x402/core`'s `HTTPFacilitatorClient` does; the JSON object it answers. A non-2xx answer
-/// that still carries the verdict (`isValid`, `success`) counts as that verdict.
+/// `@x402/core`'s `HTTPFacilitatorClient` does; the JSON object it answers. A 4xx answer that
+/// still carries the verdict (`isValid`, `success`) counts as that verdict, as that client reads
+/// it; any other answer is no answer.
 async fn facilitate(
     base: &str,
     path: &str,
@@ -129,7 +136,9 @@ async fn facilitate(
     let body =
         json!({ "x402Version": x402::X402_VERSION, "paymentPayload": payment, "paymentRequirements": requirements });
     let url = format!("{base}/{path}");
-    let (status, bytes) = post_json(&url, &body.to_string(), MAX_ANSWER_BYTES, deadline).await?;
+    let headers = vec![("accept", "application/json".to_owned())];
+    let out = Outbound { method: Method::Post, url: &url, headers, body: Some(Body::Json(body.to_string())) };
+    let (status, bytes) = send(out, MAX_ANSWER_BYTES, deadline).await?;
     let answer: Value = serde_json::from_slice(&bytes).map_err(|_| FetchError::Status)?;
     let verdict = if path == "verify" { "isValid" } else { "success" };
     match answer.get(verdict) {
