@@ -184,6 +184,7 @@ fuzz_target!(|data: &[u8]| {
         let caller = Caller {
             principal: &principal,
             entitlements: &ledger,
+            machine_pay: None,
             platform: None,
             sealing: (s1 & 32 == 0).then_some(&sealing),
             session_capabilities: declared.as_ref(),
