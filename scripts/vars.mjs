@@ -64,6 +64,10 @@ export const FORMATS = {
     : "must be 1 to 16 issuer URLs, comma-separated (e.g. https://acme.okta.com)"),
   scope_rules: (v) => (list(v).length >= 1 && list(v).length <= 64 && list(v).every(scopeRule) ? null
     : "must list 1 to 64 rules scope=claim=value, comma-separated (e.g. admin=groups=mcp-admins)"),
+  evm_address: (v) => (/^0x[0-9a-fA-F]{40}$/.test(v) ? null : "must be an EVM address: 0x and 40 hex digits"),
+  x402_network: (v) => (/^eip155:(8453|84532)$/.test(v) ? null : "must be eip155:8453 (Base) or eip155:84532 (Base Sepolia)"),
+  atomic_amount: (v) => (/^\d+$/.test(v) && BigInt(v) >= 1n && BigInt(v) <= 18446744073709551615n ? null
+    : "must be a whole number of the asset's smallest units, at least 1"),
 };
 
 /** A word for the shell, single-quoted when it needs to be. */

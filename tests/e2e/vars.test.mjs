@@ -97,7 +97,9 @@ test("make vars refuses a secret (naming wrangler secret put), unknown names (wi
 
   for (const [name, value, why] of [["OAUTH_ISSUER", "http://auth.example.com/", /must be an https URL \(http only for localhost\)/],
     ["MKIT_AUTH_SERVER", "yes", /must be on or off/], ["MCP_ALLOWED_ORIGINS", "https://app.example.com/path", /no path/],
-    ["MKIT_STRIPE_ACCOUNT", "cus_123", /acct_/], ["MKIT_PRICES", "pro=prod_1", /entitlement=price_… pairs/]]) {
+    ["MKIT_STRIPE_ACCOUNT", "cus_123", /acct_/], ["MKIT_PRICES", "pro=prod_1", /entitlement=price_… pairs/],
+    ["MKIT_X402_PAY_TO", "0x1234", /40 hex digits/], ["MKIT_X402_NETWORK", "eip155:1", /Base Sepolia/],
+    ["MKIT_X402_CREDIT_PRICE", "0", /at least 1/]]) {
     r = await make(["ENV=staging", `NAME=${name}`, `VALUE=${value}`], env);
     assert.equal(r.code, 2, `${name}=${value}: ${r.out}`);
     assert.match(r.out, why, `${name}=${value}`);
@@ -120,7 +122,9 @@ test("every contract var format has a check, and each accepts the contract's own
     MKIT_STRIPE_ACCOUNT: "acct_1AbC", MKIT_GRACE_DAYS: "60", MKIT_ENTITLEMENT_CACHE_SECONDS: "300",
     OAUTH_SCOPE_CLAIMS: "scope,scp", OAUTH_SCOPE_PREFIX: "api://1234/", OAUTH_CLAIMS: "email,org=org.id",
     MCP_ALLOWED_ORIGINS: "https://app.example.com,http://localhost:6274", OAUTH_REQUIRED_SCOPES: "mcp tools:read",
-    MKIT_AUTH_SIGNIN_DAYS: "30", MKIT_AUTH_SCOPE_RULES: "admin=groups=mcp-admins, admin=sub=alice, reports=hd=example.com" };
+    MKIT_AUTH_SIGNIN_DAYS: "30", MKIT_AUTH_SCOPE_RULES: "admin=groups=mcp-admins, admin=sub=alice, reports=hd=example.com",
+    MKIT_X402_PAY_TO: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", MKIT_X402_NETWORK: "eip155:84532",
+    MKIT_X402_CREDIT_PRICE: "10000", MKIT_X402_FACILITATOR_URL: "https://x402.org/facilitator" };
   const config = { env: { staging: { vars: {} } } };
   for (const [name, value] of Object.entries(good)) {
     assert.doesNotThrow(() => checkRequest({ env: "staging", name, value }, config), `${name}=${value}`);
