@@ -16,7 +16,8 @@ use libfuzzer_sys::fuzz_target;
 use mkit::auth::Principal;
 use mkit::mcp::mrtr::Sealing;
 use mkit::mcp::transport::{handle_post, parse_body, Caller, HttpRequest};
-use mkit::mcp::{cors, jsonrpc, session, Denial, Entitlements, PayLink, ProtocolVersion, Registry, Server, ToolError};
+use mkit::mcp::{cors, jsonrpc, session, ProtocolVersion, Registry, Server, ToolError};
+use mkit::paywall::{Denial, Entitlements, Gatekeeper, PayLink};
 use serde_json::Value;
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
@@ -181,17 +182,17 @@ fuzz_target!(|data: &[u8]| {
         let ledger = Ledger { readable: s1 & 4 == 0, paid: s1 & 64 == 0 };
         let server =
             Server { registry, info: &SERVER_INFO, page_size: if s1 & 8 != 0 { 1 } else { 50 }, extensions: &[] };
+        let gate = Gatekeeper { access: &ledger, machine: None };
         let caller = Caller {
             principal: &principal,
-            entitlements: &ledger,
-            machine_pay: None,
+            gate: Some(&gate),
             platform: None,
             sealing: (s1 & 32 == 0).then_some(&sealing),
             session_capabilities: declared.as_ref(),
             hub: None,
             held: false,
             tasks: None,
-            task_admission: None,
+            task_ticket: None,
         };
         let reply = block_on(handle_post(&server, &req, parse_body(body), &caller));
         assert!((200..600).contains(&reply.status), "status {}", reply.status);

@@ -4,6 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use mkit::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+use mkit::price::Priced;
 
 pub struct TextStats;
 

@@ -30,7 +30,8 @@
 //! Every module but `edge` is pure: it never touches the `worker` crate and is tested natively.
 //! Dependencies point one way (docs/architecture.md): `auth`, `billing` and `oauth` (the optional
 //! authorization server) know nothing of MCP;
-//! `mcp` knows no ledger and no shipped tool; `paywall` joins `billing` to `mcp`; `tools` build on
+//! `mcp` knows no price, no ledger and no shipped tool; `price` declares prices as extensions of a
+//! tool's description; `paywall` joins `billing` to `mcp` as the core's gate; `tools` build on
 //! `mcp`; `edge` binds everything to workers-rs.
 
 #![deny(missing_docs)]
@@ -38,6 +39,7 @@
 // A seller's API: what a server crate and its tools use.
 pub mod app;
 pub mod mcp;
+pub mod price;
 pub mod quota;
 pub mod sql;
 #[cfg(feature = "testing")]

@@ -24,6 +24,7 @@ use crate::mcp::platform::Platform;
 use crate::mcp::test_support::{block_on, plain_caller, Req, INFO};
 use crate::mcp::transport::{self, Caller};
 use crate::mcp::{LocalFuture, Registry, Server, ToolError};
+use crate::paywall::{Denial, Entitlements, Gatekeeper};
 use crate::sql::{run_batch, sqlite_values, Statement};
 
 /// The SQLite crate [`SqliteDb::connection`] hands out, for a test's own queries.
@@ -163,13 +164,26 @@ pub fn call_tool(
     arguments: Value,
 ) -> Value {
     let principal = Principal::new(sub, None, Vec::new());
-    let caller = Caller { platform, ..plain_caller(&principal) };
+    let gate = Gatekeeper { access: &PaidUp, machine: None };
+    let caller = Caller { platform, gate: Some(&gate), ..plain_caller(&principal) };
     let server = Server { registry, info: &INFO, page_size: 50, extensions: &[] };
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call",
         "params": { "name": name, "arguments": arguments } });
     let req = Req(vec![("MCP-Protocol-Version", "2025-06-18".into())], body.to_string().into_bytes());
     let reply = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.1), &caller));
     serde_json::from_str(&reply.body).unwrap_or(Value::Null)
+}
+
+/// A caller who holds every entitlement (free quotas and credits are not counted here).
+struct PaidUp;
+
+impl Entitlements for PaidUp {
+    async fn keys(&self) -> Result<Vec<String>, ToolError> {
+        Ok(Vec::new())
+    }
+    async fn require(&self, _: &str, _: &str) -> Result<(), Denial> {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

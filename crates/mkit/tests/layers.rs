@@ -74,13 +74,21 @@ fn dependencies_point_one_way() {
         "stats",
         "sql",
         "quota",
+        "price",
         "tools",
         "bindings",
     ] {
         assert_no_use(pure, &worker);
     }
-    assert_no_use("mcp", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"]);
+    // The protocol core holds no price, no ledger and no shipped tool: a price is a tool's
+    // extension (`price`), and the paywall is the core's gate.
+    let above_the_core = ["crate::billing", "crate::tools", "crate::edge", "crate::paywall", "crate::health"];
+    assert_no_use("mcp", &[&above_the_core[..], &["crate::price", "crate::quota"]].concat());
+    assert_no_use("price", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("paywall", &["crate::tools", "crate::edge"]);
+    // The lowest reply type carries what it tells the log; the log line formats it.
+    let modules = ["crate::log", "crate::mcp", "crate::config", "crate::paywall", "crate::tools", "crate::edge"];
+    assert_no_use("http", &modules);
     assert_no_use("quota", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall", "crate::oauth"]);
     assert_no_use("paylink", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing"]);

@@ -21,13 +21,13 @@ pub(super) fn paywall(_: &Env, _: &Isolate, _: &Config, _: &str, _: &str, _: u64
 pub(super) struct Unsold;
 
 #[cfg(not(feature = "billing"))]
-impl crate::mcp::Entitlements for Unsold {
+impl crate::paywall::Entitlements for Unsold {
     async fn keys(&self) -> Result<Vec<String>, crate::mcp::ToolError> {
         Ok(Vec::new())
     }
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), crate::mcp::Denial> {
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), crate::paywall::Denial> {
         let why = format!("{tool} needs the \"{entitlement}\" entitlement, and this server sells nothing");
-        Err(crate::mcp::Denial::Unavailable(crate::mcp::ToolError::new(why)))
+        Err(crate::paywall::Denial::Unavailable(crate::mcp::ToolError::new(why)))
     }
 }
 
@@ -48,7 +48,7 @@ pub(super) fn paywall<'a>(
         cache_ms: config.entitlement_cache_ms,
         recent: &iso.entitlements,
     };
-    let (quotas, credits) = (iso.registry.free_quotas(), iso.registry.prices_in_credits());
+    let (quotas, credits) = (crate::price::free_quotas(&iso.registry), crate::price::prices_in_credits(&iso.registry));
     crate::paywall::Paywall::new(ledger, sub, offer(config, base_url, now_secs))
         .with_quotas(quotas, now_secs as i64)
         .with_credits(credits)

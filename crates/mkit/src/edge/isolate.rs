@@ -86,6 +86,6 @@ impl Isolate {
     /// entitlement or a price in credits), so a credit pack bought through the pay link is always
     /// granted.
     pub fn needs(&self) -> Needs {
-        Needs { paid_tools: self.registry.sells() }
+        Needs { paid_tools: crate::price::sells(&self.registry) }
     }
 }

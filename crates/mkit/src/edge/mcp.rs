@@ -31,6 +31,7 @@ use crate::mcp::rounds;
 use crate::mcp::session::{self, Session};
 use crate::mcp::transport::{self, Caller, HttpRequest, MAX_BODY_BYTES};
 use crate::mcp::Server;
+use crate::paywall::Gatekeeper;
 
 /// The request as the MCP transport reads it: its headers, and its body parsed once.
 pub(super) struct McpRequest {
@@ -240,20 +241,20 @@ async fn serve(
     let platform = WorkersPlatform { env };
     #[cfg(feature = "billing")]
     let machine = super::x402::MachinePayments::for_caller(env, config, &principal.sub, &base_url, now_secs);
+    #[cfg(feature = "billing")]
+    let gate = Gatekeeper { access: &paywall, machine: machine.as_ref().map(|m| m as _) };
+    #[cfg(not(feature = "billing"))]
+    let gate = Gatekeeper { access: &paywall, machine: None };
     let caller = Caller {
         principal,
-        entitlements: &paywall,
-        #[cfg(feature = "billing")]
-        machine_pay: machine.as_ref().map(|m| m as &dyn crate::mcp::x402::MachinePay),
-        #[cfg(not(feature = "billing"))]
-        machine_pay: None,
+        gate: Some(&gate),
         platform: Some(&platform),
         sealing: Some(sealing),
         session_capabilities: session.map(|s| &s.capabilities),
         hub: hub.map(Hub::as_dyn),
         held: hub.is_some_and(|h| h.held.is_some()),
         tasks: tasks.as_ref().and_then(|t| t.as_ref()).map(TaskObject::as_dyn),
-        task_admission: None,
+        task_ticket: None,
     };
     let body = request.body.take();
     if !listen::wanted(&request) {

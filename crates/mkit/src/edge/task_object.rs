@@ -25,11 +25,11 @@ use worker::{
 
 use super::isolate::Isolate;
 use super::object_storage::{get_json, put_json};
-use crate::mcp::admission::Admission;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::tasks::{self, Status, Task};
 use crate::mcp::transport::Caller;
 use crate::mcp::Server;
+use crate::paywall::Gatekeeper;
 
 /// A run still going after this is presumed cut off and started again.
 const WATCHDOG: Duration = Duration::from_secs(15);
@@ -222,12 +222,13 @@ impl Runs {
     /// A cancelled task's run never settles, nor does one failed by the attempt cap: what its
     /// creation took goes back, a free call to the window it was taken from (`Admission`).
     async fn give_back(&self, task: &Task) {
-        let (Some(admission), Ok(config)) = (&task.admission, self.isolate.config(&self.env)) else { return };
+        let (Some(ticket), Ok(config)) = (&task.admission, self.isolate.config(&self.env)) else { return };
+        let Some(admission) = crate::paywall::admission::from_ticket(ticket) else { return };
         let name = task.call.get("name").and_then(Value::as_str).unwrap_or_default();
         let Some(info) = self.isolate.registry.find_tool(name).map(|t| t.info.clone()) else { return };
         let (env, iso, sub, now_secs) = (&self.env, &self.isolate, &task.principal.sub, now_ms() / 1000);
         let paywall = super::caller::paywall(env, iso, &config, sub, &task.base_url, now_secs);
-        crate::mcp::admission::give_back(&paywall, &info, admission).await;
+        crate::paywall::admission::give_back(&paywall, &info, &admission).await;
     }
 
     /// The task's `tools/call`, through the same dispatch and paywall as a direct call.
@@ -246,19 +247,19 @@ impl Runs {
         let paywall = super::caller::paywall(&self.env, iso, &config, &task.principal.sub, &task.base_url, now_secs);
         let sealing = super::caller::sealing(&config, now_secs);
         let hub = super::sessions::Hub::for_caller(&self.env, &config.oauth_issuer, &task.principal.sub);
-        let admission = task.admission.clone().unwrap_or(Admission::Free);
+        let ticket = task.admission.clone().unwrap_or(Value::Null);
+        let gate = Gatekeeper { access: &paywall, machine: None };
         let platform = super::platform::WorkersPlatform { env: &self.env };
         let caller = Caller {
             principal: &task.principal,
-            entitlements: &paywall,
-            machine_pay: None,
+            gate: Some(&gate),
             platform: Some(&platform),
             sealing: Some(&sealing),
             session_capabilities: None,
             hub: hub.as_ref().map(|h| h as &dyn crate::mcp::session::SessionHub),
             held: false,
             tasks: None,
-            task_admission: Some(&admission),
+            task_ticket: Some(&ticket),
         };
         tasks::run(&server, &caller, task).await
     }

@@ -13,7 +13,8 @@ use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
 use crate::config::Config;
 use crate::mcp::context::LocalFuture;
 use crate::mcp::tool::{ToolError, ToolInfo};
-use crate::mcp::x402::{MachinePaid, MachinePay, Refused, Verified};
+use crate::paywall::x402::{MachinePay, Refused, Verified};
+use crate::price::MachinePaid;
 use crate::sql::Statement;
 
 /// A facilitator's answer is a small JSON object.

@@ -1,11 +1,11 @@
-//! What a tool, resource or prompt handler is given about the request, and the one interface
-//! through which the protocol core asks about paid access.
+//! What a tool, resource or prompt handler is given about the request.
 
 use serde_json::{json, Value};
 use std::cell::RefCell;
 use std::future::Future;
 use std::pin::Pin;
 
+use super::gate::Gate;
 use super::jsonrpc::{RpcError, INTERNAL_ERROR};
 use super::mrtr::{self, Binding, Sealing};
 use super::platform::Platform;
@@ -14,157 +14,11 @@ use super::session::SessionHub;
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
 use crate::auth::Principal;
-use crate::quota::{FreeQuota, QuotaUsage};
 
 pub use super::log_level::LogLevel;
 
 /// A boxed future that stays on its isolate (Workers futures are not `Send`).
 pub type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
-
-/// The caller's paid access, as the protocol core asks about it. The core never sees the
-/// billing ledger: `crate::paywall` answers from it, tests from a fixed list.
-#[allow(async_fn_in_trait)]
-pub trait Entitlements {
-    /// The caller's entitlement keys; an error result (fail closed) when they cannot be read now.
-    async fn keys(&self) -> Result<Vec<String>, ToolError>;
-    /// `Ok` when the caller holds `entitlement`; otherwise why a call of `tool` does not run.
-    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial>;
-    /// Where the caller manages what they pay for (a billing portal), if anywhere.
-    fn manage_url(&self) -> Option<String> {
-        None
-    }
-    /// Takes one call of the caller's free quota `key`: the start (Unix seconds) of the window it
-    /// was taken from when one was left, else `Denial::QuotaExceeded` (saying when it resets).
-    /// Without counters, nothing is free.
-    async fn take_free_call(&self, _key: &str, _quota: &FreeQuota) -> Result<i64, Denial> {
-        Err(Denial::Unavailable(ToolError::new("free quotas are not counted here")))
-    }
-    /// Gives back a call taken for a run that failed, to the window it was taken from
-    /// (`window_start`, as `take_free_call` answered): never to a later one, and not at all once
-    /// that window has ended.
-    async fn give_back_free_call(&self, _key: &str, _quota: &FreeQuota, _window_start: i64) {}
-    /// The caller's standing on every declared free quota.
-    async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
-        Ok(Vec::new())
-    }
-    /// Reserves `credits` of the caller's prepaid balance for one call of `tool`: the debit's id,
-    /// or `Denial::PaymentRequired` when the balance is short. Without a balance, nothing is paid.
-    async fn reserve_credits(&self, _tool: &str, _credits: u32) -> Result<String, Denial> {
-        Err(Denial::Unavailable(ToolError::new("credits are not kept here")))
-    }
-    /// After a run that succeeded: settles the debit and records the metered usage, together.
-    async fn settle_call(&self, _debit: Option<&str>, _usage: Option<MeterUsage<'_>>) {}
-    /// After a run that failed: the reserved credits go back.
-    async fn refund_credits(&self, _debit: &str) {}
-    /// The caller's prepaid balance, if credits are kept.
-    async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
-        Ok(None)
-    }
-}
-
-/// One successful metered call: the Stripe meter's event name and the value to report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MeterUsage<'a> {
-    /// The Stripe meter's event name.
-    pub event_name: &'a str,
-    /// The value to report for this call.
-    pub value: i64,
-}
-
-/// Why a paid tool did not run.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Denial {
-    /// The caller lacks the entitlement. `result` is the tool error every client can read;
-    /// `pay` is a link to pay that proves who opens it, offered as a URL-mode elicitation to
-    /// clients that declare one.
-    PaymentRequired {
-        /// The `payment_required` tool error.
-        result: ToolError,
-        /// A link to pay, for clients that take URL elicitations.
-        pay: Option<PayLink>,
-    },
-    /// The ledger cannot be read now: fail closed.
-    Unavailable(ToolError),
-    /// A tool without an entitlement, past its free quota: the result says when it resets.
-    QuotaExceeded(ToolError),
-}
-
-/// A pay link: the URL, and a unique id for it (2025-11-25's `elicitationId`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct PayLink {
-    /// The link the caller opens to pay.
-    pub url: String,
-    /// A unique id for it (the `elicitationId`).
-    pub id: String,
-}
-
-/// `Entitlements` behind a reference: `async fn` in traits is not object safe, so the boxing
-/// lives here once instead of in every implementation.
-pub trait DynEntitlements {
-    /// `Entitlements::keys`, boxed.
-    fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>>;
-    /// `Entitlements::require`, boxed.
-    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>>;
-    /// `Entitlements::manage_url`.
-    fn manage_url_dyn(&self) -> Option<String>;
-    /// `Entitlements::take_free_call`, boxed.
-    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<i64, Denial>>;
-    /// `Entitlements::give_back_free_call`, boxed.
-    fn give_back_free_call_boxed<'a>(
-        &'a self,
-        key: &'a str,
-        quota: &'a FreeQuota,
-        window_start: i64,
-    ) -> LocalFuture<'a, ()>;
-    /// `Entitlements::quota_usage`, boxed.
-    fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>>;
-    /// `Entitlements::reserve_credits`, boxed.
-    fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>>;
-    /// `Entitlements::settle_call`, boxed.
-    fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()>;
-    /// `Entitlements::refund_credits`, boxed.
-    fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()>;
-    /// `Entitlements::credit_balance`, boxed.
-    fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>>;
-}
-
-impl<T: Entitlements> DynEntitlements for T {
-    fn keys_boxed(&self) -> LocalFuture<'_, Result<Vec<String>, ToolError>> {
-        Box::pin(self.keys())
-    }
-    fn require_boxed<'a>(&'a self, tool: &'a str, entitlement: &'a str) -> LocalFuture<'a, Result<(), Denial>> {
-        Box::pin(self.require(tool, entitlement))
-    }
-    fn manage_url_dyn(&self) -> Option<String> {
-        Entitlements::manage_url(self)
-    }
-    fn take_free_call_boxed<'a>(&'a self, key: &'a str, quota: &'a FreeQuota) -> LocalFuture<'a, Result<i64, Denial>> {
-        Box::pin(self.take_free_call(key, quota))
-    }
-    fn give_back_free_call_boxed<'a>(
-        &'a self,
-        key: &'a str,
-        quota: &'a FreeQuota,
-        window_start: i64,
-    ) -> LocalFuture<'a, ()> {
-        Box::pin(self.give_back_free_call(key, quota, window_start))
-    }
-    fn quota_usage_boxed(&self) -> LocalFuture<'_, Result<Vec<QuotaUsage>, ToolError>> {
-        Box::pin(self.quota_usage())
-    }
-    fn reserve_credits_boxed<'a>(&'a self, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<String, Denial>> {
-        Box::pin(self.reserve_credits(tool, credits))
-    }
-    fn settle_call_boxed<'a>(&'a self, debit: Option<&'a str>, usage: Option<MeterUsage<'a>>) -> LocalFuture<'a, ()> {
-        Box::pin(self.settle_call(debit, usage))
-    }
-    fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()> {
-        Box::pin(self.refund_credits(debit))
-    }
-    fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>> {
-        Box::pin(self.credit_balance())
-    }
-}
 
 /// What a tool, resource or prompt handler is given about the request.
 pub struct ToolContext<'a> {
@@ -174,9 +28,8 @@ pub struct ToolContext<'a> {
     pub protocol_version: ProtocolVersion,
     /// The authenticated caller: `/mcp` never runs a tool without one.
     pub principal: &'a Principal,
-    pub(crate) entitlements: &'a dyn DynEntitlements,
-    /// Per-call machine payments (x402), where the deployment takes them.
-    pub(crate) machine_pay: Option<&'a dyn super::x402::MachinePay>,
+    /// What decides whether a `tools/call` runs (`mcp::gate`); `None`: every ungated tool runs.
+    pub(crate) gate: Option<&'a dyn Gate>,
     /// The keys and clock `seal_state`/`open_state` use; `None` where no secret is configured.
     pub(crate) sealing: Option<&'a Sealing>,
     /// The tool being called (`tools/call`), which a sealed state is bound to.
@@ -191,9 +44,10 @@ pub struct ToolContext<'a> {
     #[cfg_attr(not(feature = "sessions"), allow(dead_code))]
     pub(crate) hub: Option<&'a dyn SessionHub>,
     pub(crate) held: bool,
-    /// The caller's tasks (`mcp::tasks`); for a task's own run, what its creation was admitted as.
+    /// The caller's tasks (`mcp::tasks`); for a task's own run, the ticket its creation's gate
+    /// kept (`Value::Null` for none).
     pub(crate) tasks: Option<&'a dyn super::tasks::TaskStore>,
-    pub(crate) task_admission: Option<&'a super::admission::Admission>,
+    pub(crate) task_ticket: Option<&'a Value>,
     /// 2026-07-28 multi-round requests: the client's answers and the state we handed out.
     pub input_responses: Option<&'a Value>,
     /// The `requestState` the client sent back, still sealed (`ToolContext::open_state` opens it).
@@ -231,25 +85,23 @@ impl<'a> ToolContext<'a> {
 }
 
 impl ToolContext<'_> {
-    /// The caller's entitlement keys (read from the ledger on first use, once per request).
-    pub async fn entitlements(&self) -> Result<Vec<String>, ToolError> {
-        self.entitlements.keys_boxed().await
+    /// What the caller's gate knows of them (the kit's paywall: entitlements, quotas, credits),
+    /// in the gate's own JSON; `null` where no gate is set.
+    pub async fn account(&self) -> Result<Value, ToolError> {
+        match self.gate {
+            Some(gate) => gate.account(self).await,
+            None => Ok(Value::Null),
+        }
     }
 
-    /// The caller's standing on every free quota the server declares.
-    pub async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
-        self.entitlements.quota_usage_boxed().await
+    /// For a task's own run, the ticket its creation's gate kept (what the admission took).
+    pub fn task_ticket(&self) -> Option<&Value> {
+        self.task_ticket
     }
 
-    /// The caller's prepaid credit balance, if credits are kept.
-    pub async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
-        self.entitlements.credit_balance_boxed().await
-    }
-
-    /// Where the caller manages their subscription (a signed-in billing portal link), if billing
-    /// is set up for it.
-    pub fn manage_url(&self) -> Option<String> {
-        self.entitlements.manage_url_dyn()
+    /// Names the gate's decision in the request log (e.g. `granted`, `payment_required`).
+    pub fn note_billing(&self, decision: &'static str) {
+        self.billing.set(Some(decision));
     }
 
     /// Tells the caller's sessions subscribed to `uri` that it changed
@@ -312,15 +164,6 @@ impl ToolContext<'_> {
 
     fn notify(&self, method: &str, params: Value) {
         self.notifications.borrow_mut().push(json!({ "jsonrpc": "2.0", "method": method, "params": params }));
-    }
-
-    /// What the caller has paid in machine payments (x402); `None` where the deployment takes
-    /// none.
-    pub async fn machine_payments(&self) -> Result<Option<super::x402::MachinePaid>, ToolError> {
-        match self.machine_pay {
-            Some(pay) => pay.paid().await.map(Some),
-            None => Ok(None),
-        }
     }
 
     /// Whether the client declared a capability (2026-07-28 `_meta`).

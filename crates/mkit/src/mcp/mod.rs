@@ -2,8 +2,6 @@
 //! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, the billing ledger
 //! or a shipped tool.
 
-#[doc(hidden)]
-pub mod admission;
 mod annotations;
 mod answer;
 #[doc(hidden)]
@@ -13,8 +11,10 @@ pub mod completion;
 pub mod context;
 #[doc(hidden)]
 pub mod cors;
+mod extension;
 #[doc(hidden)]
 pub mod framing;
+pub mod gate;
 pub mod jsonrpc;
 #[doc(hidden)]
 pub mod listen;
@@ -24,8 +24,6 @@ pub mod logline;
 #[doc(hidden)]
 pub mod method;
 pub mod mrtr;
-#[doc(hidden)]
-pub mod paid;
 #[doc(hidden)]
 pub mod param_headers;
 pub mod platform;
@@ -53,13 +51,12 @@ pub mod tool;
 #[doc(hidden)]
 pub mod transport;
 pub mod version;
-#[doc(hidden)]
-pub mod x402;
 
-pub use context::{Denial, Entitlements, LocalFuture, LogLevel, MeterUsage, PayLink, ToolContext};
+pub use context::{LocalFuture, LogLevel, ToolContext};
+pub use gate::{Call, Gate};
 pub use registry::Registry;
 pub use server::{Server, ServerInfo};
-pub use tool::{Annotations, Tool, ToolError, ToolInfo};
+pub use tool::{Annotations, Tool, ToolError, ToolExtension, ToolInfo, ToolOutcome};
 pub use version::{Era, ProtocolVersion};
 
 #[cfg(test)]
@@ -69,8 +66,6 @@ mod param_headers_tests;
 mod session_tests;
 #[cfg(all(test, feature = "tasks"))]
 mod task_2025_tests;
-#[cfg(all(test, feature = "tasks"))]
-mod task_billing_tests;
 #[cfg(all(test, feature = "tasks"))]
 pub(crate) mod task_tests;
 #[cfg(any(test, feature = "testing"))]

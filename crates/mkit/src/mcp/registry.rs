@@ -6,7 +6,6 @@ use serde_json::{json, Map, Value};
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::tool::{RegisteredTool, Tool, ToolError, ToolInfo};
-use crate::quota::FreeQuota;
 
 /// What reading a resource gives.
 pub enum ResourceBody {
@@ -141,31 +140,6 @@ impl Registry {
     /// Every scope a call of `method` needs.
     pub fn scopes_for(&self, method: &str) -> Vec<&'static str> {
         self.method_scopes.iter().filter(|(m, _)| *m == method).flat_map(|(_, s)| s.iter().copied()).collect()
-    }
-
-    /// Every free quota the tools declare, once per counter (a group counts once).
-    pub fn free_quotas(&self) -> Vec<(&'static str, FreeQuota)> {
-        let mut out: Vec<(&'static str, FreeQuota)> = Vec::new();
-        for t in &self.tools {
-            if let Some(q) = t.info.free_quota {
-                let key = q.group.unwrap_or(t.info.name);
-                if !out.iter().any(|(k, _)| *k == key) {
-                    out.push((key, q));
-                }
-            }
-        }
-        out
-    }
-
-    /// Whether any tool costs credits (then callers have a balance worth reading).
-    pub fn prices_in_credits(&self) -> bool {
-        self.tools.iter().any(|t| t.info.credits.is_some())
-    }
-
-    /// Whether a caller can pay for anything here: a tool behind an entitlement, or priced in
-    /// credits (packs are bought through the pay link). A free quota alone sells nothing.
-    pub fn sells(&self) -> bool {
-        self.tools.iter().any(|t| t.info.entitlement.is_some() || t.info.credits.is_some())
     }
 
     /// Every scope the registry names, for `scopes_supported`.

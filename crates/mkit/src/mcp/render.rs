@@ -33,20 +33,10 @@ pub fn render_tool(t: &RegisteredTool, v: ProtocolVersion) -> Value {
     if let (true, Some(execution)) = (v.has_tasks(), super::tasks_2025::execution(i.task_support)) {
         m["execution"] = execution;
     }
-    // Pricing, so a client can show it: the entitlement, the free quota, the credits per call and
-    // the usage meter.
-    if let Some(key) = i.entitlement {
-        m["_meta"]["mkit/entitlement"] = key.into();
-    }
-    if let Some(q) = &i.free_quota {
-        m["_meta"]["mkit/free_quota"] =
-            json!({ "calls": q.calls, "window": q.window.as_str(), "quota": q.key(i.name) });
-    }
-    if let Some(credits) = i.credits {
-        m["_meta"]["mkit/credits"] = credits.into();
-    }
-    if let Some(meter) = &i.meter {
-        m["_meta"]["mkit/meter"] = meter.event_name.into();
+    // What layers above the core attach (a price, say), so a client can show it.
+    let meta = i.extensions.list_meta(i.name);
+    if !meta.is_empty() {
+        m["_meta"] = Value::Object(meta);
     }
     with_title(m, i.title, v)
 }

@@ -3,22 +3,19 @@
 
 use serde_json::{json, Map, Value};
 
-use super::admission::{admit, asks_for_input, denial_label, settle};
 use super::completion;
 use super::context::{LogLevel, ToolContext};
+use super::gate::{self, Call};
 use super::jsonrpc::{RpcError, METHOD_NOT_FOUND};
 use super::method::Method;
-use super::paid;
 use super::registry::{Prompt, Registry};
-use super::render::{render_outcome, render_prompt, render_resource, render_template, render_tool};
+use super::render::{render_prompt, render_resource, render_template, render_tool};
 use super::rendered::{list_key, ListKey};
 use super::resources;
 use super::tasks;
 use super::tasks_2025;
 use super::tool::RegisteredTool;
 use super::version::{Era, ProtocolVersion};
-#[cfg(feature = "billing")]
-use super::x402;
 
 /// Why a request was not answered with a result.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,43 +220,7 @@ impl Server<'_> {
             self.registry.find_tool(name).ok_or_else(|| RpcError::invalid_params(format!("unknown tool: {name}")))?;
         require_scopes(ctx, tool.info.scopes)?;
         let as_task = tasks::as_task(ctx, &tool.info, params)?;
-        #[cfg(feature = "billing")]
-        if x402::takes(ctx, &tool.info, params) {
-            return Ok(x402::paid_call(ctx, tool, args, params, as_task).await?);
-        }
-        let admitted = match ctx.task_admission {
-            Some(a) => Ok(a.clone()),
-            None => admit(ctx, &tool.info).await,
-        };
-        let admission = match admitted {
-            Ok(a) => a,
-            Err(denial) => {
-                ctx.billing.set(Some(denial_label(&denial)));
-                let refusal = paid::refuse(ctx, &tool.info, params, denial);
-                // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
-                if as_task && ctx.protocol_version.era() == Era::Handshake {
-                    return Ok(tasks_2025::refused(ctx, params, refusal).await?);
-                }
-                return Ok(refusal?);
-            }
-        };
-        ctx.billing.set(Some(admission.as_str()));
-        if as_task {
-            return Ok(tasks::create(ctx, &tool.info, params, admission).await?);
-        }
-        let outcome = tool.call(ctx, args).await;
-        // A task's round that asks for input keeps what its creation took, for the next round.
-        if ctx.task_admission.is_none() || !asks_for_input(&outcome) {
-            settle(ctx, &tool.info, &admission, &outcome).await;
-        }
-        let mut result = render_outcome(name, outcome, ctx.protocol_version)?;
-        if let (Some(_), Some(url), Value::Object(r)) = (tool.info.entitlement, ctx.manage_url(), &mut result) {
-            // A paid result says where the subscription behind it is managed.
-            if let Value::Object(meta) = r.entry("_meta").or_insert_with(|| Value::Object(Map::new())) {
-                meta.insert("mkit/manage_url".into(), url.into());
-            }
-        }
-        Ok(result)
+        Ok(gate::dispatch(ctx, Call { tool, args, params, as_task }).await?)
     }
 
     fn get_prompt(&self, ctx: &ToolContext<'_>, params: &Map<String, Value>) -> Result<Value, RpcError> {

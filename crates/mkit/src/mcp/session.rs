@@ -21,8 +21,10 @@ use super::version::ProtocolVersion;
 /// How long a declaration is honoured; a client re-initializes after that.
 pub const SESSION_TTL_SECS: u64 = 24 * 60 * 60;
 
-/// The x402 extension: a client that pays in-protocol is offered x402 (`mcp::x402`).
-const X402: &str = super::x402::EXTENSION;
+/// The x402 extension, the one client extension a session id remembers: a client that declared
+/// it at `initialize` pays in-protocol (`paywall::x402`) on every later request.
+pub const X402_EXTENSION: &str = "org.x402/payment";
+const X402: &str = X402_EXTENSION;
 
 /// The capabilities that make a client worth holding a session for: the server may send it
 /// requests.

@@ -14,7 +14,7 @@ use super::registry::{Registry, Resource, ResourceBody, ResourceRead};
 use super::rounds::MAX_ROUNDS;
 use super::server::Server;
 use super::session::{self, SessionHub};
-use super::test_support::{block_on, Free, Req, INFO};
+use super::test_support::{block_on, Req, INFO};
 use super::tool::ToolInfo;
 use super::transport::{self, Caller};
 use crate::auth::Principal;
@@ -109,15 +109,14 @@ fn post(hub: Option<&FakeHub>, held: bool, caps: Option<&Value>, body: Value) ->
     let sealing = SEALING();
     let caller = Caller {
         principal: &principal,
-        entitlements: &Free,
-        machine_pay: None,
+        gate: None,
         platform: None,
         sealing: Some(&sealing),
         session_capabilities: caps,
         hub: hub.map(|h| h as &dyn SessionHub),
         held,
         tasks: None,
-        task_admission: None,
+        task_ticket: None,
     };
     let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body.to_string().into_bytes());
     let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.1), &caller));

@@ -56,9 +56,10 @@ pub struct Task {
     /// a few times. A round that ends asking for input was not cut off, so the count starts over.
     #[serde(default)]
     pub attempts: u32,
-    /// What the creating request was admitted as: each run uses it, so the task is charged once.
-    #[serde(default, deserialize_with = "super::admission::stored")]
-    pub admission: Option<super::admission::Admission>,
+    /// What the creating request's gate kept of its admission (`mcp::gate`): each run hands it
+    /// back, so the task is charged once. Opaque to the core.
+    #[serde(default)]
+    pub admission: Option<Value>,
 }
 
 /// Runs a task may start for one round (its first run, or the run after `input_required` is
@@ -152,7 +153,7 @@ impl Task {
     }
 
     /// Fails a task whose runs were cut off too often. No run settled it, so what its creation
-    /// took is still held: the caller gives it back (`admission::give_back`).
+    /// took is still held: the caller's gate gives it back (`paywall::admission::give_back`).
     pub fn give_up(&mut self, now_ms: u64) {
         self.fail(&RpcError::new(super::jsonrpc::INTERNAL_ERROR, "the task's runs were cut off too often"));
         self.updated_ms = now_ms;

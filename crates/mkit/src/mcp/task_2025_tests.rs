@@ -53,9 +53,9 @@ fn run(t: &Task) -> Result<Value, DispatchError> {
     let registry = registry();
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let principal = Principal::new("alice", None, Vec::new());
-    let admission = t.admission.clone().unwrap_or(super::admission::Admission::Free);
+    let ticket = t.admission.clone().unwrap_or(Value::Null);
     let empty = Store::default();
-    let caller = Caller { task_admission: Some(&admission), ..caller(&principal, &empty, None) };
+    let caller = Caller { task_ticket: Some(&ticket), ..caller(&principal, &empty, None) };
     block_on(tasks::run(&server, &caller, t))
 }
 

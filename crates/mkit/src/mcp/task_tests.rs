@@ -6,13 +6,12 @@ use std::cell::RefCell;
 
 use serde_json::{json, Map, Value};
 
-use super::admission::Admission;
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::registry::Registry;
 use super::server::{DispatchError, Server};
 use super::tasks::{self, iso8601, Status, Task, TaskStore, TaskSupport};
-use super::test_support::{block_on, task_caller, Free, Req, INFO};
+use super::test_support::{block_on, task_caller, Req, INFO};
 use super::tool::ToolInfo;
 use super::transport;
 use crate::auth::Principal;
@@ -163,7 +162,7 @@ fn rpc(store: &Store, method: &str, params: Value, extension: bool) -> (u16, Val
     let headers =
         vec![("MCP-Protocol-Version", "2026-07-28".into()), ("Mcp-Method", method.into()), ("Mcp-Name", name)];
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
-    let caller = task_caller(&principal, &Free, store, None);
+    let caller = task_caller(&principal, None, store, None);
     let r = block_on(transport::handle_post(&server, &Req(headers, Vec::new()), Some(body.clone()), &caller));
     (r.status, serde_json::from_str(&r.body).unwrap_or(Value::Null))
 }
@@ -213,7 +212,7 @@ fn a_task_runs_through_the_same_dispatch_and_is_not_made_a_task_again() {
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let store = Store::default();
     let principal = Principal::new("alice", None, Vec::new());
-    let caller = task_caller(&principal, &Free, &store, Some(&Admission::Free));
+    let caller = task_caller(&principal, None, &store, Some(&Value::Null));
     let mut t = task();
     t.call = json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default();
     let outcome = block_on(tasks::run(&server, &caller, &t));
@@ -246,18 +245,4 @@ fn input_rounds_are_not_attempts_and_the_cap_counts_only_runs_cut_off_in_one_rou
     let d = t.detailed();
     assert_eq!((d["status"].as_str(), d["error"]["code"].as_i64()), (Some("failed"), Some(-32603)));
     assert_eq!(t.updated_ms, 9);
-}
-
-#[test]
-fn a_task_stored_before_free_calls_named_their_window_still_reads() {
-    let mut stored = serde_json::to_value(task()).expect("json");
-    stored["admission"] = json!("FreeQuota");
-    let old: Task = serde_json::from_value(stored.clone()).expect("a task stored before #28 item 10");
-    assert_eq!(old.admission, Some(Admission::FreeQuota { window_start: 0 }), "an ended window: nothing goes back");
-    for admission in [Admission::FreeQuota { window_start: 1_800_000_000 }, Admission::Credits("d1".into())] {
-        stored["admission"] = serde_json::to_value(&admission).expect("json");
-        assert_eq!(serde_json::from_value::<Task>(stored.clone()).ok().and_then(|t| t.admission), Some(admission));
-    }
-    stored.as_object_mut().map(|o| o.remove("admission"));
-    assert_eq!(serde_json::from_value::<Task>(stored).ok().map(|t| t.admission), Some(None));
 }

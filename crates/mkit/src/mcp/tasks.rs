@@ -10,7 +10,6 @@
 
 use serde_json::{json, Map, Value};
 
-use super::admission::{give_back, Admission};
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::{RpcError, MISSING_REQUIRED_CLIENT_CAPABILITY};
 use super::server::{DispatchError, Server};
@@ -131,7 +130,7 @@ pub async fn handle(ctx: &ToolContext<'_>, method: &str, params: &Map<String, Va
 /// asking rounds in the request and becomes a task with the round that brings the answers.
 pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Value>) -> Result<bool, RpcError> {
     let support = tool.task_support;
-    if ctx.task_admission.is_some() {
+    if ctx.task_ticket.is_some() {
         return Ok(false);
     }
     if ctx.protocol_version.era() == Era::Handshake {
@@ -150,40 +149,36 @@ pub fn as_task(ctx: &ToolContext<'_>, tool: &ToolInfo, params: &Map<String, Valu
 /// Without the `tasks` feature: what `create` answers without a store.
 #[cfg(not(feature = "tasks"))]
 pub async fn create(
-    ctx: &ToolContext<'_>,
-    tool: &ToolInfo,
+    _: &ToolContext<'_>,
+    _: &ToolInfo,
     _: &Map<String, Value>,
-    admission: Admission,
+    _: Option<Value>,
 ) -> Result<Value, RpcError> {
-    Err(not_kept(ctx, tool, &admission).await)
+    Err(not_kept())
 }
 
-/// A new task for this `tools/call`, admitted as a direct call is (so charged once, here), and
-/// stored before the answer. A task that cannot be stored gives back what its admission took.
+/// A new task for this `tools/call`, stored before the answer with `ticket`, what its gate's
+/// admission took (so it is charged once, at its creation). A task that cannot be stored is an
+/// error: the gate gives back what the ticket took.
 #[cfg(feature = "tasks")]
 pub async fn create(
     ctx: &ToolContext<'_>,
-    tool: &ToolInfo,
+    _tool: &ToolInfo,
     params: &Map<String, Value>,
-    admission: Admission,
+    ticket: Option<Value>,
 ) -> Result<Value, RpcError> {
     let Some(store) = ctx.tasks else {
-        return Err(not_kept(ctx, tool, &admission).await);
+        return Err(not_kept());
     };
-    let task = Task { admission: Some(admission.clone()), ..to_store(ctx, params) };
-    match store.create(task).await {
-        Ok(task) if ctx.protocol_version.era() == Era::Handshake => Ok(tasks_2025::created(&task)),
-        Ok(task) => Ok(task.created()),
-        Err(e) => {
-            give_back(ctx.entitlements, tool, &admission).await;
-            Err(e)
-        }
+    let task = Task { admission: ticket, ..to_store(ctx, params) };
+    match store.create(task).await? {
+        task if ctx.protocol_version.era() == Era::Handshake => Ok(tasks_2025::created(&task)),
+        task => Ok(task.created()),
     }
 }
 
-/// A task where none is kept: what its admission took is given back.
-pub(super) async fn not_kept(ctx: &ToolContext<'_>, tool: &ToolInfo, admission: &Admission) -> RpcError {
-    give_back(ctx.entitlements, tool, admission).await;
+/// What a task answers where none is kept.
+fn not_kept() -> RpcError {
     RpcError::new(super::jsonrpc::INTERNAL_ERROR, "tasks are not kept here")
 }
 

@@ -4,9 +4,7 @@
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use super::context::{Denial, Entitlements};
 use super::server::ServerInfo;
-use super::tool::ToolError;
 use super::transport::{Caller, HttpRequest};
 use crate::auth::Principal;
 
@@ -34,43 +32,30 @@ impl HttpRequest for Req {
 pub(crate) const INFO: ServerInfo =
     ServerInfo { name: "t", title: "T", version: "1", description: "d", website_url: None, instructions: "" };
 
-/// A caller with no entitlements, for tools that cost nothing.
-pub(crate) struct Free;
-
-impl Entitlements for Free {
-    async fn keys(&self) -> Result<Vec<String>, ToolError> {
-        Ok(Vec::new())
-    }
-    async fn require(&self, _: &str, _: &str) -> Result<(), Denial> {
-        Ok(())
-    }
-}
-
 /// A caller with nothing but a principal who pays for nothing: no bindings, session or store.
 pub(crate) fn plain_caller(principal: &Principal) -> Caller<'_> {
     Caller {
         principal,
-        entitlements: &Free,
-        machine_pay: None,
+        gate: None,
         platform: None,
         sealing: None,
         session_capabilities: None,
         hub: None,
         held: false,
         tasks: None,
-        task_admission: None,
+        task_ticket: None,
     }
 }
 
 /// A caller on the 2026-07-28 wire with a task store and no session: a request's, or (with
-/// `admission`) a task's own run.
+/// `ticket`) a task's own run.
 #[cfg(test)]
 #[cfg_attr(not(feature = "tasks"), allow(dead_code))]
 pub(crate) fn task_caller<'a>(
     principal: &'a Principal,
-    entitlements: &'a dyn super::context::DynEntitlements,
+    gate: Option<&'a dyn super::gate::Gate>,
     tasks: &'a dyn super::tasks::TaskStore,
-    admission: Option<&'a super::admission::Admission>,
+    ticket: Option<&'a serde_json::Value>,
 ) -> Caller<'a> {
-    Caller { entitlements, tasks: Some(tasks), task_admission: admission, ..plain_caller(principal) }
+    Caller { gate, tasks: Some(tasks), task_ticket: ticket, ..plain_caller(principal) }
 }

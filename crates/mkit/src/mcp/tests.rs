@@ -4,7 +4,6 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use super::context::{Denial, Entitlements, PayLink};
 use super::cors;
 use super::jsonrpc::*;
 use super::mrtr::Sealing;
@@ -15,6 +14,8 @@ use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
 use crate::auth::prm::Challenge;
 use crate::auth::Principal;
 use crate::http::HttpReply;
+use crate::paywall::{Denial, Entitlements, Gatekeeper, MeterUsage, PayLink};
+use crate::price::Priced;
 
 /// The template's example tools (the repository's root crate, `src/tools/`), compiled here as its
 /// sellers start with them: a D1 tool and a paid tool for these tests.
@@ -133,7 +134,7 @@ struct Harness {
     /// What a handshake-era client's `Mcp-Session-Id` declared.
     session: Option<Value>,
     /// Per-call machine payments, where a test takes them.
-    machine_pay: Option<Box<dyn super::x402::MachinePay>>,
+    machine_pay: Option<Box<dyn crate::paywall::x402::MachinePay>>,
 }
 
 /// A settle the ledger stand-in was asked for: the debit, and the meter's name and value.
@@ -210,7 +211,7 @@ impl Entitlements for Ledger {
         self.credits.set(self.credits.get() - i64::from(credits));
         Ok(format!("debit{}", self.credits.get()))
     }
-    async fn settle_call(&self, debit: Option<&str>, usage: Option<super::MeterUsage<'_>>) {
+    async fn settle_call(&self, debit: Option<&str>, usage: Option<MeterUsage<'_>>) {
         let usage = usage.map(|u| (u.event_name.to_owned(), u.value));
         self.settled.borrow_mut().push((debit.map(str::to_owned), usage));
     }
@@ -251,17 +252,17 @@ impl Harness {
             Server { registry: &self.registry, info: &SERVER_INFO, page_size: self.page_size, extensions: &[] };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
+        let gate = Gatekeeper { access: &self.entitlements, machine: self.machine_pay.as_deref() };
         let caller = Caller {
             principal: &self.principal,
-            entitlements: &self.entitlements,
-            machine_pay: self.machine_pay.as_deref(),
+            gate: Some(&gate),
             platform: None,
             sealing: Some(&sealing),
             session_capabilities: self.session.as_ref(),
             hub: None,
             held: false,
             tasks: None,
-            task_admission: None,
+            task_ticket: None,
         };
         let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.body), &caller));
         assert!(r.header("Mcp-Session-Id").is_none(), "no session unless a client declares URL elicitation");
@@ -924,7 +925,7 @@ fn the_pay_link_is_url_elicitation_required_for_2025_11_25_sessions_that_declare
     assert_eq!((s, r["result"]["isError"].as_bool()), (200, Some(true)));
     h.session = Some(json!({"elicitation": {"url": {}}}));
     let (s, r) = h.rpc(Some(V3), "tools/call", args.clone());
-    assert_eq!((s, code(&r)), (200, super::paid::URL_ELICITATION_REQUIRED), "{r}");
+    assert_eq!((s, code(&r)), (200, crate::paywall::refusal::URL_ELICITATION_REQUIRED), "{r}");
     let e = &r["error"]["data"]["elicitations"][0];
     assert_eq!(
         (e["mode"].as_str(), e["url"].as_str(), e["elicitationId"].as_str()),
@@ -952,17 +953,17 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
         let server = Server { registry: &h.registry, info: &SERVER_INFO, page_size: 50, extensions: &[] };
         let sealing =
             Sealing { keys: vec![[7; 32]], issuer: "https://issuer.example/".into(), now_secs: 1_800_000_000 };
+        let gate = Gatekeeper { access: &h.entitlements, machine: None };
         let caller = Caller {
             principal: &h.principal,
-            entitlements: &h.entitlements,
-            machine_pay: None,
+            gate: Some(&gate),
             platform: None,
             sealing: Some(&sealing),
             session_capabilities: None,
             hub: None,
             held: false,
             tasks: None,
-            task_admission: None,
+            task_ticket: None,
         };
         let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.body), &caller));
         r.header("Mcp-Session-Id")
@@ -1093,15 +1094,15 @@ fn a_quota_group_is_one_counter() {
         }
     }
     r.tool(Grouped("a")).tool(Grouped("b")).tool(Metered("c", None, 1));
-    let keys: Vec<_> = r.free_quotas().into_iter().map(|(k, q)| (k, q.calls)).collect();
+    let keys: Vec<_> = crate::price::free_quotas(&r).into_iter().map(|(k, q)| (k, q.calls)).collect();
     assert_eq!(keys, [("search", 5), ("c", 1)]);
 }
 
-#[path = "pricing_tests.rs"]
+#[path = "../paywall/pricing_tests.rs"]
 mod pricing;
 
 #[cfg(feature = "billing")]
-#[path = "x402_tests.rs"]
+#[path = "../paywall/x402_tests.rs"]
 mod x402_paid;
 
 #[test]

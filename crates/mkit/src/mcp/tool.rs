@@ -10,9 +10,9 @@ use std::rc::Rc;
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
 use super::param_headers::{annotations, ParamHeader};
-use crate::quota::{FreeQuota, Meter, Window};
 
 pub use super::annotations::{Annotations, Icon};
+pub use super::extension::{Extensions, ToolExtension};
 use super::tasks::TaskSupport;
 
 /// A tool failure the model should see: becomes a result with `isError: true`.
@@ -51,35 +51,25 @@ pub struct ToolInfo {
     pub icons: Vec<Icon>,
     /// OAuth scopes a caller needs to see and call the tool.
     pub scopes: &'static [&'static str],
-    /// The entitlement key a caller must hold (a paid tool), if any.
-    pub entitlement: Option<&'static str>,
-    /// Calls a caller may make without the entitlement (or at all, for a tool without one).
-    pub free_quota: Option<FreeQuota>,
-    /// Credits one call costs from the caller's prepaid balance, past the entitlement and the
-    /// free quota.
-    pub credits: Option<u32>,
-    /// The Stripe meter a call under the entitlement reports to (postpaid usage).
-    pub meter: Option<Meter>,
     /// The tool may answer `input_required` (elicitation, sampling, roots): on the 2025 wire its
     /// calls are answered as an event stream on a held session (`mcp::rounds`).
     pub asks_client: bool,
     /// Whether the tool runs as a task for clients that take tasks (`mcp::tasks`).
     pub task_support: TaskSupport,
-    /// The kit's `buy_credits`: a call's machine payment buys credits instead of running it.
-    #[doc(hidden)]
-    pub buys_credits: bool,
+    /// What layers above the protocol core attach to the tool, e.g. its price (`mkit::price`).
+    pub extensions: Extensions,
 }
 
-/// Prices are one more line in `info()`:
+/// A tool's description is built in `info()`; a price is one more line there (`mkit::price`):
 ///
 /// ```
 /// use mkit::mcp::ToolInfo;
-/// use mkit::quota::Window;
+/// use mkit::price::{Priced, Window};
 ///
-/// let subscribers_only = ToolInfo::new("report", "A monthly report.").entitlement("pro");
+/// let subscribers_only = ToolInfo::new("report", "A monthly report.").read_only().entitlement("pro");
 /// let some_free = ToolInfo::new("search", "Searches.").free_quota(50, Window::Day);
 /// let prepaid = ToolInfo::new("render", "Renders a page.").credits(2);
-/// assert_eq!(subscribers_only.entitlement, Some("pro"));
+/// assert_eq!(subscribers_only.price().and_then(|p| p.entitlement), Some("pro"));
 /// # let _ = (some_free, prepaid);
 /// ```
 impl ToolInfo {
@@ -92,13 +82,9 @@ impl ToolInfo {
             annotations: Annotations::default(),
             icons: Vec::new(),
             scopes: &[],
-            entitlement: None,
-            free_quota: None,
-            credits: None,
-            meter: None,
             asks_client: false,
             task_support: TaskSupport::Forbidden,
-            buys_credits: false,
+            extensions: Extensions::default(),
         }
     }
     /// Long work: for clients that declare the 2026-07-28 Tasks extension, a call is stored as a
@@ -141,44 +127,14 @@ impl ToolInfo {
         self.scopes = scopes;
         self
     }
-    /// Sold by subscription: a caller must hold entitlement `key`.
-    pub fn entitlement(mut self, key: &'static str) -> Self {
-        self.entitlement = Some(key);
+    /// Attaches `extension` (one of each type: a second replaces the first).
+    pub fn with<E: ToolExtension>(mut self, extension: E) -> Self {
+        self.extensions.insert(extension);
         self
     }
-    /// `calls` free calls per caller per `window` (UTC calendar windows). With an entitlement,
-    /// holders are not counted and others get these calls before being asked to pay; without
-    /// one, a caller past the quota gets `quota_exceeded` until the window resets.
-    pub fn free_quota(mut self, calls: u32, window: Window) -> Self {
-        self.free_quota = Some(FreeQuota { calls, window, group: self.free_quota.and_then(|q| q.group) });
-        self
-    }
-    /// `credits` (at least 1) per call from the caller's prepaid balance, reserved before the run
-    /// and refunded if it fails. Holders of the entitlement pay nothing; free calls come first.
-    pub fn credits(mut self, credits: u32) -> Self {
-        self.credits = Some(credits.max(1));
-        self
-    }
-    /// Reports each successful call under the entitlement to the Stripe meter whose event name is
-    /// `event_name`, with value 1 (or what `meter_value` computes).
-    pub fn meter(mut self, event_name: &'static str) -> Self {
-        self.meter = Some(Meter { event_name, value: None });
-        self
-    }
-    /// The meter value of a call, from its result (e.g. units processed); `None` or 0 records
-    /// nothing.
-    pub fn meter_value(mut self, value: fn(&Value) -> Option<u64>) -> Self {
-        if let Some(m) = &mut self.meter {
-            m.value = Some(value);
-        }
-        self
-    }
-    /// Shares the free quota with every tool naming the same group (one counter for all).
-    pub fn quota_group(mut self, group: &'static str) -> Self {
-        if let Some(q) = &mut self.free_quota {
-            q.group = Some(group);
-        }
-        self
+    /// The extension of type `E`, if attached.
+    pub fn extension<E: ToolExtension>(&self) -> Option<&E> {
+        self.extensions.get::<E>()
     }
 }
 
@@ -255,6 +211,27 @@ pub enum ToolOutcome {
     Raw(Value),
     /// A protocol-level error, e.g. -32021 for a missing client capability.
     Protocol(RpcError),
+}
+
+impl ToolOutcome {
+    /// A raw tool's 2026-07-28 `input_required` round.
+    pub fn asks_for_input(&self) -> bool {
+        matches!(self, ToolOutcome::Raw(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required"))
+    }
+
+    /// The output of a run that finished (a typed tool's value, a raw tool's `structuredContent`
+    /// or whole result), or `None` for one that failed or waits for input.
+    pub fn finished(&self) -> Option<&Value> {
+        if self.asks_for_input() {
+            return None;
+        }
+        match self {
+            ToolOutcome::Ok(v) => Some(v),
+            ToolOutcome::Raw(r) if r.get("isError") == Some(&Value::Bool(true)) => None,
+            ToolOutcome::Raw(r) => Some(r.get("structuredContent").unwrap_or(r)),
+            _ => None,
+        }
+    }
 }
 
 type CallFn = Box<dyn for<'a> Fn(&'a ToolContext<'a>, Value) -> LocalFuture<'a, ToolOutcome>>;

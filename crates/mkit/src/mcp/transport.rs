@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::answer::{answer_for, Answer};
 use super::batch;
-use super::context::{DynEntitlements, LogLevel, ToolContext};
+use super::context::{LogLevel, ToolContext};
 use super::framing::{negotiate, Accepts};
 use super::jsonrpc::{self, classify, Id, Message, RpcError};
 use super::logline;
@@ -41,9 +41,9 @@ pub fn parse_body(body: &[u8]) -> Option<Value> {
 /// Who is calling, as established before the transport runs.
 pub struct Caller<'a> {
     pub principal: &'a Principal,
-    pub entitlements: &'a dyn DynEntitlements,
-    /// Per-call machine payments (x402), where the deployment takes them.
-    pub machine_pay: Option<&'a dyn super::x402::MachinePay>,
+    /// What decides whether a `tools/call` runs and what it costs (`mcp::gate`): the kit's
+    /// paywall; `None` runs every tool that is not gated.
+    pub gate: Option<&'a dyn super::gate::Gate>,
     /// The platform's database and clock, handed to tools.
     pub platform: Option<&'a dyn Platform>,
     /// Keys for sealed request state (`ToolContext::seal_state`) and session ids.
@@ -55,10 +55,10 @@ pub struct Caller<'a> {
     /// `held` says whether this request arrived on one.
     pub hub: Option<&'a dyn SessionHub>,
     pub held: bool,
-    /// The caller's tasks (`mcp::tasks`), where kept; for a task's own run, the admission its
-    /// creating request took (the run is not admitted, nor made a task, again).
+    /// The caller's tasks (`mcp::tasks`), where kept; for a task's own run, the ticket its
+    /// creating request's gate kept (the run is not admitted, nor made a task, again).
     pub tasks: Option<&'a dyn super::tasks::TaskStore>,
-    pub task_admission: Option<&'a super::admission::Admission>,
+    pub task_ticket: Option<&'a Value>,
 }
 
 pub(super) fn rpc_reply(status: u16, e: &RpcError, error: &'static str) -> HttpReply {
@@ -299,8 +299,7 @@ pub(super) fn context<'a>(
         server,
         protocol_version: version,
         principal: caller.principal,
-        entitlements: caller.entitlements,
-        machine_pay: caller.machine_pay,
+        gate: caller.gate,
         sealing: caller.sealing,
         tool: if method == "tools/call" { params.get("name").and_then(Value::as_str) } else { None },
         platform: caller.platform,
@@ -316,7 +315,7 @@ pub(super) fn context<'a>(
         hub: caller.hub,
         held: caller.held && !stateless,
         tasks: caller.tasks,
-        task_admission: caller.task_admission,
+        task_ticket: caller.task_ticket,
         notifications: Default::default(),
         billing: Default::default(),
     }

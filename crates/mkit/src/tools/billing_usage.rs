@@ -2,10 +2,9 @@
 //! quotas with their reset times, the credit balance and where the subscription is managed.
 //! Read like whoami's billing half, for clients that show resources rather than call tools.
 
-use serde_json::json;
-
 use crate::mcp::registry::{Resource, ResourceBody, ResourceRead};
 use crate::mcp::{LocalFuture, ToolContext, ToolError};
+use crate::price::account;
 
 /// `mkit://billing/usage`: the caller's entitlements, free quotas and credits.
 pub fn resource() -> Resource {
@@ -22,13 +21,8 @@ pub fn resource() -> Resource {
 
 fn read<'a>(ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<ResourceBody, ToolError>> {
     Box::pin(async move {
-        let usage = json!({
-            "entitlements": ctx.entitlements().await?,
-            "quotas": ctx.quota_usage().await?,
-            "credits": ctx.credit_balance().await?,
-            "machine_payments": ctx.machine_payments().await?,
-            "manage_url": ctx.manage_url(),
-        });
-        Ok(ResourceBody::Text(usage.to_string()))
+        let usage = account(ctx).await?;
+        let text = serde_json::to_string(&usage).map_err(|_| ToolError::new("the usage could not be shown"))?;
+        Ok(ResourceBody::Text(text))
     })
 }

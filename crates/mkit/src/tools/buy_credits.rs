@@ -2,12 +2,13 @@
 //! cheap tool often. A seller adds it with `r.tool(mkit::tools::BuyCredits)`; a call names how
 //! many credits, is offered their price (`MKIT_X402_CREDIT_PRICE` each), and the retried call's
 //! payment is settled and added to the balance that every tool priced in credits spends
-//! (`mcp::x402::buy_credits`). Without machine payments the call says how else to buy.
+//! (`paywall::x402::buy_credits`). Without machine payments the call says how else to buy.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+use crate::price::Price;
 
 /// `buy_credits`.
 pub struct BuyCredits;
@@ -33,14 +34,13 @@ impl Tool for BuyCredits {
     type Output = Output;
 
     fn info(&self) -> ToolInfo {
-        let mut info = ToolInfo::new(
+        let info = ToolInfo::new(
             "buy_credits",
             "Buys prepaid credits with a machine payment (x402): call it with the number of credits, pay the \
              offer it answers with, and call it again with the payment in _meta[\"x402/payment\"].",
         )
         .title("Buy credits");
-        info.buys_credits = true;
-        info
+        info.with(Price { buys_credits: true, ..Price::default() })
     }
 
     /// Reached only on a deployment without machine payments (`MKIT_X402_PAY_TO` unset).

@@ -7,7 +7,7 @@ use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::registry::{Prompt, PromptArgument, Resource, ResourceBody, ResourceRead, ResourceTemplate};
 use crate::mcp::ToolContext;
 use crate::mcp::{LogLevel, Registry, ToolInfo};
-use crate::quota::Window;
+use crate::price::{Priced, Window};
 
 /// A 1×1 PNG.
 const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";

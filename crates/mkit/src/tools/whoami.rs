@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::claims::Claims;
 use crate::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+use crate::price::{account, Account};
 use crate::quota::QuotaUsage;
 
 /// `whoami`: the caller's identity, scopes, claims and what they may use.
@@ -34,7 +35,7 @@ pub struct Output {
     pub credits: Option<i64>,
     /// Calls paid per call in machine payments (x402), and their sum; null when this server
     /// takes none.
-    pub machine_payments: Option<crate::mcp::x402::MachinePaid>,
+    pub machine_payments: Option<crate::price::MachinePaid>,
     /// The MCP protocol version of this request.
     pub protocol_version: String,
     /// Where you manage your subscription (a link to sign in and open the billing portal); null
@@ -53,10 +54,7 @@ impl Tool for WhoAmI {
     }
 
     async fn call(&self, ctx: &ToolContext<'_>, _input: Input) -> Result<Output, ToolError> {
-        let entitlements = ctx.entitlements().await?;
-        let quotas = ctx.quota_usage().await?;
-        let credits = ctx.credit_balance().await?;
-        let machine_payments = ctx.machine_payments().await?;
+        let Account { entitlements, quotas, credits, machine_payments, manage_url } = account(ctx).await?;
         Ok(Output {
             sub: ctx.principal.sub.clone(),
             client_id: ctx.principal.client_id.clone(),
@@ -67,7 +65,7 @@ impl Tool for WhoAmI {
             credits,
             machine_payments,
             protocol_version: ctx.protocol_version.as_str().to_owned(),
-            manage_url: ctx.manage_url(),
+            manage_url,
         })
     }
 }

@@ -2,10 +2,13 @@
 
 use super::*;
 
-#[path = "paywall_replica_tests.rs"]
+#[path = "replica_tests.rs"]
 mod replica_tests;
 #[cfg(feature = "tasks")]
-#[path = "paywall_task_tests.rs"]
+#[path = "task_billing_tests.rs"]
+mod task_billing_tests;
+#[cfg(feature = "tasks")]
+#[path = "task_tests.rs"]
 mod task_tests;
 use std::cell::Cell;
 
@@ -274,4 +277,25 @@ fn a_free_call_goes_back_to_the_window_it_was_taken_from_and_not_once_that_windo
     assert_eq!((used(hour_1), used(hour_2)), (1, 1), "hour 1 has ended: nothing moves, hour 2 keeps its call");
     block_on(now.give_back_free_call("search", &q, hour_2));
     assert_eq!(used(hour_2), 0, "within its window a call goes back");
+}
+
+/// A task keeps its admission as the paywall's ticket; every ticket ever stored still reads.
+#[test]
+fn a_task_ticket_stored_before_free_calls_named_their_window_still_reads() {
+    use super::admission::{from_ticket, ticket, Admission};
+    let old = from_ticket(&json!("FreeQuota"));
+    assert_eq!(old, Some(Admission::FreeQuota { window_start: 0 }), "an ended window: nothing goes back");
+    for admission in [
+        Admission::Free,
+        Admission::Granted,
+        Admission::FreeQuota { window_start: 1_800_000_000 },
+        Admission::Credits("d1".into()),
+    ] {
+        assert_eq!(from_ticket(&ticket(&admission)), Some(admission));
+    }
+    assert_eq!(from_ticket(&serde_json::Value::Null), Some(Admission::Free), "a free tool's task keeps no ticket");
+    assert_eq!(from_ticket(&json!({ "Credits": 7 })), None, "a ticket that cannot be read is not a free call");
+    // The tickets of tasks stored before the gate moved out of the protocol core.
+    assert_eq!(from_ticket(&json!({ "Credits": "d1" })), Some(Admission::Credits("d1".into())));
+    assert_eq!(from_ticket(&json!("Granted")), Some(Admission::Granted));
 }

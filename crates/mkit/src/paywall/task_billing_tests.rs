@@ -5,17 +5,19 @@ use std::cell::RefCell;
 
 use serde_json::{json, Value};
 
-use super::admission::Admission;
-use super::context::{Denial, Entitlements, ToolContext};
-use super::jsonrpc::RpcError;
-use super::registry::Registry;
-use super::server::Server;
-use super::task_tests::Store;
-use super::tasks::{self, Status, TaskSupport};
-use super::test_support::{block_on, task_caller, Req, INFO};
-use super::tool::{ToolError, ToolInfo};
-use super::transport;
 use crate::auth::Principal;
+use crate::mcp::context::ToolContext;
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::registry::Registry;
+use crate::mcp::server::Server;
+use crate::mcp::task_tests::Store;
+use crate::mcp::tasks::{self, Status, TaskSupport};
+use crate::mcp::test_support::{block_on, task_caller, Req, INFO};
+use crate::mcp::tool::{ToolError, ToolInfo};
+use crate::mcp::transport;
+use crate::paywall::admission::{ticket, Admission};
+use crate::paywall::{Denial, Entitlements, Gatekeeper, MeterUsage};
+use crate::price::Priced;
 
 /// A prepaid balance that counts what happens to it.
 #[derive(Default)]
@@ -39,7 +41,7 @@ impl Entitlements for Balance {
         self.events.borrow_mut().push("reserve".into());
         Ok("d1".into())
     }
-    async fn settle_call(&self, debit: Option<&str>, _: Option<super::context::MeterUsage<'_>>) {
+    async fn settle_call(&self, debit: Option<&str>, _: Option<MeterUsage<'_>>) {
         self.events.borrow_mut().push(format!("settle {}", debit.unwrap_or("-")));
     }
     async fn refund_credits(&self, debit: &str) {
@@ -53,7 +55,7 @@ async fn paid(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
         return Ok(json!({ "content": [{ "type": "text", "text": "paid work" }] }));
     }
     let ask = json!({ "method": "elicitation/create", "params": { "message": "?", "requestedSchema": {} } });
-    Ok(super::mrtr::input_required([("q".to_owned(), ask)].into_iter().collect(), None))
+    Ok(crate::mcp::mrtr::input_required([("q".to_owned(), ask)].into_iter().collect(), None))
 }
 
 /// One task tool costing 2 credits.
@@ -70,7 +72,8 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
-    let caller = |admission: Option<&'static Admission>| task_caller(&principal, &balance, &store, admission);
+    let gate = Gatekeeper { access: &balance, machine: None };
+    let caller = |ticket: Option<&'static Value>| task_caller(&principal, Some(&gate), &store, ticket);
     let call = json!({ "name": "paid", "arguments": {}, "_meta": {
         "io.modelcontextprotocol/clientCapabilities": { "extensions": { (tasks::EXTENSION): {} } },
         "io.modelcontextprotocol/protocolVersion": "2026-07-28" } });
@@ -96,9 +99,9 @@ fn a_task_is_admitted_once_when_created_and_settled_once_when_it_finishes() {
     let r: Value = serde_json::from_str(&post().body).unwrap_or(Value::Null);
     assert_eq!(r["result"]["resultType"], "task");
     let mut t = store.0.borrow()[0].clone();
-    assert_eq!(t.admission, Some(Admission::Credits("d1".into())));
+    assert_eq!(t.admission, Some(ticket(&Admission::Credits("d1".into()))));
     // The runs: one that asks (nothing settled, nothing refunded), one that finishes.
-    static CHARGED: std::sync::LazyLock<Admission> = std::sync::LazyLock::new(|| Admission::Credits("d1".into()));
+    static CHARGED: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| ticket(&Admission::Credits("d1".into())));
     let asked = block_on(tasks::run(&server, &caller(Some(&CHARGED)), &t));
     t.settle(asked, 2);
     assert_eq!(t.status, Status::InputRequired);
@@ -116,6 +119,7 @@ fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let (store, balance) = (Store::default(), Balance::default());
     let principal = Principal::new("alice", None, Vec::new());
+    let gate = Gatekeeper { access: &balance, machine: None };
     let post = |method: &str, params: Value| {
         let body = json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }).to_string().into_bytes();
         let req = Req(vec![("MCP-Protocol-Version", "2025-11-25".into())], body);
@@ -123,7 +127,7 @@ fn a_2025_task_refused_at_admission_is_a_finished_task_carrying_the_refusal() {
             &server,
             &req,
             transport::parse_body(&req.1),
-            &task_caller(&principal, &balance, &store, None),
+            &task_caller(&principal, Some(&gate), &store, None),
         ));
         serde_json::from_str::<Value>(&r.body).unwrap_or(Value::Null)
     };

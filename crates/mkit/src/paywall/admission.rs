@@ -11,8 +11,9 @@
 
 use serde_json::Value;
 
-use super::context::{Denial, DynEntitlements, MeterUsage, ToolContext};
-use super::tool::{ToolInfo, ToolOutcome};
+use super::access::{Denial, DynEntitlements, MeterUsage};
+use crate::mcp::{ToolInfo, ToolOutcome};
+use crate::price::{Price, Priced};
 
 /// Why a call was let through: the log's billing decision, and what a task carries from its
 /// creation to its run.
@@ -42,25 +43,25 @@ impl Admission {
 }
 
 /// The decision for `info`, taking a free call or reserving credits when that lets it run.
-pub async fn admit(ctx: &ToolContext<'_>, info: &ToolInfo) -> Result<Admission, Denial> {
+pub async fn admit(gate: &dyn DynEntitlements, info: &ToolInfo) -> Result<Admission, Denial> {
     let name = info.name;
-    let gate = ctx.entitlements;
+    let Some(price) = info.price() else { return Ok(Admission::Free) };
     let mut denial = None;
-    if let Some(key) = info.entitlement {
+    if let Some(key) = price.entitlement {
         match gate.require_boxed(name, key).await {
             Ok(()) => return Ok(Admission::Granted),
             Err(pay @ Denial::PaymentRequired { .. }) => denial = Some(pay),
             Err(other) => return Err(other),
         }
     }
-    if let Some(q) = &info.free_quota {
+    if let Some(q) = &price.free_quota {
         match gate.take_free_call_boxed(q.key(name), q).await {
             Ok(window_start) => return Ok(Admission::FreeQuota { window_start }),
             Err(used_up @ Denial::QuotaExceeded(_)) => denial = denial.or(Some(used_up)),
             Err(other) => return Err(other),
         }
     }
-    if let Some(credits) = info.credits {
+    if let Some(credits) = price.credits {
         match gate.reserve_credits_boxed(name, credits).await {
             Ok(debit) => return Ok(Admission::Credits(debit)),
             // Buying credits helps now; a quota only helps later.
@@ -74,35 +75,16 @@ pub async fn admit(ctx: &ToolContext<'_>, info: &ToolInfo) -> Result<Admission, 
     denial.map_or(Ok(Admission::Free), Err)
 }
 
-/// A raw tool's 2026-07-28 `input_required` round.
-pub fn asks_for_input(outcome: &ToolOutcome) -> bool {
-    matches!(outcome, ToolOutcome::Raw(r) if r.get("resultType").and_then(Value::as_str) == Some("input_required"))
-}
-
-/// The output of a run that finished (a typed tool's value, a raw tool's `structuredContent` or
-/// whole result), or `None` for one that failed or waits for input.
-pub(super) fn finished(outcome: &ToolOutcome) -> Option<&Value> {
-    if asks_for_input(outcome) {
-        return None;
-    }
-    match outcome {
-        ToolOutcome::Ok(v) => Some(v),
-        ToolOutcome::Raw(r) if r.get("isError") == Some(&Value::Bool(true)) => None,
-        ToolOutcome::Raw(r) => Some(r.get("structuredContent").unwrap_or(r)),
-        _ => None,
-    }
-}
-
 /// After the run: give back what an unfinished call took; settle and meter a finished one.
-pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admission, outcome: &ToolOutcome) {
-    let gate = ctx.entitlements;
-    let result = finished(outcome);
+pub async fn settle(gate: &dyn DynEntitlements, info: &ToolInfo, admission: &Admission, outcome: &ToolOutcome) {
+    let result = outcome.finished();
+    let price = info.price().copied().unwrap_or_default();
     match (admission, result) {
         (_, None) => give_back(gate, info, admission).await,
         (Admission::Credits(debit), Some(_)) => gate.settle_call_boxed(Some(debit), None).await,
         (Admission::Granted, Some(result)) => {
             let usage =
-                info.meter.and_then(|m| Some(MeterUsage { event_name: m.event_name, value: m.value_of(result)? }));
+                price.meter.and_then(|m| Some(MeterUsage { event_name: m.event_name, value: m.value_of(result)? }));
             if usage.is_some() {
                 gate.settle_call_boxed(None, usage).await;
             }
@@ -117,7 +99,7 @@ pub async fn settle(ctx: &ToolContext<'_>, info: &ToolInfo, admission: &Admissio
 pub async fn give_back(gate: &dyn DynEntitlements, info: &ToolInfo, admission: &Admission) {
     match admission {
         Admission::FreeQuota { window_start } => {
-            if let Some(q) = &info.free_quota {
+            if let Some(q) = info.price().and_then(|p: &Price| p.free_quota.as_ref()) {
                 gate.give_back_free_call_boxed(q.key(info.name), q, *window_start).await;
             }
         }
@@ -126,16 +108,21 @@ pub async fn give_back(gate: &dyn DynEntitlements, info: &ToolInfo, admission: &
     }
 }
 
-/// A stored task's admission (`Task::admission`). A task stored before free calls named their
-/// window holds a bare `"FreeQuota"`: it reads as taken from a window long ended, so giving it back
-/// changes nothing rather than credit whichever window is current.
-pub fn stored<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Admission>, D::Error> {
-    use serde::Deserialize;
-    match Option::<Value>::deserialize(d)? {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s == "FreeQuota" => Ok(Some(Admission::FreeQuota { window_start: 0 })),
-        Some(v) => serde_json::from_value(v).map(Some).map_err(serde::de::Error::custom),
+/// A task's ticket (`Task::admission`, kept by `paywall::gate` at its creation): `None` when it
+/// cannot be read. A task stored before free calls named their window holds a bare
+/// `"FreeQuota"`: it reads as taken from a window long ended, so giving it back changes nothing
+/// rather than credit whichever window is current.
+pub fn from_ticket(ticket: &Value) -> Option<Admission> {
+    match ticket {
+        Value::Null => Some(Admission::Free),
+        Value::String(s) if s == "FreeQuota" => Some(Admission::FreeQuota { window_start: 0 }),
+        v => serde_json::from_value(v.clone()).ok(),
     }
+}
+
+/// The ticket a task keeps for `admission`.
+pub fn ticket(admission: &Admission) -> Value {
+    serde_json::to_value(admission).unwrap_or(Value::Null)
 }
 
 /// The log's word for a denial.

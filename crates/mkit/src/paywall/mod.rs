@@ -1,6 +1,16 @@
-//! Paid tools: the protocol core's `Entitlements`, answered from the billing ledger. Pure: the
-//! ledger is read through `LedgerReader`, which the edge implements with D1, so neither `mcp`
-//! nor `billing` knows the other.
+//! Paid tools: the protocol core's gate (`gate::Gatekeeper`), which admits each call in the pricing
+//! order (`admission`) against the caller's paid access (`access::Entitlements`), answered here
+//! from the billing ledger. Pure: the ledger is read through `LedgerReader`, which the edge
+//! implements with D1, so neither `mcp` nor `billing` knows the other, and the core holds no price.
+
+pub mod access;
+pub mod admission;
+pub mod gate;
+pub mod refusal;
+pub mod x402;
+
+pub use access::{Denial, DynEntitlements, Entitlements, MeterUsage, PayLink};
+pub use gate::Gatekeeper;
 
 use serde_json::json;
 use std::cell::OnceCell;
@@ -9,7 +19,7 @@ use crate::billing::credits::{self, Debit};
 use crate::billing::meter::Usage;
 use crate::billing::usage::{self, Counter};
 use crate::billing::{ledger, StoreError};
-use crate::mcp::{Denial, Entitlements, MeterUsage, PayLink, ToolError};
+use crate::mcp::ToolError;
 use crate::paylink::{self, Kind};
 use crate::quota::{rfc3339, FreeQuota, QuotaUsage};
 use crate::sql::Statement;
@@ -329,5 +339,4 @@ impl WhereToPay<'_> {
 }
 
 #[cfg(test)]
-#[path = "paywall_tests.rs"]
 mod tests;

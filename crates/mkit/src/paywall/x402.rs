@@ -7,24 +7,23 @@
 //! verified, run, then settled; a result whose settlement fails is withheld (the transport's
 //! rule). MPP's MCP binding is not followed: its `-32042` is 2025-11-25's URL-elicitation code.
 //!
-//! The core sees x402's JSON only; `MachinePay` (the Workers binding) holds the offer, the
-//! facilitator and the ledger.
+//! The paywall's gate takes this path before admission (`paywall::gate`); it sees x402's JSON
+//! only, and `MachinePay` (the Workers binding) holds the offer, the facilitator and the ledger.
 
 use serde_json::{json, Map, Value};
 
-use super::admission::finished;
-use super::context::{LocalFuture, ToolContext};
-use super::jsonrpc::RpcError;
-use super::render::render_outcome;
-use super::tool::{RegisteredTool, ToolInfo};
-use super::version::Era;
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::render::render_outcome;
+use crate::mcp::tool::RegisteredTool;
+use crate::mcp::{Era, LocalFuture, ToolContext, ToolError, ToolInfo, ToolOutcome};
+use crate::price::{MachinePaid, Priced};
 
 /// `_meta` key of the client's `PaymentPayload`.
 pub const PAYMENT: &str = "x402/payment";
 /// `_meta` key of the server's `SettlementResponse`.
 pub const PAYMENT_RESPONSE: &str = "x402/payment-response";
 /// The extension a client declares to get the `payment_required` result type.
-pub const EXTENSION: &str = "org.x402/payment";
+pub const EXTENSION: &str = crate::mcp::session::X402_EXTENSION;
 
 /// A payment the facilitator verified and the ledger claimed for this call.
 #[derive(Debug, Clone)]
@@ -46,20 +45,7 @@ pub struct Refused {
     pub settlement: Option<Value>,
 }
 
-/// What a caller has paid in settled machine payments (`whoami`, `mkit://billing/usage`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
-pub struct MachinePaid {
-    /// Paid calls settled.
-    pub calls: u64,
-    /// Their sum, in the asset's smallest units (decimal text: it can outgrow JSON's integers).
-    pub amount: String,
-    /// The asset (token contract) paid in.
-    pub asset: String,
-    /// The network, as a CAIP-2 id.
-    pub network: String,
-}
-
-/// Machine payments as the protocol core asks for them.
+/// Machine payments as the paywall asks for them.
 pub trait MachinePay {
     /// The `PaymentRequired` for one call of `tool` costing `credits`, saying `error`.
     fn offer(&self, tool: &ToolInfo, credits: u32, error: &str) -> Value;
@@ -76,7 +62,7 @@ pub trait MachinePay {
     /// The call did not finish: nothing is settled, and the claim goes.
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()>;
     /// What the caller has paid so far.
-    fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, super::tool::ToolError>>;
+    fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, ToolError>>;
     /// Settles a verified payment that buys `paid.credits` credits, and adds them to the
     /// caller's balance: the `SettlementResponse`.
     fn top_up<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>>;
@@ -90,17 +76,17 @@ pub const MAX_TOP_UP: u64 = 1_000_000;
 /// payment settles, so nothing is withheld). Without machine payments, the tool's own answer.
 pub async fn buy_credits(
     ctx: &ToolContext<'_>,
+    machine: Option<&dyn MachinePay>,
     tool: &RegisteredTool,
     args: Value,
     params: &Map<String, Value>,
 ) -> Result<Value, RpcError> {
-    let Some(pay) = ctx.machine_pay else {
+    let Some(pay) = machine else {
         return render_outcome(tool.info.name, tool.call(ctx, args).await, ctx.protocol_version);
     };
     let wanted = args.get("credits").and_then(Value::as_u64).filter(|n| (1..=MAX_TOP_UP).contains(n));
     let Some(credits) = wanted.and_then(|n| u32::try_from(n).ok()) else {
-        let invalid =
-            super::tool::ToolOutcome::InvalidInput(format!("credits must be a whole number from 1 to {MAX_TOP_UP}"));
+        let invalid = ToolOutcome::InvalidInput(format!("credits must be a whole number from 1 to {MAX_TOP_UP}"));
         return render_outcome(tool.info.name, invalid, ctx.protocol_version);
     };
     let Some(payment) = payment(params) else {
@@ -110,20 +96,20 @@ pub async fn buy_credits(
     let paid = match pay.verify(&tool.info, credits, payment).await {
         Ok(paid) => paid,
         Err(refused) => {
-            ctx.billing.set(Some("x402_refused"));
+            ctx.note_billing("x402_refused");
             return Ok(refusal(ctx, refused));
         }
     };
     match pay.top_up(&tool.info, &paid).await {
         Ok(settlement) => {
-            ctx.billing.set(Some("x402"));
-            let bought = super::tool::ToolOutcome::Ok(json!({ "credits_added": credits }));
+            ctx.note_billing("x402");
+            let bought = ToolOutcome::Ok(json!({ "credits_added": credits }));
             let mut result = render_outcome(tool.info.name, bought, ctx.protocol_version)?;
             with_settlement(&mut result, settlement);
             Ok(result)
         }
         Err(refused) => {
-            ctx.billing.set(Some("x402_unsettled"));
+            ctx.note_billing("x402_unsettled");
             Ok(refusal(ctx, refused))
         }
     }
@@ -145,19 +131,30 @@ pub fn declared(ctx: &ToolContext<'_>, params: &Map<String, Value>) -> bool {
     takes_extension(ctx) || payment(params).is_some()
 }
 
-/// Whether a refused call of `info` is answered with an x402 offer: the deployment takes machine
-/// payments, the tool is priced in credits, and the caller declared it pays in-protocol.
-pub fn offered(ctx: &ToolContext<'_>, info: &ToolInfo, params: &Map<String, Value>) -> bool {
-    ctx.machine_pay.is_some() && info.credits.is_some() && declared(ctx, params)
+/// The credits one call of `info` costs, if it is priced in credits.
+fn credits(info: &ToolInfo) -> Option<u32> {
+    info.price().and_then(|p| p.credits)
 }
 
-/// The x402 offer for a refused call of `info`, saying why it was refused (`denial`).
-pub fn offer(ctx: &ToolContext<'_>, info: &ToolInfo, denial: &super::tool::ToolError) -> Result<Value, RpcError> {
-    let (Some(pay), Some(credits)) = (ctx.machine_pay, info.credits) else {
-        return Ok(super::render::render_error(denial.clone(), ctx.protocol_version));
+/// Whether a refused call of `info` is answered with an x402 offer: the deployment takes machine
+/// payments, the tool is priced in credits, and the caller declared it pays in-protocol.
+pub fn offered(
+    ctx: &ToolContext<'_>,
+    machine: Option<&dyn MachinePay>,
+    info: &ToolInfo,
+    params: &Map<String, Value>,
+) -> bool {
+    machine.is_some() && credits(info).is_some() && declared(ctx, params)
+}
+
+/// The x402 offer for a refused call of `info`, saying why it was refused (`denial`); the plain
+/// refusal where no offer can be made (`offered` says when one can).
+pub fn offer(ctx: &ToolContext<'_>, machine: Option<&dyn MachinePay>, info: &ToolInfo, denial: &ToolError) -> Value {
+    let (Some(pay), Some(credits)) = (machine, credits(info)) else {
+        return crate::mcp::render::render_error(denial.clone(), ctx.protocol_version);
     };
     let payment_required = pay.offer(info, credits, &denial.message);
-    Ok(refusal(ctx, Refused { payment_required, settlement: None }))
+    refusal(ctx, Refused { payment_required, settlement: None })
 }
 
 /// The refusal in the binding the caller gets.
@@ -182,13 +179,15 @@ pub fn refusal(ctx: &ToolContext<'_>, refused: Refused) -> Value {
 /// Whether a `tools/call` of `info` takes the machine-payment path before admission: the kit's
 /// `buy_credits`, or a call of a tool priced in credits that carries a payment, on a deployment
 /// that takes machine payments.
-pub fn takes(ctx: &ToolContext<'_>, info: &ToolInfo, params: &Map<String, Value>) -> bool {
-    info.buys_credits || (ctx.machine_pay.is_some() && info.credits.is_some() && payment(params).is_some())
+pub fn takes(machine: Option<&dyn MachinePay>, info: &ToolInfo, params: &Map<String, Value>) -> bool {
+    let buys = info.price().is_some_and(|p| p.buys_credits);
+    buys || (machine.is_some() && credits(info).is_some() && payment(params).is_some())
 }
 
 /// The machine-payment path `takes` chose. A paid call runs at once, never as a task.
 pub async fn paid_call(
     ctx: &ToolContext<'_>,
+    machine: Option<&dyn MachinePay>,
     tool: &RegisteredTool,
     args: Value,
     params: &Map<String, Value>,
@@ -197,10 +196,11 @@ pub async fn paid_call(
     if as_task {
         return Err(RpcError::invalid_params("a call paid in-protocol runs at once, not as a task"));
     }
-    match (ctx.machine_pay, tool.info.credits, payment(params)) {
-        _ if tool.info.buys_credits => buy_credits(ctx, tool, args, params).await,
-        (Some(pay), Some(credits), Some(payment)) => pay_and_call(ctx, tool, args, pay, credits, payment).await,
-        _ => render_outcome(tool.info.name, tool.call(ctx, args).await, ctx.protocol_version),
+    match (machine, credits(&tool.info), payment(params)) {
+        (Some(pay), Some(credits), Some(payment)) if !tool.info.price().is_some_and(|p| p.buys_credits) => {
+            pay_and_call(ctx, tool, args, pay, credits, payment).await
+        }
+        _ => buy_credits(ctx, machine, tool, args, params).await,
     }
 }
 
@@ -218,13 +218,13 @@ pub async fn pay_and_call(
     let paid = match pay.verify(&tool.info, credits, payment).await {
         Ok(paid) => paid,
         Err(refused) => {
-            ctx.billing.set(Some("x402_refused"));
+            ctx.note_billing("x402_refused");
             return Ok(refusal(ctx, refused));
         }
     };
-    ctx.billing.set(Some("x402"));
+    ctx.note_billing("x402");
     let outcome = tool.call(ctx, args).await;
-    if finished(&outcome).is_none() {
+    if outcome.finished().is_none() {
         pay.release(&paid).await;
         return render_outcome(tool.info.name, outcome, ctx.protocol_version);
     }
@@ -235,7 +235,7 @@ pub async fn pay_and_call(
             r
         }),
         Err(refused) => {
-            ctx.billing.set(Some("x402_unsettled"));
+            ctx.note_billing("x402_unsettled");
             Ok(refusal(ctx, refused))
         }
     }

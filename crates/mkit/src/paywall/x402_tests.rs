@@ -1,10 +1,10 @@
-//! Machine payments through the protocol core (`mcp::x402`), against a stand-in for the
+//! Machine payments through the protocol core (`paywall::x402`), against a stand-in for the
 //! facilitator and ledger: who is offered x402, in which binding, and what a paid call runs,
 //! settles and releases.
 
 use super::*;
 use crate::mcp::context::LocalFuture;
-use crate::mcp::x402::{MachinePay, Refused, Verified, EXTENSION, PAYMENT, PAYMENT_RESPONSE};
+use crate::paywall::x402::{MachinePay, Refused, Verified, EXTENSION, PAYMENT, PAYMENT_RESPONSE};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -68,9 +68,9 @@ impl MachinePay for Pay {
             Ok(json!({ "success": true, "transaction": "0xtop" }))
         })
     }
-    fn paid(&self) -> LocalFuture<'_, Result<crate::mcp::x402::MachinePaid, ToolError>> {
+    fn paid(&self) -> LocalFuture<'_, Result<crate::price::MachinePaid, ToolError>> {
         let calls = self.0.borrow().settled.len() as u64;
-        let paid = crate::mcp::x402::MachinePaid {
+        let paid = crate::price::MachinePaid {
             calls,
             amount: (calls * 200).to_string(),
             asset: "0xa".into(),
@@ -91,9 +91,7 @@ impl Tool for Buy {
     type Input = Credits;
     type Output = Value;
     fn info(&self) -> ToolInfo {
-        let mut info = ToolInfo::new("buy_credits", "buys");
-        info.buys_credits = true;
-        info
+        ToolInfo::new("buy_credits", "buys").with(crate::price::Price { buys_credits: true, ..Default::default() })
     }
     async fn call(&self, _: &ToolContext<'_>, _: Credits) -> Result<Value, ToolError> {
         Err(ToolError::new("This server takes no machine payments"))
@@ -105,7 +103,7 @@ fn harness() -> (Harness, Rc<RefCell<Calls>>) {
     let calls = Rc::new(RefCell::new(Calls::default()));
     let mut h = Harness::new();
     h.registry = super::registry();
-    h.registry.tool(pricing::Priced(None, None, Some(2))).tool(Buy);
+    h.registry.tool(pricing::PricedTool(None, None, Some(2))).tool(Buy);
     h.entitlements = Ledger::new(Ok(&[]));
     h.machine_pay = Some(Box::new(Pay(calls.clone())));
     (h, calls)

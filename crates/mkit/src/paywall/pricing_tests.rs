@@ -3,10 +3,11 @@
 //! what each finished, failed or unfinished run settles.
 
 use super::*;
+use crate::price::Window;
 
-/// Priced every way at once: the "gold" entitlement, one free call a day, 2 credits a call, and
+/// PricedTool every way at once: the "gold" entitlement, one free call a day, 2 credits a call, and
 /// a meter whose value is the `units` the call reports.
-pub(super) struct Priced(pub(super) Option<&'static str>, pub(super) Option<u32>, pub(super) Option<u32>);
+pub(super) struct PricedTool(pub(super) Option<&'static str>, pub(super) Option<u32>, pub(super) Option<u32>);
 #[derive(serde::Deserialize, schemars::JsonSchema)]
 pub(super) struct UnitsInput {
     #[serde(default)]
@@ -14,16 +15,16 @@ pub(super) struct UnitsInput {
     #[serde(default)]
     units: u64,
 }
-impl Tool for Priced {
+impl Tool for PricedTool {
     type Input = UnitsInput;
     type Output = Value;
     fn info(&self) -> ToolInfo {
-        let mut info = ToolInfo::new("priced", "priced").meter("units").meter_value(|out| out.get("units")?.as_u64());
-        info.entitlement = self.0;
-        info.free_quota =
-            self.1.map(|calls| crate::quota::FreeQuota { calls, window: crate::quota::Window::Day, group: None });
-        info.credits = self.2;
-        info
+        let info = ToolInfo::new("priced", "priced").meter("units").meter_value(|out| out.get("units")?.as_u64());
+        info.priced(|p| {
+            p.entitlement = self.0;
+            p.free_quota = self.1.map(|calls| crate::price::FreeQuota { calls, window: Window::Day, group: None });
+            p.credits = self.2;
+        })
     }
     async fn call(&self, _: &ToolContext<'_>, input: UnitsInput) -> Result<Value, ToolError> {
         match input.fail {
@@ -33,7 +34,7 @@ impl Tool for Priced {
     }
 }
 
-fn harness(tool: Priced, keys: &[&str], credits: i64) -> Harness {
+fn harness(tool: PricedTool, keys: &[&str], credits: i64) -> Harness {
     let mut h = Harness::new();
     h.registry = Registry::default();
     h.registry.tool(tool);
@@ -54,7 +55,7 @@ fn call(h: &Harness, args: Value) -> (Option<String>, &'static str) {
 
 #[test]
 fn holders_run_uncounted_and_only_their_calls_are_metered() {
-    let h = harness(Priced(Some("gold"), Some(1), Some(2)), &["gold"], 10);
+    let h = harness(PricedTool(Some("gold"), Some(1), Some(2)), &["gold"], 10);
     assert_eq!(call(&h, json!({"units": 4})), (None, "granted"));
     assert_eq!(call(&h, json!({"units": 0})), (None, "granted"), "0 units: ran, nothing to meter");
     assert_eq!(call(&h, json!({"fail": true, "units": 9})), (None, "granted"));
@@ -64,7 +65,7 @@ fn holders_run_uncounted_and_only_their_calls_are_metered() {
 
 #[test]
 fn others_use_the_free_call_then_credits_then_are_asked_to_subscribe() {
-    let h = harness(Priced(Some("gold"), Some(1), Some(2)), &[], 3);
+    let h = harness(PricedTool(Some("gold"), Some(1), Some(2)), &[], 3);
     assert_eq!(call(&h, json!({"units": 4})), (None, "free_quota"));
     assert_eq!(call(&h, json!({"units": 4})), (None, "credits"));
     assert_eq!(h.entitlements.credits.get(), 1);
@@ -75,11 +76,11 @@ fn others_use_the_free_call_then_credits_then_are_asked_to_subscribe() {
 
 #[test]
 fn a_failed_credit_call_is_refunded_and_a_short_balance_asks_for_credits() {
-    let h = harness(Priced(None, None, Some(2)), &[], 2);
+    let h = harness(PricedTool(None, None, Some(2)), &[], 2);
     assert_eq!(call(&h, json!({"fail": true})).1, "credits");
     assert_eq!(*h.entitlements.refunded.borrow(), ["debit0"]);
     assert!(h.entitlements.settled.borrow().is_empty());
-    let h = harness(Priced(None, None, Some(2)), &[], 1);
+    let h = harness(PricedTool(None, None, Some(2)), &[], 1);
     let body =
         json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "priced", "arguments": {}}});
     let reply = h.post(&[("MCP-Protocol-Version", "2025-11-25")], &body.to_string());
@@ -89,10 +90,10 @@ fn a_failed_credit_call_is_refunded_and_a_short_balance_asks_for_credits() {
 
 #[test]
 fn past_the_quota_without_credits_a_free_tool_says_when_it_resets_and_a_priced_one_asks_to_pay() {
-    let h = harness(Priced(None, Some(1), None), &[], 0);
+    let h = harness(PricedTool(None, Some(1), None), &[], 0);
     assert_eq!(call(&h, json!({})).1, "free_quota");
     assert_eq!(call(&h, json!({})), (Some("quota_exceeded".into()), "quota_exceeded"));
-    let h = harness(Priced(None, Some(1), Some(1)), &[], 0);
+    let h = harness(PricedTool(None, Some(1), Some(1)), &[], 0);
     assert_eq!(call(&h, json!({})).1, "free_quota");
     assert_eq!(call(&h, json!({})), (Some("payment_required".into()), "payment_required"), "credits would help now");
 }
@@ -125,7 +126,7 @@ async fn two_rounds(_: &ToolContext<'_>, args: Value) -> Result<Value, super::Rp
 
 #[test]
 fn a_multi_round_call_is_charged_once_in_the_round_that_finishes() {
-    let mut h = harness(Priced(None, None, None), &[], 5);
+    let mut h = harness(PricedTool(None, None, None), &[], 5);
     h.registry.raw_tool(ToolInfo::new("rounds", "two rounds").credits(2), json!({"type": "object"}), two_rounds);
     let round = |args: Value| {
         let body =
@@ -144,14 +145,14 @@ fn a_multi_round_call_is_charged_once_in_the_round_that_finishes() {
 /// secret that grants a bought pack is required; free calls alone sell nothing.
 #[test]
 fn a_server_sells_when_any_price_is_payable() {
-    let sells = |tool: Priced| {
+    let sells = |tool: PricedTool| {
         let mut r = Registry::default();
         r.tool(tool);
-        r.sells()
+        crate::price::sells(&r)
     };
-    assert!(sells(Priced(None, None, Some(2))), "credits only");
-    assert!(sells(Priced(None, Some(5), Some(1))), "a free quota, then credits");
-    assert!(sells(Priced(Some("pro"), None, None)), "an entitlement");
-    assert!(!sells(Priced(None, Some(5), None)), "free calls alone");
-    assert!(!sells(Priced(None, None, None)), "free");
+    assert!(sells(PricedTool(None, None, Some(2))), "credits only");
+    assert!(sells(PricedTool(None, Some(5), Some(1))), "a free quota, then credits");
+    assert!(sells(PricedTool(Some("pro"), None, None)), "an entitlement");
+    assert!(!sells(PricedTool(None, Some(5), None)), "free calls alone");
+    assert!(!sells(PricedTool(None, None, None)), "free");
 }

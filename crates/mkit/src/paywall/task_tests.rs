@@ -6,8 +6,10 @@ use std::cell::RefCell;
 
 use serde_json::{json, Value};
 
+use super::admission::{self, from_ticket};
+use super::{DynEntitlements, Entitlements as _, Gatekeeper};
 use crate::auth::Principal;
-use crate::mcp::context::{DynEntitlements, Entitlements as _, ToolContext};
+use crate::mcp::context::ToolContext;
 use crate::mcp::jsonrpc::RpcError;
 use crate::mcp::registry::Registry;
 use crate::mcp::server::Server;
@@ -15,7 +17,8 @@ use crate::mcp::task_tests::Store;
 use crate::mcp::tasks::{self, TaskSupport};
 use crate::mcp::test_support::{block_on, task_caller, Req, INFO};
 use crate::mcp::tool::ToolInfo;
-use crate::mcp::{admission, transport};
+use crate::mcp::transport;
+use crate::price::Priced;
 
 /// The ledger's real SQL on SQLite behind the real paywall, for which quota window a give-back
 /// reaches (#28 item 10).
@@ -55,7 +58,7 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
     let info = registry.find_tool("job").map(|t| t.info.clone()).expect("registered");
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
     let ledger = Ledger(crate::sql::test_db().into());
-    let quotas = vec![("job", info.free_quota.expect("a quota"))];
+    let quotas = vec![("job", info.price().and_then(|p| p.free_quota).expect("a quota"))];
     let at = |now| super::Paywall::new(&ledger, "alice", Default::default()).with_quotas(quotas.clone(), now);
     let store = Store::default();
     let principal = Principal::new("alice", None, Vec::new());
@@ -68,8 +71,9 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
         ("Mcp-Name", "job".into()),
     ];
     let body = json!({ "jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": call }).to_string().into_bytes();
-    let create = |gate: &dyn DynEntitlements| {
-        let caller = task_caller(&principal, gate, &store, None);
+    let create = |access: &dyn DynEntitlements| {
+        let gate = Gatekeeper { access, machine: None };
+        let caller = task_caller(&principal, Some(&gate), &store, None);
         let r = block_on(transport::handle_post(
             &server,
             &Req(headers.clone(), Vec::new()),
@@ -91,17 +95,19 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
     assert_eq!(ledger.used(HOUR_2), 2);
     // The old task's run fails in hour 2, and then it is cancelled (the edge's give-back): its call
     // was taken from hour 1, which has ended, so nothing is given back and hour 2 keeps its count.
-    let admission = old.admission.clone().expect("admitted");
-    let failed = block_on(tasks::run(&server, &task_caller(&principal, &now, &store, Some(&admission)), &old));
+    let ticket = old.admission.clone().expect("admitted");
+    let gate = Gatekeeper { access: &now, machine: None };
+    let failed = block_on(tasks::run(&server, &task_caller(&principal, Some(&gate), &store, Some(&ticket)), &old));
     assert!(failed.is_ok_and(|r| r["isError"] == true));
+    let admission = from_ticket(&ticket).expect("a ticket the paywall wrote");
     block_on(admission::give_back(&now, &info, &admission));
     assert_eq!(ledger.used(HOUR_2), 2, "the current window is never credited with an old window's call");
     assert_eq!(ledger.used(HOUR_1), 1, "an ended window is left as it was");
     // A task created and failed within one window does give its call back, once.
     let new = create(&now);
     assert_eq!(ledger.used(HOUR_2), 3);
-    let admission = new.admission.clone().expect("admitted");
-    let failed = block_on(tasks::run(&server, &task_caller(&principal, &now, &store, Some(&admission)), &new));
+    let ticket = new.admission.clone().expect("admitted");
+    let failed = block_on(tasks::run(&server, &task_caller(&principal, Some(&gate), &store, Some(&ticket)), &new));
     assert!(failed.is_ok_and(|r| r["isError"] == true));
     assert_eq!(ledger.used(HOUR_2), 2, "given back to the window it was taken from");
 }

@@ -10,14 +10,14 @@
 
 use serde_json::{json, Map, Value};
 
-use super::context::{Denial, PayLink, ToolContext};
-use super::jsonrpc::RpcError;
-use super::mrtr::input_required;
-use super::render::render_error;
-use super::tool::{ToolError, ToolInfo};
-use super::version::{Era, ProtocolVersion};
+use super::access::{Denial, PayLink};
+use super::gate::Gatekeeper;
 #[cfg(feature = "billing")]
 use super::x402;
+use crate::mcp::jsonrpc::RpcError;
+use crate::mcp::mrtr::input_required;
+use crate::mcp::render::render_error;
+use crate::mcp::{Era, ProtocolVersion, ToolContext, ToolError, ToolInfo};
 
 /// JSON-RPC error code of 2025-11-25's `URLElicitationRequiredError`.
 pub const URL_ELICITATION_REQUIRED: i64 = -32042;
@@ -30,6 +30,7 @@ const PAY_INPUT: &str = "pay";
 #[cfg_attr(not(feature = "billing"), allow(unused_variables))]
 pub fn refuse(
     ctx: &ToolContext<'_>,
+    gate: &Gatekeeper<'_>,
     info: &ToolInfo,
     params: &Map<String, Value>,
     denial: Denial,
@@ -37,7 +38,9 @@ pub fn refuse(
     match denial {
         Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
         #[cfg(feature = "billing")]
-        Denial::PaymentRequired { result, .. } if x402::offered(ctx, info, params) => x402::offer(ctx, info, &result),
+        Denial::PaymentRequired { result, .. } if x402::offered(ctx, gate.machine, info, params) => {
+            Ok(x402::offer(ctx, gate.machine, info, &result))
+        }
         Denial::PaymentRequired { result, pay } => ask_to_pay(ctx, result, pay),
     }
 }

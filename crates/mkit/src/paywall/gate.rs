@@ -1,0 +1,106 @@
+//! The paywall as the protocol core's gate (`mcp::gate`): every `tools/call` passes here. A
+//! machine payment (x402) takes its own path first; otherwise the call is admitted in the pricing
+//! order (`admission`) or refused the way the caller's era asks to pay (`refusal`), and what an
+//! admitted call took is settled after its run or given back.
+
+use serde_json::{Map, Value};
+
+use super::access::DynEntitlements;
+use super::admission::{self, admit, denial_label, give_back, settle, Admission};
+use super::refusal;
+#[cfg(feature = "billing")]
+use super::x402;
+use super::x402::MachinePay;
+use crate::mcp::gate::{self, Call, Gate};
+use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
+use crate::mcp::render::render_outcome;
+use crate::mcp::{tasks_2025, Era, LocalFuture, ToolContext, ToolError};
+use crate::price::{Account, Priced};
+
+/// A caller's gate: their paid access in the ledger, and machine payments where taken.
+pub struct Gatekeeper<'a> {
+    /// The caller's entitlements, free quotas and credits.
+    pub access: &'a dyn DynEntitlements,
+    /// Per-call machine payments (x402), where the deployment takes them.
+    pub machine: Option<&'a dyn MachinePay>,
+}
+
+impl Gate for Gatekeeper<'_> {
+    fn call_tool<'a>(&'a self, ctx: &'a ToolContext<'a>, call: Call<'a>) -> LocalFuture<'a, Result<Value, RpcError>> {
+        Box::pin(self.answer(ctx, call))
+    }
+
+    fn account<'a>(&'a self, _ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Value, ToolError>> {
+        Box::pin(async move {
+            let account = Account {
+                entitlements: self.access.keys_boxed().await?,
+                quotas: self.access.quota_usage_boxed().await?,
+                credits: self.access.credit_balance_boxed().await?,
+                machine_payments: match self.machine {
+                    Some(pay) => Some(pay.paid().await?),
+                    None => None,
+                },
+                manage_url: self.access.manage_url_dyn(),
+            };
+            serde_json::to_value(account).map_err(|_| ToolError::new("the caller's account could not be shown"))
+        })
+    }
+}
+
+impl Gatekeeper<'_> {
+    async fn answer(&self, ctx: &ToolContext<'_>, call: Call<'_>) -> Result<Value, RpcError> {
+        let (tool, params, as_task) = (call.tool, call.params, call.as_task);
+        #[cfg(feature = "billing")]
+        if x402::takes(self.machine, &tool.info, params) {
+            return x402::paid_call(ctx, self.machine, tool, call.args, params, as_task).await;
+        }
+        let admission = match self.admitted(ctx, &tool.info).await? {
+            Ok(admission) => admission,
+            Err(denial) => {
+                ctx.note_billing(denial_label(&denial));
+                let refused = refusal::refuse(ctx, self, &tool.info, params, denial);
+                // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
+                if as_task && ctx.protocol_version.era() == Era::Handshake {
+                    return tasks_2025::refused(ctx, params, refused).await;
+                }
+                return refused;
+            }
+        };
+        ctx.note_billing(admission.as_str());
+        if as_task {
+            let created = gate::run(ctx, call, Some(admission::ticket(&admission))).await;
+            if created.is_err() {
+                give_back(self.access, &tool.info, &admission).await;
+            }
+            return created;
+        }
+        let outcome = tool.call(ctx, call.args).await;
+        // A task's round that asks for input keeps what its creation took, for the next round.
+        if ctx.task_ticket().is_none() || !outcome.asks_for_input() {
+            settle(self.access, &tool.info, &admission, &outcome).await;
+        }
+        let mut result = render_outcome(tool.info.name, outcome, ctx.protocol_version)?;
+        let entitled = tool.info.price().is_some_and(|p| p.entitlement.is_some());
+        if let (true, Some(url), Value::Object(r)) = (entitled, self.access.manage_url_dyn(), &mut result) {
+            // A paid result says where the subscription behind it is managed.
+            if let Value::Object(meta) = r.entry("_meta").or_insert_with(|| Value::Object(Map::new())) {
+                meta.insert("mkit/manage_url".into(), url.into());
+            }
+        }
+        Ok(result)
+    }
+
+    /// The call's admission: for a task's own run, the ticket its creation kept; else decided now.
+    async fn admitted(
+        &self,
+        ctx: &ToolContext<'_>,
+        info: &crate::mcp::ToolInfo,
+    ) -> Result<Result<Admission, super::access::Denial>, RpcError> {
+        match ctx.task_ticket() {
+            Some(ticket) => admission::from_ticket(ticket)
+                .map(Ok)
+                .ok_or_else(|| RpcError::new(INTERNAL_ERROR, "the task's admission could not be read")),
+            None => Ok(admit(self.access, info).await),
+        }
+    }
+}
