@@ -135,6 +135,8 @@ struct Harness {
     session: Option<Value>,
     /// Per-call machine payments, where a test takes them.
     machine_pay: Option<Box<dyn crate::paywall::x402::MachinePay>>,
+    /// No gate at all (the paywall left out): what the core does on its own.
+    ungated: bool,
 }
 
 /// A settle the ledger stand-in was asked for: the debit, and the meter's name and value.
@@ -240,6 +242,7 @@ impl Harness {
             entitlements: Ledger::new(Ok(&["pro"])),
             session: None,
             machine_pay: None,
+            ungated: false,
         }
     }
 
@@ -255,7 +258,7 @@ impl Harness {
         let gate = Gatekeeper { access: &self.entitlements, machine: self.machine_pay.as_deref() };
         let caller = Caller {
             principal: &self.principal,
-            gate: Some(&gate),
+            gate: if self.ungated { None } else { Some(&gate) },
             platform: None,
             sealing: Some(&sealing),
             session_capabilities: self.session.as_ref(),
@@ -1215,4 +1218,24 @@ fn served_extensions_are_announced_in_both_eras() {
     let none = Server { extensions: &[], ..server };
     let caps = none.capabilities(super::ProtocolVersion::parse("2026-07-28").expect("version"));
     assert!(caps.get("extensions").is_none());
+}
+
+/// The core knows no price: without a gate, a priced tool is refused (never run unpaid), while
+/// free tools run and `whoami` shows an empty account.
+#[test]
+fn without_a_gate_a_priced_tool_is_refused_and_free_ones_run() {
+    let mut h = Harness::new();
+    h.ungated = true;
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "text_stats", "arguments": {"text": "a b"}}));
+    assert_eq!(r["result"]["isError"], true, "{r}");
+    assert_eq!(r["result"]["content"][0]["text"], "text_stats is priced, and nothing here takes payment");
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "metered", "arguments": {}}));
+    assert_eq!(r["result"]["isError"], true, "a free quota is a price too: {r}");
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "whoami", "arguments": {}}));
+    assert_eq!(r["result"]["structuredContent"]["entitlements"], json!([]), "{r}");
+    assert_eq!(r["result"]["structuredContent"]["credits"], Value::Null);
+    // The same calls through the paywall: the holder of "pro" runs text_stats.
+    h.ungated = false;
+    let (_, r) = h.rpc(Some(V3), "tools/call", json!({"name": "text_stats", "arguments": {"text": "a b"}}));
+    assert_eq!(r["result"]["structuredContent"]["words"], 2, "{r}");
 }
