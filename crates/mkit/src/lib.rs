@@ -38,7 +38,7 @@
 
 // A seller's API: what a server crate and its tools use.
 pub mod app;
-pub mod mcp;
+pub use mkit_mcp as mcp;
 pub mod price;
 pub mod quota;
 pub mod sql;
@@ -61,9 +61,9 @@ pub mod config;
 #[doc(hidden)]
 pub mod health;
 #[doc(hidden)]
-pub mod http;
+pub use mkit_mcp::http;
 #[doc(hidden)]
-pub mod log;
+pub use mkit_mcp::log;
 #[doc(hidden)]
 pub use mkit_oauth as oauth;
 #[doc(hidden)]
@@ -78,6 +78,9 @@ pub mod stats;
 pub mod web;
 
 mod edge;
+
+#[cfg(test)]
+mod protocol_tests;
 
 /// The kit's tests compile the template's example tools, which name the kit `mkit`.
 #[cfg(test)]

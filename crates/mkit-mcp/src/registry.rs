@@ -185,6 +185,12 @@ impl Registry {
         self.tools.iter().find(|t| t.info.name == name && t.param_headers.is_ok())
     }
 
+    /// How many list answers this isolate keeps rendered (`mcp::rendered`).
+    #[doc(hidden)]
+    pub fn rendered_lists(&self) -> usize {
+        self.rendered.len()
+    }
+
     /// Tools left out for invalid `x-mcp-header` annotations, with the reason: a kit's own test
     /// asserts there are none (tools/mod.rs).
     pub fn invalid_tools(&self) -> Vec<(&'static str, &str)> {

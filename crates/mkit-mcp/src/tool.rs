@@ -60,17 +60,15 @@ pub struct ToolInfo {
     pub extensions: Extensions,
 }
 
-/// A tool's description is built in `info()`; a price is one more line there (`mkit::price`):
+/// A tool's description is built in `info()`; a price is one more line there, from the kit's
+/// `mkit::price::Priced` (an extension of the description: this crate knows no price):
 ///
 /// ```
-/// use mkit::mcp::ToolInfo;
-/// use mkit::price::{Priced, Window};
+/// use mkit_mcp::ToolInfo; // `mkit::mcp::ToolInfo` in a seller's crate
 ///
-/// let subscribers_only = ToolInfo::new("report", "A monthly report.").read_only().entitlement("pro");
-/// let some_free = ToolInfo::new("search", "Searches.").free_quota(50, Window::Day);
-/// let prepaid = ToolInfo::new("render", "Renders a page.").credits(2);
-/// assert_eq!(subscribers_only.price().and_then(|p| p.entitlement), Some("pro"));
-/// # let _ = (some_free, prepaid);
+/// let report = ToolInfo::new("report", "A monthly report.").title("Report").read_only().scopes(&["reports"]);
+/// assert_eq!((report.name, report.annotations.read_only_hint), ("report", Some(true)));
+/// assert!(!report.extensions.gated(), "no price: it runs for every caller with the scope");
 /// ```
 impl ToolInfo {
     /// A free, unscoped tool called `name` that does `description`.
@@ -139,10 +137,11 @@ impl ToolInfo {
 }
 
 /// Implement this for each tool (one file in `src/tools/`), then register it in
-/// `src/tools/mod.rs` with one line.
+/// `src/tools/mod.rs` with one line. `mkit::testing::call_tool` calls it natively, as a client
+/// would (its example is this one's continuation).
 ///
 /// ```
-/// use mkit::mcp::{Tool, ToolContext, ToolError, ToolInfo};
+/// use mkit_mcp::{Registry, Tool, ToolContext, ToolError, ToolInfo}; // `mkit::mcp::…`
 /// use schemars::JsonSchema;
 /// use serde::{Deserialize, Serialize};
 ///
@@ -174,12 +173,10 @@ impl ToolInfo {
 ///     }
 /// }
 ///
-/// let mut registry = mkit::tools::standard();
+/// let mut registry = Registry::default(); // `mkit::tools::standard()` in a seller's crate
 /// registry.tool(Add);
-/// let reply = mkit::testing::call_tool(&registry, None, "ann", "add", serde_json::json!({ "numbers": [2, 3] }));
-/// assert_eq!(reply["result"]["structuredContent"]["sum"], 5);
-/// let refused = mkit::testing::call_tool(&registry, None, "ann", "add", serde_json::json!({ "numbers": "2" }));
-/// assert_eq!(refused["result"]["isError"], true, "arguments that do not fit the schema: a tool error");
+/// let add = registry.find_tool("add").expect("registered");
+/// assert_eq!(add.input_schema["required"], serde_json::json!(["numbers"]), "the schema, derived");
 /// ```
 // Workers run one thread, so handler futures need not be `Send`.
 #[allow(async_fn_in_trait)]

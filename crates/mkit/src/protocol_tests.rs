@@ -1,27 +1,28 @@
-//! Transport and dispatch tests: every branch and error code of both eras, natively.
+//! Transport and dispatch tests of the protocol core (`mkit-mcp`) with the kit's paywall as its
+//! gate and the shipped tools: every branch and error code of both eras, natively.
 
 use serde_json::{json, Value};
 use std::future::Future;
 use std::task::{Context, Poll, Waker};
 
-use super::cors;
-use super::jsonrpc::*;
-use super::mrtr::Sealing;
-use super::param_headers::decode_header_value;
-use super::transport::{self, Caller, HttpRequest};
-use super::ServerInfo;
-use super::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
 use crate::auth::prm::Challenge;
 use crate::auth::Principal;
 use crate::http::HttpReply;
+use crate::mcp::cors;
+use crate::mcp::jsonrpc::*;
+use crate::mcp::mrtr::Sealing;
+use crate::mcp::param_headers::decode_header_value;
+use crate::mcp::transport::{self, Caller, HttpRequest};
+use crate::mcp::ServerInfo;
+use crate::mcp::{Registry, Server, Tool, ToolContext, ToolError, ToolInfo};
 use crate::paywall::{Denial, Entitlements, Gatekeeper, MeterUsage, PayLink};
 use crate::price::Priced;
 
 /// The template's example tools (the repository's root crate, `src/tools/`), compiled here as its
 /// sellers start with them: a D1 tool and a paid tool for these tests.
-#[path = "../../../../src/tools/notes.rs"]
+#[path = "../../../src/tools/notes.rs"]
 mod example_notes;
-#[path = "../../../../src/tools/text_stats.rs"]
+#[path = "../../../src/tools/text_stats.rs"]
 mod example_text_stats;
 mod examples {
     pub(super) use super::example_notes::Remember;
@@ -83,10 +84,10 @@ impl Tool for Chatty {
         ToolInfo::new("chatty", "progress and logs")
     }
     async fn call(&self, ctx: &ToolContext<'_>, _: Empty) -> Result<Value, ToolError> {
-        ctx.log(super::LogLevel::Debug, "chatty", json!("too detailed"));
+        ctx.log(crate::mcp::LogLevel::Debug, "chatty", json!("too detailed"));
         for i in 0..3 {
             ctx.progress(f64::from(i * 50), Some(100.0), None);
-            ctx.log(super::LogLevel::Info, "chatty", json!(format!("step {i}")));
+            ctx.log(crate::mcp::LogLevel::Info, "chatty", json!(format!("step {i}")));
         }
         Ok(json!({"done": true}))
     }
@@ -449,11 +450,11 @@ fn batches_are_bounded() {
     let call =
         r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"text_stats","arguments":{"text":"a b"}}}"#;
     let batch = |n: usize| format!("[{}]", vec![call; n].join(","));
-    let r = h.post(&[], &batch(super::batch::MAX_BATCH_ITEMS));
+    let r = h.post(&[], &batch(crate::mcp::batch::MAX_BATCH_ITEMS));
     assert_eq!(r.status, 200);
     let v: Value = serde_json::from_str(&r.body).expect("json");
-    assert_eq!(v.as_array().map(Vec::len), Some(super::batch::MAX_BATCH_ITEMS));
-    let r = h.post(&[], &batch(super::batch::MAX_BATCH_ITEMS + 1));
+    assert_eq!(v.as_array().map(Vec::len), Some(crate::mcp::batch::MAX_BATCH_ITEMS));
+    let r = h.post(&[], &batch(crate::mcp::batch::MAX_BATCH_ITEMS + 1));
     let v: Value = serde_json::from_str(&r.body).expect("json");
     assert_eq!((r.status, code(&v), r.error), (400, INVALID_REQUEST, Some("batch_too_large")));
     assert!(v["error"]["message"].as_str().is_some_and(|m| m.contains("at most 32")));
@@ -970,7 +971,7 @@ fn initialize_remembers_a_url_elicitation_declaration_in_a_sealed_session_id() {
         };
         let r = block_on(transport::handle_post(&server, &req, transport::parse_body(&req.body), &caller));
         r.header("Mcp-Session-Id")
-            .map(|id| super::session::open(&sealing, &h.principal.sub, id).map(|s| s.capabilities))
+            .map(|id| crate::mcp::session::open(&sealing, &h.principal.sub, id).map(|s| s.capabilities))
     };
     assert_eq!(init(json!({"elicitation": {"url": {}}}), V3), Some(Some(json!({"elicitation": {"url": {}}}))));
     assert_eq!(init(json!({"elicitation": {}}), V3), None, "form mode needs no memory");
@@ -1101,11 +1102,11 @@ fn a_quota_group_is_one_counter() {
     assert_eq!(keys, [("search", 5), ("c", 1)]);
 }
 
-#[path = "../paywall/pricing_tests.rs"]
+#[path = "paywall/pricing_tests.rs"]
 mod pricing;
 
 #[cfg(feature = "billing")]
-#[path = "../paywall/x402_tests.rs"]
+#[path = "paywall/x402_tests.rs"]
 mod x402_paid;
 
 #[test]
@@ -1120,7 +1121,7 @@ fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own
     assert_eq!((first["id"].clone(), second["id"].clone()), (json!(1), json!(7)), "each answer keeps its own id");
     assert_eq!(first["jsonrpc"], "2.0");
     assert_eq!(first["result"], second["result"], "the memo answers what rendering answered");
-    assert_eq!(h.registry.rendered.len(), 1);
+    assert_eq!(h.registry.rendered_lists(), 1);
     // A hit answers the kept text: a registry changed after its first answer (never the case on
     // Workers, where it is built once per isolate) still answers what was rendered.
     h.registry.tools[0].info.description = "changed after rendering";
@@ -1135,7 +1136,7 @@ fn list_answers_are_rendered_once_per_isolate_and_answer_each_request_as_its_own
     h.page_size = 2;
     let (_, paged) = h.rpc(Some(V3), "tools/list", json!({"cursor": "2"}));
     assert_eq!(paged["result"]["nextCursor"], "4");
-    assert_eq!(h.registry.rendered.len(), 4);
+    assert_eq!(h.registry.rendered_lists(), 4);
     // The stateless era's decorations are part of the memo.
     let (_, a) = h.stateless("tools/list", json!({}), |_| {});
     let (_, b) = h.stateless("tools/list", json!({}), |_| {});
@@ -1212,11 +1213,11 @@ fn served_extensions_are_announced_in_both_eras() {
     let ext = ["io.modelcontextprotocol/oauth-client-credentials"];
     let server = Server { registry: &registry, info: &SERVER_INFO, page_size: 50, extensions: &ext };
     for v in ["2025-11-25", "2026-07-28"] {
-        let caps = server.capabilities(super::ProtocolVersion::parse(v).expect("version"));
+        let caps = server.capabilities(crate::mcp::ProtocolVersion::parse(v).expect("version"));
         assert_eq!(caps["extensions"][ext[0]], json!({}), "{v}");
     }
     let none = Server { extensions: &[], ..server };
-    let caps = none.capabilities(super::ProtocolVersion::parse("2026-07-28").expect("version"));
+    let caps = none.capabilities(crate::mcp::ProtocolVersion::parse("2026-07-28").expect("version"));
     assert!(caps.get("extensions").is_none());
 }
 

@@ -19,9 +19,9 @@ use super::server::{Server, ServerInfo};
 use super::session::{self, SessionHub};
 use super::stateless::{self, StatelessRequest, META_CAPABILITIES, META_VERSION};
 use super::version::{Era, ProtocolVersion};
-use crate::auth::Principal;
 use crate::http::HttpReply;
 use crate::log::Extras;
+use mkit_auth::Principal;
 
 /// The largest body `/mcp` reads; the edge stops reading past it (413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

@@ -166,7 +166,7 @@ pub fn failure(id: Option<&Id>, err: &RpcError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::mcp::batch::MAX_BATCH_ITEMS;
+    use crate::batch::MAX_BATCH_ITEMS;
 
     fn c(s: &str) -> Result<Message, (RpcError, Option<Id>)> {
         classify(serde_json::from_str(s).expect("test json"))

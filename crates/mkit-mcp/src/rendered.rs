@@ -30,7 +30,6 @@ pub struct ListKey {
 pub struct RenderedLists(RefCell<HashMap<ListKey, Rc<str>>>);
 
 impl RenderedLists {
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.0.borrow().len()
     }

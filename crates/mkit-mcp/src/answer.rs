@@ -9,9 +9,9 @@ use super::framing::{encode, Accepts, Body};
 use super::jsonrpc::{self, Id, RpcError};
 use super::server::DispatchError;
 use super::version::{Era, ProtocolVersion};
-use crate::auth::prm::Challenge;
 use crate::http::HttpReply;
 use crate::log::Extras;
+use mkit_auth::prm::Challenge;
 
 /// One answered request: the JSON-RPC response and the HTTP status it travels with.
 pub(super) struct Answer {

@@ -132,9 +132,9 @@ fn agree(server: &Server<'_>, id: Value, params: &Map<String, Value>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::Principal;
-    use crate::mcp::registry::Registry;
-    use crate::mcp::test_support::{plain_caller, Req, INFO};
+    use crate::registry::Registry;
+    use crate::test_support::{plain_caller, Req, INFO};
+    use mkit_auth::Principal;
 
     /// One POST: 2026-07-28 unless `version` says otherwise.
     fn post(filter: Value, accept: &str, version: &str) -> Result<Listening, HttpReply> {

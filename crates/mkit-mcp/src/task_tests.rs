@@ -2,19 +2,17 @@
 //! protocol against an in-memory store, including that a task's run goes through the same
 //! dispatch as a direct call.
 
-use std::cell::RefCell;
-
 use serde_json::{json, Map, Value};
 
-use super::context::{LocalFuture, ToolContext};
+use super::context::ToolContext;
 use super::jsonrpc::RpcError;
 use super::registry::Registry;
 use super::server::{DispatchError, Server};
-use super::tasks::{self, iso8601, Status, Task, TaskStore, TaskSupport};
-use super::test_support::{block_on, task_caller, Req, INFO};
+use super::tasks::{self, iso8601, Status, Task, TaskSupport};
+use super::test_support::{block_on, task_caller, Req, Store, INFO};
 use super::tool::ToolInfo;
 use super::transport;
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 fn task() -> Task {
     let call = json!({ "name": "slow", "arguments": {} }).as_object().cloned().unwrap_or_default();
@@ -88,54 +86,6 @@ fn input_is_asked_answered_in_parts_and_carried_into_the_next_run() {
     assert_eq!(p["inputResponses"], json!({ "a": { "action": "accept" }, "b": { "action": "decline" } }));
     assert_eq!(p["requestState"], "s1");
     assert!(t.expired(t.created_ms + tasks::TTL_MS) && !t.expired(t.created_ms + tasks::TTL_MS - 1));
-}
-
-/// The outcome of a task's run, for `Store::settled`.
-pub(crate) type Runner = Box<dyn Fn(&Task) -> Result<Value, DispatchError>>;
-
-/// The caller's tasks in memory; `settled` runs a working task with the runner.
-#[derive(Default)]
-pub(crate) struct Store(pub(crate) RefCell<Vec<Task>>, pub(crate) Option<Runner>);
-
-impl TaskStore for Store {
-    fn create(&self, mut task: Task) -> LocalFuture<'_, Result<Task, RpcError>> {
-        task.id = format!("t{}", self.0.borrow().len() + 1);
-        self.0.borrow_mut().push(task.clone());
-        Box::pin(async { Ok(task) })
-    }
-    fn get<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<Task>, RpcError>> {
-        let found = self.0.borrow().iter().find(|t| t.id == id).cloned();
-        Box::pin(async { Ok(found) })
-    }
-    fn update<'a>(&'a self, id: &'a str, r: &'a Map<String, Value>) -> LocalFuture<'a, Result<bool, RpcError>> {
-        let found = self.0.borrow_mut().iter_mut().find(|t| t.id == id).map(|t| t.answer(r, 1).is_ok());
-        Box::pin(async move { Ok(found.is_some()) })
-    }
-    fn cancel<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<(Status, Task)>, RpcError>> {
-        let found = self.0.borrow_mut().iter_mut().find(|t| t.id == id).map(|t| {
-            let was = t.status;
-            t.cancel(1);
-            (was, t.clone())
-        });
-        Box::pin(async move { Ok(found) })
-    }
-    fn list(&self) -> LocalFuture<'_, Result<Vec<Task>, RpcError>> {
-        let all = self.0.borrow().clone();
-        Box::pin(async { Ok(all) })
-    }
-    /// A task still working is run here, as the edge's alarm would.
-    fn settled<'a>(&'a self, id: &'a str) -> LocalFuture<'a, Result<Option<Task>, RpcError>> {
-        Box::pin(async move {
-            let working = self.0.borrow().iter().find(|t| t.id == id).cloned();
-            if let Some(t) = working.filter(|t| t.status == Status::Working) {
-                let outcome = self.1.as_ref().map_or_else(|| Ok(json!({ "content": [] })), |run| run(&t));
-                if let Some(stored) = self.0.borrow_mut().iter_mut().find(|s| s.id == id) {
-                    stored.settle(outcome, 2);
-                }
-            }
-            Ok(self.0.borrow().iter().find(|t| t.id == id).cloned())
-        })
-    }
 }
 
 async fn slow(_: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {

@@ -1,6 +1,15 @@
-//! The MCP protocol: JSON-RPC framing, versions and eras, dispatch, the tool API and the
-//! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, the billing ledger
-//! or a shipped tool.
+//! mKit's MCP protocol core: JSON-RPC framing, versions and eras, dispatch, the tool API and the
+//! Streamable HTTP transport. Pure: nothing here touches the `worker` crate, a price, the billing
+//! ledger or a shipped tool. Whether a `tools/call` runs is the caller's `Gate` (`gate`), which a
+//! layer above hands in (the kit's paywall); a price is an extension of a tool's description.
+//! The `mkit` crate re-exports this one as `mkit::mcp`.
+
+#![deny(missing_docs)]
+
+#[doc(hidden)]
+pub mod http;
+#[doc(hidden)]
+pub mod log;
 
 mod annotations;
 mod answer;
@@ -67,8 +76,7 @@ mod session_tests;
 #[cfg(all(test, feature = "tasks"))]
 mod task_2025_tests;
 #[cfg(all(test, feature = "tasks"))]
-pub(crate) mod task_tests;
+mod task_tests;
 #[cfg(any(test, feature = "testing"))]
-pub(crate) mod test_support;
-#[cfg(test)]
-mod tests;
+#[doc(hidden)]
+pub mod test_support;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::auth::prm::Challenge;
+use mkit_auth::prm::Challenge;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct HttpReply {
@@ -51,7 +51,7 @@ impl HttpReply {
         self
     }
 
-    #[cfg(test)]
+    /// The first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::context::LocalFuture;
 use super::tool::ToolError;
-use crate::sql::Statement;
+use mkit_kernel::sql::Statement;
 
 /// The platform's services for tools.
 pub trait Platform {

@@ -1,5 +1,5 @@
 //! Handshake-era sessions (`Mcp-Session-Id`). mKit answers each POST on its own; a session id
-//! carries what the client declared at `initialize`, sealed (`crate::seal`) for this caller, so
+//! carries what the client declared at `initialize`, sealed (`mkit_kernel::seal`) for this caller, so
 //! any isolate can read it without storage. Two kinds:
 //!
 //! - **declaration only**: a 2025-11-25 client that declares URL-mode elicitation must be
@@ -85,12 +85,12 @@ pub fn mint(
     };
     let key = sealing.keys.first()?;
     let expires = sealing.now_secs.saturating_add(SESSION_TTL_SECS);
-    Some(crate::seal::seal(key, &binding(sealing, sub), &declared, expires))
+    Some(mkit_kernel::seal::seal(key, &binding(sealing, sub), &declared, expires))
 }
 
 /// The session an id names, if it opens for this caller.
 pub fn open(sealing: &Sealing, sub: &str, session_id: &str) -> Option<Session> {
-    let v = crate::seal::open(&sealing.keys, &binding(sealing, sub), session_id.trim(), sealing.now_secs).ok()?;
+    let v = mkit_kernel::seal::open(&sealing.keys, &binding(sealing, sub), session_id.trim(), sealing.now_secs).ok()?;
     Some(Session {
         capabilities: v.get("capabilities").cloned().unwrap_or(Value::Null),
         held: v.get("held").and_then(Value::as_str).map(str::to_owned),

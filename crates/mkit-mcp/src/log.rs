@@ -46,7 +46,7 @@ pub fn traceparent(v: &str) -> Option<String> {
 /// The caller's `sub` as a log-safe keyed hash: the first 8 bytes of HMAC-SHA256 under a key
 /// derived from the deployment secret, hex.
 pub fn subject_hash(key: &[u8; 32], sub: &str) -> String {
-    crate::mac::hex(&crate::mac::hmac_sha256(key, sub.as_bytes())[..8])
+    mkit_kernel::mac::hex(&mkit_kernel::mac::hmac_sha256(key, sub.as_bytes())[..8])
 }
 
 impl RequestLog<'_> {

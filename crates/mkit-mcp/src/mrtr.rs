@@ -39,15 +39,15 @@ pub struct Sealing {
     pub now_secs: u64,
 }
 
-/// A state for `binding`, expiring `STATE_TTL_SECS` after `now` (`crate::seal`'s format).
+/// A state for `binding`, expiring `STATE_TTL_SECS` after `now` (`mkit_kernel::seal`'s format).
 pub fn seal(key: &[u8; 32], binding: &Binding<'_>, payload: &Value, now_secs: u64) -> String {
-    crate::seal::seal(key, &binding.parts(), payload, now_secs.saturating_add(STATE_TTL_SECS))
+    mkit_kernel::seal::seal(key, &binding.parts(), payload, now_secs.saturating_add(STATE_TTL_SECS))
 }
 
 /// The payload of a state one of `keys` sealed for `binding`, unexpired at `now`.
 pub fn open(keys: &[[u8; 32]], binding: &Binding<'_>, state: &str, now_secs: u64) -> Result<Value, RpcError> {
-    crate::seal::open(keys, &binding.parts(), state, now_secs).map_err(|e| {
-        let hint = if e == crate::seal::SealError::Expired { "; start the call again" } else { "" };
+    mkit_kernel::seal::open(keys, &binding.parts(), state, now_secs).map_err(|e| {
+        let hint = if e == mkit_kernel::seal::SealError::Expired { "; start the call again" } else { "" };
         RpcError::invalid_params(format!("Invalid requestState: {}{hint}", e.reason()))
     })
 }

@@ -13,7 +13,7 @@ use super::server::ServerInfo;
 use super::session::SessionHub;
 use super::tool::ToolError;
 use super::version::ProtocolVersion;
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 pub use super::log_level::LogLevel;
 
@@ -67,8 +67,8 @@ impl<'a> ToolContext<'a> {
     /// The platform's database and clock; an error result where the tool runs without them.
     ///
     /// ```
-    /// use mkit::mcp::{ToolContext, ToolError};
-    /// use mkit::sql::{SqlValue, Statement};
+    /// use mkit_kernel::sql::{SqlValue, Statement}; // `mkit::sql` in a seller's crate
+    /// use mkit_mcp::{ToolContext, ToolError}; // `mkit::mcp`
     ///
     /// /// The caller's latest note (the template's `notes` table).
     /// async fn latest(ctx: &ToolContext<'_>) -> Result<Option<String>, ToolError> {

@@ -11,7 +11,7 @@ use super::jsonrpc::{RpcError, INVALID_REQUEST};
 use super::registry::Registry;
 use super::server::DispatchError;
 use super::session::SessionHub;
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 /// Rounds one call may take before it is given up (a tool that never finishes asking).
 pub const MAX_ROUNDS: usize = 8;

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use super::jsonrpc::RpcError;
 use super::server::DispatchError;
 use super::tasks::POLL_INTERVAL_MS;
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

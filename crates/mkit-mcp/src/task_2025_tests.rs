@@ -11,13 +11,13 @@ use super::registry::Registry;
 use super::server::{DispatchError, Server};
 use super::session::SessionHub;
 use super::session_tests::{ask_name, FakeHub};
-use super::task_tests::Store;
 use super::tasks::{self, Status, Task, TaskSupport};
 use super::tasks_2025::RELATED_TASK;
+use super::test_support::Store;
 use super::test_support::{block_on, plain_caller, Req, INFO};
 use super::tool::ToolInfo;
 use super::transport::{self, Caller};
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 async fn report(_: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
     match args["fail"].as_str() {

@@ -17,7 +17,7 @@ use super::session::{self, SessionHub};
 use super::test_support::{block_on, Req, INFO};
 use super::tool::ToolInfo;
 use super::transport::{self, Caller};
-use crate::auth::Principal;
+use mkit_auth::Principal;
 
 /// Answers the client "gives", in order; records what it was asked and told.
 #[derive(Default)]
