@@ -321,7 +321,7 @@ test-unit:
 	@# of the same version as unchanged: drop the copies it unpacked and the builds it fingerprinted
 	@# before (only ever made here), so today's sources are the ones built.
 	rm -rf "$${CARGO_HOME:-$$HOME/.cargo}"/registry/src/-*/mkit-*-0.1.0 target/debug/.fingerprint/mkit-*
-	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit-auth -p mkit-oauth -p mkit-billing -p mkit-mcp -p mkit
+	cargo package --quiet --allow-dirty -p mkit-kernel -p mkit-auth -p mkit-oauth -p mkit-billing -p mkit-mcp -p mkit-paywall -p mkit
 
 # mKit's token verdicts against jose's jwtVerify on >= 10,000 generated tokens (issue 11).
 test-differential: setup-npm
@@ -381,7 +381,7 @@ lint: setup-rust
 	cargo clippy -p mkit --no-default-features --features sessions --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features tasks --target wasm32-unknown-unknown --lib -- -D warnings
 	@# The kit's public API: documented (deny(missing_docs)), with links that resolve.
-	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit-auth -p mkit-billing -p mkit-oauth -p mkit-mcp -p mkit --features mkit/testing
+	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit-auth -p mkit-billing -p mkit-oauth -p mkit-mcp -p mkit-paywall -p mkit --features mkit/testing
 
 bench: setup-rust setup-npm worker build-fixtures/index.js
 	@scripts/bench.sh

@@ -39,8 +39,7 @@
 // A seller's API: what a server crate and its tools use.
 pub mod app;
 pub use mkit_mcp as mcp;
-pub mod price;
-pub mod quota;
+pub use mkit_paywall::{price, quota};
 pub mod sql;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -67,9 +66,9 @@ pub use mkit_mcp::log;
 #[doc(hidden)]
 pub use mkit_oauth as oauth;
 #[doc(hidden)]
-pub mod paylink;
+pub use mkit_paywall as paywall;
 #[doc(hidden)]
-pub mod paywall;
+pub use mkit_paywall::paylink;
 #[doc(hidden)]
 pub mod routes;
 #[doc(hidden)]

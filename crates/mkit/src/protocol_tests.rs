@@ -1102,11 +1102,11 @@ fn a_quota_group_is_one_counter() {
     assert_eq!(keys, [("search", 5), ("c", 1)]);
 }
 
-#[path = "paywall/pricing_tests.rs"]
+#[path = "protocol_tests/pricing.rs"]
 mod pricing;
 
 #[cfg(feature = "billing")]
-#[path = "paywall/x402_tests.rs"]
+#[path = "protocol_tests/x402.rs"]
 mod x402_paid;
 
 #[test]

@@ -53,38 +53,33 @@ fn assert_no_use(module: &str, forbidden: &[&str]) {
     assert!(found.is_empty(), "src/{module} must not use {forbidden:?}:\n{}", found.join("\n"));
 }
 
+/// A file of an inner crate (`path` from the repository) names none of `forbidden` in its code.
+fn assert_file_no_use(path: &str, forbidden: &[&str]) {
+    let text = read(&repo().join(path));
+    let found: Vec<_> =
+        code_lines(&text).filter(|(_, l)| forbidden.iter().any(|f| l.contains(f))).map(|(n, l)| (n + 1, l)).collect();
+    assert!(found.is_empty(), "{path} must not use {forbidden:?}: {found:?}");
+}
+
 #[test]
 fn dependencies_point_one_way() {
     let worker = ["worker::", "use worker"];
-    for pure in [
-        "paywall",
-        "paylink",
-        "web",
-        "config",
-        "health",
-        "routes",
-        "build_info",
-        "stats",
-        "sql",
-        "quota",
-        "price",
-        "tools",
-        "bindings",
-    ] {
+    for pure in ["web", "config", "health", "routes", "build_info", "stats", "sql", "tools", "bindings"] {
         assert_no_use(pure, &worker);
     }
-    // The protocol core (`mkit-mcp`, a crate: its manifest is the rule) holds no price, no ledger
-    // and no shipped tool: a price is a tool's extension (`price`), the paywall the core's gate.
-    assert_no_use("price", &["crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
-    assert_no_use("paywall", &["crate::tools", "crate::edge"]);
+    // The protocol core (`mkit-mcp`) holds no price, no ledger and no shipped tool, and the
+    // paywall (`mkit-paywall`) joins it to the ledger: crates, so their manifests are the rule.
+    // Inside the paywall, what a seller declares knows nothing of the ledger, and the windows and
+    // pay links nothing of MCP.
+    assert_file_no_use("crates/mkit-paywall/src/price.rs", &["mkit_billing", "crate::gate", "crate::admission"]);
+    assert_file_no_use("crates/mkit-paywall/src/quota.rs", &["mkit_billing", "mkit_mcp", "crate::"]);
+    assert_file_no_use("crates/mkit-paywall/src/paylink.rs", &["mkit_billing", "mkit_mcp", "crate::"]);
     // The lowest reply type (`mkit_mcp::http`) carries what it tells the log and imports no module
     // of its crate; the log line (`mkit_mcp::log`) formats it.
     let http = read(&repo().join("crates/mkit-mcp/src/http.rs"));
     let inward: Vec<_> = code_lines(&http).filter(|(_, l)| l.contains("crate::")).map(|(n, l)| (n + 1, l)).collect();
     assert!(inward.is_empty(), "mkit_mcp::http must import nothing of its crate: {inward:?}");
-    assert_no_use("quota", &["crate::mcp", "crate::billing", "crate::tools", "crate::edge", "crate::paywall"]);
     assert_no_use("web", &["crate::mcp", "crate::tools", "crate::edge", "crate::paywall", "crate::oauth"]);
-    assert_no_use("paylink", &["crate::mcp", "crate::tools", "crate::edge", "crate::billing"]);
     assert_no_use("tools", &["crate::health", "crate::billing", "crate::edge", "crate::paywall"]);
 }
 
@@ -116,7 +111,7 @@ fn dependencies(manifest: &str) -> Vec<String> {
 /// `worker` or the JavaScript bindings. These lines are the whole rule for those crates.
 #[test]
 fn the_pure_crates_depend_only_downward() {
-    let allowed: [(&str, &[&str]); 5] = [
+    let allowed: [(&str, &[&str]); 6] = [
         ("crates/mkit-kernel/Cargo.toml", &[]),
         ("crates/mkit-auth/Cargo.toml", &["mkit-kernel"]),
         ("crates/mkit-billing/Cargo.toml", &["mkit-kernel"]),
@@ -124,6 +119,8 @@ fn the_pure_crates_depend_only_downward() {
         // The protocol core: the caller and bearer challenges from the resource server, nothing
         // of billing, the authorization server or the paywall.
         ("crates/mkit-mcp/Cargo.toml", &["mkit-kernel", "mkit-auth"]),
+        // Prices and the gate: the protocol core and the ledger, which know nothing of each other.
+        ("crates/mkit-paywall/Cargo.toml", &["mkit-kernel", "mkit-billing", "mkit-mcp"]),
     ];
     for (manifest, may_reach) in allowed {
         let deps = dependencies(manifest);
@@ -136,7 +133,7 @@ fn the_pure_crates_depend_only_downward() {
         assert!(wrong.is_empty(), "{manifest} must not depend on {wrong:?}");
     }
     let kit = dependencies("crates/mkit/Cargo.toml");
-    for inner in ["mkit-kernel", "mkit-auth", "mkit-billing", "mkit-oauth", "mkit-mcp"] {
+    for inner in ["mkit-kernel", "mkit-auth", "mkit-billing", "mkit-oauth", "mkit-mcp", "mkit-paywall"] {
         assert!(kit.contains(&inner.to_owned()), "mkit builds on {inner}");
     }
 }
@@ -162,6 +159,7 @@ fn the_sellers_crate_depends_on_the_kit_and_holds_none_of_it() {
         "crates/mkit-billing",
         "crates/mkit-kernel",
         "crates/mkit-mcp",
+        "crates/mkit-paywall",
         "crates/mkit-oauth",
     ];
     for kit in kits.map(|k| format!("{k}/Cargo.toml")) {
@@ -173,7 +171,10 @@ fn the_sellers_crate_depends_on_the_kit_and_holds_none_of_it() {
 /// Every source file of the kit: this crate's and the inner crates'.
 fn kit_sources() -> Vec<(PathBuf, String)> {
     let inner = ["crates/mkit-kernel/src", "crates/mkit-auth/src", "crates/mkit-billing/src", "crates/mkit-oauth/src"];
-    let inner = inner.iter().chain(&["crates/mkit-mcp/src"]).flat_map(|d| rust_files(&repo().join(d)));
+    let inner = inner
+        .iter()
+        .chain(&["crates/mkit-mcp/src", "crates/mkit-paywall/src"])
+        .flat_map(|d| rust_files(&repo().join(d)));
     src("").into_iter().chain(inner.map(|p| (p.clone(), read(&p)))).collect()
 }
 

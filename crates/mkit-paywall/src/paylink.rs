@@ -1,15 +1,15 @@
 //! Pay links: `https://<worker>/billing/checkout?t=<token>` (or `/billing/portal`), handed to a
 //! caller without an entitlement. The token carries no personal data — only the entitlement,
 //! the kind of page, a nonce and an expiry — yet it is bound to the caller: its MAC covers the
-//! issuer and the subject it was minted for (`crate::seal`). So the pay page can only verify it
+//! issuer and the subject it was minted for (`mkit_kernel::seal`). So the pay page can only verify it
 //! once the browser has signed in, and it verifies only for that same user: a link forwarded to
 //! someone else (the URL-elicitation phishing case) does not open for them.
 
 use serde_json::{json, Value};
 
-use crate::keyring::Purpose;
-use crate::mac::{hex, hmac_sha256};
-use crate::seal::{self, SealError};
+use mkit_kernel::keyring::Purpose;
+use mkit_kernel::mac::{hex, hmac_sha256};
+use mkit_kernel::seal::{self, SealError};
 
 /// How long a link stays valid.
 pub const LINK_TTL_SECS: u64 = 30 * 60;

@@ -12,12 +12,12 @@ use serde_json::{json, Map, Value};
 
 use super::access::{Denial, PayLink};
 use super::gate::Gatekeeper;
-#[cfg(feature = "billing")]
+#[cfg(feature = "machine-payments")]
 use super::x402;
-use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::mrtr::input_required;
-use crate::mcp::render::render_error;
-use crate::mcp::{Era, ProtocolVersion, ToolContext, ToolError, ToolInfo};
+use mkit_mcp::jsonrpc::RpcError;
+use mkit_mcp::mrtr::input_required;
+use mkit_mcp::render::render_error;
+use mkit_mcp::{Era, ProtocolVersion, ToolContext, ToolError, ToolInfo};
 
 /// JSON-RPC error code of 2025-11-25's `URLElicitationRequiredError`.
 pub const URL_ELICITATION_REQUIRED: i64 = -32042;
@@ -27,7 +27,7 @@ const PAY_INPUT: &str = "pay";
 /// The answer to a refused `tools/call`: an x402 offer for a caller that pays in-protocol (a tool
 /// priced in credits, on a deployment that takes machine payments), else the era's way to pay or
 /// the plain refusal.
-#[cfg_attr(not(feature = "billing"), allow(unused_variables))]
+#[cfg_attr(not(feature = "machine-payments"), allow(unused_variables))]
 pub fn refuse(
     ctx: &ToolContext<'_>,
     gate: &Gatekeeper<'_>,
@@ -37,7 +37,7 @@ pub fn refuse(
 ) -> Result<Value, RpcError> {
     match denial {
         Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
-        #[cfg(feature = "billing")]
+        #[cfg(feature = "machine-payments")]
         Denial::PaymentRequired { result, .. } if x402::offered(ctx, gate.machine, info, params) => {
             Ok(x402::offer(ctx, gate.machine, info, &result))
         }
@@ -45,6 +45,8 @@ pub fn refuse(
     }
 }
 
+/// The `payment_required` result, or where the client takes URL elicitations and a pay link is
+/// at hand, the era's way to send the user to pay.
 pub fn ask_to_pay(ctx: &ToolContext<'_>, result: ToolError, pay: Option<PayLink>) -> Result<Value, RpcError> {
     let v = ctx.protocol_version;
     let Some(link) = pay.filter(|_| ctx.client_takes_url_elicitation()) else {

@@ -12,8 +12,8 @@
 use serde_json::Value;
 
 use super::access::{Denial, DynEntitlements, MeterUsage};
-use crate::mcp::{ToolInfo, ToolOutcome};
 use crate::price::{Price, Priced};
+use mkit_mcp::{ToolInfo, ToolOutcome};
 
 /// Why a call was let through: the log's billing decision, and what a task carries from its
 /// creation to its run.
@@ -26,12 +26,16 @@ pub enum Admission {
     /// One call of the free quota was taken, from the window starting at `window_start` (Unix
     /// seconds): a give-back names that window, so a task that fails or is cancelled after the
     /// window rolled over never credits the current one (#28 item 10).
-    FreeQuota { window_start: i64 },
+    FreeQuota {
+        /// The window's start, in Unix seconds.
+        window_start: i64,
+    },
     /// Credits were reserved under this debit id.
     Credits(String),
 }
 
 impl Admission {
+    /// The log's word for it.
     pub fn as_str(&self) -> &'static str {
         match self {
             Admission::Free => "free",

@@ -5,18 +5,18 @@ use std::cell::RefCell;
 
 use serde_json::{json, Value};
 
-use crate::auth::Principal;
-use crate::mcp::context::ToolContext;
-use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::registry::Registry;
-use crate::mcp::server::Server;
-use crate::mcp::tasks::{self, Status, TaskSupport};
-use crate::mcp::test_support::{block_on, task_caller, Req, Store, INFO};
-use crate::mcp::tool::{ToolError, ToolInfo};
-use crate::mcp::transport;
-use crate::paywall::admission::{ticket, Admission};
-use crate::paywall::{Denial, Entitlements, Gatekeeper, MeterUsage};
+use crate::admission::{ticket, Admission};
 use crate::price::Priced;
+use crate::{Denial, Entitlements, Gatekeeper, MeterUsage};
+use mkit_auth::Principal;
+use mkit_mcp::context::ToolContext;
+use mkit_mcp::jsonrpc::RpcError;
+use mkit_mcp::registry::Registry;
+use mkit_mcp::server::Server;
+use mkit_mcp::tasks::{self, Status, TaskSupport};
+use mkit_mcp::test_support::{block_on, task_caller, Req, Store, INFO};
+use mkit_mcp::tool::{ToolError, ToolInfo};
+use mkit_mcp::transport;
 
 /// A prepaid balance that counts what happens to it.
 #[derive(Default)]
@@ -54,7 +54,7 @@ async fn paid(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
         return Ok(json!({ "content": [{ "type": "text", "text": "paid work" }] }));
     }
     let ask = json!({ "method": "elicitation/create", "params": { "message": "?", "requestedSchema": {} } });
-    Ok(crate::mcp::mrtr::input_required([("q".to_owned(), ask)].into_iter().collect(), None))
+    Ok(mkit_mcp::mrtr::input_required([("q".to_owned(), ask)].into_iter().collect(), None))
 }
 
 /// One task tool costing 2 credits.

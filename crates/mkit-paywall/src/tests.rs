@@ -12,6 +12,18 @@ mod task_billing_tests;
 mod task_tests;
 use std::cell::Cell;
 
+/// A SQLite database with every kit migration applied, in order, as D1 local has them.
+pub(crate) fn test_db() -> rusqlite::Connection {
+    let c = rusqlite::Connection::open_in_memory().expect("sqlite");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../mkit/migrations");
+    let mut names: Vec<_> = std::fs::read_dir(dir).expect("migrations").flatten().map(|e| e.path()).collect();
+    names.sort();
+    for p in names {
+        c.execute_batch(&std::fs::read_to_string(&p).expect("sql")).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    }
+    c
+}
+
 /// A ledger stand-in that counts its reads.
 struct Fake<'c> {
     keys: Result<&'static [&'static str], StoreError>,
@@ -114,7 +126,7 @@ struct Sqlite {
 
 impl Sqlite {
     fn funded(balance: i64) -> Sqlite {
-        let c = crate::sql::test_db();
+        let c = crate::tests::test_db();
         c.execute("INSERT INTO credit_balances (user_sub, balance) VALUES ('u1', ?1)", [balance]).expect("fund");
         Sqlite { c: c.into(), fail: Cell::new(0), batches: Cell::new(0), ids: Cell::new(0) }
     }
@@ -135,14 +147,15 @@ impl LedgerReader for &Sqlite {
             self.fail.set(self.fail.get() - 1);
             return Err(StoreError::Query);
         }
-        Ok(crate::sql::run_batch(&mut self.c.borrow_mut(), &statements))
+        Ok(mkit_kernel::sql::run_batch(&mut self.c.borrow_mut(), &statements))
     }
 
     async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
         let c = self.c.borrow();
         let mut q = c.prepare(s.sql).map_err(|_| StoreError::Statement)?;
-        let mut rows =
-            q.query(rusqlite::params_from_iter(crate::sql::sqlite_values(&s.params))).map_err(|_| StoreError::Query)?;
+        let mut rows = q
+            .query(rusqlite::params_from_iter(mkit_kernel::sql::sqlite_values(&s.params)))
+            .map_err(|_| StoreError::Query)?;
         Ok(rows.next().ok().flatten().and_then(|r| r.get(0).ok()))
     }
 

@@ -4,8 +4,8 @@
 //! admission order (`paywall::admission`). The core itself holds no price.
 //!
 //! ```
-//! use mkit::mcp::ToolInfo;
-//! use mkit::price::{Priced, Window};
+//! use mkit_mcp::ToolInfo; // `mkit::mcp::ToolInfo` in a seller's crate
+//! use mkit_paywall::price::{Priced, Window}; // `mkit::price::{Priced, Window}`
 //!
 //! let report = ToolInfo::new("report", "A monthly report.").entitlement("pro");
 //! let search = ToolInfo::new("search", "Searches.").free_quota(50, Window::Day).quota_group("search");
@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use std::any::Any;
 
-use crate::mcp::{Registry, ToolContext, ToolError, ToolExtension, ToolInfo};
+use mkit_mcp::{Registry, ToolContext, ToolError, ToolExtension, ToolInfo};
 
 pub use crate::quota::{FreeQuota, Meter, QuotaUsage, Window};
 
@@ -173,10 +173,11 @@ pub struct Account {
 /// machine payments, read from the ledger at most once per request.
 ///
 /// ```
-/// use mkit::mcp::{ToolContext, ToolError};
+/// use mkit_mcp::{ToolContext, ToolError}; // `mkit::mcp::…` in a seller's crate
 ///
 /// async fn is_subscriber(ctx: &ToolContext<'_>) -> Result<bool, ToolError> {
-///     Ok(mkit::price::account(ctx).await?.entitlements.iter().any(|e| e == "pro"))
+///     let account = mkit_paywall::price::account(ctx).await?; // `mkit::price::account`
+///     Ok(account.entitlements.iter().any(|e| e == "pro"))
 /// }
 /// ```
 pub async fn account(ctx: &ToolContext<'_>) -> Result<Account, ToolError> {

@@ -1,28 +1,39 @@
-//! Paid tools: the protocol core's gate (`gate::Gatekeeper`), which admits each call in the pricing
-//! order (`admission`) against the caller's paid access (`access::Entitlements`), answered here
-//! from the billing ledger. Pure: the ledger is read through `LedgerReader`, which the edge
-//! implements with D1, so neither `mcp` nor `billing` knows the other, and the core holds no price.
+//! mKit's paywall: prices as a seller declares them (`price`), and the protocol core's gate
+//! (`gate::Gatekeeper`), which admits each call in the pricing order (`admission`) against the
+//! caller's paid access (`access::Entitlements`), answered here from the billing ledger; pay
+//! links (`paylink`) and free-quota windows (`quota`). Pure: the ledger is read through
+//! `LedgerReader`, which the Workers binding implements with D1, so neither `mkit-mcp` nor
+//! `mkit-billing` knows the other, and the protocol core holds no price. The `mkit` crate
+//! re-exports it as `mkit::paywall`, `mkit::price`, `mkit::quota` and `mkit::paylink`.
+
+#![deny(missing_docs)]
 
 pub mod access;
 pub mod admission;
 pub mod gate;
+mod offer;
+#[doc(hidden)]
+pub mod paylink;
+pub mod price;
+pub mod quota;
 pub mod refusal;
 pub mod x402;
 
 pub use access::{Denial, DynEntitlements, Entitlements, MeterUsage, PayLink};
 pub use gate::Gatekeeper;
+pub use offer::{LinkMint, Offer};
 
 use serde_json::json;
 use std::cell::OnceCell;
 
-use crate::billing::credits::{self, Debit};
-use crate::billing::meter::Usage;
-use crate::billing::usage::{self, Counter};
-use crate::billing::{ledger, StoreError};
-use crate::mcp::ToolError;
-use crate::paylink::{self, Kind};
+use crate::paylink::Kind;
 use crate::quota::{rfc3339, FreeQuota, QuotaUsage};
-use crate::sql::Statement;
+use mkit_billing::credits::{self, Debit};
+use mkit_billing::meter::Usage;
+use mkit_billing::usage::{self, Counter};
+use mkit_billing::{ledger, StoreError};
+use mkit_kernel::sql::Statement;
+use mkit_mcp::ToolError;
 
 /// Reads a caller's entitlement keys (`ledger::ENTITLEMENTS_SQL`) and keeps the free-quota
 /// counters (`billing::usage`).
@@ -67,26 +78,6 @@ pub trait LedgerReader {
     }
 }
 
-/// Where a caller without an entitlement can pay.
-#[derive(Default)]
-pub struct Offer<'a> {
-    /// A static page (`MKIT_UPGRADE_URL`): the fallback when mKit's own pay pages are not set up.
-    pub upgrade_url: Option<&'a str>,
-    /// mKit's own pay pages, when Stripe and the web client are configured.
-    pub links: Option<LinkMint<'a>>,
-    /// The price lookup key of the credit pack the pay pages sell (`MKIT_CREDIT_PACK`).
-    pub credit_pack: Option<&'a str>,
-}
-
-/// What minting this caller's pay links needs.
-pub struct LinkMint<'a> {
-    pub key: [u8; 32],
-    /// The worker's origin, e.g. `https://mkit.example.com`.
-    pub base_url: &'a str,
-    pub issuer: &'a str,
-    pub now_secs: u64,
-}
-
 /// One request's view of the ledger: read at most once per HTTP request (a batch of paid calls
 /// included), and only when a paid tool or a tool that reports entitlements asks.
 pub struct Paywall<'a, R> {
@@ -104,6 +95,7 @@ pub struct Paywall<'a, R> {
 }
 
 impl<'a, R: LedgerReader> Paywall<'a, R> {
+    /// The paywall of caller `sub`, reading the ledger through `reader`, paid for as `offer` says.
     pub fn new(reader: R, sub: &'a str, offer: Offer<'a>) -> Self {
         let (loaded, confirmed) = (OnceCell::new(), OnceCell::new());
         Paywall { reader, sub, offer, loaded, confirmed, quotas: Vec::new(), now_secs: 0, credits: true }

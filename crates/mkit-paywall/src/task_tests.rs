@@ -8,27 +8,30 @@ use serde_json::{json, Value};
 
 use super::admission::{self, from_ticket};
 use super::{DynEntitlements, Entitlements as _, Gatekeeper};
-use crate::auth::Principal;
-use crate::mcp::context::ToolContext;
-use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::registry::Registry;
-use crate::mcp::server::Server;
-use crate::mcp::tasks::{self, TaskSupport};
-use crate::mcp::test_support::{block_on, task_caller, Req, Store, INFO};
-use crate::mcp::tool::ToolInfo;
-use crate::mcp::transport;
 use crate::price::Priced;
+use mkit_auth::Principal;
+use mkit_mcp::context::ToolContext;
+use mkit_mcp::jsonrpc::RpcError;
+use mkit_mcp::registry::Registry;
+use mkit_mcp::server::Server;
+use mkit_mcp::tasks::{self, TaskSupport};
+use mkit_mcp::test_support::{block_on, task_caller, Req, Store, INFO};
+use mkit_mcp::tool::ToolInfo;
+use mkit_mcp::transport;
 
 /// The ledger's real SQL on SQLite behind the real paywall, for which quota window a give-back
 /// reaches (#28 item 10).
 struct Ledger(RefCell<rusqlite::Connection>);
 
 impl super::LedgerReader for &Ledger {
-    async fn entitlement_keys(&self, _: &str) -> Result<Vec<String>, crate::billing::StoreError> {
+    async fn entitlement_keys(&self, _: &str) -> Result<Vec<String>, mkit_billing::StoreError> {
         Ok(Vec::new())
     }
-    async fn batch(&self, statements: Vec<crate::sql::Statement>) -> Result<Vec<usize>, crate::billing::StoreError> {
-        Ok(crate::sql::run_batch(&mut self.0.borrow_mut(), &statements))
+    async fn batch(
+        &self,
+        statements: Vec<mkit_kernel::sql::Statement>,
+    ) -> Result<Vec<usize>, mkit_billing::StoreError> {
+        Ok(mkit_kernel::sql::run_batch(&mut self.0.borrow_mut(), &statements))
     }
 }
 
@@ -56,7 +59,7 @@ fn a_task_gives_its_free_call_back_to_the_window_it_was_taken_from_never_the_cur
     registry.raw_tool(info, json!({ "type": "object" }), failing_job);
     let info = registry.find_tool("job").map(|t| t.info.clone()).expect("registered");
     let server = Server { registry: &registry, info: &INFO, page_size: 50, extensions: &[] };
-    let ledger = Ledger(crate::sql::test_db().into());
+    let ledger = Ledger(crate::tests::test_db().into());
     let quotas = vec![("job", info.price().and_then(|p| p.free_quota).expect("a quota"))];
     let at = |now| super::Paywall::new(&ledger, "alice", Default::default()).with_quotas(quotas.clone(), now);
     let store = Store::default();

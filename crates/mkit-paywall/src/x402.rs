@@ -12,18 +12,18 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::mcp::jsonrpc::RpcError;
-use crate::mcp::render::render_outcome;
-use crate::mcp::tool::RegisteredTool;
-use crate::mcp::{Era, LocalFuture, ToolContext, ToolError, ToolInfo, ToolOutcome};
 use crate::price::{MachinePaid, Priced};
+use mkit_mcp::jsonrpc::RpcError;
+use mkit_mcp::render::render_outcome;
+use mkit_mcp::tool::RegisteredTool;
+use mkit_mcp::{Era, LocalFuture, ToolContext, ToolError, ToolInfo, ToolOutcome};
 
 /// `_meta` key of the client's `PaymentPayload`.
 pub const PAYMENT: &str = "x402/payment";
 /// `_meta` key of the server's `SettlementResponse`.
 pub const PAYMENT_RESPONSE: &str = "x402/payment-response";
 /// The extension a client declares to get the `payment_required` result type.
-pub const EXTENSION: &str = crate::mcp::session::X402_EXTENSION;
+pub const EXTENSION: &str = mkit_mcp::session::X402_EXTENSION;
 
 /// A payment the facilitator verified and the ledger claimed for this call.
 #[derive(Debug, Clone)]
@@ -41,7 +41,9 @@ pub struct Verified {
 /// A refusal: the `PaymentRequired` to send, and the `SettlementResponse` when settling failed.
 #[derive(Debug, Clone)]
 pub struct Refused {
+    /// The x402 `PaymentRequired`.
     pub payment_required: Value,
+    /// The facilitator's `SettlementResponse`, when settling failed.
     pub settlement: Option<Value>,
 }
 
@@ -151,7 +153,7 @@ pub fn offered(
 /// refusal where no offer can be made (`offered` says when one can).
 pub fn offer(ctx: &ToolContext<'_>, machine: Option<&dyn MachinePay>, info: &ToolInfo, denial: &ToolError) -> Value {
     let (Some(pay), Some(credits)) = (machine, credits(info)) else {
-        return crate::mcp::render::render_error(denial.clone(), ctx.protocol_version);
+        return mkit_mcp::render::render_error(denial.clone(), ctx.protocol_version);
     };
     let payment_required = pay.offer(info, credits, &denial.message);
     refusal(ctx, Refused { payment_required, settlement: None })

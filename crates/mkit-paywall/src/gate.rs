@@ -8,14 +8,14 @@ use serde_json::{Map, Value};
 use super::access::DynEntitlements;
 use super::admission::{self, admit, denial_label, give_back, settle, Admission};
 use super::refusal;
-#[cfg(feature = "billing")]
+#[cfg(feature = "machine-payments")]
 use super::x402;
 use super::x402::MachinePay;
-use crate::mcp::gate::{self, Call, Gate};
-use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
-use crate::mcp::render::render_outcome;
-use crate::mcp::{tasks_2025, Era, LocalFuture, ToolContext, ToolError};
 use crate::price::{Account, Priced};
+use mkit_mcp::gate::{self, Call, Gate};
+use mkit_mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
+use mkit_mcp::render::render_outcome;
+use mkit_mcp::{tasks_2025, Era, LocalFuture, ToolContext, ToolError};
 
 /// A caller's gate: their paid access in the ledger, and machine payments where taken.
 pub struct Gatekeeper<'a> {
@@ -50,7 +50,7 @@ impl Gate for Gatekeeper<'_> {
 impl Gatekeeper<'_> {
     async fn answer(&self, ctx: &ToolContext<'_>, call: Call<'_>) -> Result<Value, RpcError> {
         let (tool, params, as_task) = (call.tool, call.params, call.as_task);
-        #[cfg(feature = "billing")]
+        #[cfg(feature = "machine-payments")]
         if x402::takes(self.machine, &tool.info, params) {
             return x402::paid_call(ctx, self.machine, tool, call.args, params, as_task).await;
         }
@@ -94,7 +94,7 @@ impl Gatekeeper<'_> {
     async fn admitted(
         &self,
         ctx: &ToolContext<'_>,
-        info: &crate::mcp::ToolInfo,
+        info: &mkit_mcp::ToolInfo,
     ) -> Result<Result<Admission, super::access::Denial>, RpcError> {
         match ctx.task_ticket() {
             Some(ticket) => admission::from_ticket(ticket)

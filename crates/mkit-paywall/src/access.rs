@@ -2,8 +2,8 @@
 //! credits and metered usage. `Paywall` answers from the D1 ledger, tests from a fixed list; the
 //! admission order (`admission`) is written against this interface only.
 
-use crate::mcp::{LocalFuture, ToolError};
 use crate::quota::{FreeQuota, QuotaUsage};
+use mkit_mcp::{LocalFuture, ToolError};
 
 /// The caller's paid access.
 #[allow(async_fn_in_trait)]
