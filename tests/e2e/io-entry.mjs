@@ -4,7 +4,7 @@
 // no call site in the Rust code can be missed:
 //   d1       a D1 query or batch (`D1PreparedStatement` all/first/run/raw, `D1Database`
 //            batch/exec): one round trip to the database's primary
-//   d1_replica  a D1 query in a session a read replica may answer (see markReplicaReads)
+//   d1_replica  a D1 query or batch in a session a read replica may answer (see markReplicaReads)
 //   do       a Durable Object request (a stub's fetch)
 //   fetch    an outbound fetch (the global `fetch`: an issuer, JWKS, Stripe…)
 //   limit    a Rate Limiting binding call (`limit`; answered in the caller's location)
@@ -40,7 +40,8 @@ function countMethod(proto, name, kind) {
   if (typeof original !== "function" || original.__counted) return;
   const wrapped = function (...args) {
     const run = current;
-    count(typeof kind === "function" ? kind(this) : kind);
+    const counted = typeof kind === "function" ? kind(this) : kind;
+    if (counted) count(counted);
     const out = original.apply(this, args);
     // The rows a query wrote reach its request's counts when it answers (run/all/batch carry meta).
     if (kind !== "cache" && out && typeof out.then === "function") {
@@ -58,6 +59,7 @@ function countMethod(proto, name, kind) {
 // `bind` makes of them) count as `d1_replica`. Local D1 has no replica: the column says where
 // production may answer, not where it did.
 const replicaSessions = new WeakSet();
+const sessions = new WeakSet();
 const replicaEligible = new WeakSet();
 function markReplicaReads(db) {
   const dbProto = Object.getPrototypeOf(db);
@@ -67,6 +69,11 @@ function markReplicaReads(db) {
     const session = withSession.call(this, constraint, ...rest);
     if (constraint !== undefined && constraint !== "first-primary") replicaSessions.add(session);
     const sessionProto = Object.getPrototypeOf(session);
+    // A session's batch is one round trip, to a replica for a session a replica may answer. Only
+    // sessions made here count: where the runtime's own `batch` runs through an internal session,
+    // `D1Database.batch` has counted it already.
+    sessions.add(session);
+    countMethod(sessionProto, "batch", (self) => (!sessions.has(self) ? null : replicaSessions.has(self) ? "d1_replica" : "d1"));
     if (!sessionProto.prepare.__counted) {
       const prepare = sessionProto.prepare;
       sessionProto.prepare = function (...args) {

@@ -3,7 +3,9 @@
 //! admission order (`admission`) is written against this interface only.
 
 use crate::quota::{FreeQuota, QuotaUsage};
+use mkit_kernel::sql::Statement;
 use mkit_mcp::{LocalFuture, ToolError};
+use serde_json::Value;
 
 /// The caller's paid access.
 #[allow(async_fn_in_trait)]
@@ -39,6 +41,13 @@ pub trait Entitlements {
     async fn settle_call(&self, _debit: Option<&str>, _usage: Option<MeterUsage<'_>>) {}
     /// After a run that failed: the reserved credits go back.
     async fn refund_credits(&self, _debit: &str) {}
+    /// Everything `whoami` shows at once: keys, quota standing, balance, and the rows `extra`
+    /// selects (`None` where they were not read with the rest: the caller reads them itself).
+    /// Read one by one unless the ledger reads them in one round trip.
+    async fn standing(&self, _extra: Option<Statement>) -> Result<Standing, ToolError> {
+        let (keys, quotas, credits) = (self.keys().await?, self.quota_usage().await?, self.credit_balance().await?);
+        Ok(Standing { keys, quotas, credits, extra: None })
+    }
     /// The caller's prepaid balance, if credits are kept.
     async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
         Ok(None)
@@ -109,6 +118,8 @@ pub trait DynEntitlements {
     fn refund_credits_boxed<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, ()>;
     /// `Entitlements::credit_balance`, boxed.
     fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>>;
+    /// `Entitlements::standing`, boxed.
+    fn standing_boxed(&self, extra: Option<Statement>) -> LocalFuture<'_, Result<Standing, ToolError>>;
 }
 
 impl<T: Entitlements> DynEntitlements for T {
@@ -147,4 +158,20 @@ impl<T: Entitlements> DynEntitlements for T {
     fn credit_balance_boxed(&self) -> LocalFuture<'_, Result<Option<i64>, ToolError>> {
         Box::pin(self.credit_balance())
     }
+    fn standing_boxed(&self, extra: Option<Statement>) -> LocalFuture<'_, Result<Standing, ToolError>> {
+        Box::pin(self.standing(extra))
+    }
+}
+
+/// A caller's standing, read together (`Entitlements::standing`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Standing {
+    /// Entitlement keys.
+    pub keys: Vec<String>,
+    /// Every declared free quota's standing.
+    pub quotas: Vec<QuotaUsage>,
+    /// The prepaid balance, where credits are kept.
+    pub credits: Option<i64>,
+    /// The rows the extra statement selected, where it was read with the rest.
+    pub extra: Option<Vec<Value>>,
 }

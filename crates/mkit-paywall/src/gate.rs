@@ -32,14 +32,18 @@ impl Gate for Gatekeeper<'_> {
 
     fn account<'a>(&'a self, _ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Value, ToolError>> {
         Box::pin(async move {
+            // One round trip where the ledger batches reads: the machine payments' read rides along.
+            let standing = self.access.standing_boxed(self.machine.and_then(|m| m.paid_read())).await?;
+            let machine_payments = match (self.machine, &standing.extra) {
+                (Some(pay), Some(rows)) => Some(pay.paid_from(rows)?),
+                (Some(pay), None) => Some(pay.paid().await?),
+                (None, _) => None,
+            };
             let account = Account {
-                entitlements: self.access.keys_boxed().await?,
-                quotas: self.access.quota_usage_boxed().await?,
-                credits: self.access.credit_balance_boxed().await?,
-                machine_payments: match self.machine {
-                    Some(pay) => Some(pay.paid().await?),
-                    None => None,
-                },
+                entitlements: standing.keys,
+                quotas: standing.quotas,
+                credits: standing.credits,
+                machine_payments,
                 manage_url: self.access.manage_url_dyn(),
             };
             serde_json::to_value(account).map_err(|_| ToolError::new("the caller's account could not be shown"))

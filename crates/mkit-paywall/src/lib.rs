@@ -17,9 +17,10 @@ pub mod paylink;
 pub mod price;
 pub mod quota;
 pub mod refusal;
+mod standing;
 pub mod x402;
 
-pub use access::{Denial, DynEntitlements, Entitlements, MeterUsage, PayLink};
+pub use access::{Denial, DynEntitlements, Entitlements, MeterUsage, PayLink, Standing};
 pub use gate::Gatekeeper;
 pub use offer::{LinkMint, Offer};
 
@@ -76,7 +77,15 @@ pub trait LedgerReader {
     async fn counters(&self, _statement: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
         Err(StoreError::Unbound)
     }
+    /// The caller's keys and the rows each of `reads` selects, in one round trip a replica may
+    /// answer (what `whoami` shows); `Unbound` where the ledger cannot batch reads.
+    async fn read_together(&self, _sub: &str, _reads: Vec<Statement>) -> Result<Together, StoreError> {
+        Err(StoreError::Unbound)
+    }
 }
+
+/// What `LedgerReader::read_together` read: the keys, and each statement's rows.
+pub type Together = (Vec<String>, Vec<Vec<serde_json::Value>>);
 
 /// One request's view of the ledger: read at most once per HTTP request (a batch of paid calls
 /// included), and only when a paid tool or a tool that reports entitlements asks.
@@ -241,6 +250,10 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
 
     async fn refund_credits(&self, debit: &str) {
         self.twice(credits::refund(debit, self.now_secs)).await;
+    }
+
+    async fn standing(&self, extra: Option<Statement>) -> Result<Standing, ToolError> {
+        self.read_standing(extra).await
     }
 
     async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {

@@ -312,3 +312,108 @@ fn a_task_ticket_stored_before_free_calls_named_their_window_still_reads() {
     assert_eq!(from_ticket(&json!({ "Credits": "d1" })), Some(Admission::Credits("d1".into())));
     assert_eq!(from_ticket(&json!("Granted")), Some(Admission::Granted));
 }
+
+/// Each row `s` selects on SQLite, as D1 hands rows over: a JSON object by column name.
+fn json_rows(c: &rusqlite::Connection, s: &Statement) -> Vec<serde_json::Value> {
+    let mut q = c.prepare(s.sql).expect("sql");
+    let names: Vec<String> = q.column_names().map(str::to_owned).collect();
+    let mut rows = q.query(rusqlite::params_from_iter(mkit_kernel::sql::sqlite_values(&s.params))).expect("query");
+    let mut out = Vec::new();
+    while let Ok(Some(r)) = rows.next() {
+        let mut o = serde_json::Map::new();
+        for (i, n) in names.iter().enumerate() {
+            let v = match r.get_ref(i).expect("column") {
+                rusqlite::types::ValueRef::Integer(n) => json!(n),
+                rusqlite::types::ValueRef::Real(n) => json!(n),
+                rusqlite::types::ValueRef::Text(t) => json!(String::from_utf8_lossy(t)),
+                _ => serde_json::Value::Null,
+            };
+            o.insert(n.clone(), v);
+        }
+        out.push(serde_json::Value::Object(o));
+    }
+    out
+}
+
+/// The SQLite ledger that reads together (as D1's session batch does), counting its round trips.
+struct Together<'a>(&'a Sqlite, Cell<usize>);
+
+impl LedgerReader for &Together<'_> {
+    async fn entitlement_keys(&self, _sub: &str) -> Result<Vec<String>, StoreError> {
+        self.1.set(self.1.get() + 1);
+        Ok(vec!["pro".into()])
+    }
+    async fn batch(&self, statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
+        (&self.0).batch(statements).await
+    }
+    async fn number(&self, s: Statement) -> Result<Option<i64>, StoreError> {
+        self.1.set(self.1.get() + 1);
+        (&self.0).number(s).await
+    }
+    async fn counters(&self, s: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
+        self.1.set(self.1.get() + 1);
+        let rows = json_rows(&self.0.c.borrow(), &s);
+        let n = |r: &serde_json::Value, k: &str| r[k].as_i64().unwrap_or_default();
+        Ok(rows
+            .iter()
+            .map(|r| (r["quota_key"].as_str().unwrap_or_default().to_owned(), n(r, "window_start"), n(r, "used")))
+            .collect())
+    }
+    async fn read_together(&self, _sub: &str, reads: Vec<Statement>) -> Result<super::Together, StoreError> {
+        self.1.set(self.1.get() + 1);
+        Ok((vec!["pro".into()], reads.iter().map(|s| json_rows(&self.0.c.borrow(), s)).collect()))
+    }
+}
+
+/// What `whoami` shows is read in one round trip where the ledger batches reads, and is what the
+/// reads one by one show: keys, each quota's standing, the balance, and the extra rows.
+#[test]
+fn the_standing_is_read_in_one_round_trip_and_matches_the_reads_one_by_one() {
+    let db = Sqlite::funded(7);
+    let quota = FreeQuota { calls: 5, window: crate::quota::Window::Day, group: None };
+    let now = 1_800_000_000;
+    let paywall = |reader| Paywall::new(reader, "u1", Offer::default()).with_quotas(vec![("search", quota)], now);
+    let together = Together(&db, Cell::new(0));
+    let p = paywall(&together);
+    for _ in 0..2 {
+        block_on(p.take_free_call("search", &quota)).expect("a free call");
+    }
+    let extra = Statement {
+        sql: "SELECT balance * 2 AS doubled FROM credit_balances WHERE user_sub = ?1",
+        params: vec![mkit_kernel::sql::SqlValue::Text("u1".into())],
+    };
+    let at_once = block_on(p.standing(Some(extra))).expect("read");
+    assert_eq!(together.1.get(), 1, "one round trip");
+    assert_eq!((at_once.keys.clone(), at_once.credits), (vec!["pro".to_owned()], Some(7)));
+    assert_eq!((at_once.quotas[0].used, at_once.quotas[0].remaining), (2, 3));
+    assert_eq!(at_once.extra, Some(vec![json!({ "doubled": 14 })]));
+    assert_eq!(block_on(p.keys()), Ok(vec!["pro".to_owned()]), "the keys read together are kept for the request");
+    assert_eq!(together.1.get(), 1);
+    // One by one (a ledger that cannot batch): the same standing, three round trips, no extra.
+    let one_by_one = Together(&db, Cell::new(0));
+    let q = paywall(&one_by_one);
+    let each = block_on(Entitlements::standing(&QuietlyAlone(&q), None)).expect("read");
+    assert_eq!(
+        (each.keys, each.quotas, each.credits, each.extra),
+        (at_once.keys, at_once.quotas, at_once.credits, None)
+    );
+    assert_eq!(one_by_one.1.get(), 3);
+}
+
+/// A paywall seen only through the trait's default `standing` (one read each).
+struct QuietlyAlone<'a, R>(&'a Paywall<'a, R>);
+
+impl<R: LedgerReader> Entitlements for QuietlyAlone<'_, R> {
+    async fn keys(&self) -> Result<Vec<String>, ToolError> {
+        self.0.keys().await
+    }
+    async fn require(&self, tool: &str, entitlement: &str) -> Result<(), Denial> {
+        self.0.require(tool, entitlement).await
+    }
+    async fn quota_usage(&self) -> Result<Vec<QuotaUsage>, ToolError> {
+        self.0.quota_usage().await
+    }
+    async fn credit_balance(&self) -> Result<Option<i64>, ToolError> {
+        self.0.credit_balance().await
+    }
+}

@@ -13,6 +13,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::price::{MachinePaid, Priced};
+use mkit_kernel::sql::Statement;
 use mkit_mcp::jsonrpc::RpcError;
 use mkit_mcp::render::render_outcome;
 use mkit_mcp::tool::RegisteredTool;
@@ -65,6 +66,15 @@ pub trait MachinePay {
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()>;
     /// What the caller has paid so far.
     fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, ToolError>>;
+    /// The read behind `paid`, to be made with the caller's other reads (`whoami`, one round
+    /// trip); `None`: `paid` reads on its own.
+    fn paid_read(&self) -> Option<Statement> {
+        None
+    }
+    /// What the caller has paid, from the rows `paid_read` selected.
+    fn paid_from(&self, _rows: &[Value]) -> Result<MachinePaid, ToolError> {
+        Err(ToolError::new("machine payments are read on their own here"))
+    }
     /// Settles a verified payment that buys `paid.credits` credits, and adds them to the
     /// caller's balance: the `SettlementResponse`.
     fn top_up<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>>;

@@ -12,7 +12,7 @@ use worker::{D1PreparedStatement, D1SessionConstraint, Env};
 use super::d1::{apply_batch, bind_value, db};
 use crate::billing::ledger::{self, SqlValue, Statement};
 use crate::billing::StoreError;
-use crate::paywall::LedgerReader;
+use crate::paywall::{LedgerReader, Together};
 
 /// The caller's entitlements from the ledger: one indexed query, at the current time with the
 /// configured grace (`MKIT_GRACE_DAYS`).
@@ -75,11 +75,15 @@ impl D1Ledger<'_> {
         let statement = self.statement(ledger::ENTITLEMENTS_SQL, &params, at)?;
         let rows = statement.all().await.map_err(|_| StoreError::Query)?;
         let rows: Vec<KeyRow> = rows.results().map_err(|_| StoreError::Rows)?;
-        let keys: Vec<String> = rows.into_iter().map(|r| r.key).collect();
+        Ok(self.kept(sub, rows.into_iter().map(|r| r.key).collect()))
+    }
+
+    /// `keys`, remembered for `MKIT_ENTITLEMENT_CACHE_SECONDS` where that is on.
+    fn kept(&self, sub: &str, keys: Vec<String>) -> Vec<String> {
         if self.cache_ms > 0 && !keys.is_empty() {
             remember(self.recent, sub, &keys, worker::Date::now().as_millis() + self.cache_ms);
         }
-        Ok(keys)
+        keys
     }
 }
 
@@ -126,6 +130,30 @@ impl LedgerReader for D1Ledger<'_> {
     /// 16 random bytes: debit ids and meter event identifiers.
     fn new_id(&self) -> Option<String> {
         super::random::random_token(16)
+    }
+
+    /// The keys and `reads` in one batch of one D1 session a replica may answer: one round trip.
+    async fn read_together(&self, sub: &str, reads: Vec<Statement>) -> Result<Together, StoreError> {
+        let keys = Statement {
+            sql: ledger::ENTITLEMENTS_SQL,
+            params: ledger::entitlements_params(sub, self.now_secs, self.grace_secs),
+        };
+        let session = db(self.env)?.with_session_constraint(D1SessionConstraint::FirstUnconstrained);
+        let session = session.map_err(|_| StoreError::Query)?;
+        let mut prepared = Vec::with_capacity(reads.len() + 1);
+        for s in std::iter::once(&keys).chain(&reads) {
+            let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+            prepared.push(session.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?);
+        }
+        let results = session.batch(prepared).await.map_err(|_| StoreError::Query)?;
+        let mut rows = Vec::with_capacity(results.len());
+        for r in &results {
+            rows.push(r.results::<serde_json::Value>().map_err(|_| StoreError::Rows)?);
+        }
+        let mut rows = rows.into_iter();
+        let keys = rows.next().ok_or(StoreError::Rows)?;
+        let keys = keys.iter().filter_map(|r| r.get("key")?.as_str().map(str::to_owned)).collect();
+        Ok((self.kept(sub, keys), rows.collect()))
     }
 
     /// Quota counters for display: a replica may answer (admission takes its call in one write).

@@ -179,16 +179,20 @@ impl MachinePay for MachinePayments<'_> {
 
     fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, ToolError>> {
         Box::pin(async move {
-            #[derive(serde::Deserialize)]
-            struct Row {
-                amount: String,
-            }
-            let rows: Vec<Row> = replica_rows(self.env, &x402::paid(self.sub)).await.map_err(|e| {
+            let rows: Vec<Value> = replica_rows(self.env, &x402::paid(self.sub)).await.map_err(|e| {
                 ToolError::new(format!("machine payments cannot be read now ({}); try again", e.code()))
             })?;
-            let (calls, amount) = x402::total(rows.iter().map(|r| r.amount.as_str()));
-            let n = self.offer.network;
-            Ok(MachinePaid { calls, amount, asset: n.asset.to_owned(), network: n.id.to_owned() })
+            self.paid_from(&rows)
         })
+    }
+
+    fn paid_read(&self) -> Option<Statement> {
+        Some(x402::paid(self.sub))
+    }
+
+    fn paid_from(&self, rows: &[Value]) -> Result<MachinePaid, ToolError> {
+        let (calls, amount) = x402::total(rows.iter().filter_map(|r| r.get("amount")?.as_str()));
+        let n = self.offer.network;
+        Ok(MachinePaid { calls, amount, asset: n.asset.to_owned(), network: n.id.to_owned() })
     }
 }

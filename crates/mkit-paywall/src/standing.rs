@@ -1,0 +1,56 @@
+//! Everything `whoami` and the usage resource show, read in one round trip where the ledger
+//! batches reads (`LedgerReader::read_together`), else one read each.
+
+use serde_json::Value;
+
+use super::access::Standing;
+use super::{standing, unavailable, Entitlements, LedgerReader, Paywall};
+use mkit_billing::{credits, usage, StoreError};
+use mkit_kernel::sql::Statement;
+use mkit_mcp::ToolError;
+
+impl<R: LedgerReader> Paywall<'_, R> {
+    /// The caller's keys, quota standing, balance and the rows `extra` selects, together.
+    pub(crate) async fn read_standing(&self, extra: Option<Statement>) -> Result<Standing, ToolError> {
+        let since = self.quotas.iter().map(|(_, q)| q.window.start(self.now_secs)).min();
+        let (counted, has_extra) = (since.is_some(), extra.is_some());
+        let reads: Vec<Statement> = since
+            .map(|since| usage::usage(self.sub, since))
+            .into_iter()
+            .chain(self.credits.then(|| credits::balance(self.sub)))
+            .chain(extra)
+            .collect();
+        match self.reader.read_together(self.sub, reads).await {
+            Ok((keys, rows)) => Ok(self.standing_of(keys, rows, counted, has_extra)),
+            Err(StoreError::Unbound) => {
+                let (keys, quotas, credits) =
+                    (self.keys().await?, self.quota_usage().await?, self.credit_balance().await?);
+                Ok(Standing { keys, quotas, credits, extra: None })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    /// The standing from the rows read together, in the order `read_standing` asked for them.
+    fn standing_of(&self, keys: Vec<String>, rows: Vec<Vec<Value>>, counted: bool, has_extra: bool) -> Standing {
+        let mut rows = rows.into_iter();
+        let counters: Vec<(String, i64, i64)> =
+            if counted { rows.next().unwrap_or_default().iter().filter_map(counter).collect() } else { Vec::new() };
+        let quotas = self.quotas.iter().map(|(key, q)| standing(key, q, &counters, self.now_secs)).collect();
+        let credits = self.credits.then(|| rows.next().unwrap_or_default().first().and_then(first_number).unwrap_or(0));
+        let extra = has_extra.then(|| rows.next().unwrap_or_default());
+        let _ = self.loaded.set(Ok(keys.clone()));
+        Standing { keys, quotas, credits, extra }
+    }
+}
+
+/// A counter row (`usage::usage`): quota, window start, used.
+fn counter(row: &Value) -> Option<(String, i64, i64)> {
+    let number = |k: &str| row.get(k).and_then(Value::as_f64).map(|n| n as i64);
+    Some((row.get("quota_key")?.as_str()?.to_owned(), number("window_start")?, number("used")?))
+}
+
+/// The first column of a row, as a whole number (D1's numbers arrive as JSON numbers).
+fn first_number(row: &Value) -> Option<i64> {
+    row.as_object()?.values().next()?.as_f64().map(|n| n as i64)
+}
