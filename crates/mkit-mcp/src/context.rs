@@ -86,11 +86,11 @@ impl<'a> ToolContext<'a> {
 
 impl ToolContext<'_> {
     /// What the caller's gate knows of them (the kit's paywall: entitlements, quotas, credits),
-    /// in the gate's own JSON; `null` where no gate is set.
-    pub async fn account(&self) -> Result<Value, ToolError> {
+    /// as a value of the gate's own type; `None` where no gate is set.
+    pub async fn account(&self) -> Result<Option<Box<dyn std::any::Any>>, ToolError> {
         match self.gate {
-            Some(gate) => gate.account(self).await,
-            None => Ok(Value::Null),
+            Some(gate) => gate.account(self).await.map(Some),
+            None => Ok(None),
         }
     }
 

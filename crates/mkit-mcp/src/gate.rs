@@ -4,6 +4,7 @@
 //! gate, a tool whose extensions say it is gated is refused (fail closed) and every other runs.
 
 use serde_json::{Map, Value};
+use std::any::Any;
 
 use super::context::{LocalFuture, ToolContext};
 use super::jsonrpc::RpcError;
@@ -26,8 +27,9 @@ pub struct Call<'a> {
 pub trait Gate {
     /// Answers `call`: its refusal, or its result once let through (`run` or the steps in it).
     fn call_tool<'a>(&'a self, ctx: &'a ToolContext<'a>, call: Call<'a>) -> LocalFuture<'a, Result<Value, RpcError>>;
-    /// What the gate knows of the caller, in its own JSON, for the tools that show it (`whoami`).
-    fn account<'a>(&'a self, ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Value, ToolError>>;
+    /// What the gate knows of the caller, as a value of the gate's own type, for the tools that
+    /// show it (`whoami`), which know that type (`mkit::price::account`).
+    fn account<'a>(&'a self, ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Box<dyn Any>, ToolError>>;
 }
 
 /// Answers `call` through the caller's gate, or, without one, runs it unless it is gated.

@@ -4,6 +4,7 @@
 //! admitted call took is settled after its run or given back.
 
 use serde_json::{Map, Value};
+use std::any::Any;
 
 use super::access::DynEntitlements;
 use super::admission::{self, admit, denial_label, give_back, settle, Admission};
@@ -30,7 +31,7 @@ impl Gate for Gatekeeper<'_> {
         Box::pin(self.answer(ctx, call))
     }
 
-    fn account<'a>(&'a self, _ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Value, ToolError>> {
+    fn account<'a>(&'a self, _ctx: &'a ToolContext<'a>) -> LocalFuture<'a, Result<Box<dyn Any>, ToolError>> {
         Box::pin(async move {
             // One round trip where the ledger batches reads: the machine payments' read rides along.
             let standing = self.access.standing_boxed(self.machine.and_then(|m| m.paid_read())).await?;
@@ -46,7 +47,7 @@ impl Gate for Gatekeeper<'_> {
                 machine_payments,
                 manage_url: self.access.manage_url_dyn(),
             };
-            serde_json::to_value(account).map_err(|_| ToolError::new("the caller's account could not be shown"))
+            Ok(Box::new(account) as Box<dyn Any>)
         })
     }
 }

@@ -15,7 +15,7 @@
 //! # let _ = (report, search, api);
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 use std::any::Any;
 
@@ -154,7 +154,7 @@ pub fn sells(registry: &Registry) -> bool {
 
 /// What a caller has and has paid, as the paywall reports it (`ToolContext::account`): what
 /// `whoami` and `mkit://billing/usage` show.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Account {
     /// Entitlement keys from the billing ledger.
     pub entitlements: Vec<String>,
@@ -181,22 +181,17 @@ pub struct Account {
 /// }
 /// ```
 pub async fn account(ctx: &ToolContext<'_>) -> Result<Account, ToolError> {
-    Account::from_value(ctx.account().await?)
-}
-
-impl Account {
-    /// The account in `value` (`ToolContext::account`'s answer); an empty one for `null`, where
-    /// no paywall stands.
-    pub fn from_value(value: Value) -> Result<Account, ToolError> {
-        if value.is_null() {
-            return Ok(Account::default());
-        }
-        serde_json::from_value(value).map_err(|_| ToolError::new("the caller's account could not be read"))
+    match ctx.account().await? {
+        None => Ok(Account::default()),
+        Some(account) => account
+            .downcast::<Account>()
+            .map(|a| *a)
+            .map_err(|_| ToolError::new("the caller's gate keeps no account this tool can read")),
     }
 }
 
 /// What a caller has paid in settled machine payments (`whoami`, `mkit://billing/usage`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct MachinePaid {
     /// Paid calls settled.
     pub calls: u64,

@@ -3,11 +3,11 @@
 
 use mkit_kernel::time::{civil_from_days, days_from_civil};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 /// A calendar window in UTC. Fixed windows (not sliding) so a caller can be told exactly when
 /// the quota resets, and one counter row per window suffices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 #[allow(missing_docs)] // A variant's doc comment would turn the schema's `enum` into `oneOf`.
 pub enum Window {
@@ -37,7 +37,7 @@ impl FreeQuota {
 }
 
 /// A caller's standing on one quota in the current window (what `whoami` shows).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 pub struct QuotaUsage {
     /// The quota: its group, or the tool's name.
     pub quota: String,
