@@ -41,7 +41,8 @@ function countMethod(proto, name, kind) {
   const wrapped = function (...args) {
     const run = current;
     const counted = typeof kind === "function" ? kind(this) : kind;
-    if (counted) count(counted);
+    if (!counted) return original.apply(this, args);
+    count(counted);
     const out = original.apply(this, args);
     // The rows a query wrote reach its request's counts when it answers (run/all/batch carry meta).
     if (kind !== "cache" && out && typeof out.then === "function") {
