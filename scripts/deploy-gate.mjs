@@ -15,13 +15,17 @@ import { readConfig, schemaKnowsInvocationLogs, validateConfig, ROOT } from "./w
 // uncompressed on every plan, with a 1 s startup limit). The budget stands for cold start and
 // upload time, and scales with the kit's features a server is built with (issue 29): the core,
 // each feature's share, and room for the seller's own tools. Measured 2026-12-05 (zlib level 9
-// of the wasm, with the template's example tools): core 262.4 KiB; alone, auth-server +67.3,
-// billing +41.3, sessions +50.6, tasks +68.2; all four 457.6 (they share code, so the sum is an
-// upper bound). Wrangler's dry-run of the release bundle: 469.7 KiB. The features' shares grew
-// when their code came out of the core (#[cfg] rather than a switch at run time, issue 29); the
-// core lost 72 KiB when URLs came to be parsed by workerd's own `URL` instead of the `url` crate.
-export const CORE_KIB = 270;
-export const FEATURE_KIB = { "auth-server": 72, billing: 46, sessions: 56, tasks: 74 };
+// of the wasm, with the template's example tools): core 272.2 KiB; alone, auth-server +69.8,
+// billing +56.8 (machine payments joined it), sessions +47.2, tasks +65.4; all four 476.7 (they
+// share code, so the sum is an upper bound). Wrangler's dry-run of the release bundle: 489.0 KiB.
+// The features' shares grew when their code came out of the core (#[cfg] rather than a switch at
+// run time, issue 29); the core lost 72 KiB when URLs came to be parsed by workerd's own `URL`
+// instead of the `url` crate, and gained 7.2 KiB (265.0 → 272.2) with the session that moved prices
+// out of the protocol core into the paywall's gate and made both crates (276.0 before a caller's
+// account stopped crossing the gate as JSON). Each share is set above its measure, so the
+// seller's room stays whole in every combination.
+export const CORE_KIB = 275;
+export const FEATURE_KIB = { "auth-server": 72, billing: 58, sessions: 56, tasks: 74 };
 /** What a seller's own tools may add on top of the kit, whatever its features. */
 export const SELLER_ROOM_KIB = 128;
 export const budgetKib = (features) => CORE_KIB + features.reduce((n, f) => n + FEATURE_KIB[f], 0) + SELLER_ROOM_KIB;
