@@ -63,7 +63,7 @@ impl Gatekeeper<'_> {
             Ok(admission) => admission,
             Err(denial) => {
                 ctx.note_billing(denial_label(&denial));
-                let refused = refusal::refuse(ctx, self, &tool.info, params, denial);
+                let refused = refusal::refuse(ctx, self.machine, &tool.info, params, denial);
                 // A 2025-11-25 client that asked for a task gets one, finished with the refusal.
                 if as_task && ctx.protocol_version.era() == Era::Handshake {
                     return tasks_2025::refused(ctx, params, refused).await;

@@ -11,7 +11,6 @@
 use serde_json::{json, Map, Value};
 
 use super::access::{Denial, PayLink};
-use super::gate::Gatekeeper;
 #[cfg(feature = "machine-payments")]
 use super::x402;
 use mkit_mcp::jsonrpc::RpcError;
@@ -30,7 +29,7 @@ const PAY_INPUT: &str = "pay";
 #[cfg_attr(not(feature = "machine-payments"), allow(unused_variables))]
 pub fn refuse(
     ctx: &ToolContext<'_>,
-    gate: &Gatekeeper<'_>,
+    machine: Option<&dyn super::x402::MachinePay>,
     info: &ToolInfo,
     params: &Map<String, Value>,
     denial: Denial,
@@ -38,8 +37,8 @@ pub fn refuse(
     match denial {
         Denial::Unavailable(e) | Denial::QuotaExceeded(e) => Ok(render_error(e, ctx.protocol_version)),
         #[cfg(feature = "machine-payments")]
-        Denial::PaymentRequired { result, .. } if x402::offered(ctx, gate.machine, info, params) => {
-            Ok(x402::offer(ctx, gate.machine, info, &result))
+        Denial::PaymentRequired { result, .. } if x402::offered(ctx, machine, info, params) => {
+            Ok(x402::offer(ctx, machine, info, &result))
         }
         Denial::PaymentRequired { result, pay } => ask_to_pay(ctx, result, pay),
     }
