@@ -201,3 +201,26 @@ export function configCopy(label, { filled = false } = {}) {
 
 /** configCopy with every placeholder filled. */
 export const filledConfig = (label) => configCopy(label, { filled: true });
+
+/**
+ * A copy of wrangler.jsonc with each caller's counters in their own Durable Object, as
+ * docs/deployment.md ("Counters past one database") tells an operator to turn them on: the
+ * `MKIT_COUNTERS` binding and its migration. The build step is dropped (the bundles are built).
+ */
+export const COUNTERS_BINDING = '{ "name": "MKIT_COUNTERS", "class_name": "McpCounters" }';
+export const COUNTERS_MIGRATION = '{ "tag": "v2-caller-counters", "new_sqlite_classes": ["McpCounters"] }';
+export function countersConfig(label) {
+  const doc = readFileSync(join(ROOT, "docs/deployment.md"), "utf8");
+  for (const part of [COUNTERS_BINDING, COUNTERS_MIGRATION]) {
+    if (!doc.includes(part)) throw new Error(`docs/deployment.md no longer shows ${part}`);
+  }
+  const path = configCopy(label);
+  const text = readFileSync(path, "utf8").replace(/"build": \{[^}]*\},/, "")
+    .replace('{ "name": "MCP_TASKS", "class_name": "McpTasks" }] },',
+      '{ "name": "MCP_TASKS", "class_name": "McpTasks" }, ' + COUNTERS_BINDING + '] },')
+    .replace('"migrations": [{ "tag": "v1-mcp-objects", "new_sqlite_classes": ["McpSessions", "McpTasks"] }],',
+      '"migrations": [{ "tag": "v1-mcp-objects", "new_sqlite_classes": ["McpSessions", "McpTasks"] }, ' + COUNTERS_MIGRATION + '],');
+  if (!text.includes("MKIT_COUNTERS") || !text.includes("v2-caller-counters")) throw new Error("wrangler.jsonc changed: countersConfig no longer applies");
+  writeFileSync(path, text);
+  return path;
+}

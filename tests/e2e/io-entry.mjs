@@ -17,7 +17,7 @@
 import { WorkerEntrypoint } from "cloudflare:workers";
 import Mkit from "../../build-fixtures/index.js";
 
-export { McpSessions, McpTasks } from "../../build-fixtures/index.js";
+export { McpCounters, McpSessions, McpTasks } from "../../build-fixtures/index.js";
 
 const KINDS = ["d1", "d1_replica", "d1_rows_written", "do", "fetch", "limit", "cache"];
 const runs = new Map();

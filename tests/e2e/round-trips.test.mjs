@@ -17,7 +17,8 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { SignJWT } from "jose";
-import { ROOT, TEST_WEBHOOK_SECRET, configCopy } from "./harness.mjs";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ROOT, TEST_WEBHOOK_SECRET, configCopy, countersConfig, d1 } from "./harness.mjs";
 import { startStack } from "./stack.mjs";
 import { CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
 import { startFakeFacilitator } from "./fake-facilitator.mjs";
@@ -38,8 +39,8 @@ const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
  * them at the top level with production's limits, so their calls are counted as deployed (and
  * drops the build step: the bundles are built already).
  */
-function limitedConfig(label) {
-  const path = configCopy(label);
+function limitedConfig(label, base = configCopy) {
+  const path = base(label);
   const text = readFileSync(path, "utf8").replace(/"build": \{[^}]*\},/, "").replace('"vars": {},', `"vars": {}, "ratelimits": [
     { "name": "MKIT_RATE_LIMIT", "namespace_id": "1001", "simple": { "limit": 600, "period": 60 } },
     { "name": "MKIT_TOOL_RATE_LIMIT", "namespace_id": "1003", "simple": { "limit": 300, "period": 60 } },
@@ -51,6 +52,7 @@ function limitedConfig(label) {
 
 let rs; // mKit as a resource server
 let as; // mKit as the authorization server
+let rc; // a resource server with each caller's counters in their own object (MKIT_COUNTERS)
 let jwksServer;
 let facilitator; // x402 machine payments, on the resource server
 /** The JWK Set the loopback JWKS server publishes, and how often it was fetched. */
@@ -70,10 +72,11 @@ before(async () => {
       MKIT_X402_FACILITATOR_URL: facilitator.url } }),
     startStack({ name: "round-trips-as", script: ENTRY, config: limitedConfig("round-trips-as"),
       vars: { MKIT_AUTH_SERVER: "on", MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET } }),
+    startStack({ name: "round-trips-counters", script: ENTRY, config: limitedConfig("round-trips-counters", countersConfig) }),
   ]);
 });
 after(async () => {
-  await Promise.all([rs?.stop(), as?.stop(), facilitator?.stop(), jwksServer && new Promise((ok) => jwksServer.close(ok))]);
+  await Promise.all([rs?.stop(), as?.stop(), rc?.stop(), facilitator?.stop(), jwksServer && new Promise((ok) => jwksServer.close(ok))]);
 });
 
 /** Each row measured: its name (the table's first column) → `{ path, total, overlapped }`. */
@@ -93,7 +96,7 @@ async function countsOf(stack, res) {
  * Sends `doRequest(0)` to warm the isolate's caches, then `doRequest(1)`, whose counts are the
  * row `name`. `check(status, body)` must hold for both answers (the same kind of request twice).
  */
-async function measure(stack, name, doRequest, check) {
+async function measure(stack, name, doRequest, check, { quiet = 0 } = {}) {
   assert.ok(!measured.has(name), `measured twice: ${name}`);
   let io;
   for (const i of [0, 1]) {
@@ -101,6 +104,7 @@ async function measure(stack, name, doRequest, check) {
     const body = await res.clone().text();
     check?.(res.status, body);
     io = await countsOf(stack, res);
+    await sleep(quiet);
     assert.equal(io.overlapped, false, `${name}: another request overlapped this one`);
   }
   measured.set(name, io);
@@ -280,6 +284,30 @@ function documentedTable() {
   }
   return rows;
 }
+
+test("each caller's counters in their own object (MKIT_COUNTERS): no D1 write on a paid call's path", async () => {
+  const token = await rc.token();
+  const whoami = async (t) => JSON.parse(await (await call(rc, t, "whoami")).text()).result.structuredContent;
+  const { sub } = await whoami(token);
+  const setUp = async (ev) => assert.equal((await sendEvent(rc, ev)).status, 200);
+  await setUp(envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: sub })));
+  const pack = objectFor("checkout.session.completed", { user: sub });
+  await setUp(envelope("checkout.session.completed", { ...pack, id: "cs_test_round_trips_counters", mode: "payment",
+    subscription: null, metadata: { mkit_user: sub, mkit_credits: "10" } }));
+  assert.equal((await whoami(token)).credits, 10, "the object read the balance from D1 when it first served the caller");
+  // The object writes its counts to D1 a second after a call: the quiet time keeps that write out
+  // of the next request's counts (it is counted in the text, per flush, not per call).
+  const quiet = { quiet: 1500 };
+  const tag = "counters in the caller's object (`MKIT_COUNTERS`)";
+  await measure(rc, `free \`tools/call\` (\`whoami\`), ${tag}`, () => call(rc, token, "whoami"), ran, quiet);
+  await measure(rc, `\`tools/call\` in a free quota (\`test_free_quota\`), ${tag}`, () => call(rc, token, "test_free_quota"), ran, quiet);
+  await measure(rc, `\`tools/call\` paid in credits (\`test_credits\`), ${tag}`, () => call(rc, token, "test_credits"), ran, quiet);
+  await measure(rc, `metered \`tools/call\` (\`test_metered\`), ${tag}`, () => call(rc, token, "test_metered", { units: 2 }), ran, quiet);
+  assert.equal((await whoami(token)).credits, 8, "the warm-up and the measured call each spent a credit");
+  const rows = await d1(rc.worker, `SELECT (SELECT balance FROM credit_balances WHERE user_sub = '${sub}') AS balance,
+    (SELECT COUNT(*) FROM meter_outbox WHERE user_sub = '${sub}') AS usage`);
+  assert.deepEqual(rows, [{ balance: 8, usage: 2 }], "and D1 took both, after the responses");
+});
 
 /** A measurement as a table row's counts (D1 replica: queries in a session a replica may answer). */
 function rowOf({ path, total }) {

@@ -7,7 +7,7 @@ import { WorkerEntrypoint } from "cloudflare:workers";
 import Mkit from "../../build-fixtures/index.js";
 
 // The Durable Object classes the wrangler.jsonc bindings name.
-export { McpSessions, McpTasks } from "../../build-fixtures/index.js";
+export { McpCounters, McpSessions, McpTasks } from "../../build-fixtures/index.js";
 
 const points = [];
 const recorder = { writeDataPoint: (p) => { points.push(JSON.parse(JSON.stringify(p))); } };

@@ -39,6 +39,18 @@ const MARK_REFUNDED_SQL: &str =
 const SETTLE_STALE_SQL: &str =
     "UPDATE credit_debits SET state = 'settled', updated_at = ?2 WHERE state = 'reserved' AND created_at < ?1";
 
+/// A debit its caller's object already reserved and settled (`counters`), as D1 records it:
+/// inserted once, then charged once. Never below zero: the object spent from D1's balance as it
+/// last read it, so only a balance lowered in D1 since (by hand) can fall short, and the debit
+/// is recorded all the same.
+const RECORD_HELD_SQL: &str = "\
+INSERT INTO credit_debits (id, user_sub, tool, credits, state, created_at, updated_at) \
+VALUES (?1, ?2, ?3, ?4, 'reserved', ?5, ?5) ON CONFLICT (id) DO NOTHING";
+
+const CHARGE_HELD_SQL: &str = "\
+UPDATE credit_balances SET balance = MAX(0, balance - (SELECT d.credits FROM credit_debits d WHERE d.id = ?1)) \
+ WHERE user_sub = (SELECT d.user_sub FROM credit_debits d WHERE d.id = ?1 AND d.charged = 0 AND d.state = 'reserved')";
+
 /// The credit balance of caller `?1`.
 pub const BALANCE_SQL: &str = "SELECT balance FROM credit_balances WHERE user_sub = ?1";
 
@@ -76,6 +88,27 @@ impl Debit<'_> {
             Statement { sql: CHARGE_SQL, params: vec![id(self.id)] },
             Statement { sql: MARK_CHARGED_SQL, params: vec![id(self.id)] },
         ]
+    }
+}
+
+impl Debit<'_> {
+    /// Records a debit reserved and settled elsewhere (`counters`) at `at`: a replay records
+    /// and charges nothing twice.
+    pub fn record_settled(&self, at: i64) -> Vec<Statement> {
+        let params = vec![
+            id(self.id),
+            SqlValue::Text(self.sub.to_owned()),
+            SqlValue::Text(self.tool.to_owned()),
+            SqlValue::Int(i64::from(self.credits)),
+            SqlValue::Int(at),
+        ];
+        let mut statements = vec![
+            Statement { sql: RECORD_HELD_SQL, params },
+            Statement { sql: CHARGE_HELD_SQL, params: vec![id(self.id)] },
+            Statement { sql: MARK_CHARGED_SQL, params: vec![id(self.id)] },
+        ];
+        statements.extend(settle(self.id, at));
+        statements
     }
 }
 

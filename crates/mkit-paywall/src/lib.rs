@@ -10,22 +10,27 @@
 
 pub mod access;
 pub mod admission;
+pub mod counted;
 pub mod gate;
 mod offer;
 #[doc(hidden)]
 pub mod paylink;
 pub mod price;
 pub mod quota;
+mod reader;
 pub mod refusal;
 mod standing;
+mod wording;
 pub mod x402;
 
 pub use access::{Denial, DynEntitlements, Entitlements, MeterUsage, PayLink, Standing};
+pub use counted::{Counted, CounterObject};
 pub use gate::Gatekeeper;
 pub use offer::{LinkMint, Offer};
+pub use reader::{LedgerReader, Together};
 
-use serde_json::json;
 use std::cell::OnceCell;
+use wording::{credits_required, payment_required, quota_exceeded, unavailable};
 
 use crate::paylink::Kind;
 use crate::quota::{rfc3339, FreeQuota, QuotaUsage};
@@ -35,57 +40,6 @@ use mkit_billing::usage::{self, Counter};
 use mkit_billing::{ledger, StoreError};
 use mkit_kernel::sql::Statement;
 use mkit_mcp::ToolError;
-
-/// Reads a caller's entitlement keys (`ledger::ENTITLEMENTS_SQL`) and keeps the free-quota
-/// counters (`billing::usage`).
-#[allow(async_fn_in_trait)]
-pub trait LedgerReader {
-    /// The caller's keys, possibly from a read replica a little behind the primary
-    /// (`reads_replicas`): enough to let a paid call run, never alone to refuse one.
-    async fn entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError>;
-    /// The caller's keys at the primary, where every webhook writes: what a refusal is confirmed
-    /// against, so a payment counts at once and an outage still fails closed.
-    async fn primary_entitlement_keys(&self, sub: &str) -> Result<Vec<String>, StoreError> {
-        self.entitlement_keys(sub).await
-    }
-    /// Whether `entitlement_keys` may be answered by a replica (then refusals are confirmed).
-    fn reads_replicas(&self) -> bool {
-        false
-    }
-    /// Runs `statements` as one batch (one transaction): the rows each changed.
-    async fn batch(&self, _statements: Vec<Statement>) -> Result<Vec<usize>, StoreError> {
-        Err(StoreError::Unbound)
-    }
-    /// Runs one statement: the rows it changed.
-    async fn count(&self, statement: Statement) -> Result<usize, StoreError> {
-        self.batch(vec![statement]).await.map(|changed| changed.first().copied().unwrap_or(0))
-    }
-    /// The integer in the first column of the first row `statement` selects, if any.
-    async fn number(&self, _statement: Statement) -> Result<Option<i64>, StoreError> {
-        Err(StoreError::Unbound)
-    }
-    /// The caller's keys as this isolate read them moments ago, if still fresh: enough to let a
-    /// paid call run, never to refuse one.
-    fn recent_keys(&self, _sub: &str) -> Option<Vec<String>> {
-        None
-    }
-    /// A fresh unique id (a debit's, a meter event's); `None` when no randomness is at hand.
-    fn new_id(&self) -> Option<String> {
-        None
-    }
-    /// The counters `statement` (`usage::usage`) selects: (quota, window start, used).
-    async fn counters(&self, _statement: Statement) -> Result<Vec<(String, i64, i64)>, StoreError> {
-        Err(StoreError::Unbound)
-    }
-    /// The caller's keys and the rows each of `reads` selects, in one round trip a replica may
-    /// answer (what `whoami` shows); `Unbound` where the ledger cannot batch reads.
-    async fn read_together(&self, _sub: &str, _reads: Vec<Statement>) -> Result<Together, StoreError> {
-        Err(StoreError::Unbound)
-    }
-}
-
-/// What `LedgerReader::read_together` read: the keys, and each statement's rows.
-pub type Together = (Vec<String>, Vec<Vec<serde_json::Value>>);
 
 /// One request's view of the ledger: read at most once per HTTP request (a batch of paid calls
 /// included), and only when a paid tool or a tool that reports entitlements asks.
@@ -202,7 +156,11 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
 
     async fn take_free_call(&self, key: &str, quota: &FreeQuota) -> Result<i64, Denial> {
         let counter = self.counter(key, quota);
-        match self.reader.count(counter.take(quota.calls)).await {
+        let taken = match self.reader.counter_object() {
+            Some(object) => object.take(key, counter.window_start, quota.calls).await.map(usize::from),
+            None => self.reader.count(counter.take(quota.calls)).await,
+        };
+        match taken {
             Ok(1) => Ok(counter.window_start),
             Ok(_) => Err(Denial::QuotaExceeded(quota_exceeded(key, quota, self.now_secs))),
             Err(e) => Err(Denial::Unavailable(unavailable(e))),
@@ -216,17 +174,25 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         if quota.window.resets_at(window_start) <= self.now_secs {
             return;
         }
-        let counter = Counter { sub: self.sub, key, window_start };
         // Best effort: a lost give-back costs the caller one free call, never lets one too many run.
+        if let Some(object) = self.reader.counter_object() {
+            let _ = object.give_back(key, window_start).await;
+            return;
+        }
+        let counter = Counter { sub: self.sub, key, window_start };
         let _ = self.reader.count(counter.give_back()).await;
     }
 
     async fn reserve_credits(&self, tool: &str, credits: u32) -> Result<String, Denial> {
         let id = self.reader.new_id().ok_or_else(|| Denial::Unavailable(unavailable(StoreError::Statement)))?;
         let debit = Debit { id: &id, sub: self.sub, tool, credits };
-        match self.reader.batch(debit.reserve(self.now_secs)).await {
-            Ok(changed) if changed.first() == Some(&1) => Ok(id),
-            Ok(_) => {
+        let reserved = match self.reader.counter_object() {
+            Some(object) => object.reserve(&id, tool, credits).await,
+            None => self.reader.batch(debit.reserve(self.now_secs)).await.map(|changed| changed.first() == Some(&1)),
+        };
+        match reserved {
+            Ok(true) => Ok(id),
+            Ok(false) => {
                 let pay = self.offer.credit_pack.and_then(|pack| self.link(Kind::Checkout, pack));
                 let url = pay.as_ref().map(|p| p.url.as_str());
                 Err(Denial::PaymentRequired {
@@ -239,6 +205,15 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
     }
 
     async fn settle_call(&self, debit: Option<&str>, usage: Option<MeterUsage<'_>>) {
+        if let Some(object) = self.reader.counter_object() {
+            let id = debit.map(str::to_owned).or_else(|| usage.and_then(|_| self.reader.new_id()));
+            let usage = usage.zip(id.as_deref()).map(|(u, id)| (id, u));
+            // Retried once, as the D1 batch is: the object keeps each debit and usage id once.
+            if object.settle(debit, usage).await.is_err() {
+                let _ = object.settle(debit, usage).await;
+            }
+            return;
+        }
         let mut statements = debit.map(|d| credits::settle(d, self.now_secs)).unwrap_or_default();
         let id = debit.map(str::to_owned).or_else(|| self.reader.new_id());
         if let (Some(u), Some(id)) = (usage, &id) {
@@ -249,6 +224,12 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
     }
 
     async fn refund_credits(&self, debit: &str) {
+        if let Some(object) = self.reader.counter_object() {
+            if object.refund(debit).await.is_err() {
+                let _ = object.refund(debit).await;
+            }
+            return;
+        }
         self.twice(credits::refund(debit, self.now_secs)).await;
     }
 
@@ -260,6 +241,9 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         if !self.credits {
             return Ok(None);
         }
+        if let Some(object) = self.reader.counter_object() {
+            return object.standing(self.now_secs).await.map(|(_, balance)| Some(balance)).map_err(unavailable);
+        }
         let n = self.reader.number(credits::balance(self.sub)).await.map_err(unavailable)?;
         Ok(Some(n.unwrap_or(0)))
     }
@@ -268,7 +252,11 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
         let Some(since) = self.quotas.iter().map(|(_, q)| q.window.start(self.now_secs)).min() else {
             return Ok(Vec::new());
         };
-        let rows = self.reader.counters(usage::usage(self.sub, since)).await.map_err(unavailable)?;
+        let rows = match self.reader.counter_object() {
+            Some(object) => object.standing(since).await.map(|(rows, _)| rows),
+            None => self.reader.counters(usage::usage(self.sub, since)).await,
+        };
+        let rows = rows.map_err(unavailable)?;
         Ok(self.quotas.iter().map(|(key, q)| standing(key, q, &rows, self.now_secs)).collect())
     }
 }
@@ -285,61 +273,6 @@ fn standing(key: &str, q: &FreeQuota, rows: &[(String, i64, i64)], now: i64) -> 
         used,
         remaining: q.calls - used,
         resets_at: rfc3339(q.window.resets_at(now)),
-    }
-}
-
-/// A free tool past its quota: not a payment question, a wait.
-fn quota_exceeded(key: &str, q: &FreeQuota, now: i64) -> ToolError {
-    let resets_at = rfc3339(q.window.resets_at(now));
-    ToolError::new(format!(
-        "The free quota \"{key}\" ({} calls per {}) is used up; it resets at {resets_at}.",
-        q.calls,
-        q.window.as_str()
-    ))
-    .with_structured(json!({ "error": "quota_exceeded", "quota": key, "resets_at": resets_at }))
-}
-
-/// Fail closed, and say it is worth retrying.
-fn unavailable(e: StoreError) -> ToolError {
-    ToolError::new(format!("the billing ledger cannot be read now ({}); try again", e.code()))
-        .with_structured(json!({ "error": "entitlements_unavailable" }))
-}
-
-/// A priced call the balance does not cover: where to buy credits.
-fn credits_required(tool: &str, credits: u32, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
-    let what = format!("The tool {tool} costs {credits} credits per call, more than this account's balance.");
-    let where_ = WhereToPay { checkout_url, upgrade_url, open_to: "buy credits", static_page: "Buy credits at" };
-    ToolError::new(where_.told(what)).with_structured(json!({ "error": "payment_required", "credits": credits,
-        "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
-}
-
-/// Not a 403 (re-authorizing cannot fix a missing payment) but a result the model can act on,
-/// naming the entitlement and where to get it: the caller's own checkout link when mKit sells
-/// it, else the static upgrade page.
-fn payment_required(tool: &str, key: &str, upgrade_url: Option<&str>, checkout_url: Option<&str>) -> ToolError {
-    let what = format!("The tool {tool} needs the \"{key}\" entitlement, which this account does not have.");
-    let where_ = WhereToPay { checkout_url, upgrade_url, open_to: "pay", static_page: "Upgrade at" };
-    ToolError::new(where_.told(what)).with_structured(json!({ "error": "payment_required", "entitlement": key,
-        "upgrade_url": upgrade_url, "checkout_url": checkout_url }))
-}
-
-/// The sentence a denial ends with: the caller's own pay link first, else the static page.
-struct WhereToPay<'a> {
-    checkout_url: Option<&'a str>,
-    upgrade_url: Option<&'a str>,
-    open_to: &'a str,
-    static_page: &'a str,
-}
-
-impl WhereToPay<'_> {
-    fn told(&self, mut text: String) -> String {
-        match (self.checkout_url, self.upgrade_url) {
-            (Some(url), _) => text
-                .push_str(&format!(" Open {url} to {} (sign in as yourself), then call the tool again.", self.open_to)),
-            (None, Some(url)) => text.push_str(&format!(" {} {url}", self.static_page)),
-            (None, None) => {}
-        }
-        text
     }
 }
 

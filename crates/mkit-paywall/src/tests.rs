@@ -1,7 +1,10 @@
 //! The paywall against a ledger stand-in.
 
 use super::*;
+use serde_json::json;
 
+#[path = "object_tests.rs"]
+mod object_tests;
 #[path = "replica_tests.rs"]
 mod replica_tests;
 #[cfg(feature = "tasks")]

@@ -13,6 +13,9 @@ pub enum Binding {
     Sessions,
     /// Durable Objects: each caller's tasks.
     Tasks,
+    /// Durable Objects: each caller's free-quota windows, credit reservations and metered usage.
+    /// Opt-in: unbound, they are counted in D1 (docs/deployment.md).
+    Counters,
     /// Rate Limiting: `/mcp` requests per caller.
     RateLimit,
     /// Rate Limiting: calls per caller and tool.
@@ -22,6 +25,10 @@ pub enum Binding {
 }
 
 impl Binding {
+    /// Bound only where the operator turns them on.
+    pub const OPT_IN: [Binding; 1] = [Binding::Counters];
+
+    /// Bound in every deployed environment.
     pub const ALL: [Binding; 7] = [
         Binding::Db,
         Binding::Stats,
@@ -39,6 +46,7 @@ impl Binding {
             Binding::Stats => "MKIT_STATS",
             Binding::Sessions => "MCP_SESSIONS",
             Binding::Tasks => "MCP_TASKS",
+            Binding::Counters => "MKIT_COUNTERS",
             Binding::RateLimit => "MKIT_RATE_LIMIT",
             Binding::ToolRateLimit => "MKIT_TOOL_RATE_LIMIT",
             Binding::RegistrationRateLimit => "MKIT_REGISTRATION_RATE_LIMIT",

@@ -124,7 +124,7 @@ async fn already_holds(
 ) -> bool {
     use crate::paywall::LedgerReader;
     let (now_secs, grace_secs, recent) = (now as i64, config.grace_secs, &iso.entitlements);
-    let ledger = super::ledger::D1Ledger { env, now_secs, grace_secs, cache_ms: 0, recent };
+    let ledger = super::ledger::D1Ledger { env, now_secs, grace_secs, cache_ms: 0, recent, counters: None };
     // At the primary: a replica behind it could sell the same thing twice.
     ledger.primary_entitlement_keys(sub).await.is_ok_and(|keys| crate::billing::ledger::grants(&keys, entitlement))
 }

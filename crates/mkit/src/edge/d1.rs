@@ -32,6 +32,19 @@ pub async fn apply_batch(env: &Env, statements: &[Statement]) -> Result<Vec<usiz
     Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
 }
 
+/// `statements` as one batch at the primary (one transaction): each one's rows.
+#[cfg(feature = "billing")]
+pub async fn batch_rows(env: &Env, statements: &[Statement]) -> Result<Vec<Vec<serde_json::Value>>, StoreError> {
+    let db = db(env)?;
+    let mut prepared = Vec::with_capacity(statements.len());
+    for s in statements {
+        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
+        prepared.push(db.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?);
+    }
+    let results = db.batch(prepared).await.map_err(|_| StoreError::Query)?;
+    results.iter().map(|r| r.results::<serde_json::Value>().map_err(|_| StoreError::Rows)).collect()
+}
+
 /// Every row `s` selects, deserialised.
 pub async fn rows<T: serde::de::DeserializeOwned>(env: &Env, s: &Statement) -> Result<Vec<T>, StoreError> {
     let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();

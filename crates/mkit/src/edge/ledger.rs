@@ -25,6 +25,8 @@ pub struct D1Ledger<'a> {
     pub cache_ms: u64,
     /// Where the isolate keeps them (`Isolate::entitlements`).
     pub recent: &'a RefCell<Recent>,
+    /// The caller's counters object, where `MKIT_COUNTERS` is bound.
+    pub counters: Option<super::counters::Counters>,
 }
 
 /// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
@@ -154,6 +156,10 @@ impl LedgerReader for D1Ledger<'_> {
         let keys = rows.next().ok_or(StoreError::Rows)?;
         let keys = keys.iter().filter_map(|r| r.get("key")?.as_str().map(str::to_owned)).collect();
         Ok((self.kept(sub, keys), rows.collect()))
+    }
+
+    fn counter_object(&self) -> Option<&dyn crate::paywall::CounterObject> {
+        self.counters.as_ref().map(|c| c as &dyn crate::paywall::CounterObject)
     }
 
     /// Quota counters for display: a replica may answer (admission takes its call in one write).

@@ -7,6 +7,10 @@ mod billing;
 mod body;
 mod callback;
 mod caller;
+#[cfg(feature = "billing")]
+mod counter_object;
+#[cfg(feature = "billing")]
+mod counters;
 mod d1;
 mod fetch;
 mod health;
@@ -24,7 +28,7 @@ mod mcp;
 mod meter;
 #[cfg(feature = "auth-server")]
 mod oauth;
-#[cfg(any(feature = "sessions", feature = "tasks"))]
+#[cfg(any(feature = "sessions", feature = "tasks", feature = "billing"))]
 mod object_storage;
 mod platform;
 mod random;

@@ -1,0 +1,233 @@
+//! `McpCounters`: one Durable Object per caller holding that caller's free-quota windows, credit
+//! reservations and metered usage (`billing::counters`), where the operator binds `MKIT_COUNTERS`.
+//! The object runs one request at a time, so no count passes its limit however many calls race,
+//! and it answers from its own storage: a paid call waits on no D1 write. Its alarm writes what
+//! moved to the D1 ledger, once each (`CallerCounters::flush`), and reads back the balance.
+//!
+//! D1 is read from here only when the object first serves the caller (their windows and balance
+//! carry over) and when a reservation falls short (a grant written since counts; a refusal is
+//! confirmed against D1). Only the Worker reaches it, through its binding (`counters.rs`).
+
+use std::cell::RefCell;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use worker::{console_log, durable_object, DurableObject, Env, Request, Response, Result, State};
+
+use super::d1::batch_rows;
+use super::object_storage::{get_json, put_json};
+use crate::billing::counters::{CallerCounters, Reserve};
+use crate::billing::StoreError;
+
+/// How long after a failed flush the alarm tries again.
+const RETRY_MS: u64 = 30_000;
+/// How long counts wait before they are written to D1: the calls of a burst share one batch.
+const FLUSH_DELAY_MS: u64 = 1_000;
+
+/// What the object keeps: whose counters they are, and the counters.
+#[derive(Serialize, Deserialize, Default)]
+struct Stored {
+    sub: String,
+    counters: CallerCounters,
+}
+
+#[durable_object]
+pub struct McpCounters {
+    state: State,
+    env: Env,
+    kept: RefCell<Option<Stored>>,
+}
+
+/// What the Worker sends (`counters.rs`).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Op {
+    sub: String,
+    key: String,
+    start: i64,
+    limit: u32,
+    id: String,
+    tool: String,
+    credits: u32,
+    debit: Option<String>,
+    usage: Option<UsageOp>,
+    since: i64,
+}
+
+#[derive(Deserialize)]
+struct UsageOp {
+    id: String,
+    event_name: String,
+    value: i64,
+}
+
+fn now_secs() -> i64 {
+    (worker::Date::now().as_millis() / 1000) as i64
+}
+
+impl DurableObject for McpCounters {
+    fn new(state: State, env: Env) -> Self {
+        McpCounters { state, env, kept: RefCell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op: Op = req.json().await.unwrap_or_default();
+        if op.sub.is_empty() {
+            return Response::error("no caller", 400);
+        }
+        if let Err(e) = self.ready(&op.sub).await {
+            return Response::error(e.code(), 503);
+        }
+        let answer = match req.path().as_str() {
+            "/take" => json!({ "ok": self.with(|c| c.take(&op.key, op.start, op.limit)) }),
+            "/give-back" => {
+                self.with(|c| c.give_back(&op.key, op.start));
+                json!({ "ok": true })
+            }
+            "/reserve" => match self.reserve(&op).await {
+                Ok(reserved) => json!({ "ok": reserved }),
+                Err(e) => return Response::error(e.code(), 503),
+            },
+            "/settle" => {
+                let kept = self.with(|c| {
+                    op.debit.as_deref().inspect(|d| c.settle(d));
+                    op.usage.as_ref().is_none_or(|u| c.record_usage(&u.id, &u.event_name, u.value, now_secs()))
+                });
+                if !kept {
+                    console_log!("{{\"event\":\"counters\",\"error\":\"outbox_full\"}}");
+                }
+                json!({ "ok": kept })
+            }
+            "/refund" => {
+                self.with(|c| op.debit.as_deref().inspect(|d| c.refund(d)));
+                json!({ "ok": true })
+            }
+            "/standing" => {
+                let (counters, balance) = self.with(|c| (c.usage(op.since), c.available()));
+                json!({ "counters": counters, "balance": balance })
+            }
+            _ => return Response::error("unknown operation", 400),
+        };
+        self.save().await?;
+        Response::from_json(&answer)
+    }
+
+    /// Writes what moved to D1; on failure, tries again later (nothing is dropped).
+    async fn alarm(&self) -> Result<Response> {
+        if self.load().await.is_none() {
+            return Response::ok("empty");
+        }
+        self.with(|c| c.sweep(now_secs()));
+        let planned = self.kept.borrow().as_ref().filter(|k| k.counters.dirty()).map(|k| k.counters.flush(&k.sub));
+        let Some(flush) = planned else {
+            self.save().await?;
+            return Response::ok("clean");
+        };
+        match batch_rows(&self.env, &flush.statements).await {
+            Ok(rows) => {
+                let (balance, recorded) = balance_and_recorded(&rows[rows.len().saturating_sub(2)..]);
+                self.with(|c| c.flushed(&flush, balance, &recorded));
+                self.save().await?;
+            }
+            Err(e) => {
+                console_log!("{{\"event\":\"counters_flush\",\"error\":\"{}\"}}", e.code());
+                self.state.storage().set_alarm(Duration::from_millis(RETRY_MS)).await?;
+            }
+        }
+        Response::ok("flushed")
+    }
+}
+
+impl McpCounters {
+    fn with<T>(&self, f: impl FnOnce(&mut CallerCounters) -> T) -> T {
+        let mut kept = self.kept.borrow_mut();
+        f(&mut kept.get_or_insert_with(Stored::default).counters)
+    }
+
+    /// The kept counters, from storage the first time.
+    async fn load(&self) -> Option<()> {
+        if self.kept.borrow().is_none() {
+            let stored: Option<Stored> = get_json(&self.state.storage(), "counters").await;
+            let mut kept = self.kept.borrow_mut();
+            if kept.is_none() {
+                *kept = stored;
+            }
+        }
+        self.kept.borrow().as_ref().map(|_| ())
+    }
+
+    /// Loaded, and D1's windows and balance read in once.
+    async fn ready(&self, sub: &str) -> std::result::Result<(), StoreError> {
+        self.load().await;
+        if self.kept.borrow().as_ref().is_some_and(|k| k.counters.imported) {
+            return Ok(());
+        }
+        let rows = batch_rows(&self.env, &CallerCounters::import_reads(sub, now_secs())).await?;
+        let counters = rows.first().map(|r| r.iter().filter_map(counter).collect()).unwrap_or_default();
+        let balance = rows.get(1).and_then(|r| r.first()).and_then(first_number);
+        let mut kept = self.kept.borrow_mut();
+        let kept = kept.get_or_insert_with(Stored::default);
+        if !kept.counters.imported {
+            kept.sub = sub.to_owned();
+            kept.counters.import(counters, balance);
+        }
+        Ok(())
+    }
+
+    /// A reservation; a shortfall is confirmed against D1's balance first.
+    async fn reserve(&self, op: &Op) -> std::result::Result<bool, StoreError> {
+        match self.with(|c| c.reserve(&op.id, &op.tool, op.credits, now_secs())) {
+            Reserve::Reserved => return Ok(true),
+            Reserve::Full => return Err(StoreError::Query),
+            Reserve::Short => {}
+        }
+        let reads = self.with(|c| c.balance_reads(&op.sub));
+        let rows = batch_rows(&self.env, &reads).await?;
+        let (balance, recorded) = balance_and_recorded(&rows);
+        Ok(self.with(|c| {
+            c.rebalance(balance, &recorded);
+            c.reserve(&op.id, &op.tool, op.credits, now_secs()) == Reserve::Reserved
+        }))
+    }
+
+    /// Stores the counters and wakes the alarm when anything waits for D1.
+    async fn save(&self) -> Result<()> {
+        let (stored, next) = {
+            let kept = self.kept.borrow();
+            let Some(k) = kept.as_ref() else { return Ok(()) };
+            (serde_json::to_value(k)?, k.counters.next_alarm(now_secs()))
+        };
+        put_json(&self.state.storage(), "counters", &stored).await?;
+        if let Some(at) = next {
+            // Absolute times, as `get_alarm` answers; `set_alarm` takes an offset from now.
+            let now = worker::Date::now().as_millis() as i64;
+            let at = (at * 1000).max(now + FLUSH_DELAY_MS as i64);
+            let storage = self.state.storage();
+            let set = storage.get_alarm().await.ok().flatten();
+            if set.is_none_or(|s| s > at) {
+                storage.set_alarm(Duration::from_millis(u64::try_from(at - now).unwrap_or(0))).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The flush's or shortfall's two reads: the balance, and the debit ids D1 records.
+fn balance_and_recorded(rows: &[Vec<Value>]) -> (Option<i64>, Vec<String>) {
+    let balance = rows.first().and_then(|r| r.first()).and_then(first_number);
+    let recorded = rows
+        .get(1)
+        .map(|r| r.iter().filter_map(|row| row.get("id")?.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    (balance, recorded)
+}
+
+fn counter(row: &Value) -> Option<(String, i64, i64)> {
+    let number = |k: &str| row.get(k).and_then(Value::as_f64).map(|n| n as i64);
+    Some((row.get("quota_key")?.as_str()?.to_owned(), number("window_start")?, number("used")?))
+}
+
+fn first_number(row: &Value) -> Option<i64> {
+    row.as_object()?.values().next()?.as_f64().map(|n| n as i64)
+}

@@ -1,0 +1,94 @@
+//! The caller's `McpCounters` object (`counter_object.rs`) as the paywall's `CounterObject`:
+//! used where the operator binds `MKIT_COUNTERS`, else the paywall counts in D1 as before.
+
+use std::time::Duration;
+
+use futures_util::future::{select, Either};
+use serde_json::{json, Value};
+use worker::{Delay, Env, Headers, Method, Stub};
+
+use crate::billing::StoreError;
+use crate::bindings::Binding;
+use crate::mcp::LocalFuture;
+use crate::paywall::{Counted, CounterObject, MeterUsage};
+
+/// An answer from the caller's object ends within this, or the paid call fails closed.
+const DEADLINE: Duration = Duration::from_secs(5);
+
+/// One caller's counters object.
+pub struct Counters {
+    stub: Stub,
+    sub: String,
+}
+
+impl Counters {
+    /// The object of caller `sub` (named by a public hash of issuer and subject), if the
+    /// deployment binds `MKIT_COUNTERS`.
+    pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Counters> {
+        let name = Binding::Counters.name();
+        let ns = env.durable_object(name).ok()?;
+        let stub = ns.id_from_name(&crate::mac::object_name(name, issuer, sub)).ok()?.get_stub().ok()?;
+        Some(Counters { stub, sub: sub.to_owned() })
+    }
+
+    async fn call(&self, op: &str, mut body: Value) -> Result<Value, StoreError> {
+        body["sub"] = json!(self.sub);
+        let url = format!("https://mkit-object/{op}");
+        let req = super::fetch::new_request(&url, Method::Post, &Headers::new(), Some(&body.to_string()), true)
+            .map_err(|_| StoreError::Statement)?;
+        let exchange = Box::pin(async {
+            let mut resp = self.stub.fetch_with_request(req).await.ok()?;
+            let ok = resp.status_code() == 200;
+            let text = resp.text().await.ok()?;
+            ok.then(|| serde_json::from_str::<Value>(&text).ok()).flatten()
+        });
+        match select(exchange, Box::pin(Delay::from(DEADLINE))).await {
+            Either::Left((Some(answer), _)) => Ok(answer),
+            _ => Err(StoreError::Query),
+        }
+    }
+
+    async fn ok(&self, op: &str, body: Value) -> Result<bool, StoreError> {
+        self.call(op, body).await?.get("ok").and_then(Value::as_bool).ok_or(StoreError::Rows)
+    }
+}
+
+impl CounterObject for Counters {
+    fn take<'a>(&'a self, key: &'a str, start: i64, limit: u32) -> LocalFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.ok("take", json!({ "key": key, "start": start, "limit": limit })))
+    }
+
+    fn give_back<'a>(&'a self, key: &'a str, start: i64) -> LocalFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.ok("give-back", json!({ "key": key, "start": start })).await.map(drop) })
+    }
+
+    fn reserve<'a>(&'a self, id: &'a str, tool: &'a str, credits: u32) -> LocalFuture<'a, Result<bool, StoreError>> {
+        Box::pin(self.ok("reserve", json!({ "id": id, "tool": tool, "credits": credits })))
+    }
+
+    fn settle<'a>(
+        &'a self,
+        debit: Option<&'a str>,
+        usage: Option<(&'a str, MeterUsage<'a>)>,
+    ) -> LocalFuture<'a, Result<(), StoreError>> {
+        let usage = usage.map(|(id, u)| json!({ "id": id, "event_name": u.event_name, "value": u.value }));
+        Box::pin(async move {
+            match self.ok("settle", json!({ "debit": debit, "usage": usage })).await? {
+                true => Ok(()),
+                false => Err(StoreError::Query),
+            }
+        })
+    }
+
+    fn refund<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { self.ok("refund", json!({ "debit": debit })).await.map(drop) })
+    }
+
+    fn standing(&self, since: i64) -> LocalFuture<'_, Result<Counted, StoreError>> {
+        Box::pin(async move {
+            let answer = self.call("standing", json!({ "since": since })).await?;
+            let counters = serde_json::from_value(answer["counters"].clone()).map_err(|_| StoreError::Rows)?;
+            Ok((counters, answer["balance"].as_i64().ok_or(StoreError::Rows)?))
+        })
+    }
+}
