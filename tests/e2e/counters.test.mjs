@@ -8,15 +8,19 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./stack.mjs";
-import { countersConfig, d1, EXAMPLES_BUILD, TEST_WEBHOOK_SECRET } from "./harness.mjs";
+import { countersConfig, d1, defaultVars, EXAMPLES_BUILD, startWorker, TEST_WEBHOOK_SECRET } from "./harness.mjs";
 import { callTool, pool } from "./timed.mjs";
 import { envelope, objectFor, deliver } from "../../scripts/stripe-event.mjs";
 
 let stack;
+let config;
+let restarted; // the worker started again after the crash test's crash
 before(async () => {
-  stack = await startStack({ name: "counters", script: EXAMPLES_BUILD, config: countersConfig("counters") });
+  config = countersConfig("counters");
+  stack = await startStack({ name: "counters", script: EXAMPLES_BUILD, config });
 });
 after(async () => {
+  await restarted?.stop();
   await stack?.stop();
 });
 
@@ -39,10 +43,10 @@ function packPaid(sub, session, credits) {
 }
 
 /** D1 rows for `sql`, once `done(rows)` holds: the object writes them after the response. */
-async function ledgerOnce(sql, done) {
+async function ledgerOnce(sql, done, worker = stack.worker) {
   let rows;
   for (let i = 0; i < 60; i++) {
-    rows = await d1(stack.worker, sql);
+    rows = await d1(worker, sql);
     if (done(rows)) return rows;
     await sleep(250);
   }
@@ -76,6 +80,7 @@ test("a failed run gives back its free call and its credits; a pack paid after a
   const { token, sub } = await user("ctr-bo");
   assert.equal((await call(token, "test_credits")).structuredContent.error, "payment_required");
   await send(packPaid(sub, "cs_ctr_bo", 2));
+  assert.equal((await whoami(token)).credits, 2, "whoami reads the balance again: a pack paid shows at once");
   assert.notEqual((await call(token, "test_credits")).isError, true, "the shortfall was confirmed at D1, which had the grant");
   assert.equal((await call(token, "test_credits", { fail: true })).isError, true);
   assert.equal((await whoami(token)).credits, 1, "the failed run was refunded");
@@ -138,4 +143,25 @@ test("12 distinct callers at once: each caller's object counts exactly their own
   const balances = await ledgerOnce(`SELECT COUNT(*) AS n FROM credit_balances
     WHERE user_sub LIKE '%ctr-load-%' AND balance = 0`, (r) => r[0].n === 12);
   assert.deepEqual(balances, [{ n: 12 }], "every balance reached 0 in D1");
+});
+
+test("a crash of the runtime right after the calls loses nothing: the counts and their write-back survive", async () => {
+  const { token, sub } = await user("ctr-eve");
+  await send(packPaid(sub, "cs_ctr_eve", 5));
+  for (let i = 0; i < 3; i++) assert.notEqual((await call(token, "test_credits")).isError, true);
+  for (let i = 0; i < 2; i++) assert.notEqual((await call(token, "test_free_quota")).isError, true);
+  // Killed before the object's write-back (a second after the calls): nothing finishes.
+  await stack.worker.crash();
+  restarted = await startWorker({ name: "counters-again", script: EXAMPLES_BUILD, config, port: stack.worker.port,
+    vars: { ...defaultVars(), OAUTH_ISSUER: stack.issuer.url, MCP_RESOURCE: stack.resource },
+    persist: stack.worker.persist, migrate: false });
+  const debits = await ledgerOnce(`SELECT COUNT(*) AS n FROM credit_debits WHERE user_sub = '${sub}' AND state = 'settled'`,
+    (r) => r[0].n === 3, restarted);
+  assert.deepEqual(debits, [{ n: 3 }]);
+  assert.deepEqual(await ledgerOnce(`SELECT used FROM quota_usage WHERE user_sub = '${sub}'`, (r) => r[0]?.used === 2, restarted),
+    [{ used: 2 }]);
+  assert.deepEqual(await d1(restarted, `SELECT balance FROM credit_balances WHERE user_sub = '${sub}'`), [{ balance: 2 }]);
+  const who = await whoami(token);
+  assert.equal(who.credits, 2, "the object kept its counts across the crash");
+  assert.equal(who.quotas.find((q) => q.quota === "test_free_quota").used, 2);
 });

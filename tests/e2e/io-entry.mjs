@@ -159,6 +159,7 @@ function countedEnv(env) {
     ...env,
     MCP_SESSIONS: countedNamespace(env.MCP_SESSIONS),
     MCP_TASKS: countedNamespace(env.MCP_TASKS),
+    MKIT_COUNTERS: countedNamespace(env.MKIT_COUNTERS),
     MKIT_RATE_LIMIT: countedLimiter(env.MKIT_RATE_LIMIT),
     MKIT_TOOL_RATE_LIMIT: countedLimiter(env.MKIT_TOOL_RATE_LIMIT),
     MKIT_REGISTRATION_RATE_LIMIT: countedLimiter(env.MKIT_REGISTRATION_RATE_LIMIT),

@@ -66,7 +66,7 @@ before(async () => {
   });
   await new Promise((ok) => jwksServer.listen(0, "127.0.0.1", ok));
   facilitator = await startFakeFacilitator({ network: "eip155:84532" });
-  [rs, as] = await Promise.all([
+  [rs, as, rc] = await Promise.all([
     startStack({ name: "round-trips", script: ENTRY, config: limitedConfig("round-trips"), vars: {
       MKIT_X402_PAY_TO: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", MKIT_X402_NETWORK: "eip155:84532",
       MKIT_X402_FACILITATOR_URL: facilitator.url } }),

@@ -25,8 +25,9 @@ pub trait CounterObject {
     /// After a run that failed: the reserved credits go back.
     fn refund<'a>(&'a self, debit: &'a str) -> LocalFuture<'a, Result<(), StoreError>>;
     /// The counters of windows starting at or after `since` (quota, window start, used), and the
-    /// balance a call may spend.
-    fn standing(&self, since: i64) -> LocalFuture<'_, Result<Counted, StoreError>>;
+    /// balance a call may spend, read again from D1 first when `balance` is asked for (a grant
+    /// paid since shows at once).
+    fn standing(&self, since: i64, balance: bool) -> LocalFuture<'_, Result<Counted, StoreError>>;
 }
 
 /// What `CounterObject::standing` read.

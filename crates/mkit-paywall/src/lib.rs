@@ -242,7 +242,7 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
             return Ok(None);
         }
         if let Some(object) = self.reader.counter_object() {
-            return object.standing(self.now_secs).await.map(|(_, balance)| Some(balance)).map_err(unavailable);
+            return object.standing(self.now_secs, true).await.map(|(_, balance)| Some(balance)).map_err(unavailable);
         }
         let n = self.reader.number(credits::balance(self.sub)).await.map_err(unavailable)?;
         Ok(Some(n.unwrap_or(0)))
@@ -253,7 +253,7 @@ impl<R: LedgerReader> Entitlements for Paywall<'_, R> {
             return Ok(Vec::new());
         };
         let rows = match self.reader.counter_object() {
-            Some(object) => object.standing(since).await.map(|(rows, _)| rows),
+            Some(object) => object.standing(since, false).await.map(|(rows, _)| rows),
             None => self.reader.counters(usage::usage(self.sub, since)).await,
         };
         let rows = rows.map_err(unavailable)?;

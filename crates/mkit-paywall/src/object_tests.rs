@@ -58,7 +58,7 @@ impl CounterObject for Object {
     fn refund<'a>(&'a self, debit: &'a str) -> mkit_mcp::LocalFuture<'a, Result<(), StoreError>> {
         Box::pin(async move { self.call(|c| c.refund(debit)) })
     }
-    fn standing(&self, since: i64) -> mkit_mcp::LocalFuture<'_, Result<Counted, StoreError>> {
+    fn standing(&self, since: i64, _balance: bool) -> mkit_mcp::LocalFuture<'_, Result<Counted, StoreError>> {
         Box::pin(async move { self.call(|c| (c.usage(since), c.available())) })
     }
 }

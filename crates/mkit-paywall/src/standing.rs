@@ -46,7 +46,7 @@ impl<R: LedgerReader> Paywall<'_, R> {
         let has_extra = extra.is_some();
         let counted = async {
             match since.is_some() || self.credits {
-                true => object.standing(since.unwrap_or(self.now_secs)).await.map(Some),
+                true => object.standing(since.unwrap_or(self.now_secs), self.credits).await.map(Some),
                 false => Ok(None),
             }
         };

@@ -53,6 +53,7 @@ struct Op {
     debit: Option<String>,
     usage: Option<UsageOp>,
     since: i64,
+    balance: bool,
 }
 
 #[derive(Deserialize)]
@@ -104,6 +105,12 @@ impl DurableObject for McpCounters {
                 json!({ "ok": true })
             }
             "/standing" => {
+                // A pack paid since the last read shows at once (a replica may answer).
+                if op.balance {
+                    if let Err(e) = self.rebalance(&op.sub, true).await {
+                        return Response::error(e.code(), 503);
+                    }
+                }
                 let (counters, balance) = self.with(|c| (c.usage(op.since), c.available()));
                 json!({ "counters": counters, "balance": balance })
             }
@@ -124,7 +131,7 @@ impl DurableObject for McpCounters {
             self.save().await?;
             return Response::ok("clean");
         };
-        match batch_rows(&self.env, &flush.statements).await {
+        match batch_rows(&self.env, &flush.statements, false).await {
             Ok(rows) => {
                 let (balance, recorded) = balance_and_recorded(&rows[rows.len().saturating_sub(2)..]);
                 self.with(|c| c.flushed(&flush, balance, &recorded));
@@ -163,7 +170,7 @@ impl McpCounters {
         if self.kept.borrow().as_ref().is_some_and(|k| k.counters.imported) {
             return Ok(());
         }
-        let rows = batch_rows(&self.env, &CallerCounters::import_reads(sub, now_secs())).await?;
+        let rows = batch_rows(&self.env, &CallerCounters::import_reads(sub, now_secs()), false).await?;
         let counters = rows.first().map(|r| r.iter().filter_map(counter).collect()).unwrap_or_default();
         let balance = rows.get(1).and_then(|r| r.first()).and_then(first_number);
         let mut kept = self.kept.borrow_mut();
@@ -182,13 +189,18 @@ impl McpCounters {
             Reserve::Full => return Err(StoreError::Query),
             Reserve::Short => {}
         }
-        let reads = self.with(|c| c.balance_reads(&op.sub));
-        let rows = batch_rows(&self.env, &reads).await?;
+        self.rebalance(&op.sub, false).await?;
+        Ok(self.with(|c| c.reserve(&op.id, &op.tool, op.credits, now_secs()) == Reserve::Reserved))
+    }
+
+    /// Reads D1's balance again (and which held debits it records): at the primary to confirm a
+    /// shortfall, anywhere for display (one snapshot either way).
+    async fn rebalance(&self, sub: &str, replica: bool) -> std::result::Result<(), StoreError> {
+        let reads = self.with(|c| c.balance_reads(sub));
+        let rows = batch_rows(&self.env, &reads, replica).await?;
         let (balance, recorded) = balance_and_recorded(&rows);
-        Ok(self.with(|c| {
-            c.rebalance(balance, &recorded);
-            c.reserve(&op.id, &op.tool, op.credits, now_secs()) == Reserve::Reserved
-        }))
+        self.with(|c| c.rebalance(balance, &recorded));
+        Ok(())
     }
 
     /// Stores the counters and wakes the alarm when anything waits for D1.

@@ -84,9 +84,9 @@ impl CounterObject for Counters {
         Box::pin(async move { self.ok("refund", json!({ "debit": debit })).await.map(drop) })
     }
 
-    fn standing(&self, since: i64) -> LocalFuture<'_, Result<Counted, StoreError>> {
+    fn standing(&self, since: i64, balance: bool) -> LocalFuture<'_, Result<Counted, StoreError>> {
         Box::pin(async move {
-            let answer = self.call("standing", json!({ "since": since })).await?;
+            let answer = self.call("standing", json!({ "since": since, "balance": balance })).await?;
             let counters = serde_json::from_value(answer["counters"].clone()).map_err(|_| StoreError::Rows)?;
             Ok((counters, answer["balance"].as_i64().ok_or(StoreError::Rows)?))
         })

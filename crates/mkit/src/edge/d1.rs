@@ -32,16 +32,32 @@ pub async fn apply_batch(env: &Env, statements: &[Statement]) -> Result<Vec<usiz
     Ok(results.iter().map(|r| r.meta().ok().flatten().and_then(|m| m.changes).unwrap_or(0)).collect())
 }
 
-/// `statements` as one batch at the primary (one transaction): each one's rows.
+/// `statements` as one batch (one transaction): each one's rows. At the primary, or, for reads
+/// of `replica`, in a D1 session a read replica near the caller may answer (one snapshot).
 #[cfg(feature = "billing")]
-pub async fn batch_rows(env: &Env, statements: &[Statement]) -> Result<Vec<Vec<serde_json::Value>>, StoreError> {
+pub async fn batch_rows(
+    env: &Env,
+    statements: &[Statement],
+    replica: bool,
+) -> Result<Vec<Vec<serde_json::Value>>, StoreError> {
     let db = db(env)?;
-    let mut prepared = Vec::with_capacity(statements.len());
-    for s in statements {
-        let params: Vec<JsValue> = s.params.iter().map(bind_value).collect();
-        prepared.push(db.prepare(s.sql).bind(&params).map_err(|_| StoreError::Statement)?);
-    }
-    let results = db.batch(prepared).await.map_err(|_| StoreError::Query)?;
+    let bound = |s: &Statement| s.params.iter().map(bind_value).collect::<Vec<JsValue>>();
+    let results = if replica {
+        let session = db.with_session_constraint(worker::D1SessionConstraint::FirstUnconstrained);
+        let session = session.map_err(|_| StoreError::Query)?;
+        let mut prepared = Vec::with_capacity(statements.len());
+        for s in statements {
+            prepared.push(session.prepare(s.sql).bind(&bound(s)).map_err(|_| StoreError::Statement)?);
+        }
+        session.batch(prepared).await
+    } else {
+        let mut prepared = Vec::with_capacity(statements.len());
+        for s in statements {
+            prepared.push(db.prepare(s.sql).bind(&bound(s)).map_err(|_| StoreError::Statement)?);
+        }
+        db.batch(prepared).await
+    };
+    let results = results.map_err(|_| StoreError::Query)?;
     results.iter().map(|r| r.results::<serde_json::Value>().map_err(|_| StoreError::Rows)).collect()
 }
 
