@@ -80,10 +80,11 @@ test("a failed run gives back its free call and its credits; a pack paid after a
   const { token, sub } = await user("ctr-bo");
   assert.equal((await call(token, "test_credits")).structuredContent.error, "payment_required");
   await send(packPaid(sub, "cs_ctr_bo", 2));
-  assert.equal((await whoami(token)).credits, 2, "whoami reads the balance again: a pack paid shows at once");
   assert.notEqual((await call(token, "test_credits")).isError, true, "the shortfall was confirmed at D1, which had the grant");
+  await send(packPaid(sub, "cs_ctr_bo_2", 3));
+  assert.equal((await whoami(token)).credits, 4, "whoami reads the balance again: a pack paid shows at once");
   assert.equal((await call(token, "test_credits", { fail: true })).isError, true);
-  assert.equal((await whoami(token)).credits, 1, "the failed run was refunded");
+  assert.equal((await whoami(token)).credits, 4, "the failed run was refunded");
   for (let i = 0; i < 3; i++) assert.equal((await call(token, "test_free_quota", { fail: true })).isError, true);
   assert.equal((await whoami(token)).quotas.find((q) => q.quota === "test_free_quota").used, 0);
 });
