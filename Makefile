@@ -380,6 +380,8 @@ lint: setup-rust
 	cargo clippy -p mkit --no-default-features --features billing --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features sessions --target wasm32-unknown-unknown --lib -- -D warnings
 	cargo clippy -p mkit --no-default-features --features tasks --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --no-default-features --features counters --target wasm32-unknown-unknown --lib -- -D warnings
+	cargo clippy -p mkit --features counters --target wasm32-unknown-unknown --lib -- -D warnings
 	@# The kit's public API: documented (deny(missing_docs)), with links that resolve.
 	RUSTDOCFLAGS="-D warnings" cargo doc --quiet --no-deps -p mkit-kernel -p mkit-auth -p mkit-billing -p mkit-oauth -p mkit-mcp -p mkit-paywall -p mkit --features mkit/testing
 

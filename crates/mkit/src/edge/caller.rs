@@ -47,7 +47,7 @@ pub(super) fn paywall<'a>(
         grace_secs: config.grace_secs,
         cache_ms: config.entitlement_cache_ms,
         recent: &iso.entitlements,
-        counters: super::counters::Counters::for_caller(env, &config.oauth_issuer, sub),
+        counters: super::ledger::caller_object(env, &config.oauth_issuer, sub),
     };
     let (quotas, credits) = (crate::price::free_quotas(&iso.registry), crate::price::prices_in_credits(&iso.registry));
     crate::paywall::Paywall::new(ledger, sub, offer(config, base_url, now_secs))

@@ -34,7 +34,7 @@ pub async fn apply_batch(env: &Env, statements: &[Statement]) -> Result<Vec<usiz
 
 /// `statements` as one batch (one transaction): each one's rows. At the primary, or, for reads
 /// of `replica`, in a D1 session a read replica near the caller may answer (one snapshot).
-#[cfg(feature = "billing")]
+#[cfg(feature = "counters")]
 pub async fn batch_rows(
     env: &Env,
     statements: &[Statement],

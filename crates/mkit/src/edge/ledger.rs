@@ -25,8 +25,23 @@ pub struct D1Ledger<'a> {
     pub cache_ms: u64,
     /// Where the isolate keeps them (`Isolate::entitlements`).
     pub recent: &'a RefCell<Recent>,
-    /// The caller's counters object, where `MKIT_COUNTERS` is bound.
-    pub counters: Option<super::counters::Counters>,
+    /// The caller's counters object, where `MKIT_COUNTERS` is bound (feature `counters`).
+    pub counters: Option<CallerObject>,
+}
+
+/// The caller's counters object: none can exist in a build without the `counters` feature.
+#[cfg(feature = "counters")]
+pub type CallerObject = super::counters::Counters;
+#[cfg(not(feature = "counters"))]
+pub type CallerObject = std::convert::Infallible;
+
+/// The counters object of caller `sub` where one is bound and built.
+#[cfg_attr(not(feature = "counters"), expect(unused_variables))]
+pub fn caller_object(env: &Env, issuer: &str, sub: &str) -> Option<CallerObject> {
+    #[cfg(feature = "counters")]
+    return super::counters::Counters::for_caller(env, issuer, sub);
+    #[cfg(not(feature = "counters"))]
+    None
 }
 
 /// Callers' non-empty entitlement keys as last read in this isolate, with when they go stale.
@@ -159,7 +174,10 @@ impl LedgerReader for D1Ledger<'_> {
     }
 
     fn counter_object(&self) -> Option<&dyn crate::paywall::CounterObject> {
-        self.counters.as_ref().map(|c| c as &dyn crate::paywall::CounterObject)
+        #[cfg(feature = "counters")]
+        return self.counters.as_ref().map(|c| c as &dyn crate::paywall::CounterObject);
+        #[cfg(not(feature = "counters"))]
+        self.counters.as_ref().map(|never| match *never {})
     }
 
     /// Quota counters for display: a replica may answer (admission takes its call in one write).

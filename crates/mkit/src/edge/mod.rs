@@ -7,9 +7,9 @@ mod billing;
 mod body;
 mod callback;
 mod caller;
-#[cfg(feature = "billing")]
+#[cfg(feature = "counters")]
 mod counter_object;
-#[cfg(feature = "billing")]
+#[cfg(feature = "counters")]
 mod counters;
 mod d1;
 mod fetch;
@@ -28,7 +28,7 @@ mod mcp;
 mod meter;
 #[cfg(feature = "auth-server")]
 mod oauth;
-#[cfg(any(feature = "sessions", feature = "tasks", feature = "billing"))]
+#[cfg(any(feature = "sessions", feature = "tasks", feature = "counters"))]
 mod object_storage;
 mod platform;
 mod random;
