@@ -74,36 +74,26 @@ fn id(id: &str) -> SqlValue {
 }
 
 impl Debit<'_> {
+    /// The debit row's values: id, caller, tool, credits, and its time.
+    fn row(&self, at: i64) -> Vec<SqlValue> {
+        let (sub, tool) = (SqlValue::Text(self.sub.to_owned()), SqlValue::Text(self.tool.to_owned()));
+        vec![id(self.id), sub, tool, SqlValue::Int(i64::from(self.credits)), SqlValue::Int(at)]
+    }
+
     /// The reservation batch. Its first statement changed one row exactly when the call may run.
     pub fn reserve(&self, now_secs: i64) -> Vec<Statement> {
-        let params = vec![
-            id(self.id),
-            SqlValue::Text(self.sub.to_owned()),
-            SqlValue::Text(self.tool.to_owned()),
-            SqlValue::Int(i64::from(self.credits)),
-            SqlValue::Int(now_secs),
-        ];
         vec![
-            Statement { sql: RESERVE_SQL, params },
+            Statement { sql: RESERVE_SQL, params: self.row(now_secs) },
             Statement { sql: CHARGE_SQL, params: vec![id(self.id)] },
             Statement { sql: MARK_CHARGED_SQL, params: vec![id(self.id)] },
         ]
     }
-}
 
-impl Debit<'_> {
     /// Records a debit reserved and settled elsewhere (`counters`) at `at`: a replay records
     /// and charges nothing twice.
     pub fn record_settled(&self, at: i64) -> Vec<Statement> {
-        let params = vec![
-            id(self.id),
-            SqlValue::Text(self.sub.to_owned()),
-            SqlValue::Text(self.tool.to_owned()),
-            SqlValue::Int(i64::from(self.credits)),
-            SqlValue::Int(at),
-        ];
         let mut statements = vec![
-            Statement { sql: RECORD_HELD_SQL, params },
+            Statement { sql: RECORD_HELD_SQL, params: self.row(at) },
             Statement { sql: CHARGE_HELD_SQL, params: vec![id(self.id)] },
             Statement { sql: MARK_CHARGED_SQL, params: vec![id(self.id)] },
         ];
