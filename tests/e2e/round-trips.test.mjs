@@ -139,17 +139,25 @@ test("the counters see every kind of call: the first /healthz's cold fetch of th
   assert.ok(first.path.cache >= 1, `and looked up in the Cache API first: ${JSON.stringify(first)}`);
 });
 
+/** `stack`'s caller with `token`: their `whoami`, and `sub` given pro and ten credits (a pack paid as `session`). */
+const whoamiOf = (stack) => async (t) => JSON.parse(await (await call(stack, t, "whoami")).text()).result.structuredContent;
+async function proWithTenCredits(stack, token, session) {
+  const { sub } = await whoamiOf(stack)(token);
+  const setUp = async (ev) => assert.equal((await sendEvent(stack, ev)).status, 200);
+  await setUp(envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: sub })));
+  const pack = objectFor("checkout.session.completed", { user: sub });
+  await setUp(envelope("checkout.session.completed", { ...pack, id: session, mode: "payment", subscription: null,
+    metadata: { mkit_user: sub, mkit_credits: "10" } }));
+  return sub;
+}
+
 test("mKit as a resource server: each kind of request, warm", async () => {
   const url = rs.worker.url;
   const token = await rs.token();
-  const whoami = async (t) => JSON.parse(await (await call(rs, t, "whoami")).text()).result.structuredContent;
-  const { sub } = await whoami(token);
+  const whoami = whoamiOf(rs);
   // The caller has the pro entitlement and ten credits; another caller has neither.
+  const sub = await proWithTenCredits(rs, token, "cs_test_round_trips");
   const setUp = async (ev) => assert.equal((await sendEvent(rs, ev)).status, 200);
-  await setUp(envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: sub })));
-  const pack = objectFor("checkout.session.completed", { user: sub });
-  await setUp(envelope("checkout.session.completed", { ...pack, id: "cs_test_round_trips", mode: "payment", subscription: null,
-    metadata: { mkit_user: sub, mkit_credits: "10" } }));
   assert.deepEqual([(await whoami(token)).entitlements, (await whoami(token)).credits], [["pro"], 10]);
   const { access_token: stranger } = await rs.issuer.userTokens({ user: "rory" });
 
@@ -287,13 +295,8 @@ function documentedTable() {
 
 test("each caller's counters in their own object (MKIT_COUNTERS): no D1 write on a paid call's path", async () => {
   const token = await rc.token();
-  const whoami = async (t) => JSON.parse(await (await call(rc, t, "whoami")).text()).result.structuredContent;
-  const { sub } = await whoami(token);
-  const setUp = async (ev) => assert.equal((await sendEvent(rc, ev)).status, 200);
-  await setUp(envelope("customer.subscription.created", objectFor("customer.subscription.created", { user: sub })));
-  const pack = objectFor("checkout.session.completed", { user: sub });
-  await setUp(envelope("checkout.session.completed", { ...pack, id: "cs_test_round_trips_counters", mode: "payment",
-    subscription: null, metadata: { mkit_user: sub, mkit_credits: "10" } }));
+  const whoami = whoamiOf(rc);
+  const sub = await proWithTenCredits(rc, token, "cs_test_round_trips_counters");
   assert.equal((await whoami(token)).credits, 10, "the object read the balance from D1 when it first served the caller");
   // The object writes its counts to D1 a second after a call: the quiet time keeps that write out
   // of the next request's counts (it is counted in the text, per flush, not per call).

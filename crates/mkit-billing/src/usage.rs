@@ -56,6 +56,18 @@ pub fn usage(sub: &str, since: i64) -> Statement {
     Statement { sql: USAGE_SQL, params: vec![SqlValue::Text(sub.into()), SqlValue::Int(since)] }
 }
 
+/// One counter row as D1 answers `usage` (numbers arrive as JSON numbers): quota, window
+/// start, used.
+pub fn counter_row(row: &serde_json::Value) -> Option<(String, i64, i64)> {
+    let number = |k: &str| row.get(k).and_then(serde_json::Value::as_f64).map(|n| n as i64);
+    Some((row.get("quota_key")?.as_str()?.to_owned(), number("window_start")?, number("used")?))
+}
+
+/// The first column of a D1 row, as a whole number (a balance).
+pub fn first_number(row: &serde_json::Value) -> Option<i64> {
+    row.as_object()?.values().next()?.as_f64().map(|n| n as i64)
+}
+
 /// Drops counters of windows that started more than `KEEP_SECS` before `now_secs`.
 pub fn sweep(now_secs: i64) -> Statement {
     Statement { sql: SWEEP_SQL, params: vec![SqlValue::Int(now_secs - KEEP_SECS)] }

@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::access::Standing;
 use super::{standing, unavailable, CounterObject, Entitlements, LedgerReader, Paywall};
 use futures_util::future::join;
+use mkit_billing::usage::{counter_row as counter, first_number};
 use mkit_billing::{credits, usage, StoreError};
 use mkit_kernel::sql::Statement;
 use mkit_mcp::ToolError;
@@ -77,15 +78,4 @@ impl<R: LedgerReader> Paywall<'_, R> {
         let _ = self.loaded.set(Ok(keys.clone()));
         Standing { keys, quotas, credits, extra }
     }
-}
-
-/// A counter row (`usage::usage`): quota, window start, used.
-fn counter(row: &Value) -> Option<(String, i64, i64)> {
-    let number = |k: &str| row.get(k).and_then(Value::as_f64).map(|n| n as i64);
-    Some((row.get("quota_key")?.as_str()?.to_owned(), number("window_start")?, number("used")?))
-}
-
-/// The first column of a row, as a whole number (D1's numbers arrive as JSON numbers).
-fn first_number(row: &Value) -> Option<i64> {
-    row.as_object()?.values().next()?.as_f64().map(|n| n as i64)
 }

@@ -18,6 +18,7 @@ use worker::{console_log, durable_object, DurableObject, Env, Request, Response,
 use super::d1::batch_rows;
 use super::object_storage::{get_json, put_json};
 use crate::billing::counters::{CallerCounters, Reserve};
+use crate::billing::usage::{counter_row as counter, first_number};
 use crate::billing::StoreError;
 
 /// How long after a failed flush the alarm tries again.
@@ -233,13 +234,4 @@ fn balance_and_recorded(rows: &[Vec<Value>]) -> (Option<i64>, Vec<String>) {
         .map(|r| r.iter().filter_map(|row| row.get("id")?.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     (balance, recorded)
-}
-
-fn counter(row: &Value) -> Option<(String, i64, i64)> {
-    let number = |k: &str| row.get(k).and_then(Value::as_f64).map(|n| n as i64);
-    Some((row.get("quota_key")?.as_str()?.to_owned(), number("window_start")?, number("used")?))
-}
-
-fn first_number(row: &Value) -> Option<i64> {
-    row.as_object()?.values().next()?.as_f64().map(|n| n as i64)
 }
