@@ -158,6 +158,7 @@ test("mKit as a resource server: each kind of request, warm", async () => {
   // The caller has the pro entitlement and ten credits; another caller has neither.
   const sub = await proWithTenCredits(rs, token, "cs_test_round_trips");
   const setUp = async (ev) => assert.equal((await sendEvent(rs, ev)).status, 200);
+  const pack = objectFor("checkout.session.completed", { user: sub });
   assert.deepEqual([(await whoami(token)).entitlements, (await whoami(token)).credits], [["pro"], 10]);
   const { access_token: stranger } = await rs.issuer.userTokens({ user: "rory" });
 
