@@ -94,8 +94,17 @@ const anchor = await bundleAnchor();
 const BENCH_RESOURCE = "https://bench.mkit.test/mcp";
 const keyIssuer = await startStaticIssuer(BENCH_RESOURCE);
 
+/** The first request a worker answers, the same for mKit and the anchor: an authenticated
+ * `tools/list`, so each fetches its issuer's keys and verifies a token once (without a token, as
+ * for the no-op: `GET /`). */
+function firstRequest(url, token) {
+  if (!token) return fetch(`${url}/`);
+  const { headers, body } = mcp(token, { method: "tools/list", params: {} });
+  return fetch(`${url}/mcp`, { method: "POST", headers, body });
+}
+
 /** Starts one worker in workerd (mKit and the anchor behind their own issuer); resolves with its
- * URL, workerd pid, a token and a stop function. */
+ * URL, workerd pid, its cold start, a token and a stop function. */
 async function start(kind) {
   const before = new Set(await workerdPids());
   const port = await freePort();
@@ -111,7 +120,9 @@ async function start(kind) {
   }
   // Logs are written by workerd as in production and dropped here, never pretty-printed.
   const common = { port, host: "127.0.0.1", log: new NoOpLog(), handleStructuredLogs: () => {}, compatibilityDate: COMPAT };
-  const worker = kind === "noop" ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js") }
+  const worker = kind === "noop" ? { modules: true, scriptPath: join(ROOT, "bench/noop/index.js"),
+      // bound, never used: so the no-op's start-up carries the local D1 plumbing the others do
+      d1Databases: { DB: `bench-${port}` } }
     : kind === "webcrypto" ? { modules: true, scriptPath: join(ROOT, "bench/webcrypto/index.js"),
       bindings: { JWKS: JSON.stringify({ keys: keyIssuer.keys }) } }
     : kind === "anchor" ? { modules: true, scriptPath: anchor, compatibilityFlags: ["nodejs_compat"], bindings: vars,
@@ -125,20 +136,24 @@ async function start(kind) {
       bindings: vars,
       d1Databases: { DB: `bench-${port}` },
     };
+  const token = issuer ? await issuer.clientCredentialsToken() : null;
   const t0 = performance.now();
   const mf = new Miniflare(convertV4MiniflareOptions({ ...common, ...worker }));
   const url = (await mf.ready).toString().replace(/\/$/, "");
+  const pid = (await workerdPids()).find((p) => !before.has(p));
+  // Cold start, in two parts: workerd's start-up with this worker (compiling and instantiating
+  // its code, its top-level evaluation: for mKit the Wasm and the registry's schemas), read
+  // before anything else touches the process; then its first answer to the same request.
+  const bootCpuUs = cpuNs(pid) / 1000;
   if (kind !== "noop" && kind !== "webcrypto") {
     const db = await mf.getD1Database("DB");
     await db.batch(migrations().map((s) => db.prepare(s)));
   }
-  const pid = (await workerdPids()).find((p) => !before.has(p));
-  // Cold start: the first answer, and the CPU it cost (WASM instantiation, registry, schemas).
   const cpu0 = cpuNs(pid);
-  const first = await fetch(`${url}/healthz`);
+  const first = await firstRequest(url, token);
   await first.arrayBuffer();
-  const cold = { toFirstAnswerMs: performance.now() - t0, firstRequestCpuUs: (cpuNs(pid) - cpu0) / 1000 };
-  const token = issuer ? await issuer.clientCredentialsToken() : null;
+  if (token && !first.ok) throw new Error(`${kind}: first tools/list HTTP ${first.status}`);
+  const cold = { toFirstAnswerMs: performance.now() - t0, bootCpuUs, firstRequestCpuUs: (cpuNs(pid) - cpu0) / 1000 };
   return { url, pid, cold, token, stop: async () => { await mf.dispose(); await issuer?.stop(); } };
 }
 
@@ -241,21 +256,26 @@ row("mKit paid tools/call text_stats (entitled: keys reused from the isolate's r
 row("mKit webhook delivery (verify + a duplicate's D1 batch)", "mkit", "webhook");
 row("mKit /healthz (D1 probes, cached 5 s)", "mkit", "health");
 for (const kind of ["noop", "mkit", "anchor"]) {
-  console.log(`| cold start ${kind}: first answer ${fmt(median(pick(kind, (r) => r.cold.toFirstAnswerMs)), 0)} ms, its CPU ${fmt(median(pick(kind, (r) => r.cold.firstRequestCpuUs)), 0)} µs | | | | |`);
+  const boot = median(pick(kind, (r) => r.cold.bootCpuUs)) / 1000;
+  const first = median(pick(kind, (r) => r.cold.firstRequestCpuUs)) / 1000;
+  console.log(`| cold start ${kind}: first answer ${fmt(median(pick(kind, (r) => r.cold.toFirstAnswerMs)), 0)} ms after launch; CPU: start-up ${fmt(boot, 1)} ms, first request ${fmt(first, 1)} ms | | | | |`);
 }
 const ratio = median(pick("mkit", (r) => r.whoami.p50)) / median(pick("noop", (r) => r.floor.p50));
 const tput = median(pick("mkit", (r) => r.whoamiConc.rps)) / median(pick("noop", (r) => r.floorConc.rps));
 console.log(`\nwhoami against the no-op: p50 ${fmt(ratio)}×, throughput at c${CONCURRENCY} ${fmt(tput)}×`);
 const above = (k) => median(pick(k, (r) => r.whoami.cpuUs)) - floor;
 console.log(`whoami CPU above the floor, mKit / TS anchor: ${fmt(above("mkit") / above("anchor"))}× (${fmt(above("mkit"), 0)} µs against ${fmt(above("anchor"), 0)} µs)`);
-// Issue #30's goals, as ratios of CPU above the floor (cold start: the first request's CPU).
+// Issue #30's goals, as ratios of CPU above the floor.
 const aboveOf = (kind, key) => median(pick(kind, (r) => r[key].cpuUs)) - floor;
-const coldOf = (kind) => median(pick(kind, (r) => r.cold.firstRequestCpuUs));
+// Cold start: start-up plus the first request's CPU, each above the no-op's (workerd's own
+// start-up and the local D1 plumbing are the same for all three).
+const coldOf = (kind) => median(pick(kind, (r) => r.cold.bootCpuUs + r.cold.firstRequestCpuUs))
+  - median(pick("noop", (r) => r.cold.bootCpuUs + r.cold.firstRequestCpuUs));
 console.log("\n| mKit / TS anchor | ratio | goal |\n| --- | ---: | ---: |");
 console.log(`| 404, CPU above the floor | ${fmt(aboveOf("mkit", "bare") / aboveOf("anchor", "bare"))}× | 0.5× |`);
 console.log(`| tools/list, CPU above the floor | ${fmt(aboveOf("mkit", "list") / aboveOf("anchor", "list"))}× | 0.5× |`);
 console.log(`| whoami (one D1 read), CPU above the floor | ${fmt(aboveOf("mkit", "whoami") / aboveOf("anchor", "whoami"))}× | 0.8× |`);
-console.log(`| cold start, first request's CPU | ${fmt(coldOf("mkit") / coldOf("anchor"))}× | 2× |`);
+console.log(`| cold start, start-up and first tools/list CPU above the no-op's (${fmt(coldOf("mkit") / 1000, 1)} against ${fmt(coldOf("anchor") / 1000, 1)} ms) | ${fmt(coldOf("mkit") / coldOf("anchor"))}× | 2× |`);
 const listed = median(pick("mkit", (r) => r.list.cpuUs));
 for (const alg of TOKEN_ALGS) {
   const miss = median(pick("uncached", (r) => r[alg].cpuUs)) - listed;
