@@ -65,7 +65,9 @@ export const FORMATS = {
   scope_rules: (v) => (list(v).length >= 1 && list(v).length <= 64 && list(v).every(scopeRule) ? null
     : "must list 1 to 64 rules scope=claim=value, comma-separated (e.g. admin=groups=mcp-admins)"),
   evm_address: (v) => (/^0x[0-9a-fA-F]{40}$/.test(v) ? null : "must be an EVM address: 0x and 40 hex digits"),
-  x402_network: (v) => (/^eip155:(8453|84532)$/.test(v) ? null : "must be eip155:8453 (Base) or eip155:84532 (Base Sepolia)"),
+  x402_network: (v) => (/^eip155:(8453|84532|1|137|42161|421614|43114)$/.test(v) ? null
+    : "must be a network whose USDC mKit takes: eip155:8453 (Base), eip155:84532 (Base Sepolia), eip155:1 (Ethereum), "
+      + "eip155:137 (Polygon), eip155:42161 (Arbitrum One), eip155:421614 (Arbitrum Sepolia) or eip155:43114 (Avalanche C-Chain)"),
   atomic_amount: (v) => (/^\d+$/.test(v) && BigInt(v) >= 1n && BigInt(v) <= 18446744073709551615n ? null
     : "must be a whole number of the asset's smallest units, at least 1"),
 };

@@ -1,7 +1,8 @@
 // A local x402 facilitator on loopback whose verification and settlement ARE the official code:
 // `x402Facilitator` from `@x402/core/facilitator` with `ExactEvmScheme` from
 // `@x402/evm/exact/facilitator` (both pinned at 2.27.0) registered for one network. The only thing
-// faked is the chain under it: an in-memory EIP-3009 token (USDC's name "USDC", version "2") given
+// faked is the chain under it: an in-memory EIP-3009 token, the network's USDC as the official
+// package's own table has it (`getDefaultAsset` of @x402/evm: address, EIP-712 name and version), given
 // to the scheme as its `FacilitatorEvmSigner`. Signatures are checked with real crypto twice, by the
 // official scheme (hashTypedData + recoverAddress) and again by the token's own
 // `transferWithAuthorization` (viem's `verifyTypedData`), so a payload signed by the wrong key is
@@ -27,6 +28,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { x402Facilitator } from "@x402/core/facilitator";
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
+import { getDefaultAsset } from "@x402/evm";
 import {
   decodeFunctionData, encodeAbiParameters, encodeEventTopics, encodeFunctionResult, getAddress, isAddressEqual,
   parseAbi, serializeSignature, verifyTypedData,
@@ -92,8 +94,10 @@ function joinSignature(v, r, s) {
 
 // ---- the in-memory chain: one EIP-3009 token --------------------------------------------------
 
-function createChain({ chainId, balances }) {
-  const token = { address: getAddress(USDC_BASE_SEPOLIA), name: "USDC", version: "2" };
+function createChain({ network, balances }) {
+  const chainId = chainIdOf(network);
+  const usdc = getDefaultAsset(network);
+  const token = { address: getAddress(usdc.asset), name: usdc.name, version: usdc.version };
   const held = new Map();
   const usedNonces = new Set();
   const txs = new Map();
@@ -267,7 +271,7 @@ function failedSettlement(body) {
  * amounts (bigint or decimal string). `verifyCount`/`settleCount` count every POST to the path.
  */
 export async function startFakeFacilitator({ network = "eip155:84532", balances = {} } = {}) {
-  const chain = createChain({ chainId: chainIdOf(network), balances });
+  const chain = createChain({ network, balances });
   const facilitator = new x402Facilitator().register(network, new ExactEvmScheme(chain.signer));
   const requests = [];
   const settlements = [];

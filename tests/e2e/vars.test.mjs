@@ -98,7 +98,7 @@ test("make vars refuses a secret (naming wrangler secret put), unknown names (wi
   for (const [name, value, why] of [["OAUTH_ISSUER", "http://auth.example.com/", /must be an https URL \(http only for localhost\)/],
     ["MKIT_AUTH_SERVER", "yes", /must be on or off/], ["MCP_ALLOWED_ORIGINS", "https://app.example.com/path", /no path/],
     ["MKIT_STRIPE_ACCOUNT", "cus_123", /acct_/], ["MKIT_PRICES", "pro=prod_1", /entitlement=price_… pairs/],
-    ["MKIT_X402_PAY_TO", "0x1234", /40 hex digits/], ["MKIT_X402_NETWORK", "eip155:1", /Base Sepolia/],
+    ["MKIT_X402_PAY_TO", "0x1234", /40 hex digits/], ["MKIT_X402_NETWORK", "eip155:10", /Base Sepolia/],
     ["MKIT_X402_CREDIT_PRICE", "0", /at least 1/]]) {
     r = await make(["ENV=staging", `NAME=${name}`, `VALUE=${value}`], env);
     assert.equal(r.code, 2, `${name}=${value}: ${r.out}`);

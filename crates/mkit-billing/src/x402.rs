@@ -27,10 +27,22 @@ pub struct Network {
     pub version: &'static str,
 }
 
-/// Base and Base Sepolia, with USDC.
-pub const NETWORKS: [Network; 2] = [
+/// The networks whose USDC the official `@x402/evm` client pays with `exact` (EIP-3009, 6
+/// decimals, so a price means the same millionths of a dollar on each);
+/// `tests/e2e/x402-networks.test.mjs` holds every row to that package's `getDefaultAsset`.
+pub const NETWORKS: [Network; 7] = [
     Network { id: "eip155:8453", asset: "0x833589fCD6eDb6E08f4c7C32D4f71b54bdA02913", name: "USD Coin", version: "2" },
     Network { id: "eip155:84532", asset: "0x036CbD53842c5426634e7929541eC2318f3dCF7e", name: "USDC", version: "2" },
+    Network { id: "eip155:1", asset: "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48", name: "USD Coin", version: "2" },
+    Network { id: "eip155:137", asset: "0x3c499c542cEF5E3811e1192ce70d8cC03d5c3359", name: "USD Coin", version: "2" },
+    Network { id: "eip155:42161", asset: "0xaf88d065e77c8cC2239327C5EDb3A432268e5831", name: "USD Coin", version: "2" },
+    Network {
+        id: "eip155:421614",
+        asset: "0x75faf114eafb1BDbe2F0316DF893fd58CE46AA4d",
+        name: "USD Coin",
+        version: "2",
+    },
+    Network { id: "eip155:43114", asset: "0xB97EF9Ef8734C71904D8002F8b6Bc66Dd9c48a6E", name: "USD Coin", version: "2" },
 ];
 
 /// The network with CAIP-2 id `id`, if mKit prices on it.

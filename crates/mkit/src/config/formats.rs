@@ -104,7 +104,11 @@ pub(super) fn validate_evm_address(v: &str) -> Result<(), &'static str> {
 
 /// `MKIT_X402_NETWORK`: a network mKit knows the USDC of.
 pub(super) fn validate_x402_network(v: &str) -> Result<(), &'static str> {
-    crate::billing::x402::network(v).map(|_| ()).ok_or("must be eip155:8453 (Base) or eip155:84532 (Base Sepolia)")
+    crate::billing::x402::network(v).map(|_| ()).ok_or(
+        "must be a network whose USDC mKit takes: eip155:8453 (Base), eip155:84532 (Base Sepolia), eip155:1 \
+         (Ethereum), eip155:137 (Polygon), eip155:42161 (Arbitrum One), eip155:421614 (Arbitrum Sepolia) or \
+         eip155:43114 (Avalanche C-Chain)",
+    )
 }
 
 /// `MKIT_X402_CREDIT_PRICE`: a positive whole number of the asset's smallest units.
