@@ -93,7 +93,8 @@ class Provider {
 /**
  * Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the code.
  * `kind`: what the consent page says of the client's stated application_type (SEP-837). The SDK
- * (1.32.2) drops application_type from its registration request, so a registered client states none.
+ * (1.32.2) registers the provider's metadata as it is, and this provider's, like a client written
+ * before 2026-07-28, states none.
  */
 async function connectAs(provider, user, kind = /It does not say whether it is a native or a web application/) {
   const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
