@@ -158,7 +158,7 @@ async function checkAuthorizationServer(doc) {
   }
   // A real registration (a public client named "mkit check"): it stays in D1 like any other.
   const p = await probe(doc.registration_endpoint, { method: "POST", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ client_name: "mkit check", redirect_uris: ["http://127.0.0.1/mkit-check/callback"] }) });
+    body: JSON.stringify({ client_name: "mkit check", redirect_uris: ["http://127.0.0.1/mkit-check/callback"], application_type: "native" }) });
   if (p.error) return report(false, "as.registration", p.error, p.ms);
   const ok = p.res.status === 201 && typeof p.json?.client_id === "string";
   report(ok, "as.registration", ok ? `registered ${p.json.client_id}` : `HTTP ${p.res.status} ${p.body.slice(0, 120)}`, p.ms);

@@ -118,7 +118,8 @@ function banner(url, mode, simulated) {
     auth mode  ${mode === "on" ? "on: mKit is the authorization server (make dev AUTH_SERVER=off: the local provider's tokens directly)"
     : "off: the local provider's tokens directly (make dev: mKit is the authorization server)"}${mode === "on" ? `
     clients    Client ID Metadata Documents (preferred); Dynamic Client Registration at /oauth/register is
-               deprecated by MCP 2026-07-28 (MKIT_AUTH_REGISTRATION=off turns it off); machines:
+               deprecated by MCP 2026-07-28 (registrations state application_type; MKIT_AUTH_REGISTRATION=
+               legacy also takes those that do not, =off turns it off); machines:
                make client-create NAME=… SCOPES=… (the client credentials grant)` : ""}
   Local D1 state: .wrangler/state   Vars: .dev.vars
 

@@ -66,7 +66,7 @@ async function signIn(server) {
   const meta = await json(await fetch(`${server}/.well-known/oauth-authorization-server`), "authorization server metadata");
   const client = await json(await fetch(meta.registration_endpoint, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ client_name: "make token", redirect_uris: [REDIRECT], grant_types: ["authorization_code"],
-      response_types: ["code"], token_endpoint_auth_method: "none" }) }), "client registration");
+      response_types: ["code"], token_endpoint_auth_method: "none", application_type: "native" }) }), "client registration");
   const verifier = randomBytes(32).toString("base64url");
   const auth = new URL(meta.authorization_endpoint);
   auth.search = new URLSearchParams({ client_id: client.client_id, response_type: "code", redirect_uri: REDIRECT, resource,

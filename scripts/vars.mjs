@@ -48,6 +48,7 @@ export const FORMATS = {
   leeway: wholeNumber(60, "seconds"),
   bool: (v) => (/^(true|false)$/i.test(v) ? null : "must be true or false"),
   on_off: (v) => (/^(on|off)$/i.test(v) ? null : "must be on or off"),
+  registration: (v) => (/^(on|legacy|off)$/i.test(v) ? null : "must be on, legacy or off"),
   price_map: (v) => (list(v).length && list(v).every((p) => /^[^=]*\S[^=]*=\s*price_/.test(p)) ? null
     : "must be entitlement=price_… pairs, comma-separated"),
   stripe_mode: (v) => (/^(live|test)$/.test(v) ? null : "must be live or test"),

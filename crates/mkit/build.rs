@@ -38,6 +38,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "leeway" => "validate_leeway",
         "bool" => "validate_bool",
         "on_off" => "validate_on_off",
+        "registration" => "validate_registration",
         "price_map" => "validate_price_map",
         "stripe_mode" => "validate_stripe_mode",
         "stripe_account" => "validate_stripe_account",

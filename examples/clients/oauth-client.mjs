@@ -50,7 +50,9 @@ class InMemoryOAuthProvider {
   get redirectUrl() { return this.redirectUri; }
   get clientMetadata() {
     return { client_name: "mKit example client", redirect_uris: [this.redirectUri], grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"], token_endpoint_auth_method: "none" };
+      response_types: ["code"], token_endpoint_auth_method: "none",
+      // MCP 2026-07-28 (SEP-837): a program on this device, redirecting to loopback, is native.
+      application_type: "native" };
   }
   clientInformation() { return this.saved.client; }
   saveClientInformation(client) { this.saved.client = client; }

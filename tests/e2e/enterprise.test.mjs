@@ -318,7 +318,7 @@ test("refusals of the client: a confidential client, registered at mKit, MUST au
   // A public client (Dynamic Client Registration, token_endpoint_auth_method none) named in the ID-JAG.
   const reg = await fetch(`${origin}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ client_name: "public", redirect_uris: ["http://127.0.0.1:9/callback"],
-      token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"] }) });
+      token_endpoint_auth_method: "none", grant_types: ["authorization_code"], response_types: ["code"], application_type: "native" }) });
   const pub = await reg.json();
   assert.equal(reg.status, 201, JSON.stringify(pub));
   const forPublic = await signin.signIdJag(claims(signin, "dave", { client_id: pub.client_id }));

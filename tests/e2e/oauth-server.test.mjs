@@ -13,6 +13,7 @@ import { createServer as createTcpServer } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { UnauthorizedError, refreshAuthorization, discoverAuthorizationServerMetadata } from "@modelcontextprotocol/sdk/client/auth.js";
+import * as sdk2 from "@modelcontextprotocol/client";
 import { execFile } from "node:child_process";
 import { d1, startWorker, defaultVars, freePort, ROOT } from "./harness.mjs";
 import { startIssuer, CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
@@ -70,16 +71,22 @@ after(async () => {
   await peer?.stop();
 });
 
-/** An OAuthClientProvider kept in memory, as a client keeps its state. */
+/**
+ * An OAuthClientProvider kept in memory, as a client keeps its state. Its metadata states
+ * `application_type: native`, as MCP 2026-07-28 (SEP-837) has clients do; `applicationType: null`
+ * makes it a client written before, which states none.
+ */
 class Provider {
-  constructor({ metadataUrl } = {}) {
+  constructor({ metadataUrl, applicationType = "native" } = {}) {
     this.clientMetadataUrl = metadataUrl;
+    this.applicationType = applicationType;
     this.store = {};
   }
   get redirectUrl() { return peer.redirect; }
   get clientMetadata() {
+    const stated = this.applicationType ? { application_type: this.applicationType } : {};
     return { client_name: "mKit e2e client", redirect_uris: [peer.redirect], grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"], token_endpoint_auth_method: "none" };
+      response_types: ["code"], token_endpoint_auth_method: "none", ...stated };
   }
   clientInformation() { return this.store.client; }
   saveClientInformation(c) { this.store.client = c; }
@@ -91,14 +98,14 @@ class Provider {
 }
 
 /**
- * Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the code.
- * `kind`: what the consent page says of the client's stated application_type (SEP-837). The SDK
- * (1.32.2) registers the provider's metadata as it is, and this provider's, like a client written
- * before 2026-07-28, states none.
+ * Runs the SDK's flow up to the browser, then the person's part in Chromium; returns the
+ * connected client. `kind`: what the consent page says of the client's stated application_type
+ * (SEP-837); the SDK (1.32.2) registers the provider's metadata as it is. `lib`: the SDK's client
+ * classes, 1.32.2's by default.
  */
-async function connectAs(provider, user, kind = /It does not say whether it is a native or a web application/) {
-  const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
-  await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(first), UnauthorizedError);
+async function connectAs(provider, user, kind = /It says it is a native application/, lib = { Client, StreamableHTTPClientTransport, UnauthorizedError }) {
+  const first = new lib.StreamableHTTPClientTransport(new URL(resource), { authProvider: provider });
+  await assert.rejects(new lib.Client({ name: "e2e", version: "1" }).connect(first), lib.UnauthorizedError);
   assert.ok(provider.authorizationUrl, "the SDK asked to open the authorization URL");
   const authorize = new URL(provider.authorizationUrl);
   assert.equal(`${authorize.origin}${authorize.pathname}`, `${origin}/oauth/authorize`, "mKit is the authorization server");
@@ -119,9 +126,10 @@ async function connectAs(provider, user, kind = /It does not say whether it is a
   assert.equal(`${landed.origin}${landed.pathname}`, peer.redirect);
   assert.equal(landed.searchParams.get("iss"), origin, "RFC 9207 iss");
   assert.equal(landed.searchParams.get("state"), authorize.searchParams.get("state"));
-  await first.finishAuth(landed.searchParams.get("code"));
-  const client = new Client({ name: "e2e", version: "1" });
-  await client.connect(new StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
+  // 2.x takes the callback's parameters and checks their RFC 9207 iss itself; 1.32.2 takes the code.
+  await first.finishAuth(lib === sdk2 ? landed.searchParams : landed.searchParams.get("code"));
+  const client = new lib.Client({ name: "e2e", version: "1" });
+  await client.connect(new lib.StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
   return client;
 }
 
@@ -198,7 +206,8 @@ test("the SDK client connects with a Client ID Metadata Document", async () => {
 // ---- attacks --------------------------------------------------------------------------------
 
 const register = async (redirectUris = [peer.redirect]) => (await fetch(`${origin}/oauth/register`, { method: "POST",
-  headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: redirectUris, client_name: "attacker", grant_types: ["authorization_code", "refresh_token"] }) })).json();
+  headers: { "content-type": "application/json" }, body: JSON.stringify({ redirect_uris: redirectUris, client_name: "attacker", grant_types: ["authorization_code", "refresh_token"],
+    application_type: "native" }) })).json();
 const authorizeUrl = (params) => `${origin}/oauth/authorize?${new URLSearchParams({ response_type: "code", redirect_uri: peer.redirect,
   code_challenge: createHash("sha256").update("v".repeat(43)).digest("base64url"), code_challenge_method: "S256", state: "st", resource, ...params })}`;
 const get = (url) => fetch(url, { redirect: "manual" });
@@ -230,9 +239,11 @@ test("authorize never redirects on a request error: an unregistered or look-alik
 test("a client name with invisible or direction-changing characters is refused at registration (issue 28)", async () => {
   for (const client_name of ["Claude\u202Eedoc lautsiV", "Cla\u200Bude", "\u2066Claude\u2069"]) {
     const r = await fetch(`${origin}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
-      body: JSON.stringify({ redirect_uris: [peer.redirect], client_name }) });
+      body: JSON.stringify({ redirect_uris: [peer.redirect], client_name, application_type: "native" }) });
     assert.equal(r.status, 400, JSON.stringify(client_name));
-    assert.equal((await r.json()).error, "invalid_client_metadata");
+    const refused = await r.json();
+    assert.equal(refused.error, "invalid_client_metadata");
+    assert.match(refused.error_description, /client_name/, "refused for its name");
   }
 });
 
@@ -359,6 +370,50 @@ test("a registration's stated application_type is kept and shown on the consent 
     await page.locator('button[value="deny"]').waitFor();
     assert.match(await page.locator("body").innerText(), /It says it is a native application \(desktop, command line or mobile\)/);
   });
+});
+
+test("MCP 2026-07-28 registration states application_type: a client that states none is told what to state; SDK 2.4.0 states it (#31)", async () => {
+  // A client written before 2026-07-28 on SDK 1.32.2, whose metadata states no type.
+  const old = new Provider({ applicationType: null });
+  const first = new StreamableHTTPClientTransport(new URL(resource), { authProvider: old });
+  await assert.rejects(new Client({ name: "e2e", version: "1" }).connect(first),
+    /application_type is required \(MCP 2026-07-28, SEP-837\): state "native"/, "the SDK surfaces the reason");
+  assert.equal(old.store.client, undefined, "nothing registered");
+  const raw = await fetch(`${origin}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ redirect_uris: [peer.redirect], client_name: "unstated" }) });
+  assert.equal(raw.status, 400);
+  assert.equal((await raw.json()).error, "invalid_client_metadata", "RFC 7591 §3.2.2");
+
+  // The same provider on the current SDK (@modelcontextprotocol/client 2.4.0): it derives native
+  // from the loopback redirect URI and signs in.
+  const current = new Provider({ applicationType: null });
+  const client = await connectAs(current, "hana", /It says it is a native application/, sdk2);
+  const [row] = await d1(worker, `SELECT application_type FROM oauth_clients WHERE client_id = '${current.store.client.client_id}'`);
+  assert.equal(row.application_type, "native");
+  const who = await client.callTool({ name: "whoami", arguments: {} });
+  assert.equal(who.structuredContent.sub, "hana@example.test");
+  await client.close();
+});
+
+test("MKIT_AUTH_REGISTRATION=legacy also answers the clients that state no application_type; healthz names the setting", async () => {
+  const legacy = await startWorker({ name: "oauth-legacy", script: "build-fixtures/index.js", vars: { ...defaultVars(),
+    OAUTH_ISSUER: issuer.url, MCP_RESOURCE: resource, MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET,
+    MKIT_AUTH_SERVER: "on", MKIT_AUTH_REGISTRATION: "legacy" } });
+  try {
+    const register = (body) => fetch(`${legacy.url}/oauth/register`, { method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ redirect_uris: [peer.redirect], client_name: "old client", ...body }) });
+    const unstated = await register({});
+    assert.equal(unstated.status, 201);
+    assert.equal((await unstated.json()).application_type, undefined, "unstated, and said so on the consent page");
+    const misfit = await register({ application_type: "web" });
+    assert.equal((await misfit.json()).error, "invalid_redirect_uri", "a stated type is still held to the redirect URIs");
+    const health = await (await fetch(`${legacy.url}/healthz`)).json();
+    assert.equal(health.checks.auth.registration, "legacy");
+  } finally {
+    await legacy.stop();
+  }
+  const strict = await (await fetch(`${origin}/healthz`)).json();
+  assert.equal(strict.checks.auth.registration, "on", "on by default");
 });
 
 test("an unverified e-mail address is no identity: the sign-in is refused and nothing is issued (issue 28)", async () => {

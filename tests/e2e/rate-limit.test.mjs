@@ -109,7 +109,8 @@ test("the per-tool limit counts every call a batch can carry (32), not only the 
 test("registration is limited per client address: 429 with Retry-After past it, nothing stored (#28 item 5)", async () => {
   const register = (address) => fetch(`${registering.worker.url}/oauth/register`, { method: "POST",
     headers: { "content-type": "application/json", ...(address ? { "cf-connecting-ip": address } : {}) },
-    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], client_name: "flood", token_endpoint_auth_method: "none" }) });
+    body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], client_name: "flood", token_endpoint_auth_method: "none",
+      application_type: "native" }) });
   const statuses = [];
   let limited;
   for (let i = 0; i < REGISTRATION_LIMIT + 2; i++) {

@@ -240,7 +240,7 @@ test("mKit as the authorization server: its endpoints, warm", async () => {
   await measure(as, "`POST /oauth/register` (Dynamic Client Registration)", () => fetch(`${url}/oauth/register`, {
     method: "POST", headers: { "content-type": "application/json" },
     body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"], client_name: "round trips",
-      grant_types: ["authorization_code", "refresh_token"] }) }), status(201));
+      grant_types: ["authorization_code", "refresh_token"], application_type: "native" }) }), status(201));
 
   const withSecret = await createClient("--name", "round trips", "--scopes", "mcp");
   const basic = { authorization: `Basic ${Buffer.from(`${withSecret.client_id}:${withSecret.client_secret}`).toString("base64")}` };

@@ -93,15 +93,32 @@ pub fn from_document(client_id: &str, body: &[u8]) -> Result<Client, OAuthError>
         grant_types(&doc).map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
     let redirect_uris = redirect_uris(&doc)
         .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {}", e.description)))?;
-    let application_type = application_type(&doc, &redirect_uris)
+    // SEP-837 is a rule for registration; a document that states no type is taken as it is.
+    let application_type = stated_application_type(&doc, ApplicationTypeRule::Optional)
+        .and_then(|t| check_application_type(t, &redirect_uris).map(|()| t))
         .map_err(|e| OAuthError::invalid_client(format!("metadata document {client_id}: {e}")))?;
     let client_id = client_id.to_owned();
     Ok(Client { client_id, client_name: Some(name), redirect_uris, refresh: grants.refresh, application_type })
 }
 
+/// Whether a registration must state `application_type`. MCP 2026-07-28 (SEP-837) says clients
+/// MUST; the clients written before it state none, and `Optional` still answers them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplicationTypeRule {
+    /// A registration that states none is refused (`invalid_client_metadata`).
+    Required,
+    /// A registration that states none is answered, its type unstated.
+    Optional,
+}
+
 /// RFC 7591 §2–3: a registration request, checked, as the client to store under `client_id`,
 /// and the registration response (201) to send back.
-pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result<(Client, Value), OAuthError> {
+pub fn from_registration(
+    body: &[u8],
+    client_id: &str,
+    issued_at: u64,
+    rule: ApplicationTypeRule,
+) -> Result<(Client, Value), OAuthError> {
     let meta = |why: String| OAuthError::invalid_client_metadata(why);
     if body.len() > MAX_DOCUMENT_BYTES {
         return Err(meta(format!("the registration request is larger than {MAX_DOCUMENT_BYTES} bytes")));
@@ -117,7 +134,8 @@ pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result
     let grants = grant_types(&req).map_err(meta)?;
     let name = text(&req, "client_name").map_err(meta)?;
     let redirect_uris = redirect_uris(&req)?;
-    let app_type = application_type(&req, &redirect_uris).map_err(OAuthError::invalid_redirect_uri)?;
+    let app_type = stated_application_type(&req, rule).map_err(meta)?;
+    check_application_type(app_type, &redirect_uris).map_err(OAuthError::invalid_redirect_uri)?;
     let client = Client {
         client_id: client_id.to_owned(),
         client_name: name,
@@ -142,18 +160,29 @@ pub fn from_registration(body: &[u8], client_id: &str, issued_at: u64) -> Result
     Ok((client, response))
 }
 
+/// The `application_type` a registration states (SEP-837): `native` or `web`, or, under
+/// `Optional`, none.
+fn stated_application_type(m: &Map<String, Value>, rule: ApplicationTypeRule) -> Result<Option<&'static str>, String> {
+    match m.get("application_type") {
+        None | Some(Value::Null) if rule == ApplicationTypeRule::Optional => Ok(None),
+        None | Some(Value::Null) => Err(APPLICATION_TYPE_REQUIRED.into()),
+        Some(Value::String(s)) if s == "native" => Ok(Some("native")),
+        Some(Value::String(s)) if s == "web" => Ok(Some("web")),
+        Some(_) => Err("application_type must be \"native\" or \"web\"".into()),
+    }
+}
+
+const APPLICATION_TYPE_REQUIRED: &str = "application_type is required (MCP 2026-07-28, SEP-837): state \"native\" \
+     for a desktop, CLI or mobile client that redirects to loopback http or its own scheme, or \"web\" for one served \
+     from a public https host";
+
 /// SEP-837 (MCP 2026-07-28) with OpenID Connect Registration §2's meaning: a client that states
 /// `application_type` must have redirect URIs that fit it. `native` (desktop, CLI, mobile, or a
 /// local web app): loopback `http`, a private-use scheme, or a claimed `https` URI (RFC 8252
 /// §7). `web`: `https` on a host that is not loopback. A client that states nothing is taken as
 /// it is (mKit is no OpenID provider to its clients, so the OIDC default of `web` does not apply).
-fn application_type(m: &Map<String, Value>, redirect_uris: &[String]) -> Result<Option<&'static str>, String> {
-    let kind = match m.get("application_type") {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::String(s)) if s == "native" => "native",
-        Some(Value::String(s)) if s == "web" => "web",
-        Some(_) => return Err("application_type must be \"native\" or \"web\"".into()),
-    };
+fn check_application_type(kind: Option<&str>, redirect_uris: &[String]) -> Result<(), String> {
+    let Some(kind) = kind else { return Ok(()) };
     for r in redirect_uris {
         let u = Uri::parse(r).ok_or_else(|| format!("redirect_uri {r:?} is not a URL"))?;
         let fits = match kind {
@@ -167,7 +196,7 @@ fn application_type(m: &Map<String, Value>, redirect_uris: &[String]) -> Result<
             ));
         }
     }
-    Ok(Some(kind))
+    Ok(())
 }
 
 struct Grants {

@@ -1,6 +1,6 @@
 use serde_json::{json, Map, Value};
 
-use super::client::{check_document_url, from_document, from_registration, MAX_DOCUMENT_BYTES};
+use super::client::{check_document_url, from_document, from_registration, ApplicationTypeRule, MAX_DOCUMENT_BYTES};
 use super::grant::{
     redeem_code, secret_hash, use_refresh, Code, CodeExchange, CodeRefusal, Grant, Refresh, RefreshOutcome,
     RefreshRequest,
@@ -176,11 +176,15 @@ fn metadata_documents_must_describe_themselves() {
     assert!(from_document(CIMD, &huge).is_err(), "larger than the cap");
 }
 
+/// The clients written before MCP 2026-07-28, which state no `application_type`.
+const LEGACY: ApplicationTypeRule = ApplicationTypeRule::Optional;
+
 #[test]
 fn dynamic_registration_answers_rfc_7591() {
     let body = json!({ "redirect_uris": ["http://localhost:6274/oauth/callback"], "client_name": "MCP Inspector",
         "token_endpoint_auth_method": "client_secret_post", "grant_types": ["authorization_code", "refresh_token"] });
-    let (client, response) = from_registration(body.to_string().as_bytes(), "mkit_abc", NOW).expect("registered");
+    let (client, response) =
+        from_registration(body.to_string().as_bytes(), "mkit_abc", NOW, LEGACY).expect("registered");
     assert_eq!(client.client_id, "mkit_abc");
     assert_eq!(response["token_endpoint_auth_method"], "none", "registered as a public client");
     assert_eq!(response["client_id_issued_at"], NOW);
@@ -188,7 +192,7 @@ fn dynamic_registration_answers_rfc_7591() {
     assert_eq!(response["client_name"], "MCP Inspector");
     assert!(response.get("client_secret").is_none());
     let (minimal, r) =
-        from_registration(br#"{"redirect_uris":["https://app.example.com/cb"]}"#, "c", NOW).expect("minimal");
+        from_registration(br#"{"redirect_uris":["https://app.example.com/cb"]}"#, "c", NOW, LEGACY).expect("minimal");
     assert_eq!((minimal.refresh, r["grant_types"].clone()), (false, json!(["authorization_code"])));
     for (body, code) in [
         (json!({}), "invalid_redirect_uri"),
@@ -209,7 +213,7 @@ fn dynamic_registration_answers_rfc_7591() {
         (json!([]), "invalid_client_metadata"),
     ] {
         assert_eq!(
-            from_registration(body.to_string().as_bytes(), "c", NOW).map(|_| ()).map_err(|e| e.code),
+            from_registration(body.to_string().as_bytes(), "c", NOW, LEGACY).map(|_| ()).map_err(|e| e.code),
             Err(code),
             "{body}"
         );
@@ -232,7 +236,10 @@ fn client_names_that_would_mislead_on_the_consent_page_are_refused() {
     ] {
         let body = json!({ "redirect_uris": ["https://a.example.com/cb"], "client_name": name });
         let code = "invalid_client_metadata";
-        assert_eq!(from_registration(body.to_string().as_bytes(), "c", NOW).map(|_| ()).map_err(|e| e.code), Err(code));
+        assert_eq!(
+            from_registration(body.to_string().as_bytes(), "c", NOW, LEGACY).map(|_| ()).map_err(|e| e.code),
+            Err(code)
+        );
         let mut d = json!({ "client_id": CIMD, "client_name": name, "redirect_uris": ["https://a.example.com/cb"] });
         assert!(from_document(CIMD, d.to_string().as_bytes()).is_err(), "{name:?}");
         d["client_name"] = "Visual Studio Code — Insiders ✓ 日本語 עברית".into();
@@ -559,7 +566,7 @@ mod authorization_requests {
 fn application_type_must_fit_the_redirect_uris() {
     let reg = |t: Value, uris: Value| {
         let body = json!({ "redirect_uris": uris, "application_type": t });
-        from_registration(body.to_string().as_bytes(), "c", NOW).map(|(_, r)| r).map_err(|e| e.code)
+        from_registration(body.to_string().as_bytes(), "c", NOW, LEGACY).map(|(_, r)| r).map_err(|e| e.code)
     };
     let loopback = json!(["http://127.0.0.1:33418/callback"]);
     let app = json!(["com.example.app:/oauth"]);
@@ -570,16 +577,40 @@ fn application_type_must_fit_the_redirect_uris() {
     assert_eq!(reg(json!("web"), web.clone()).map(|r| r["application_type"].clone()), Ok(json!("web")));
     assert_eq!(reg(json!("web"), loopback.clone()), Err("invalid_redirect_uri"), "a web client on loopback");
     assert_eq!(reg(json!("web"), app), Err("invalid_redirect_uri"));
-    assert_eq!(reg(json!("desktop"), loopback.clone()), Err("invalid_redirect_uri"));
-    assert_eq!(reg(Value::Null, loopback).map(|r| r.get("application_type").cloned()), Ok(None), "unstated: as today");
+    assert_eq!(reg(json!("desktop"), loopback.clone()), Err("invalid_client_metadata"), "only the two types");
+    assert_eq!(reg(json!(["native"]), loopback.clone()), Err("invalid_client_metadata"));
+    assert_eq!(reg(Value::Null, loopback.clone()).map(|r| r.get("application_type").cloned()), Ok(None), "legacy");
     let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"],
         "application_type": "web" });
     assert!(from_document(CIMD, doc.to_string().as_bytes()).is_err(), "a metadata document is held to it too");
     // What was stated is kept on the client (stored, and shown on the consent page).
     let stated = json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "application_type": "native" });
-    let (client, _) = from_registration(stated.to_string().as_bytes(), "c", NOW).expect("registered");
+    let (client, _) = from_registration(stated.to_string().as_bytes(), "c", NOW, LEGACY).expect("registered");
     assert_eq!(client.application_type, Some("native"));
     let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["https://app.example.com/cb"],
         "application_type": "web" });
     assert_eq!(from_document(CIMD, doc.to_string().as_bytes()).map(|c| c.application_type), Ok(Some("web")));
+}
+
+#[test]
+fn mcp_2026_07_28_registrations_must_state_their_application_type() {
+    let now = ApplicationTypeRule::Required;
+    let unstated = json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "client_name": "old client" });
+    let refused = from_registration(unstated.to_string().as_bytes(), "c", NOW, now).map(|_| ()).unwrap_err();
+    assert_eq!(refused.code, "invalid_client_metadata", "RFC 7591 §3.2.2: the metadata, not the redirect");
+    assert!(refused.description.contains("application_type is required"), "{}", refused.description);
+    assert!(refused.description.contains("\"native\""), "it says what to state");
+    let null = json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "application_type": null });
+    assert!(from_registration(null.to_string().as_bytes(), "c", NOW, now).is_err(), "null states nothing");
+    for (t, uri) in [("native", "http://127.0.0.1:1/cb"), ("web", "https://app.example.com/cb")] {
+        let body = json!({ "redirect_uris": [uri], "application_type": t });
+        let (client, r) = from_registration(body.to_string().as_bytes(), "c", NOW, now).expect(t);
+        assert_eq!((client.application_type, r["application_type"].as_str()), (Some(t), Some(t)));
+    }
+    let misfit = json!({ "redirect_uris": ["http://127.0.0.1:1/cb"], "application_type": "web" });
+    let e = from_registration(misfit.to_string().as_bytes(), "c", NOW, now).map(|_| ()).map_err(|e| e.code);
+    assert_eq!(e, Err("invalid_redirect_uri"), "a stated type is still held to the redirect URIs");
+    // A metadata document is no registration: one that states no type is still a client.
+    let doc = json!({ "client_id": CIMD, "client_name": "App", "redirect_uris": ["http://127.0.0.1:3000/cb"] });
+    assert_eq!(from_document(CIMD, doc.to_string().as_bytes()).map(|c| c.application_type), Ok(None));
 }

@@ -4,6 +4,7 @@
 use crate::auth::cache::JwksHealth;
 use crate::build_info::{COMMIT, VERSION};
 use crate::config::{ConfigReport, VarState};
+use crate::oauth::client::ApplicationTypeRule;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -152,11 +153,20 @@ impl HealthReport {
     /// issuer) or `authorization_server` (mKit, with sign-in at the upstream issuer, whose keys
     /// `checks.jwks` still probes) — whether registration is open (then named deprecated), and
     /// that machine clients may use the client credentials grant.
-    pub fn with_auth_mode(mut self, authorization_server: bool, registration: bool) -> HealthReport {
+    pub fn with_auth_mode(
+        mut self,
+        authorization_server: bool,
+        registration: Option<ApplicationTypeRule>,
+    ) -> HealthReport {
         let auth = if authorization_server {
+            let setting = match registration {
+                Some(ApplicationTypeRule::Required) => "on",
+                Some(ApplicationTypeRule::Optional) => "legacy",
+                None => "off",
+            };
             let mut auth = serde_json::json!({ "mode": "authorization_server",
-                "registration": if registration { "on" } else { "off" }, "client_credentials": "on" });
-            if registration {
+                "registration": setting, "client_credentials": "on" });
+            if registration.is_some() {
                 auth["deprecated"] = serde_json::json!([REGISTRATION_DEPRECATED]);
             }
             auth
@@ -256,12 +266,16 @@ mod tests {
     fn the_auth_check_names_registration_deprecated_only_while_it_is_on() {
         let cfg = check(&vars(&[("OAUTH_ISSUER", "https://a.example"), ("MKIT_SECRET", SECRET)]));
         let auth = |a, r| serde_json::to_value(HealthReport::new(&cfg, &Probe::Ok, None).with_auth_mode(a, r)).ok();
-        let on = auth(true, true).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        let (on, legacy) = (Some(ApplicationTypeRule::Required), Some(ApplicationTypeRule::Optional));
+        let on = auth(true, on).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
         assert_eq!(on["deprecated"], serde_json::json!([REGISTRATION_DEPRECATED]));
-        assert_eq!(on["client_credentials"], "on");
-        let off = auth(true, false).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        assert_eq!((&on["client_credentials"], &on["registration"]), (&"on".into(), &"on".into()));
+        let legacy = auth(true, legacy).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        assert_eq!((&legacy["registration"], &legacy["deprecated"]), (&"legacy".into(), &on["deprecated"]));
+        let off = auth(true, None).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
         assert!(off.get("deprecated").is_none() && off["registration"] == "off");
-        let rs = auth(false, true).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
+        let rs =
+            auth(false, Some(ApplicationTypeRule::Required)).map(|v| v["checks"]["auth"].clone()).unwrap_or_default();
         assert_eq!(rs, serde_json::json!({ "mode": "resource_server" }));
     }
 

@@ -55,6 +55,10 @@ pub(super) fn validate_on_off(v: &str) -> Result<(), &'static str> {
     }
 }
 
+pub(super) fn validate_registration(v: &str) -> Result<(), &'static str> {
+    ["on", "legacy", "off"].iter().any(|k| v.eq_ignore_ascii_case(k)).then_some(()).ok_or("must be on, legacy or off")
+}
+
 /// `entitlement=price_id` pairs, comma-separated.
 pub(super) fn validate_price_map(v: &str) -> Result<(), &'static str> {
     let pairs = split_list(v);

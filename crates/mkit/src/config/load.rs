@@ -61,7 +61,7 @@ impl Config {
             entitlement_cache_ms: number::<u64>(src, "MKIT_ENTITLEMENT_CACHE_SECONDS") * 1000,
             grace_secs: number::<i64>(src, "MKIT_GRACE_DAYS") * 86_400,
             auth_server: is_on(src, "MKIT_AUTH_SERVER"),
-            auth_registration: is_on(src, "MKIT_AUTH_REGISTRATION"),
+            auth_registration: registration(src),
             auth_claims: list("MKIT_AUTH_CLAIMS"),
             auth_trust_unverified_email: is_on(src, "MKIT_AUTH_TRUST_UNVERIFIED_EMAIL"),
             auth_signin_secs: number::<u64>(src, "MKIT_AUTH_SIGNIN_DAYS") * 86_400,
@@ -116,4 +116,13 @@ fn machine_offer(src: &dyn VarSource) -> Option<crate::billing::x402::MachineOff
         credit_price: number(src, "MKIT_X402_CREDIT_PRICE"),
         facilitator: setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/').to_owned(),
     })
+}
+
+/// `MKIT_AUTH_REGISTRATION` (already validated): `on` holds registrations to MCP 2026-07-28.
+fn registration(src: &dyn VarSource) -> Option<ApplicationTypeRule> {
+    match setting(src, "MKIT_AUTH_REGISTRATION")?.to_ascii_lowercase().as_str() {
+        "on" => Some(ApplicationTypeRule::Required),
+        "legacy" => Some(ApplicationTypeRule::Optional),
+        _ => None,
+    }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::auth::introspection::Introspection;
 use crate::auth::profile::TokenProfile;
+use crate::oauth::client::ApplicationTypeRule;
 
 /// Where configuration values come from: worker vars and secrets in production,
 /// a map in tests.
@@ -129,8 +130,9 @@ pub struct Config {
     pub grace_secs: i64,
     /// `MKIT_AUTH_SERVER`: mKit issues the access tokens it accepts (`crate::oauth`).
     pub auth_server: bool,
-    /// `MKIT_AUTH_REGISTRATION`: Dynamic Client Registration, in authorization-server mode.
-    pub auth_registration: bool,
+    /// `MKIT_AUTH_REGISTRATION`: Dynamic Client Registration in authorization-server mode, and
+    /// whether it requires `application_type`; `None`: off.
+    pub auth_registration: Option<ApplicationTypeRule>,
     /// `MKIT_AUTH_CLAIMS`: upstream ID token claims copied into mKit's access tokens.
     pub auth_claims: Vec<String>,
     /// `MKIT_AUTH_SUBJECT_CLAIM`: the ID token claim that is the user's subject, when mKit is
@@ -346,6 +348,7 @@ mod tests {
         ("leeway", validate_leeway),
         ("bool", validate_bool),
         ("on_off", validate_on_off),
+        ("registration", validate_registration),
         ("price_map", validate_price_map),
         ("stripe_mode", validate_stripe_mode),
         ("stripe_account", validate_stripe_account),
@@ -586,7 +589,12 @@ mod tests {
     #[test]
     fn authorization_server_mode_needs_the_web_client_and_the_resource() {
         let c = Config::load(&good()).expect("ok");
-        assert!(!c.auth_server && c.auth_registration, "off by default; registration on once the mode is");
+        assert!(!c.auth_server, "off by default");
+        assert_eq!(
+            c.auth_registration,
+            Some(ApplicationTypeRule::Required),
+            "on, per MCP 2026-07-28, once the mode is"
+        );
         assert_eq!(c.token_issuer(), "https://auth.example.com/");
         let mut v = good();
         v.insert("MKIT_AUTH_SERVER".into(), "on".into());
@@ -609,7 +617,10 @@ mod tests {
             v.insert(k.into(), val.into());
         }
         let c = Config::load(&v).expect("complete");
-        assert!(c.auth_server && !c.auth_registration);
+        assert!(c.auth_server && c.auth_registration.is_none());
+        v.insert("MKIT_AUTH_REGISTRATION".into(), "legacy".into());
+        assert_eq!(Config::load(&v).ok().and_then(|c| c.auth_registration), Some(ApplicationTypeRule::Optional));
+        v.insert("MKIT_AUTH_REGISTRATION".into(), "off".into());
         assert_eq!(c.auth_subject_claim, "sub", "the default subject");
         v.insert("MKIT_AUTH_SUBJECT_CLAIM".into(), "email".into());
         assert_eq!(Config::load(&v).map(|c| c.auth_subject_claim).ok().as_deref(), Some("email"));

@@ -55,7 +55,7 @@ pub async fn healthz(_req: Request, env: &Env, iso: &Isolate) -> HttpReply {
         StripeMode::Live => "live",
         StripeMode::Test => "test",
     });
-    let (as_mode, registration) = config.as_ref().map_or((false, false), |c| (c.auth_server, c.auth_registration));
+    let (as_mode, registration) = config.as_ref().map_or((false, None), |c| (c.auth_server, c.auth_registration));
     let mut health = HealthReport::new(&report, &db, jwks)
         .with_billing(secret, last_event_at)
         .with_selling(selling, mode)

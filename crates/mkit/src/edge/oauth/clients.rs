@@ -26,9 +26,7 @@ const DOCUMENTS_KEPT: usize = 256;
 
 /// POST /oauth/register.
 pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
-    if !ctx.config.auth_registration {
-        return HttpReply::error(404, "registration_off");
-    }
+    let Some(rule) = ctx.config.auth_registration else { return HttpReply::error(404, "registration_off") };
     if rate_limit::over_registration_limit(ctx.env, &client_address(&req)).await {
         return too_many_registrations();
     }
@@ -45,7 +43,7 @@ pub async fn register(mut req: Request, ctx: &Ctx<'_>) -> HttpReply {
     };
     let Some(id) = random_token(18) else { return store_unavailable() };
     // `mkit_c_`: never the machine clients' `mkit_m_`, which a random `mkit_<id>` could spell.
-    let (client, response) = match from_registration(&body, &format!("mkit_c_{id}"), ctx.now) {
+    let (client, response) = match from_registration(&body, &format!("mkit_c_{id}"), ctx.now, rule) {
         Ok(r) => r,
         Err(e) => return error(&e),
     };

@@ -61,7 +61,7 @@ pub async fn handle(route: OAuthRoute, req: Request, env: &Env, isolate: &Isolat
 fn server_metadata(ctx: &Ctx<'_>) -> HttpReply {
     let scopes = super::mcp::supported_scopes(ctx.isolate, ctx.config);
     let enterprise = !ctx.config.enterprise_idps.is_empty();
-    json(200, &metadata::document(&ctx.issuer, &scopes, ctx.config.auth_registration, enterprise), None)
+    json(200, &metadata::document(&ctx.issuer, &scopes, ctx.config.auth_registration.is_some(), enterprise), None)
         .with_header("Cache-Control", "public, max-age=300")
 }
 
