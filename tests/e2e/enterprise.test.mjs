@@ -5,9 +5,9 @@
 // MKIT_ENTERPRISE_IDPS. The IdPs are oidc-provider (tests/e2e/issuer.mjs with `idJag`): leg 1,
 // RFC 8693 token exchange of an employee's ID token for an ID-JAG (§4). Leg 2, the RFC 7523
 // jwt-bearer grant at mKit's token endpoint (§5), is driven by the official Python SDK's
-// IdentityAssertionOAuthProvider (examples/clients/enterprise_client.py) and, since the TypeScript
-// SDK has no ID-JAG provider, by a client written here from §5, whose token the TypeScript SDK's
-// Client then uses. Then the refusals, each naming the MUST it checks, at the real token endpoint.
+// IdentityAssertionOAuthProvider (examples/clients/enterprise_client.py), by the TypeScript SDK 2.x's
+// CrossAppAccessProvider (both legs by the SDK), and, since the TypeScript SDK 1.x has no ID-JAG
+// provider, by a client written here from §5, whose token 1.x's Client then uses. Then the refusals, each naming the MUST it checks, at the real token endpoint.
 //
 // Three IdPs: "signin" is also OAUTH_ISSUER (its people keep their own sub at mKit), "acme" is an
 // enterprise IdP that is not (its people are "<issuer>#<sub>"), "rogue" is one nobody listed. A
@@ -23,6 +23,7 @@ import { promisify } from "node:util";
 import { SignJWT, generateKeyPair } from "jose";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import * as sdk2 from "@modelcontextprotocol/client";
 import { ROOT, EXAMPLES_BUILD, startWorker, defaultVars, freePort } from "./harness.mjs";
 import { startIssuer, peek, CLIENT_ID, CLIENT_SECRET, ID_JAG_TYPE, ID_JAG_TTL } from "./issuer.mjs";
 
@@ -31,8 +32,9 @@ const EXTENSION = "io.modelcontextprotocol/enterprise-managed-authorization";
 const JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ID_JAG_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag";
 const PYTHONPATH = join(ROOT, ".tools/python");
-const TS_SDK = `@modelcontextprotocol/sdk ${
-  JSON.parse(readFileSync(join(ROOT, "node_modules/@modelcontextprotocol/sdk/package.json"), "utf8")).version}`;
+const version = (pkg) => JSON.parse(readFileSync(join(ROOT, `node_modules/${pkg}/package.json`), "utf8")).version;
+const TS_SDK = `@modelcontextprotocol/sdk ${version("@modelcontextprotocol/sdk")}`;
+const TS_SDK2 = `@modelcontextprotocol/client ${version("@modelcontextprotocol/client")}`;
 let PY_SDK;
 
 let worker;
@@ -253,6 +255,37 @@ test("TypeScript SDK: leg 2 written from §5, then the SDK's Client with mKit's 
   const narrowed = await redeem(await idJag(signin, "alice"), { extra: { scope: "notes" } });
   assert.equal(narrowed.status, 200, JSON.stringify(narrowed.body));
   assert.equal(narrowed.body.scope, "notes");
+});
+
+test("TypeScript SDK 2.x: CrossAppAccessProvider, leg 1 by the SDK's discoverAndRequestJwtAuthGrant at acme, leg 2 " +
+  "by the provider from the 401", async (t) => {
+  t.diagnostic(`TypeScript: ${TS_SDK2}, CrossAppAccessProvider with discoverAndRequestJwtAuthGrant`);
+  const employee = await idToken(acme, "admin-bo");
+  const asked = [];
+  const provider = new sdk2.CrossAppAccessProvider({
+    assertion: async (ctx) => {
+      asked.push(ctx);
+      const grant = await sdk2.discoverAndRequestJwtAuthGrant({ idpUrl: acme.url, audience: ctx.authorizationServerUrl,
+        resource: ctx.resourceUrl, idToken: employee, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, scope: ctx.scope,
+        fetchFn: ctx.fetchFn });
+      return grant.jwtAuthGrant;
+    },
+    clientId: assistant.client_id, clientSecret: assistant.client_secret, clientName: "acme assistant", expectedIssuer: origin,
+  });
+  const client = new sdk2.Client({ name: "enterprise-test", version: "2.0.0" });
+  await client.connect(new sdk2.StreamableHTTPClientTransport(new URL(resource), { authProvider: provider }));
+  try {
+    assert.equal(asked.length, 1, "one ID-JAG for the connection");
+    assert.equal(new URL(asked[0].authorizationServerUrl).origin, origin, "from the 401's protected resource metadata");
+    assert.equal(asked[0].resourceUrl, resource);
+    const me = (await client.callTool({ name: "whoami", arguments: {} })).structuredContent;
+    assert.equal(me.sub, `${acme.url}#admin-bo`, "an IdP other than OAUTH_ISSUER: <issuer>#<sub>");
+    assert.equal(me.client_id, assistant.client_id);
+    assert.ok(me.scopes.includes("mcp"), JSON.stringify(me.scopes));
+    assert.ok(!me.scopes.includes("notes"), "acme's policy drops notes, and nothing at mKit widens it back");
+  } finally {
+    await client.close();
+  }
 });
 
 test("refusals at mKit's token endpoint, each a MUST of the extension §5.1 or RFC 7521 §5.2", async (t) => {
