@@ -4,7 +4,8 @@
 // scripts/clients.mjs (`make client-create`), here writing the worker's local D1. The official SDK
 // clients drive each flow through the examples a seller copies (examples/clients/machine_client.*):
 // the TypeScript SDK's ClientCredentialsProvider and PrivateKeyJwtProvider, the Python SDK's
-// ClientCredentialsOAuthProvider and PrivateKeyJWTOAuthProvider. Then the refusals, each at the
+// ClientCredentialsOAuthProvider and PrivateKeyJWTOAuthProvider; and in process the TypeScript SDK
+// 2.x's own two (@modelcontextprotocol/client). Then the refusals, each at the
 // real token endpoint: a revoked client, a replayed or misaddressed assertion, a wrong secret, a
 // scope not registered. Last, mKit as a resource server only: the same examples get their token
 // from the provider's own client credentials flow. Each test names the SDK and version that drove
@@ -22,6 +23,7 @@ import { SignJWT } from "jose";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import * as sdk2 from "@modelcontextprotocol/client";
 import { ROOT, EXAMPLES_BUILD, startWorker, defaultVars, freePort } from "./harness.mjs";
 import { startIssuer, CLIENT_ID, CLIENT_SECRET } from "./issuer.mjs";
 import { startStack } from "./stack.mjs";
@@ -31,8 +33,9 @@ const EXTENSION = "io.modelcontextprotocol/oauth-client-credentials";
 const ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const EXAMPLES = join(ROOT, "examples/clients");
 const PYTHONPATH = join(ROOT, ".tools/python");
-const TS_SDK = `@modelcontextprotocol/sdk ${
-  JSON.parse(readFileSync(join(ROOT, "node_modules/@modelcontextprotocol/sdk/package.json"), "utf8")).version}`;
+const version = (pkg) => JSON.parse(readFileSync(join(ROOT, `node_modules/${pkg}/package.json`), "utf8")).version;
+const TS_SDK = `@modelcontextprotocol/sdk ${version("@modelcontextprotocol/sdk")}`;
+const TS_SDK2 = `@modelcontextprotocol/client ${version("@modelcontextprotocol/client")}`;
 let PY_SDK;
 
 let worker;
@@ -275,6 +278,36 @@ test("a client whose keys are published at a jwks_uri (http on loopback): both S
   const gone = await withAssertion(await assertion(client, key.privateKey, "ES256"));
   assert.equal(gone.status, 401);
   assert.equal(gone.body.error, "invalid_client");
+});
+
+test("the TypeScript SDK 2.x: ClientCredentialsProvider and PrivateKeyJwtProvider (ES256), each bound to mKit's issuer " +
+  "(SEP-2352), and refused by one that expects another", async (t) => {
+  t.diagnostic(`TypeScript: ${TS_SDK2}, ClientCredentialsProvider and PrivateKeyJwtProvider in process`);
+  const withSecret = await createClient("v2 secret", "mcp");
+  // ES256: 2.4.0 signs a PEM key with RS*, PS*, ES* or HS* only (EdDSA is tested on 1.x and Python above).
+  const ec = ecKey("v2-ec");
+  const withKey = await createClient("v2 key", "mcp", {
+    publicKey: file("v2-ec.pub.pem", ec.publicKey.export({ type: "spki", format: "pem" })) });
+  const connect = async (authProvider) => {
+    const mcp = new sdk2.Client({ name: "machine-test", version: "2.0.0" });
+    await mcp.connect(new sdk2.StreamableHTTPClientTransport(new URL(resource), { authProvider }));
+    try {
+      return (await mcp.callTool({ name: "whoami", arguments: {} })).structuredContent;
+    } finally {
+      await mcp.close();
+    }
+  };
+  const secret = (expectedIssuer) => new sdk2.ClientCredentialsProvider({ clientId: withSecret.client_id,
+    clientSecret: withSecret.client_secret, expectedIssuer });
+  assert.equal((await connect(secret(origin))).sub, withSecret.client_id);
+  const key = new sdk2.PrivateKeyJwtProvider({ clientId: withKey.client_id, algorithm: "ES256", expectedIssuer: origin,
+    privateKey: ec.privateKey.export({ type: "pkcs8", format: "pem" }) });
+  assert.equal((await connect(key)).sub, withKey.client_id);
+  // Credentials registered at another authorization server are never presented to this one.
+  await assert.rejects(connect(secret("https://elsewhere.example")), (e) => {
+    assert.ok(sdk2.AuthorizationServerMismatchError.isInstance(e), `${e.name}: ${e.message}`);
+    return true;
+  });
 });
 
 test("a revoked client is refused at the token endpoint, and neither SDK connects", async (t) => {
