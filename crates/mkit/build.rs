@@ -39,6 +39,7 @@ fn validator(format: &str) -> Option<&'static str> {
         "bool" => "validate_bool",
         "on_off" => "validate_on_off",
         "registration" => "validate_registration",
+        "cdp_key_secret" => "validate_cdp_key_secret",
         "price_map" => "validate_price_map",
         "stripe_mode" => "validate_stripe_mode",
         "stripe_account" => "validate_stripe_account",

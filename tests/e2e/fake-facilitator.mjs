@@ -20,11 +20,21 @@
 // a field is 400 `{ error }`; an exception inside the facilitator (e.g. unregistered network) is
 // 500 `{ error }`, as in the official examples.
 //
+// With `cdp: { keyId, publicKey }` it is Coinbase's CDP facilitator as to authentication: every
+// POST must carry `Authorization: Bearer <JWT>` exactly as `@coinbase/cdp-sdk/auth`'s `generateJwt`
+// (1.57.0, src/auth/utils/jwt.ts) makes it for that request, which `@coinbase/x402`'s
+// `createCdpAuthHeaders` (2.1.0) sends: header { alg ES256|EdDSA, kid, typ JWT, nonce of 16
+// random bytes as hex }, claims { sub = kid, iss "cdp", uris ["POST <host><path>"], iat = nbf,
+// exp = nbf + 120 }, signed by the key. Anything else is 401 with CDP's error object
+// ({ errorType: "unauthorized", errorMessage }, the `Error` schema of the SDK's generated
+// openapi client). `basePath` serves the routes under a path, as CDP's /platform/v2/x402.
+//
 //   const fac = await startFakeFacilitator({ balances: { [payerAddress]: 1_000_000n } });
 //   ...point the worker at fac.url (it POSTs /verify and /settle there)...
 //   fac.settlements[0]; // { nonce, from, to, value, transaction }
 
-import { randomBytes } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
+import { jwtVerify, decodeProtectedHeader } from "jose";
 import { createServer } from "node:http";
 import { x402Facilitator } from "@x402/core/facilitator";
 import { ExactEvmScheme } from "@x402/evm/exact/facilitator";
@@ -267,15 +277,63 @@ function failedSettlement(body) {
 }
 
 /**
+ * A CDP API key as the CDP portal gives its secret, made here: ECDSA as a PKCS#8 PEM, Ed25519 as
+ * base64 of the seed then the public key (the two forms `generateJwt` reads).
+ */
+export function cdpKey(kind) {
+  if (kind === "ES256") {
+    const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
+    return { secret: privateKey.export({ type: "pkcs8", format: "pem" }), publicKey };
+  }
+  const { privateKey, publicKey } = generateKeyPairSync("ed25519");
+  const { d, x } = privateKey.export({ format: "jwk" });
+  return { secret: Buffer.concat([Buffer.from(d, "base64url"), Buffer.from(x, "base64url")]).toString("base64"), publicKey };
+}
+
+/**
+ * Why a CDP facilitator would refuse this request's `Authorization`, or null when it is a JWT
+ * `generateJwt` would make for `POST host + path`, signed by the key (see the header comment).
+ */
+export async function cdpRefusal(authorization, { keyId, publicKey }, host, path) {
+  const token = /^Bearer (\S+)$/.exec(authorization ?? "")?.[1];
+  if (!token) return "no Bearer token";
+  let header;
+  try {
+    header = decodeProtectedHeader(token);
+  } catch {
+    return "not a JWT";
+  }
+  const keys = Object.keys(header).sort().join(",");
+  if (keys !== "alg,kid,nonce,typ") return `header members ${keys}`;
+  if (!["ES256", "EdDSA"].includes(header.alg) || header.typ !== "JWT") return `alg ${header.alg}, typ ${header.typ}`;
+  if (header.kid !== keyId) return "kid is not the key id";
+  if (!/^[0-9a-f]{32}$/.test(header.nonce)) return "nonce is not 16 bytes of hex";
+  let payload;
+  try {
+    ({ payload } = await jwtVerify(token, publicKey, { issuer: "cdp", subject: keyId, algorithms: [header.alg] }));
+  } catch (e) {
+    return `signature or claims: ${e.code ?? e.message}`;
+  }
+  const claims = Object.keys(payload).sort().join(",");
+  if (claims !== "exp,iat,iss,nbf,sub,uris") return `claims ${claims}`;
+  if (payload.iat !== payload.nbf || payload.exp - payload.nbf !== 120) return "not a 120-second token";
+  const uri = `POST ${host}${path}`;
+  if (JSON.stringify(payload.uris) !== JSON.stringify([uri])) return `uris ${JSON.stringify(payload.uris)}, not [${uri}]`;
+  return null;
+}
+
+/**
  * Starts the facilitator on 127.0.0.1 (random port). `balances` maps addresses to atomic USDC
  * amounts (bigint or decimal string). `verifyCount`/`settleCount` count every POST to the path.
  */
-export async function startFakeFacilitator({ network = "eip155:84532", balances = {} } = {}) {
+export async function startFakeFacilitator({ network = "eip155:84532", balances = {}, cdp, basePath = "" } = {}) {
   const chain = createChain({ network, balances });
   const facilitator = new x402Facilitator().register(network, new ExactEvmScheme(chain.signer));
   const requests = [];
   const settlements = [];
   const counts = { verify: 0, settle: 0 };
+  /** The Authorization header of each POST, and why CDP would refuse it (null: accepted). */
+  const authorizations = [];
   let failingSettle = false;
 
   async function settle(body) {
@@ -294,11 +352,18 @@ export async function startFakeFacilitator({ network = "eip155:84532", balances 
   };
 
   async function handle(req, res) {
-    const path = new URL(req.url, "http://fake").pathname;
+    const fullPath = new URL(req.url, "http://fake").pathname;
+    if (!fullPath.startsWith(basePath)) return send(res, 404, { error: `no ${req.method} ${fullPath}` });
+    const path = fullPath.slice(basePath.length);
     const { text, tooLarge } = await readBody(req);
     const body = parseJson(text);
     requests.push({ path, body });
     if (tooLarge) return send(res, 413, { error: `body over ${MAX_BODY} bytes` });
+    if (cdp && req.method === "POST") {
+      const refusal = await cdpRefusal(req.headers.authorization, cdp, req.headers.host, fullPath);
+      authorizations.push({ path, authorization: req.headers.authorization, refusal });
+      if (refusal) return send(res, 401, { errorType: "unauthorized", errorMessage: `fake CDP: ${refusal}` });
+    }
     if (req.method === "GET" && path === "/supported") return send(res, 200, facilitator.getSupported());
     const operation = req.method === "POST" && operations[path];
     if (!operation) return send(res, 404, { error: `no ${req.method} ${path}` });
@@ -321,7 +386,7 @@ export async function startFakeFacilitator({ network = "eip155:84532", balances 
     server.once("error", reject);
     server.listen(0, "127.0.0.1", resolve);
   });
-  const url = `http://127.0.0.1:${server.address().port}`;
+  const url = `http://127.0.0.1:${server.address().port}${basePath}`;
 
   /** Stops listening and drops kept-alive sockets, so the next connection is refused. */
   async function close() {
@@ -335,6 +400,7 @@ export async function startFakeFacilitator({ network = "eip155:84532", balances 
     url,
     requests,
     settlements,
+    authorizations,
     get verifyCount() {
       return counts.verify;
     },

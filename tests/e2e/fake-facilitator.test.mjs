@@ -5,8 +5,9 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { HTTPFacilitatorClient } from "@x402/core/http";
+import { generateJwt } from "@coinbase/cdp-sdk/auth";
 import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { startFakeFacilitator, USDC_BASE_SEPOLIA, FAIL_SETTLE_REASON } from "./fake-facilitator.mjs";
+import { startFakeFacilitator, cdpKey, USDC_BASE_SEPOLIA, FAIL_SETTLE_REASON } from "./fake-facilitator.mjs";
 import { payer } from "./x402-payer.mjs";
 
 const NETWORK = "eip155:84532";
@@ -223,4 +224,48 @@ test("after down() the official client's verify is refused (connection refused)"
     assert.equal(error.cause?.code, "ECONNREFUSED", String(error));
     return true;
   });
+});
+
+test("as CDP: the official client with generateJwt's token (ES256 and Ed25519) is served; no, a foreign or a " +
+  "misaddressed token is 401", async (t) => {
+  const BASE = "/platform/v2/x402";
+  for (const kind of ["ES256", "EdDSA"]) {
+    const key = cdpKey(kind);
+    const keyId = `organizations/test/apiKeys/${kind}`;
+    const cdp = await startFakeFacilitator({ network: NETWORK, cdp: { keyId, publicKey: key.publicKey }, basePath: BASE });
+    try {
+      const host = new URL(cdp.url).host;
+      // What @coinbase/x402's createCdpAuthHeaders does, for this host instead of api.cdp.coinbase.com.
+      const jwt = (path, secret = key.secret, id = keyId) => generateJwt({ apiKeyId: id, apiKeySecret: secret,
+        requestMethod: "POST", requestHost: host, requestPath: `${BASE}/${path}` });
+      const official = new HTTPFacilitatorClient({ url: cdp.url, createAuthHeaders: async () => ({
+        verify: { Authorization: `Bearer ${await jwt("verify")}` }, settle: { Authorization: `Bearer ${await jwt("settle")}` },
+        supported: {} }) });
+      const bob = payer(generatePrivateKey());
+      cdp.fund(bob.address, 10_000n);
+      const payment = await bob.pay(paymentRequired());
+      t.diagnostic(`${kind}: @coinbase/cdp-sdk generateJwt, through @x402/core's HTTPFacilitatorClient`);
+      assert.equal((await official.verify(payment, REQUIREMENTS)).isValid, true);
+      assert.equal((await official.settle(payment, REQUIREMENTS)).success, true);
+      assert.deepEqual(cdp.authorizations.map((a) => [a.path, a.refusal]), [["/verify", null], ["/settle", null]]);
+
+      const post = async (authorization) => {
+        const r = await fetch(`${cdp.url}/verify`, { method: "POST", headers: { "content-type": "application/json",
+          ...(authorization && { authorization }) }, body: "{}" });
+        return { status: r.status, body: await r.json() };
+      };
+      const other = cdpKey(kind);
+      for (const [authorization, why] of [[undefined, /no Bearer token/], [`Bearer ${await jwt("settle")}`, /uris/],
+        [`Bearer ${await jwt("verify", other.secret)}`, /signature/], [`Bearer ${await jwt("verify", key.secret, "k2")}`, /kid/]]) {
+        const r = await post(authorization);
+        assert.equal(r.status, 401, JSON.stringify(r.body));
+        assert.equal(r.body.errorType, "unauthorized");
+        assert.match(r.body.errorMessage, why);
+      }
+      assert.equal((await post(`Bearer ${await jwt("verify")}`)).status, 400, "a good token reaches the body's check");
+      assert.equal(cdp.verifyCount, 2, "a refused token reaches no verification");
+    } finally {
+      await cdp.stop();
+    }
+  }
 });

@@ -5,6 +5,7 @@
 
 #![deny(missing_docs)]
 
+pub mod cdp;
 pub mod counters;
 pub mod credits;
 pub mod event;

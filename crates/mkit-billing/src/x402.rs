@@ -70,6 +70,8 @@ pub struct MachineOffer {
     pub credit_price: u64,
     /// The facilitator's base URL (its `/verify` and `/settle`).
     pub facilitator: String,
+    /// How each request authenticates at the facilitator: a CDP API key's JWT, or nothing.
+    pub facilitator_auth: Option<crate::cdp::FacilitatorAuth>,
 }
 
 impl MachineOffer {

@@ -16,6 +16,7 @@ fn offer() -> MachineOffer {
         pay_to: PAY_TO.into(),
         credit_price: 10_000,
         facilitator: "https://facilitator.example".into(),
+        facilitator_auth: None,
     }
 }
 

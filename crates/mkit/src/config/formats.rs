@@ -115,6 +115,11 @@ pub(super) fn validate_x402_network(v: &str) -> Result<(), &'static str> {
     )
 }
 
+/// `MKIT_X402_CDP_API_KEY_SECRET`: a CDP API key secret in a form `generateJwt` takes.
+pub(super) fn validate_cdp_key_secret(v: &str) -> Result<(), &'static str> {
+    crate::billing::cdp::CdpKey::parse(v).map(|_| ())
+}
+
 /// `MKIT_X402_CREDIT_PRICE`: a positive whole number of the asset's smallest units.
 pub(super) fn validate_atomic_amount(v: &str) -> Result<(), &'static str> {
     match v.parse::<u64>() {

@@ -115,7 +115,22 @@ fn machine_offer(src: &dyn VarSource) -> Option<crate::billing::x402::MachineOff
         network: network(&setting(src, "MKIT_X402_NETWORK")?)?,
         credit_price: number(src, "MKIT_X402_CREDIT_PRICE"),
         facilitator: setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/').to_owned(),
+        facilitator_auth: facilitator_auth(src),
     })
+}
+
+/// `MKIT_X402_CDP_API_KEY_*` (already validated), with the facilitator URL's host and path that
+/// each request's JWT names.
+fn facilitator_auth(src: &dyn VarSource) -> Option<crate::billing::cdp::FacilitatorAuth> {
+    use crate::billing::cdp::{CdpCredentials, CdpKey, FacilitatorAuth};
+    let key = CdpKey::parse(&value(src, "MKIT_X402_CDP_API_KEY_SECRET")?).ok()?;
+    let credentials = CdpCredentials { key_id: value(src, "MKIT_X402_CDP_API_KEY_ID")?, key };
+    let url = mkit_kernel::uri::Uri::parse(setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/'))?;
+    let host = match url.port {
+        Some(p) => format!("{}:{p}", url.host),
+        None => url.host.clone(),
+    };
+    Some(FacilitatorAuth { credentials, host, base_path: url.path().trim_end_matches('/').to_owned() })
 }
 
 /// `MKIT_AUTH_REGISTRATION` (already validated): `on` holds registrations to MCP 2026-07-28.

@@ -211,6 +211,16 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
             }
         }
     }
+    for (name, other) in [
+        ("MKIT_X402_CDP_API_KEY_ID", "MKIT_X402_CDP_API_KEY_SECRET"),
+        ("MKIT_X402_CDP_API_KEY_SECRET", "MKIT_X402_CDP_API_KEY_ID"),
+    ] {
+        if value(src, other).is_some() && value(src, name).is_none() {
+            let reason = "is required with the other half of the CDP API key";
+            errors.push(ConfigError { variable: name, state: VarState::Missing, reason });
+            entries.push((name, VarState::Missing));
+        }
+    }
     features::check(src, needs, &mut entries, &mut errors);
     if is_on(src, "MKIT_AUTH_SERVER") {
         for name in ["MCP_RESOURCE", "MKIT_WEB_CLIENT_ID", "MKIT_WEB_CLIENT_SECRET"] {
@@ -349,6 +359,7 @@ mod tests {
         ("bool", validate_bool),
         ("on_off", validate_on_off),
         ("registration", validate_registration),
+        ("cdp_key_secret", validate_cdp_key_secret),
         ("price_map", validate_price_map),
         ("stripe_mode", validate_stripe_mode),
         ("stripe_account", validate_stripe_account),

@@ -7,6 +7,8 @@ mod billing;
 mod body;
 mod callback;
 mod caller;
+#[cfg(feature = "billing")]
+mod cdp;
 #[cfg(feature = "counters")]
 mod counter_object;
 #[cfg(feature = "counters")]

@@ -64,7 +64,7 @@ impl MachinePayments<'_> {
             Ok(_) => return Err(self.refused(tool, credits, "this payment was already used")),
             Err(_) => return Err(self.refused(tool, credits, UNRECORDED)),
         }
-        let answer = facilitate(&self.offer.facilitator, "verify", payment, &requirements, VERIFY_DEADLINE).await;
+        let answer = facilitate(self.offer, "verify", payment, &requirements, VERIFY_DEADLINE, self.now_secs).await;
         let why = match answer {
             Ok(v) if v.get("isValid") == Some(&Value::Bool(true)) => {
                 return Ok(Verified { key: matched.key, payment: payment.clone(), requirements, credits });
@@ -84,7 +84,7 @@ impl MachinePayments<'_> {
         then: impl FnOnce(&str) -> Vec<Statement>,
     ) -> Result<Value, Refused> {
         let answer =
-            facilitate(&self.offer.facilitator, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE).await;
+            facilitate(self.offer, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE, self.now_secs).await;
         let (how, why, settlement) = match answer {
             Ok(v) if v.get("success") == Some(&Value::Bool(true)) => {
                 let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
@@ -123,21 +123,27 @@ fn reason(answer: &Value, field: &str) -> String {
 }
 
 /// POSTs `{ x402Version, paymentPayload, paymentRequirements }` to the facilitator's `/{path}`, as
-/// `@x402/core`'s `HTTPFacilitatorClient` does; the JSON object it answers. A 4xx answer that
+/// `@x402/core`'s `HTTPFacilitatorClient` does, with a CDP key's JWT where one is set (as
+/// `@coinbase/x402`'s facilitator config adds it); the JSON object it answers. A 4xx answer that
 /// still carries the verdict (`isValid`, `success`) counts as that verdict, as that client reads
 /// it; any other answer is no answer.
 async fn facilitate(
-    base: &str,
+    offer: &MachineOffer,
     path: &str,
     payment: &Value,
     requirements: &Value,
     deadline: Duration,
+    now_secs: i64,
 ) -> Result<Value, super::fetch::FetchError> {
     use super::fetch::FetchError;
     let body =
         json!({ "x402Version": x402::X402_VERSION, "paymentPayload": payment, "paymentRequirements": requirements });
-    let url = format!("{base}/{path}");
-    let headers = vec![("accept", "application/json".to_owned())];
+    let url = format!("{}/{path}", offer.facilitator);
+    let mut headers = vec![("accept", "application/json".to_owned())];
+    if let Some(auth) = &offer.facilitator_auth {
+        headers
+            .push(("authorization", super::cdp::authorization(auth, path, now_secs).await.ok_or(FetchError::Failed)?));
+    }
     let out = Outbound { method: Method::Post, url: &url, headers, body: Some(Body::Json(body.to_string())) };
     let (status, bytes) = send(out, MAX_ANSWER_BYTES, deadline).await?;
     let answer: Value = serde_json::from_slice(&bytes).map_err(|_| FetchError::Status)?;
