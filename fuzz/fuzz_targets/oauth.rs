@@ -6,7 +6,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mkit::oauth::authorize::{check, Approved, AuthorizationRequest};
-use mkit::oauth::client::{check_document_url, from_document, from_registration};
+use mkit::oauth::client::{check_document_url, from_document, from_registration, ApplicationTypeRule};
 use mkit::oauth::redirect;
 use mkit::oauth::store::grant_from_json;
 use mkit::oauth::uri::{is_private, Host, Uri};
@@ -64,10 +64,15 @@ fuzz_target!(|data: &[u8]| {
             assert!(check(&req, &client, "https://mcp.example.com/mcp", &[]).is_err(), "no response_type, no PKCE");
         }
     }
-    if let Ok((client, response)) = from_registration(body.as_bytes(), "mkit_fuzz", 1) {
-        assert_eq!(response["client_id"], "mkit_fuzz");
-        assert_eq!(response["token_endpoint_auth_method"], "none");
-        assert!(client.redirect_uris.iter().all(|r| redirect::check(r).is_ok()));
+    for rule in [ApplicationTypeRule::Required, ApplicationTypeRule::Optional] {
+        if let Ok((client, response)) = from_registration(body.as_bytes(), "mkit_fuzz", 1, rule) {
+            assert_eq!(response["client_id"], "mkit_fuzz");
+            assert_eq!(response["token_endpoint_auth_method"], "none");
+            assert!(client.redirect_uris.iter().all(|r| redirect::check(r).is_ok()));
+            if rule == ApplicationTypeRule::Required {
+                assert!(client.application_type.is_some(), "MCP 2026-07-28: stated, or refused");
+            }
+        }
     }
     if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
         if let Some(a) = Approved::from_json(&v) {

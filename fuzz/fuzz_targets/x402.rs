@@ -15,6 +15,8 @@ fuzz_target!(|data: &[u8]| {
         pay_to: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C".into(),
         credit_price: 10_000,
         facilitator: "https://facilitator.example".into(),
+        facilitator_auth: None,
+        record_in_stripe: false,
     };
     let resource = Resource::tool("mcp.example.com", "search", "Searches.");
     for credits in [1, 3] {
