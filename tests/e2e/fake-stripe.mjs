@@ -178,6 +178,8 @@ export async function startFakeStripe({ port = 0 } = {}) {
     injections: [], // { kind: "fail"|"delay", method, path, times, ... }
     idempotency: new Map(), // key → { fingerprint, status, body }
     meterEvents: new Map(), // identifier → the meter event counted (Stripe dedupes identifiers)
+    paymentIntents: [], // crypto PaymentIntents created (transaction_verification)
+    chain: () => null, // (network, hash) → { to, value } of the USDC transfer, or null
     meterDuplicates: [], // identifiers sent again after being counted
   };
   let base = "";
@@ -191,6 +193,15 @@ export async function startFakeStripe({ port = 0 } = {}) {
     /** Meter events Stripe would count, by identifier; and identifiers it was sent again. */
     meterEvents: state.meterEvents,
     meterDuplicates: state.meterDuplicates,
+    /** Crypto PaymentIntents created, oldest first. */
+    paymentIntents: state.paymentIntents,
+    /**
+     * What Stripe's verification of a crypto transaction sees on chain: `lookup(network, hash)`
+     * answers the USDC transfer `{ to, value }` (value in atomic units) or null.
+     */
+    verifyTransactionsWith(lookup) {
+      state.chain = lookup;
+    },
     requestsTo(method, path) {
       return requests.filter((r) => (method === "*" || r.method === method.toUpperCase()) && matches(path, r.path));
     },
@@ -275,6 +286,7 @@ export async function startFakeStripe({ port = 0 } = {}) {
       state.idempotency.clear();
       state.meterEvents.clear();
       state.meterDuplicates.length = 0;
+      state.paymentIntents.length = 0;
       if (fixtures) {
         state.prices.clear();
         state.subscriptions.length = 0;
@@ -411,6 +423,35 @@ export async function startFakeStripe({ port = 0 } = {}) {
       if (state.meterEvents.has(identifier)) state.meterDuplicates.push(identifier);
       else state.meterEvents.set(identifier, event);
       return { status: 200, body: event };
+    }],
+    // A crypto PaymentIntent recorded from an on-chain payment (Stripe's x402 sample:
+    // stripe-samples/machine-payments x402/server/node-typescript/main.ts, mode
+    // transaction_verification, confirm true). Stripe documents no error code for a transaction it
+    // cannot match; the fake answers Stripe's shape for an invalid parameter, naming the hash.
+    ["POST", "/v1/payment_intents", (rec) => {
+      const b = rec.body;
+      const crypto = b.payment_method_options?.crypto;
+      const verification = crypto?.transaction_verification_options;
+      const param = "payment_method_options[crypto][transaction_verification_options][transaction_hash]";
+      if (!/^[1-9]\d*$/.test(b.amount ?? "")) return stripeError(400, "Invalid positive integer", { param: "amount", code: "parameter_invalid_integer" });
+      if (b.currency !== "usd") return stripeError(400, "Crypto payments are in usd.", { param: "currency", code: "parameter_invalid_string" });
+      if (JSON.stringify(b.payment_method_types) !== JSON.stringify(["crypto"]) || b.payment_method_data?.type !== "crypto"
+        || crypto?.mode !== "transaction_verification" || b.confirm !== "true") {
+        return stripeError(400, "The fake records crypto PaymentIntents in transaction_verification mode only.", { param: "payment_method_options" });
+      }
+      if (!verification?.network || !verification?.transaction_hash) {
+        return stripeError(400, "Missing required param: transaction_verification_options.", { param, code: "parameter_missing" });
+      }
+      const transfer = state.chain(verification.network, verification.transaction_hash);
+      if (!transfer || BigInt(transfer.value) !== BigInt(b.amount) * 10_000n) {
+        return stripeError(400, "No USDC transfer of this amount was found in this transaction.", { param, code: "parameter_invalid_string" });
+      }
+      const pi = { id: rid("pi", 12), object: "payment_intent", amount: Number(b.amount), currency: "usd", status: "succeeded",
+        payment_method_types: ["crypto"], metadata: b.metadata ?? {}, created: now(), livemode: false,
+        payment_method_options: { crypto: { mode: "transaction_verification" } }, deposit_address: transfer.to,
+        transaction_hash: verification.transaction_hash };
+      state.paymentIntents.push(pi);
+      return { status: 200, body: pi };
     }],
     ["POST", "/v1/billing_portal/sessions", (rec) => {
       const b = rec.body;

@@ -265,3 +265,21 @@ test("injected failures, delays and overrides", async () => {
   assert.equal(fake.requests.length, 0);
   assert.equal((await get("/v1/subscriptions?customer=cus_9")).status, 200, "reset drops overrides");
 });
+
+test("crypto PaymentIntents (transaction_verification): stripe-node's call is recorded against the chain; an unknown " +
+  "transaction or another amount is refused", async () => {
+  const hash = `0x${"ab".repeat(32)}`;
+  fake.verifyTransactionsWith((network, h) => (network === "base" && h === hash ? { to: "0xdeposit", value: "30000" } : null));
+  const stripe = new Stripe(KEY, { host: "127.0.0.1", port: fake.port, protocol: "http", apiVersion: "2026-05-27.preview",
+    maxNetworkRetries: 0, telemetry: false });
+  const create = (amount, transaction_hash) => stripe.paymentIntents.create({ amount, currency: "usd", confirm: true,
+    payment_method_data: { type: "crypto" }, payment_method_types: ["crypto"], payment_method_options: { crypto: {
+      mode: "transaction_verification", transaction_verification_options: { network: "base", transaction_hash } } } },
+  { idempotencyKey: `${transaction_hash}-${amount}` });
+  const pi = await create(3, hash);
+  assert.match(pi.id, /^pi_/);
+  assert.deepEqual([pi.status, pi.amount, fake.paymentIntents.length], ["succeeded", 3, 1]);
+  await assert.rejects(create(4, hash), (e) => e.statusCode === 400 && /transaction_hash/.test(e.param));
+  await assert.rejects(create(3, `0x${"cd".repeat(32)}`), (e) => e.statusCode === 400 && e.code === "parameter_invalid_string");
+  assert.equal(fake.paymentIntents.length, 1, "nothing recorded for a refusal");
+});

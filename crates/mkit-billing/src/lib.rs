@@ -15,6 +15,7 @@ pub mod reference;
 pub mod signature;
 pub mod usage;
 pub mod x402;
+pub mod x402_stripe;
 
 /// Why the ledger's store (D1) could not be used. Each carries a stable code for logs and
 /// answers; none carries the store's own message, which could hold data.

@@ -72,6 +72,8 @@ pub struct MachineOffer {
     pub facilitator: String,
     /// How each request authenticates at the facilitator: a CDP API key's JWT, or nothing.
     pub facilitator_auth: Option<crate::cdp::FacilitatorAuth>,
+    /// `MKIT_X402_STRIPE`: settled payments are recorded in Stripe (`crate::x402_stripe`).
+    pub record_in_stripe: bool,
 }
 
 impl MachineOffer {

@@ -17,6 +17,7 @@ fn offer() -> MachineOffer {
         credit_price: 10_000,
         facilitator: "https://facilitator.example".into(),
         facilitator_auth: None,
+        record_in_stripe: false,
     }
 }
 

@@ -116,6 +116,7 @@ fn machine_offer(src: &dyn VarSource) -> Option<crate::billing::x402::MachineOff
         credit_price: number(src, "MKIT_X402_CREDIT_PRICE"),
         facilitator: setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/').to_owned(),
         facilitator_auth: facilitator_auth(src),
+        record_in_stripe: is_on(src, "MKIT_X402_STRIPE"),
     })
 }
 
@@ -125,12 +126,18 @@ fn facilitator_auth(src: &dyn VarSource) -> Option<crate::billing::cdp::Facilita
     use crate::billing::cdp::{CdpCredentials, CdpKey, FacilitatorAuth};
     let key = CdpKey::parse(&value(src, "MKIT_X402_CDP_API_KEY_SECRET")?).ok()?;
     let credentials = CdpCredentials { key_id: value(src, "MKIT_X402_CDP_API_KEY_ID")?, key };
-    let url = mkit_kernel::uri::Uri::parse(setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/'))?;
-    let host = match url.port {
-        Some(p) => format!("{}:{p}", url.host),
-        None => url.host.clone(),
+    // As fetch will request it (WHATWG): the URL with a `/` after it always has a path to keep.
+    let url = format!("{}/", setting(src, "MKIT_X402_FACILITATOR_URL")?.trim_end_matches('/'));
+    let (host, base_path) = match mkit_kernel::uri::Uri::parse(&url) {
+        Some(u) => (u.port.map_or_else(|| u.host.clone(), |p| format!("{}:{p}", u.host)), u.path().to_owned()),
+        // Not in its normal form (validated, so https and a host): as written.
+        None => {
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
+            let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+            (host.to_ascii_lowercase(), format!("/{path}"))
+        }
     };
-    Some(FacilitatorAuth { credentials, host, base_path: url.path().trim_end_matches('/').to_owned() })
+    Some(FacilitatorAuth { credentials, host, base_path: base_path.trim_end_matches('/').to_owned() })
 }
 
 /// `MKIT_AUTH_REGISTRATION` (already validated): `on` holds registrations to MCP 2026-07-28.

@@ -221,6 +221,11 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
             entries.push((name, VarState::Missing));
         }
     }
+    if is_on(src, "MKIT_X402_STRIPE") {
+        if let Some(reason) = x402_stripe_problem(src) {
+            errors.push(ConfigError { variable: "MKIT_X402_STRIPE", state: VarState::Invalid, reason });
+        }
+    }
     features::check(src, needs, &mut entries, &mut errors);
     if is_on(src, "MKIT_AUTH_SERVER") {
         for name in ["MCP_RESOURCE", "MKIT_WEB_CLIENT_ID", "MKIT_WEB_CLIENT_SECRET"] {
@@ -235,6 +240,24 @@ pub fn check_for(src: &dyn VarSource, needs: Needs) -> ConfigReport {
         }
     }
     ConfigReport { entries, errors }
+}
+
+/// Why `MKIT_X402_STRIPE=on` cannot record payments in Stripe with the rest of the settings.
+fn x402_stripe_problem(src: &dyn VarSource) -> Option<&'static str> {
+    use crate::billing::x402_stripe::{cents, stripe_network};
+    if value(src, "MKIT_X402_PAY_TO").is_none() {
+        return Some("is on without MKIT_X402_PAY_TO: set it to your Stripe crypto deposit address on Base");
+    }
+    if value(src, "STRIPE_SECRET_KEY").is_none() {
+        return Some("is on without STRIPE_SECRET_KEY: Stripe records the payments through it");
+    }
+    if setting(src, "MKIT_X402_NETWORK").and_then(|n| stripe_network(&n)).is_none() {
+        return Some("needs MKIT_X402_NETWORK eip155:8453 (Base): Stripe takes deposits on Base, not this network");
+    }
+    if setting(src, "MKIT_X402_CREDIT_PRICE").and_then(|p| cents(p.trim())).is_none() {
+        return Some("needs MKIT_X402_CREDIT_PRICE in whole cents (a multiple of 10000): Stripe records whole cents");
+    }
+    None
 }
 
 /// A variable's value, else its default from the contract.
@@ -325,6 +348,8 @@ pub fn split_scopes(v: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod provider_tests;
+#[cfg(test)]
+mod x402_tests;
 
 #[cfg(test)]
 mod tests {

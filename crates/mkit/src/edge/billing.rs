@@ -171,9 +171,20 @@ pub(super) async fn send_to_stripe(
     idempotency: Option<String>,
     deadline: Duration,
 ) -> Result<(u16, Vec<u8>), FetchError> {
+    send_to_stripe_as(env, secret_key, r, idempotency, deadline, stripe::STRIPE_VERSION).await
+}
+
+/// `send_to_stripe` with another `Stripe-Version` (a preview API's).
+pub(super) async fn send_to_stripe_as(
+    env: &Env,
+    secret_key: &str,
+    r: &ApiRequest,
+    idempotency: Option<String>,
+    deadline: Duration,
+    version: &str,
+) -> Result<(u16, Vec<u8>), FetchError> {
     let url = format!("{}{}", stripe_base(env), r.path);
-    let mut headers =
-        vec![("authorization", format!("Bearer {secret_key}")), ("stripe-version", stripe::STRIPE_VERSION.to_owned())];
+    let mut headers = vec![("authorization", format!("Bearer {secret_key}")), ("stripe-version", version.to_owned())];
     if let Some(key) = idempotency {
         headers.push(("idempotency-key", key));
     }

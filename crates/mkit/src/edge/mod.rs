@@ -52,6 +52,8 @@ mod webcrypto;
 mod webhook;
 #[cfg(feature = "billing")]
 mod x402;
+#[cfg(feature = "billing")]
+mod x402_stripe;
 
 use std::rc::Rc;
 
@@ -100,7 +102,7 @@ pub async fn serve(req: Request, env: Env) -> Result<Response> {
     respond::into_response(answered)
 }
 
-/// Every scheduled run: the metered usage export, then the sweep — free-quota windows over 40
+/// Every scheduled run: the metered usage export and machine payments' Stripe records, then the sweep — free-quota windows over 40
 /// days old, credit reservations left open for an hour (settled), meter rows sent 40 days ago,
 /// and expired authorization-server rows (codes, refresh tokens, families, client assertions' jti).
 pub async fn scheduled(env: Env) {
@@ -125,6 +127,7 @@ async fn housekeeping(env: &Env, config: &crate::config::Config, now: u64) -> Ve
     #[cfg(feature = "billing")]
     {
         meter::export(env, config, now as i64).await;
+        x402_stripe::record(env, config).await;
         statements.push(crate::billing::usage::sweep(now as i64));
         statements.push(crate::billing::credits::settle_stale(now as i64));
         statements.push(crate::billing::meter::sweep(now as i64));

@@ -117,6 +117,29 @@ pub fn meter_event(row: &crate::billing::meter::Pending, customer: &str) -> ApiR
     }
 }
 
+/// A settled machine payment as a crypto PaymentIntent Stripe verifies against the chain (Stripe's
+/// x402 sample's call, `crate::billing::x402_stripe`), sent with `STRIPE_CRYPTO_VERSION`.
+pub fn crypto_payment_intent(row: &crate::billing::x402_stripe::Unrecorded, cents: u64, network: &str) -> ApiRequest {
+    let amount = cents.to_string();
+    ApiRequest {
+        method: "POST",
+        path: "/v1/payment_intents".into(),
+        form: pairs(&[
+            ("amount", &amount),
+            ("currency", "usd"),
+            ("confirm", "true"),
+            ("payment_method_data[type]", "crypto"),
+            ("payment_method_types[0]", "crypto"),
+            ("payment_method_options[crypto][mode]", "transaction_verification"),
+            ("payment_method_options[crypto][transaction_verification_options][network]", network),
+            ("payment_method_options[crypto][transaction_verification_options][transaction_hash]", &row.tx),
+            ("metadata[mkit_payment]", &row.id),
+            ("metadata[mkit_user]", &row.user_sub),
+            ("metadata[mkit_tool]", &row.tool),
+        ]),
+    }
+}
+
 /// Why a Stripe call did not give what the page needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StripeError {
