@@ -224,3 +224,14 @@ export function countersConfig(label) {
   writeFileSync(path, text);
   return path;
 }
+
+/**
+ * One JSON-RPC request to `${url}/mcp` with a bearer token, as a 2025-11-25 client posts it,
+ * outside any SDK (to see a refusal's raw status and body): { status, body } with the body as text.
+ */
+export async function postMcp(url, token, method, params = {}) {
+  const res = await fetch(`${url}/mcp`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
+      "mcp-protocol-version": "2025-11-25", authorization: `Bearer ${token}` } });
+  return { status: res.status, body: await res.text() };
+}

@@ -13,7 +13,7 @@ import { decodeJwt, decodeProtectedHeader } from "jose";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startStack } from "./stack.mjs";
-import { EXAMPLES_BUILD } from "./harness.mjs";
+import { EXAMPLES_BUILD, postMcp } from "./harness.mjs";
 import { startFakeFacilitator, cdpKey } from "./fake-facilitator.mjs";
 import { payer } from "./x402-payer.mjs";
 
@@ -103,11 +103,8 @@ test("half a CDP key, or a secret in neither form, is a configuration error nami
     const stack = await startStack({ name: "x402-cdp-config", script: EXAMPLES_BUILD, vars: { MKIT_X402_PAY_TO: PAY_TO,
       MKIT_X402_NETWORK: NETWORK, MKIT_X402_FACILITATOR_URL: "https://api.cdp.coinbase.com/platform/v2/x402", ...vars } });
     try {
-      const res = await fetch(`${stack.worker.url}/mcp`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1,
-        method: "tools/list" }), headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-11-25", authorization: `Bearer ${await stack.token()}` } });
-      const body = await res.text();
-      assert.equal(res.status, 503, body);
+      const { status, body } = await postMcp(stack.worker.url, await stack.token(), "tools/list");
+      assert.equal(status, 503, body);
       assert.match(body, named);
       assert.doesNotMatch(body, new RegExp(secret));
     } finally {

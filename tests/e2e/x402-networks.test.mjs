@@ -14,7 +14,7 @@ import { getDefaultAsset } from "@x402/evm";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startStack } from "./stack.mjs";
-import { ROOT, EXAMPLES_BUILD } from "./harness.mjs";
+import { ROOT, EXAMPLES_BUILD, postMcp } from "./harness.mjs";
 import { startFakeFacilitator } from "./fake-facilitator.mjs";
 import { payer } from "./x402-payer.mjs";
 import { FORMATS } from "../../scripts/vars.mjs";
@@ -86,11 +86,8 @@ test("a network whose asset is not EIP-3009 USDC is refused at configuration", a
   const stack = await startStack({ name: "x402-megaeth", script: EXAMPLES_BUILD, vars: {
     MKIT_X402_PAY_TO: PAY_TO, MKIT_X402_NETWORK: "eip155:4326", MKIT_X402_FACILITATOR_URL: "https://x402.org/facilitator" } });
   try {
-    const res = await fetch(`${stack.worker.url}/mcp`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1,
-      method: "tools/list" }), headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
-      "mcp-protocol-version": "2025-11-25", authorization: `Bearer ${await stack.token()}` } });
-    const body = await res.text();
-    assert.equal(res.status, 503, body);
+    const { status, body } = await postMcp(stack.worker.url, await stack.token(), "tools/list");
+    assert.equal(status, 503, body);
     assert.match(body, /MKIT_X402_NETWORK: must be a network whose USDC mKit takes/);
     assert.doesNotMatch(body, /eip155:4326/, "names the problem, never the value");
   } finally {

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startStack } from "./stack.mjs";
-import { EXAMPLES_BUILD, d1 } from "./harness.mjs";
+import { EXAMPLES_BUILD, d1, postMcp } from "./harness.mjs";
 import { startFakeFacilitator } from "./fake-facilitator.mjs";
 import { startFakeStripe, assertSameAsStripeNode } from "./fake-stripe.mjs";
 import { payer } from "./x402-payer.mjs";
@@ -125,11 +125,8 @@ test("MKIT_X402_STRIPE on a network Stripe takes no deposits on, or at a fractio
       MKIT_X402_NETWORK: NETWORK, MKIT_X402_FACILITATOR_URL: facilitator.url, MKIT_X402_STRIPE: "on", STRIPE_SECRET_KEY: KEY,
       ...vars } });
     try {
-      const res = await fetch(`${other.worker.url}/mcp`, { method: "POST", body: JSON.stringify({ jsonrpc: "2.0", id: 1,
-        method: "tools/list" }), headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
-        "mcp-protocol-version": "2025-11-25", authorization: `Bearer ${await other.token()}` } });
-      const body = await res.text();
-      assert.equal(res.status, 503, body);
+      const { status, body } = await postMcp(other.worker.url, await other.token(), "tools/list");
+      assert.equal(status, 503, body);
       assert.match(body, why);
     } finally {
       await other.stop();

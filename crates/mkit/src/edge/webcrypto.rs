@@ -24,6 +24,8 @@ extern "C" {
         extractable: bool,
         usages: &Array,
     ) -> Result<Promise, JsValue>;
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = sign, catch)]
+    fn subtle_sign(algorithm: &JsValue, key: &JsValue, data: &Uint8Array) -> Result<Promise, JsValue>;
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
     fn subtle_verify(
         algorithm: &JsValue,
@@ -85,6 +87,18 @@ pub async fn verify(kept: &RefCell<ImportedKeys>, alg: Alg, key: &PublicKey, mes
         Ok(p) => JsFuture::from(p).await.ok().and_then(|v| v.as_bool()).unwrap_or(false),
         Err(_) => false,
     }
+}
+
+/// WebCrypto's signature of `message` by a private key it imports from `format` (`pkcs8`, `jwk`)
+/// with `import` parameters, signing with `algorithm` (both JSON); `None` when it refuses either.
+/// ECDSA's signature is `r || s`, the JWS form.
+#[cfg(feature = "billing")]
+pub async fn sign(format: &str, key: &JsValue, import: &str, algorithm: &str, message: &[u8]) -> Option<Vec<u8>> {
+    let usages = Array::of1(&JsValue::from_str("sign"));
+    let imported = import_key(format, key, &JSON::parse(import).ok()?, false, &usages).ok()?;
+    let k = JsFuture::from(imported).await.ok()?;
+    let promise = subtle_sign(&JSON::parse(algorithm).ok()?, &k, &Uint8Array::from(message)).ok()?;
+    Some(Uint8Array::new(&JsFuture::from(promise).await.ok()?).to_vec())
 }
 
 /// `auth::jws::verified_claims`, with the signature checked by WebCrypto.
