@@ -493,7 +493,8 @@ mod tests {
                 "STRIPE_SECRET_KEY",
                 "MKIT_SECRET",
                 "OAUTH_INTROSPECTION_CLIENT_SECRET",
-                "MKIT_WEB_CLIENT_SECRET"
+                "MKIT_WEB_CLIENT_SECRET",
+                "MKIT_X402_CDP_API_KEY_SECRET"
             ]
         );
     }
