@@ -210,11 +210,11 @@ test("make secrets names the contract's secrets: set, missing (required) or unse
   assert.deepEqual(secretReport(["OTHER"]), { missing: 2, lines: [
     "MISSING  STRIPE_WEBHOOK_SECRET (required)", "unset    STRIPE_SECRET_KEY (optional)",
     "MISSING  MKIT_SECRET (required)", "unset    OAUTH_INTROSPECTION_CLIENT_SECRET (optional)",
-    "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
+    "unset    MKIT_WEB_CLIENT_SECRET (optional)", "unset    MKIT_X402_CDP_API_KEY_SECRET (optional)"] });
   assert.deepEqual(secretReport(["STRIPE_WEBHOOK_SECRET", "STRIPE_SECRET_KEY", "MKIT_SECRET"]), { missing: 0, lines: [
     "set      STRIPE_WEBHOOK_SECRET (required)", "set      STRIPE_SECRET_KEY (optional)",
     "set      MKIT_SECRET (required)", "unset    OAUTH_INTROSPECTION_CLIENT_SECRET (optional)",
-    "unset    MKIT_WEB_CLIENT_SECRET (optional)"] });
+    "unset    MKIT_WEB_CLIENT_SECRET (optional)", "unset    MKIT_X402_CDP_API_KEY_SECRET (optional)"] });
 });
 
 test("wrangler.jsonc validation catches drift between environments", () => {
