@@ -64,7 +64,7 @@ impl MachinePayments<'_> {
             Ok(_) => return Err(self.refused(tool, credits, "this payment was already used")),
             Err(_) => return Err(self.refused(tool, credits, UNRECORDED)),
         }
-        let answer = facilitate(self.offer, "verify", payment, &requirements, VERIFY_DEADLINE, self.now_secs).await;
+        let answer = facilitate(self.offer, "verify", payment, &requirements, VERIFY_DEADLINE).await;
         let why = match answer {
             Ok(v) if v.get("isValid") == Some(&Value::Bool(true)) => {
                 return Ok(Verified { key: matched.key, payment: payment.clone(), requirements, credits });
@@ -83,8 +83,7 @@ impl MachinePayments<'_> {
         paid: &Verified,
         then: impl FnOnce(&str) -> Vec<Statement>,
     ) -> Result<Value, Refused> {
-        let answer =
-            facilitate(self.offer, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE, self.now_secs).await;
+        let answer = facilitate(self.offer, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE).await;
         let (how, why, settlement) = match answer {
             Ok(v) if v.get("success") == Some(&Value::Bool(true)) => {
                 let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
@@ -133,7 +132,6 @@ async fn facilitate(
     payment: &Value,
     requirements: &Value,
     deadline: Duration,
-    now_secs: i64,
 ) -> Result<Value, super::fetch::FetchError> {
     use super::fetch::FetchError;
     let body =
@@ -141,6 +139,9 @@ async fn facilitate(
     let url = format!("{}/{path}", offer.facilitator);
     let mut headers = vec![("accept", "application/json".to_owned())];
     if let Some(auth) = &offer.facilitator_auth {
+        // Signed now, not when the call began: a settle after a long run must not carry a token
+        // that expired during it (it lives 120 s).
+        let now_secs = (worker::Date::now().as_millis() / 1000) as i64;
         headers
             .push(("authorization", super::cdp::authorization(auth, path, now_secs).await.ok_or(FetchError::Failed)?));
     }
