@@ -66,13 +66,14 @@ before(async () => {
   });
   await new Promise((ok) => jwksServer.listen(0, "127.0.0.1", ok));
   facilitator = await startFakeFacilitator({ network: "eip155:84532" });
+  const x402 = { MKIT_X402_PAY_TO: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", MKIT_X402_NETWORK: "eip155:84532",
+    MKIT_X402_FACILITATOR_URL: facilitator.url };
   [rs, as, rc] = await Promise.all([
-    startStack({ name: "round-trips", script: ENTRY, config: limitedConfig("round-trips"), vars: {
-      MKIT_X402_PAY_TO: "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", MKIT_X402_NETWORK: "eip155:84532",
-      MKIT_X402_FACILITATOR_URL: facilitator.url } }),
+    startStack({ name: "round-trips", script: ENTRY, config: limitedConfig("round-trips"), vars: x402 }),
     startStack({ name: "round-trips-as", script: ENTRY, config: limitedConfig("round-trips-as"),
       vars: { MKIT_AUTH_SERVER: "on", MKIT_WEB_CLIENT_ID: CLIENT_ID, MKIT_WEB_CLIENT_SECRET: CLIENT_SECRET } }),
-    startStack({ name: "round-trips-counters", script: ENTRY, config: limitedConfig("round-trips-counters", countersConfig) }),
+    startStack({ name: "round-trips-counters", script: ENTRY, config: limitedConfig("round-trips-counters", countersConfig),
+      vars: x402 }),
   ]);
 });
 after(async () => {
@@ -176,17 +177,7 @@ test("mKit as a resource server: each kind of request, warm", async () => {
   await measure(rs, "metered `tools/call` (`test_metered`)", () => call(rs, token, "test_metered", { units: 2 }), ran);
   assert.equal((await whoami(token)).credits, 8, "the warm-up and the measured call each spent a credit");
 
-  // An agent's machine payment (x402): the offer, then a paid call with a fresh payment each time.
-  const wallet = payer();
-  facilitator.fund(wallet.address, 1_000_000n);
-  const offered = await (await mcp(rs, token, "tools/call", { name: "test_credits", arguments: {},
-    _meta: { "x402/payment": { x402Version: 2 } } })).json();
-  const offer = offered.result.structuredContent;
-  assert.equal(offer.x402Version, 2, JSON.stringify(offered));
-  await measure(rs, "`tools/call` paid per call in x402 (`test_credits`, a machine payment)",
-    async () => mcp(rs, token, "tools/call", { name: "test_credits", arguments: {},
-      _meta: { "x402/payment": await wallet.pay(offer) } }),
-    rpcResult((r, body) => assert.equal(r._meta?.["x402/payment-response"]?.success, true, body)));
+  await measureMachinePayment(rs, token, "`tools/call` paid per call in x402 (`test_credits`, a machine payment)");
   assert.equal((await whoami(token)).credits, 8, "a machine payment spends no credits");
 
   // A 2025 client that can be asked (elicitation) on a deployment with asking tools holds a session.
@@ -307,11 +298,32 @@ test("each caller's counters in their own object (MKIT_COUNTERS): no D1 write on
   await measure(rc, `\`tools/call\` in a free quota (\`test_free_quota\`), ${tag}`, () => call(rc, token, "test_free_quota"), ran, quiet);
   await measure(rc, `\`tools/call\` paid in credits (\`test_credits\`), ${tag}`, () => call(rc, token, "test_credits"), ran, quiet);
   await measure(rc, `metered \`tools/call\` (\`test_metered\`), ${tag}`, () => call(rc, token, "test_metered", { units: 2 }), ran, quiet);
+  const wallet = await measureMachinePayment(rc, token,
+    `\`tools/call\` paid per call in x402 (\`test_credits\`, a machine payment), the payer's claims in their object (\`MKIT_COUNTERS\`)`,
+    quiet);
   assert.equal((await whoami(token)).credits, 8, "the warm-up and the measured call each spent a credit");
   const rows = await d1(rc.worker, `SELECT (SELECT balance FROM credit_balances WHERE user_sub = '${sub}') AS balance,
-    (SELECT COUNT(*) FROM meter_outbox WHERE user_sub = '${sub}') AS usage`);
-  assert.deepEqual(rows, [{ balance: 8, usage: 2 }], "and D1 took both, after the responses");
+    (SELECT COUNT(*) FROM meter_outbox WHERE user_sub = '${sub}') AS usage,
+    (SELECT COUNT(*) FROM machine_payments WHERE payer = '${wallet.address}' AND state = 'settled') AS paid`);
+  assert.deepEqual(rows, [{ balance: 8, usage: 2, paid: 2 }], "and D1 took them all, after the responses");
 });
+
+/**
+ * An agent's machine payment (x402) as row `name`: the offer, then a paid call with a fresh
+ * payment each time (`quiet`: as `measure`); the wallet that paid.
+ */
+async function measureMachinePayment(stack, token, name, quiet) {
+  const wallet = payer();
+  facilitator.fund(wallet.address, 1_000_000n);
+  const offered = await (await mcp(stack, token, "tools/call", { name: "test_credits", arguments: {},
+    _meta: { "x402/payment": { x402Version: 2 } } })).json();
+  const offer = offered.result.structuredContent;
+  assert.equal(offer.x402Version, 2, JSON.stringify(offered));
+  await measure(stack, name, async () => mcp(stack, token, "tools/call", { name: "test_credits", arguments: {},
+    _meta: { "x402/payment": await wallet.pay(offer) } }),
+  rpcResult((r, body) => assert.equal(r._meta?.["x402/payment-response"]?.success, true, body)), quiet);
+  return wallet;
+}
 
 /** A measurement as a table row's counts (D1 replica: queries in a session a replica may answer). */
 function rowOf({ path, total }) {

@@ -8,13 +8,17 @@
 // payment for another resource and an expired one are refused; a facilitator that is down fails
 // closed; a settlement that fails after verify withholds the result; 64 concurrent paid calls
 // settle 64 times, and 8 concurrent copies of one payment run once.
+//
+// tests/e2e/x402-objects.test.mjs runs every case again with MKIT_COUNTERS bound, where each
+// payer's claims live in their own Durable Object and reach D1 after the response.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./stack.mjs";
-import { d1, EXAMPLES_BUILD } from "./harness.mjs";
+import { countersConfig, d1, EXAMPLES_BUILD } from "./harness.mjs";
 import { startFakeFacilitator } from "./fake-facilitator.mjs";
 import { payer } from "./x402-payer.mjs";
 
@@ -22,6 +26,8 @@ const PAY_TO = "0x209693Bc6afc0C5328bA36FaF03C514EF312287C";
 const TOOL = "test_credits";
 const PAYMENT = "x402/payment";
 const RESPONSE = "x402/payment-response";
+/** Set by x402-objects.test.mjs: each payer's claims in their own object (MKIT_COUNTERS). */
+const OBJECTS = process.env.MKIT_E2E_X402_OBJECTS === "1";
 
 let facilitator;
 let stack;
@@ -30,7 +36,8 @@ let sub;
 
 before(async () => {
   facilitator = await startFakeFacilitator({ network: "eip155:84532" });
-  stack = await startStack({ name: "x402", script: EXAMPLES_BUILD, vars: {
+  const name = OBJECTS ? "x402-objects" : "x402";
+  stack = await startStack({ name, script: EXAMPLES_BUILD, config: OBJECTS ? countersConfig(name) : undefined, vars: {
     MKIT_X402_PAY_TO: PAY_TO, MKIT_X402_NETWORK: "eip155:84532", MKIT_X402_FACILITATOR_URL: facilitator.url } });
   agent = await connect(await stack.token());
   sub = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.sub;
@@ -67,7 +74,26 @@ async function offer() {
   return refused.structuredContent;
 }
 
-const rows = (where) => d1(stack.worker, `SELECT state, tx, amount, user_sub, payer FROM machine_payments WHERE ${where}`);
+const ledger = (sql) => d1(stack.worker, sql);
+
+/**
+ * D1's rows for `sql` once `done(rows)` holds. With the payer's object, a claim and its outcome
+ * reach D1 after the response (its write-back a second on), so that is waited out first: a row that
+ * must not be there has had its chance to appear.
+ */
+async function ledgerOnce(sql, done) {
+  if (OBJECTS) await sleep(1500);
+  let found;
+  for (let i = 0; i < 40; i++) {
+    found = await ledger(sql);
+    if (done(found)) return found;
+    await sleep(250);
+  }
+  return found;
+}
+
+const rows = (where, n = 0) => ledgerOnce(`SELECT state, tx, amount, user_sub, payer FROM machine_payments WHERE ${where}`,
+  (r) => r.length === n && r.every((row) => row.state !== "verifying"));
 const logged = (billing) => stack.worker.requestLogs().filter((l) => l.tool === TOOL && l.billing === billing).length;
 
 test("an agent is offered x402, pays, and the tool runs once and settles once", async (t) => {
@@ -100,7 +126,7 @@ test("an agent is offered x402, pays, and the tool runs once and settles once", 
     assert.deepEqual(body.paymentPayload, JSON.parse(JSON.stringify(payment)), "the payment as the agent sent it");
     assert.deepEqual(body.paymentRequirements, required.accepts[0]);
   }
-  const [row] = await rows(`payer = '${w.address}'`);
+  const [row] = await rows(`payer = '${w.address}'`, 1);
   assert.deepEqual(row, { state: "settled", tx: receipt.transaction, amount: "10000", user_sub: sub, payer: w.address });
   const me = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent;
   assert.equal(me.credits, 0, "a machine payment buys the call, not credits");
@@ -117,7 +143,7 @@ test("a replayed payment is refused and runs nothing", async () => {
   assert.equal(replay.isError, true);
   assert.equal(replay.structuredContent.error, "this payment was already used");
   assert.equal(facilitator.settlements.length, settled);
-  assert.equal((await rows(`payer = '${w.address}'`)).length, 1);
+  assert.equal((await rows(`payer = '${w.address}'`, 1)).length, 1);
 });
 
 test("an under-payment is refused, by mKit or by the facilitator's own check", async () => {
@@ -162,8 +188,8 @@ test("a settlement that fails after verify withholds the result and says why", a
     assert.match(withheld.structuredContent.error, /^Settlement failed: /);
     assert.equal(withheld.structuredContent.x402Version, 2);
     assert.equal(withheld._meta[RESPONSE].success, false);
-    const [row] = await rows(`payer = '${w.address}'`);
-    assert.equal(row.state, "failed");
+    const [row] = await rows(`payer = '${w.address}'`, 1);
+    assert.equal(row?.state, "failed");
     assert.equal(logged("x402_unsettled"), 1);
   } finally {
     facilitator.failSettle(false);
@@ -204,8 +230,8 @@ test("64 concurrent paid calls settle 64 times; 8 copies of one payment run once
   assert.equal(results.filter((r) => r.isError !== true).length, 64);
   assert.equal(facilitator.settlements.length, settled + 64);
   assert.equal(new Set(results.map((r) => r._meta[RESPONSE].transaction)).size, 64);
-  const [{ n }] = await d1(stack.worker,
-    `SELECT COUNT(*) AS n FROM machine_payments WHERE payer = '${w.address}' AND state = 'settled'`);
+  const [{ n }] = await ledgerOnce(
+    `SELECT COUNT(*) AS n FROM machine_payments WHERE payer = '${w.address}' AND state = 'settled'`, (r) => r[0].n === 64);
   assert.equal(n, 64);
   const one = await w.pay(required);
   const [refusedBefore, verifiesBefore] = [logged("x402_refused"), facilitator.verifyCount];

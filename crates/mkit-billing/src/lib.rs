@@ -11,6 +11,7 @@ pub mod credits;
 pub mod event;
 pub mod ledger;
 pub mod meter;
+pub mod payer;
 pub mod reference;
 pub mod signature;
 pub mod usage;

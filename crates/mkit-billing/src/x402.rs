@@ -157,6 +157,9 @@ pub struct Matched {
     pub key: String,
     /// The authorization's `from`.
     pub payer: String,
+    /// The authorization's `validBefore` (seconds), where it is a number: past it, the chain
+    /// refuses the authorization, so nothing need remember it was used.
+    pub valid_before: Option<u64>,
 }
 
 /// Checks `payment` (a `PaymentPayload`) against `requirements` and `resource_url`.
@@ -192,7 +195,13 @@ fn key(payment: &Value, requirements: &Value) -> Result<Matched, Mismatch> {
     let field = |f: &str| requirements.get(f).and_then(Value::as_str).unwrap_or_default().to_ascii_lowercase();
     let key =
         format!("{}:{}:{}:{}", field("network"), field("asset"), from.to_ascii_lowercase(), nonce.to_ascii_lowercase());
-    Ok(Matched { key, payer: from.to_owned() })
+    let valid_before = auth.get("validBefore").and_then(Value::as_str).and_then(|v| v.parse().ok());
+    Ok(Matched { key, payer: from.to_owned(), valid_before })
+}
+
+/// The payer a ledger key names (`Matched::key`'s fourth part; the network id holds a colon).
+pub fn payer_of(key: &str) -> &str {
+    key.rsplit(':').nth(1).unwrap_or_default()
 }
 
 // ---- the ledger -----------------------------------------------------------------------------
@@ -295,11 +304,18 @@ pub fn unsettled(key: &str, how: Unsettled, reason: &str, now_secs: i64) -> Stat
 /// Payment `key` settled in `tx` and bought `credits` for `sub`: one batch that records the
 /// settlement and adds the credits to the balance, once.
 pub fn settled_top_up(key: &str, sub: &str, credits: u32, tx: &str, now_secs: i64) -> Vec<Statement> {
+    let mut batch = vec![settled(key, tx, now_secs)];
+    batch.extend(top_up_grant(key, sub, credits, tx, now_secs));
+    batch
+}
+
+/// The grant of a settled top-up (payment `key`, recorded settled earlier in the same batch):
+/// `credits` added to `sub`'s balance, once.
+pub fn top_up_grant(key: &str, sub: &str, credits: u32, tx: &str, now_secs: i64) -> [Statement; 3] {
     let grant = format!("x402:{key}");
     let params =
         vec![text(&grant), text(sub), SqlValue::Int(i64::from(credits)), text(tx), SqlValue::Int(now_secs), text(key)];
-    vec![
-        settled(key, tx, now_secs),
+    [
         Statement { sql: GRANT_SQL, params },
         Statement { sql: APPLY_GRANT_SQL, params: vec![text(&grant)] },
         Statement { sql: MARK_GRANT_SQL, params: vec![text(&grant)] },

@@ -165,3 +165,15 @@ fn a_top_up_adds_its_credits_once_and_only_when_settled() {
         .expect("grant row");
     assert_eq!(granted, ("0xtx".to_owned(), 1));
 }
+
+#[test]
+fn a_matched_payment_names_its_payer_and_how_long_it_may_pay() {
+    let requirements = offer().requirements(3);
+    let matched = check(&payment_for(&requirements, &resource().url), &requirements, &resource().url).expect("ok");
+    assert_eq!(payer_of(&matched.key), PAYER.to_ascii_lowercase(), "the payer's object is found from the key");
+    assert_eq!(matched.valid_before, Some(99));
+    let mut odd = payment_for(&requirements, &resource().url);
+    odd["payload"]["authorization"]["validBefore"] = json!("1e9");
+    let matched = check(&odd, &requirements, &resource().url).expect("still a payment: the facilitator judges it");
+    assert_eq!(matched.valid_before, None);
+}

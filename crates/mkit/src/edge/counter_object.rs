@@ -1,5 +1,6 @@
 //! `McpCounters`: one Durable Object per caller holding that caller's free-quota windows, credit
-//! reservations and metered usage (`billing::counters`), where the operator binds `MKIT_COUNTERS`.
+//! reservations and metered usage (`billing::counters`), where the operator binds `MKIT_COUNTERS`;
+//! the same class, named by a payer, holds that payer's machine payments (`payer_object.rs`).
 //! The object runs one request at a time, so no count passes its limit however many calls race,
 //! and it answers from its own storage: a paid call waits on no D1 write. Its alarm writes what
 //! moved to the D1 ledger, once each (`CallerCounters::flush`), and reads back the balance.
@@ -18,6 +19,7 @@ use worker::{console_log, durable_object, DurableObject, Env, Request, Response,
 use super::d1::batch_rows;
 use super::object_storage::{get_json, put_json};
 use crate::billing::counters::{CallerCounters, Reserve};
+use crate::billing::payer::{PayerPayments, PaymentRow};
 use crate::billing::usage::{counter_row as counter, first_number};
 use crate::billing::StoreError;
 
@@ -28,24 +30,27 @@ const FLUSH_DELAY_MS: u64 = 1_000;
 
 /// What the object keeps: whose counters they are, and the counters.
 #[derive(Serialize, Deserialize, Default)]
-struct Stored {
+pub(super) struct Stored {
     sub: String,
     counters: CallerCounters,
+    /// A payer's object: their machine payments (a caller's object holds none).
+    #[serde(default)]
+    pub(super) payments: PayerPayments,
 }
 
 #[durable_object]
 pub struct McpCounters {
     state: State,
-    env: Env,
-    kept: RefCell<Option<Stored>>,
+    pub(super) env: Env,
+    pub(super) kept: RefCell<Option<Stored>>,
 }
 
 /// What the Worker sends (`counters.rs`).
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Op {
+pub(super) struct Op {
     sub: String,
-    key: String,
+    pub(super) key: String,
     start: i64,
     limit: u32,
     id: String,
@@ -55,6 +60,11 @@ struct Op {
     usage: Option<UsageOp>,
     since: i64,
     balance: bool,
+    /// A payer's object: the payment to claim, or one's outcome.
+    pub(super) row: Option<PaymentRow>,
+    pub(super) outcome: String,
+    pub(super) tx: String,
+    pub(super) reason: String,
 }
 
 #[derive(Deserialize)]
@@ -64,7 +74,7 @@ struct UsageOp {
     value: i64,
 }
 
-fn now_secs() -> i64 {
+pub(super) fn now_secs() -> i64 {
     (worker::Date::now().as_millis() / 1000) as i64
 }
 
@@ -78,10 +88,15 @@ impl DurableObject for McpCounters {
         if op.sub.is_empty() {
             return Response::error("no caller", 400);
         }
+        let path = req.path();
+        if let Some(answer) = self.payment_op(&path, &op).await {
+            self.save().await?;
+            return Response::from_json(&answer);
+        }
         if let Err(e) = self.ready(&op.sub).await {
             return Response::error(e.code(), 503);
         }
-        let answer = match req.path().as_str() {
+        let answer = match path.as_str() {
             "/take" => json!({ "ok": self.with(|c| c.take(&op.key, op.start, op.limit)) }),
             "/give-back" => {
                 self.with(|c| c.give_back(&op.key, op.start));
@@ -127,17 +142,9 @@ impl DurableObject for McpCounters {
             return Response::ok("empty");
         }
         self.with(|c| c.sweep(now_secs()));
-        let planned = self.kept.borrow().as_ref().filter(|k| k.counters.dirty()).map(|k| k.counters.flush(&k.sub));
-        let Some(flush) = planned else {
-            self.save().await?;
-            return Response::ok("clean");
-        };
-        match batch_rows(&self.env, &flush.statements, false).await {
-            Ok(rows) => {
-                let (balance, recorded) = balance_and_recorded(&rows[rows.len().saturating_sub(2)..]);
-                self.with(|c| c.flushed(&flush, balance, &recorded));
-                self.save().await?;
-            }
+        self.with_payments(|p| p.sweep(now_secs()));
+        match self.write_back().await {
+            Ok(()) => self.save().await?,
             Err(e) => {
                 console_log!("{{\"event\":\"counters_flush\",\"error\":\"{}\"}}", e.code());
                 self.state.storage().set_alarm(Duration::from_millis(RETRY_MS)).await?;
@@ -148,13 +155,38 @@ impl DurableObject for McpCounters {
 }
 
 impl McpCounters {
+    /// Writes what moved to D1 in one batch: the payer's payments, then the caller's counters
+    /// (whose last two statements read back the balance).
+    pub(super) async fn write_back(&self) -> std::result::Result<(), StoreError> {
+        let (payments, counters) = {
+            let kept = self.kept.borrow();
+            let Some(k) = kept.as_ref() else { return Ok(()) };
+            let payments = k.payments.dirty().then(|| k.payments.flush());
+            (payments, k.counters.dirty().then(|| k.counters.flush(&k.sub)))
+        };
+        let mut statements = payments.as_ref().map(|p| p.statements.clone()).unwrap_or_default();
+        statements.extend(counters.iter().flat_map(|c| c.statements.iter().cloned()));
+        if statements.is_empty() {
+            return Ok(());
+        }
+        let rows = batch_rows(&self.env, &statements, false).await?;
+        if let Some(flush) = &counters {
+            let (balance, recorded) = balance_and_recorded(&rows[rows.len().saturating_sub(2)..]);
+            self.with(|c| c.flushed(flush, balance, &recorded));
+        }
+        if let Some(flush) = &payments {
+            self.with_payments(|p| p.flushed(flush));
+        }
+        Ok(())
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut CallerCounters) -> T) -> T {
         let mut kept = self.kept.borrow_mut();
         f(&mut kept.get_or_insert_with(Stored::default).counters)
     }
 
     /// The kept counters, from storage the first time.
-    async fn load(&self) -> Option<()> {
+    pub(super) async fn load(&self) -> Option<()> {
         if self.kept.borrow().is_none() {
             let stored: Option<Stored> = get_json(&self.state.storage(), "counters").await;
             let mut kept = self.kept.borrow_mut();
@@ -209,7 +241,9 @@ impl McpCounters {
         let (stored, next) = {
             let kept = self.kept.borrow();
             let Some(k) = kept.as_ref() else { return Ok(()) };
-            (serde_json::to_value(k)?, k.counters.next_alarm(now_secs()))
+            let now = now_secs();
+            let next = [k.counters.next_alarm(now), k.payments.next_alarm(now)].into_iter().flatten().min();
+            (serde_json::to_value(k)?, next)
         };
         put_json(&self.state.storage(), "counters", &stored).await?;
         if let Some(at) = next {

@@ -1,5 +1,6 @@
 //! The caller's `McpCounters` object (`counter_object.rs`) as the paywall's `CounterObject`:
-//! used where the operator binds `MKIT_COUNTERS`, else the paywall counts in D1 as before.
+//! used where the operator binds `MKIT_COUNTERS`, else the paywall counts in D1 as before; and a
+//! payer's, for their machine payments (`payer_object.rs`).
 
 use std::time::Duration;
 
@@ -7,6 +8,7 @@ use futures_util::future::{select, Either};
 use serde_json::{json, Value};
 use worker::{Delay, Env, Headers, Method, Stub};
 
+use crate::billing::payer::{Claim, PaymentRow};
 use crate::billing::StoreError;
 use crate::bindings::Binding;
 use crate::mcp::LocalFuture;
@@ -29,6 +31,37 @@ impl Counters {
         let ns = env.durable_object(name).ok()?;
         let stub = ns.id_from_name(&crate::mac::object_name(name, issuer, sub)).ok()?.get_stub().ok()?;
         Some(Counters { stub, sub: sub.to_owned() })
+    }
+
+    /// The object of payer `payer` (an EVM address, named by a public hash of it) that holds
+    /// their machine payments, if the deployment binds `MKIT_COUNTERS`.
+    pub fn for_payer(env: &Env, payer: &str) -> Option<Counters> {
+        let name = Binding::Counters.name();
+        let ns = env.durable_object(name).ok()?;
+        let payer = payer.to_ascii_lowercase();
+        // "x402" is no issuer (those are https URLs), so no caller's object shares the name.
+        let stub = ns.id_from_name(&crate::mac::object_name(name, "x402", &payer)).ok()?.get_stub().ok()?;
+        Some(Counters { stub, sub: payer })
+    }
+
+    /// Claims payment `row` in its payer's object.
+    pub async fn claim(&self, row: &PaymentRow) -> Result<Claim, StoreError> {
+        match self.call("claim", json!({ "row": row })).await?.get("claim").and_then(Value::as_str) {
+            Some("claimed") => Ok(Claim::Claimed),
+            Some("used") => Ok(Claim::Used),
+            Some("full") => Ok(Claim::Full),
+            _ => Err(StoreError::Rows),
+        }
+    }
+
+    /// Records how payment `key` ended (`settled` in `tx`, `failed` or `unconfirmed` for
+    /// `reason`, or `released`).
+    pub async fn payment_outcome(&self, key: &str, outcome: &str, tx: &str, reason: &str) -> Result<(), StoreError> {
+        let body = json!({ "key": key, "outcome": outcome, "tx": tx, "reason": reason });
+        match self.ok("payment", body).await? {
+            true => Ok(()),
+            false => Err(StoreError::Rows),
+        }
     }
 
     async fn call(&self, op: &str, mut body: Value) -> Result<Value, StoreError> {

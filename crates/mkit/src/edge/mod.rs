@@ -32,6 +32,8 @@ mod meter;
 mod oauth;
 #[cfg(any(feature = "sessions", feature = "tasks", feature = "counters"))]
 mod object_storage;
+#[cfg(feature = "counters")]
+mod payer_object;
 mod platform;
 mod random;
 mod rate_limit;

@@ -1,7 +1,9 @@
-//! Machine payments (x402) on Workers: the offer from `MKIT_X402_*`, the claim of each payment in
-//! D1 before the facilitator is asked (so a replayed or concurrent copy runs nothing), and the
-//! facilitator's `/verify` and `/settle`, each within a deadline. Fails closed: a facilitator
-//! or ledger that cannot answer runs nothing and charges nothing. Feature `billing`.
+//! Machine payments (x402) on Workers: the offer from `MKIT_X402_*`, the claim of each payment
+//! before the facilitator is asked (so a replayed or concurrent copy runs nothing), and the
+//! facilitator's `/verify` and `/settle`, each within a deadline. The claim and the outcome are
+//! kept in the payer's object where `MKIT_COUNTERS` is bound (`payer_object.rs`: no D1 write on
+//! the call's path), else in D1 at the primary. Fails closed: a facilitator or ledger that cannot
+//! answer runs nothing and charges nothing. Feature `billing`.
 
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -9,7 +11,8 @@ use worker::{Env, Method};
 
 use super::d1::{apply_batch, replica_rows};
 use super::fetch::{send, Body, Outbound};
-use crate::billing::x402::{self, MachineOffer, Payment, Resource, Unsettled};
+use crate::billing::x402::{self, MachineOffer, Matched, Payment, Resource, Unsettled};
+use crate::billing::StoreError;
 use crate::config::Config;
 use crate::mcp::context::LocalFuture;
 use crate::mcp::tool::{ToolError, ToolInfo};
@@ -58,10 +61,9 @@ impl MachinePayments<'_> {
         let resource = self.resource(tool);
         let matched =
             x402::check(payment, &requirements, &resource.url).map_err(|m| self.refused(tool, credits, m.reason()))?;
-        let claim = Payment { key: &matched.key, sub: self.sub, tool: tool.name, payer: &matched.payer };
-        match apply_batch(self.env, &[claim.claim(self.offer, credits, self.now_secs)]).await {
-            Ok(changed) if changed.first() == Some(&1) => {}
-            Ok(_) => return Err(self.refused(tool, credits, "this payment was already used")),
+        match self.claim(tool, credits, &matched).await {
+            Ok(true) => {}
+            Ok(false) => return Err(self.refused(tool, credits, "this payment was already used")),
             Err(_) => return Err(self.refused(tool, credits, UNRECORDED)),
         }
         let answer = facilitate(self.offer, "verify", payment, &requirements, VERIFY_DEADLINE).await;
@@ -72,30 +74,62 @@ impl MachinePayments<'_> {
             Ok(v) => format!("the facilitator refused this payment: {}", reason(&v, "invalidReason")),
             Err(_) => "the facilitator cannot be reached now; nothing was charged: try again".to_owned(),
         };
-        let _ = apply_batch(self.env, &[x402::release(&matched.key)]).await;
+        self.record(&matched.key, Outcome::Released).await;
         Err(self.refused(tool, credits, &why))
     }
 
-    /// Settles `paid`; once settled, records it with `then` (the settlement, or a top-up's grant).
-    async fn settle_paid(
-        &self,
-        tool: &ToolInfo,
-        paid: &Verified,
-        then: impl FnOnce(&str) -> Vec<Statement>,
-    ) -> Result<Value, Refused> {
+    /// Claims `matched` for this call: `false` when it was claimed already.
+    async fn claim(&self, tool: &ToolInfo, credits: u32, matched: &Matched) -> Result<bool, StoreError> {
+        let claim = Payment { key: &matched.key, sub: self.sub, tool: tool.name, payer: &matched.payer };
+        match keeper(self.env, &matched.payer) {
+            Keeper::D1 => {
+                let changed = apply_batch(self.env, &[claim.claim(self.offer, credits, self.now_secs)]).await?;
+                Ok(changed.first() == Some(&1))
+            }
+            #[cfg(feature = "counters")]
+            Keeper::Payer(object) => {
+                use crate::price::Priced;
+                let top_up = tool.price().is_some_and(|p| p.buys_credits);
+                match object.claim(&claim.row(self.offer, credits, matched.valid_before, top_up)).await? {
+                    crate::billing::payer::Claim::Claimed => Ok(true),
+                    crate::billing::payer::Claim::Used => Ok(false),
+                    crate::billing::payer::Claim::Full => Err(StoreError::Query),
+                }
+            }
+        }
+    }
+
+    /// Keeps how payment `key` ended. A failure is only logged: the sweep closes what stays open.
+    async fn record(&self, key: &str, outcome: Outcome<'_>) {
+        let kept = match keeper(self.env, x402::payer_of(key)) {
+            Keeper::D1 => apply_batch(self.env, &outcome.statements(key, self.now_secs)).await.map(drop),
+            #[cfg(feature = "counters")]
+            Keeper::Payer(object) => {
+                let (name, tx, why) = outcome.parts();
+                object.payment_outcome(key, name, tx, why).await
+            }
+        };
+        if let Err(e) = kept {
+            worker::console_log!("{{\"event\":\"x402_record\",\"error\":\"{}\"}}", e.code());
+        }
+    }
+
+    /// Settles `paid`; once settled, records it (with the credits it bought, for a top-up).
+    async fn settle_paid(&self, tool: &ToolInfo, paid: &Verified, top_up: bool) -> Result<Value, Refused> {
         let answer = facilitate(self.offer, "settle", &paid.payment, &paid.requirements, SETTLE_DEADLINE).await;
         let (how, why, settlement) = match answer {
             Ok(v) if v.get("success") == Some(&Value::Bool(true)) => {
                 let tx = v.get("transaction").and_then(Value::as_str).unwrap_or_default();
                 // Recorded or not, the payer has paid: the result is theirs. An unrecorded row
                 // stays `verifying`, and the sweep marks it unconfirmed for reconciliation.
-                let _ = apply_batch(self.env, &then(tx)).await;
+                let credits = top_up.then_some((self.sub, paid.credits));
+                self.record(&paid.key, Outcome::Settled { tx, top_up: credits }).await;
                 return Ok(v);
             }
             Ok(v) => (Unsettled::Failed, reason(&v, "errorReason"), Some(v)),
             Err(e) => (Unsettled::Unconfirmed, e.code().to_owned(), None),
         };
-        let _ = apply_batch(self.env, &[x402::unsettled(&paid.key, how, &why, self.now_secs)]).await;
+        self.record(&paid.key, Outcome::Unsettled(how, &why)).await;
         let message = match how {
             Unsettled::Failed => format!("Settlement failed: {why}; the result is withheld"),
             Unsettled::Unconfirmed => {
@@ -103,6 +137,57 @@ impl MachinePayments<'_> {
             }
         };
         Err(Refused { settlement, ..self.refused(tool, paid.credits, &message) })
+    }
+}
+
+/// Where a payer's claims and outcomes are kept.
+enum Keeper {
+    /// D1, at the primary.
+    D1,
+    /// The payer's `McpCounters` object.
+    #[cfg(feature = "counters")]
+    Payer(super::counters::Counters),
+}
+
+/// The payer's object where `MKIT_COUNTERS` is bound and built, else D1.
+#[cfg_attr(not(feature = "counters"), expect(unused_variables))]
+fn keeper(env: &Env, payer: &str) -> Keeper {
+    #[cfg(feature = "counters")]
+    if let Some(object) = super::counters::Counters::for_payer(env, payer) {
+        return Keeper::Payer(object);
+    }
+    Keeper::D1
+}
+
+/// How a claimed payment ended.
+enum Outcome<'a> {
+    /// Settled in `tx`; a top-up's (caller, credits) are granted with it.
+    Settled { tx: &'a str, top_up: Option<(&'a str, u32)> },
+    /// Verified and run, not settled.
+    Unsettled(Unsettled, &'a str),
+    /// Nothing settled: the authorization may pay again.
+    Released,
+}
+
+impl Outcome<'_> {
+    fn statements(&self, key: &str, now: i64) -> Vec<Statement> {
+        match self {
+            Outcome::Settled { tx, top_up: None } => vec![x402::settled(key, tx, now)],
+            Outcome::Settled { tx, top_up: Some((sub, credits)) } => x402::settled_top_up(key, sub, *credits, tx, now),
+            Outcome::Unsettled(how, why) => vec![x402::unsettled(key, *how, why, now)],
+            Outcome::Released => vec![x402::release(key)],
+        }
+    }
+
+    /// The outcome as the payer's object takes it: its name, the transaction and the reason.
+    #[cfg(feature = "counters")]
+    fn parts(&self) -> (&'static str, &str, &str) {
+        match self {
+            Outcome::Settled { tx, .. } => ("settled", tx, ""),
+            Outcome::Unsettled(Unsettled::Failed, why) => ("failed", "", why),
+            Outcome::Unsettled(Unsettled::Unconfirmed, why) => ("unconfirmed", "", why),
+            Outcome::Released => ("released", "", ""),
+        }
     }
 }
 
@@ -170,18 +255,15 @@ impl MachinePay for MachinePayments<'_> {
     }
 
     fn settle<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
-        Box::pin(self.settle_paid(tool, paid, |tx| vec![x402::settled(&paid.key, tx, self.now_secs)]))
+        Box::pin(self.settle_paid(tool, paid, false))
     }
 
     fn top_up<'a>(&'a self, tool: &'a ToolInfo, paid: &'a Verified) -> LocalFuture<'a, Result<Value, Refused>> {
-        let grant = |tx: &str| x402::settled_top_up(&paid.key, self.sub, paid.credits, tx, self.now_secs);
-        Box::pin(self.settle_paid(tool, paid, grant))
+        Box::pin(self.settle_paid(tool, paid, true))
     }
 
     fn release<'a>(&'a self, paid: &'a Verified) -> LocalFuture<'a, ()> {
-        Box::pin(async move {
-            let _ = apply_batch(self.env, &[x402::release(&paid.key)]).await;
-        })
+        Box::pin(self.record(&paid.key, Outcome::Released))
     }
 
     fn paid(&self) -> LocalFuture<'_, Result<MachinePaid, ToolError>> {
