@@ -5,7 +5,8 @@
 //   d1       a D1 query or batch (`D1PreparedStatement` all/first/run/raw, `D1Database`
 //            batch/exec): one round trip to the database's primary
 //   d1_replica  a D1 query or batch in a session a read replica may answer (see markReplicaReads)
-//   do       a Durable Object request (a stub's fetch)
+//   do       a Durable Object request (a stub's fetch); one answered only after the response was
+//            returned was not waited for, and counts in `total` only
 //   fetch    an outbound fetch (the global `fetch`: an issuer, JWKS, Stripe…)
 //   limit    a Rate Limiting binding call (`limit`; answered in the caller's location)
 //   cache    a Cache API call (`match`/`put`/`delete` on `caches.default`; local)
@@ -131,7 +132,16 @@ function countedNamespace(ns) {
   if (!ns) return ns;
   const stub = (s) => new Proxy(s, {
     get(t, p) {
-      if (p === "fetch") return (...args) => { count("do"); return t.fetch(...args); };
+      if (p === "fetch") return (...args) => {
+        count("do");
+        const run = current;
+        const out = t.fetch(...args);
+        // A request answered after the response was returned was not waited for (the Worker left
+        // it to waitUntil): it counts as after the response. Its run's counts wait for it.
+        const answered = out.then(() => { if (run?.path) run.answeredAfter.do += 1; }, () => {});
+        run?.pending.push(answered);
+        return out;
+      };
       return forward(t, p);
     },
   });
@@ -172,7 +182,8 @@ async function report(id) {
   if (!run) return Response.json({ error: "no such request" }, { status: 404 });
   await run.done;
   await Promise.allSettled(run.pending);
-  return Response.json({ path: run.path, total: run.total, overlapped: run.overlapped });
+  const path = { ...run.path, do: run.path.do - run.answeredAfter.do };
+  return Response.json({ path, total: run.total, overlapped: run.overlapped });
 }
 
 export default class extends WorkerEntrypoint {
@@ -180,7 +191,7 @@ export default class extends WorkerEntrypoint {
     const url = new URL(request.url);
     if (url.pathname === "/__io") return report(Number(url.searchParams.get("id")));
     await patchOnce(this.env);
-    const run = { total: zero(), path: null, pending: [], overlapped: false, done: null };
+    const run = { total: zero(), path: null, pending: [], overlapped: false, done: null, answeredAfter: zero() };
     if (current) { current.overlapped = true; run.overlapped = true; }
     const id = nextId++;
     runs.set(id, run);

@@ -2,6 +2,7 @@
 //! used where the operator binds `MKIT_COUNTERS`, else the paywall counts in D1 as before; and a
 //! payer's, for their machine payments (`payer_object.rs`).
 
+use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::future::{select, Either};
@@ -19,7 +20,7 @@ const DEADLINE: Duration = Duration::from_secs(5);
 
 /// One caller's counters object.
 pub struct Counters {
-    stub: Stub,
+    stub: Rc<Stub>,
     sub: String,
 }
 
@@ -30,7 +31,7 @@ impl Counters {
         let name = Binding::Counters.name();
         let ns = env.durable_object(name).ok()?;
         let stub = ns.id_from_name(&crate::mac::object_name(name, issuer, sub)).ok()?.get_stub().ok()?;
-        Some(Counters { stub, sub: sub.to_owned() })
+        Some(Counters { stub: Rc::new(stub), sub: sub.to_owned() })
     }
 
     /// The object of payer `payer` (an EVM address, named by a public hash of it) that holds
@@ -41,7 +42,7 @@ impl Counters {
         let payer = payer.to_ascii_lowercase();
         // "x402" is no issuer (those are https URLs), so no caller's object shares the name.
         let stub = ns.id_from_name(&crate::mac::object_name(name, "x402", &payer)).ok()?.get_stub().ok()?;
-        Some(Counters { stub, sub: payer })
+        Some(Counters { stub: Rc::new(stub), sub: payer })
     }
 
     /// Claims payment `row` in its payer's object.
@@ -64,26 +65,35 @@ impl Counters {
         }
     }
 
-    async fn call(&self, op: &str, mut body: Value) -> Result<Value, StoreError> {
-        body["sub"] = json!(self.sub);
-        let url = format!("https://mkit-object/{op}");
-        let req = super::fetch::new_request(&url, Method::Post, &Headers::new(), Some(&body.to_string()), true)
-            .map_err(|_| StoreError::Statement)?;
-        let exchange = Box::pin(async {
-            let mut resp = self.stub.fetch_with_request(req).await.ok()?;
-            let ok = resp.status_code() == 200;
-            let text = resp.text().await.ok()?;
-            ok.then(|| serde_json::from_str::<Value>(&text).ok()).flatten()
-        });
-        match select(exchange, Box::pin(Delay::from(DEADLINE))).await {
-            Either::Left((Some(answer), _)) => Ok(answer),
-            _ => Err(StoreError::Query),
-        }
+    async fn call(&self, op: &str, body: Value) -> Result<Value, StoreError> {
+        exchange(&self.stub, &self.sub, op, body).await
     }
 
     async fn ok(&self, op: &str, body: Value) -> Result<bool, StoreError> {
-        self.call(op, body).await?.get("ok").and_then(Value::as_bool).ok_or(StoreError::Rows)
+        answered_ok(self.call(op, body).await)
     }
+}
+
+/// One operation `op` on the object behind `stub`, for caller `sub`: its JSON answer.
+async fn exchange(stub: &Stub, sub: &str, op: &str, mut body: Value) -> Result<Value, StoreError> {
+    body["sub"] = json!(sub);
+    let url = format!("https://mkit-object/{op}");
+    let req = super::fetch::new_request(&url, Method::Post, &Headers::new(), Some(&body.to_string()), true)
+        .map_err(|_| StoreError::Statement)?;
+    let exchange = Box::pin(async {
+        let mut resp = stub.fetch_with_request(req).await.ok()?;
+        let ok = resp.status_code() == 200;
+        let text = resp.text().await.ok()?;
+        ok.then(|| serde_json::from_str::<Value>(&text).ok()).flatten()
+    });
+    match select(exchange, Box::pin(Delay::from(DEADLINE))).await {
+        Either::Left((Some(answer), _)) => Ok(answer),
+        _ => Err(StoreError::Query),
+    }
+}
+
+fn answered_ok(answer: Result<Value, StoreError>) -> Result<bool, StoreError> {
+    answer?.get("ok").and_then(Value::as_bool).ok_or(StoreError::Rows)
 }
 
 impl CounterObject for Counters {
@@ -104,6 +114,21 @@ impl CounterObject for Counters {
         debit: Option<&'a str>,
         usage: Option<(&'a str, MeterUsage<'a>)>,
     ) -> LocalFuture<'a, Result<(), StoreError>> {
+        if let (Some(debit), None) = (debit, usage) {
+            // A credit call's settle is not waited for: the run succeeded, and its reservation
+            // already counts against the balance, so the answer can go now. Were the settle lost
+            // with the isolate, the object's sweep settles the reservation an hour on, as it does
+            // for a run that ended mid-way (`CallerCounters::sweep`): the same outcome, later.
+            let (stub, sub, body) = (Rc::clone(&self.stub), self.sub.clone(), json!({ "debit": debit }));
+            super::after_response::defer(async move {
+                for _ in 0..2 {
+                    if answered_ok(exchange(&stub, &sub, "settle", body.clone()).await) == Ok(true) {
+                        return;
+                    }
+                }
+            });
+            return Box::pin(async { Ok(()) });
+        }
         let usage = usage.map(|(id, u)| json!({ "id": id, "event_name": u.event_name, "value": u.value }));
         Box::pin(async move {
             match self.ok("settle", json!({ "debit": debit, "usage": usage })).await? {

@@ -2,6 +2,8 @@
 //! Cache API and the clock. Every handler has one shape: `(Request, &Env, &Isolate) -> HttpReply`,
 //! the isolate being the composition root (`isolate`) built once from the seller's server.
 
+#[cfg(feature = "counters")]
+mod after_response;
 #[cfg(feature = "billing")]
 mod billing;
 mod body;
