@@ -18,7 +18,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { startStack } from "./stack.mjs";
-import { countersConfig, d1, EXAMPLES_BUILD } from "./harness.mjs";
+import { countersConfig, d1, defaultVars, EXAMPLES_BUILD, startWorker } from "./harness.mjs";
 import { startFakeFacilitator } from "./fake-facilitator.mjs";
 import { payer } from "./x402-payer.mjs";
 
@@ -33,17 +33,22 @@ let facilitator;
 let stack;
 let agent;
 let sub;
+let config; // the worker's wrangler configuration (with the objects: MKIT_COUNTERS bound)
+let restarted; // with the objects: the worker started again after the crash case's crash
+const x402Vars = () => ({ MKIT_X402_PAY_TO: PAY_TO, MKIT_X402_NETWORK: "eip155:84532",
+  MKIT_X402_FACILITATOR_URL: facilitator.url });
 
 before(async () => {
   facilitator = await startFakeFacilitator({ network: "eip155:84532" });
   const name = OBJECTS ? "x402-objects" : "x402";
-  stack = await startStack({ name, script: EXAMPLES_BUILD, config: OBJECTS ? countersConfig(name) : undefined, vars: {
-    MKIT_X402_PAY_TO: PAY_TO, MKIT_X402_NETWORK: "eip155:84532", MKIT_X402_FACILITATOR_URL: facilitator.url } });
+  config = OBJECTS ? countersConfig(name) : undefined;
+  stack = await startStack({ name, script: EXAMPLES_BUILD, config, vars: x402Vars() });
   agent = await connect(await stack.token());
   sub = (await agent.callTool({ name: "whoami", arguments: {} })).structuredContent.sub;
 });
 after(async () => {
   await agent?.close();
+  await restarted?.stop();
   await stack?.stop();
   await facilitator?.stop();
 });
@@ -262,6 +267,33 @@ test("a 2026-07-28 request that declares the extension gets the payment_required
   assert.equal(plain.structuredContent.error, "payment_required", "mKit's own refusal for a caller that did not declare");
 });
 
+
+// Next to last: it crashes the worker (the restarted one answers the last case). Only with the objects, where a payment reaches D1 after its answer.
+if (OBJECTS) {
+  test("a crash right after paid calls loses nothing: the payer's object writes them to D1 after a restart", async () => {
+    const w = wallet(3);
+    const required = await offer();
+    const txs = [];
+    for (let i = 0; i < 3; i++) {
+      const paid = await call(await w.pay(required));
+      assert.notEqual(paid.isError, true, JSON.stringify(paid));
+      txs.push(paid._meta[RESPONSE].transaction);
+    }
+    // Killed at once (SIGKILL), as a crash would: whatever the object had not written back waits in it.
+    await stack.worker.crash();
+    restarted = await startWorker({ name: "x402-objects-again", script: EXAMPLES_BUILD, config, port: stack.worker.port,
+      vars: { ...defaultVars(), OAUTH_ISSUER: stack.issuer.url, MCP_RESOURCE: stack.resource, ...x402Vars() },
+      persist: stack.worker.persist, migrate: false });
+    let found = [];
+    for (let i = 0; i < 60 && found.length < 3; i++) {
+      found = await d1(restarted, `SELECT state, tx FROM machine_payments WHERE payer = '${w.address}' AND state = 'settled'`);
+      if (found.length < 3) await sleep(250);
+    }
+    assert.deepEqual(found.map((r) => r.tx).sort(), [...txs].sort(), "each settled payment reached D1, once");
+  });
+}
+
+// Last: the facilitator stays down.
 test("a facilitator that is down fails closed: nothing runs, nothing is charged", async () => {
   const w = wallet();
   const payment = await w.pay(await offer());

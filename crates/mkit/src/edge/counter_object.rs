@@ -89,48 +89,12 @@ impl DurableObject for McpCounters {
             return Response::error("no caller", 400);
         }
         let path = req.path();
-        if let Some(answer) = self.payment_op(&path, &op).await {
-            self.save().await?;
-            return Response::from_json(&answer);
-        }
-        if let Err(e) = self.ready(&op.sub).await {
-            return Response::error(e.code(), 503);
-        }
-        let answer = match path.as_str() {
-            "/take" => json!({ "ok": self.with(|c| c.take(&op.key, op.start, op.limit)) }),
-            "/give-back" => {
-                self.with(|c| c.give_back(&op.key, op.start));
-                json!({ "ok": true })
-            }
-            "/reserve" => match self.reserve(&op).await {
-                Ok(reserved) => json!({ "ok": reserved }),
-                Err(e) => return Response::error(e.code(), 503),
+        let answer = match self.payment_op(&path, &op).await {
+            Some(answer) => answer,
+            None => match self.counter_op(&path, &op).await {
+                Ok(answer) => answer,
+                Err(reply) => return reply,
             },
-            "/settle" => {
-                let kept = self.with(|c| {
-                    op.debit.as_deref().inspect(|d| c.settle(d));
-                    op.usage.as_ref().is_none_or(|u| c.record_usage(&u.id, &u.event_name, u.value, now_secs()))
-                });
-                if !kept {
-                    console_log!("{{\"event\":\"counters\",\"error\":\"outbox_full\"}}");
-                }
-                json!({ "ok": kept })
-            }
-            "/refund" => {
-                self.with(|c| op.debit.as_deref().inspect(|d| c.refund(d)));
-                json!({ "ok": true })
-            }
-            "/standing" => {
-                // A pack paid since the last read shows at once (a replica may answer).
-                if op.balance {
-                    if let Err(e) = self.rebalance(&op.sub, true).await {
-                        return Response::error(e.code(), 503);
-                    }
-                }
-                let (counters, balance) = self.with(|c| (c.usage(op.since), c.available()));
-                json!({ "counters": counters, "balance": balance })
-            }
-            _ => return Response::error("unknown operation", 400),
         };
         self.save().await?;
         Response::from_json(&answer)
@@ -155,6 +119,46 @@ impl DurableObject for McpCounters {
 }
 
 impl McpCounters {
+    /// A caller's counters operation (`counters.rs` sends them): its answer, or the error reply.
+    async fn counter_op(&self, path: &str, op: &Op) -> std::result::Result<Value, Result<Response>> {
+        let unavailable = |e: StoreError| Response::error(e.code(), 503);
+        self.ready(&op.sub).await.map_err(unavailable)?;
+        Ok(match path {
+            "/take" => json!({ "ok": self.with(|c| c.take(&op.key, op.start, op.limit)) }),
+            "/give-back" => {
+                self.with(|c| c.give_back(&op.key, op.start));
+                json!({ "ok": true })
+            }
+            "/reserve" => json!({ "ok": self.reserve(op).await.map_err(unavailable)? }),
+            "/settle" => json!({ "ok": self.settle(op) }),
+            "/refund" => {
+                self.with(|c| op.debit.as_deref().inspect(|d| c.refund(d)));
+                json!({ "ok": true })
+            }
+            "/standing" => {
+                // A pack paid since the last read shows at once (a replica may answer).
+                if op.balance {
+                    self.rebalance(&op.sub, true).await.map_err(unavailable)?;
+                }
+                let (counters, balance) = self.with(|c| (c.usage(op.since), c.available()));
+                json!({ "counters": counters, "balance": balance })
+            }
+            _ => return Err(Response::error("unknown operation", 400)),
+        })
+    }
+
+    /// A finished call's debit settled and its usage recorded; `false` when the outbox is full.
+    fn settle(&self, op: &Op) -> bool {
+        let kept = self.with(|c| {
+            op.debit.as_deref().inspect(|d| c.settle(d));
+            op.usage.as_ref().is_none_or(|u| c.record_usage(&u.id, &u.event_name, u.value, now_secs()))
+        });
+        if !kept {
+            console_log!("{{\"event\":\"counters\",\"error\":\"outbox_full\"}}");
+        }
+        kept
+    }
+
     /// Writes what moved to D1 in one batch: the payer's payments, then the caller's counters
     /// (whose last two statements read back the balance).
     pub(super) async fn write_back(&self) -> std::result::Result<(), StoreError> {
