@@ -127,7 +127,7 @@ pub enum Claim {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PayerPayments {
     held: Vec<Held>,
-    /// Released payments whose `verifying` row D1 may have: deleted at the next flush.
+    /// Released payments, whose `verifying` row D1 may have: deleted at the next flush.
     released: Vec<String>,
 }
 
@@ -150,7 +150,7 @@ impl PayerPayments {
         if self.held.iter().any(|h| h.row.key == row.key) {
             return Claim::Used;
         }
-        if self.held.len() >= MAX_HELD {
+        if self.held.len() + self.released.len() >= MAX_HELD {
             return Claim::Full;
         }
         self.released.retain(|k| *k != row.key);
@@ -188,13 +188,15 @@ impl PayerPayments {
     }
 
     /// Nothing was settled for payment `key`: the claim goes, so the authorization may pay again.
+    /// Its row goes from D1 at the next flush, even one D1 never took: a flush may be carrying it
+    /// while this runs (the object takes requests while it waits on D1), and a delete of no row
+    /// changes nothing.
     pub fn release(&mut self, key: &str) {
         let Some(at) = self.held.iter().position(|h| h.row.key == key && h.state == State::Verifying) else {
             return;
         };
-        if self.held.remove(at).flushed {
-            self.released.push(key.to_owned());
-        }
+        self.held.remove(at);
+        self.released.push(key.to_owned());
     }
 
     /// Whether payment `key` is a top-up (it buys credits).
