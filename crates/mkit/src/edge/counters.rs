@@ -18,7 +18,7 @@ use crate::paywall::{Counted, CounterObject, MeterUsage};
 /// An answer from the caller's object ends within this, or the paid call fails closed.
 const DEADLINE: Duration = Duration::from_secs(5);
 
-/// One caller's counters object.
+/// One account holder's `McpCounters` object: a caller's counters, or a payer's payments.
 pub struct Counters {
     stub: Rc<Stub>,
     sub: String,
@@ -28,21 +28,21 @@ impl Counters {
     /// The object of caller `sub` (named by a public hash of issuer and subject), if the
     /// deployment binds `MKIT_COUNTERS`.
     pub fn for_caller(env: &Env, issuer: &str, sub: &str) -> Option<Counters> {
-        let name = Binding::Counters.name();
-        let ns = env.durable_object(name).ok()?;
-        let stub = ns.id_from_name(&crate::mac::object_name(name, issuer, sub)).ok()?.get_stub().ok()?;
-        Some(Counters { stub: Rc::new(stub), sub: sub.to_owned() })
+        Self::named(env, issuer, sub.to_owned())
     }
 
     /// The object of payer `payer` (an EVM address, named by a public hash of it) that holds
     /// their machine payments, if the deployment binds `MKIT_COUNTERS`.
     pub fn for_payer(env: &Env, payer: &str) -> Option<Counters> {
+        // "x402" is no issuer (those are https URLs), so no caller's object shares the name.
+        Self::named(env, "x402", payer.to_ascii_lowercase())
+    }
+
+    fn named(env: &Env, issuer: &str, sub: String) -> Option<Counters> {
         let name = Binding::Counters.name();
         let ns = env.durable_object(name).ok()?;
-        let payer = payer.to_ascii_lowercase();
-        // "x402" is no issuer (those are https URLs), so no caller's object shares the name.
-        let stub = ns.id_from_name(&crate::mac::object_name(name, "x402", &payer)).ok()?.get_stub().ok()?;
-        Some(Counters { stub: Rc::new(stub), sub: payer })
+        let stub = ns.id_from_name(&crate::mac::object_name(name, issuer, &sub)).ok()?.get_stub().ok()?;
+        Some(Counters { stub: Rc::new(stub), sub })
     }
 
     /// Claims payment `row` in its payer's object.
