@@ -118,6 +118,46 @@ test("a metered call's usage reaches the D1 outbox once, after the response", as
   assert.deepEqual(rows, [{ event_name: "mkit_test_units", value: 3 }]);
 });
 
+/** A 2026-07-28 `tools/call` or `tasks/get` with the Tasks extension declared. */
+async function taskRpc(token, method, params) {
+  const res = await fetch(`${stack.worker.url}/mcp`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json", "mcp-protocol-version": "2026-07-28",
+      "mcp-method": method, "mcp-name": params.name ?? params.taskId, authorization: `Bearer ${token}` },
+    body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params: { ...params, _meta: {
+      "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+      "io.modelcontextprotocol/clientCapabilities": { extensions: { "io.modelcontextprotocol/tasks": {} } } } } }),
+  });
+  return res.json();
+}
+
+test("tasks priced in credits: reserved when created, settled from the tasks object, a failed one refunded", async () => {
+  const { token, sub } = await user("ctr-fay");
+  await send(packPaid(sub, "cs_ctr_fay", 3));
+  const create = (args) => taskRpc(token, "tools/call", { name: "test_credits_task", arguments: { seconds: 2, ...args } });
+  const created = [await create({}), await create({ fail: true }), await create({})];
+  for (const c of created) assert.equal(c.result?.resultType, "task", JSON.stringify(c));
+  const refused = await create({});
+  assert.equal(refused.result?.structuredContent?.error, "payment_required", `the 3 credits are reserved: ${JSON.stringify(refused)}`);
+  const ended = [];
+  for (const { result: { taskId } } of created) {
+    let task;
+    for (let i = 0; i < 60 && !["completed", "failed"].includes(task?.status); i++) {
+      await sleep(250);
+      task = (await taskRpc(token, "tasks/get", { taskId })).result;
+    }
+    ended.push(task.status === "completed" && task.result.isError !== true);
+  }
+  assert.deepEqual(ended, [true, false, true], "two ran, the failing one failed");
+  // The settles ran after their runs (deferred inside the tasks object) and reached D1 once each.
+  const debits = await ledgerOnce(`SELECT state, COUNT(*) AS n FROM credit_debits WHERE user_sub = '${sub}'
+    GROUP BY state ORDER BY state`, (r) => r.some((d) => d.state === "settled" && d.n === 2));
+  assert.deepEqual(debits.filter((d) => d.state === "settled"), [{ state: "settled", n: 2 }]);
+  const balance = await ledgerOnce(`SELECT balance FROM credit_balances WHERE user_sub = '${sub}'`, (r) => r[0]?.balance === 1);
+  assert.deepEqual(balance, [{ balance: 1 }]);
+  assert.equal((await whoami(token)).credits, 1, "the failed task's credit came back");
+});
+
 test("12 distinct callers at once: each caller's object counts exactly their own", { timeout: 150_000 }, async () => {
   const callers = [];
   for (let i = 0; i < 12; i++) {

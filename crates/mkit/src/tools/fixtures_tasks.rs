@@ -7,6 +7,7 @@ use crate::mcp::jsonrpc::{RpcError, INTERNAL_ERROR};
 use crate::mcp::mrtr::{accepted_content, input_required};
 use crate::mcp::tasks::TaskSupport;
 use crate::mcp::{Registry, ToolContext, ToolInfo};
+use crate::price::Priced;
 
 fn text(t: String) -> Result<Value, RpcError> {
     Ok(json!({ "content": [{ "type": "text", "text": t }] }))
@@ -28,6 +29,17 @@ async fn slow_compute(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcEr
     let seconds = args["seconds"].as_f64().unwrap_or(1.0);
     sleep(ctx, seconds).await;
     text(format!("Computed {} after {seconds} seconds", args["label"].as_str().unwrap_or("result")))
+}
+
+/// A task priced in credits (issue #30): sleeps, then answers, or fails when asked (its credits
+/// go back); its settle runs inside the tasks object, where `waitUntil` defers it.
+async fn paid_job(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
+    sleep(ctx, args["seconds"].as_f64().unwrap_or(1.0)).await;
+    let failed = args["fail"].as_bool().unwrap_or(false);
+    Ok(
+        json!({ "content": [{ "type": "text", "text": if failed { "The paid job failed" } else { "The paid job is done" } }],
+        "isError": failed }),
+    )
 }
 
 async fn failing_job(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
@@ -101,6 +113,8 @@ pub fn register(r: &mut Registry) {
     r.raw_tool(task("slow_compute", "Sleeps, then answers", optional), compute, slow_compute);
     r.raw_tool(task("failing_job", "Fails after a second", TaskSupport::Required), object(json!({})), failing_job);
     r.raw_tool(task("protocol_error_job", "Breaks", optional), object(json!({})), protocol_error_job);
+    let paid = object(json!({ "seconds": { "type": "number" }, "fail": { "type": "boolean" } }));
+    r.raw_tool(task("test_credits_task", "One credit a task", TaskSupport::Required).credits(1), paid, paid_job);
     let path = object(json!({ "path": { "type": "string" } }));
     r.raw_tool(task("confirm_delete", "Asks before deleting", optional), path, confirm_delete);
     r.raw_tool(task("multi_input", "Asks two questions at once", optional), object(json!({})), multi_input);
