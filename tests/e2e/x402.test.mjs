@@ -268,6 +268,29 @@ test("a 2026-07-28 request that declares the extension gets the payment_required
 });
 
 
+if (OBJECTS) {
+  test("a payment claimed in D1 before the binding was added is refused by the payer's object", async () => {
+    const w = wallet(1);
+    const required = await offer();
+    const payment = await w.pay(required);
+    const { network, asset } = required.accepts[0];
+    const key = [network, asset, w.address, payment.payload.authorization.nonce].join(":").toLowerCase();
+    // As a version counting in D1 claims it (x402::Payment::claim), mid-call when the binding came.
+    const now = Math.floor(Date.now() / 1000);
+    await d1(stack.worker, `INSERT INTO machine_payments (id, user_sub, tool, network, asset, amount, pay_to, payer,
+      state, created_at, updated_at) VALUES ('${key}', '${sub}', '${TOOL}', '${network}', '${asset}', '10000',
+      '${PAY_TO}', '${w.address}', 'verifying', ${now}, ${now})`);
+    const verifies = facilitator.requests.filter((r) => r.path === "/verify").length;
+    const replay = await call(payment);
+    assert.equal(replay.isError, true, JSON.stringify(replay));
+    assert.match(replay.structuredContent.error, /already used/);
+    assert.equal(facilitator.requests.filter((r) => r.path === "/verify").length, verifies, "the facilitator was not asked");
+    // The payer's next payment runs: the object read D1 once and goes on.
+    const paid = await call(await w.pay(required));
+    assert.notEqual(paid.isError, true, JSON.stringify(paid));
+  });
+}
+
 // Next to last: it crashes the worker (the restarted one answers the last case). Only with the objects, where a payment reaches D1 after its answer.
 if (OBJECTS) {
   test("a crash right after paid calls loses nothing: the payer's object writes them to D1 after a restart", async () => {

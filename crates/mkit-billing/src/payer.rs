@@ -8,6 +8,9 @@
 //! settled payment for `SETTLED_HOLD_SECS` (from then on the facilitator's `/verify` refuses it,
 //! reading the nonce's state on chain, as `@x402/evm`'s `exact` facilitator does), any other until
 //! its authorization's `validBefore` has passed, at most `MAX_HOLD_SECS`.
+//!
+//! A payment claimed in D1 before the object served its payer (the deployment counted in D1 until
+//! `MKIT_COUNTERS` was bound) is read in at the object's first claim (`payer_import.rs`).
 
 use serde::{Deserialize, Serialize};
 
@@ -129,6 +132,12 @@ pub struct PayerPayments {
     held: Vec<Held>,
     /// Released payments, whose `verifying` row D1 may have: deleted at the next flush.
     released: Vec<String>,
+    /// Payments D1 held when they were read in, each refused until a copy could no longer run.
+    #[serde(default)]
+    known: Vec<import::Known>,
+    /// The key prefixes (`network:asset:payer:`) whose D1 claims were read in.
+    #[serde(default)]
+    imported: Vec<String>,
 }
 
 /// A flush: the D1 statements, then what they carried (to mark done once D1 answers).
@@ -147,10 +156,10 @@ impl PayerPayments {
 
     /// Claims `row`'s payment, once.
     pub fn claim(&mut self, row: PaymentRow, now: i64) -> Claim {
-        if self.held.iter().any(|h| h.row.key == row.key) {
+        if self.held.iter().any(|h| h.row.key == row.key) || self.known_now(&row.key, now) {
             return Claim::Used;
         }
-        if self.held.len() + self.released.len() >= MAX_HELD {
+        if self.held.len() + self.released.len() + self.known.len() >= MAX_HELD {
             return Claim::Full;
         }
         self.released.retain(|k| *k != row.key);
@@ -238,6 +247,7 @@ impl PayerPayments {
             (h.state, h.reason, h.updated_at, h.flushed) = (State::Unconfirmed, Some("abandoned".into()), now, false);
         }
         self.held.retain(|h| !h.flushed || h.hold_until() >= now);
+        self.known.retain(|k| k.until >= now);
     }
 
     /// When the object should next wake: now when anything waits for D1, else when the next
@@ -247,7 +257,8 @@ impl PayerPayments {
             return Some(now);
         }
         let stale = |h: &Held| (h.state == State::Verifying).then_some(h.created_at + STALE_SECS + 1);
-        self.held.iter().map(|h| stale(h).unwrap_or_else(|| h.hold_until().saturating_add(1))).min()
+        let held = self.held.iter().map(|h| stale(h).unwrap_or_else(|| h.hold_until().saturating_add(1)));
+        held.chain(self.known.iter().map(|k| k.until.saturating_add(1))).min()
     }
 
     /// How many payments are held.
@@ -303,6 +314,9 @@ VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
 ON CONFLICT (id) DO UPDATE SET state = excluded.state, reason = excluded.reason, tx = excluded.tx, updated_at = excluded.updated_at \
  WHERE excluded.state <> 'verifying' AND (machine_payments.state = 'verifying' \
    OR (machine_payments.state = 'unconfirmed' AND machine_payments.reason = 'abandoned'))";
+
+#[path = "payer_import.rs"]
+mod import;
 
 #[cfg(test)]
 #[path = "payer_tests.rs"]

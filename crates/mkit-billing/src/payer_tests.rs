@@ -202,3 +202,64 @@ fn the_alarm_wakes_for_d1_then_for_a_stale_claim() {
     p.flushed(&p.flush());
     assert_eq!(p.next_alarm(NOW), Some(NOW + STALE_SECS + 1));
 }
+
+/// `import_read(key)` run on SQLite, its rows as D1 answers them (JSON objects).
+fn d1_claims(c: &Connection, p: &PayerPayments, key: &str) -> Option<Vec<serde_json::Value>> {
+    let read = p.import_read(key, NOW)?;
+    let mut q = c.prepare(read.sql).expect("prepare");
+    let rows = q.query_map(rusqlite::params_from_iter(mkit_kernel::sql::sqlite_values(&read.params)), |r| {
+        Ok(serde_json::json!({ "id": r.get::<_, String>(0)?, "state": r.get::<_, String>(1)?,
+            "created_at": r.get::<_, i64>(2)?, "updated_at": r.get::<_, i64>(3)? }))
+    });
+    Some(rows.expect("query").map(|r| r.expect("row")).collect())
+}
+
+/// Payment `nonce` claimed the D1 way (before the object existed), at `at`.
+fn claimed_in_d1(c: &mut Connection, nonce: u8, payer: &str, at: i64) -> String {
+    let key = format!("eip155:84532:usdc:{}:{nonce:064x}", payer.to_ascii_lowercase());
+    let payment = Payment { key: &key, sub: "user_1", tool: "search", payer };
+    run_batch(c, &[payment.claim(&offer(), 3, at)]);
+    key
+}
+
+#[test]
+fn claims_d1_held_before_the_object_are_read_in_once_and_refused() {
+    let mut c = test_db();
+    let open = claimed_in_d1(&mut c, 1, PAYER, NOW - 5);
+    let settled = claimed_in_d1(&mut c, 2, PAYER, NOW - 100);
+    run_batch(&mut c, &[x402::settled(&settled, "0xabc", NOW - 90)]);
+    let old = claimed_in_d1(&mut c, 3, PAYER, NOW - 5_000);
+    run_batch(&mut c, &[x402::settled(&old, "0xdef", NOW - 4_990)]);
+    let failed = claimed_in_d1(&mut c, 4, PAYER, NOW - 86_400);
+    run_batch(&mut c, &[x402::unsettled(&failed, Unsettled::Failed, "insufficient_funds", NOW - 86_390)]);
+    let released = claimed_in_d1(&mut c, 5, PAYER, NOW - 5);
+    run_batch(&mut c, &[x402::release(&released)]);
+    let other = claimed_in_d1(&mut c, 6, "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", NOW - 5);
+
+    let mut p = PayerPayments::default();
+    let rows = d1_claims(&c, &p, &row(9, false).key).expect("nothing read in yet");
+    let mut ids: Vec<&str> = rows.iter().filter_map(|r| r["id"].as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, [open.as_str(), settled.as_str(), failed.as_str()], "this payer's, while a copy could run");
+    p.import(&row(9, false).key, &rows, NOW);
+    assert!(d1_claims(&c, &p, &row(9, false).key).is_none(), "read in once");
+    let claim = |p: &mut PayerPayments, key: &str| {
+        let mut r = row(0, false);
+        r.key = key.to_owned();
+        p.claim(r, NOW)
+    };
+    assert_eq!(claim(&mut p, &open), Claim::Used, "claimed in D1 a moment ago, maybe still running");
+    assert_eq!(claim(&mut p, &settled), Claim::Used, "settled within the hold");
+    assert_eq!(claim(&mut p, &failed), Claim::Used, "failed: kept, its validBefore unknown");
+    assert_eq!(claim(&mut p, &old), Claim::Claimed, "settled long ago: the chain refuses a copy");
+    assert_eq!(claim(&mut p, &released), Claim::Claimed, "released: nothing was paid");
+    assert_eq!(claim(&mut p, &other), Claim::Claimed, "another payer's object holds that one");
+    // What was read in is never written back, and is forgotten when its hold ends.
+    assert!(p.flush().statements.iter().all(|s| !matches!(&s.params[0], SqlValue::Text(k) if *k == open)));
+    assert_eq!(p.next_alarm(NOW), Some(NOW), "the object's own claims wait for D1");
+    p.flushed(&p.flush());
+    p.sweep(NOW + SETTLED_HOLD_SECS);
+    assert_eq!(claim(&mut p, &settled), Claim::Claimed, "its settled hold has passed");
+    p.sweep(NOW + MAX_HOLD_SECS);
+    assert_eq!(claim(&mut p, &open), Claim::Claimed, "the longest hold has passed");
+}

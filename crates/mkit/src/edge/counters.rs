@@ -51,6 +51,7 @@ impl Counters {
             Some("claimed") => Ok(Claim::Claimed),
             Some("used") => Ok(Claim::Used),
             Some("full") => Ok(Claim::Full),
+            Some("unavailable") => Err(StoreError::Query),
             _ => Err(StoreError::Rows),
         }
     }

@@ -1,12 +1,14 @@
 //! A payer's machine payments (x402) in an `McpCounters` object named by the payer
 //! (`billing::payer`): the claim before the facilitator is asked, and the outcome after, each
 //! answered from the object's own storage; its alarm writes them to `machine_payments`. A settled
-//! top-up is written at once, so the credits it bought count on the caller's next call.
+//! top-up is written at once, so the credits it bought count on the caller's next call. The
+//! object's first claim reads in the payer's claims D1 already holds (once, at the primary).
 
 use serde_json::{json, Value};
 use worker::console_log;
 
 use super::counter_object::{now_secs, McpCounters, Op};
+use super::d1::batch_rows;
 use crate::billing::payer::{Claim, PayerPayments};
 use crate::billing::x402::Unsettled;
 
@@ -22,6 +24,9 @@ impl McpCounters {
             "/claim" => {
                 self.load().await;
                 let Some(row) = op.row.clone() else { return Some(json!({ "claim": "invalid" })) };
+                if self.import(&row.key).await.is_err() {
+                    return Some(json!({ "claim": "unavailable" }));
+                }
                 let claim = match self.with_payments(|p| p.claim(row, now_secs())) {
                     Claim::Claimed => "claimed",
                     Claim::Used => "used",
@@ -35,6 +40,14 @@ impl McpCounters {
             }
             _ => None,
         }
+    }
+
+    /// Reads in the claims D1 holds under `key`'s prefix, the first time (fails closed).
+    async fn import(&self, key: &str) -> Result<(), crate::billing::StoreError> {
+        let Some(read) = self.with_payments(|p| p.import_read(key, now_secs())) else { return Ok(()) };
+        let rows = batch_rows(&self.env, &[read], false).await?;
+        self.with_payments(|p| p.import(key, rows.first().map_or(&[][..], Vec::as_slice), now_secs()));
+        Ok(())
     }
 
     /// Records how payment `op.key` ended; a settled top-up reaches D1 before the answer.
