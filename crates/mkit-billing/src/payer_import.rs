@@ -36,12 +36,14 @@ impl PayerPayments {
         self.known.iter().any(|k| k.key == key && k.until >= now)
     }
 
+    /// `key`'s prefix, unless its D1 claims were read in.
+    fn unread<'k>(&self, key: &'k str) -> Option<&'k str> {
+        prefix(key).filter(|prefix| !self.imported.iter().any(|p| p == prefix))
+    }
+
     /// The read that brings in D1's claims under `key`'s prefix, unless they were read in.
     pub fn import_read(&self, key: &str, now: i64) -> Option<Statement> {
-        let prefix = prefix(key)?;
-        if self.imported.iter().any(|p| p == prefix) {
-            return None;
-        }
+        let prefix = self.unread(key)?;
         // ';' follows ':' in every collation SQLite uses for text: the range is the prefix.
         let end = format!("{};", &prefix[..prefix.len() - 1]);
         let params = vec![
@@ -56,16 +58,13 @@ impl PayerPayments {
 
     /// Takes in `rows`, `import_read(key)`'s answer: each refused while a copy could run.
     pub fn import(&mut self, key: &str, rows: &[Value], now: i64) {
-        let Some(prefix) = prefix(key) else { return };
-        if self.imported.iter().any(|p| p == prefix) {
-            return;
-        }
-        for row in rows.iter().take(MAX_IMPORTED) {
-            let Some(known) = known(row).filter(|k| k.until >= now) else { continue };
-            if !self.known.iter().any(|k| k.key == known.key) && !self.held.iter().any(|h| h.row.key == known.key) {
-                self.known.push(known);
-            }
-        }
+        let Some(prefix) = self.unread(key) else { return };
+        // D1's ids are unique and each prefix is read once, so only the object's own claims
+        // (flushed before any read-in, by an object older than it) can repeat one.
+        let rows = rows.iter().take(MAX_IMPORTED).filter_map(known);
+        let fresh: Vec<Known> =
+            rows.filter(|k| k.until >= now && !self.held.iter().any(|h| h.row.key == k.key)).collect();
+        self.known.extend(fresh);
         self.imported.push(prefix.to_owned());
     }
 }

@@ -235,6 +235,8 @@ fn claims_d1_held_before_the_object_are_read_in_once_and_refused() {
     let released = claimed_in_d1(&mut c, 5, PAYER, NOW - 5);
     run_batch(&mut c, &[x402::release(&released)]);
     let other = claimed_in_d1(&mut c, 6, "0x209693Bc6afc0C5328bA36FaF03C514EF312287C", NOW - 5);
+    // A payer whose keys sort after this one's: the range ends where the prefix does.
+    let after = claimed_in_d1(&mut c, 7, "0xfFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF", NOW - 5);
 
     let mut p = PayerPayments::default();
     let rows = d1_claims(&c, &p, &row(9, false).key).expect("nothing read in yet");
@@ -254,6 +256,7 @@ fn claims_d1_held_before_the_object_are_read_in_once_and_refused() {
     assert_eq!(claim(&mut p, &old), Claim::Claimed, "settled long ago: the chain refuses a copy");
     assert_eq!(claim(&mut p, &released), Claim::Claimed, "released: nothing was paid");
     assert_eq!(claim(&mut p, &other), Claim::Claimed, "another payer's object holds that one");
+    assert_eq!(claim(&mut p, &after), Claim::Claimed);
     // What was read in is never written back, and is forgotten when its hold ends.
     assert!(p.flush().statements.iter().all(|s| !matches!(&s.params[0], SqlValue::Text(k) if *k == open)));
     assert_eq!(p.next_alarm(NOW), Some(NOW), "the object's own claims wait for D1");

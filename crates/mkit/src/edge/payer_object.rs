@@ -44,9 +44,10 @@ impl McpCounters {
 
     /// Reads in the claims D1 holds under `key`'s prefix, the first time (fails closed).
     async fn import(&self, key: &str) -> Result<(), crate::billing::StoreError> {
-        let Some(read) = self.with_payments(|p| p.import_read(key, now_secs())) else { return Ok(()) };
+        let now = now_secs();
+        let Some(read) = self.with_payments(|p| p.import_read(key, now)) else { return Ok(()) };
         let rows = batch_rows(&self.env, &[read], false).await?;
-        self.with_payments(|p| p.import(key, rows.first().map_or(&[][..], Vec::as_slice), now_secs()));
+        self.with_payments(|p| p.import(key, rows.first().map_or(&[][..], Vec::as_slice), now));
         Ok(())
     }
 

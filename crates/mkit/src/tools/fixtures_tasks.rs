@@ -36,10 +36,8 @@ async fn slow_compute(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcEr
 async fn paid_job(ctx: &ToolContext<'_>, args: Value) -> Result<Value, RpcError> {
     sleep(ctx, args["seconds"].as_f64().unwrap_or(1.0)).await;
     let failed = args["fail"].as_bool().unwrap_or(false);
-    Ok(
-        json!({ "content": [{ "type": "text", "text": if failed { "The paid job failed" } else { "The paid job is done" } }],
-        "isError": failed }),
-    )
+    let said = if failed { "The paid job failed" } else { "The paid job is done" };
+    Ok(json!({ "content": [{ "type": "text", "text": said }], "isError": failed }))
 }
 
 async fn failing_job(ctx: &ToolContext<'_>, _: Value) -> Result<Value, RpcError> {
